@@ -1,0 +1,158 @@
+package wire
+
+import "fmt"
+
+// Kind says which body a Record carries.
+type Kind uint8
+
+// Record kinds. The numeric values are part of the wire format.
+const (
+	KindBBO          Kind = 1 // best bid and offer
+	KindTrade        Kind = 2 // one trade, Side is the taker's
+	KindBookSnapshot Kind = 3 // full (or top-N) book: Bids and Asks replace the book
+	KindBookDelta    Kind = 4 // changed levels: size 0 removes the level
+	KindStatus       Kind = 5 // gap, resync, reconnect, stale, line switch, ...
+	KindTicker       Kind = 6 // last price (and size) without a bid/ask
+	kindMax               = KindTicker
+)
+
+var kindNames = [...]string{"", "bbo", "trade", "book_snapshot", "book_delta", "status", "ticker"}
+
+// String returns the kind's lower-case name as used in topics and JSON ("bbo", "book_delta", ...).
+func (k Kind) String() string {
+	if k == 0 || k > kindMax {
+		return fmt.Sprintf("kind(%d)", uint8(k))
+	}
+	return kindNames[k]
+}
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool { return k >= KindBBO && k <= kindMax }
+
+// ParseKind maps a kind name back to its Kind.
+func ParseKind(s string) (Kind, error) {
+	for i := KindBBO; i <= kindMax; i++ {
+		if kindNames[i] == s {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: kind %q", ErrUnknown, s)
+}
+
+// Exchange identifies a venue. The numeric values are part of the wire format.
+type Exchange uint8
+
+// Exchanges tickline speaks to.
+const (
+	Binance  Exchange = 1
+	Coinbase Exchange = 2
+	Kraken   Exchange = 3
+	OKX      Exchange = 4
+	Bybit    Exchange = 5
+	GateIO   Exchange = 6
+	Upbit    Exchange = 7
+	Bithumb  Exchange = 8
+	Korbit   Exchange = 9
+	Coinone  Exchange = 10
+	exchMax           = Coinone
+)
+
+var exchNames = [...]string{"", "binance", "coinbase", "kraken", "okx", "bybit", "gateio", "upbit", "bithumb", "korbit", "coinone"}
+
+// Exchanges lists every known exchange in id order.
+func Exchanges() []Exchange {
+	out := make([]Exchange, 0, exchMax)
+	for e := Binance; e <= exchMax; e++ {
+		out = append(out, e)
+	}
+	return out
+}
+
+// String returns the exchange's lower-case name ("binance", "gateio", ...).
+func (e Exchange) String() string {
+	if e == 0 || e > exchMax {
+		return fmt.Sprintf("exchange(%d)", uint8(e))
+	}
+	return exchNames[e]
+}
+
+// Valid reports whether e is a known exchange.
+func (e Exchange) Valid() bool { return e >= Binance && e <= exchMax }
+
+// ParseExchange maps a lower-case exchange name to its Exchange.
+func ParseExchange(s string) (Exchange, error) {
+	for i := Binance; i <= exchMax; i++ {
+		if exchNames[i] == s {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: exchange %q", ErrUnknown, s)
+}
+
+// Side is the aggressor (taker) side of a trade.
+type Side uint8
+
+// Sides. SideUnknown is used where the exchange does not say.
+const (
+	SideUnknown Side = 0
+	SideBuy     Side = 1
+	SideSell    Side = 2
+)
+
+// String returns "buy", "sell" or "".
+func (s Side) String() string {
+	switch s {
+	case SideBuy:
+		return "buy"
+	case SideSell:
+		return "sell"
+	}
+	return ""
+}
+
+// StatusCode says what a KindStatus record reports.
+type StatusCode uint8
+
+// Status codes. The numeric values are part of the wire format.
+const (
+	StatusGap        StatusCode = 1 // sequence gap: Expected is the next id wanted, Got the id seen
+	StatusResync     StatusCode = 2 // book rebuilt from a fresh snapshot; valid again
+	StatusReconnect  StatusCode = 3 // session reconnected (Got = attempt number)
+	StatusStale      StatusCode = 4 // no data within the stale bound on a live socket
+	StatusLineSwitch StatusCode = 5 // arbiter: a different line now delivers first
+	StatusChecksum   StatusCode = 6 // book checksum mismatch (book invalid until resync)
+	StatusCrossed    StatusCode = 7 // book crossed (best bid >= best ask): invalid until resync
+	StatusLive       StatusCode = 8 // a stale feed or a line is live again
+	statusMax                   = StatusLive
+)
+
+var statusNames = [...]string{"", "gap", "resync", "reconnect", "stale", "line_switch", "checksum", "crossed", "live"}
+
+// String returns the status name ("gap", "resync", ...).
+func (c StatusCode) String() string {
+	if c == 0 || c > statusMax {
+		return fmt.Sprintf("status(%d)", uint8(c))
+	}
+	return statusNames[c]
+}
+
+// Valid reports whether c is a known status code.
+func (c StatusCode) Valid() bool { return c >= StatusGap && c <= statusMax }
+
+// Flags are per-record bits.
+type Flags uint16
+
+// Flag bits. The numeric values are part of the wire format.
+const (
+	// FlagBookInvalid marks a book record (or status) emitted while the book is not whole.
+	FlagBookInvalid Flags = 1 << 0
+	// FlagNoSeq: the exchange gives no sequence/id for this event; Seq is a content key.
+	FlagNoSeq Flags = 1 << 1
+	// FlagReplay: the record comes from the archive, not a live gateway.
+	FlagReplay Flags = 1 << 2
+	// FlagSnapshotFromBook: a BBO derived from the book top, not an exchange BBO channel.
+	FlagFromBook Flags = 1 << 3
+	// FlagContinued: more records of the same exchange message follow (split snapshot).
+	FlagContinued Flags = 1 << 4
+	flagsKnown          = FlagBookInvalid | FlagNoSeq | FlagReplay | FlagFromBook | FlagContinued
+)
