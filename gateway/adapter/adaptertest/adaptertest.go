@@ -1,0 +1,293 @@
+// Package adaptertest runs the checks every exchange adapter shares: golden cases
+// (testdata/cases.txt), the real messages in ../shared/exchange-samples, zero allocations,
+// fuzzing and benchmarks, so that each adapter's tests are a few lines of the same shape.
+//
+// # Case files
+//
+// A case file is a list of frames, each followed by what Parse must produce:
+//
+//	# comment
+//	> {"stream":"btcusdt@bookTicker","data":{...}}      a frame, one line of text
+//	> @sample:bookTicker-1.json                          a file of ../shared/exchange-samples/<ex>/
+//	> @hex:5b7b22...                                     a binary frame, hex encoded
+//	= {"exchange":"binance",...}                         one expected record, as normalize prints it
+//	! malformed                                          Parse fails; the error text contains this
+//	~ control                                            Parse returns ResultControl (or ping, error, closing)
+//
+// A frame with no "=", "!" or "~" line must parse with ResultData and produce no records.
+// Expected JSON is compared after normalising key order, so it can be written by hand from
+// the exchange's documentation.
+package adaptertest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/tickline/tickline/gateway/adapter"
+)
+
+// SamplesDir is where the reference exchange messages live, relative to an adapter package.
+const SamplesDir = "../../../shared/exchange-samples"
+
+// Case is one frame and its expectations.
+type Case struct {
+	Line   int
+	Frame  []byte
+	Sample string   // sample file name when the frame came from @sample:
+	Want   []string // expected records as JSON
+	Err    string   // expected error substring
+	Result string   // expected non-data result: control, ping, error, closing
+}
+
+// LoadCases reads a case file. Frames from @sample: files whose samples folder is absent
+// are returned with a nil Frame (the runner skips them, saying why).
+func LoadCases(t testing.TB, path, exchange string) []Case {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("cases: %v", err)
+	}
+	defer f.Close()
+	var cases []Case
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 8<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if len(line) < 2 || line[0] == '#' {
+			continue
+		}
+		tag, rest := line[:2], line[2:]
+		if tag != "> " && len(cases) == 0 {
+			t.Fatalf("%s:%d: expectation before any frame", path, n)
+		}
+		switch tag {
+		case "> ":
+			c := Case{Line: n}
+			switch {
+			case strings.HasPrefix(rest, "@sample:"):
+				c.Sample = strings.TrimPrefix(rest, "@sample:")
+				c.Frame = readSample(t, exchange, c.Sample)
+			case strings.HasPrefix(rest, "@hex:"):
+				b, err := hex.DecodeString(strings.TrimPrefix(rest, "@hex:"))
+				if err != nil {
+					t.Fatalf("%s:%d: %v", path, n, err)
+				}
+				c.Frame = b
+			default:
+				c.Frame = []byte(rest)
+			}
+			cases = append(cases, c)
+		case "= ":
+			cases[len(cases)-1].Want = append(cases[len(cases)-1].Want, rest)
+		case "! ":
+			cases[len(cases)-1].Err = rest
+		case "~ ":
+			cases[len(cases)-1].Result = rest
+		default:
+			t.Fatalf("%s:%d: unknown line tag %q", path, n, tag)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cases
+}
+
+// readSample returns a sample message compacted to one line (some samples are
+// pretty-printed), or nil when the samples folder does not exist.
+func readSample(t testing.TB, exchange, name string) []byte {
+	dir := filepath.Join(SamplesDir, exchange)
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatalf("sample %s/%s: %v", exchange, name, err)
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return bytes.TrimSpace(b) // not JSON (should not happen): hand over as is
+	}
+	return out.Bytes()
+}
+
+var resultNames = map[adapter.Result]string{adapter.ResultData: "data", adapter.ResultControl: "control",
+	adapter.ResultPing: "ping", adapter.ResultError: "error", adapter.ResultClosing: "closing"}
+
+// Run checks every case of path against a fresh parser of a.
+func Run(t *testing.T, a adapter.Adapter, path string) {
+	t.Helper()
+	cases := LoadCases(t, path, a.Exchange().String())
+	if len(cases) == 0 {
+		t.Fatalf("%s has no cases", path)
+	}
+	p := a.NewParser()
+	var out adapter.Batch
+	skipped := 0
+	for _, c := range cases {
+		if c.Frame == nil {
+			skipped++
+			continue
+		}
+		out.Reset()
+		res, err := p.Parse(c.Frame, 1, &out)
+		where := path + ":" + itoa(c.Line)
+		if c.Sample != "" {
+			where += " (" + c.Sample + ")"
+		}
+		if c.Err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.Err) {
+				t.Errorf("%s: error = %v, want one containing %q", where, err, c.Err)
+			}
+			if err != nil && !errors.Is(err, adapter.ErrMalformed) && !errors.Is(err, adapter.ErrUnsupported) && !errors.Is(err, adapter.ErrExchange) {
+				t.Errorf("%s: error %v wraps none of the adapter sentinels", where, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: unexpected error %v", where, err)
+			continue
+		}
+		want := c.Result
+		if want == "" {
+			want = "data"
+		}
+		if got := resultNames[res]; got != want {
+			t.Errorf("%s: result %s, want %s", where, got, want)
+		}
+		if out.Len() != len(c.Want) {
+			t.Errorf("%s: %d records, want %d", where, out.Len(), len(c.Want))
+		}
+		for i := 0; i < out.Len() && i < len(c.Want); i++ {
+			got := string(adapter.AppendJSON(nil, out.At(i)))
+			if !sameJSON(t, got, c.Want[i]) {
+				t.Errorf("%s: record %d\n got %s\nwant %s", where, i, got, c.Want[i])
+			}
+			if out.At(i).TsRecv != 1 {
+				t.Errorf("%s: record %d: TsRecv not stamped", where, i)
+			}
+		}
+	}
+	if skipped > 0 {
+		t.Logf("%d sample cases skipped: %s not found (the reference samples live beside the repo)", skipped, SamplesDir)
+	}
+}
+
+func sameJSON(t *testing.T, a, b string) bool {
+	var x, y any
+	if err := json.Unmarshal([]byte(a), &x); err != nil {
+		t.Errorf("output is not JSON: %v: %s", err, a)
+		return false
+	}
+	if err := json.Unmarshal([]byte(b), &y); err != nil {
+		t.Errorf("expected line is not JSON: %v: %s", err, b)
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// RequireSamples fails unless every message file in the exchange's samples folder is used
+// by some case of path, so that a new sample cannot go unchecked. It skips, saying why,
+// when the folder is absent.
+func RequireSamples(t *testing.T, exchange, path string, ignore ...string) {
+	t.Helper()
+	dir := filepath.Join(SamplesDir, exchange)
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		if _, err := os.Stat(dir); err != nil {
+			t.Skipf("reference samples not present at %s (they live beside the repo, not in it)", dir)
+		}
+		return
+	}
+	used := map[string]bool{}
+	for _, c := range LoadCases(t, path, exchange) {
+		if c.Sample != "" {
+			used[c.Sample] = true
+		}
+	}
+	for _, i := range ignore {
+		used[i] = true
+	}
+	for _, f := range files {
+		if !used[filepath.Base(f)] {
+			t.Errorf("sample %s is not checked by any case in %s", filepath.Base(f), path)
+		}
+	}
+}
+
+// Frames returns the frames of a case file that parse without error into records (for
+// allocation checks, fuzz seeds and benchmarks).
+func Frames(t testing.TB, a adapter.Adapter, path string) [][]byte {
+	var out [][]byte
+	for _, c := range LoadCases(t, path, a.Exchange().String()) {
+		if c.Frame != nil && c.Err == "" && len(c.Want) > 0 {
+			out = append(out, c.Frame)
+		}
+	}
+	return out
+}
+
+// AssertZeroAlloc fails when parsing any good frame of path allocates in steady state.
+func AssertZeroAlloc(t *testing.T, a adapter.Adapter, path string) {
+	t.Helper()
+	p := a.NewParser()
+	var out adapter.Batch
+	for _, f := range Frames(t, a, path) {
+		out.Reset()
+		_, _ = p.Parse(f, 1, &out) // warm up: parser arenas and level slices
+		n := testing.AllocsPerRun(50, func() {
+			out.Reset()
+			if _, err := p.Parse(f, 1, &out); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n != 0 {
+			t.Errorf("parsing %.80s... allocates %v times", f, n)
+		}
+	}
+}
+
+// Fuzz runs a parser over arbitrary input seeded with the case file's frames (whole and
+// split): it must never panic, every record it yields must encode, and errors must wrap
+// the adapter sentinels.
+func Fuzz(f *testing.F, a adapter.Adapter, path string) {
+	for _, fr := range Frames(f, a, path) {
+		f.Add(fr)
+		f.Add(fr[:len(fr)/2])
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		p := a.NewParser()
+		var out adapter.Batch
+		_, err := p.Parse(frame, 1, &out)
+		if err != nil && !errors.Is(err, adapter.ErrMalformed) && !errors.Is(err, adapter.ErrUnsupported) && !errors.Is(err, adapter.ErrExchange) {
+			t.Fatalf("error %v wraps no adapter sentinel", err)
+		}
+		var buf []byte
+		for i := 0; i < out.Len(); i++ {
+			if _, err := wireAppend(buf[:0], out.At(i)); err != nil {
+				t.Fatalf("record %d from %q does not encode: %v", i, frame, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,137 @@
+package adapter
+
+import (
+	"fmt"
+	"time"
+)
+
+// Plausible exchange timestamps lie between these (2009-01-01 and 2100-01-01 UTC, in ns):
+// anything else is an absurd value (a unit mix-up or garbage) and is rejected.
+const (
+	minTsNs = 1230768000 * int64(time.Second)
+	maxTsNs = 4102444800 * int64(time.Second)
+)
+
+// KST is Korea Standard Time's offset from UTC in seconds (no daylight saving).
+const KST = 9 * 3600
+
+func checkTs(ns int64, what string, b []byte) (int64, error) {
+	if ns < minTsNs || ns > maxTsNs {
+		return 0, fmt.Errorf("%w: %s timestamp %q out of range", ErrMalformed, what, string(b))
+	}
+	return ns, nil
+}
+
+// EpochNs converts a decimal epoch timestamp in the given unit to ns since the epoch.
+// unit is time.Second, time.Millisecond, time.Microsecond or time.Nanosecond; the text may
+// have a fractional part ("1700000000123.456" ms, "1696613755.219022" s), which is kept
+// down to the nanosecond.
+func EpochNs(b []byte, unit time.Duration) (int64, error) {
+	var whole, frac, fracDiv int64 = 0, 0, 1
+	i, digits := 0, 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		if digits == 18 {
+			return 0, fmt.Errorf("%w: timestamp %q too long", ErrMalformed, string(b))
+		}
+		whole = whole*10 + int64(b[i]-'0')
+		digits++
+	}
+	if digits == 0 {
+		return 0, fmt.Errorf("%w: timestamp %q", ErrMalformed, string(b))
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			if fracDiv < 1e9 { // finer than 1 ns of a second is dropped
+				frac = frac*10 + int64(b[i]-'0')
+				fracDiv *= 10
+			}
+		}
+	}
+	if i != len(b) {
+		return 0, fmt.Errorf("%w: timestamp %q", ErrMalformed, string(b))
+	}
+	u := int64(unit)
+	if whole > maxTsNs/u {
+		return 0, fmt.Errorf("%w: timestamp %q out of range", ErrMalformed, string(b))
+	}
+	return checkTs(whole*u+frac*u/fracDiv, "epoch", b)
+}
+
+// EpochIntNs converts an integer epoch timestamp in unit to ns, with the same range check.
+func EpochIntNs(v int64, unit time.Duration) (int64, error) {
+	u := int64(unit)
+	if v <= 0 || v > maxTsNs/u {
+		return 0, fmt.Errorf("%w: timestamp %d out of range", ErrMalformed, v)
+	}
+	return checkTs(v*u, "epoch", nil)
+}
+
+// ISONs parses "2006-01-02T15:04:05.999999999Z" style times: 'T' or ' ' between date and
+// time, up to nine fractional digits, and a zone of 'Z', "+hh:mm", "+hhmm" or none. With no
+// zone, defaultOffset (seconds east of UTC, e.g. KST) applies. It does not allocate.
+func ISONs(b []byte, defaultOffset int) (int64, error) {
+	bad := func() (int64, error) { return 0, fmt.Errorf("%w: time %q", ErrMalformed, string(b)) }
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, len(s) > 0
+	}
+	if len(b) < 19 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != ' ') || b[13] != ':' || b[16] != ':' {
+		return bad()
+	}
+	year, ok1 := num(b[0:4])
+	mon, ok2 := num(b[5:7])
+	day, ok3 := num(b[8:10])
+	hh, ok4 := num(b[11:13])
+	mm, ok5 := num(b[14:16])
+	ss, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 {
+		return bad()
+	}
+	rest := b[19:]
+	var nanos int64
+	if len(rest) > 0 && rest[0] == '.' {
+		rest = rest[1:]
+		n, scale := int64(0), int64(1e9)
+		i := 0
+		for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+			if scale > 1 {
+				scale /= 10
+				n += int64(rest[i]-'0') * scale
+			}
+		}
+		if i == 0 {
+			return bad()
+		}
+		nanos, rest = n, rest[i:]
+	}
+	offset := defaultOffset
+	switch {
+	case len(rest) == 0:
+	case len(rest) == 1 && rest[0] == 'Z':
+		offset = 0
+	case (rest[0] == '+' || rest[0] == '-') && (len(rest) == 6 && rest[3] == ':' || len(rest) == 5):
+		h, okh := num(rest[1:3])
+		m, okm := num(rest[len(rest)-2:])
+		if !okh || !okm || h > 23 || m > 59 {
+			return bad()
+		}
+		offset = h*3600 + m*60
+		if rest[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return bad()
+	}
+	t := time.Date(year, time.Month(mon), day, hh, mm, ss, 0, time.UTC)
+	if t.Day() != day { // 31 February and the like
+		return bad()
+	}
+	return checkTs(t.Unix()*1e9+nanos-int64(offset)*1e9, "ISO", b)
+}

@@ -1,0 +1,151 @@
+package adapter
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tickline/tickline/shared/wire"
+	"github.com/valyala/fastjson"
+)
+
+// Reader reads typed fields out of fastjson values without allocating. It owns scratch
+// memory for number texts, so each Parser keeps one Reader and uses it from its goroutine.
+type Reader struct {
+	scratch []byte
+}
+
+// Raw returns the exact text of a JSON string or number value without allocating: the
+// string's bytes, or the number as the exchange wrote it (valid until the next call).
+// Other types are ErrMalformed.
+func (rd *Reader) Raw(v *fastjson.Value) ([]byte, error) {
+	if v == nil {
+		return nil, fmt.Errorf("%w: missing value", ErrMalformed)
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return b, nil
+	case fastjson.TypeNumber:
+		rd.scratch = v.MarshalTo(rd.scratch[:0])
+		return rd.scratch, nil
+	}
+	return nil, fmt.Errorf("%w: want string or number, got %s", ErrMalformed, v.Type())
+}
+
+// Decimal reads an exact decimal from a JSON string ("0.001") or number (0.001) value,
+// keeping the digits as written. It rejects NaN, Inf and negative values (prices and sizes
+// are never negative).
+func (rd *Reader) Decimal(v *fastjson.Value, field string) (wire.Decimal, error) {
+	b, err := rd.Raw(v)
+	if err != nil {
+		return wire.Decimal{}, fmt.Errorf("%s: %w", field, err)
+	}
+	d, err := wire.ParseDecimal(b)
+	if err != nil {
+		return wire.Decimal{}, fmt.Errorf("%w: %s %q: %w", ErrMalformed, field, string(b), err)
+	}
+	if d.Sign() < 0 {
+		return wire.Decimal{}, fmt.Errorf("%w: %s %q is negative", ErrMalformed, field, string(b))
+	}
+	return d, nil
+}
+
+// DecimalAt is Decimal(o.Get(key), key).
+func (rd *Reader) DecimalAt(o *fastjson.Value, key string) (wire.Decimal, error) {
+	return rd.Decimal(o.Get(key), key)
+}
+
+// Uint reads a non-negative integer id from a JSON number or a string of digits.
+func (rd *Reader) Uint(v *fastjson.Value, field string) (uint64, error) {
+	b, err := rd.Raw(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", field, err)
+	}
+	n, ok := parseUint(b)
+	if !ok {
+		return 0, fmt.Errorf("%w: %s %q is not an unsigned integer", ErrMalformed, field, string(b))
+	}
+	return n, nil
+}
+
+// UintAt is Uint(o.Get(key), key).
+func (rd *Reader) UintAt(o *fastjson.Value, key string) (uint64, error) {
+	return rd.Uint(o.Get(key), key)
+}
+
+// EpochAt reads an epoch timestamp (number or string, possibly fractional) in unit at key.
+func (rd *Reader) EpochAt(o *fastjson.Value, key string, unit time.Duration) (int64, error) {
+	b, err := rd.Raw(o.Get(key))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", key, err)
+	}
+	ns, err := EpochNs(b, unit)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", key, err)
+	}
+	return ns, nil
+}
+
+// StringAt returns the bytes of the JSON string at key (aliasing the parser's memory).
+func StringAt(o *fastjson.Value, key string) ([]byte, error) {
+	v := o.Get(key)
+	if v == nil {
+		return nil, fmt.Errorf("%w: missing %s", ErrMalformed, key)
+	}
+	b, err := v.StringBytes()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is %s, want string", ErrMalformed, key, v.Type())
+	}
+	return b, nil
+}
+
+// Levels appends [price, size] pairs from a JSON array of arrays (["p","s"] or [p, s, ...]
+// with extra elements ignored) to dst.
+func (rd *Reader) Levels(dst []wire.Level, v *fastjson.Value, field string) ([]wire.Level, error) {
+	if v == nil {
+		return dst, fmt.Errorf("%w: missing %s", ErrMalformed, field)
+	}
+	arr, err := v.Array()
+	if err != nil {
+		return dst, fmt.Errorf("%w: %s is %s, want array", ErrMalformed, field, v.Type())
+	}
+	if len(arr) > wire.MaxLevels {
+		return dst, fmt.Errorf("%w: %s has %d levels", ErrMalformed, field, len(arr))
+	}
+	for _, lv := range arr {
+		pair, err := lv.Array()
+		if err != nil || len(pair) < 2 {
+			return dst, fmt.Errorf("%w: %s level is not [price, size]", ErrMalformed, field)
+		}
+		p, err := rd.Decimal(pair[0], field)
+		if err != nil {
+			return dst, err
+		}
+		s, err := rd.Decimal(pair[1], field)
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, wire.Level{Price: p, Size: s})
+	}
+	return dst, nil
+}
+
+// parseUint parses decimal digits into a uint64, rejecting empty input, signs, fractions
+// and overflow.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}

@@ -1,0 +1,141 @@
+// Package binance is the Binance spot adapter: combined-stream WebSocket
+// (`/stream?streams=` or SUBSCRIBE frames), bookTicker for BBO, trade/aggTrade for trades,
+// depth@100ms diffs chained to a REST snapshot by U/u (BookRESTSnapshot).
+//
+// Protocol notes: spot bookTicker has no timestamp (ts_exchange_ns = 0); trade `m` = "buyer
+// is the maker" so m=true is a taker sell; the server pings every 20 s and drops a
+// connection that has not answered within a minute (the WebSocket layer answers pings);
+// a connection lives at most 24 h; 5 incoming messages/s; 1024 streams per connection.
+package binance
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// Adapter implements adapter.Adapter for Binance spot.
+type Adapter struct{}
+
+// New returns the Binance spot adapter.
+func New() *Adapter { return &Adapter{} }
+
+var _ adapter.Adapter = (*Adapter)(nil)
+
+// maxParamsPerFrame keeps each SUBSCRIBE frame small; Binance allows 1024 streams per
+// connection and 5 incoming messages per second.
+const maxParamsPerFrame = 200
+
+// Exchange returns wire.Binance.
+func (*Adapter) Exchange() wire.Exchange { return wire.Binance }
+
+// Limits returns Binance's per-connection rules.
+func (*Adapter) Limits() adapter.Limits {
+	return adapter.Limits{
+		MaxSubsPerConn:    1024,
+		SubscribeInterval: 250 * time.Millisecond, // 5 msgs/s with headroom
+		MaxConnAge:        24 * time.Hour,
+		StaleAfter:        60 * time.Second, // server pings every 20 s
+	}
+}
+
+// BookRule returns adapter.BookRESTSnapshot.
+func (*Adapter) BookRule() adapter.BookRule { return adapter.BookRESTSnapshot }
+
+// Ping returns PingNone: Binance pings, the WebSocket layer answers with a pong.
+func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingNone, nil }
+
+// streams returns the stream names of one subscription.
+func streams(s adapter.Sub) ([]string, error) {
+	sym := strings.ToLower(s.Symbol)
+	var out []string
+	for _, c := range s.Channels {
+		switch c {
+		case adapter.ChanBBO:
+			out = append(out, sym+"@bookTicker")
+		case adapter.ChanTrade:
+			out = append(out, sym+"@trade")
+		case adapter.ChanBook:
+			out = append(out, sym+"@depth@100ms")
+		default:
+			return nil, fmt.Errorf("binance: channel %s not supported", c)
+		}
+	}
+	return out, nil
+}
+
+// Plan splits the streams over connections of at most 1024 streams, subscribing with
+// SUBSCRIBE frames on the combined-stream endpoint (wsURL, e.g.
+// wss://stream.binance.com:9443/stream).
+func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, error) {
+	var plans []adapter.ConnPlan
+	var cur *adapter.ConnPlan
+	var params []string
+	id := 0
+	flush := func() {
+		if len(params) == 0 {
+			return
+		}
+		id++
+		cur.Subscribe = append(cur.Subscribe, subscribeFrame(params, id))
+		params = params[:0]
+	}
+	n := 0
+	for _, s := range subs {
+		names, err := streams(s)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil || n+len(names) > a.Limits().MaxSubsPerConn {
+			if cur != nil {
+				flush()
+			}
+			plans = append(plans, adapter.ConnPlan{URL: wsURL})
+			cur = &plans[len(plans)-1]
+			n = 0
+		}
+		cur.Symbols = append(cur.Symbols, s.Symbol)
+		for _, name := range names {
+			params = append(params, name)
+			n++
+			if len(params) == maxParamsPerFrame {
+				flush()
+			}
+		}
+	}
+	if cur != nil {
+		flush()
+	}
+	return plans, nil
+}
+
+func subscribeFrame(params []string, id int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"method":"SUBSCRIBE","params":[`)
+	for i, p := range params {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%q", p)
+	}
+	fmt.Fprintf(&b, `],"id":%d}`, id)
+	return b.Bytes()
+}
+
+// Resubscribe returns nil: Binance books resync from REST, not from the stream.
+func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
+
+// SnapshotURL returns GET {restURL}/api/v3/depth?symbol=SYM&limit=N (N defaults to 1000).
+func (*Adapter) SnapshotURL(restURL, symbol string, depth int) string {
+	if depth <= 0 {
+		depth = 1000
+	}
+	return fmt.Sprintf("%s/api/v3/depth?symbol=%s&limit=%d", strings.TrimRight(restURL, "/"), strings.ToUpper(symbol), depth)
+}
+
+// NewParser returns a parser for one connection.
+func (*Adapter) NewParser() adapter.Parser { return &Parser{} }

@@ -1,0 +1,98 @@
+package binance
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/adapter/adaptertest"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+const cases = "testdata/cases.txt"
+
+func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
+
+func TestSamplesAllChecked(t *testing.T) {
+	adaptertest.RequireSamples(t, "binance", cases, "depthSnapshot-1.json") // REST: TestSnapshotSample
+}
+
+func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+
+func TestSnapshotSample(t *testing.T) {
+	path := filepath.Join(adaptertest.SamplesDir, "binance", "depthSnapshot-1.json")
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("reference sample not present (%v)", err)
+	}
+	var out adapter.Batch
+	if err := New().NewParser().ParseSnapshot(body, "nknusdt", 1, &out); err != nil {
+		t.Fatal(err)
+	}
+	r := out.At(0)
+	if out.Len() != 1 || r.Kind != wire.KindBookSnapshot || r.Seq != 499869752 || r.Instrument.String() != "NKN-USDT" {
+		t.Fatalf("snapshot record %+v", r)
+	}
+	// The sample holds 609 bids and 1000 asks, best first.
+	if len(r.Bids) != 609 || len(r.Asks) != 1000 || r.Bids[0].Price.String() != "0.35210000" || r.Bids[0].Size.String() != "672.00000000" {
+		t.Fatalf("levels: %d bids (%v), %d asks", len(r.Bids), r.Bids[0], len(r.Asks))
+	}
+	if r.Asks[0].Price.Cmp(r.Bids[0].Price) <= 0 {
+		t.Fatalf("sample book crossed: ask %s <= bid %s", r.Asks[0].Price, r.Bids[0].Price)
+	}
+}
+
+func TestSnapshotMalformed(t *testing.T) {
+	p := New().NewParser()
+	var out adapter.Batch
+	for _, body := range []string{`{`, `{"lastUpdateId":"x","bids":[],"asks":[]}`, `{"lastUpdateId":1,"bids":[["1"]],"asks":[]}`} {
+		if err := p.ParseSnapshot([]byte(body), "BTCUSDT", 1, &out); err == nil {
+			t.Errorf("%s: no error", body)
+		}
+	}
+	if out.Len() != 0 {
+		t.Errorf("failed snapshots left %d records", out.Len())
+	}
+}
+
+func TestPlan(t *testing.T) {
+	a := New()
+	subs := []adapter.Sub{{Symbol: "BTCUSDT", Channels: []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}}}
+	for i := 0; i < 400; i++ { // 1 + 400 symbols × 3 streams = 1203 streams: two connections
+		subs = append(subs, adapter.Sub{Symbol: "S" + strings.Repeat("X", i%5) + "USDT", Channels: []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}})
+	}
+	plans, err := a.Plan("wss://example/stream", subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 2 {
+		t.Fatalf("%d connections, want 2", len(plans))
+	}
+	total := 0
+	for _, p := range plans {
+		n := 0
+		for _, f := range p.Subscribe {
+			n += strings.Count(string(f), "@")
+		}
+		if n/1 > 3*1024 || n > 2*1024 { // depth streams carry two '@'
+			t.Errorf("connection with %d '@' marks exceeds the 1024-stream limit", n)
+		}
+		total += len(p.Symbols)
+	}
+	if total != 401 {
+		t.Fatalf("%d symbols planned, want 401", total)
+	}
+	if !strings.Contains(string(plans[0].Subscribe[0]), `"btcusdt@bookTicker","btcusdt@trade","btcusdt@depth@100ms"`) {
+		t.Fatalf("first frame %s", plans[0].Subscribe[0])
+	}
+	if _, err := a.Plan("wss://x", []adapter.Sub{{Symbol: "BTCUSDT", Channels: []adapter.Channel{adapter.ChanTicker}}}); err == nil {
+		t.Fatal("ticker channel accepted")
+	}
+	if got := a.SnapshotURL("http://127.0.0.1:1/binance/", "btcusdt", 0); got != "http://127.0.0.1:1/binance/api/v3/depth?symbol=BTCUSDT&limit=1000" {
+		t.Fatalf("snapshot URL %s", got)
+	}
+}
+
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
