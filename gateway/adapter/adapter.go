@@ -149,6 +149,13 @@ type Adapter interface {
 	NewParser() Parser
 }
 
+// Checksummer is implemented by adapters whose books carry a checksum (BookChecksum):
+// it computes the exchange's checksum over a book given best-first bids and asks, for
+// comparison with Record.Checksum after a delta is applied.
+type Checksummer interface {
+	Checksum(bids, asks []wire.Level) uint32
+}
+
 // Parser normalizes frames. A Parser is owned by one goroutine and reuses its memory:
 // zero allocations per frame in steady state.
 type Parser interface {

@@ -149,6 +149,12 @@ type Record struct {
 	// KindStatus.
 	Status        StatusCode
 	Expected, Got uint64
+
+	// Checksum is the exchange's book checksum carried by a book message (Kraken CRC32),
+	// for the gateway's book sync to verify. It is gateway-internal: not encoded, and zero
+	// after DecodeRecord.
+	Checksum    uint32
+	HasChecksum bool
 }
 
 // Reset zeroes r, keeping the capacity of Bids and Asks.
