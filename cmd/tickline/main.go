@@ -1,0 +1,90 @@
+// Command tickline is the one tickline binary: one subcommand per role.
+//
+//	tickline check-config FILE                 load and validate a topology file
+//	tickline normalize --exchange EX [FILE...] raw exchange frames (JSON lines) → normalized JSON lines
+//
+// Mains stay thin (STYLE.md §2): parse flags, load config, build the logger, call the
+// package's New/Run under a signal context, shut down in reverse order.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand.
+type command struct {
+	name, usage string
+	run         func(ctx context.Context, args []string, env *env) error
+}
+
+// env carries the process's streams and logger to a subcommand (tests swap them).
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	log            *slog.Logger
+}
+
+// errUsage makes main print the usage and exit 2.
+var errUsage = errors.New("usage")
+
+var commands = []command{
+	{"check-config", "check-config FILE\n\tload a topology file strictly, apply defaults and validate it", runCheckConfig},
+	{"normalize", "normalize --exchange EX [FILE...]\n\tread raw frames (one JSON document per line; stdin when no FILE) and print one JSON object per normalized record", runNormalize},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: tickline COMMAND [flags]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %s\n", c.usage)
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches to a subcommand and maps its error to an exit status.
+func run(ctx context.Context, args []string, e *env) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		return 2
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], e)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp):
+			fmt.Fprintf(e.stderr, "usage: tickline %s\n", c.usage)
+			return 2
+		default:
+			fmt.Fprintf(e.stderr, "tickline %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(e.stderr, "tickline: unknown command %q\n", args[0])
+	usage(e.stderr)
+	return 2
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, e *env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func TestCheckConfig(t *testing.T) {
+	files, _ := filepath.Glob("../../configs/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no configs")
+	}
+	for _, f := range files {
+		if code, out, errOut := runCmd(t, "", "check-config", f); code != 0 || !strings.Contains(out, "ok") {
+			t.Errorf("%s: code %d, %s %s", f, code, out, errOut)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\nregionz: []\n"), 0o644)
+	if code, _, errOut := runCmd(t, "", "check-config", bad); code != 1 || !strings.Contains(errOut, "regionz") {
+		t.Errorf("bad config: code %d, stderr %s", code, errOut)
+	}
+	if code, _, _ := runCmd(t, "", "check-config"); code != 2 {
+		t.Errorf("missing arg: code %d", code)
+	}
+}
+
+func TestNormalizeCommand(t *testing.T) {
+	in := `{"stream":"btcusdt@bookTicker","data":{"u":1,"s":"BTCUSDT","b":"1.0","B":"2","a":"1.1","A":"3"}}
+{"broken`
+	code, out, errOut := runCmd(t, in, "normalize", "--exchange", "binance")
+	if code != 1 {
+		t.Fatalf("code %d, want 1 (one malformed line)", code)
+	}
+	if !strings.Contains(out, `"instrument":"BTC-USDT"`) || !strings.Contains(errOut, "-:2: error") {
+		t.Fatalf("stdout %q stderr %q", out, errOut)
+	}
+	if code, _, _ := runCmd(t, "", "normalize", "--exchange", "nasdaq"); code != 2 {
+		t.Fatalf("unknown exchange: code %d", code)
+	}
+	if code, _, _ := runCmd(t, "", "bogus"); code != 2 {
+		t.Fatalf("unknown command: code %d", code)
+	}
+}

@@ -1,0 +1,116 @@
+// Package book keeps L2 order books with exact decimal prices and chains exchange book
+// messages (snapshots and deltas) by each exchange's sequence rules (sync.go).
+//
+// Ownership: a Book and a Sync are owned by one goroutine (the gateway's connection
+// goroutine for that exchange); nothing here locks.
+package book
+
+import (
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// side is one side of a book: levels sorted best first, prices canonical (no trailing
+// zeros) so that equal prices compare == and a level is found by binary search.
+type side struct {
+	levels []wire.Level
+	bids   bool // true: descending prices (best = highest)
+}
+
+// search returns the index of price p, or where it would be inserted, and whether found.
+func (s *side) search(p wire.Decimal) (int, bool) {
+	lo, hi := 0, len(s.levels)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		c := s.levels[m].Price.Cmp(p)
+		if s.bids {
+			c = -c
+		}
+		switch {
+		case c < 0:
+			lo = m + 1
+		case c > 0:
+			hi = m
+		default:
+			return m, true
+		}
+	}
+	return lo, false
+}
+
+// set puts size at price: size 0 removes the level.
+func (s *side) set(p, size wire.Decimal) {
+	i, found := s.search(p)
+	switch {
+	case size.IsZero() && found:
+		s.levels = append(s.levels[:i], s.levels[i+1:]...)
+	case size.IsZero():
+	case found:
+		s.levels[i].Size = size
+	default:
+		s.levels = append(s.levels, wire.Level{})
+		copy(s.levels[i+1:], s.levels[i:])
+		s.levels[i] = wire.Level{Price: p, Size: size}
+	}
+}
+
+// Book is one instrument's L2 book. The zero value is an empty book ready for use.
+type Book struct {
+	bid, ask side
+	// MaxDepth, if > 0, trims each side to this many levels after every update (exchanges
+	// that send only the top N, e.g. Kraken depth 10, drop levels that fall out of it).
+	MaxDepth int
+}
+
+func (b *Book) init() { b.bid.bids = true }
+
+// Reset empties the book, keeping its memory.
+func (b *Book) Reset() {
+	b.init()
+	b.bid.levels, b.ask.levels = b.bid.levels[:0], b.ask.levels[:0]
+}
+
+// Snapshot replaces the book with the given levels (any order; zero sizes ignored).
+func (b *Book) Snapshot(bids, asks []wire.Level) {
+	b.Reset()
+	b.Apply(bids, asks)
+}
+
+// Apply applies changed levels: absolute sizes, size 0 removes the level.
+func (b *Book) Apply(bids, asks []wire.Level) {
+	b.init()
+	for _, l := range bids {
+		b.bid.set(l.Price.Canonical(), l.Size)
+	}
+	for _, l := range asks {
+		b.ask.set(l.Price.Canonical(), l.Size)
+	}
+	if b.MaxDepth > 0 {
+		if len(b.bid.levels) > b.MaxDepth {
+			b.bid.levels = b.bid.levels[:b.MaxDepth]
+		}
+		if len(b.ask.levels) > b.MaxDepth {
+			b.ask.levels = b.ask.levels[:b.MaxDepth]
+		}
+	}
+}
+
+// Bids returns the bid levels, best (highest) first. The slice aliases the book: valid
+// until the next change.
+func (b *Book) Bids() []wire.Level { return b.bid.levels }
+
+// Asks returns the ask levels, best (lowest) first. The slice aliases the book.
+func (b *Book) Asks() []wire.Level { return b.ask.levels }
+
+// Best returns the best bid and ask; ok is false when either side is empty.
+func (b *Book) Best() (bid, ask wire.Level, ok bool) {
+	if len(b.bid.levels) == 0 || len(b.ask.levels) == 0 {
+		return wire.Level{}, wire.Level{}, false
+	}
+	return b.bid.levels[0], b.ask.levels[0], true
+}
+
+// Crossed reports whether the best bid is at or above the best ask.
+func (b *Book) Crossed() bool {
+	bid, ask, ok := b.Best()
+	return ok && bid.Price.Cmp(ask.Price) >= 0
+}
