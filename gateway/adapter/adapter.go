@@ -82,6 +82,9 @@ type Limits struct {
 	PingInterval time.Duration
 	// StaleAfter: no frame (data or heartbeat) for this long means a dead socket.
 	StaleAfter time.Duration
+	// BBOFromBook: the exchange has no BBO channel; the gateway derives the BBO from the
+	// book top (Plan subscribes the book for ChanBBO).
+	BBOFromBook bool
 }
 
 // PingKind says how the client heartbeat is sent.

@@ -8,7 +8,9 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-func lv(p, s string) wire.Level { return wire.Level{Price: wire.MustDecimal(p), Size: wire.MustDecimal(s)} }
+func lv(p, s string) wire.Level {
+	return wire.Level{Price: wire.MustDecimal(p), Size: wire.MustDecimal(s)}
+}
 
 func TestBookApply(t *testing.T) {
 	var b Book

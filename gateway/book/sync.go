@@ -63,6 +63,10 @@ func (s *Sync) Reset() {
 	s.pending = s.pending[:0]
 }
 
+// SnapshotFailed tells the Sync that the requested REST snapshot did not arrive: the next
+// delta asks for it again.
+func (s *Sync) SnapshotFailed() { s.fetching = false }
+
 // Apply feeds one book record (KindBookSnapshot or KindBookDelta, as parsed) and appends
 // what to publish to out.
 func (s *Sync) Apply(r *wire.Record, out *adapter.Batch) Action {

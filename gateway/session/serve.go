@@ -1,0 +1,343 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/book"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// serve reads conn until it fails, goes stale, ctx ends, or a rollover hands over to a new
+// connection (returned as next, with errRollover).
+func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websocket.Conn, err error) {
+	s.connectedAt = time.Now()
+	s.connectedNs.Store(s.connectedAt.UnixNano())
+	s.rollAfter = time.Time{}
+	deadline := func() time.Time { return time.Now().Add(s.opts.StaleAfter) }
+	conn.SetReadDeadline(deadline())
+	var lastFrame atomic.Int64
+	lastFrame.Store(time.Now().UnixNano())
+	conn.SetPingHandler(func(data string) error {
+		conn.SetReadDeadline(deadline())
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(5*time.Second))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
+	conn.SetPongHandler(func(string) error {
+		conn.SetReadDeadline(deadline())
+		lastFrame.Store(time.Now().UnixNano())
+		if s.snapsIn.Load() { // a fetch finished on a quiet socket and pinged to wake us
+			s.applySnapshots()
+		}
+		return nil
+	})
+	s.conn.Store(conn)
+	defer s.conn.Store(nil)
+
+	stop := make(chan struct{})
+	var hb sync.WaitGroup
+	hb.Add(1)
+	go func() { // heartbeats, dead-socket probes, and unblocking the reader on ctx end
+		defer hb.Done()
+		s.heartbeat(ctx, conn, stop, &lastFrame)
+	}()
+	defer func() {
+		close(stop)
+		hb.Wait()
+		if s.roll != nil && !errors.Is(err, errRollover) {
+			s.roll.abandon()
+			s.roll = nil
+		}
+	}()
+
+	for {
+		_, frame, rerr := s.readFrame(conn)
+		if rerr != nil {
+			if s.roll != nil && s.roll.isReady() { // the old line broke, the new one is live
+				return s.handover()
+			}
+			var ne net.Error
+			switch {
+			case ctx.Err() != nil:
+				return nil, ctx.Err()
+			case errors.As(rerr, &ne) && ne.Timeout():
+				s.Stats.Stale.Add(1)
+				s.markBroken(wire.StatusStale, uint64(s.opts.StaleAfter/time.Millisecond))
+				return nil, ErrStale
+			case errors.Is(rerr, websocket.ErrReadLimit):
+				s.Stats.Oversized.Add(1)
+			}
+			return nil, fmt.Errorf("reading: %w", rerr)
+		}
+		now := time.Now()
+		lastFrame.Store(now.UnixNano())
+		conn.SetReadDeadline(now.Add(s.opts.StaleAfter))
+		if err := s.handle(conn, frame, now.UnixNano(), false); err != nil {
+			return nil, err
+		}
+		if s.snapsIn.Load() {
+			s.applySnapshots()
+		}
+		if s.opts.MaxConnAge > 0 {
+			if s.roll == nil && now.After(s.connectedAt.Add(s.opts.MaxConnAge-s.opts.RolloverLead)) && now.After(s.rollAfter) {
+				s.startRollover(ctx)
+			}
+			if s.roll != nil {
+				switch {
+				case s.roll.failed():
+					s.roll, s.rollAfter = nil, now.Add(s.backoff.Wait(1, time.Second))
+				case s.roll.isReady():
+					return s.handover()
+				}
+			}
+		}
+	}
+}
+
+// heartbeat sends the exchange's client pings, probes a quiet socket with a WebSocket
+// ping, and closes the connection when ctx ends so that the reader returns.
+func (s *Session) heartbeat(ctx context.Context, conn *websocket.Conn, stop <-chan struct{}, lastFrame *atomic.Int64) {
+	kind, payload := s.opts.Adapter.Ping()
+	every := s.limits.PingInterval
+	if kind == adapter.PingNone || every <= 0 {
+		every = s.opts.StaleAfter / 3
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			conn.Close()
+			return
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		var err error
+		switch {
+		case kind == adapter.PingText && s.limits.PingInterval > 0:
+			err = s.write(conn, websocket.TextMessage, payload)
+		case kind == adapter.PingWSControl && s.limits.PingInterval > 0,
+			time.Since(time.Unix(0, lastFrame.Load())) > s.opts.StaleAfter/3: // quiet: is anyone there?
+			s.writeMu.Lock()
+			err = conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second))
+			s.writeMu.Unlock()
+		}
+		if err != nil {
+			conn.Close() // the reader sees the failure and reconnects
+			return
+		}
+	}
+}
+
+// handle parses one frame, runs book records through their symbol's Sync and emits what
+// is to be published. dedup drops records already delivered by the previous connection
+// (rollover overlap).
+func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup bool) error {
+	s.Stats.Frames.Add(1)
+	s.in.Reset()
+	s.out.Reset()
+	res, err := s.parser.Parse(frame, recvNs, &s.in)
+	switch {
+	case err == nil:
+	case errors.Is(err, adapter.ErrRateLimited):
+		s.Stats.RateLimited.Add(1)
+		return fmt.Errorf("exchange rate limit: %w", err)
+	case errors.Is(err, adapter.ErrExchange):
+		s.Stats.ExchangeErrors.Add(1)
+		s.log.Warn("exchange error", "err", err) // rare: subscription problems
+	case errors.Is(err, adapter.ErrUnsupported):
+		s.Stats.Unsupported.Add(1)
+	default:
+		s.Stats.ParseErrors.Add(1) // counted; the rest of the frame's records still go out
+	}
+	switch res {
+	case adapter.ResultPing:
+		if reply := s.parser.Reply(); reply != nil {
+			if err := s.write(conn, websocket.TextMessage, reply); err != nil {
+				return fmt.Errorf("heartbeat reply: %w", err)
+			}
+		}
+	case adapter.ResultClosing:
+		s.rollAfter = time.Time{}
+		s.connectedAt = time.Time{} // roll over now: the exchange announced a disconnect
+	}
+	for i := 0; i < s.in.Len(); i++ {
+		r := s.in.At(i)
+		sym := s.syms[r.Symbol]
+		if sym == nil {
+			continue // a symbol this plan did not subscribe (or an exchange-wide message)
+		}
+		if sym.instrument != r.Instrument {
+			sym.instrument = r.Instrument
+		}
+		k := r.Kind & 7
+		if dedup && r.Flags&wire.FlagNoSeq == 0 && r.Kind != wire.KindBookDelta && r.Kind != wire.KindBookSnapshot &&
+			r.Seq != 0 && r.Seq <= sym.lastSeq[k] {
+			continue // delivered by the old connection already
+		}
+		sym.lastSeq[k] = r.Seq
+		if r.Kind == wire.KindBookSnapshot || r.Kind == wire.KindBookDelta {
+			before := sym.sync.Stats
+			act := sym.sync.Apply(r, &s.out)
+			s.countSync(before, sym.sync.Stats)
+			if err := s.act(conn, sym, act); err != nil {
+				return err
+			}
+			continue
+		}
+		copyRecord(s.out.Next(), r)
+	}
+	if s.out.Len() > 0 {
+		s.Stats.Records.Add(uint64(s.out.Len()))
+		s.emit(&s.out)
+	}
+	return nil
+}
+
+func (s *Session) countSync(before, after book.SyncStats) {
+	if d := after.Gaps - before.Gaps; d > 0 {
+		s.Stats.Gaps.Add(d)
+	}
+	if d := after.Resyncs - before.Resyncs; d > 0 {
+		s.Stats.Resyncs.Add(d)
+	}
+	if d := after.ChecksumFailures - before.ChecksumFailures; d > 0 {
+		s.Stats.ChecksumFailures.Add(d)
+	}
+	if d := after.Crossed - before.Crossed; d > 0 {
+		s.Stats.Crossed.Add(d)
+	}
+}
+
+// act carries out what a symbol's Sync asked for.
+func (s *Session) act(conn *websocket.Conn, sym *symbol, act book.Action) error {
+	switch act {
+	case book.ActFetchSnapshot:
+		s.fetchSnapshot(sym.sub)
+	case book.ActResubscribe:
+		frames := s.opts.Adapter.Resubscribe(sym.sub)
+		if frames == nil {
+			return errors.New("book resync needs a new connection")
+		}
+		for _, f := range frames {
+			if err := s.write(conn, websocket.TextMessage, f); err != nil {
+				return fmt.Errorf("resubscribing %s: %w", sym.sub.Symbol, err)
+			}
+		}
+	}
+	return nil
+}
+
+// fetchSnapshot gets a REST book snapshot in the background; Run applies it between frames.
+func (s *Session) fetchSnapshot(sub adapter.Sub) {
+	url := s.opts.Adapter.SnapshotURL(s.opts.RESTURL, sub.Symbol, sub.Depth)
+	s.Stats.SnapshotFetches.Add(1)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		res := snapResult{symbol: sub.Symbol}
+		res.body, res.err = httpGet(s.opts.HTTP, url)
+		res.recvNs = time.Now().UnixNano()
+		if res.err != nil {
+			s.Stats.SnapshotFailures.Add(1)
+			time.Sleep(s.backoff.Wait(2, 0)) // do not hammer a failing endpoint
+		}
+		s.snapMu.Lock()
+		s.snaps = append(s.snaps, res)
+		s.snapsIn.Store(true)
+		s.snapMu.Unlock()
+		// Run applies results between frames; a ping makes even a quiet socket deliver one
+		// (the pong), so the snapshot does not wait for the next market update.
+		if c := s.conn.Load(); c != nil {
+			s.writeMu.Lock()
+			c.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second))
+			s.writeMu.Unlock()
+		}
+	}()
+}
+
+func httpGet(c *http.Client, url string) ([]byte, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("snapshot %s: HTTP %d", url, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", url, err)
+	}
+	return body, nil
+}
+
+// applySnapshots feeds fetched REST snapshots to their symbols' Syncs.
+func (s *Session) applySnapshots() {
+	s.snapMu.Lock()
+	snaps := s.snaps
+	s.snaps = nil
+	s.snapsIn.Store(false)
+	s.snapMu.Unlock()
+	for _, res := range snaps {
+		var name wire.Name
+		if err := name.SetString(res.symbol); err != nil {
+			continue
+		}
+		sym := s.syms[name]
+		if sym == nil {
+			continue
+		}
+		if res.err != nil {
+			s.log.Warn("book snapshot failed", "symbol", res.symbol, "err", res.err)
+			sym.sync.SnapshotFailed()
+			continue
+		}
+		s.in.Reset()
+		s.out.Reset()
+		if err := s.parser.ParseSnapshot(res.body, res.symbol, res.recvNs, &s.in); err != nil || s.in.Len() != 1 {
+			s.Stats.ParseErrors.Add(1)
+			s.log.Warn("book snapshot unreadable", "symbol", res.symbol, "err", err)
+			sym.sync.SnapshotFailed()
+			continue
+		}
+		r := s.in.At(0)
+		r.Symbol = sym.name // REST answers may spell the symbol differently (case)
+		if sym.instrument == (wire.Name{}) {
+			sym.instrument = r.Instrument
+		}
+		before := sym.sync.Stats
+		if act := sym.sync.Apply(r, &s.out); act == book.ActFetchSnapshot {
+			s.fetchSnapshot(sym.sub)
+		}
+		s.countSync(before, sym.sync.Stats)
+		if s.out.Len() > 0 {
+			s.Stats.Records.Add(uint64(s.out.Len()))
+			s.emit(&s.out)
+		}
+	}
+}
+
+// copyRecord deep-copies src into dst, reusing dst's level memory.
+func copyRecord(dst, src *wire.Record) {
+	bids, asks := dst.Bids, dst.Asks
+	*dst = *src
+	dst.Bids = append(bids[:0], src.Bids...)
+	dst.Asks = append(asks[:0], src.Asks...)
+}
