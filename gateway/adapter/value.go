@@ -149,3 +149,16 @@ func parseUint(b []byte) (uint64, bool) {
 	}
 	return n, true
 }
+
+// FNVOffset64 starts an FNV-1a 64 hash (FNV64a).
+const FNVOffset64 = 14695981039346656037
+
+// FNV64a folds b into the FNV-1a 64 hash h. Content keys for FlagNoSeq records are built
+// with it from message fields only, so every gateway computes the same key.
+func FNV64a(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}

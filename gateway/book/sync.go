@@ -25,6 +25,9 @@ type SyncStats struct {
 // status records (gap, checksum, crossed, resync) whenever it is not, and, with DeriveBBO,
 // a BBO record whenever the top of book changes.
 //
+// Deltas flagged FlagNoSeq carry no exchange id and cannot be chained: they are applied
+// as they come (gaps in such feeds are invisible to the gateway).
+//
 // A book is valid only between a snapshot and the next break in the chain; while invalid,
 // deltas are not published (the gap status told consumers to drop their copy), and the
 // Action returned says how to get whole again. A gap on one symbol concerns that symbol's
@@ -166,14 +169,16 @@ func (s *Sync) buffer(r *wire.Record, out *adapter.Batch) Action {
 
 // delta applies one delta to a valid book, or breaks it on a gap.
 func (s *Sync) delta(r *wire.Record, out *adapter.Batch) Action {
-	if s.Rule != adapter.BookChecksum {
-		if r.Seq <= s.last {
-			s.Stats.Duplicates++ // already applied (or older than the snapshot)
-			return ActNone
-		}
+	if s.Rule != adapter.BookChecksum && r.Flags&wire.FlagNoSeq == 0 {
+		// Continuity first: OKX may restart its ids (seqId < prevSeqId) or repeat one
+		// ("no change": seqId == prevSeqId); both still chain by SeqFirst == last + 1.
 		ok := r.SeqFirst == s.last+1
 		if s.first {
-			ok = r.SeqFirst <= s.last+1
+			ok = r.SeqFirst <= s.last+1 && r.Seq > s.last
+		}
+		if !ok && r.Seq <= s.last {
+			s.Stats.Duplicates++ // already applied (or older than the snapshot)
+			return ActNone
 		}
 		if !ok {
 			s.Stats.Gaps++

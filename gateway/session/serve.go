@@ -112,7 +112,7 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websoc
 // heartbeat sends the exchange's client pings, probes a quiet socket with a WebSocket
 // ping, and closes the connection when ctx ends so that the reader returns.
 func (s *Session) heartbeat(ctx context.Context, conn *websocket.Conn, stop <-chan struct{}, lastFrame *atomic.Int64) {
-	kind, payload := s.opts.Adapter.Ping()
+	kind, _ := s.opts.Adapter.Ping()
 	every := s.limits.PingInterval
 	if kind == adapter.PingNone || every <= 0 {
 		every = s.opts.StaleAfter / 3
@@ -131,6 +131,7 @@ func (s *Session) heartbeat(ctx context.Context, conn *websocket.Conn, stop <-ch
 		var err error
 		switch {
 		case kind == adapter.PingText && s.limits.PingInterval > 0:
+			_, payload := s.opts.Adapter.Ping() // built anew: some carry the current time (Gate)
 			err = s.write(conn, websocket.TextMessage, payload)
 		case kind == adapter.PingWSControl && s.limits.PingInterval > 0,
 			time.Since(time.Unix(0, lastFrame.Load())) > s.opts.StaleAfter/3: // quiet: is anyone there?

@@ -264,9 +264,14 @@ func (s *Session) dial(ctx context.Context) (*websocket.Conn, *http.Response, er
 	return conn, resp, nil
 }
 
-// subscribe sends the plan's subscribe frames, paced by the exchange's limit.
+// subscribe sends the plan's subscribe frames, paced by the exchange's limit. The frames
+// are planned anew for every connection (some exchanges put the current time in them).
 func (s *Session) subscribe(ctx context.Context, conn *websocket.Conn) error {
-	for i, f := range s.opts.Plan.Subscribe {
+	frames := s.opts.Plan.Subscribe
+	if plans, err := s.opts.Adapter.Plan(s.opts.Plan.URL, s.opts.Subs); err == nil && len(plans) == 1 {
+		frames = plans[0].Subscribe
+	}
+	for i, f := range frames {
 		if i > 0 && s.limits.SubscribeInterval > 0 && !sleep(ctx, s.limits.SubscribeInterval) {
 			return ctx.Err()
 		}

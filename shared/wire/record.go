@@ -72,11 +72,11 @@ type Name [NameLen]byte
 // printable ASCII ('!'..'~').
 func (n *Name) Set(s []byte) error {
 	if len(s) > NameLen {
-		return fmt.Errorf("%w: name %q longer than %d bytes", ErrRange, s, NameLen)
+		return fmt.Errorf("%w: name %q longer than %d bytes", ErrRange, string(s), NameLen)
 	}
 	for _, c := range s {
 		if c < '!' || c > '~' {
-			return fmt.Errorf("%w: name %q has a non-printable byte", ErrRange, s)
+			return fmt.Errorf("%w: name %q has a non-printable byte", ErrRange, string(s))
 		}
 	}
 	*n = Name{}

@@ -1,0 +1,121 @@
+package bithumb
+
+import (
+	"errors"
+	"hash/fnv"
+	"strings"
+	"testing"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/adapter/adaptertest"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+const cases = "testdata/cases.txt"
+
+func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
+
+func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "bithumb", cases) }
+
+func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+
+// contentKey is the documented content key computed independently: FNV-1a 64 over each
+// field text followed by a 0xff byte.
+func contentKey(fields ...string) uint64 {
+	h := fnv.New64a()
+	for _, f := range fields {
+		h.Write([]byte(f))
+		h.Write([]byte{0xff})
+	}
+	return h.Sum64()
+}
+
+func parse(t *testing.T, frame string) []wire.Record {
+	t.Helper()
+	var out adapter.Batch
+	if _, err := New().NewParser().Parse([]byte(frame), 1, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Records[:out.Len()]
+}
+
+func TestContentKeys(t *testing.T) {
+	tx := parse(t, `{"type":"transaction","content":{"list":[{"symbol":"BTC_KRW","buySellGb":"1","contPrice":"10579000","contQty":"0.01","contDtm":"2022-01-25 17:13:46.366317"},{"symbol":"BTC_KRW","buySellGb":"1","contPrice":"10579000","contQty":"0.01","contDtm":"2022-01-25 17:13:46.366317"}]}}`)
+	k0 := contentKey("BTC_KRW", "2022-01-25 17:13:46.366317", "1", "10579000", "0.01", "0")
+	k1 := contentKey("BTC_KRW", "2022-01-25 17:13:46.366317", "1", "10579000", "0.01", "1")
+	if len(tx) != 2 || tx[0].Seq != k0 || tx[1].Seq != k1 || tx[0].Flags&wire.FlagNoSeq == 0 {
+		t.Fatalf("transaction keys %x %x, want %x %x", tx[0].Seq, tx[1].Seq, k0, k1)
+	}
+	depth := parse(t, `{"type":"orderbookdepth","content":{"list":[{"symbol":"BTC_KRW","orderType":"ask","price":"1","quantity":"2"},{"symbol":"ETH_KRW","orderType":"bid","price":"3","quantity":"0"}],"datetime":"1628835823604483"}}`)
+	msg := []string{"1628835823604483", "BTC_KRW", "ask", "1", "2", "ETH_KRW", "bid", "3", "0"}
+	if len(depth) != 2 || depth[0].Seq != contentKey(append(msg, "BTC_KRW")...) || depth[1].Seq != contentKey(append(msg, "ETH_KRW")...) {
+		t.Fatalf("depth keys %x %x", depth[0].Seq, depth[1].Seq)
+	}
+	tk := parse(t, `{"type":"ticker","content":{"symbol":"UNI_KRW","tickType":"24H","date":"20210811","time":"132017","closePrice":"34010","volume":"1359398.4"}}`)
+	if tk[0].Seq != contentKey("UNI_KRW", "24H", "20210811", "132017", "34010", "1359398.4") {
+		t.Fatalf("ticker key %x", tk[0].Seq)
+	}
+	// The same new-API book in DEFAULT and SIMPLE keys, SNAPSHOT or REALTIME: one key.
+	a := parse(t, `{"type":"orderbook","code":"KRW-BTC","timestamp":1727163842716,"orderbook_units":[{"ask_price":2,"bid_price":1,"ask_size":0.5,"bid_size":3}],"stream_type":"SNAPSHOT"}`)
+	b := parse(t, `{"ty":"orderbook","cd":"KRW-BTC","tms":1727163842716,"obu":[{"ap":2,"bp":1,"as":0.5,"bs":3}],"st":"REALTIME"}`)
+	if a[0].Seq != b[0].Seq || a[0].Seq != contentKey("KRW-BTC", "1727163842716", "2", "0.5", "1", "3") {
+		t.Fatalf("book keys %x %x", a[0].Seq, b[0].Seq)
+	}
+}
+
+func TestSnapshotUnsupported(t *testing.T) {
+	var out adapter.Batch
+	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "BTC_KRW", 1, &out); !errors.Is(err, adapter.ErrUnsupported) {
+		t.Fatalf("ParseSnapshot: %v", err)
+	}
+	if New().SnapshotURL("https://api.bithumb.com", "BTC_KRW", 0) != "" || New().Resubscribe(adapter.Sub{Symbol: "BTC_KRW"}) != nil {
+		t.Fatal("full-book plan offers a snapshot URL or resubscribe frames")
+	}
+}
+
+func TestPlanLegacy(t *testing.T) {
+	all := []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}
+	plans, err := New().Plan("wss://pubwss.bithumb.com/pub/ws", []adapter.Sub{
+		{Symbol: "BTC_KRW", Channels: all},
+		{Symbol: "eth_krw", Channels: []adapter.Channel{adapter.ChanTrade, adapter.ChanTicker}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`{"type":"transaction","symbols":["BTC_KRW","ETH_KRW"]}`,
+		`{"type":"orderbooksnapshot","symbols":["BTC_KRW"]}`,
+		`{"type":"ticker","symbols":["ETH_KRW"],"tickTypes":["24H"]}`,
+	}
+	if len(plans) != len(want) {
+		t.Fatalf("%d connections, want %d", len(plans), len(want))
+	}
+	for i, p := range plans {
+		if len(p.Subscribe) != 1 || string(p.Subscribe[0]) != want[i] || p.URL != "wss://pubwss.bithumb.com/pub/ws" {
+			t.Errorf("connection %d: %s", i, p.Subscribe)
+		}
+	}
+}
+
+func TestPlanV2(t *testing.T) {
+	all := []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}
+	plans, err := New().Plan("ws://127.0.0.1:18080/bithumb/websocket/v1", []adapter.Sub{
+		{Symbol: "BTC_KRW", Channels: all},
+		{Symbol: "KRW-ETH", Channels: []adapter.Channel{adapter.ChanBBO, adapter.ChanTicker}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"ticket":"tickline-bithumb-1"},{"type":"trade","codes":["KRW-BTC"]},{"type":"orderbook","codes":["KRW-BTC","KRW-ETH.1"]},{"type":"ticker","codes":["KRW-ETH"]},{"format":"DEFAULT"}]`
+	if len(plans) != 1 || len(plans[0].Subscribe) != 1 || string(plans[0].Subscribe[0]) != want || len(plans[0].Symbols) != 2 {
+		t.Fatalf("plans %+v\nwant %s", plans, want)
+	}
+	if _, err := New().Plan("wss://example.com/stream", []adapter.Sub{{Symbol: "BTC_KRW", Channels: all}}); err == nil || !strings.Contains(err.Error(), "/pub/ws") {
+		t.Fatalf("unknown endpoint accepted: %v", err)
+	}
+	if _, err := New().Plan("wss://pubwss.bithumb.com/pub/ws", []adapter.Sub{{Symbol: "BTCKRW", Channels: all}}); err == nil {
+		t.Fatal("bad symbol accepted")
+	}
+}
+
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }

@@ -1,0 +1,111 @@
+package bybit
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/adapter/adaptertest"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+const cases = "testdata/cases.txt"
+
+func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
+
+func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "bybit", cases) }
+
+func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+
+// TestSeqMapping checks what the JSON form does not show: SeqFirst and FlagNoSeq.
+func TestSeqMapping(t *testing.T) {
+	for _, c := range []struct {
+		frame         string
+		seqFirst, seq uint64
+		noSeq         bool
+	}{
+		{`{"topic":"orderbook.50.BTCUSDT","ts":1731035685326,"type":"snapshot","data":{"s":"BTCUSDT","b":[],"a":[],"u":2876700,"seq":47474967800}}`, 0, 2876700, false},
+		{`{"topic":"orderbook.50.BTCUSDT","ts":1731035685345,"type":"delta","data":{"s":"BTCUSDT","b":[],"a":[],"u":2876701,"seq":47474967823}}`, 2876701, 2876701, false},
+		{`{"topic":"orderbook.1.BTCUSDT","ts":1680652806504,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":20404754,"seq":4281281856}}`, 0, 20404754, false},
+		{`{"topic":"publicTrade.BTCUSDT","ts":1703430744103,"type":"snapshot","data":[{"i":"2290000000090712222","T":1703430744102,"p":"1","v":"1","S":"Sell","s":"BTCUSDT"}]}`, 0, 2290000000090712222, false},
+		// a UUID trade id: FlagNoSeq, Seq = FNV-1a 64 of its text
+		{`{"topic":"publicTrade.BTCUSDT","ts":1703430744103,"type":"snapshot","data":[{"i":"20f43950-d8dd-5b31-9112-a178eb6023af","T":1703430744102,"p":"1","v":"1","S":"Sell","s":"BTCUSDT","seq":5}]}`, 5, fnv64a([]byte("20f43950-d8dd-5b31-9112-a178eb6023af")), true},
+		{`{"topic":"tickers.BTCUSDT","ts":1673853746003,"type":"snapshot","data":{"symbol":"BTCUSDT","lastPrice":"1"}}`, 0, 1673853746003, true},
+	} {
+		p := New().NewParser()
+		var out adapter.Batch
+		if _, err := p.Parse([]byte(c.frame), 1, &out); err != nil || out.Len() != 1 {
+			t.Fatalf("%s: %d records, %v", c.frame, out.Len(), err)
+		}
+		r := out.At(0)
+		if r.SeqFirst != c.seqFirst || r.Seq != c.seq || (r.Flags&wire.FlagNoSeq != 0) != c.noSeq {
+			t.Errorf("%s:\n got SeqFirst %d Seq %d flags %#x\nwant SeqFirst %d Seq %d noSeq %v", c.frame, r.SeqFirst, r.Seq, r.Flags, c.seqFirst, c.seq, c.noSeq)
+		}
+	}
+	// FNV-1a 64 reference value ("a" → 0xaf63dc4c8601ec8c).
+	if fnv64a([]byte("a")) != 0xaf63dc4c8601ec8c {
+		t.Fatalf("fnv64a(a) = %#x", fnv64a([]byte("a")))
+	}
+}
+
+func TestPlan(t *testing.T) {
+	a := New()
+	all := []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}
+	subs := []adapter.Sub{{Symbol: "BTCUSDT", Channels: append(all, adapter.ChanTicker), Depth: 200}}
+	for i := 0; i < 100; i++ { // 4 + 100 × 3 = 304 topics: two connections of ≤ 200
+		subs = append(subs, adapter.Sub{Symbol: "S" + strings.Repeat("X", i%7) + "USDT", Channels: all})
+	}
+	plans, err := a.Plan("wss://stream.bybit.com/v5/public/spot", subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 2 {
+		t.Fatalf("%d connections, want 2", len(plans))
+	}
+	symbols, topics := 0, 0
+	for _, p := range plans {
+		n := 0
+		for _, f := range p.Subscribe {
+			var req struct {
+				ReqID string `json:"req_id"`
+				Op    string
+				Args  []string
+			}
+			if err := json.Unmarshal(f, &req); err != nil {
+				t.Fatalf("frame %s: %v", f, err)
+			}
+			if req.Op != "subscribe" || req.ReqID == "" || len(req.Args) == 0 || len(req.Args) > 10 {
+				t.Fatalf("frame %s", f)
+			}
+			n += len(req.Args)
+		}
+		if n > a.Limits().MaxSubsPerConn {
+			t.Errorf("connection with %d topics", n)
+		}
+		topics += n
+		symbols += len(p.Symbols)
+	}
+	if symbols != 101 || topics != 304 {
+		t.Fatalf("%d symbols, %d topics planned, want 101, 304", symbols, topics)
+	}
+	if got := string(plans[0].Subscribe[0]); got != `{"req_id":"1","op":"subscribe","args":["orderbook.1.BTCUSDT","publicTrade.BTCUSDT","orderbook.200.BTCUSDT","tickers.BTCUSDT","orderbook.1.SUSDT","publicTrade.SUSDT","orderbook.50.SUSDT","orderbook.1.SXUSDT","publicTrade.SXUSDT","orderbook.50.SXUSDT"]}` {
+		t.Fatalf("first frame %s", got)
+	}
+	re := a.Resubscribe(adapter.Sub{Symbol: "BTCUSDT", Channels: all, Depth: 1000})
+	if len(re) != 2 || !strings.Contains(string(re[0]), `"op":"unsubscribe","args":["orderbook.1000.BTCUSDT"]`) ||
+		!strings.Contains(string(re[1]), `"op":"subscribe","args":["orderbook.1000.BTCUSDT"]`) {
+		t.Fatalf("resubscribe %q", re)
+	}
+	if k, p := a.Ping(); k != adapter.PingText || string(p) != `{"op":"ping"}` {
+		t.Fatalf("ping %d %q", k, p)
+	}
+	if a.BookRule() != adapter.BookStreamSnapshot || a.SnapshotURL("https://api.bybit.com", "BTCUSDT", 0) != "" {
+		t.Fatal("books resync on the stream")
+	}
+	if err := a.NewParser().ParseSnapshot([]byte(`{}`), "BTCUSDT", 1, &adapter.Batch{}); err == nil {
+		t.Fatal("ParseSnapshot accepted a body")
+	}
+}
+
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }

@@ -1,0 +1,354 @@
+package bybit
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
+	"github.com/valyala/fastjson"
+)
+
+// Parser normalizes Bybit frames. It is owned by one goroutine.
+type Parser struct {
+	p  fastjson.Parser
+	rd adapter.Reader
+}
+
+// Reply returns nil: Bybit never pings the client (the client pings, see Adapter.Ping).
+func (*Parser) Reply() []byte { return nil }
+
+// hasPrefix is bytes.HasPrefix for a string prefix, without a conversion.
+func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
+
+// Parse normalizes one frame: a push ({"topic","ts","type","data"}) or an operation
+// answer ({"success","ret_msg","op",...}: acks and pongs).
+func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) > adapter.MaxFrameBytes {
+		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
+	}
+	v, err := ps.p.ParseBytes(frame)
+	if err != nil {
+		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+	}
+	tv := v.Get("topic")
+	if tv == nil {
+		return control(v)
+	}
+	topic, err := tv.StringBytes()
+	if err != nil {
+		return adapter.ResultData, fmt.Errorf("%w: topic is %s, want string", adapter.ErrMalformed, tv.Type())
+	}
+	switch {
+	case hasPrefix(topic, "orderbook.1."):
+		return adapter.ResultData, ps.bbo(v, recvNs, out)
+	case hasPrefix(topic, "orderbook."):
+		return adapter.ResultData, ps.book(v, recvNs, out)
+	case hasPrefix(topic, "publicTrade."):
+		return adapter.ResultData, ps.trades(v, recvNs, out)
+	case hasPrefix(topic, "tickers."):
+		return adapter.ResultData, ps.ticker(v, recvNs, out)
+	}
+	return adapter.ResultData, fmt.Errorf("%w: bybit topic %q", adapter.ErrUnsupported, topic)
+}
+
+// control classifies operation answers: {"success":true,...} acks and pongs are
+// ResultControl, {"success":false,...} is ResultError.
+func control(v *fastjson.Value) (adapter.Result, error) {
+	op := v.GetStringBytes("op")
+	s := v.Get("success")
+	switch {
+	case s != nil && s.Type() == fastjson.TypeTrue:
+		return adapter.ResultControl, nil
+	case s != nil && s.Type() == fastjson.TypeFalse:
+		msg := v.GetStringBytes("ret_msg")
+		low := bytes.ToLower(msg)
+		if bytes.Contains(low, []byte("too many")) || bytes.Contains(low, []byte("frequen")) {
+			return adapter.ResultError, fmt.Errorf("%w: %w: %s: %s", adapter.ErrExchange, adapter.ErrRateLimited, op, msg)
+		}
+		return adapter.ResultError, fmt.Errorf("%w: %s: %s", adapter.ErrExchange, op, msg)
+	case s != nil:
+		return adapter.ResultData, fmt.Errorf("%w: success is %s, want bool", adapter.ErrMalformed, s.Type())
+	}
+	switch string(op) { // answers without "success" (the linear/private pong form)
+	case "pong", "ping", "subscribe", "unsubscribe":
+		return adapter.ResultControl, nil
+	case "":
+		return adapter.ResultData, fmt.Errorf("%w: frame has neither topic nor op", adapter.ErrMalformed)
+	}
+	return adapter.ResultData, fmt.Errorf("%w: bybit op %q", adapter.ErrUnsupported, op)
+}
+
+// header fills the fields every record of symbol sym shares.
+func header(r *wire.Record, sym []byte, recvNs int64) error {
+	r.Exchange, r.TsRecv = wire.Bybit, recvNs
+	if err := r.Symbol.Set(sym); err != nil {
+		return fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	}
+	return adapter.InstrumentConcat(&r.Instrument, sym)
+}
+
+// fail drops the half-built record and returns err.
+func fail(out *adapter.Batch, err error) error {
+	out.Drop()
+	return err
+}
+
+// object returns v's "data" object.
+func object(v *fastjson.Value) (*fastjson.Value, error) {
+	d := v.Get("data")
+	if d == nil || d.Type() != fastjson.TypeObject {
+		return nil, fmt.Errorf("%w: data is not an object", adapter.ErrMalformed)
+	}
+	return d, nil
+}
+
+// start takes a record slot of kind k for the push's data object d (symbol at symKey) and
+// reads the push's ts (ms).
+func (ps *Parser) start(v, d *fastjson.Value, symKey string, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
+	sym, err := adapter.StringAt(d, symKey)
+	if err != nil {
+		return nil, err
+	}
+	r := out.Next()
+	r.Kind = k
+	if err := header(r, sym, recvNs); err != nil {
+		return nil, fail(out, err)
+	}
+	if r.TsExchange, err = ps.rd.EpochAt(v, "ts", time.Millisecond); err != nil {
+		return nil, fail(out, err)
+	}
+	return r, nil
+}
+
+// updateID reads the books' u (Bybit's ids start at 1).
+func (ps *Parser) updateID(d *fastjson.Value) (uint64, error) {
+	u, err := ps.rd.UintAt(d, "u")
+	if err == nil && u == 0 {
+		err = fmt.Errorf("%w: u is 0", adapter.ErrMalformed)
+	}
+	return u, err
+}
+
+// top reads the best level of a side ([[px, sz], ...]).
+func (ps *Parser) top(d *fastjson.Value, field string) (px, sz wire.Decimal, err error) {
+	v := d.Get(field)
+	if v == nil {
+		return px, sz, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, field)
+	}
+	lv, err := v.Array()
+	if err != nil || len(lv) == 0 {
+		return px, sz, fmt.Errorf("%w: %s has no level", adapter.ErrMalformed, field)
+	}
+	pair, err := lv[0].Array()
+	if err != nil || len(pair) < 2 {
+		return px, sz, fmt.Errorf("%w: %s level is not [price, size]", adapter.ErrMalformed, field)
+	}
+	if px, err = ps.rd.Decimal(pair[0], field); err != nil {
+		return px, sz, err
+	}
+	sz, err = ps.rd.Decimal(pair[1], field)
+	return px, sz, err
+}
+
+// bbo normalizes an orderbook.1 snapshot.
+func (ps *Parser) bbo(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	if typ := v.GetStringBytes("type"); string(typ) != "snapshot" {
+		return fmt.Errorf("%w: orderbook.1 type %q (level 1 is snapshot-only; a delta is not a whole BBO)", adapter.ErrUnsupported, typ)
+	}
+	d, err := object(v)
+	if err != nil {
+		return err
+	}
+	r, err := ps.start(v, d, "s", wire.KindBBO, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if r.Seq, err = ps.updateID(d); err != nil {
+		return fail(out, err)
+	}
+	if r.BidPx, r.BidSz, err = ps.top(d, "b"); err != nil {
+		return fail(out, err)
+	}
+	if r.AskPx, r.AskSz, err = ps.top(d, "a"); err != nil {
+		return fail(out, err)
+	}
+	return nil
+}
+
+// book normalizes an orderbook.{50,200,1000} snapshot or delta.
+func (ps *Parser) book(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	var k wire.Kind
+	switch typ := v.GetStringBytes("type"); string(typ) {
+	case "snapshot":
+		k = wire.KindBookSnapshot
+	case "delta":
+		k = wire.KindBookDelta
+	default:
+		return fmt.Errorf("%w: orderbook type %q", adapter.ErrMalformed, typ)
+	}
+	d, err := object(v)
+	if err != nil {
+		return err
+	}
+	r, err := ps.start(v, d, "s", k, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if r.Seq, err = ps.updateID(d); err != nil {
+		return fail(out, err)
+	}
+	if k == wire.KindBookDelta {
+		r.SeqFirst = r.Seq // u is consecutive: one update id per push
+	}
+	if r.Bids, err = ps.rd.Levels(r.Bids, d.Get("b"), "b"); err != nil {
+		return fail(out, err)
+	}
+	if r.Asks, err = ps.rd.Levels(r.Asks, d.Get("a"), "a"); err != nil {
+		return fail(out, err)
+	}
+	return nil
+}
+
+// fnv64a is FNV-1a 64 of b: the content key of events without a numeric id.
+func fnv64a(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// decimalID parses a trade id of decimal digits that fits a uint64, without an error
+// value (a non-numeric id is expected, not a failure).
+func decimalID(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// trades normalizes a publicTrade push: one record per trade.
+func (ps *Parser) trades(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	d := v.Get("data")
+	if d == nil {
+		return fmt.Errorf("%w: missing data", adapter.ErrMalformed)
+	}
+	items, err := d.Array()
+	if err != nil {
+		return fmt.Errorf("%w: data is %s, want array", adapter.ErrMalformed, d.Type())
+	}
+	for _, it := range items {
+		if err := ps.trade(it, recvNs, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	sym, err := adapter.StringAt(it, "s")
+	if err != nil {
+		return err
+	}
+	r := out.Next()
+	r.Kind = wire.KindTrade
+	if err := header(r, sym, recvNs); err != nil {
+		return fail(out, err)
+	}
+	if r.TsExchange, err = ps.rd.EpochAt(it, "T", time.Millisecond); err != nil {
+		return fail(out, err)
+	}
+	id, err := ps.rd.Raw(it.Get("i"))
+	if err != nil || len(id) == 0 {
+		return fail(out, fmt.Errorf("%w: trade id i missing or empty", adapter.ErrMalformed))
+	}
+	var ok bool
+	if r.Seq, ok = decimalID(id); !ok {
+		r.Flags |= wire.FlagNoSeq
+		r.Seq = fnv64a(id)
+	}
+	if sq := it.Get("seq"); sq != nil {
+		if r.SeqFirst, err = ps.rd.Uint(sq, "seq"); err != nil {
+			return fail(out, err)
+		}
+	}
+	if r.Price, err = ps.rd.DecimalAt(it, "p"); err != nil {
+		return fail(out, err)
+	}
+	if r.Size, err = ps.rd.DecimalAt(it, "v"); err != nil {
+		return fail(out, err)
+	}
+	switch side := it.GetStringBytes("S"); string(side) { // S is the taker's side
+	case "Buy":
+		r.Side = wire.SideBuy
+	case "Sell":
+		r.Side = wire.SideSell
+	default:
+		return fail(out, fmt.Errorf("%w: trade side S %q", adapter.ErrMalformed, side))
+	}
+	return nil
+}
+
+// ticker normalizes a tickers push: a ticker record (spot has no bid/ask), or a bbo record
+// when the push carries a whole best bid and ask.
+func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	d, err := object(v)
+	if err != nil {
+		return err
+	}
+	k := wire.KindBBO
+	for _, key := range [...]string{"bid1Price", "bid1Size", "ask1Price", "ask1Size"} {
+		if len(d.GetStringBytes(key)) == 0 {
+			k = wire.KindTicker
+		}
+	}
+	r, err := ps.start(v, d, "symbol", k, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if cs := v.Get("cs"); cs != nil {
+		if r.Seq, err = ps.rd.Uint(cs, "cs"); err != nil {
+			return fail(out, err)
+		}
+	} else {
+		r.Flags |= wire.FlagNoSeq
+		r.Seq = uint64(r.TsExchange / int64(time.Millisecond))
+	}
+	if k == wire.KindBBO {
+		for _, f := range [...]struct {
+			key string
+			dst *wire.Decimal
+		}{{"bid1Price", &r.BidPx}, {"bid1Size", &r.BidSz}, {"ask1Price", &r.AskPx}, {"ask1Size", &r.AskSz}} {
+			if *f.dst, err = ps.rd.DecimalAt(d, f.key); err != nil {
+				return fail(out, err)
+			}
+		}
+		return nil
+	}
+	if r.Price, err = ps.rd.DecimalAt(d, "lastPrice"); err != nil {
+		return fail(out, err)
+	}
+	return nil
+}
+
+// ParseSnapshot is not used: Bybit books snapshot on the stream (BookStreamSnapshot).
+func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
+	return fmt.Errorf("%w: bybit has no REST book snapshot step", adapter.ErrUnsupported)
+}

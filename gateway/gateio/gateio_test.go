@@ -1,0 +1,178 @@
+package gateio
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/adapter/adaptertest"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+const cases = "testdata/cases.txt"
+
+func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
+
+func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "gateio", cases) }
+
+func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+
+// TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and the
+// tickers' content key. The two sample keys were computed independently (python: FNV-1a
+// 64 over the documented fields, each followed by a zero byte).
+func TestSeqMapping(t *testing.T) {
+	rows := []struct {
+		frame         string
+		seqFirst, seq uint64
+		noSeq         bool
+	}{
+		{`{"time":1631836142,"channel":"spot.order_book_update","event":"update","result":{"t":1631836142325,"e":"depthUpdate","E":1631836142,"s":"BTC_USDT","U":4622074361,"u":4622074364,"b":[],"a":[]}}`, 4622074361, 4622074364, false},
+		{`{"time":1654029559,"channel":"spot.book_ticker","event":"update","result":{"t":1654029559473,"u":6765708346,"s":"BTC_USDT","b":"1","B":"1","a":"2","A":"1"}}`, 0, 6765708346, false},
+		{`{"time":1631824310,"channel":"spot.trades","event":"update","result":{"id":1638417041,"create_time":1631824310,"create_time_ms":"1631824310261.896","side":"buy","currency_pair":"BTC_USDT","amount":"1","price":"1"}}`, 0, 1638417041, false},
+	}
+	for i, seq := range map[int]uint64{1: 3696250954061259896, 2: 13346846478540043047} {
+		b, err := os.ReadFile(filepath.Join(adaptertest.SamplesDir, "gateio", fmt.Sprintf("spot.tickers-%d.json", i)))
+		if err != nil {
+			t.Logf("sample not present: %v", err)
+			continue
+		}
+		rows = append(rows, struct {
+			frame         string
+			seqFirst, seq uint64
+			noSeq         bool
+		}{string(b), 0, seq, true})
+	}
+	for _, c := range rows {
+		p := New().NewParser()
+		var out adapter.Batch
+		if _, err := p.Parse([]byte(c.frame), 1, &out); err != nil || out.Len() != 1 {
+			t.Fatalf("%s: %d records, %v", c.frame, out.Len(), err)
+		}
+		r := out.At(0)
+		if r.SeqFirst != c.seqFirst || r.Seq != c.seq || (r.Flags&wire.FlagNoSeq != 0) != c.noSeq {
+			t.Errorf("%s:\n got SeqFirst %d Seq %d flags %#x\nwant SeqFirst %d Seq %d noSeq %v", c.frame, r.SeqFirst, r.Seq, r.Flags, c.seqFirst, c.seq, c.noSeq)
+		}
+	}
+	// The key depends on content only: the same ticker at another envelope time keeps it.
+	a := `{"time":1619093533,"channel":"spot.tickers","event":"update","result":{"currency_pair":"NEO_BTC","last":"0.0018716"}}`
+	b := strings.Replace(a, "1619093533", "1619093534", 1)
+	c := strings.Replace(a, "0.0018716", "0.0018717", 1)
+	key := func(f string) uint64 {
+		var out adapter.Batch
+		if _, err := New().NewParser().Parse([]byte(f), 1, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.At(0).Seq
+	}
+	if key(a) != key(b) || key(a) == key(c) {
+		t.Fatalf("ticker keys: %d %d %d", key(a), key(b), key(c))
+	}
+}
+
+// The REST body as Gate documents it (GET /spot/order_book, with_id=true).
+const restBody = `{"id":123456,"current":1623898993123,"update":1623898993121,"asks":[["1.52","1.151"],["1.53","1.218"]],"bids":[["1.17","201.863"],["1.16","725.464"]]}`
+
+func TestSnapshot(t *testing.T) {
+	var out adapter.Batch
+	if err := New().NewParser().ParseSnapshot([]byte(restBody), "BTC_USDT", 1, &out); err != nil {
+		t.Fatal(err)
+	}
+	got := string(adapter.AppendJSON(nil, out.At(0)))
+	want := `{"exchange":"gateio","symbol":"BTC_USDT","instrument":"BTC-USDT","kind":"book_snapshot","ts_exchange_ns":1623898993121000000,"seq":"123456","bids":[["1.17","201.863"],["1.16","725.464"]],"asks":[["1.52","1.151"],["1.53","1.218"]]}`
+	if out.Len() != 1 || got != want {
+		t.Fatalf("snapshot\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestSnapshotMalformed(t *testing.T) {
+	p := New().NewParser()
+	var out adapter.Batch
+	for _, body := range []string{`{`, `[]`, `{"current":1623898993123,"asks":[],"bids":[]}`, `{"id":"x","asks":[],"bids":[]}`,
+		`{"id":1,"asks":[["1"]],"bids":[]}`, `{"id":1,"update":5,"asks":[],"bids":[]}`, `{"label":"INVALID_CURRENCY","message":"Invalid currency"}`} {
+		if err := p.ParseSnapshot([]byte(body), "BTC_USDT", 1, &out); err == nil {
+			t.Errorf("%s: no error", body)
+		}
+	}
+	if err := p.ParseSnapshot([]byte(restBody), "BTCUSDT", 1, &out); err == nil {
+		t.Error("symbol without _ accepted")
+	}
+	if out.Len() != 0 {
+		t.Errorf("failed snapshots left %d records", out.Len())
+	}
+}
+
+func TestPlan(t *testing.T) {
+	a := &Adapter{now: func() time.Time { return time.Unix(1619093532, 0) }}
+	all := []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}
+	subs := []adapter.Sub{{Symbol: "BTC_USDT", Channels: append(all, adapter.ChanTicker)}}
+	for i := 0; i < 150; i++ { // 4 + 150 × 3 = 454 topics: two connections of ≤ 300
+		subs = append(subs, adapter.Sub{Symbol: fmt.Sprintf("S%d_USDT", i), Channels: all})
+	}
+	plans, err := a.Plan("wss://api.gateio.ws/ws/v4/", subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 2 {
+		t.Fatalf("%d connections, want 2", len(plans))
+	}
+	symbols, topics := 0, 0
+	for _, p := range plans {
+		n := 0
+		for _, f := range p.Subscribe {
+			var req struct {
+				Time    int64
+				Channel string
+				Event   string
+				Payload []string
+			}
+			if err := json.Unmarshal(f, &req); err != nil {
+				t.Fatalf("frame %s: %v", f, err)
+			}
+			if req.Time != 1619093532 || req.Event != "subscribe" || len(req.Payload) == 0 || len(req.Payload) > maxPairsPerFrame {
+				t.Fatalf("frame %s", f)
+			}
+			if req.Channel == chBook {
+				if len(req.Payload) != 2 || req.Payload[1] != "100ms" {
+					t.Fatalf("book frame %s", f)
+				}
+				n++
+			} else {
+				n += len(req.Payload)
+			}
+		}
+		if n > a.Limits().MaxSubsPerConn {
+			t.Errorf("connection with %d topics", n)
+		}
+		topics += n
+		symbols += len(p.Symbols)
+	}
+	if symbols != 151 || topics != 454 {
+		t.Fatalf("%d symbols, %d topics planned, want 151, 454", symbols, topics)
+	}
+	if got := string(plans[0].Subscribe[0]); !strings.HasPrefix(got, `{"time":1619093532,"channel":"spot.book_ticker","event":"subscribe","payload":["BTC_USDT","S0_USDT",`) {
+		t.Fatalf("first frame %s", got)
+	}
+	last := plans[0].Subscribe[len(plans[0].Subscribe)-1]
+	if !strings.HasPrefix(string(last), `{"time":1619093532,"channel":"spot.order_book_update","event":"subscribe","payload":["S`) {
+		t.Fatalf("last frame %s", last)
+	}
+	if k, p := a.Ping(); k != adapter.PingText || string(p) != `{"time":1619093532,"channel":"spot.ping"}` {
+		t.Fatalf("ping %d %s", k, p)
+	}
+	if got := a.SnapshotURL("https://api.gateio.ws/", "btc_usdt", 0); got != "https://api.gateio.ws/api/v4/spot/order_book?currency_pair=BTC_USDT&limit=100&with_id=true" {
+		t.Fatalf("snapshot URL %s", got)
+	}
+	if a.BookRule() != adapter.BookRESTSnapshot || a.Resubscribe(subs[0]) != nil {
+		t.Fatal("books resync from REST")
+	}
+	if _, err := a.Plan("wss://x", []adapter.Sub{{Symbol: "BTC_USDT", Channels: []adapter.Channel{9}}}); err == nil {
+		t.Fatal("unknown channel accepted")
+	}
+}
+
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }

@@ -1,0 +1,293 @@
+package gateio
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
+	"github.com/valyala/fastjson"
+)
+
+// Parser normalizes Gate frames. It is owned by one goroutine.
+type Parser struct {
+	p  fastjson.Parser
+	rd adapter.Reader
+}
+
+// Reply returns nil: Gate never pings the client (the client pings, see Adapter.Ping).
+func (*Parser) Reply() []byte { return nil }
+
+// Parse normalizes one frame: {"time","channel","event","result"|"error"}.
+func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) > adapter.MaxFrameBytes {
+		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
+	}
+	v, err := ps.p.ParseBytes(frame)
+	if err != nil {
+		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+	}
+	if e := v.Get("error"); e != nil && e.Type() != fastjson.TypeNull {
+		return adapter.ResultError, exchangeError(v, e)
+	}
+	ch := v.GetStringBytes("channel")
+	switch ev := v.GetStringBytes("event"); string(ev) {
+	case "update", "all":
+	case "subscribe", "unsubscribe":
+		return adapter.ResultControl, nil
+	default:
+		if string(ch) == "spot.pong" || string(ch) == "spot.ping" {
+			return adapter.ResultControl, nil
+		}
+		return adapter.ResultData, fmt.Errorf("%w: gate event %q on channel %q", adapter.ErrUnsupported, ev, ch)
+	}
+	res := v.Get("result")
+	if res == nil {
+		return adapter.ResultData, fmt.Errorf("%w: %s update without result", adapter.ErrMalformed, ch)
+	}
+	var item func(*fastjson.Value, *fastjson.Value, int64, *adapter.Batch) error
+	switch string(ch) {
+	case chBBO:
+		item = ps.bookTicker
+	case chTrade:
+		item = ps.trade
+	case chBook:
+		item = ps.bookUpdate
+	case chTicker:
+		item = ps.ticker
+	default:
+		return adapter.ResultData, fmt.Errorf("%w: gate channel %q", adapter.ErrUnsupported, ch)
+	}
+	switch res.Type() {
+	case fastjson.TypeObject:
+		return adapter.ResultData, item(v, res, recvNs, out)
+	case fastjson.TypeArray: // some channels batch results
+		arr, _ := res.Array()
+		for _, it := range arr {
+			if it.Type() != fastjson.TypeObject {
+				return adapter.ResultData, fmt.Errorf("%w: %s result item is %s, want object", adapter.ErrMalformed, ch, it.Type())
+			}
+			if err := item(v, it, recvNs, out); err != nil {
+				return adapter.ResultData, err
+			}
+		}
+		return adapter.ResultData, nil
+	}
+	return adapter.ResultData, fmt.Errorf("%w: %s result is %s, want object", adapter.ErrMalformed, ch, res.Type())
+}
+
+// exchangeError builds the error of a frame with {"error":{"code","message"}}.
+func exchangeError(v, e *fastjson.Value) error {
+	msg := e.GetStringBytes("message")
+	low := bytes.ToLower(msg)
+	if bytes.Contains(low, []byte("too many")) || bytes.Contains(low, []byte("rate limit")) {
+		return fmt.Errorf("%w: %w: %s: code %d: %s", adapter.ErrExchange, adapter.ErrRateLimited, v.GetStringBytes("channel"), e.GetInt("code"), msg)
+	}
+	return fmt.Errorf("%w: %s: code %d: %s", adapter.ErrExchange, v.GetStringBytes("channel"), e.GetInt("code"), msg)
+}
+
+// header fills the fields every record of pair sym shares.
+func header(r *wire.Record, sym []byte, recvNs int64) error {
+	r.Exchange, r.TsRecv = wire.GateIO, recvNs
+	if err := r.Symbol.Set(sym); err != nil {
+		return fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	}
+	return adapter.InstrumentSep(&r.Instrument, sym, '_', false)
+}
+
+// fail drops the half-built record and returns err.
+func fail(out *adapter.Batch, err error) error {
+	out.Drop()
+	return err
+}
+
+// start takes a record slot of kind k for the pair at symKey of res.
+func start(res *fastjson.Value, symKey string, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
+	sym, err := adapter.StringAt(res, symKey)
+	if err != nil {
+		return nil, err
+	}
+	r := out.Next()
+	r.Kind = k
+	if err := header(r, sym, recvNs); err != nil {
+		return nil, fail(out, err)
+	}
+	return r, nil
+}
+
+func (ps *Parser) bookTicker(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	r, err := start(res, "s", wire.KindBBO, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if r.TsExchange, err = ps.rd.EpochAt(res, "t", time.Millisecond); err != nil {
+		return fail(out, err)
+	}
+	if r.Seq, err = ps.rd.UintAt(res, "u"); err != nil {
+		return fail(out, err)
+	}
+	for _, f := range [...]struct {
+		key string
+		dst *wire.Decimal
+	}{{"b", &r.BidPx}, {"B", &r.BidSz}, {"a", &r.AskPx}, {"A", &r.AskSz}} {
+		if *f.dst, err = ps.rd.DecimalAt(res, f.key); err != nil {
+			return fail(out, err)
+		}
+	}
+	return nil
+}
+
+func (ps *Parser) trade(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	r, err := start(res, "currency_pair", wire.KindTrade, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if r.Seq, err = ps.rd.UintAt(res, "id"); err != nil {
+		return fail(out, err)
+	}
+	if res.Exists("create_time_ms") {
+		r.TsExchange, err = ps.rd.EpochAt(res, "create_time_ms", time.Millisecond)
+	} else {
+		r.TsExchange, err = ps.rd.EpochAt(res, "create_time", time.Second)
+	}
+	if err != nil {
+		return fail(out, err)
+	}
+	if r.Price, err = ps.rd.DecimalAt(res, "price"); err != nil {
+		return fail(out, err)
+	}
+	if r.Size, err = ps.rd.DecimalAt(res, "amount"); err != nil {
+		return fail(out, err)
+	}
+	switch side := res.GetStringBytes("side"); string(side) { // the taker's side
+	case "buy":
+		r.Side = wire.SideBuy
+	case "sell":
+		r.Side = wire.SideSell
+	default:
+		return fail(out, fmt.Errorf("%w: trade side %q", adapter.ErrMalformed, side))
+	}
+	return nil
+}
+
+func (ps *Parser) bookUpdate(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	r, err := start(res, "s", wire.KindBookDelta, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if r.TsExchange, err = ps.rd.EpochAt(res, "t", time.Millisecond); err != nil {
+		return fail(out, err)
+	}
+	if r.SeqFirst, err = ps.rd.UintAt(res, "U"); err != nil {
+		return fail(out, err)
+	}
+	if r.Seq, err = ps.rd.UintAt(res, "u"); err != nil {
+		return fail(out, err)
+	}
+	if r.SeqFirst > r.Seq || r.SeqFirst == 0 {
+		return fail(out, fmt.Errorf("%w: U %d, u %d", adapter.ErrMalformed, r.SeqFirst, r.Seq))
+	}
+	if r.Bids, err = ps.rd.Levels(r.Bids, res.Get("b"), "b"); err != nil {
+		return fail(out, err)
+	}
+	if r.Asks, err = ps.rd.Levels(r.Asks, res.Get("a"), "a"); err != nil {
+		return fail(out, err)
+	}
+	return nil
+}
+
+// tickerKeyFields are the result fields whose texts make a ticker's content key.
+var tickerKeyFields = [...]string{"currency_pair", "last", "lowest_ask", "highest_bid", "change_percentage",
+	"base_volume", "quote_volume", "high_24h", "low_24h"}
+
+func (ps *Parser) ticker(env, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	r, err := start(res, "currency_pair", wire.KindTicker, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if env.Exists("time_ms") {
+		r.TsExchange, err = ps.rd.EpochAt(env, "time_ms", time.Millisecond)
+	} else {
+		r.TsExchange, err = ps.rd.EpochAt(env, "time", time.Second)
+	}
+	if err != nil {
+		return fail(out, err)
+	}
+	if r.Price, err = ps.rd.DecimalAt(res, "last"); err != nil {
+		return fail(out, err)
+	}
+	h := uint64(fnvOffset)
+	for _, k := range tickerKeyFields {
+		if f := res.Get(k); f != nil {
+			b, err := ps.rd.Raw(f)
+			if err != nil {
+				return fail(out, fmt.Errorf("%s: %w", k, err))
+			}
+			h = fnvAdd(h, b)
+		}
+		h = fnvAdd(h, []byte{0})
+	}
+	r.Flags |= wire.FlagNoSeq
+	r.Seq = h
+	return nil
+}
+
+// FNV-1a 64.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvAdd folds b into the FNV-1a 64 hash h.
+func fnvAdd(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
+}
+
+// ParseSnapshot normalizes a GET /api/v4/spot/order_book?...&with_id=true body into a book
+// snapshot with Seq = id and ts = update (ms, when the book last changed), else current.
+func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *adapter.Batch) error {
+	if len(body) > adapter.MaxFrameBytes {
+		return fmt.Errorf("%w: snapshot: %d-byte body", adapter.ErrMalformed, len(body))
+	}
+	v, err := ps.p.ParseBytes(body)
+	if err != nil {
+		return fmt.Errorf("%w: snapshot: %w", adapter.ErrMalformed, err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return fmt.Errorf("%w: snapshot is %s, want object", adapter.ErrMalformed, v.Type())
+	}
+	if e := v.GetStringBytes("label"); e != nil { // REST errors: {"label":"INVALID_CURRENCY","message":"..."}
+		return fmt.Errorf("%w: snapshot: %s: %s", adapter.ErrExchange, e, v.GetStringBytes("message"))
+	}
+	r := out.Next()
+	r.Kind = wire.KindBookSnapshot
+	if err := header(r, []byte(symbol), recvNs); err != nil {
+		return fail(out, err)
+	}
+	if r.Seq, err = ps.rd.UintAt(v, "id"); err != nil {
+		return fail(out, fmt.Errorf("snapshot (with_id=true?): %w", err))
+	}
+	for _, k := range [...]string{"update", "current"} {
+		if v.Exists(k) {
+			if r.TsExchange, err = ps.rd.EpochAt(v, k, time.Millisecond); err != nil {
+				return fail(out, err)
+			}
+			break
+		}
+	}
+	if r.Bids, err = ps.rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
+		return fail(out, err)
+	}
+	if r.Asks, err = ps.rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
+		return fail(out, err)
+	}
+	return nil
+}

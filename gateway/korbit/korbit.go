@@ -1,0 +1,149 @@
+// Package korbit is the Korbit (Korea; now operated as Digital X) adapter for the v2
+// public WebSocket, wss://ws-api.korbit.co.kr/v2/public: orderbook for books and for the
+// BBO, trade for trades, ticker for last prices.
+//
+// Sources. There are no reference samples for Korbit. What this package relies on:
+//   - docs.korbit.co.kr (Open API home): the WebSocket host wss://ws-api.korbit.co.kr;
+//   - docs.korbit.co.kr/websocket_old_en.html ("WebSocket API (Old)"): public types ticker,
+//     orderbook and trade; on subscribe the latest state is sent once as snapshot data,
+//     everything after is real-time; the new API is "mostly compatible" with separate
+//     public and private endpoints;
+//   - the Digital X Open API v2 reference (docs.digitalx.miraeasset.com: index_en.html
+//     "Send Requests" / "Response Messages", llms/en/websocket_api/public.md), NOT read
+//     directly here but as quoted, with captured frames, in a third-party venue profile
+//     (2026-09): requests are a JSON array of {"requestId","method":"subscribe","type",
+//     "symbols"} objects; success is acknowledged only when requestId is set
+//     ({"status":"success","requestId":1}); failures are {"status":"fail","code",
+//     "message","requestId"}; data frames are {"symbol","timestamp","type","snapshot",
+//     "data"}; symbols are lower case "btc_krw" and case sensitive; the server sends a
+//     WebSocket ping every 30 s.
+//
+// Mapping:
+//   - orderbook data {timestamp, asks:[{price,qty}], bids:[...]} is the whole top 30 of
+//     each side on every push (no deltas, no sequence, no checksum): BookFullEachPush, one
+//     book_snapshot per message, TsExchange = data.timestamp (ms, the book's time).
+//     Korbit has no BBO channel: ChanBBO subscribes the orderbook and the gateway derives
+//     the BBO from the book top.
+//   - trade data is an array of {timestamp, price, qty, isBuyerTaker, tradeId}:
+//     isBuyerTaker true → taker buy, false → taker sell; Seq = tradeId; TsExchange = the
+//     trade's timestamp (ms).
+//   - ticker data {open, high, low, close, ..., bestAskPrice, bestBidPrice, lastTradedAt}
+//     carries the best prices but no sizes, so it yields a ticker record (Price = close,
+//     TsExchange = the envelope timestamp), not a bbo with unknown sizes.
+//   - Seq for orderbook and ticker records: FlagNoSeq and a content key, the FNV-1a 64
+//     hash of the exact texts of symbol, the timestamp and the record's values (book: every
+//     bid price and qty, then every ask price and qty; ticker: close), each followed by a
+//     0xff byte. It depends only on message content.
+//
+// Unverified (not checked against docs.korbit.co.kr itself, nor against live traffic by
+// this package): every message shape above, the success/fail control frames, the 30 s
+// server ping, and any per-connection limit (none is documented; one connection carries
+// every symbol).
+package korbit
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// Adapter implements adapter.Adapter for Korbit.
+type Adapter struct{}
+
+// New returns the Korbit adapter.
+func New() *Adapter { return &Adapter{} }
+
+var _ adapter.Adapter = (*Adapter)(nil)
+
+// Exchange returns wire.Korbit.
+func (*Adapter) Exchange() wire.Exchange { return wire.Korbit }
+
+// Limits returns Korbit's per-connection rules (none are published).
+func (*Adapter) Limits() adapter.Limits {
+	return adapter.Limits{
+		MaxSubsPerConn:    0,
+		SubscribeInterval: 100 * time.Millisecond,
+		StaleAfter:        90 * time.Second, // three missed 30 s server pings
+		BBOFromBook:       true,             // no BBO channel with sizes: the gateway takes the book top
+	}
+}
+
+// BookRule returns adapter.BookFullEachPush.
+func (*Adapter) BookRule() adapter.BookRule { return adapter.BookFullEachPush }
+
+// Ping returns PingNone: the server pings every 30 s and the WebSocket layer answers.
+func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingNone, nil }
+
+// Plan puts every symbol on one connection with one subscribe frame, a JSON array of one
+// request per type: [{"requestId":1,"method":"subscribe","type":"orderbook","symbols":
+// ["btc_krw"]},...]. Symbols are lower-case base_quote.
+func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, error) {
+	if len(subs) == 0 {
+		return nil, nil
+	}
+	var books, trades, tickers []string
+	plan := adapter.ConnPlan{URL: wsURL}
+	for _, s := range subs {
+		sym := strings.ToLower(s.Symbol)
+		var inst wire.Name
+		if err := adapter.InstrumentSep(&inst, []byte(sym), '_', false); err != nil {
+			return nil, fmt.Errorf("korbit: symbol %q: %w", s.Symbol, err)
+		}
+		book := false
+		for _, c := range s.Channels {
+			switch c {
+			case adapter.ChanBBO, adapter.ChanBook:
+				book = true
+			case adapter.ChanTrade:
+				trades = append(trades, sym)
+			case adapter.ChanTicker:
+				tickers = append(tickers, sym)
+			default:
+				return nil, fmt.Errorf("korbit: channel %s not supported", c)
+			}
+		}
+		if book {
+			books = append(books, sym)
+		}
+		plan.Symbols = append(plan.Symbols, s.Symbol)
+	}
+	var b bytes.Buffer
+	b.WriteByte('[')
+	id := 0
+	for _, t := range [...]struct {
+		typ  string
+		syms []string
+	}{{"orderbook", books}, {"trade", trades}, {"ticker", tickers}} {
+		if len(t.syms) == 0 {
+			continue
+		}
+		if id > 0 {
+			b.WriteByte(',')
+		}
+		id++
+		fmt.Fprintf(&b, `{"requestId":%d,"method":"subscribe","type":%q,"symbols":[`, id, t.typ)
+		for i, s := range t.syms {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q", s)
+		}
+		b.WriteString("]}")
+	}
+	b.WriteByte(']')
+	plan.Subscribe = [][]byte{b.Bytes()}
+	return []adapter.ConnPlan{plan}, nil
+}
+
+// Resubscribe returns nil: every orderbook message is a full book.
+func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
+
+// SnapshotURL returns "": books come whole over the stream.
+func (*Adapter) SnapshotURL(string, string, int) string { return "" }
+
+// NewParser returns a parser for one connection.
+func (*Adapter) NewParser() adapter.Parser { return &Parser{} }

@@ -1,0 +1,82 @@
+package korbit
+
+import (
+	"errors"
+	"hash/fnv"
+	"testing"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/adapter/adaptertest"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+const cases = "testdata/cases.txt"
+
+func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
+
+// TestSamplesAllChecked skips: there are no Korbit reference samples (see the package doc
+// for the sources the cases are modelled on).
+func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "korbit", cases) }
+
+func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+
+func contentKey(fields ...string) uint64 {
+	h := fnv.New64a()
+	for _, f := range fields {
+		h.Write([]byte(f))
+		h.Write([]byte{0xff})
+	}
+	return h.Sum64()
+}
+
+func TestContentKeys(t *testing.T) {
+	p := New().NewParser()
+	var out adapter.Batch
+	if _, err := p.Parse([]byte(`{"symbol":"btc_krw","timestamp":1790134243081,"type":"orderbook","data":{"timestamp":1790134243067,"asks":[{"price":"3","qty":"4"}],"bids":[{"price":"1","qty":"2"}]}}`), 1, &out); err != nil {
+		t.Fatal(err)
+	}
+	if r := out.At(0); r.Flags&wire.FlagNoSeq == 0 || r.Seq != contentKey("btc_krw", "1790134243067", "1", "2", "3", "4") {
+		t.Fatalf("book key %x flags %b", r.Seq, r.Flags)
+	}
+	out.Reset()
+	if _, err := p.Parse([]byte(`{"symbol":"btc_krw","timestamp":1790134313071,"type":"ticker","data":{"close":"116463000","bestAskPrice":"1","bestBidPrice":"2"}}`), 1, &out); err != nil {
+		t.Fatal(err)
+	}
+	if r := out.At(0); r.Seq != contentKey("btc_krw", "1790134313071", "116463000") {
+		t.Fatalf("ticker key %x", r.Seq)
+	}
+}
+
+func TestSnapshotUnsupported(t *testing.T) {
+	var out adapter.Batch
+	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "btc_krw", 1, &out); !errors.Is(err, adapter.ErrUnsupported) {
+		t.Fatalf("ParseSnapshot: %v", err)
+	}
+	if New().SnapshotURL("https://api.korbit.co.kr", "btc_krw", 0) != "" || New().Resubscribe(adapter.Sub{Symbol: "btc_krw"}) != nil {
+		t.Fatal("full-book exchange offers a snapshot URL or resubscribe frames")
+	}
+}
+
+func TestPlan(t *testing.T) {
+	a := New()
+	plans, err := a.Plan("wss://ws-api.korbit.co.kr/v2/public", []adapter.Sub{
+		{Symbol: "btc_krw", Channels: []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}},
+		{Symbol: "ETH_KRW", Channels: []adapter.Channel{adapter.ChanBBO, adapter.ChanTicker}},
+		{Symbol: "xrp_krw", Channels: []adapter.Channel{adapter.ChanTrade}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"requestId":1,"method":"subscribe","type":"orderbook","symbols":["btc_krw","eth_krw"]},{"requestId":2,"method":"subscribe","type":"trade","symbols":["btc_krw","xrp_krw"]},{"requestId":3,"method":"subscribe","type":"ticker","symbols":["eth_krw"]}]`
+	if len(plans) != 1 || len(plans[0].Subscribe) != 1 || string(plans[0].Subscribe[0]) != want || len(plans[0].Symbols) != 3 {
+		t.Fatalf("plans %+v\nwant %s", plans, want)
+	}
+	if _, err := a.Plan("wss://x", []adapter.Sub{{Symbol: "BTC-KRW", Channels: []adapter.Channel{adapter.ChanTrade}}}); err == nil {
+		t.Fatal("bad symbol accepted")
+	}
+	if k, _ := a.Ping(); k != adapter.PingNone || a.BookRule() != adapter.BookFullEachPush {
+		t.Fatal("ping or book rule")
+	}
+}
+
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }

@@ -1,0 +1,245 @@
+package korbit
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
+	"github.com/valyala/fastjson"
+)
+
+// FNV-1a 64 parameters for content keys.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// Parser normalizes Korbit frames. It is owned by one goroutine.
+type Parser struct {
+	p  fastjson.Parser
+	rd adapter.Reader
+	h  uint64 // content key of the record being built
+}
+
+// Reply returns nil: Korbit pings at the WebSocket level only.
+func (*Parser) Reply() []byte { return nil }
+
+// ParseSnapshot is not used: Korbit books come whole over the stream.
+func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
+	return fmt.Errorf("%w: korbit books come whole over the stream", adapter.ErrUnsupported)
+}
+
+// Parse normalizes one frame: a data message {"symbol","timestamp","type","data"} or a
+// control message {"status":"success"|"fail",...}.
+func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) > adapter.MaxFrameBytes {
+		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
+	}
+	v, err := ps.p.ParseBytes(frame)
+	if err != nil {
+		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+	}
+	typ := v.GetStringBytes("type")
+	if typ == nil {
+		switch st := v.GetStringBytes("status"); string(st) {
+		case "success":
+			return adapter.ResultControl, nil
+		case "fail":
+			code, msg := v.GetStringBytes("code"), v.GetStringBytes("message")
+			if bytes.Contains(code, []byte("TOO_MANY")) || bytes.Contains(code, []byte("RATE_LIMIT")) {
+				return adapter.ResultError, fmt.Errorf("%w: %w: %s: %s", adapter.ErrExchange, adapter.ErrRateLimited, code, msg)
+			}
+			return adapter.ResultError, fmt.Errorf("%w: %s: %s", adapter.ErrExchange, code, msg)
+		}
+		return adapter.ResultData, fmt.Errorf("%w: message without type or status", adapter.ErrMalformed)
+	}
+	sym, err := adapter.StringAt(v, "symbol")
+	if err != nil {
+		return adapter.ResultData, err
+	}
+	data := v.Get("data")
+	if data == nil {
+		return adapter.ResultData, fmt.Errorf("%w: missing data", adapter.ErrMalformed)
+	}
+	switch string(typ) {
+	case "orderbook":
+		return adapter.ResultData, ps.book(sym, data, recvNs, out)
+	case "trade":
+		return adapter.ResultData, ps.trades(sym, data, recvNs, out)
+	case "ticker":
+		return adapter.ResultData, ps.ticker(sym, v, data, recvNs, out)
+	}
+	return adapter.ResultData, fmt.Errorf("%w: korbit type %q", adapter.ErrUnsupported, typ)
+}
+
+// fail drops the half-built record and returns err.
+func fail(out *adapter.Batch, err error) error {
+	out.Drop()
+	return err
+}
+
+// hash folds one field text into the content key.
+func (ps *Parser) hash(b []byte) {
+	h := ps.h
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	h ^= 0xff
+	h *= fnvPrime
+	ps.h = h
+}
+
+// start appends a record of kind for symbol sym ("btc_krw") and starts its content key.
+func (ps *Parser) start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
+	r := out.Next()
+	r.Kind, r.Exchange, r.TsRecv = kind, wire.Korbit, recvNs
+	if err := r.Symbol.Set(sym); err != nil {
+		return nil, fail(out, fmt.Errorf("%w: %w", adapter.ErrMalformed, err))
+	}
+	if err := adapter.InstrumentSep(&r.Instrument, sym, '_', false); err != nil {
+		return nil, fail(out, err)
+	}
+	ps.h = fnvOffset
+	ps.hash(sym)
+	return r, nil
+}
+
+// dec reads an exact non-negative decimal and folds its text into the content key.
+func (ps *Parser) dec(o *fastjson.Value, key string) (wire.Decimal, error) {
+	b, err := ps.rd.Raw(o.Get(key))
+	if err != nil {
+		return wire.Decimal{}, fmt.Errorf("%s: %w", key, err)
+	}
+	d, err := wire.ParseDecimal(b)
+	if err != nil {
+		return wire.Decimal{}, fmt.Errorf("%w: %s %q: %w", adapter.ErrMalformed, key, string(b), err)
+	}
+	if d.Sign() < 0 {
+		return wire.Decimal{}, fmt.Errorf("%w: %s %q is negative", adapter.ErrMalformed, key, string(b))
+	}
+	ps.hash(b)
+	return d, nil
+}
+
+// ts reads a ms timestamp and folds its text into the content key.
+func (ps *Parser) ts(o *fastjson.Value, key string) (int64, error) {
+	b, err := ps.rd.Raw(o.Get(key))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", key, err)
+	}
+	ns, err := adapter.EpochNs(b, time.Millisecond)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", key, err)
+	}
+	ps.hash(b)
+	return ns, nil
+}
+
+func (ps *Parser) book(sym []byte, data *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	if data.Type() != fastjson.TypeObject {
+		return fmt.Errorf("%w: orderbook data is %s, want object", adapter.ErrMalformed, data.Type())
+	}
+	r, err := ps.start(sym, wire.KindBookSnapshot, recvNs, out)
+	if err != nil {
+		return err
+	}
+	r.Flags |= wire.FlagNoSeq
+	if r.TsExchange, err = ps.ts(data, "timestamp"); err != nil {
+		return fail(out, err)
+	}
+	for _, side := range [...]struct {
+		key string
+		dst *[]wire.Level
+	}{{"bids", &r.Bids}, {"asks", &r.Asks}} {
+		v := data.Get(side.key)
+		if v == nil {
+			return fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, side.key))
+		}
+		levels, err := v.Array()
+		if err != nil {
+			return fail(out, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, side.key, v.Type()))
+		}
+		if len(levels) > wire.MaxLevels {
+			return fail(out, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, side.key, len(levels)))
+		}
+		for _, lv := range levels {
+			if lv.Type() != fastjson.TypeObject {
+				return fail(out, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, side.key, lv.Type()))
+			}
+			var l wire.Level
+			if l.Price, err = ps.dec(lv, "price"); err != nil {
+				return fail(out, err)
+			}
+			if l.Size, err = ps.dec(lv, "qty"); err != nil {
+				return fail(out, err)
+			}
+			*side.dst = append(*side.dst, l)
+		}
+	}
+	r.Seq = ps.h
+	return nil
+}
+
+func (ps *Parser) trades(sym []byte, data *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	list, err := data.Array()
+	if err != nil {
+		return fmt.Errorf("%w: trade data is %s, want array", adapter.ErrMalformed, data.Type())
+	}
+	for _, it := range list {
+		if it.Type() != fastjson.TypeObject {
+			return fmt.Errorf("%w: trade is %s, want object", adapter.ErrMalformed, it.Type())
+		}
+		r, err := ps.start(sym, wire.KindTrade, recvNs, out)
+		if err != nil {
+			return err
+		}
+		if r.Seq, err = ps.rd.UintAt(it, "tradeId"); err != nil {
+			return fail(out, err)
+		}
+		if r.TsExchange, err = ps.ts(it, "timestamp"); err != nil {
+			return fail(out, err)
+		}
+		if r.Price, err = ps.dec(it, "price"); err != nil {
+			return fail(out, err)
+		}
+		if r.Size, err = ps.dec(it, "qty"); err != nil {
+			return fail(out, err)
+		}
+		switch bt := it.Get("isBuyerTaker"); {
+		case bt == nil:
+			return fail(out, fmt.Errorf("%w: missing isBuyerTaker", adapter.ErrMalformed))
+		case bt.Type() == fastjson.TypeTrue:
+			r.Side = wire.SideBuy
+		case bt.Type() == fastjson.TypeFalse:
+			r.Side = wire.SideSell
+		default:
+			return fail(out, fmt.Errorf("%w: isBuyerTaker is %s, want bool", adapter.ErrMalformed, bt.Type()))
+		}
+	}
+	return nil
+}
+
+func (ps *Parser) ticker(sym []byte, v, data *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	if data.Type() != fastjson.TypeObject {
+		return fmt.Errorf("%w: ticker data is %s, want object", adapter.ErrMalformed, data.Type())
+	}
+	r, err := ps.start(sym, wire.KindTicker, recvNs, out)
+	if err != nil {
+		return err
+	}
+	r.Flags |= wire.FlagNoSeq
+	if r.TsExchange, err = ps.ts(v, "timestamp"); err != nil {
+		return fail(out, err)
+	}
+	if r.Price, err = ps.dec(data, "close"); err != nil {
+		return fail(out, err)
+	}
+	r.Seq = ps.h
+	return nil
+}

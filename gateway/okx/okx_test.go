@@ -1,0 +1,123 @@
+package okx
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/adapter/adaptertest"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+const cases = "testdata/cases.txt"
+
+func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
+
+func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "okx", cases) }
+
+func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+
+// TestSeqMapping checks what the JSON form does not show: SeqFirst and FlagNoSeq, for
+// the chaining rule of the package doc (SeqFirst = prevSeqId+1, Seq = seqId).
+func TestSeqMapping(t *testing.T) {
+	const pre = `{"arg":{"channel":"books","instId":"BTC-USDT"},`
+	for _, c := range []struct {
+		frame         string
+		seqFirst, seq uint64
+		noSeq         bool
+		kind          wire.Kind
+		continuesPrev bool // SeqFirst == previous Seq + 1 for the row above
+	}{
+		{pre + `"action":"snapshot","data":[{"asks":[],"bids":[],"ts":"1597026383085","prevSeqId":-1,"seqId":100}]}`, 0, 100, false, wire.KindBookSnapshot, false},
+		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","1"]],"ts":"1597026383085","prevSeqId":100,"seqId":107}]}`, 101, 107, false, wire.KindBookDelta, true},
+		// no change: seqId == prevSeqId
+		{pre + `"action":"update","data":[{"asks":[],"bids":[],"ts":"1597026383085","prevSeqId":107,"seqId":107}]}`, 108, 107, false, wire.KindBookDelta, true},
+		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","2"]],"ts":"1597026383085","prevSeqId":107,"seqId":110}]}`, 108, 110, false, wire.KindBookDelta, true},
+		// maintenance reset: seqId < prevSeqId
+		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","3"]],"ts":"1597026383085","prevSeqId":110,"seqId":3}]}`, 111, 3, false, wire.KindBookDelta, true},
+		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","4"]],"ts":"1597026383085","prevSeqId":3,"seqId":9}]}`, 4, 9, false, wire.KindBookDelta, true},
+		// 2022 format, no seqId: FlagNoSeq, Seq = ts in ms
+		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","4"]],"ts":"1652459225453","checksum":-652563973}]}`, 0, 1652459225453, true, wire.KindBookDelta, false},
+		{`{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","last":"1","lastSz":"2","bidPx":"1","bidSz":"1","askPx":"2","askSz":"1","ts":"1652459224956"}]}`, 0, 1652459224956, true, wire.KindBBO, false},
+		{`{"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{"asks":[["2","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1749044565306","seqId":55729075884}]}`, 0, 55729075884, false, wire.KindBBO, false},
+	} {
+		p := New().NewParser()
+		var out adapter.Batch
+		if _, err := p.Parse([]byte(c.frame), 1, &out); err != nil || out.Len() != 1 {
+			t.Fatalf("%s: %d records, %v", c.frame, out.Len(), err)
+		}
+		r := out.At(0)
+		if r.Kind != c.kind || r.SeqFirst != c.seqFirst || r.Seq != c.seq || (r.Flags&wire.FlagNoSeq != 0) != c.noSeq {
+			t.Errorf("%s:\n got kind %s SeqFirst %d Seq %d flags %#x\nwant kind %s SeqFirst %d Seq %d noSeq %v",
+				c.frame, r.Kind, r.SeqFirst, r.Seq, r.Flags, c.kind, c.seqFirst, c.seq, c.noSeq)
+		}
+	}
+}
+
+func TestPlan(t *testing.T) {
+	a := New()
+	all := []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}
+	subs := []adapter.Sub{{Symbol: "BTC-USDT", Channels: append(all, adapter.ChanTicker)}}
+	for i := 0; i < 150; i++ { // 4 + 150 × 3 = 454 args: two connections of ≤ 300
+		subs = append(subs, adapter.Sub{Symbol: "S" + strings.Repeat("X", i%7) + "-USDT", Channels: all, Depth: 5 * (i % 2)})
+	}
+	plans, err := a.Plan("wss://ws.okx.com:8443/ws/v5/public", subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 2 {
+		t.Fatalf("%d connections, want 2", len(plans))
+	}
+	symbols, args := 0, 0
+	for _, p := range plans {
+		n := 0
+		for _, f := range p.Subscribe {
+			var req struct {
+				Op   string
+				Args []struct {
+					Channel string
+					InstID  string `json:"instId"`
+				}
+			}
+			if err := json.Unmarshal(f, &req); err != nil {
+				t.Fatalf("frame %s: %v", f, err)
+			}
+			if req.Op != "subscribe" || len(req.Args) == 0 || len(req.Args) > maxArgsPerFrame {
+				t.Fatalf("frame %s", f)
+			}
+			n += len(req.Args)
+		}
+		if n > a.Limits().MaxSubsPerConn {
+			t.Errorf("connection with %d args", n)
+		}
+		args += n
+		symbols += len(p.Symbols)
+	}
+	if symbols != 151 || args != 454 {
+		t.Fatalf("%d symbols, %d args planned, want 151, 454", symbols, args)
+	}
+	want := `{"op":"subscribe","args":[{"channel":"bbo-tbt","instId":"BTC-USDT"},{"channel":"trades","instId":"BTC-USDT"},{"channel":"books","instId":"BTC-USDT"},{"channel":"tickers","instId":"BTC-USDT"},{"channel":"bbo-tbt","instId":"S-USDT"}`
+	if !strings.HasPrefix(string(plans[0].Subscribe[0]), want) {
+		t.Fatalf("first frame %s", plans[0].Subscribe[0])
+	}
+	if !strings.Contains(string(plans[0].Subscribe[0]), `{"channel":"books5","instId":"SX-USDT"}`) {
+		t.Fatalf("depth 5 did not pick books5: %s", plans[0].Subscribe[0])
+	}
+	re := a.Resubscribe(adapter.Sub{Symbol: "BTC-USDT", Channels: all})
+	if len(re) != 2 || string(re[0]) != `{"op":"unsubscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}` ||
+		string(re[1]) != `{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}` {
+		t.Fatalf("resubscribe %q", re)
+	}
+	if k, p := a.Ping(); k != adapter.PingText || string(p) != "ping" {
+		t.Fatalf("ping %d %q", k, p)
+	}
+	if a.BookRule() != adapter.BookStreamSnapshot || a.SnapshotURL("https://www.okx.com", "BTC-USDT", 0) != "" {
+		t.Fatal("books resync on the stream")
+	}
+	if err := a.NewParser().ParseSnapshot([]byte(`{}`), "BTC-USDT", 1, &adapter.Batch{}); err == nil {
+		t.Fatal("ParseSnapshot accepted a body")
+	}
+}
+
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }

@@ -1,0 +1,353 @@
+package okx
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
+	"github.com/valyala/fastjson"
+)
+
+// Parser normalizes OKX frames. It is owned by one goroutine.
+type Parser struct {
+	p  fastjson.Parser
+	rd adapter.Reader
+}
+
+// Reply returns nil: OKX never pings the client (the client pings, see Adapter.Ping).
+func (*Parser) Reply() []byte { return nil }
+
+// Parse normalizes one frame: the text "pong", an event frame ({"event":...}) or a push
+// ({"arg":{"channel","instId"},"action"?,"data":[...]}), one record per data item.
+func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) > adapter.MaxFrameBytes {
+		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
+	}
+	if string(frame) == "pong" {
+		return adapter.ResultControl, nil
+	}
+	v, err := ps.p.ParseBytes(frame)
+	if err != nil {
+		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+	}
+	if ev := v.Get("event"); ev != nil {
+		return ps.event(v, ev)
+	}
+	arg := v.Get("arg")
+	if arg == nil || arg.Type() != fastjson.TypeObject {
+		return adapter.ResultData, fmt.Errorf("%w: push without arg object", adapter.ErrMalformed)
+	}
+	ch := arg.GetStringBytes("channel")
+	argInst := arg.GetStringBytes("instId")
+	data := v.Get("data")
+	if data == nil {
+		return adapter.ResultData, fmt.Errorf("%w: push without data", adapter.ErrMalformed)
+	}
+	items, err := data.Array()
+	if err != nil {
+		return adapter.ResultData, fmt.Errorf("%w: data is %s, want array", adapter.ErrMalformed, data.Type())
+	}
+	var item func(*fastjson.Value, []byte, int64, *adapter.Batch) error
+	switch string(ch) {
+	case "bbo-tbt":
+		item = ps.bbo
+	case "tickers":
+		item = ps.ticker
+	case "trades":
+		item = ps.trade
+	case "books5":
+		item = ps.books5
+	case "books", "books-l2-tbt", "books50-l2-tbt":
+		switch act := v.GetStringBytes("action"); string(act) {
+		case "snapshot":
+			item = ps.bookSnapshot
+		case "update":
+			item = ps.bookUpdate
+		default:
+			return adapter.ResultData, fmt.Errorf("%w: %s action %q", adapter.ErrMalformed, ch, act)
+		}
+	default:
+		return adapter.ResultData, fmt.Errorf("%w: okx channel %q", adapter.ErrUnsupported, ch)
+	}
+	for _, it := range items {
+		if it.Type() != fastjson.TypeObject {
+			return adapter.ResultData, fmt.Errorf("%w: %s data item is %s, want object", adapter.ErrMalformed, ch, it.Type())
+		}
+		sym := it.GetStringBytes("instId")
+		if sym == nil {
+			sym = argInst
+		}
+		if sym == nil {
+			return adapter.ResultData, fmt.Errorf("%w: %s push without instId", adapter.ErrMalformed, ch)
+		}
+		if err := item(it, sym, recvNs, out); err != nil {
+			return adapter.ResultData, err
+		}
+	}
+	return adapter.ResultData, nil
+}
+
+// event classifies {"event":...} frames: acks, errors and notices.
+func (ps *Parser) event(v, ev *fastjson.Value) (adapter.Result, error) {
+	name, _ := ev.StringBytes()
+	switch string(name) {
+	case "subscribe", "unsubscribe", "channel-conn-count", "login":
+		return adapter.ResultControl, nil
+	case "error", "channel-conn-count-error":
+		code := ps.text(v.Get("code"))
+		if string(code) == "60014" {
+			return adapter.ResultError, fmt.Errorf("%w: %w: code %s: %s", adapter.ErrExchange, adapter.ErrRateLimited, code, v.GetStringBytes("msg"))
+		}
+		return adapter.ResultError, fmt.Errorf("%w: code %s: %s", adapter.ErrExchange, code, v.GetStringBytes("msg"))
+	case "notice":
+		if string(ps.text(v.Get("code"))) == "64008" {
+			return adapter.ResultClosing, nil
+		}
+		return adapter.ResultControl, nil
+	}
+	return adapter.ResultData, fmt.Errorf("%w: okx event %q", adapter.ErrUnsupported, name)
+}
+
+// text returns the bytes of a string or number value, or nil.
+func (ps *Parser) text(v *fastjson.Value) []byte {
+	b, err := ps.rd.Raw(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// header fills the fields every record of instId sym shares. Only BASE-QUOTE spot
+// instruments are accepted; derivatives (BTC-USDT-SWAP, BTC-USD-250627) are unsupported.
+func header(r *wire.Record, sym []byte, recvNs int64) error {
+	r.Exchange, r.TsRecv = wire.OKX, recvNs
+	if err := r.Symbol.Set(sym); err != nil {
+		return fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	}
+	if bytes.Count(sym, []byte{'-'}) > 1 {
+		return fmt.Errorf("%w: okx instrument %q is not spot", adapter.ErrUnsupported, string(sym))
+	}
+	return adapter.InstrumentSep(&r.Instrument, sym, '-', false)
+}
+
+// fail drops the half-built record and returns err.
+func fail(out *adapter.Batch, err error) error {
+	out.Drop()
+	return err
+}
+
+// start takes a record slot of kind k for sym and reads the item's ts (ms).
+func (ps *Parser) start(it *fastjson.Value, sym []byte, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
+	r := out.Next()
+	r.Kind = k
+	if err := header(r, sym, recvNs); err != nil {
+		return nil, fail(out, err)
+	}
+	ts, err := ps.rd.EpochAt(it, "ts", time.Millisecond)
+	if err != nil {
+		return nil, fail(out, err)
+	}
+	r.TsExchange = ts
+	return r, nil
+}
+
+// noSeq marks r as having no exchange sequence: Seq = its exchange timestamp in ms.
+func noSeq(r *wire.Record) {
+	r.Flags |= wire.FlagNoSeq
+	r.Seq = uint64(r.TsExchange / int64(time.Millisecond))
+}
+
+// seqID sets r.Seq from the item's seqId, or marks the record FlagNoSeq (seqId absent:
+// messages before 2023).
+func (ps *Parser) seqID(it *fastjson.Value, r *wire.Record) error {
+	v := it.Get("seqId")
+	if v == nil {
+		noSeq(r)
+		return nil
+	}
+	var err error
+	r.Seq, err = ps.rd.Uint(v, "seqId")
+	return err
+}
+
+// top reads the best level of a side ([[px, sz, "0", count]]).
+func (ps *Parser) top(it *fastjson.Value, field string) (px, sz wire.Decimal, err error) {
+	v := it.Get(field)
+	if v == nil {
+		return px, sz, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, field)
+	}
+	lv, err := v.Array()
+	if err != nil || len(lv) == 0 {
+		return px, sz, fmt.Errorf("%w: %s has no level", adapter.ErrMalformed, field)
+	}
+	pair, err := lv[0].Array()
+	if err != nil || len(pair) < 2 {
+		return px, sz, fmt.Errorf("%w: %s level is not [price, size]", adapter.ErrMalformed, field)
+	}
+	if px, err = ps.rd.Decimal(pair[0], field); err != nil {
+		return px, sz, err
+	}
+	sz, err = ps.rd.Decimal(pair[1], field)
+	return px, sz, err
+}
+
+func (ps *Parser) bbo(it *fastjson.Value, sym []byte, recvNs int64, out *adapter.Batch) error {
+	r, err := ps.start(it, sym, wire.KindBBO, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if err := ps.seqID(it, r); err != nil {
+		return fail(out, err)
+	}
+	if r.BidPx, r.BidSz, err = ps.top(it, "bids"); err != nil {
+		return fail(out, err)
+	}
+	if r.AskPx, r.AskSz, err = ps.top(it, "asks"); err != nil {
+		return fail(out, err)
+	}
+	return nil
+}
+
+// ticker yields a bbo record when the ticker carries a whole best bid and ask (OKX sends
+// "" for a missing side), else a ticker record with the last trade.
+func (ps *Parser) ticker(it *fastjson.Value, sym []byte, recvNs int64, out *adapter.Batch) error {
+	whole := true
+	for _, k := range [...]string{"bidPx", "bidSz", "askPx", "askSz"} {
+		if !present(it.Get(k)) {
+			whole = false
+		}
+	}
+	k := wire.KindTicker
+	if whole {
+		k = wire.KindBBO
+	}
+	r, err := ps.start(it, sym, k, recvNs, out)
+	if err != nil {
+		return err
+	}
+	noSeq(r)
+	if whole {
+		for _, f := range [...]struct {
+			key string
+			dst *wire.Decimal
+		}{{"bidPx", &r.BidPx}, {"bidSz", &r.BidSz}, {"askPx", &r.AskPx}, {"askSz", &r.AskSz}} {
+			if *f.dst, err = ps.rd.DecimalAt(it, f.key); err != nil {
+				return fail(out, err)
+			}
+		}
+		return nil
+	}
+	if r.Price, err = ps.rd.DecimalAt(it, "last"); err != nil {
+		return fail(out, err)
+	}
+	if sz := it.Get("lastSz"); present(sz) {
+		if r.Size, err = ps.rd.Decimal(sz, "lastSz"); err != nil {
+			return fail(out, err)
+		}
+	}
+	return nil
+}
+
+// present reports whether v is a number or a non-empty string (OKX writes "" for "none").
+func present(v *fastjson.Value) bool {
+	if v == nil {
+		return false
+	}
+	if v.Type() == fastjson.TypeNumber {
+		return true
+	}
+	b, err := v.StringBytes()
+	return err == nil && len(b) > 0
+}
+
+func (ps *Parser) trade(it *fastjson.Value, sym []byte, recvNs int64, out *adapter.Batch) error {
+	r, err := ps.start(it, sym, wire.KindTrade, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if r.Seq, err = ps.rd.UintAt(it, "tradeId"); err != nil {
+		return fail(out, err)
+	}
+	if r.Price, err = ps.rd.DecimalAt(it, "px"); err != nil {
+		return fail(out, err)
+	}
+	if r.Size, err = ps.rd.DecimalAt(it, "sz"); err != nil {
+		return fail(out, err)
+	}
+	switch side := it.GetStringBytes("side"); string(side) { // OKX: the taker's side
+	case "buy":
+		r.Side = wire.SideBuy
+	case "sell":
+		r.Side = wire.SideSell
+	default:
+		return fail(out, fmt.Errorf("%w: trade side %q", adapter.ErrMalformed, side))
+	}
+	return nil
+}
+
+// levels reads both sides of a book item into r.
+func (ps *Parser) levels(it *fastjson.Value, r *wire.Record) error {
+	var err error
+	if r.Bids, err = ps.rd.Levels(r.Bids, it.Get("bids"), "bids"); err != nil {
+		return err
+	}
+	r.Asks, err = ps.rd.Levels(r.Asks, it.Get("asks"), "asks")
+	return err
+}
+
+// books5 is a full top-5 book on every push.
+func (ps *Parser) books5(it *fastjson.Value, sym []byte, recvNs int64, out *adapter.Batch) error {
+	r, err := ps.start(it, sym, wire.KindBookSnapshot, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if err := ps.seqID(it, r); err != nil {
+		return fail(out, err)
+	}
+	if err := ps.levels(it, r); err != nil {
+		return fail(out, err)
+	}
+	return nil
+}
+
+// bookSnapshot is the books channel's first push: Seq = seqId (prevSeqId is -1).
+func (ps *Parser) bookSnapshot(it *fastjson.Value, sym []byte, recvNs int64, out *adapter.Batch) error {
+	return ps.books5(it, sym, recvNs, out)
+}
+
+// bookUpdate is a books increment: Seq = seqId, SeqFirst = prevSeqId + 1 (see the package
+// doc for the no-change and reset cases).
+func (ps *Parser) bookUpdate(it *fastjson.Value, sym []byte, recvNs int64, out *adapter.Batch) error {
+	r, err := ps.start(it, sym, wire.KindBookDelta, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if err := ps.seqID(it, r); err != nil {
+		return fail(out, err)
+	}
+	if r.Flags&wire.FlagNoSeq == 0 {
+		prev, err := ps.rd.Uint(it.Get("prevSeqId"), "prevSeqId")
+		if err != nil {
+			return fail(out, err)
+		}
+		if prev == math.MaxUint64 {
+			return fail(out, fmt.Errorf("%w: prevSeqId %d out of range", adapter.ErrMalformed, prev))
+		}
+		r.SeqFirst = prev + 1
+	}
+	if err := ps.levels(it, r); err != nil {
+		return fail(out, err)
+	}
+	return nil
+}
+
+// ParseSnapshot is not used: OKX books snapshot on the stream (BookStreamSnapshot).
+func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
+	return fmt.Errorf("%w: okx has no REST book snapshot step", adapter.ErrUnsupported)
+}

@@ -1,0 +1,175 @@
+// Package upbit is the Upbit (Korea) adapter: the public quotation WebSocket
+// (wss://api.upbit.com/websocket/v1), one subscribe frame per connection holding every
+// type, trade for trades, orderbook for books and for the BBO, ticker for last prices.
+//
+// Protocol notes (docs.upbit.com "WebSocket 사용 및 에러 안내", "요청 포맷", the trade and
+// orderbook pages; ../shared/exchange-samples/upbit/README.md):
+//   - Server frames are binary WebSocket frames holding UTF-8 JSON; Parse takes the bytes
+//     as they come. Both the DEFAULT format (full keys, what Plan asks for) and the SIMPLE
+//     format (abbreviated keys: ty, cd, tms, ttms, tp, tv, ab, sid, obu{ap,bp,as,bs}) parse;
+//     so do SIMPLE_LIST / JSON_LIST frames (a JSON array of such objects). Numbers are JSON
+//     numbers ("127.0", "0E-8"); their text is kept exactly ("0E-8" → "0.00000000").
+//   - Market codes are QUOTE-BASE: "KRW-BTC" is instrument BTC-KRW. The record symbol is the
+//     code as the message writes it.
+//   - trade: ask_bid is the taker's side (ASK: the taker sold → sell; BID → buy);
+//     sequential_id is the trade id (unique, "does not guarantee order") → Seq;
+//     trade_timestamp (ms; second-granular in 2021 data) → TsExchange.
+//   - orderbook: every message is a full book (BookFullEachPush); orderbook_units[i] pairs
+//     the i-th ask and the i-th bid, index 0 the best. Parse yields one book_snapshot per
+//     message and NO bbo record: Upbit has no BBO channel, so ChanBBO subscribes the book
+//     (depth suffix ".1" when the symbol does not also want the book) and the gateway
+//     derives the BBO from the book top like for every exchange without a BBO channel.
+//     Units whose price is 0 (padding seen in some captures) are skipped per side.
+//     timestamp (ms) → TsExchange; a 16-digit value is read as µs (one 2023 capture).
+//   - ticker: last-trade statistics, no best bid/ask → a ticker record (Price =
+//     trade_price, Size = trade_volume, TsExchange = timestamp).
+//   - No id on orderbook and ticker messages: FlagNoSeq, and Seq is a content key, the
+//     FNV-1a 64 hash of the exact texts of code, timestamp and every value the record holds
+//     (for a book: each unit's ask_price, ask_size, bid_price, bid_size in order), each
+//     followed by a 0xff separator. It depends only on the message content, so redundant
+//     gateways compute the same key; a SNAPSHOT and a REALTIME message with the same
+//     content get the same key (stream_type is not hashed).
+//   - Heartbeat: the connection is closed after 120 s idle. The client sends the text
+//     "PING"; the server then sends {"status":"UP"} (every 10 s while healthy) → control.
+//   - Errors: {"error":{"name":"WRONG_FORMAT","message":...}} → ResultError; names with
+//     TOO_MANY are rate limits.
+//   - Limits: 5 connection requests and 5 (100/min) subscribe messages per second; a new
+//     request on a connection replaces its subscriptions, so Plan sends exactly one frame
+//     per connection. Upbit documents no per-connection code limit.
+//
+// Unverified: whether a depth-suffixed code ("KRW-BTC.1") is echoed with its suffix in
+// "code" (the instrument is right either way); the exact rate-limit error name.
+package upbit
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// Adapter implements adapter.Adapter for Upbit.
+type Adapter struct{}
+
+// New returns the Upbit adapter.
+func New() *Adapter { return &Adapter{} }
+
+var _ adapter.Adapter = (*Adapter)(nil)
+
+// Exchange returns wire.Upbit.
+func (*Adapter) Exchange() wire.Exchange { return wire.Upbit }
+
+// Limits returns Upbit's per-connection rules.
+func (*Adapter) Limits() adapter.Limits {
+	return adapter.Limits{
+		MaxSubsPerConn:    0,                      // none documented; one frame per connection
+		SubscribeInterval: 250 * time.Millisecond, // 5 requests/s with headroom
+		PingInterval:      30 * time.Second,       // idle close at 120 s
+		StaleAfter:        60 * time.Second,       // {"status":"UP"} every 10 s once pinged
+		BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
+	}
+}
+
+// BookRule returns adapter.BookFullEachPush.
+func (*Adapter) BookRule() adapter.BookRule { return adapter.BookFullEachPush }
+
+// Ping returns the text "PING" (answered by {"status":"UP"}).
+func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingText, []byte("PING") }
+
+// bookDepths are the documented orderbook depth suffixes.
+var bookDepths = [...]int{1, 5, 15, 30}
+
+// bookCode returns the orderbook code for a symbol: a depth suffix for an explicit depth
+// (rounded up to a documented one) or for a BBO-only subscription, else the plain code
+// (the server default depth).
+func bookCode(code string, depth int, bboOnly bool) string {
+	if bboOnly && depth <= 0 {
+		depth = 1
+	}
+	if depth <= 0 {
+		return code
+	}
+	d := bookDepths[len(bookDepths)-1]
+	for _, n := range bookDepths {
+		if depth <= n {
+			d = n
+			break
+		}
+	}
+	return code + "." + strconv.Itoa(d)
+}
+
+// Plan puts every subscription on one connection with one subscribe frame:
+// [{"ticket":...},{"type":"trade","codes":[...]},{"type":"orderbook","codes":[...]},
+// {"type":"ticker","codes":[...]},{"format":"DEFAULT"}]. Symbols are QUOTE-BASE codes.
+func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, error) {
+	if len(subs) == 0 {
+		return nil, nil
+	}
+	var trades, books, tickers []string
+	plan := adapter.ConnPlan{URL: wsURL}
+	for _, s := range subs {
+		code := strings.ToUpper(s.Symbol)
+		var inst wire.Name
+		if err := adapter.InstrumentSep(&inst, []byte(code), '-', true); err != nil {
+			return nil, fmt.Errorf("upbit: symbol %q: %w", s.Symbol, err)
+		}
+		var bbo, book bool
+		for _, c := range s.Channels {
+			switch c {
+			case adapter.ChanTrade:
+				trades = append(trades, code)
+			case adapter.ChanBBO:
+				bbo = true
+			case adapter.ChanBook:
+				book = true
+			case adapter.ChanTicker:
+				tickers = append(tickers, code)
+			default:
+				return nil, fmt.Errorf("upbit: channel %s not supported", c)
+			}
+		}
+		if bbo || book {
+			books = append(books, bookCode(code, s.Depth, !book))
+		}
+		plan.Symbols = append(plan.Symbols, s.Symbol)
+	}
+	plan.Subscribe = [][]byte{subscribeFrame("tickline-upbit-1", trades, books, tickers)}
+	return []adapter.ConnPlan{plan}, nil
+}
+
+func subscribeFrame(ticket string, trades, books, tickers []string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `[{"ticket":%q}`, ticket)
+	for _, t := range [...]struct {
+		typ   string
+		codes []string
+	}{{"trade", trades}, {"orderbook", books}, {"ticker", tickers}} {
+		if len(t.codes) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, `,{"type":%q,"codes":[`, t.typ)
+		for i, c := range t.codes {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q", c)
+		}
+		b.WriteString("]}")
+	}
+	b.WriteString(`,{"format":"DEFAULT"}]`)
+	return b.Bytes()
+}
+
+// Resubscribe returns nil: every orderbook message is a full book.
+func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
+
+// SnapshotURL returns "": books come whole over the stream.
+func (*Adapter) SnapshotURL(string, string, int) string { return "" }
+
+// NewParser returns a parser for one connection.
+func (*Adapter) NewParser() adapter.Parser { return &Parser{} }

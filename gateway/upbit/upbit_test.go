@@ -1,0 +1,108 @@
+package upbit
+
+import (
+	"errors"
+	"hash/fnv"
+	"strings"
+	"testing"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/adapter/adaptertest"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+const cases = "testdata/cases.txt"
+
+func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
+
+func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "upbit", cases) }
+
+func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+
+// contentKey is the documented content key computed independently: FNV-1a 64 over each
+// field text followed by a 0xff byte.
+func contentKey(fields ...string) uint64 {
+	h := fnv.New64a()
+	for _, f := range fields {
+		h.Write([]byte(f))
+		h.Write([]byte{0xff})
+	}
+	return h.Sum64()
+}
+
+func parseOne(t *testing.T, p adapter.Parser, frame string) *wire.Record {
+	t.Helper()
+	var out adapter.Batch
+	if _, err := p.Parse([]byte(frame), 1, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 1 {
+		t.Fatalf("%d records", out.Len())
+	}
+	r := *out.At(0)
+	return &r
+}
+
+func TestContentKey(t *testing.T) {
+	p := New().NewParser()
+	def := parseOne(t, p, `{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"orderbook_units":[{"ask_price":52418000,"bid_price":52412000,"ask_size":0.2542,"bid_size":0E-8}],"stream_type":"REALTIME"}`)
+	simple := parseOne(t, p, `{"ty":"orderbook","cd":"KRW-BTC","tms":1704867306396,"obu":[{"ap":52418000,"bp":52412000,"as":0.2542,"bs":0E-8}],"st":"SNAPSHOT"}`)
+	want := contentKey("KRW-BTC", "1704867306396", "52418000", "0.2542", "52412000", "0E-8")
+	if def.Flags&wire.FlagNoSeq == 0 || def.Seq != want || simple.Seq != want {
+		t.Fatalf("content keys %x (DEFAULT) %x (SIMPLE), want %x with FlagNoSeq", def.Seq, simple.Seq, want)
+	}
+	other := parseOne(t, p, `{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"orderbook_units":[{"ask_price":52418000,"bid_price":52412000,"ask_size":0.2543,"bid_size":0E-8}]}`)
+	if other.Seq == want {
+		t.Fatal("a different book got the same content key")
+	}
+	tk := parseOne(t, p, `{"type":"ticker","code":"KRW-BTC","trade_price":8629000.0,"trade_volume":0.0105675,"timestamp":1524046049766}`)
+	if tk.Flags&wire.FlagNoSeq == 0 || tk.Seq != contentKey("KRW-BTC", "1524046049766", "8629000.0", "0.0105675") {
+		t.Fatalf("ticker key %x", tk.Seq)
+	}
+	tr := parseOne(t, p, `{"type":"trade","code":"KRW-BTC","trade_timestamp":1676965262139,"trade_price":1,"trade_volume":1,"ask_bid":"ASK","sequential_id":77}`)
+	if tr.Flags&wire.FlagNoSeq != 0 || tr.Seq != 77 {
+		t.Fatalf("trade seq %d flags %b", tr.Seq, tr.Flags)
+	}
+}
+
+func TestSnapshotUnsupported(t *testing.T) {
+	var out adapter.Batch
+	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "KRW-BTC", 1, &out); !errors.Is(err, adapter.ErrUnsupported) {
+		t.Fatalf("ParseSnapshot: %v", err)
+	}
+	if New().SnapshotURL("https://api.upbit.com", "KRW-BTC", 0) != "" || New().Resubscribe(adapter.Sub{Symbol: "KRW-BTC"}) != nil {
+		t.Fatal("full-book exchange offers a snapshot URL or resubscribe frames")
+	}
+}
+
+func TestPlan(t *testing.T) {
+	a := New()
+	all := []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}
+	plans, err := a.Plan("wss://api.upbit.com/websocket/v1", []adapter.Sub{
+		{Symbol: "KRW-BTC", Channels: all},
+		{Symbol: "krw-eth", Channels: all, Depth: 10},
+		{Symbol: "KRW-USDT", Channels: []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade}},
+		{Symbol: "KRW-XRP", Channels: []adapter.Channel{adapter.ChanTicker}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 1 || len(plans[0].Subscribe) != 1 || len(plans[0].Symbols) != 4 || plans[0].URL != "wss://api.upbit.com/websocket/v1" {
+		t.Fatalf("plans %+v", plans)
+	}
+	want := `[{"ticket":"tickline-upbit-1"},{"type":"trade","codes":["KRW-BTC","KRW-ETH","KRW-USDT"]},{"type":"orderbook","codes":["KRW-BTC","KRW-ETH.15","KRW-USDT.1"]},{"type":"ticker","codes":["KRW-XRP"]},{"format":"DEFAULT"}]`
+	if got := string(plans[0].Subscribe[0]); got != want {
+		t.Fatalf("frame\n got %s\nwant %s", got, want)
+	}
+	if _, err := a.Plan("wss://x", []adapter.Sub{{Symbol: "BTCKRW", Channels: all}}); err == nil || !strings.Contains(err.Error(), "BTCKRW") {
+		t.Fatalf("bad symbol accepted: %v", err)
+	}
+	if k, p := a.Ping(); k != adapter.PingText || string(p) != "PING" {
+		t.Fatalf("ping %v %q", k, p)
+	}
+	if a.BookRule() != adapter.BookFullEachPush {
+		t.Fatal("book rule")
+	}
+}
+
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
