@@ -10,9 +10,11 @@ import (
 	"github.com/tickline/tickline/gateway/binance"
 	"github.com/tickline/tickline/gateway/bithumb"
 	"github.com/tickline/tickline/gateway/bybit"
+	"github.com/tickline/tickline/gateway/coinbase"
 	"github.com/tickline/tickline/gateway/coinone"
 	"github.com/tickline/tickline/gateway/gateio"
 	"github.com/tickline/tickline/gateway/korbit"
+	"github.com/tickline/tickline/gateway/kraken"
 	"github.com/tickline/tickline/gateway/okx"
 	"github.com/tickline/tickline/gateway/upbit"
 	"github.com/tickline/tickline/shared/wire"
@@ -20,14 +22,16 @@ import (
 
 // adapters maps each exchange to its adapter. Adapters are immutable and shared.
 var adapters = map[wire.Exchange]adapter.Adapter{
-	wire.Binance: binance.New(),
-	wire.OKX:     okx.New(),
-	wire.Bybit:   bybit.New(),
-	wire.GateIO:  gateio.New(),
-	wire.Upbit:   upbit.New(),
-	wire.Bithumb: bithumb.New(),
-	wire.Korbit:  korbit.New(),
-	wire.Coinone: coinone.New(),
+	wire.Binance:  binance.New(),
+	wire.Coinbase: coinbase.New(),
+	wire.Kraken:   kraken.New(),
+	wire.OKX:      okx.New(),
+	wire.Bybit:    bybit.New(),
+	wire.GateIO:   gateio.New(),
+	wire.Upbit:    upbit.New(),
+	wire.Bithumb:  bithumb.New(),
+	wire.Korbit:   korbit.New(),
+	wire.Coinone:  coinone.New(),
 }
 
 // Adapter returns the adapter of ex.

@@ -12,8 +12,10 @@ import (
 
 // Parser normalizes Binance frames. It is owned by one goroutine.
 type Parser struct {
-	p  fastjson.Parser
-	rd adapter.Reader
+	p    fastjson.Parser
+	rd   adapter.Reader
+	f    adapter.Fields // one-letter keys of the payload, indexed in one pass
+	syms adapter.SymbolCache
 }
 
 // Reply returns nil: Binance never asks for a text heartbeat.
@@ -44,16 +46,23 @@ func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter
 		}
 		return adapter.ResultControl, nil // {"result":null,"id":1}
 	}
-	ev := v.GetStringBytes("e")
+	f := &ps.f
+	if !f.Load(v) {
+		return adapter.ResultData, fmt.Errorf("%w: data is %s, want object", adapter.ErrMalformed, v.Type())
+	}
+	var ev []byte
+	if f['e'] != nil {
+		ev, _ = f['e'].StringBytes()
+	}
 	switch {
-	case ev == nil && v.Exists("u") && v.Exists("b"):
-		return adapter.ResultData, ps.bookTicker(v, recvNs, out)
+	case f['e'] == nil && f['u'] != nil && f['b'] != nil:
+		return adapter.ResultData, ps.bookTicker(recvNs, out)
 	case string(ev) == "trade":
-		return adapter.ResultData, ps.trade(v, recvNs, out, "t")
+		return adapter.ResultData, ps.trade(recvNs, out, 't', "t")
 	case string(ev) == "aggTrade":
-		return adapter.ResultData, ps.trade(v, recvNs, out, "a")
+		return adapter.ResultData, ps.trade(recvNs, out, 'a', "a")
 	case string(ev) == "depthUpdate":
-		return adapter.ResultData, ps.depth(v, recvNs, out)
+		return adapter.ResultData, ps.depth(recvNs, out)
 	case string(ev) == "serverShutdown":
 		return adapter.ResultClosing, nil
 	}
@@ -61,12 +70,13 @@ func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter
 }
 
 // header fills the fields every record of symbol sym shares.
-func header(r *wire.Record, sym []byte, recvNs int64) error {
+func (ps *Parser) header(r *wire.Record, recvNs int64) error {
 	r.Exchange, r.TsRecv = wire.Binance, recvNs
-	if err := r.Symbol.Set(sym); err != nil {
-		return fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	sym, err := adapter.String(ps.f['s'], "s")
+	if err != nil {
+		return err
 	}
-	return adapter.InstrumentConcat(&r.Instrument, sym)
+	return ps.syms.Resolve(r, sym, adapter.InstrumentConcat)
 }
 
 // fail drops the half-built record and returns err.
@@ -75,53 +85,53 @@ func fail(out *adapter.Batch, err error) error {
 	return err
 }
 
-func (ps *Parser) bookTicker(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(v, "s")
-	if err != nil {
-		return err
-	}
+func (ps *Parser) bookTicker(recvNs int64, out *adapter.Batch) error {
+	f := &ps.f
 	r := out.Next()
 	r.Kind = wire.KindBBO
-	if err := header(r, sym, recvNs); err != nil {
+	var err error
+	if err = ps.header(r, recvNs); err != nil {
 		return fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(v, "u"); err != nil {
+	if r.Seq, err = ps.rd.Uint(f['u'], "u"); err != nil {
 		return fail(out, err)
 	}
-	for _, f := range [...]struct {
-		key string
-		dst *wire.Decimal
-	}{{"b", &r.BidPx}, {"B", &r.BidSz}, {"a", &r.AskPx}, {"A", &r.AskSz}} {
-		if *f.dst, err = ps.rd.DecimalAt(v, f.key); err != nil {
-			return fail(out, err)
-		}
+	if r.BidPx, err = ps.rd.Decimal(f['b'], "b"); err != nil {
+		return fail(out, err)
+	}
+	if r.BidSz, err = ps.rd.Decimal(f['B'], "B"); err != nil {
+		return fail(out, err)
+	}
+	if r.AskPx, err = ps.rd.Decimal(f['a'], "a"); err != nil {
+		return fail(out, err)
+	}
+	if r.AskSz, err = ps.rd.Decimal(f['A'], "A"); err != nil {
+		return fail(out, err)
 	}
 	return nil
 }
 
-func (ps *Parser) trade(v *fastjson.Value, recvNs int64, out *adapter.Batch, idKey string) error {
-	sym, err := adapter.StringAt(v, "s")
-	if err != nil {
-		return err
-	}
+func (ps *Parser) trade(recvNs int64, out *adapter.Batch, idKey byte, idName string) error {
+	f := &ps.f
 	r := out.Next()
 	r.Kind = wire.KindTrade
-	if err := header(r, sym, recvNs); err != nil {
+	var err error
+	if err = ps.header(r, recvNs); err != nil {
 		return fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(v, idKey); err != nil {
+	if r.Seq, err = ps.rd.Uint(f[idKey], idName); err != nil {
 		return fail(out, err)
 	}
-	if r.TsExchange, err = ps.rd.EpochAt(v, "T", time.Millisecond); err != nil {
+	if r.TsExchange, err = ps.rd.Epoch(f['T'], "T", time.Millisecond); err != nil {
 		return fail(out, err)
 	}
-	if r.Price, err = ps.rd.DecimalAt(v, "p"); err != nil {
+	if r.Price, err = ps.rd.Decimal(f['p'], "p"); err != nil {
 		return fail(out, err)
 	}
-	if r.Size, err = ps.rd.DecimalAt(v, "q"); err != nil {
+	if r.Size, err = ps.rd.Decimal(f['q'], "q"); err != nil {
 		return fail(out, err)
 	}
-	m := v.Get("m")
+	m := f['m']
 	switch {
 	case m == nil:
 		return fail(out, fmt.Errorf("%w: missing m", adapter.ErrMalformed))
@@ -135,32 +145,30 @@ func (ps *Parser) trade(v *fastjson.Value, recvNs int64, out *adapter.Batch, idK
 	return nil
 }
 
-func (ps *Parser) depth(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(v, "s")
-	if err != nil {
-		return err
-	}
+func (ps *Parser) depth(recvNs int64, out *adapter.Batch) error {
+	f := &ps.f
 	r := out.Next()
 	r.Kind = wire.KindBookDelta
-	if err := header(r, sym, recvNs); err != nil {
+	var err error
+	if err = ps.header(r, recvNs); err != nil {
 		return fail(out, err)
 	}
-	if r.TsExchange, err = ps.rd.EpochAt(v, "E", time.Millisecond); err != nil {
+	if r.TsExchange, err = ps.rd.Epoch(f['E'], "E", time.Millisecond); err != nil {
 		return fail(out, err)
 	}
-	if r.SeqFirst, err = ps.rd.UintAt(v, "U"); err != nil {
+	if r.SeqFirst, err = ps.rd.Uint(f['U'], "U"); err != nil {
 		return fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(v, "u"); err != nil {
+	if r.Seq, err = ps.rd.Uint(f['u'], "u"); err != nil {
 		return fail(out, err)
 	}
 	if r.SeqFirst > r.Seq {
 		return fail(out, fmt.Errorf("%w: U %d > u %d", adapter.ErrMalformed, r.SeqFirst, r.Seq))
 	}
-	if r.Bids, err = ps.rd.Levels(r.Bids, v.Get("b"), "b"); err != nil {
+	if r.Bids, err = ps.rd.Levels(r.Bids, f['b'], "b"); err != nil {
 		return fail(out, err)
 	}
-	if r.Asks, err = ps.rd.Levels(r.Asks, v.Get("a"), "a"); err != nil {
+	if r.Asks, err = ps.rd.Levels(r.Asks, f['a'], "a"); err != nil {
 		return fail(out, err)
 	}
 	return nil
@@ -174,8 +182,8 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 		return fmt.Errorf("%w: snapshot: %w", adapter.ErrMalformed, err)
 	}
 	r := out.Next()
-	r.Kind = wire.KindBookSnapshot
-	if err := header(r, bytes.ToUpper([]byte(symbol)), recvNs); err != nil {
+	r.Kind, r.Exchange, r.TsRecv = wire.KindBookSnapshot, wire.Binance, recvNs
+	if err := ps.syms.Resolve(r, bytes.ToUpper([]byte(symbol)), adapter.InstrumentConcat); err != nil {
 		return fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(v, "lastUpdateId"); err != nil {

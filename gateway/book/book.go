@@ -9,8 +9,9 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-// side is one side of a book: levels sorted best first, prices canonical (no trailing
-// zeros) so that equal prices compare == and a level is found by binary search.
+// side is one side of a book: levels sorted best first and found by binary search on
+// their value (Decimal.Cmp), prices kept as the exchange wrote them (checksums use the
+// text: Kraken's "0.12290" must not become "0.1229").
 type side struct {
 	levels []wire.Level
 	bids   bool // true: descending prices (best = highest)
@@ -45,7 +46,7 @@ func (s *side) set(p, size wire.Decimal) {
 		s.levels = append(s.levels[:i], s.levels[i+1:]...)
 	case size.IsZero():
 	case found:
-		s.levels[i].Size = size
+		s.levels[i] = wire.Level{Price: p, Size: size} // the latest text of the price wins
 	default:
 		s.levels = append(s.levels, wire.Level{})
 		copy(s.levels[i+1:], s.levels[i:])
@@ -79,10 +80,10 @@ func (b *Book) Snapshot(bids, asks []wire.Level) {
 func (b *Book) Apply(bids, asks []wire.Level) {
 	b.init()
 	for _, l := range bids {
-		b.bid.set(l.Price.Canonical(), l.Size)
+		b.bid.set(l.Price, l.Size) // as written: Kraken checksums the exchange's text
 	}
 	for _, l := range asks {
-		b.ask.set(l.Price.Canonical(), l.Size)
+		b.ask.set(l.Price, l.Size)
 	}
 	if b.MaxDepth > 0 {
 		if len(b.bid.levels) > b.MaxDepth {

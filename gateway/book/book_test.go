@@ -62,7 +62,7 @@ func TestBookMatchesModel(t *testing.T) {
 		t.Fatalf("%d levels, model has %d", len(b.Bids()), len(keys))
 	}
 	for i, k := range keys {
-		if got := b.Bids()[i]; got.Price.String() != k || got.Size.String() != model[k] {
+		if got := b.Bids()[i]; got.Price.Cmp(wire.MustDecimal(k)) != 0 || got.Size.String() != model[k] {
 			t.Fatalf("level %d: %s@%s, model %s@%s", i, got.Size, got.Price, model[k], k)
 		}
 	}

@@ -1,0 +1,344 @@
+package coinbase
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
+	"github.com/valyala/fastjson"
+)
+
+// Parser normalizes Coinbase Exchange feed frames. It is owned by one goroutine.
+type Parser struct {
+	p  fastjson.Parser
+	rd adapter.Reader
+}
+
+// Reply returns nil: Coinbase never asks for a heartbeat answer.
+func (*Parser) Reply() []byte { return nil }
+
+// Parse normalizes one frame. Every feed message is an object with a "type".
+func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) > adapter.MaxFrameBytes {
+		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
+	}
+	v, err := ps.p.ParseBytes(frame)
+	if err != nil {
+		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+	}
+	typ, err := adapter.StringAt(v, "type")
+	if err != nil {
+		return adapter.ResultData, err
+	}
+	switch string(typ) {
+	case "ticker":
+		return adapter.ResultData, ps.ticker(v, recvNs, out)
+	case "match":
+		return adapter.ResultData, ps.match(v, recvNs, out)
+	case "last_match":
+		// A repeat of the product's latest trade, sent on subscribe (package doc): check
+		// it, publish nothing.
+		n := out.Len()
+		if err := ps.match(v, recvNs, out); err != nil {
+			return adapter.ResultData, err
+		}
+		for out.Len() > n {
+			out.Drop()
+		}
+		return adapter.ResultControl, nil
+	case "snapshot":
+		return adapter.ResultData, ps.snapshot(v, recvNs, out)
+	case "l2update":
+		return adapter.ResultData, ps.l2update(v, recvNs, out)
+	case "heartbeat", "subscriptions":
+		return adapter.ResultControl, nil
+	case "error":
+		return adapter.ResultError, exchangeError(v)
+	}
+	return adapter.ResultData, fmt.Errorf("%w: coinbase message type %q", adapter.ErrUnsupported, typ)
+}
+
+// exchangeError turns {"type":"error","message":...,"reason":...} into an error.
+func exchangeError(v *fastjson.Value) error {
+	msg, reason := v.GetStringBytes("message"), v.GetStringBytes("reason")
+	lower := bytes.ToLower(append(append([]byte(nil), msg...), reason...))
+	if bytes.Contains(lower, []byte("rate limit")) || bytes.Contains(lower, []byte("errslowread")) ||
+		bytes.Contains(lower, []byte("too many")) {
+		return fmt.Errorf("%w: %w: %s: %s", adapter.ErrExchange, adapter.ErrRateLimited, msg, reason)
+	}
+	return fmt.Errorf("%w: %s: %s", adapter.ErrExchange, msg, reason)
+}
+
+// header fills the fields every record of product sym shares.
+func header(r *wire.Record, sym []byte, recvNs int64) error {
+	r.Exchange, r.TsRecv = wire.Coinbase, recvNs
+	if err := r.Symbol.Set(sym); err != nil {
+		return fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	}
+	return adapter.InstrumentSep(&r.Instrument, sym, '-', false)
+}
+
+// fail drops the half-built record and returns err.
+func fail(out *adapter.Batch, err error) error {
+	out.Drop()
+	return err
+}
+
+// present reports whether an optional field is given (not missing, null or "").
+func present(v *fastjson.Value) bool {
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return false
+	}
+	b, err := v.StringBytes()
+	return err != nil || len(b) > 0
+}
+
+// timeAt reads the ISO-8601 UTC `time` field; a missing optional one is 0.
+func timeAt(o *fastjson.Value, required bool) (int64, []byte, error) {
+	v := o.Get("time")
+	if v == nil && !required {
+		return 0, nil, nil
+	}
+	b, err := adapter.StringAt(o, "time")
+	if err != nil {
+		return 0, nil, err
+	}
+	ns, err := adapter.ISONs(b, 0)
+	return ns, b, err
+}
+
+// ticker: best_bid AND best_ask → bbo; otherwise → ticker (last price).
+func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	sym, err := adapter.StringAt(v, "product_id")
+	if err != nil {
+		return err
+	}
+	r := out.Next()
+	if err := header(r, sym, recvNs); err != nil {
+		return fail(out, err)
+	}
+	if r.Seq, err = ps.rd.UintAt(v, "sequence"); err != nil {
+		return fail(out, err)
+	}
+	if r.TsExchange, _, err = timeAt(v, false); err != nil {
+		return fail(out, err)
+	}
+	if !present(v.Get("best_bid")) || !present(v.Get("best_ask")) {
+		r.Kind = wire.KindTicker
+		if r.Price, err = ps.rd.DecimalAt(v, "price"); err != nil {
+			return fail(out, err)
+		}
+		if present(v.Get("last_size")) {
+			if r.Size, err = ps.rd.DecimalAt(v, "last_size"); err != nil {
+				return fail(out, err)
+			}
+		}
+		return nil
+	}
+	r.Kind = wire.KindBBO
+	for _, f := range [...]struct {
+		key      string
+		dst      *wire.Decimal
+		optional bool
+	}{{"best_bid", &r.BidPx, false}, {"best_bid_size", &r.BidSz, true}, {"best_ask", &r.AskPx, false}, {"best_ask_size", &r.AskSz, true}} {
+		if f.optional && !present(v.Get(f.key)) {
+			continue // 0 = size not given
+		}
+		if *f.dst, err = ps.rd.DecimalAt(v, f.key); err != nil {
+			return fail(out, err)
+		}
+	}
+	return nil
+}
+
+// match → trade; `side` is the maker's, so the taker side is the other one.
+func (ps *Parser) match(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	sym, err := adapter.StringAt(v, "product_id")
+	if err != nil {
+		return err
+	}
+	r := out.Next()
+	r.Kind = wire.KindTrade
+	if err := header(r, sym, recvNs); err != nil {
+		return fail(out, err)
+	}
+	if r.Seq, err = ps.rd.UintAt(v, "trade_id"); err != nil {
+		return fail(out, err)
+	}
+	if r.SeqFirst, err = ps.rd.UintAt(v, "sequence"); err != nil {
+		return fail(out, err)
+	}
+	if r.Price, err = ps.rd.DecimalAt(v, "price"); err != nil {
+		return fail(out, err)
+	}
+	if r.Size, err = ps.rd.DecimalAt(v, "size"); err != nil {
+		return fail(out, err)
+	}
+	side, err := adapter.StringAt(v, "side")
+	if err != nil {
+		return fail(out, err)
+	}
+	switch string(side) {
+	case "buy":
+		r.Side = wire.SideSell // a resting buy order was hit: the taker sold
+	case "sell":
+		r.Side = wire.SideBuy
+	default:
+		return fail(out, fmt.Errorf("%w: side %q", adapter.ErrMalformed, side))
+	}
+	if r.TsExchange, _, err = timeAt(v, true); err != nil {
+		return fail(out, err)
+	}
+	return nil
+}
+
+// snapshot → book_snapshot: the whole book, no time, no sequence.
+func (ps *Parser) snapshot(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	sym, err := adapter.StringAt(v, "product_id")
+	if err != nil {
+		return err
+	}
+	r := out.Next()
+	r.Kind, r.Flags = wire.KindBookSnapshot, wire.FlagNoSeq
+	if err := header(r, sym, recvNs); err != nil {
+		return fail(out, err)
+	}
+	var ts []byte
+	if r.TsExchange, ts, err = timeAt(v, false); err != nil {
+		return fail(out, err)
+	}
+	h := fnvAdd(fnvAdd(fnvOffset, sym), ts)
+	if r.Bids, h, err = ps.levels(r.Bids, v.Get("bids"), "bids", h); err != nil {
+		return fail(out, err)
+	}
+	if r.Asks, h, err = ps.levels(r.Asks, v.Get("asks"), "asks", fnvAdd(h, nil)); err != nil {
+		return fail(out, err)
+	}
+	r.Seq = h
+	return nil
+}
+
+// l2update → book_delta: changes [side, price, new_size], "buy" = bid, "sell" = ask.
+func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	sym, err := adapter.StringAt(v, "product_id")
+	if err != nil {
+		return err
+	}
+	r := out.Next()
+	r.Kind, r.Flags = wire.KindBookDelta, wire.FlagNoSeq
+	if err := header(r, sym, recvNs); err != nil {
+		return fail(out, err)
+	}
+	var ts []byte
+	if r.TsExchange, ts, err = timeAt(v, true); err != nil {
+		return fail(out, err)
+	}
+	cv := v.Get("changes")
+	if cv == nil {
+		return fail(out, fmt.Errorf("%w: missing changes", adapter.ErrMalformed))
+	}
+	changes, err := cv.Array()
+	if err != nil {
+		return fail(out, fmt.Errorf("%w: changes is %s, want array", adapter.ErrMalformed, cv.Type()))
+	}
+	if len(changes) > wire.MaxLevels {
+		return fail(out, fmt.Errorf("%w: %d changes", adapter.ErrMalformed, len(changes)))
+	}
+	h := fnvAdd(fnvAdd(fnvOffset, sym), ts)
+	for _, c := range changes {
+		f, err := c.Array()
+		if err != nil || len(f) < 3 {
+			return fail(out, fmt.Errorf("%w: change is not [side, price, size]", adapter.ErrMalformed))
+		}
+		side, err := f[0].StringBytes()
+		if err != nil {
+			return fail(out, fmt.Errorf("%w: change side is %s, want string", adapter.ErrMalformed, f[0].Type()))
+		}
+		h = fnvAdd(h, side)
+		var l wire.Level
+		if l.Price, h, err = ps.decimal(f[1], "change price", h); err != nil {
+			return fail(out, err)
+		}
+		if l.Size, h, err = ps.decimal(f[2], "change size", h); err != nil {
+			return fail(out, err)
+		}
+		switch string(side) {
+		case "buy":
+			r.Bids = append(r.Bids, l)
+		case "sell":
+			r.Asks = append(r.Asks, l)
+		default:
+			return fail(out, fmt.Errorf("%w: change side %q", adapter.ErrMalformed, side))
+		}
+	}
+	r.Seq = h
+	return nil
+}
+
+// levels appends [["price","size"],...] to dst (adapter.Reader.Levels), hashing each
+// price and size text into h.
+func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h uint64) ([]wire.Level, uint64, error) {
+	if v == nil {
+		return dst, h, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, field)
+	}
+	arr, err := v.Array()
+	if err != nil {
+		return dst, h, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, field, v.Type())
+	}
+	if len(arr) > wire.MaxLevels {
+		return dst, h, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, field, len(arr))
+	}
+	for _, lv := range arr {
+		pair, err := lv.Array()
+		if err != nil || len(pair) < 2 {
+			return dst, h, fmt.Errorf("%w: %s level is not [price, size]", adapter.ErrMalformed, field)
+		}
+		var l wire.Level
+		if l.Price, h, err = ps.decimal(pair[0], field, h); err != nil {
+			return dst, h, err
+		}
+		if l.Size, h, err = ps.decimal(pair[1], field, h); err != nil {
+			return dst, h, err
+		}
+		dst = append(dst, l)
+	}
+	return dst, h, nil
+}
+
+// decimal reads an exact decimal (adapter.Reader.Decimal) and hashes its text, as
+// Coinbase wrote it, into the content key h.
+func (ps *Parser) decimal(v *fastjson.Value, field string, h uint64) (wire.Decimal, uint64, error) {
+	b, err := ps.rd.Raw(v)
+	if err != nil {
+		return wire.Decimal{}, h, fmt.Errorf("%s: %w", field, err)
+	}
+	h = fnvAdd(h, b)
+	d, err := ps.rd.Decimal(v, field)
+	return d, h, err
+}
+
+// FNV-1a 64 parameters.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvAdd hashes b and a field separator into h.
+func fnvAdd(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	h ^= 0xff // field separator: never a byte of the texts hashed (ASCII)
+	return h * fnvPrime
+}
+
+// ParseSnapshot is not used: Coinbase books come from the stream (BookStreamSnapshot),
+// and the REST book's sequence cannot be chained to level2 messages, which have none.
+func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
+	return fmt.Errorf("%w: coinbase books are snapshotted on the level2 stream, not REST", adapter.ErrUnsupported)
+}

@@ -1,0 +1,316 @@
+package kraken
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
+	"github.com/valyala/fastjson"
+)
+
+// Parser normalizes Kraken v2 frames. It is owned by one goroutine.
+type Parser struct {
+	p  fastjson.Parser
+	rd adapter.Reader
+}
+
+// Reply returns nil: Kraken never asks the client for a heartbeat answer (the client
+// pings, the server pongs).
+func (*Parser) Reply() []byte { return nil }
+
+// Parse normalizes one frame: a channel message {"channel",...} or a method answer
+// {"method",...} / error.
+func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) > adapter.MaxFrameBytes {
+		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
+	}
+	v, err := ps.p.ParseBytes(frame)
+	if err != nil {
+		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+	}
+	if v.Exists("channel") {
+		ch, err := adapter.StringAt(v, "channel")
+		if err != nil {
+			return adapter.ResultData, err
+		}
+		switch string(ch) {
+		case "ticker", "trade", "book":
+			return ps.data(v, ch, recvNs, out)
+		case "heartbeat", "status":
+			return adapter.ResultControl, nil
+		}
+		return adapter.ResultData, fmt.Errorf("%w: kraken channel %q", adapter.ErrUnsupported, ch)
+	}
+	if s := v.Get("success"); s != nil && s.Type() == fastjson.TypeFalse || v.Exists("error") {
+		return adapter.ResultError, exchangeError(v)
+	}
+	if v.Exists("method") {
+		return adapter.ResultControl, nil // subscribe/unsubscribe ack, pong
+	}
+	return adapter.ResultData, fmt.Errorf("%w: neither channel nor method", adapter.ErrMalformed)
+}
+
+// exchangeError turns a failed method answer into an error.
+func exchangeError(v *fastjson.Value) error {
+	msg := v.GetStringBytes("error")
+	method := v.GetStringBytes("method")
+	lower := bytes.ToLower(msg)
+	if bytes.Contains(lower, []byte("rate")) || bytes.Contains(lower, []byte("too many")) {
+		return fmt.Errorf("%w: %w: %s: %s", adapter.ErrExchange, adapter.ErrRateLimited, method, msg)
+	}
+	return fmt.Errorf("%w: %s: %s", adapter.ErrExchange, method, msg)
+}
+
+// data normalizes each element of a ticker, trade or book message.
+func (ps *Parser) data(v *fastjson.Value, ch []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	typ, err := adapter.StringAt(v, "type")
+	if err != nil {
+		return adapter.ResultData, err
+	}
+	snapshot := string(typ) == "snapshot"
+	if !snapshot && string(typ) != "update" {
+		return adapter.ResultData, fmt.Errorf("%w: type %q", adapter.ErrMalformed, typ)
+	}
+	dv := v.Get("data")
+	if dv == nil {
+		return adapter.ResultData, fmt.Errorf("%w: missing data", adapter.ErrMalformed)
+	}
+	items, err := dv.Array()
+	if err != nil {
+		return adapter.ResultData, fmt.Errorf("%w: data is %s, want array", adapter.ErrMalformed, dv.Type())
+	}
+	n := out.Len()
+	for _, it := range items {
+		if it.Type() != fastjson.TypeObject {
+			return adapter.ResultData, fmt.Errorf("%w: data element is %s, want object", adapter.ErrMalformed, it.Type())
+		}
+		switch string(ch) {
+		case "ticker":
+			err = ps.ticker(it, recvNs, out)
+		case "trade":
+			err = ps.trade(it, recvNs, out)
+		default:
+			err = ps.book(it, snapshot, recvNs, out)
+		}
+		if err != nil {
+			return adapter.ResultData, err
+		}
+	}
+	if snapshot && string(ch) == "trade" {
+		// Trade history replayed on subscribe (package doc): checked, not published.
+		for out.Len() > n {
+			out.Drop()
+		}
+		return adapter.ResultControl, nil
+	}
+	return adapter.ResultData, nil
+}
+
+// header fills the fields every record of symbol sym shares.
+func header(r *wire.Record, sym []byte, recvNs int64) error {
+	r.Exchange, r.TsRecv = wire.Kraken, recvNs
+	if err := r.Symbol.Set(sym); err != nil {
+		return fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+	}
+	return adapter.InstrumentSep(&r.Instrument, sym, '/', false)
+}
+
+// fail drops the half-built record and returns err.
+func fail(out *adapter.Batch, err error) error {
+	out.Drop()
+	return err
+}
+
+// present reports whether an optional field is given (not missing or null).
+func present(v *fastjson.Value) bool { return v != nil && v.Type() != fastjson.TypeNull }
+
+// timestamp reads the RFC 3339 `timestamp`; a missing optional one is 0.
+func timestamp(o *fastjson.Value, required bool) (int64, []byte, error) {
+	if !required && !o.Exists("timestamp") {
+		return 0, nil, nil
+	}
+	b, err := adapter.StringAt(o, "timestamp")
+	if err != nil {
+		return 0, nil, err
+	}
+	ns, err := adapter.ISONs(b, 0)
+	return ns, b, err
+}
+
+// ticker: bid AND ask → bbo; otherwise → ticker (last price).
+func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	sym, err := adapter.StringAt(it, "symbol")
+	if err != nil {
+		return err
+	}
+	r := out.Next()
+	r.Flags = wire.FlagNoSeq
+	if err := header(r, sym, recvNs); err != nil {
+		return fail(out, err)
+	}
+	var ts []byte
+	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
+		return fail(out, err)
+	}
+	h := fnvAdd(fnvAdd(fnvOffset, sym), ts)
+	if !present(it.Get("bid")) || !present(it.Get("ask")) {
+		r.Kind = wire.KindTicker
+		if r.Price, r.Seq, err = ps.decimal(it.Get("last"), "last", h); err != nil {
+			return fail(out, err)
+		}
+		return nil
+	}
+	r.Kind = wire.KindBBO
+	for _, f := range [...]struct {
+		key string
+		dst *wire.Decimal
+	}{{"bid", &r.BidPx}, {"bid_qty", &r.BidSz}, {"ask", &r.AskPx}, {"ask_qty", &r.AskSz}} {
+		if *f.dst, h, err = ps.decimal(it.Get(f.key), f.key, h); err != nil {
+			return fail(out, err)
+		}
+	}
+	r.Seq = h
+	return nil
+}
+
+// trade: side is the taker's; Seq = trade_id.
+func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) error {
+	sym, err := adapter.StringAt(it, "symbol")
+	if err != nil {
+		return err
+	}
+	r := out.Next()
+	r.Kind = wire.KindTrade
+	if err := header(r, sym, recvNs); err != nil {
+		return fail(out, err)
+	}
+	if r.Seq, err = ps.rd.UintAt(it, "trade_id"); err != nil {
+		return fail(out, err)
+	}
+	if r.Price, err = ps.rd.DecimalAt(it, "price"); err != nil {
+		return fail(out, err)
+	}
+	if r.Size, err = ps.rd.DecimalAt(it, "qty"); err != nil {
+		return fail(out, err)
+	}
+	side, err := adapter.StringAt(it, "side")
+	if err != nil {
+		return fail(out, err)
+	}
+	switch string(side) {
+	case "buy":
+		r.Side = wire.SideBuy
+	case "sell":
+		r.Side = wire.SideSell
+	default:
+		return fail(out, fmt.Errorf("%w: side %q", adapter.ErrMalformed, side))
+	}
+	if r.TsExchange, _, err = timestamp(it, true); err != nil {
+		return fail(out, err)
+	}
+	return nil
+}
+
+// book: levels {"price","qty"}, checksum over the resulting top 10.
+func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *adapter.Batch) error {
+	sym, err := adapter.StringAt(it, "symbol")
+	if err != nil {
+		return err
+	}
+	r := out.Next()
+	r.Kind, r.Flags = wire.KindBookDelta, wire.FlagNoSeq
+	if snapshot {
+		r.Kind = wire.KindBookSnapshot
+	}
+	if err := header(r, sym, recvNs); err != nil {
+		return fail(out, err)
+	}
+	var ts []byte
+	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
+		return fail(out, err)
+	}
+	sum, err := ps.rd.UintAt(it, "checksum")
+	if err != nil {
+		return fail(out, err)
+	}
+	if sum > math.MaxUint32 {
+		return fail(out, fmt.Errorf("%w: checksum %d above 2^32", adapter.ErrMalformed, sum))
+	}
+	r.Checksum, r.HasChecksum = uint32(sum), true
+	h := fnvAdd(fnvAdd(fnvOffset, sym), ts)
+	h = fnvAdd(h, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+	if r.Bids, h, err = ps.levels(r.Bids, it.Get("bids"), "bids", h); err != nil {
+		return fail(out, err)
+	}
+	if r.Asks, h, err = ps.levels(r.Asks, it.Get("asks"), "asks", fnvAdd(h, nil)); err != nil {
+		return fail(out, err)
+	}
+	r.Seq = h
+	return nil
+}
+
+// levels appends [{"price":p,"qty":q},...] to dst, hashing each price and qty text into h.
+func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h uint64) ([]wire.Level, uint64, error) {
+	if v == nil {
+		return dst, h, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, field)
+	}
+	arr, err := v.Array()
+	if err != nil {
+		return dst, h, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, field, v.Type())
+	}
+	if len(arr) > wire.MaxLevels {
+		return dst, h, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, field, len(arr))
+	}
+	for _, lv := range arr {
+		if lv.Type() != fastjson.TypeObject {
+			return dst, h, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, field, lv.Type())
+		}
+		var l wire.Level
+		if l.Price, h, err = ps.decimal(lv.Get("price"), "price", h); err != nil {
+			return dst, h, err
+		}
+		if l.Size, h, err = ps.decimal(lv.Get("qty"), "qty", h); err != nil {
+			return dst, h, err
+		}
+		dst = append(dst, l)
+	}
+	return dst, h, nil
+}
+
+// decimal reads an exact decimal (adapter.Reader.Decimal) and hashes its text, as
+// Kraken wrote it, into the content key h.
+func (ps *Parser) decimal(v *fastjson.Value, field string, h uint64) (wire.Decimal, uint64, error) {
+	b, err := ps.rd.Raw(v)
+	if err != nil {
+		return wire.Decimal{}, h, fmt.Errorf("%s: %w", field, err)
+	}
+	h = fnvAdd(h, b)
+	d, err := ps.rd.Decimal(v, field)
+	return d, h, err
+}
+
+// FNV-1a 64 parameters.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvAdd hashes b and a field separator into h.
+func fnvAdd(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	h ^= 0xff // field separator: never a byte of the texts hashed (ASCII)
+	return h * fnvPrime
+}
+
+// ParseSnapshot is not used: Kraken books are snapshotted on the stream.
+func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
+	return fmt.Errorf("%w: kraken books are snapshotted on the stream, not REST", adapter.ErrUnsupported)
+}
