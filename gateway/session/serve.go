@@ -14,7 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/tickline/tickline/gateway/adapter"
-	"github.com/tickline/tickline/gateway/book"
+	"github.com/tickline/tickline/gateway/chain"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -211,7 +211,7 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 	return nil
 }
 
-func (s *Session) countSync(before, after book.SyncStats) {
+func (s *Session) countSync(before, after chain.SyncStats) {
 	if d := after.Gaps - before.Gaps; d > 0 {
 		s.Stats.Gaps.Add(d)
 	}
@@ -227,11 +227,11 @@ func (s *Session) countSync(before, after book.SyncStats) {
 }
 
 // act carries out what a symbol's Sync asked for.
-func (s *Session) act(conn *websocket.Conn, sym *symbol, act book.Action) error {
+func (s *Session) act(conn *websocket.Conn, sym *symbol, act chain.Action) error {
 	switch act {
-	case book.ActFetchSnapshot:
+	case chain.ActFetchSnapshot:
 		s.fetchSnapshot(sym.sub)
-	case book.ActResubscribe:
+	case chain.ActResubscribe:
 		frames := s.opts.Adapter.Resubscribe(sym.sub)
 		if frames == nil {
 			return errors.New("book resync needs a new connection")
@@ -324,7 +324,7 @@ func (s *Session) applySnapshots() {
 			sym.instrument = r.Instrument
 		}
 		before := sym.sync.Stats
-		if act := sym.sync.Apply(r, &s.out); act == book.ActFetchSnapshot {
+		if act := sym.sync.Apply(r, &s.out); act == chain.ActFetchSnapshot {
 			s.fetchSnapshot(sym.sub)
 		}
 		s.countSync(before, sym.sync.Stats)

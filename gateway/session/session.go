@@ -26,7 +26,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/tickline/tickline/gateway/adapter"
-	"github.com/tickline/tickline/gateway/book"
+	"github.com/tickline/tickline/gateway/chain"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -64,7 +64,7 @@ type Stats struct {
 // symbol is one subscribed symbol's state, owned by Run.
 type symbol struct {
 	sub        adapter.Sub
-	sync       book.Sync
+	sync       chain.Sync
 	lastSeq    [8]uint64 // last Seq seen per wire.Kind, for rollover de-duplication
 	name       wire.Name // the exchange symbol as records carry it
 	instrument wire.Name // learned from the first record (canonical BASE-QUOTE)
@@ -143,7 +143,7 @@ func New(opts Options, emit Emit, log *slog.Logger) (*Session, error) {
 		if err := sym.name.SetString(sub.Symbol); err != nil {
 			return nil, fmt.Errorf("session: symbol %q: %w", sub.Symbol, err)
 		}
-		sym.sync = book.Sync{Rule: rule, Checksum: ck, DeriveBBO: wantsDerivedBBO(opts.Adapter, sub)}
+		sym.sync = chain.Sync{Rule: rule, Checksum: ck, DeriveBBO: wantsDerivedBBO(opts.Adapter, sub)}
 		sym.sync.Book.MaxDepth = sub.Depth
 		s.syms[sym.name] = sym
 	}

@@ -1,7 +1,10 @@
-package book
+// Package chain chains one symbol's exchange book messages (snapshots and deltas) by the
+// exchange's sequence rules and keeps its book (shared/book).
+package chain
 
 import (
 	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/book"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -41,7 +44,7 @@ type Sync struct {
 	// MaxPending bounds the deltas buffered while a REST snapshot is fetched (default 4096).
 	MaxPending int
 
-	Book  Book
+	Book  book.Book
 	Stats SyncStats
 
 	valid    bool

@@ -1,4 +1,4 @@
-package book
+package chain
 
 import (
 	"testing"
@@ -6,6 +6,10 @@ import (
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/shared/wire"
 )
+
+func lv(p, s string) wire.Level {
+	return wire.Level{Price: wire.MustDecimal(p), Size: wire.MustDecimal(s)}
+}
 
 func rec(kind wire.Kind, first, seq uint64, bids, asks []wire.Level) *wire.Record {
 	r := &wire.Record{Kind: kind, Exchange: wire.Binance, SeqFirst: first, Seq: seq, Bids: bids, Asks: asks}

@@ -1,8 +1,7 @@
-// Package book keeps L2 order books with exact decimal prices and chains exchange book
-// messages (snapshots and deltas) by each exchange's sequence rules (sync.go).
+// Package book keeps an L2 order book with exact decimal prices: the gateway's book sync
+// (gateway/chain) and the strategy both build on it.
 //
-// Ownership: a Book and a Sync are owned by one goroutine (the gateway's connection
-// goroutine for that exchange); nothing here locks.
+// Ownership: a Book is owned by one goroutine; nothing here locks.
 package book
 
 import (
