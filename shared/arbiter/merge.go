@@ -1,0 +1,161 @@
+package arbiter
+
+import (
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// Merger merges redundant lines into one stream: exchange events through the Arbiter
+// (first arrival wins), and the lines' own status records through a line-health policy,
+// so that the consumer sees a gap only when no line could cover it.
+//
+// Policy for status records that invalidate a book (gap, checksum, crossed, reconnect,
+// stale — FlagBookInvalid): line i is marked unhealthy for that stream (exchange,
+// instrument). If another line has delivered the stream, is healthy for it and is alive,
+// the status is covered: dropped and counted. Otherwise it is a real gap: delivered, and
+// the stream stays broken for the consumer until a line delivers a snapshot (its
+// resync status is then delivered too). A line becomes healthy again for a stream when
+// it delivers that stream's snapshot.
+//
+// Liveness: a line is down when it has delivered nothing for LineTimeoutNs while another
+// line has (checked by Tick); Failovers and Returns count the transitions.
+//
+// Gateway sequence: each line's records carry their gateway's sequence number; a jump is
+// a drop on that line (bus or network) and is counted per line in SeqGaps. What the drop
+// lost is covered by the other lines through the Arbiter.
+//
+// A Merger is owned by one goroutine.
+type Merger struct {
+	Arb           *Arbiter
+	LineTimeoutNs int64
+	Stats         MergeStats
+
+	streams  map[streamID]*health
+	lastSeen [MaxLines]int64
+	ever     [MaxLines]bool
+	down     [MaxLines]bool
+	gwSeq    [MaxLines]uint64
+	lines    int
+}
+
+// MergeStats count the merger's decisions.
+type MergeStats struct {
+	Covered   uint64           // invalidating statuses covered by another line
+	RealGaps  uint64           // invalidating statuses delivered (no line could cover)
+	Failovers uint64           // a line went silent while another carried on
+	Returns   uint64           // a silent line came back
+	SeqGaps   [MaxLines]uint64 // records missing in each line's gateway sequence
+}
+
+type streamID struct {
+	ex   wire.Exchange
+	inst wire.Name
+}
+
+type health struct {
+	seen, unhealthy uint64 // bit per line
+	broken          bool   // a real gap was delivered; waiting for a snapshot
+}
+
+// NewMerger returns a Merger for up to lines lines (≤ MaxLines).
+func NewMerger(arb *Arbiter, lines int, lineTimeoutNs int64) *Merger {
+	return &Merger{Arb: arb, LineTimeoutNs: lineTimeoutNs, streams: map[streamID]*health{}, lines: min(lines, MaxLines)}
+}
+
+func (m *Merger) stream(h *wire.Header) *health {
+	k := streamID{h.Exchange, h.Instrument}
+	s := m.streams[k]
+	if s == nil {
+		s = &health{}
+		m.streams[k] = s
+	}
+	return s
+}
+
+// Offer reports whether the record with header h from line should reach the consumer.
+func (m *Merger) Offer(line int, h *wire.Header, nowNs int64) bool {
+	line &= MaxLines - 1
+	m.lastSeen[line], m.ever[line] = nowNs, true
+	if prev := m.gwSeq[line]; prev != 0 && h.GatewaySeq > prev+1 {
+		m.Stats.SeqGaps[line] += h.GatewaySeq - prev - 1
+	}
+	if h.GatewaySeq != 0 {
+		m.gwSeq[line] = h.GatewaySeq
+	}
+	bit := uint64(1) << line
+	s := m.stream(h)
+	if h.Kind != wire.KindStatus {
+		s.seen |= bit
+		if h.Kind == wire.KindBookSnapshot {
+			s.unhealthy &^= bit
+		}
+		ok := m.Arb.Offer(line, h, nowNs)
+		if ok && h.Kind == wire.KindBookSnapshot {
+			s.broken = false
+		}
+		return ok
+	}
+	code := wire.StatusCode(h.Aux)
+	switch {
+	case h.Flags&wire.FlagBookInvalid != 0:
+		s.unhealthy |= bit
+		if m.covered(s, line, nowNs) {
+			m.Stats.Covered++
+			return false
+		}
+		if s.broken {
+			return false // already reported for this stream
+		}
+		s.broken = true
+		m.Stats.RealGaps++
+		return true
+	case code == wire.StatusResync:
+		s.unhealthy &^= bit
+		return false // the snapshot that came with it carries the news
+	}
+	return true
+}
+
+// covered reports whether a line other than line is alive and healthy on stream s.
+func (m *Merger) covered(s *health, line int, now int64) bool {
+	others := s.seen &^ s.unhealthy &^ (1 << line)
+	for j := 0; j < m.lines; j++ {
+		if others&(1<<j) != 0 && !m.down[j] && (m.LineTimeoutNs <= 0 || now-m.lastSeen[j] <= m.LineTimeoutNs) {
+			return true
+		}
+	}
+	return false
+}
+
+// Tick updates line liveness at time now and returns the lines whose state changed
+// (down or back up), for the caller to log or publish as line-switch status.
+func (m *Merger) Tick(now int64, changed []int) []int {
+	if m.LineTimeoutNs <= 0 {
+		return changed
+	}
+	anyAlive := false
+	for j := 0; j < m.lines; j++ {
+		if m.ever[j] && now-m.lastSeen[j] <= m.LineTimeoutNs {
+			anyAlive = true
+		}
+	}
+	for j := 0; j < m.lines; j++ {
+		if !m.ever[j] {
+			continue
+		}
+		silent := now-m.lastSeen[j] > m.LineTimeoutNs
+		switch {
+		case silent && anyAlive && !m.down[j]:
+			m.down[j] = true
+			m.Stats.Failovers++
+			changed = append(changed, j)
+		case !silent && m.down[j]:
+			m.down[j] = false
+			m.Stats.Returns++
+			changed = append(changed, j)
+		}
+	}
+	return changed
+}
+
+// Down reports whether line is considered down.
+func (m *Merger) Down(line int) bool { return m.down[line&(MaxLines-1)] }
