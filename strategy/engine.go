@@ -149,6 +149,9 @@ func (e *Engine) OnRecord(r *wire.Record) []Opportunity {
 			TsRecv: r.TsRecv, TsExchange: r.TsExchange}
 		m.q.OK = m.q.BidPx > 0 && m.q.AskPx > 0
 	case wire.KindBookSnapshot:
+		if r.Flags&wire.FlagRefresh != 0 && m.hasBook && m.valid {
+			return e.out // a late joiner's copy of what this book already holds
+		}
 		e.Stats.Snapshots++
 		m.book.Snapshot(r.Bids, r.Asks)
 		m.hasBook, m.valid, m.bookSeq = true, true, r.Seq

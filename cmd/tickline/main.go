@@ -1,6 +1,9 @@
 // Command tickline is the one tickline binary: one subcommand per role.
 //
 //	tickline check-config FILE                 load and validate a topology file
+//	tickline gateway --config FILE --id ID     run one gateway
+//	tickline strategy --config FILE            run the strategy
+//	tickline sim [flags]                       the exchange simulator (bench/sim)
 //	tickline normalize --exchange EX [FILE...] raw exchange frames (JSON lines) → normalized JSON lines
 //
 // Mains stay thin (STYLE.md §2): parse flags, load config, build the logger, call the
@@ -37,6 +40,9 @@ var errUsage = errors.New("usage")
 
 var commands = []command{
 	{"check-config", "check-config FILE\n\tload a topology file strictly, apply defaults and validate it", runCheckConfig},
+	{"gateway", "gateway --config FILE --id ID\n\trun one gateway of the topology: exchange sessions → records on its bus endpoint", runGateway},
+	{"strategy", "strategy --config FILE [--report 10s]\n\tsubscribe to every gateway, arbitrate the lines, detect cross-exchange arbitrage, emit signals", runStrategy},
+	{"sim", "sim [--listen 127.0.0.1:18080] [--seed N] [--rate R] [--duration D] [--fault ex:gap=N,...] [--replay ex=FILE]\n\tserve all ten exchanges' protocols on loopback from a seeded market model or recorded frames", runSim},
 	{"normalize", "normalize --exchange EX [FILE...]\n\tread raw frames (one JSON document per line; stdin when no FILE) and print one JSON object per normalized record", runNormalize},
 }
 

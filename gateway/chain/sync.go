@@ -69,6 +69,22 @@ func (s *Sync) Reset() {
 	s.pending = s.pending[:0]
 }
 
+// AppendRefresh appends a snapshot of the current book (FlagRefresh, Seq = last applied id)
+// with the given identity, for subscribers that joined after the last exchange snapshot.
+// It appends nothing and returns false while the book is not valid, and for exchanges
+// whose every push is a whole book.
+func (s *Sync) AppendRefresh(out *adapter.Batch, ex wire.Exchange, sym, inst *wire.Name, recvNs int64) bool {
+	if !s.valid || s.Rule == adapter.BookFullEachPush {
+		return false
+	}
+	o := out.Next()
+	o.Kind, o.Exchange, o.Flags, o.Seq, o.TsRecv = wire.KindBookSnapshot, ex, wire.FlagRefresh, s.last, recvNs
+	o.Symbol, o.Instrument = *sym, *inst
+	o.Bids = append(o.Bids[:0], s.Book.Bids()...)
+	o.Asks = append(o.Asks[:0], s.Book.Asks()...)
+	return true
+}
+
 // SnapshotFailed tells the Sync that the requested REST snapshot did not arrive: the next
 // delta asks for it again.
 func (s *Sync) SnapshotFailed() { s.fetching = false }

@@ -93,6 +93,9 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websoc
 		if s.snapsIn.Load() {
 			s.applySnapshots()
 		}
+		if s.refresh.Swap(false) || s.opts.RefreshEvery > 0 && now.Sub(s.lastRefresh) >= s.opts.RefreshEvery {
+			s.publishRefresh(now)
+		}
 		if s.opts.MaxConnAge > 0 {
 			if s.roll == nil && now.After(s.connectedAt.Add(s.opts.MaxConnAge-s.opts.RolloverLead)) && now.After(s.rollAfter) {
 				s.startRollover(ctx)
@@ -113,12 +116,14 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websoc
 // ping, and closes the connection when ctx ends so that the reader returns.
 func (s *Session) heartbeat(ctx context.Context, conn *websocket.Conn, stop <-chan struct{}, lastFrame *atomic.Int64) {
 	kind, _ := s.opts.Adapter.Ping()
-	every := s.limits.PingInterval
-	if kind == adapter.PingNone || every <= 0 {
-		every = s.opts.StaleAfter / 3
+	probe := s.opts.StaleAfter / 3
+	every := probe
+	if kind != adapter.PingNone && s.limits.PingInterval > 0 {
+		every = min(every, s.limits.PingInterval)
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	lastPing := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -129,15 +134,20 @@ func (s *Session) heartbeat(ctx context.Context, conn *websocket.Conn, stop <-ch
 		case <-t.C:
 		}
 		var err error
+		due := s.limits.PingInterval > 0 && time.Since(lastPing) >= s.limits.PingInterval
+		quiet := time.Since(time.Unix(0, lastFrame.Load())) > probe
 		switch {
-		case kind == adapter.PingText && s.limits.PingInterval > 0:
-			_, payload := s.opts.Adapter.Ping() // built anew: some carry the current time (Gate)
+		case kind == adapter.PingText && (due || quiet):
+			// The exchange's own heartbeat; also the probe of a quiet socket, since its
+			// answer is a frame. Built anew: some carry the current time (Gate).
+			_, payload := s.opts.Adapter.Ping()
 			err = s.write(conn, websocket.TextMessage, payload)
-		case kind == adapter.PingWSControl && s.limits.PingInterval > 0,
-			time.Since(time.Unix(0, lastFrame.Load())) > s.opts.StaleAfter/3: // quiet: is anyone there?
+			lastPing = time.Now()
+		case kind == adapter.PingWSControl && due, quiet: // quiet: is anyone there?
 			s.writeMu.Lock()
 			err = conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second))
 			s.writeMu.Unlock()
+			lastPing = time.Now()
 		}
 		if err != nil {
 			conn.Close() // the reader sees the failure and reconnects

@@ -45,8 +45,11 @@ type Options struct {
 	RolloverLead time.Duration // default 1 min
 	// MaxConnAge overrides the adapter's planned connection lifetime (tests).
 	MaxConnAge time.Duration
-	HTTP       *http.Client // REST snapshots (default: 10 s timeout)
-	Seed       uint64       // jitter seed (0: random)
+	// RefreshEvery republishes every valid book as a FlagRefresh snapshot this often, so
+	// a subscriber that joined late gets whole books (default 10 s; <0 disables).
+	RefreshEvery time.Duration
+	HTTP         *http.Client // REST snapshots (default: 10 s timeout)
+	Seed         uint64       // jitter seed (0: random)
 }
 
 // Emit receives the records to publish, in order. It runs on the session goroutine; the
@@ -92,6 +95,9 @@ type Session struct {
 	conn        atomic.Pointer[websocket.Conn] // the connection being served, for helper goroutines' pings
 	connectedNs atomic.Int64                   // when it was established (for observers)
 
+	refresh     atomic.Bool // RequestRefresh was called
+	lastRefresh time.Time
+
 	snapMu  sync.Mutex
 	snaps   []snapResult // REST snapshot results waiting for Run
 	snapsIn atomic.Bool
@@ -128,6 +134,9 @@ func New(opts Options, emit Emit, log *slog.Logger) (*Session, error) {
 	s.opts.MaxBackoff = cmpOr(s.opts.MaxBackoff, 30*time.Second)
 	s.opts.DialTimeout = cmpOr(s.opts.DialTimeout, 10*time.Second)
 	s.opts.RolloverLead = cmpOr(s.opts.RolloverLead, time.Minute)
+	if s.opts.RefreshEvery == 0 {
+		s.opts.RefreshEvery = 10 * time.Second
+	}
 	if s.opts.HTTP == nil {
 		s.opts.HTTP = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -336,3 +345,21 @@ func (s *Session) readFrame(conn *websocket.Conn) (int, []byte, error) {
 func (s *Session) connectedAtSafe() time.Time { return time.Unix(0, s.connectedNs.Load()) }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
+
+// RequestRefresh asks the session to republish its valid books (FlagRefresh snapshots)
+// between two frames; safe from any goroutine (the gateway calls it when a subscriber
+// joins).
+func (s *Session) RequestRefresh() { s.refresh.Store(true) }
+
+// publishRefresh emits a refresh snapshot of every valid book (Run's goroutine).
+func (s *Session) publishRefresh(now time.Time) {
+	s.lastRefresh = now
+	s.out.Reset()
+	for _, sym := range s.syms {
+		sym.sync.AppendRefresh(&s.out, s.ex, &sym.name, &sym.instrument, now.UnixNano())
+	}
+	if s.out.Len() > 0 {
+		s.Stats.Records.Add(uint64(s.out.Len()))
+		s.emit(&s.out)
+	}
+}

@@ -154,5 +154,9 @@ const (
 	FlagFromBook Flags = 1 << 3
 	// FlagContinued: more records of the same exchange message follow (split snapshot).
 	FlagContinued Flags = 1 << 4
-	flagsKnown          = FlagBookInvalid | FlagNoSeq | FlagReplay | FlagFromBook | FlagContinued
+	// FlagRefresh: a book snapshot the gateway publishes from its current book (for
+	// subscribers that joined late, and periodically), not an exchange snapshot. Seq is the
+	// last applied id. A consumer holding a valid book may ignore it.
+	FlagRefresh Flags = 1 << 5
+	flagsKnown        = FlagBookInvalid | FlagNoSeq | FlagReplay | FlagFromBook | FlagContinued | FlagRefresh
 )

@@ -1,0 +1,251 @@
+package busbench
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/go-zeromq/zmq4/security/null"
+
+	"github.com/tickline/tickline/shared/bus"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// listen opens a listener on loopback tcp or a unix socket in dir.
+func listen(transport, dir, name string) (net.Listener, string, error) {
+	if transport == "ipc" {
+		path := filepath.Join(dir, name+".sock")
+		ln, err := net.Listen("unix", path)
+		return ln, "ipc://" + path, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	return ln, "tcp://" + ln.Addr().String(), nil
+}
+
+func dialEndpoint(ep string) (net.Conn, error) {
+	if p, ok := strings.CutPrefix(ep, "ipc://"); ok {
+		return net.Dial("unix", p)
+	}
+	return net.Dial("tcp", strings.TrimPrefix(ep, "tcp://"))
+}
+
+// floorPair is the raw floor: one length-prefixed write syscall per message, a buffered
+// reader on the other side. Nothing can be cheaper on the same socket type.
+type floorPair struct {
+	ln   net.Listener
+	w, r net.Conn
+	hdr  []byte
+}
+
+func newFloor(transport, dir string) (*floorPair, error) {
+	ln, ep, err := listen(transport, dir, "floor")
+	if err != nil {
+		return nil, err
+	}
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			acc <- c
+		}
+		close(acc)
+	}()
+	w, err := dialEndpoint(ep)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := <-acc
+	if !ok {
+		return nil, errors.New("floor: accept failed")
+	}
+	return &floorPair{ln: ln, w: w, r: r, hdr: make([]byte, 4+PayloadBytes)}, nil
+}
+
+func (f *floorPair) send(p []byte) error {
+	binary.LittleEndian.PutUint32(f.hdr, uint32(len(p)))
+	copy(f.hdr[4:], p)
+	_, err := f.w.Write(f.hdr[:4+len(p)])
+	return err
+}
+
+func (f *floorPair) recv(on func([]byte)) {
+	br := bufio.NewReaderSize(f.r, 64<<10)
+	buf := make([]byte, 1<<16)
+	var h [4]byte
+	for {
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			return
+		}
+		n := binary.LittleEndian.Uint32(h[:])
+		if _, err := io.ReadFull(br, buf[:n]); err != nil {
+			return
+		}
+		on(buf[:n])
+	}
+}
+
+func (f *floorPair) close() { f.w.Close(); f.r.Close(); f.ln.Close() }
+
+// zmqPair is a bare zmq4 PUB→SUB pair (its own single-queue PUB socket).
+type zmqPair struct {
+	pub, sub zmq4.Socket
+	stalled  net.Conn
+	cancel   context.CancelFunc
+	topic    []byte
+}
+
+func newZmq(transport, dir string, stalled bool) (*zmqPair, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pub := zmq4.NewPub(ctx)
+	ep := "tcp://127.0.0.1:0"
+	if transport == "ipc" {
+		ep = "ipc://" + filepath.Join(dir, "zmq4.sock")
+	}
+	if err := pub.Listen(ep); err != nil {
+		cancel()
+		return nil, fmt.Errorf("zmq4 listen: %w", err)
+	}
+	if transport == "tcp" {
+		ep = "tcp://" + pub.Addr().String()
+	}
+	sub := zmq4.NewSub(ctx, zmq4.WithAutomaticReconnect(true), zmq4.WithDialerMaxRetries(-1))
+	if err := sub.Dial(ep); err != nil {
+		cancel()
+		return nil, fmt.Errorf("zmq4 dial: %w", err)
+	}
+	if err := sub.SetOption(zmq4.OptionSubscribe, "bbo."); err != nil {
+		cancel()
+		return nil, err
+	}
+	z := &zmqPair{pub: pub, sub: sub, cancel: cancel, topic: []byte("bbo.binance.BTC-USDT")}
+	if stalled {
+		c, err := stalledSubscriber(ep)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		z.stalled = c
+	}
+	return z, nil
+}
+
+func (z *zmqPair) send(p []byte) error {
+	// zmq4 writes the message later from its own goroutine: hand it a copy.
+	return z.pub.Send(zmq4.NewMsgFrom(z.topic, append([]byte(nil), p...)))
+}
+
+func (z *zmqPair) recv(on func([]byte)) {
+	for {
+		m, err := z.sub.Recv()
+		if err != nil {
+			return
+		}
+		if len(m.Frames) == 2 {
+			on(m.Frames[1])
+		}
+	}
+}
+
+func (z *zmqPair) close() {
+	if z.stalled != nil {
+		z.stalled.Close()
+	}
+	z.sub.Close()
+	z.pub.Close()
+	z.cancel()
+}
+
+// stalledSubscriber connects a ZMTP SUB that subscribes to everything and never reads.
+func stalledSubscriber(ep string) (net.Conn, error) {
+	c, err := dialEndpoint(ep)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetReadBuffer(4 << 10) // let the stall show quickly
+	}
+	zc, err := zmq4.Open(c, null.Security(), zmq4.Sub, zmq4.SocketIdentity("stalled"), false, nil)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("stalled subscriber handshake: %w", err)
+	}
+	if err := zc.SendMsg(zmq4.NewMsg([]byte{1})); err != nil { // subscribe to ""
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// busPair is tickline's bus: Publisher → Subscriber, optionally with a stalled subscriber.
+type busPair struct {
+	pub     *bus.Publisher
+	sub     *bus.Subscriber
+	stalled net.Conn
+	cancel  context.CancelFunc
+	done    chan struct{}
+	topic   []byte
+	on      chan func([]byte)
+}
+
+func newBus(transport, dir string, stalled bool) (*busPair, error) {
+	ep := "tcp://127.0.0.1:0"
+	if transport == "ipc" {
+		ep = "ipc://" + filepath.Join(dir, "bus.sock")
+	}
+	pub, err := bus.NewPublisher(ep, bus.Options{QueueDepth: 65536, StallTimeout: 2 * time.Second}, quiet)
+	if err != nil {
+		return nil, err
+	}
+	sub := bus.NewSubscriber(bus.SubOptions{}, quiet)
+	if err := sub.Connect(pub.Endpoint()); err != nil {
+		pub.Close()
+		return nil, err
+	}
+	sub.Subscribe("bbo.")
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &busPair{pub: pub, sub: sub, cancel: cancel, done: make(chan struct{}), topic: []byte("bbo.binance.BTC-USDT"), on: make(chan func([]byte), 1)}
+	if stalled {
+		c, err := stalledSubscriber(pub.Endpoint())
+		if err != nil {
+			pub.Close()
+			cancel()
+			return nil, err
+		}
+		b.stalled = c
+	}
+	go func() {
+		defer close(b.done)
+		on := <-b.on
+		sub.Run(ctx, func(batch []bus.Message) {
+			for _, m := range batch {
+				on(m.Payload)
+			}
+		})
+	}()
+	return b, nil
+}
+
+func (b *busPair) send(p []byte) error   { return b.pub.Publish(b.topic, p) }
+func (b *busPair) recv(on func([]byte)) { b.on <- on }
+func (b *busPair) close() {
+	b.cancel()
+	<-b.done
+	if b.stalled != nil {
+		b.stalled.Close()
+	}
+	b.sub.Close()
+	b.pub.Close()
+}

@@ -1,0 +1,181 @@
+package sim
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// coinoneVenue serves Coinone's public WebSocket at /: {"response_type":"CONNECTED"} on
+// connect, {"request_type":"SUBSCRIBE"|"UNSUBSCRIBE","channel":"TICKER"|"TRADE"|
+// "ORDERBOOK","topic":{"quote_currency":"KRW","target_currency":"BTC"}} answered by
+// SUBSCRIBED / UNSUBSCRIBED (ERROR 160012 "Invalid Topic" otherwise),
+// {"request_type":"PING"} → {"response_type":"PONG"}. Data: ORDERBOOK (the whole book,
+// 16 levels a side, on every change; asks listed WORST first like the docs' example and
+// live captures, bids best first), TRADE (is_seller_maker true = a taker buy), TICKER
+// (best prices and sizes). Every data message has an id "<ms><3 digits>", larger =
+// newer. Numbers are strings; times in ms. Frames are always in the DEFAULT format.
+// Book symbols are TARGET-QUOTE ("BTC-KRW").
+type coinoneVenue struct{}
+
+const coinoneDepth = 16
+
+func (coinoneVenue) name() string                             { return "coinone" }
+func (coinoneVenue) wsPaths() []string                        { return []string{"/"} }
+func (coinoneVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
+func (coinoneVenue) depth() int                               { return coinoneDepth }
+func (coinoneVenue) styles() (numStyle, numStyle)             { return styleTrim, styleTrim }
+func (coinoneVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
+func (coinoneVenue) symbol(i instrument) string               { return i.base + "-" + i.quote }
+func (coinoneVenue) instrument(s string) (instrument, bool)   { return splitUpper(s, '-', false) }
+func (coinoneVenue) newSession(c *conn, _ string) session     { return &coinoneSession{c: c} }
+
+func (coinoneVenue) head(dst []byte, b *book, channel string, ns int64, n uint64) []byte {
+	dst = append(dst, `{"response_type":"DATA","channel":"`...)
+	dst = append(dst, channel...)
+	dst = append(dst, `","data":{"quote_currency":"`...)
+	dst = append(dst, b.inst.quote...)
+	dst = append(dst, `","target_currency":"`...)
+	dst = append(dst, b.inst.base...)
+	dst = append(dst, `","timestamp":`...)
+	dst = appendMs(dst, ns)
+	dst = append(dst, `,"id":"`...)
+	dst = appendMs(dst, ns)
+	dst = append(dst, byte('0'+n/100%10), byte('0'+n/10%10), byte('0'+n%10))
+	return append(dst, '"')
+}
+
+func (v coinoneVenue) orderbook(dst []byte, b *book, ns int64, n uint64) []byte {
+	dst = v.head(dst, b, "ORDERBOOK", ns, n)
+	dst = append(dst, `,"asks":[`...)
+	for i := len(b.asks) - 1; i >= 0; i-- { // worst first, as Coinone lists them
+		dst = v.level(dst, b, b.asks[i], i == len(b.asks)-1)
+	}
+	dst = append(dst, `],"bids":[`...)
+	for i, l := range b.bids {
+		dst = v.level(dst, b, l, i == 0)
+	}
+	return append(dst, `]}}`...)
+}
+
+func (coinoneVenue) level(dst []byte, b *book, l level, first bool) []byte {
+	if !first {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `{"price":"`...)
+	dst = b.appendPx(dst, l.px, styleTrim)
+	dst = append(dst, `","qty":"`...)
+	dst = b.appendSz(dst, l.sz, styleTrim)
+	return append(dst, `"}`...)
+}
+
+func (v coinoneVenue) ticker(dst []byte, b *book, ns int64, n uint64) []byte {
+	dst = v.head(dst, b, "TICKER", ns, n)
+	dst = append(dst, `,"quote_volume":"0","target_volume":"`...)
+	dst = b.appendSz(dst, b.volume, styleTrim)
+	for _, f := range [...]string{"high", "low", "first", "last"} {
+		dst = append(dst, `","`...)
+		dst = append(dst, f...)
+		dst = append(dst, `":"`...)
+		dst = b.appendPx(dst, b.lastPx, styleTrim)
+	}
+	dst = append(dst, `","volume_power":"100","ask_best_price":"`...)
+	dst = b.appendPx(dst, b.asks[0].px, styleTrim)
+	dst = append(dst, `","ask_best_qty":"`...)
+	dst = b.appendSz(dst, b.asks[0].sz, styleTrim)
+	dst = append(dst, `","bid_best_price":"`...)
+	dst = b.appendPx(dst, b.bids[0].px, styleTrim)
+	dst = append(dst, `","bid_best_qty":"`...)
+	dst = b.appendSz(dst, b.bids[0].sz, styleTrim)
+	return append(dst, `"}}`...)
+}
+
+func (v coinoneVenue) encode(dst []byte, b *book, ev *event, k streamKey) []byte {
+	switch k.kind {
+	case kFull:
+		return v.orderbook(dst, b, ev.ns, ev.n)
+	case kTicker:
+		if !ev.top && !ev.trade {
+			return dst
+		}
+		return v.ticker(dst, b, ev.ns, ev.n)
+	case kTrade:
+		if !ev.trade {
+			return dst
+		}
+		dst = v.head(dst, b, "TRADE", ev.ns, ev.n)
+		dst = append(dst, `,"price":"`...)
+		dst = b.appendPx(dst, ev.tradePx, styleTrim)
+		dst = append(dst, `","qty":"`...)
+		dst = b.appendSz(dst, ev.tradeSz, styleTrim)
+		dst = append(dst, `","is_seller_maker":`...)
+		dst = append(dst, side(ev.takerBuy, "true", "false")...)
+		return append(dst, `}}`...)
+	}
+	return dst
+}
+
+func (v coinoneVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
+	now := time.Now().UnixNano()
+	switch k.kind {
+	case kFull:
+		return v.orderbook(dst, b, now, b.events)
+	case kTicker:
+		return v.ticker(dst, b, now, b.events)
+	}
+	return dst
+}
+
+type coinoneSession struct {
+	c *conn
+	p fastjson.Parser
+}
+
+func (s *coinoneSession) open() {
+	s.c.send([]byte(`{"response_type":"CONNECTED","data":{"session_id":"00000000-0000-4000-8000-000000000001"}}`))
+}
+
+func (s *coinoneSession) handle(msg []byte) {
+	v, err := s.p.ParseBytes(msg)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		s.c.send([]byte(`{"response_type":"ERROR","error_code":160001,"message":"Invalid Format"}`))
+		return
+	}
+	rt := string(v.GetStringBytes("request_type"))
+	switch rt {
+	case "PING":
+		s.c.send([]byte(`{"response_type":"PONG"}`))
+		return
+	case "SUBSCRIBE", "UNSUBSCRIBE":
+	default:
+		s.c.send([]byte(`{"response_type":"ERROR","error_code":160011,"message":"Invalid Type","field":"request_type"}`))
+		return
+	}
+	ch := string(v.GetStringBytes("channel"))
+	var k streamKey
+	switch ch {
+	case "ORDERBOOK":
+		k.kind = kFull
+	case "TRADE":
+		k.kind = kTrade
+	case "TICKER":
+		k.kind = kTicker
+	default:
+		s.c.send([]byte(`{"response_type":"ERROR","error_code":160012,"message":"Invalid Topic"}`))
+		return
+	}
+	t := v.Get("topic")
+	q, tc := string(t.GetStringBytes("quote_currency")), string(t.GetStringBytes("target_currency"))
+	sym := tc + "-" + q
+	if _, ok := (coinoneVenue{}).instrument(sym); !ok {
+		s.c.send([]byte(`{"response_type":"ERROR","error_code":160012,"message":"Invalid Topic"}`))
+		return
+	}
+	s.c.send([]byte(`{"response_type":"` + rt + `D","channel":"` + ch + `","data":{"quote_currency":"` + q + `","target_currency":"` + tc + `"}}`))
+	if rt == "SUBSCRIBE" {
+		_, _ = s.c.subscribe(sym, k)
+	} else {
+		s.c.unsubscribe(sym, k)
+	}
+}

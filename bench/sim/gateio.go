@@ -1,0 +1,282 @@
+package sim
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// gateVenue serves Gate v4 spot: /ws/v4/, {"time","channel","event":"subscribe",
+// "payload":[...]} answered by {"...","event":"subscribe","result":{"status":"success"}};
+// channels spot.book_ticker (u shares the order-book id space), spot.trades (side = taker),
+// spot.order_book_update (U/u diffs chained to the REST snapshot id), spot.order_book
+// (limited full books), spot.tickers; spot.ping → spot.pong. REST:
+// GET /api/v4/spot/order_book?currency_pair=BTC_USDT&limit=N&with_id=true. Envelope time
+// in s, inner t in ms.
+type gateVenue struct{}
+
+func (gateVenue) name() string                             { return "gateio" }
+func (gateVenue) wsPaths() []string                        { return []string{"/ws/v4/"} }
+func (gateVenue) depth() int                               { return 0 }
+func (gateVenue) styles() (numStyle, numStyle)             { return styleTrim, styleTrim }
+func (gateVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
+func (gateVenue) symbol(i instrument) string               { return i.base + "_" + i.quote }
+func (gateVenue) instrument(s string) (instrument, bool)   { return splitUpper(s, '_', false) }
+func (gateVenue) newSession(c *conn, _ string) session     { return &gateSession{c: c} }
+func (gateVenue) snapshot(dst []byte, _ *book, _ streamKey) []byte {
+	return dst // books come from REST; spot.order_book pushes whole books anyway
+}
+
+func (v gateVenue) rest(s *Server) map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{"/api/v4/spot/order_book": func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		sym := q.Get("currency_pair")
+		limit := 10
+		if l := q.Get("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n <= 0 || n > 1000 {
+				writeJSON(w, http.StatusBadRequest, `{"label":"INVALID_PARAM_VALUE","message":"invalid limit"}`)
+				return
+			}
+			limit = n
+		}
+		withID := q.Get("with_id") == "true"
+		var body []byte
+		if !s.restBook(v, sym, func(b *book) {
+			body = append(body, '{')
+			if withID {
+				body = append(body, `"id":`...)
+				body = appendUint(body, b.seq)
+				body = append(body, ',')
+			}
+			now := time.Now().UnixNano()
+			body = append(body, `"current":`...)
+			body = appendMs(body, now)
+			body = append(body, `,"update":`...)
+			body = appendMs(body, now)
+			body = append(body, `,"asks":`...)
+			body = appendLevels(body, b, true, limit, styleTrim, styleTrim)
+			body = append(body, `,"bids":`...)
+			body = appendLevels(body, b, false, limit, styleTrim, styleTrim)
+			body = append(body, '}')
+		}) {
+			writeJSON(w, http.StatusBadRequest, `{"label":"INVALID_CURRENCY_PAIR","message":"Invalid currency pair `+jsonSafe([]byte(sym))+`"}`)
+			return
+		}
+		writeJSON(w, http.StatusOK, string(body))
+	}}
+}
+
+func gateChannelName(k streamKey) string {
+	switch k.kind {
+	case kBBO:
+		return "spot.book_ticker"
+	case kTrade:
+		return "spot.trades"
+	case kDelta:
+		return "spot.order_book_update"
+	case kFull:
+		return "spot.order_book"
+	}
+	return "spot.tickers"
+}
+
+func (gateVenue) head(dst []byte, k streamKey, ns int64) []byte {
+	dst = append(dst, `{"time":`...)
+	dst = appendInt(dst, ns/1e9)
+	dst = append(dst, `,"time_ms":`...)
+	dst = appendMs(dst, ns)
+	dst = append(dst, `,"channel":"`...)
+	dst = append(dst, gateChannelName(k)...)
+	return append(dst, `","event":"update","result":`...)
+}
+
+func appendGateSym(dst []byte, b *book) []byte {
+	dst = append(dst, b.inst.base...)
+	dst = append(dst, '_')
+	return append(dst, b.inst.quote...)
+}
+
+func (v gateVenue) encode(dst []byte, b *book, ev *event, k streamKey) []byte {
+	switch k.kind {
+	case kBBO:
+		if !ev.top {
+			return dst
+		}
+		dst = v.head(dst, k, ev.ns)
+		dst = append(dst, `{"t":`...)
+		dst = appendMs(dst, ev.ns)
+		dst = append(dst, `,"u":`...)
+		dst = appendUint(dst, ev.seq)
+		dst = append(dst, `,"s":"`...)
+		dst = appendGateSym(dst, b)
+		dst = append(dst, `","b":"`...)
+		dst = b.appendPx(dst, b.bids[0].px, styleTrim)
+		dst = append(dst, `","B":"`...)
+		dst = b.appendSz(dst, b.bids[0].sz, styleTrim)
+		dst = append(dst, `","a":"`...)
+		dst = b.appendPx(dst, b.asks[0].px, styleTrim)
+		dst = append(dst, `","A":"`...)
+		dst = b.appendSz(dst, b.asks[0].sz, styleTrim)
+		return append(dst, `"}}`...)
+	case kTrade:
+		if !ev.trade {
+			return dst
+		}
+		dst = v.head(dst, k, ev.ns)
+		dst = append(dst, `{"id":`...)
+		dst = appendUint(dst, ev.tradeID)
+		dst = append(dst, `,"create_time":`...)
+		dst = appendInt(dst, ev.ns/1e9)
+		dst = append(dst, `,"create_time_ms":"`...)
+		dst = appendMs(dst, ev.ns)
+		dst = append(dst, '.')
+		dst = strconv.AppendInt(dst, ev.ns/1e5%10, 10)
+		dst = append(dst, `","side":"`...)
+		dst = append(dst, side(ev.takerBuy, "buy", "sell")...)
+		dst = append(dst, `","currency_pair":"`...)
+		dst = appendGateSym(dst, b)
+		dst = append(dst, `","amount":"`...)
+		dst = b.appendSz(dst, ev.tradeSz, styleTrim)
+		dst = append(dst, `","price":"`...)
+		dst = b.appendPx(dst, ev.tradePx, styleTrim)
+		dst = append(dst, `","range":"`...)
+		dst = appendUint(dst, ev.seq)
+		dst = append(dst, '-')
+		dst = appendUint(dst, ev.seq)
+		return append(dst, `"}}`...)
+	case kDelta:
+		dst = v.head(dst, k, ev.ns)
+		dst = append(dst, `{"t":`...)
+		dst = appendMs(dst, ev.ns)
+		dst = append(dst, `,"e":"depthUpdate","E":`...)
+		dst = appendInt(dst, ev.ns/1e9)
+		dst = append(dst, `,"s":"`...)
+		dst = appendGateSym(dst, b)
+		dst = append(dst, `","U":`...)
+		dst = appendUint(dst, ev.seqFirst)
+		dst = append(dst, `,"u":`...)
+		dst = appendUint(dst, ev.seq)
+		dst = append(dst, `,"b":`...)
+		dst = appendChanges(dst, b, ev, false, styleTrim, styleTrim, "")
+		dst = append(dst, `,"a":`...)
+		dst = appendChanges(dst, b, ev, true, styleTrim, styleTrim, "")
+		return append(dst, `}}`...)
+	case kFull:
+		dst = v.head(dst, k, ev.ns)
+		dst = append(dst, `{"t":`...)
+		dst = appendMs(dst, ev.ns)
+		dst = append(dst, `,"lastUpdateId":`...)
+		dst = appendUint(dst, ev.seq)
+		dst = append(dst, `,"s":"`...)
+		dst = appendGateSym(dst, b)
+		dst = append(dst, `","bids":`...)
+		dst = appendLevels(dst, b, false, k.depth, styleTrim, styleTrim)
+		dst = append(dst, `,"asks":`...)
+		dst = appendLevels(dst, b, true, k.depth, styleTrim, styleTrim)
+		return append(dst, `}}`...)
+	case kTicker:
+		if !ev.trade && !ev.top {
+			return dst
+		}
+		dst = v.head(dst, k, ev.ns)
+		dst = append(dst, `{"currency_pair":"`...)
+		dst = appendGateSym(dst, b)
+		dst = append(dst, `","last":"`...)
+		dst = b.appendPx(dst, b.lastPx, styleTrim)
+		dst = append(dst, `","lowest_ask":"`...)
+		dst = b.appendPx(dst, b.asks[0].px, styleTrim)
+		dst = append(dst, `","highest_bid":"`...)
+		dst = b.appendPx(dst, b.bids[0].px, styleTrim)
+		dst = append(dst, `","change_percentage":"0","base_volume":"`...)
+		dst = b.appendSz(dst, b.volume, styleTrim)
+		dst = append(dst, `","quote_volume":"0","high_24h":"`...)
+		dst = b.appendPx(dst, b.lastPx, styleTrim)
+		dst = append(dst, `","low_24h":"`...)
+		dst = b.appendPx(dst, b.lastPx, styleTrim)
+		return append(dst, `"}}`...)
+	}
+	return dst
+}
+
+type gateSession struct {
+	c *conn
+	p fastjson.Parser
+}
+
+func (*gateSession) open() {}
+
+func (s *gateSession) handle(msg []byte) {
+	v, err := s.p.ParseBytes(msg)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		s.c.send([]byte(`{"time":` + strconv.FormatInt(time.Now().Unix(), 10) + `,"channel":"","event":"","error":{"code":1,"message":"invalid argument provided"},"result":null}`))
+		return
+	}
+	ch := string(v.GetStringBytes("channel"))
+	ev := string(v.GetStringBytes("event"))
+	now := time.Now()
+	idPart := ""
+	if id := v.Get("id"); id != nil {
+		idPart = `,"id":` + id.String()
+	}
+	head := `{"time":` + strconv.FormatInt(now.Unix(), 10) + `,"time_ms":` + strconv.FormatInt(now.UnixMilli(), 10) +
+		idPart + `,"conn_id":"sim0001","trace_id":"sim0001","channel":"` + jsonSafe([]byte(ch)) + `","event":"` + jsonSafe([]byte(ev)) + `"`
+	if ch == "spot.ping" {
+		s.c.send([]byte(`{"time":` + strconv.FormatInt(now.Unix(), 10) + `,"time_ms":` + strconv.FormatInt(now.UnixMilli(), 10) +
+			idPart + `,"conn_id":"sim0001","trace_id":"sim0001","channel":"spot.pong","event":"","result":null}`))
+		return
+	}
+	if ev != "subscribe" && ev != "unsubscribe" {
+		s.c.send([]byte(head + `,"error":{"code":2,"message":"unknown event"},"result":null}`))
+		return
+	}
+	payload := v.GetArray("payload")
+	var k streamKey
+	var syms []string
+	switch ch {
+	case "spot.book_ticker", "spot.trades", "spot.tickers":
+		k.kind = map[string]kind{"spot.book_ticker": kBBO, "spot.trades": kTrade, "spot.tickers": kTicker}[ch]
+		for _, p := range payload {
+			syms = append(syms, string(p.GetStringBytes()))
+		}
+	case "spot.order_book_update":
+		k.kind = kDelta
+		if len(payload) > 0 {
+			syms = append(syms, string(payload[0].GetStringBytes()))
+		}
+	case "spot.order_book":
+		k.kind = kFull
+		k.depth = 20
+		if len(payload) > 1 {
+			if n, err := strconv.Atoi(string(payload[1].GetStringBytes())); err == nil && n > 0 {
+				k.depth = n
+			}
+		}
+		if len(payload) > 0 {
+			syms = append(syms, string(payload[0].GetStringBytes()))
+		}
+	default:
+		s.c.send([]byte(head + `,"error":{"code":2,"message":"unknown channel ` + jsonSafe([]byte(ch)) + `"},"result":null}`))
+		return
+	}
+	for _, sym := range syms {
+		if _, ok := (gateVenue{}).instrument(sym); !ok {
+			s.c.send([]byte(head + `,"error":{"code":2,"message":"unknown currency pair ` + jsonSafe([]byte(sym)) + `"},"result":null}`))
+			return
+		}
+	}
+	if len(syms) == 0 {
+		s.c.send([]byte(head + `,"error":{"code":2,"message":"empty payload"},"result":null}`))
+		return
+	}
+	s.c.send([]byte(head + `,"payload":` + v.Get("payload").String() + `,"result":{"status":"success"}}`))
+	for _, sym := range syms {
+		if ev == "subscribe" {
+			_, _ = s.c.subscribe(sym, k)
+		} else {
+			s.c.unsubscribe(sym, k)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package sim
+
+import (
+	"net/http"
+	"time"
+)
+
+// kind is what a stream carries.
+type kind uint8
+
+const (
+	kBBO       kind = iota + 1 // the top of book, on every top change
+	kTrade                     // trades
+	kDelta                     // a snapshot on subscribe, then each event's level changes
+	kFull                      // the top depth levels, whole, on every event
+	kTicker                    // a ticker (BBO and last trade) on top changes and trades
+	kHeartbeat                 // a per-book heartbeat once a second, events or not (encode gets ev == nil)
+)
+
+// streamKey identifies one encoding of a book's events. Every connection subscribed to the
+// same key receives the same frame bytes, encoded once per event.
+type streamKey struct {
+	kind  kind
+	depth int   // levels in snapshots and full pushes (0 = the whole book)
+	v     uint8 // venue-specific variant: channel name, envelope or format
+	bin   bool  // sent as binary WebSocket frames (Upbit, Bithumb v2)
+}
+
+// stream is the delivery state of one key on one book, owned by the model lock.
+type stream struct {
+	key    streamKey
+	conns  []*conn
+	lastHB int64 // kHeartbeat: when the last one went out (ns)
+}
+
+// venue is one exchange's protocol: names, paths, the frames it parses and the frames it
+// writes. Every exchange file (binance.go, okx.go, ...) implements it the same way.
+// Implementations are stateless; per-connection state lives in the session.
+type venue interface {
+	// name is the exchange ("binance"), also the first path segment.
+	name() string
+	// wsPaths are the WebSocket paths under /<name> ("/stream"; a trailing "/" also
+	// matches longer paths).
+	wsPaths() []string
+	// rest returns REST handlers by path under /<name> (nil: none).
+	rest(s *Server) map[string]http.HandlerFunc
+	// symbol writes inst the exchange's way; instrument parses it back.
+	symbol(inst instrument) string
+	instrument(sym string) (instrument, bool)
+	// depth is the number of levels per side the exchange's books keep (0: Options.Depth).
+	depth() int
+	// styles returns how prices and sizes are written.
+	styles() (px, sz numStyle)
+	// heartbeat is a frame the server sends every interval on its own (0: none).
+	heartbeat() (every time.Duration, op byte, frame []byte)
+	// newSession returns the protocol state of one connection opened on path.
+	newSession(c *conn, path string) session
+	// encode appends the frame stream k sends for ev to dst (empty on entry), or returns
+	// dst unchanged when k sends nothing for ev. For kHeartbeat streams ev is nil.
+	encode(dst []byte, b *book, ev *event, k streamKey) []byte
+	// snapshot appends the frame a new subscriber of k receives first, or returns dst.
+	snapshot(dst []byte, b *book, k streamKey) []byte
+}
+
+// session is one connection's protocol state. Its methods run on the connection's reader
+// goroutine only.
+type session interface {
+	// open sends what the exchange sends on connect (may be nothing).
+	open()
+	// handle answers one client frame: subscribe, unsubscribe, heartbeat.
+	handle(msg []byte)
+}
+
+// venues lists every exchange the simulator serves, in the registry order.
+func allVenues() []venue {
+	return []venue{binanceVenue{}, coinbaseVenue{}, krakenVenue{}, okxVenue{}, bybitVenue{},
+		gateVenue{}, upbitVenue{ex: "upbit"}, bithumbVenue{}, korbitVenue{}, coinoneVenue{}}
+}
+
+// Exchanges returns the names of the exchanges the simulator serves.
+func Exchanges() []string {
+	var out []string
+	for _, v := range allVenues() {
+		out = append(out, v.name())
+	}
+	return out
+}
+
+// appendLevels appends [["px","sz"],...] for the top n levels of a side.
+func appendLevels(dst []byte, b *book, ask bool, n int, pst, sst numStyle) []byte {
+	s := *b.side(ask)
+	if n <= 0 || n > len(s) {
+		n = len(s)
+	}
+	dst = append(dst, '[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '[', '"')
+		dst = b.appendPx(dst, s[i].px, pst)
+		dst = append(dst, '"', ',', '"')
+		dst = b.appendSz(dst, s[i].sz, sst)
+		dst = append(dst, '"', ']')
+	}
+	return append(dst, ']')
+}
+
+// appendChanges appends [["px","sz"],...] for the changes of one side of ev, with
+// suffix appended inside each level after the size (OKX's `,"0","1"`).
+func appendChanges(dst []byte, b *book, ev *event, ask bool, pst, sst numStyle, suffix string) []byte {
+	dst = append(dst, '[')
+	first := true
+	for _, c := range ev.changes {
+		if c.ask != ask {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, '[', '"')
+		dst = b.appendPx(dst, c.px, pst)
+		dst = append(dst, '"', ',', '"')
+		dst = b.appendSz(dst, c.sz, sst)
+		dst = append(dst, '"')
+		dst = append(dst, suffix...)
+		dst = append(dst, ']')
+	}
+	return append(dst, ']')
+}

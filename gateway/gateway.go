@@ -1,0 +1,281 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/session"
+	"github.com/tickline/tickline/shared/bus"
+	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// Stats are a gateway's publishing counters.
+type Stats struct {
+	Published, EncodeErrors, PublishErrors atomic.Uint64
+}
+
+// Gateway is one gateway process: a session per exchange connection plan, every record
+// stamped with the gateway's number, its own sequence and the receive time, and published
+// on the gateway's bus endpoint.
+//
+// Ownership: each session goroutine parses and syncs its own symbols; publishing is
+// serialized by mu so that the gateway sequence reaches every subscriber in order (the
+// bus requires one publishing goroutine at a time for ordered delivery).
+type Gateway struct {
+	cfg      *config.Gateway
+	log      *slog.Logger
+	pub      *bus.Publisher
+	sessions []*session.Session
+	names    []string // exchange of each session, for stats
+	Stats    Stats
+
+	mu    sync.Mutex // guards seq, buf, topic and the Publish calls
+	seq   uint64
+	buf   []byte
+	topic []byte
+}
+
+// Options tune a Gateway beyond the topology (tests use them).
+type Options struct {
+	// Bind overrides the publish endpoint (e.g. tcp://127.0.0.1:0 in tests).
+	Bind string
+	// MinBackoff/MaxBackoff override the sessions' reconnect backoff.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// New builds the gateway id of the topology: adapters, connection plans and sessions. It
+// does not connect or listen; Run does.
+func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gateway, error) {
+	gc, err := topo.Gateway(id)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: gc, log: log.With("gateway", gc.ID), buf: make([]byte, 0, 64<<10)}
+	names := make([]string, 0, len(gc.Feeds))
+	for name := range gc.Feeds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		feed := gc.Feeds[name]
+		ex, err := wire.ParseExchange(name)
+		if err != nil {
+			return nil, err
+		}
+		a, err := Adapter(ex)
+		if err != nil {
+			return nil, err
+		}
+		subs, err := feedSubs(feed)
+		if err != nil {
+			return nil, fmt.Errorf("gateway %s: %s: %w", gc.ID, name, err)
+		}
+		plans, err := a.Plan(feed.WSURL, subs)
+		if err != nil {
+			return nil, fmt.Errorf("gateway %s: %s: planning connections: %w", gc.ID, name, err)
+		}
+		for _, plan := range plans {
+			s, err := session.New(session.Options{Adapter: a, Plan: plan, Subs: plansSubs(subs, plan),
+				RESTURL: feed.RESTURL, StaleAfter: feed.StaleAfter, MinBackoff: opts.MinBackoff, MaxBackoff: opts.MaxBackoff},
+				g.publish, g.log)
+			if err != nil {
+				return nil, fmt.Errorf("gateway %s: %s: %w", gc.ID, name, err)
+			}
+			g.sessions = append(g.sessions, s)
+			g.names = append(g.names, name)
+		}
+	}
+	bind := gc.BindEndpoint()
+	if opts.Bind != "" {
+		bind = opts.Bind
+	}
+	g.pub, err = bus.NewPublisher(bind, busOptions(&topo.Bus), g.log)
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
+	}
+	return g, nil
+}
+
+// busOptions maps the topology's bus section to publisher options.
+func busOptions(b *config.Bus) bus.Options {
+	return bus.Options{QueueDepth: b.QueueDepth, MaxMessageBytes: b.MaxMessageBytes, StallTimeout: b.StallTimeout}
+}
+
+func feedSubs(feed *config.Feed) ([]adapter.Sub, error) {
+	syms := make([]string, 0, len(feed.Symbols))
+	for s := range feed.Symbols {
+		syms = append(syms, s)
+	}
+	sort.Strings(syms)
+	subs := make([]adapter.Sub, 0, len(syms))
+	for _, s := range syms {
+		sub := adapter.Sub{Symbol: s, Depth: feed.BookDepth}
+		for _, c := range feed.Symbols[s] {
+			ch, err := adapter.ParseChannel(string(c))
+			if err != nil {
+				return nil, err
+			}
+			sub.Channels = append(sub.Channels, ch)
+		}
+		subs = append(subs, sub)
+	}
+	return subs, nil
+}
+
+// plansSubs returns the subscriptions of the symbols a plan carries.
+func plansSubs(subs []adapter.Sub, plan adapter.ConnPlan) []adapter.Sub {
+	var out []adapter.Sub
+	for _, sym := range plan.Symbols {
+		for _, s := range subs {
+			if s.Symbol == sym {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// Endpoint returns the endpoint the gateway publishes on (with the real port).
+func (g *Gateway) Endpoint() string { return g.pub.Endpoint() }
+
+// Publisher exposes the bus publisher (stats, tests).
+func (g *Gateway) Publisher() *bus.Publisher { return g.pub }
+
+// Sessions returns the gateway's sessions (stats, tests).
+func (g *Gateway) Sessions() []*session.Session { return g.sessions }
+
+// Num returns the gateway number stamped on records.
+func (g *Gateway) Num() uint16 { return g.cfg.Num }
+
+// Run runs every session until ctx ends, then closes the publisher. It returns after all
+// goroutines have exited.
+func (g *Gateway) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, s := range g.sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Run(ctx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		g.watchSubscribers(ctx)
+	}()
+	g.log.Info("gateway running", "endpoint", g.pub.Endpoint(), "sessions", len(g.sessions))
+	wg.Wait()
+	err := g.pub.Close()
+	if ctx.Err() != nil && !errors.Is(err, bus.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// publish stamps and publishes a session's batch. It runs on session goroutines.
+func (g *Gateway) publish(b *adapter.Batch) {
+	now := time.Now().UnixNano()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := 0; i < b.Len(); i++ {
+		r := b.At(i)
+		g.seq++
+		r.GatewayID, r.GatewaySeq = g.cfg.Num, g.seq
+		if r.TsRecv == 0 {
+			r.TsRecv = now
+		}
+		var err error
+		g.buf, err = wire.AppendRecord(g.buf[:0], r)
+		if err != nil {
+			g.seq-- // nothing published under this number: receivers must not see a gap
+			g.Stats.EncodeErrors.Add(1)
+			continue
+		}
+		g.topic = wire.AppendTopic(g.topic[:0], r.Kind, r.Exchange, &r.Instrument)
+		if err := g.pub.Publish(g.topic, g.buf); err != nil {
+			g.Stats.PublishErrors.Add(1) // only oversize or closed; the number stays used (a visible gap)
+			continue
+		}
+		g.Stats.Published.Add(1)
+	}
+}
+
+// feedSymbols returns the configured symbols and channels of an exchange (tests).
+func (g *Gateway) feedSymbols(ex string) map[string][]config.Channel {
+	if f, ok := g.cfg.Feeds[ex]; ok {
+		return f.Symbols
+	}
+	return nil
+}
+
+func hasBook(chs []config.Channel) bool {
+	for _, c := range chs {
+		if c == config.ChannelBook {
+			return true
+		}
+	}
+	return false
+}
+
+// SessionStats sums the counters of an exchange's sessions.
+type SessionStats struct {
+	Frames, Records, ParseErrors, Reconnects, Stale, Gaps, Resyncs, ChecksumFailures, RateLimited, Oversized, Rollovers uint64
+}
+
+// sessionStats returns the summed counters of exchange ex's sessions.
+func (g *Gateway) sessionStats(ex string) SessionStats {
+	var st SessionStats
+	for i, s := range g.sessions {
+		if g.names[i] != ex {
+			continue
+		}
+		st.Frames += s.Stats.Frames.Load()
+		st.Records += s.Stats.Records.Load()
+		st.ParseErrors += s.Stats.ParseErrors.Load()
+		st.Reconnects += s.Stats.Reconnects.Load()
+		st.Stale += s.Stats.Stale.Load()
+		st.Gaps += s.Stats.Gaps.Load()
+		st.Resyncs += s.Stats.Resyncs.Load()
+		st.ChecksumFailures += s.Stats.ChecksumFailures.Load()
+		st.RateLimited += s.Stats.RateLimited.Load()
+		st.Oversized += s.Stats.Oversized.Load()
+		st.Rollovers += s.Stats.Rollovers.Load()
+	}
+	return st
+}
+
+// watchSubscribers asks every session to republish its books when a subscriber joins or
+// changes its subscriptions, so that late joiners get whole books without waiting for the
+// periodic refresh.
+func (g *Gateway) watchSubscribers(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sig := ""
+		for _, st := range g.pub.Stats() {
+			if len(st.Subscriptions) > 0 {
+				sig += st.Remote + fmt.Sprint(st.Subscriptions) + ";"
+			}
+		}
+		if sig != last {
+			last = sig
+			for _, s := range g.sessions {
+				s.RequestRefresh()
+			}
+		}
+	}
+}
