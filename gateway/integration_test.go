@@ -55,12 +55,23 @@ func startSim(t *testing.T, opts sim.Options) *sim.Server {
 	return s
 }
 
-func startGateway(t *testing.T, topo *config.Topology, id string) *Gateway {
+// startGateway builds a gateway, subscribes a collector to it, and runs the gateway once
+// the collector's subscription is in place, so that the collector sees every record.
+func startGateway(t *testing.T, topo *config.Topology, id string) (*Gateway, *collector) {
 	t.Helper()
 	g, err := New(topo, id, Options{Bind: "tcp://127.0.0.1:0", MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := collect(t, g.Endpoint())
+	eventually(t, "collector subscribed", 10*time.Second, func() bool {
+		for _, st := range g.Publisher().Stats() {
+			if len(st.Subscriptions) > 0 {
+				return true
+			}
+		}
+		return false
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); g.Run(ctx) }()
@@ -72,7 +83,7 @@ func startGateway(t *testing.T, topo *config.Topology, id string) *Gateway {
 			t.Error("gateway did not stop")
 		}
 	})
-	return g
+	return g, c
 }
 
 // collector subscribes to a gateway and rebuilds what a consumer sees: per-symbol books
@@ -226,8 +237,7 @@ func (c *collector) sameBook(s *sim.Server, ex, sym string) error {
 func TestIntegrationAllExchangesStream(t *testing.T) {
 	s := startSim(t, sim.Options{Seed: 1, Rate: 50})
 	topo := topology(t, s.Addr())
-	g := startGateway(t, topo, "gw-korea")
-	c := collect(t, g.Endpoint())
+	_, c := startGateway(t, topo, "gw-korea")
 	for _, ex := range wire.Exchanges() {
 		eventually(t, ex.String()+" bbo, trades and books", 30*time.Second, func() bool {
 			return c.count(ex.String(), func(k map[wire.Kind]int, _ map[wire.StatusCode]int) bool {
@@ -295,8 +305,10 @@ func TestIntegrationFaults(t *testing.T) {
 		marked := uint64(c.status[ex][wire.StatusGap] + c.status[ex][wire.StatusChecksum])
 		c.mu.Unlock()
 		// A gap injected while the book is already resyncing from the previous one falls
-		// into the same invalid period: it can never be seen twice, but never zero times.
-		if marked == 0 || marked > injected {
+		// into the same invalid period: it is never marked twice. A reorder of two frames
+		// of different symbols breaks no chain. Whatever was missed shows in the books,
+		// which bookEqual compares with the simulator's.
+		if marked > injected || marked == 0 && st.Gaps > 0 {
 			t.Fatalf("%s: %d gaps injected, %d marked", ex, injected, marked)
 		}
 		t.Logf("%s: %d gaps/reorders injected, %d marked, gateway stats %+v", ex, injected, marked, g.sessionStats(ex))
@@ -346,13 +358,14 @@ func TestIntegrationFaults(t *testing.T) {
 			reconnected(t, s, g, c, ex)
 		}},
 		{"refused/gateio", "gateio", sim.Fault{DisconnectAfter: 50, RefuseConnects: 2, RefuseStatus: 429, RetryAfter: time.Second}, func(t *testing.T, s *sim.Server, g *Gateway, c *collector, ex string) {
-			eventually(t, "reconnect after refusals", 30*time.Second, func() bool { return s.Stats().ByExchange[ex].Refused >= 2 && s.Stats().ByExchange[ex].Conns >= 2 })
-			st := g.sessionStats(ex)
-			if st.RateLimited < 2 {
-				t.Fatalf("rate-limit answers not honoured: %+v", st)
-			}
-			s.Inject(ex, sim.Fault{})
+			eventually(t, "refusals and a disconnect", 30*time.Second, func() bool {
+				st := s.Stats().ByExchange[ex]
+				return st.Refused >= 2 && st.Disconnects >= 1
+			})
 			reconnected(t, s, g, c, ex)
+			if st := g.sessionStats(ex); st.RateLimited < 2 {
+				t.Fatalf("rate-limit answers not counted: %+v", st)
+			}
 		}},
 	}
 	for _, tc := range cases {
@@ -362,8 +375,7 @@ func TestIntegrationFaults(t *testing.T) {
 			for _, f := range topo.Gateways[0].Feeds {
 				f.StaleAfter = 2 * time.Second // let the stall test finish quickly
 			}
-			g := startGateway(t, topo, "gw-korea")
-			c := collect(t, g.Endpoint())
+			g, c := startGateway(t, topo, "gw-korea")
 			tc.check(t, s, g, c, tc.ex)
 		})
 	}

@@ -56,6 +56,27 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websoc
 		defer hb.Done()
 		s.heartbeat(ctx, conn, stop, &lastFrame)
 	}()
+	if next == nil && !s.subscribed {
+		// Subscribe while reading: data flows as soon as the first frame is accepted, and
+		// pacing many frames must not leave the socket unread.
+		hb.Add(1)
+		go func() {
+			defer hb.Done()
+			sctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				select {
+				case <-stop:
+					cancel()
+				case <-sctx.Done():
+				}
+			}()
+			if err := s.subscribe(sctx, conn); err != nil && sctx.Err() == nil {
+				conn.Close() // the reader sees it and the session reconnects
+			}
+		}()
+	}
+	s.subscribed = false
 	defer func() {
 		close(stop)
 		hb.Wait()

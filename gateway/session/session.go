@@ -86,6 +86,7 @@ type Session struct {
 	in, out     adapter.Batch
 	connectedAt time.Time
 	roll        *rollover // the replacement connection being prepared, if any
+	subscribed  bool      // the next connection served was already subscribed (rollover)
 	rollAfter   time.Time // earliest time to (re)try a rollover
 	syms        map[wire.Name]*symbol
 	backoff     Backoff
@@ -211,14 +212,6 @@ func (s *Session) Run(ctx context.Context) error {
 				}
 				continue
 			}
-			if err := s.subscribe(ctx, conn); err != nil {
-				conn.Close()
-				attempt++
-				if !sleep(ctx, s.backoff.Wait(attempt, 0)) {
-					break
-				}
-				continue
-			}
 		}
 		if s.Stats.Connects.Add(1) > 1 {
 			s.Stats.Reconnects.Add(1)
@@ -226,6 +219,7 @@ func (s *Session) Run(ctx context.Context) error {
 		var err error
 		next, err = s.serve(ctx, conn)
 		conn.Close()
+		s.subscribed = next != nil
 		if errors.Is(err, errRollover) {
 			s.Stats.Rollovers.Add(1)
 			continue // seamless: books and chains continue on the new connection
