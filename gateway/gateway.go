@@ -49,6 +49,8 @@ type Options struct {
 	Bind string
 	// MinBackoff/MaxBackoff override the sessions' reconnect backoff.
 	MinBackoff, MaxBackoff time.Duration
+	// RefreshEvery overrides how often valid books are republished (session default 10 s).
+	RefreshEvery time.Duration
 }
 
 // New builds the gateway id of the topology: adapters, connection plans and sessions. It
@@ -84,7 +86,8 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 		}
 		for _, plan := range plans {
 			s, err := session.New(session.Options{Adapter: a, Plan: plan, Subs: plansSubs(subs, plan),
-				RESTURL: feed.RESTURL, StaleAfter: feed.StaleAfter, MinBackoff: opts.MinBackoff, MaxBackoff: opts.MaxBackoff},
+				RESTURL: feed.RESTURL, StaleAfter: feed.StaleAfter, MinBackoff: opts.MinBackoff, MaxBackoff: opts.MaxBackoff,
+				RefreshEvery: opts.RefreshEvery},
 				g.publish, g.log)
 			if err != nil {
 				return nil, fmt.Errorf("gateway %s: %s: %w", gc.ID, name, err)

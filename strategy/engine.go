@@ -12,6 +12,7 @@ package strategy
 import (
 	"math"
 	"sort"
+	"time"
 
 	"github.com/tickline/tickline/shared/book"
 	"github.com/tickline/tickline/shared/wire"
@@ -23,6 +24,11 @@ type EngineConfig struct {
 	MaxNotional  float64                   // USD cap per opportunity
 	StalenessNs  int64                     // quotes older than this (by receive time) are excluded
 	FeesBps      map[wire.Exchange]float64 // taker fee per exchange, basis points
+	// HoldNs is how long a delta past a hole in the merged stream waits for another line
+	// to fill it before the hole counts as a real gap (default 250 ms); HoldMax bounds
+	// how many deltas wait (default 256).
+	HoldNs  int64
+	HoldMax int
 	// FX: KRW per USD. Either a static rate, or the mid of a market (exchange + instrument,
 	// e.g. upbit USDT-KRW).
 	FXStatic     float64
@@ -49,6 +55,8 @@ type market struct {
 	hasBook    bool
 	valid      bool // false after a real gap/invalid status until a snapshot
 	q          Quote
+	held       []wire.Record // deltas past a hole, waiting for a slower line to fill it
+	heldSince  int64
 }
 
 type marketKey struct {
@@ -149,8 +157,10 @@ func (e *Engine) OnRecord(r *wire.Record) []Opportunity {
 			TsRecv: r.TsRecv, TsExchange: r.TsExchange}
 		m.q.OK = m.q.BidPx > 0 && m.q.AskPx > 0
 	case wire.KindBookSnapshot:
-		if r.Flags&wire.FlagRefresh != 0 && m.hasBook && m.valid {
-			return e.out // a late joiner's copy of what this book already holds
+		if m.hasBook && m.valid && (r.Flags&wire.FlagRefresh != 0 || r.Flags&wire.FlagNoSeq == 0 && r.Seq <= m.bookSeq) {
+			// A late joiner's copy of what this book already holds, or a snapshot older
+			// than what another line has already delivered (a restarted gateway).
+			return e.out
 		}
 		e.Stats.Snapshots++
 		m.book.Snapshot(r.Bids, r.Asks)
@@ -161,13 +171,17 @@ func (e *Engine) OnRecord(r *wire.Record) []Opportunity {
 			break
 		}
 		if r.Flags&wire.FlagNoSeq == 0 && r.SeqFirst != 0 && r.SeqFirst != m.bookSeq+1 {
-			// The arbitrated stream itself has a hole: no line delivered those ids.
-			e.Stats.ChainBreaks++
-			e.invalidate(m)
+			if r.Seq <= m.bookSeq {
+				break // older than the book (a snapshot from another line got ahead)
+			}
+			// A hole in the merged stream: a slower line may still fill it. Hold the
+			// delta until the hole fills or the hold expires (then it is a real gap).
+			e.hold(m, r)
 			break
 		}
 		m.book.Apply(r.Bids, r.Asks)
 		m.bookSeq = r.Seq
+		e.drainHeld(m)
 		e.topFromBook(m, r)
 	case wire.KindStatus:
 		if r.Flags&wire.FlagBookInvalid != 0 {
@@ -189,6 +203,54 @@ func (e *Engine) invalidate(m *market) {
 	e.Stats.Invalidations++
 	m.valid = false
 	m.q.OK = false
+	m.held = m.held[:0]
+}
+
+// hold keeps a delta that does not chain yet; a hole that outlives the hold window (by
+// record time) or the hold bound is a real gap.
+func (e *Engine) hold(m *market, r *wire.Record) {
+	if len(m.held) == 0 {
+		m.heldSince = r.TsRecv
+	}
+	holdNs, holdMax := e.cfg.HoldNs, e.cfg.HoldMax
+	if holdNs <= 0 {
+		holdNs = int64(250 * time.Millisecond)
+	}
+	if holdMax <= 0 {
+		holdMax = 256
+	}
+	if r.TsRecv-m.heldSince > holdNs || len(m.held) >= holdMax {
+		e.Stats.ChainBreaks++ // no line delivered the missing ids in time
+		e.invalidate(m)
+		return
+	}
+	i := len(m.held)
+	m.held = append(m.held, wire.Record{})
+	for ; i > 0 && m.held[i-1].SeqFirst > r.SeqFirst; i-- {
+		m.held[i] = m.held[i-1]
+	}
+	m.held[i] = *r
+	m.held[i].Bids = append([]wire.Level(nil), r.Bids...)
+	m.held[i].Asks = append([]wire.Level(nil), r.Asks...)
+}
+
+// drainHeld applies held deltas that now chain.
+func (e *Engine) drainHeld(m *market) {
+	for len(m.held) > 0 {
+		h := &m.held[0]
+		switch {
+		case h.Seq <= m.bookSeq:
+		case h.SeqFirst == m.bookSeq+1:
+			m.book.Apply(h.Bids, h.Asks)
+			m.bookSeq = h.Seq
+		default:
+			return
+		}
+		m.held = m.held[1:]
+	}
+	if len(m.held) > 0 {
+		m.heldSince = m.held[0].TsRecv
+	}
 }
 
 func (e *Engine) topFromBook(m *market, r *wire.Record) {

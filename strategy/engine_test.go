@@ -121,9 +121,23 @@ func TestBookChainBreakInvalidates(t *testing.T) {
 	if q := e.markets[marketKey{wire.Binance, snap.Instrument}].q; q.BidPx != 99995 {
 		t.Fatalf("delta not applied: %+v", q)
 	}
-	d.SeqFirst, d.Seq = 20, 21 // 13..19 never arrived on any line
+	// 13..14 come late (another line is slower): the hole is held, then filled.
+	d.SeqFirst, d.Seq, d.TsRecv = 15, 16, 2
 	e.OnRecord(&d)
-	if e.Stats.ChainBreaks != 1 || e.markets[marketKey{wire.Binance, snap.Instrument}].valid {
+	fill := d
+	fill.SeqFirst, fill.Seq, fill.TsRecv = 13, 14, 3
+	fill.Bids = []wire.Level{{Price: wire.MustDecimal("99996"), Size: wire.MustDecimal("1")}}
+	e.OnRecord(&fill)
+	mk := e.markets[marketKey{wire.Binance, snap.Instrument}]
+	if e.Stats.ChainBreaks != 0 || !mk.valid || mk.bookSeq != 16 {
+		t.Fatalf("late fill not merged: %+v seq %d", e.Stats, mk.bookSeq)
+	}
+	// 17..19 never arrive on any line: after the hold window it is a real gap.
+	d.SeqFirst, d.Seq, d.TsRecv = 20, 21, 4
+	e.OnRecord(&d)
+	d.SeqFirst, d.Seq, d.TsRecv = 22, 22, 4+int64(time.Second)
+	e.OnRecord(&d)
+	if e.Stats.ChainBreaks != 1 || mk.valid {
 		t.Fatalf("chain break not detected: %+v", e.Stats)
 	}
 }

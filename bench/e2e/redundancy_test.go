@@ -1,0 +1,269 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickline/tickline/bench/shaper"
+	"github.com/tickline/tickline/bench/sim"
+	"github.com/tickline/tickline/gateway"
+	"github.com/tickline/tickline/shared/bus"
+	"github.com/tickline/tickline/shared/wire"
+	"github.com/tickline/tickline/strategy"
+)
+
+// eventKey identifies an exchange event as the arbiter does.
+type eventKey struct {
+	ex   wire.Exchange
+	kind wire.Kind
+	inst wire.Name
+	seq  uint64
+}
+
+func keyOf(r *wire.Record) eventKey { return eventKey{r.Exchange, r.Kind, r.Instrument, r.Seq} }
+
+// lineLog records which events a line carried (a plain subscriber on the shaped line).
+type lineLog struct {
+	mu     sync.Mutex
+	events map[eventKey]time.Time
+}
+
+func logLine(t *testing.T, endpoint string, g *Group) *lineLog {
+	l := &lineLog{events: map[eventKey]time.Time{}}
+	sub := bus.NewSubscriber(bus.SubOptions{MaxMessageBytes: 4 << 20}, Quiet)
+	if err := sub.Connect(endpoint); err != nil {
+		t.Fatal(err)
+	}
+	sub.Subscribe("")
+	g.Go(func(ctx context.Context) {
+		var h wire.Header
+		sub.Run(ctx, func(b []bus.Message) {
+			now := time.Now()
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			for _, m := range b {
+				if wire.ReadHeader(m.Payload, &h) == nil && h.Kind != wire.KindStatus && h.Flags&wire.FlagRefresh == 0 {
+					k := eventKey{h.Exchange, h.Kind, h.Instrument, h.Seq}
+					if _, ok := l.events[k]; !ok {
+						l.events[k] = now
+					}
+				}
+			}
+		})
+		sub.Close()
+	})
+	return l
+}
+
+// delivered records what the strategy's merger delivered, per event and line.
+type delivered struct {
+	mu    sync.Mutex
+	count map[eventKey]int
+	line  map[eventKey]int
+}
+
+func (d *delivered) on(line int, r *wire.Record) {
+	if r.Kind == wire.KindStatus || r.Flags&wire.FlagRefresh != 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := keyOf(r)
+	d.count[k]++
+	d.line[k] = line
+}
+
+type rig struct {
+	sim      *sim.Server
+	gws      []*Gateway
+	lines    []string
+	strategy *strategy.Strategy
+	got      *delivered
+	group    *Group
+}
+
+// build starts a simulator, two gateways and a strategy reading the given line endpoints
+// (shaped or not, made by lines from the two gateway endpoints).
+func build(t *testing.T, exchanges []string, gwOpts gateway.Options, lines func(g0, g1 string, group *Group) []string, binds [2]string, ready func() bool) *rig {
+	t.Helper()
+	r := &rig{group: NewGroup(), got: &delivered{count: map[eventKey]int{}, line: map[eventKey]int{}}}
+	var err error
+	r.sim, err = StartSim(sim.Options{Seed: 3, Rate: 200, Exchanges: exchanges})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.sim.Pause() // no market until every receiver is subscribed
+	topo, err := Topology(".", r.sim.Addr(), exchanges...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"gw-korea", "gw-global"} {
+		g, err := StartGateway(topo, id, binds[i], gwOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.gws = append(r.gws, g)
+	}
+	r.lines = lines(r.gws[0].Endpoint(), r.gws[1].Endpoint(), r.group)
+	r.strategy, err = strategy.New(topo, strategy.Options{Endpoints: r.lines, LineTimeout: 300 * time.Millisecond,
+		OnRecord: r.got.on}, Quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.group.Go(func(ctx context.Context) { r.strategy.Run(ctx) })
+	if ready != nil && !Wait(10*time.Second, ready) {
+		t.Fatal("receivers did not subscribe")
+	}
+	r.sim.Resume()
+	t.Cleanup(func() {
+		r.group.Stop()
+		for _, g := range r.gws {
+			g.Stop()
+		}
+		r.sim.Close()
+	})
+	return r
+}
+
+// TestRedundancyDelayAndDrops: line 0 is delayed by 30 ms, line 1 drops 10% of its
+// messages. The strategy sees every event that either line carried exactly once, from
+// the earlier line, and no gap (line 0 has everything line 1 lost).
+func TestRedundancyDelayAndDrops(t *testing.T) {
+	var logs [2]*lineLog
+	var shapers []*shaper.Shaper
+	r := build(t, []string{"binance", "okx"}, gateway.Options{}, func(g0, g1 string, group *Group) []string {
+		s0, err := StartShaper(g0, shaper.Options{Delay: 30 * time.Millisecond}, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s1, err := StartShaper(g1, shaper.Options{Drop: 0.1, Seed: 9}, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs[0], logs[1] = logLine(t, s0.Endpoint(), group), logLine(t, s1.Endpoint(), group)
+		shapers = []*shaper.Shaper{s0, s1}
+		return []string{s0.Endpoint(), s1.Endpoint()}
+	}, [2]string{"tcp://127.0.0.1:0", "tcp://127.0.0.1:0"}, func() bool {
+		return shapers[0].Subscribers() == 2 && shapers[1].Subscribers() == 2 // strategy and log
+	})
+	if !Wait(20*time.Second, func() bool { return r.strategy.Stats.Delivered.Load() > 3000 }) {
+		t.Fatalf("only %d records delivered", r.strategy.Stats.Delivered.Load())
+	}
+	r.sim.Pause()
+	time.Sleep(300 * time.Millisecond) // drain the delayed line (30 ms) and the logs
+	r.group.Stop()                     // stop strategy, shapers and logs before reading their state
+
+	r.got.mu.Lock()
+	defer r.got.mu.Unlock()
+	union := map[eventKey]bool{}
+	for _, l := range logs {
+		for k := range l.events {
+			union[k] = true
+		}
+	}
+	for k, n := range r.got.count {
+		if n != 1 {
+			t.Fatalf("event %+v delivered %d times", k, n)
+		}
+	}
+	missing := 0
+	for k := range union {
+		if r.got.count[k] == 0 {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d events carried by a line were never delivered", missing, len(union))
+	}
+	// The earlier copy wins: line 0 (delayed) should win only what line 1 dropped.
+	both, lateWins := 0, 0
+	for k, line := range r.got.line {
+		_, on0 := logs[0].events[k]
+		_, on1 := logs[1].events[k]
+		if on0 && on1 {
+			both++
+			if line == 0 {
+				lateWins++
+			}
+		}
+	}
+	if both == 0 || float64(lateWins) > 0.01*float64(both) {
+		t.Fatalf("the delayed line won %d of %d events both lines carried", lateWins, both)
+	}
+	m := r.strategy.Merger()
+	if m.Stats.RealGaps != 0 || r.strategy.Engine().Stats.ChainBreaks != 0 {
+		t.Fatalf("gap seen although a line had the data: real gaps %d, chain breaks %d", m.Stats.RealGaps, r.strategy.Engine().Stats.ChainBreaks)
+	}
+	if m.Stats.SeqGaps[1] == 0 {
+		t.Fatal("drops on line 1 not seen as gateway-sequence gaps")
+	}
+	t.Logf("%d events, %d on both lines, delayed line won %d; line 1 seq gaps %d; wins %v",
+		len(union), both, lateWins, m.Stats.SeqGaps[1], m.Arb.Stats.Wins[:2])
+}
+
+// TestRedundancyDropsOnBothLines: both lines drop book deltas independently; where both
+// lost the same delta the book breaks (a real gap) and is resynced by the next snapshot.
+func TestRedundancyDropsOnBothLines(t *testing.T) {
+	r := build(t, []string{"okx"}, gateway.Options{RefreshEvery: 300 * time.Millisecond}, func(g0, g1 string, group *Group) []string {
+		var eps []string
+		for i, g := range []string{g0, g1} {
+			s, err := StartShaper(g, shaper.Options{Drop: 0.3, Seed: uint64(100 + i), DropKinds: []wire.Kind{wire.KindBookDelta}}, group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eps = append(eps, s.Endpoint())
+		}
+		return eps
+	}, [2]string{"tcp://127.0.0.1:0", "tcp://127.0.0.1:0"}, nil)
+	e := r.strategy.Engine()
+	if !Wait(20*time.Second, func() bool { return r.strategy.Stats.Delivered.Load() > 2000 }) {
+		t.Fatal("no traffic")
+	}
+	r.group.Stop()
+	if e.Stats.ChainBreaks == 0 {
+		t.Fatal("no gap detected although both lines dropped deltas")
+	}
+	if e.Stats.Snapshots < 2 {
+		t.Fatalf("no resync after the gap: %+v", e.Stats)
+	}
+	t.Logf("engine %+v", e.Stats)
+}
+
+// TestRedundancyGatewayKilled: one gateway dies and comes back on the same endpoint; the
+// other carries everything meanwhile: failover counted, no gap.
+func TestRedundancyGatewayKilled(t *testing.T) {
+	dir := t.TempDir()
+	binds := [2]string{"ipc://" + filepath.Join(dir, "g0.sock"), "ipc://" + filepath.Join(dir, "g1.sock")}
+	r := build(t, []string{"binance", "bybit"}, gateway.Options{}, func(g0, g1 string, _ *Group) []string { return []string{g0, g1} }, binds, nil)
+	if !Wait(20*time.Second, func() bool { return r.strategy.Stats.Delivered.Load() > 1000 }) {
+		t.Fatal("no traffic")
+	}
+	r.gws[1].Stop()
+	m := r.strategy.Merger()
+	d0 := r.strategy.Stats.Delivered.Load()
+	if !Wait(10*time.Second, func() bool { return r.strategy.Stats.Delivered.Load() > d0+1000 }) {
+		t.Fatal("line 0 did not carry on")
+	}
+	if err := r.gws[1].Start(); err != nil {
+		t.Fatal(err)
+	}
+	d1 := r.strategy.Stats.Delivered.Load()
+	if !Wait(10*time.Second, func() bool { return r.strategy.Stats.Delivered.Load() > d1+1000 }) {
+		t.Fatal("no traffic after the restart")
+	}
+	time.Sleep(500 * time.Millisecond)
+	r.group.Stop()
+	if m.Stats.Failovers == 0 || m.Stats.Returns == 0 {
+		t.Fatalf("failover/return not counted: %+v", m.Stats)
+	}
+	if m.Stats.RealGaps != 0 || r.strategy.Engine().Stats.ChainBreaks != 0 {
+		t.Fatalf("gap during failover: real gaps %d chain breaks %d", m.Stats.RealGaps, r.strategy.Engine().Stats.ChainBreaks)
+	}
+	if w := m.Arb.Stats.Wins; w[1] == 0 {
+		t.Fatalf("restarted line never won: %v", w[:2])
+	}
+	t.Logf("merger %+v wins %v", m.Stats, m.Arb.Stats.Wins[:2])
+}
