@@ -238,7 +238,7 @@ func newBus(transport, dir string, stalled bool) (*busPair, error) {
 	return b, nil
 }
 
-func (b *busPair) send(p []byte) error   { return b.pub.Publish(b.topic, p) }
+func (b *busPair) send(p []byte) error  { return b.pub.Publish(b.topic, p) }
 func (b *busPair) recv(on func([]byte)) { b.on <- on }
 func (b *busPair) close() {
 	b.cancel()
