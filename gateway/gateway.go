@@ -14,6 +14,7 @@ import (
 	"github.com/tickline/tickline/gateway/session"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -30,12 +31,13 @@ type Stats struct {
 // serialized by mu so that the gateway sequence reaches every subscriber in order (the
 // bus requires one publishing goroutine at a time for ordered delivery).
 type Gateway struct {
-	cfg      *config.Gateway
-	log      *slog.Logger
-	pub      *bus.Publisher
-	sessions []*session.Session
-	names    []string // exchange of each session, for stats
-	Stats    Stats
+	cfg       *config.Gateway
+	log       *slog.Logger
+	pub       *bus.Publisher
+	sessions  []*session.Session
+	names     []string // exchange of each session, for stats
+	noMetrics bool
+	Stats     Stats
 
 	mu    sync.Mutex // guards seq, buf, topic and the Publish calls
 	seq   uint64
@@ -51,6 +53,8 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// RefreshEvery overrides how often valid books are republished (session default 10 s).
 	RefreshEvery time.Duration
+	// NoMetrics skips the metrics server even when the topology names one (tests).
+	NoMetrics bool
 }
 
 // New builds the gateway id of the topology: adapters, connection plans and sessions. It
@@ -60,7 +64,7 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: gc, log: log.With("gateway", gc.ID), buf: make([]byte, 0, 64<<10)}
+	g := &Gateway{cfg: gc, log: log.With("gateway", gc.ID), buf: make([]byte, 0, 64<<10), noMetrics: opts.NoMetrics || opts.Bind != ""}
 	names := make([]string, 0, len(gc.Feeds))
 	for name := range gc.Feeds {
 		names = append(names, name)
@@ -174,6 +178,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 		defer wg.Done()
 		g.watchSubscribers(ctx)
 	}()
+	if g.cfg.Metrics != "" && !g.noMetrics {
+		reg := metrics.NewRegistry()
+		g.Register(reg)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := reg.Serve(ctx, g.cfg.Metrics, g.Health, g.log); err != nil {
+				g.log.Error("metrics server", "err", err)
+			}
+		}()
+	}
 	g.log.Info("gateway running", "endpoint", g.pub.Endpoint(), "sessions", len(g.sessions))
 	wg.Wait()
 	err := g.pub.Close()

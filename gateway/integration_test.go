@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"github.com/tickline/tickline/shared/book"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -378,5 +382,43 @@ func TestIntegrationFaults(t *testing.T) {
 			g, c := startGateway(t, topo, "gw-korea")
 			tc.check(t, s, g, c, tc.ex)
 		})
+	}
+}
+
+// TestIntegrationMetricsScrape: /metrics exposes the session counters per exchange and
+// /healthz turns healthy once frames flow.
+func TestIntegrationMetricsScrape(t *testing.T) {
+	s := startSim(t, sim.Options{Seed: 2, Rate: 50, Exchanges: []string{"binance"}})
+	topo := topology(t, s.Addr(), "binance")
+	g, c := startGateway(t, topo, "gw-korea")
+	reg := metrics.NewRegistry()
+	g.Register(reg)
+	srv := httptest.NewServer(reg.Handler(g.Health))
+	defer srv.Close()
+	eventually(t, "traffic", 10*time.Second, func() bool {
+		return c.count("binance", func(k map[wire.Kind]int, _ map[wire.StatusCode]int) bool { return k[wire.KindTrade] > 0 })
+	})
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 {
+		t.Fatalf("healthz %d %s", code, body)
+	}
+	_, body := get("/metrics")
+	for _, want := range []string{`tickline_gateway_frames_total{exchange="binance",gateway="gw-korea"}`, `tickline_gateway_published_total{gateway="gw-korea"}`,
+		`tickline_bus_subscribers{gateway="gw-korea"} 1`, `tickline_bus_subscriber_dropped_total{gateway="gw-korea",subscriber=`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	re := regexp.MustCompile(`tickline_gateway_frames_total\{exchange="binance",gateway="gw-korea"\} (\d+)`)
+	if m := re.FindStringSubmatch(body); m == nil || m[1] == "0" {
+		t.Fatalf("frames counter not counting: %v", m)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -33,6 +34,8 @@ type Options struct {
 	LineTimeout time.Duration
 	// OnOpportunity, when set, is called for each opportunity (tests).
 	OnOpportunity func(Opportunity)
+	// NoMetrics skips the metrics server even when the topology names one.
+	NoMetrics bool
 	// OnRecord, when set, sees every record the merger delivered (tests; runs on the
 	// handler goroutine, the record is valid during the call).
 	OnRecord func(line int, r *wire.Record)
@@ -187,6 +190,17 @@ func (s *Strategy) Run(ctx context.Context) error {
 	}
 	s.sub.Subscribe("")
 	var wg sync.WaitGroup
+	if addr := s.topo.Strategy.Metrics; addr != "" && !s.opts.NoMetrics {
+		reg := metrics.NewRegistry()
+		s.Register(reg)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := reg.Serve(ctx, addr, s.Health, s.log); err != nil {
+				s.log.Error("metrics server", "err", err)
+			}
+		}()
+	}
 	if s.opts.ReportEvery > 0 {
 		wg.Add(1)
 		go func() {

@@ -108,7 +108,7 @@ func build(t *testing.T, exchanges []string, gwOpts gateway.Options, lines func(
 		r.gws = append(r.gws, g)
 	}
 	r.lines = lines(r.gws[0].Endpoint(), r.gws[1].Endpoint(), r.group)
-	r.strategy, err = strategy.New(topo, strategy.Options{Endpoints: r.lines, LineTimeout: 300 * time.Millisecond,
+	r.strategy, err = strategy.New(topo, strategy.Options{Endpoints: r.lines, LineTimeout: 300 * time.Millisecond, NoMetrics: true,
 		OnRecord: r.got.on}, Quiet)
 	if err != nil {
 		t.Fatal(err)
