@@ -384,3 +384,32 @@ func (e *Engine) Premiums(now int64) []Premium {
 func (e *Engine) fresh(m *market, now int64) bool {
 	return m.q.OK && m.valid && (e.cfg.StalenessNs <= 0 || now-m.q.TsRecv <= e.cfg.StalenessNs)
 }
+
+// QuoteView is one market's top of book for display.
+type QuoteView struct {
+	Exchange, Instrument string
+	BidPx, BidSz         float64
+	AskPx, AskSz         float64
+	AgeNs                int64
+	Valid                bool
+}
+
+// Quotes returns the current top of book of every market of base (e.g. "BTC") at time now,
+// sorted by exchange.
+func (e *Engine) Quotes(base string, now int64) []QuoteView {
+	var out []QuoteView
+	for _, m := range e.byBase[base] {
+		if !m.q.OK && m.valid {
+			continue
+		}
+		out = append(out, QuoteView{Exchange: m.ex.String(), Instrument: m.instrument.String(), BidPx: m.q.BidPx, BidSz: m.q.BidSz,
+			AskPx: m.q.AskPx, AskSz: m.q.AskSz, AgeNs: now - m.q.TsRecv, Valid: m.valid && m.q.OK})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Exchange != out[j].Exchange {
+			return out[i].Exchange < out[j].Exchange
+		}
+		return out[i].Instrument < out[j].Instrument
+	})
+	return out
+}

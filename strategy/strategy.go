@@ -313,3 +313,14 @@ func (s *Strategy) report() {
 		s.log.Info("kimchi premium", "base", p.Base, "exchange", p.Exchange, "pct", fmt.Sprintf("%.3f", p.PremiumPct))
 	}
 }
+
+// View runs f with the strategy's state (engine, merger) locked against the handler, for
+// displays and reports.
+func (s *Strategy) View(f func(e *Engine, m *arbiter.Merger)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.engine, s.merger)
+}
+
+// Endpoints returns the lines the strategy reads, in line order.
+func (s *Strategy) Endpoints() []string { return s.eps }

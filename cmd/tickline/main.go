@@ -1,5 +1,6 @@
 // Command tickline is the one tickline binary: one subcommand per role.
 //
+//	tickline demo                              the whole pipeline locally (make demo)
 //	tickline check-config FILE                 load and validate a topology file
 //	tickline gateway --config FILE --id ID     run one gateway
 //	tickline strategy --config FILE            run the strategy
@@ -39,6 +40,7 @@ type env struct {
 var errUsage = errors.New("usage")
 
 var commands = []command{
+	{"demo", "demo [--duration D] [--rate R]\n\tthe whole pipeline on loopback: simulator, two gateways, strategy, archive and replay, with a live view", runDemo},
 	{"check-config", "check-config FILE\n\tload a topology file strictly, apply defaults and validate it", runCheckConfig},
 	{"gateway", "gateway --config FILE --id ID\n\trun one gateway of the topology: exchange sessions → records on its bus endpoint", runGateway},
 	{"strategy", "strategy --config FILE [--report 10s]\n\tsubscribe to every gateway, arbitrate the lines, detect cross-exchange arbitrage, emit signals", runStrategy},
