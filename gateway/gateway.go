@@ -14,6 +14,7 @@ import (
 	"github.com/tickline/tickline/gateway/session"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/journal"
 	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/wire"
 )
@@ -39,6 +40,9 @@ type Gateway struct {
 	noMetrics bool
 	Stats     Stats
 
+	journal *journal.Journal // what was published, for retransmits (nil: none)
+	jsrv    *journal.Server
+
 	mu    sync.Mutex // guards seq, buf, topic and the Publish calls
 	seq   uint64
 	buf   []byte
@@ -55,6 +59,8 @@ type Options struct {
 	RefreshEvery time.Duration
 	// NoMetrics skips the metrics server even when the topology names one (tests).
 	NoMetrics bool
+	// RetransmitBind overrides the journal's retransmit endpoint.
+	RetransmitBind string
 }
 
 // New builds the gateway id of the topology: adapters, connection plans and sessions. It
@@ -108,6 +114,19 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
 	}
+	if jc := gc.Journal; jc != nil {
+		// ~160 bytes per record on average (BBO 152, trade 120; books are rarer and larger).
+		arena := min(jc.Records*160, 512<<20)
+		g.journal = journal.New(jc.Records, arena)
+		ep := jc.Retransmit
+		if opts.RetransmitBind != "" {
+			ep = opts.RetransmitBind
+		}
+		if g.jsrv, err = journal.Listen(ep, g.journal, g.log); err != nil {
+			g.pub.Close()
+			return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
+		}
+	}
 	return g, nil
 }
 
@@ -148,6 +167,14 @@ func plansSubs(subs []adapter.Sub, plan adapter.ConnPlan) []adapter.Sub {
 		}
 	}
 	return out
+}
+
+// RetransmitEndpoint returns the journal's retransmit endpoint ("" without a journal).
+func (g *Gateway) RetransmitEndpoint() string {
+	if g.jsrv == nil {
+		return ""
+	}
+	return g.jsrv.Endpoint()
 }
 
 // Endpoint returns the endpoint the gateway publishes on (with the real port).
@@ -191,6 +218,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.log.Info("gateway running", "endpoint", g.pub.Endpoint(), "sessions", len(g.sessions))
 	wg.Wait()
+	if g.jsrv != nil {
+		g.jsrv.Close()
+	}
 	err := g.pub.Close()
 	if ctx.Err() != nil && !errors.Is(err, bus.ErrClosed) {
 		return err
@@ -221,6 +251,9 @@ func (g *Gateway) publish(b *adapter.Batch) {
 		if err := g.pub.Publish(g.topic, g.buf); err != nil {
 			g.Stats.PublishErrors.Add(1) // only oversize or closed; the number stays used (a visible gap)
 			continue
+		}
+		if g.journal != nil {
+			g.journal.Append(g.seq, g.buf)
 		}
 		g.Stats.Published.Add(1)
 	}

@@ -63,7 +63,7 @@ func startSim(t *testing.T, opts sim.Options) *sim.Server {
 // the collector's subscription is in place, so that the collector sees every record.
 func startGateway(t *testing.T, topo *config.Topology, id string) (*Gateway, *collector) {
 	t.Helper()
-	g, err := New(topo, id, Options{Bind: "tcp://127.0.0.1:0", MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}, quiet)
+	g, err := New(topo, id, Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0", MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@
 package strategy
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -24,6 +25,8 @@ type EngineConfig struct {
 	MaxNotional  float64                   // USD cap per opportunity
 	StalenessNs  int64                     // quotes older than this (by receive time) are excluded
 	FeesBps      map[wire.Exchange]float64 // taker fee per exchange, basis points
+	// OnBreak, when set, is told about every real gap found in the merged stream.
+	OnBreak func(what string)
 	// HoldNs is how long a delta past a hole in the merged stream waits for another line
 	// to fill it before the hole counts as a real gap (default 250 ms); HoldMax bounds
 	// how many deltas wait (default 256).
@@ -99,6 +102,7 @@ type Engine struct {
 type EngineStats struct {
 	Records, Gaps, Invalidations, Snapshots, StaleExcluded, InvalidExcluded, Opportunities uint64
 	ChainBreaks                                                                            uint64
+	LastBreak                                                                              string // which market broke last, and how (diagnostics)
 }
 
 // Paper is the paper executor: it takes every emitted opportunity at its quoted size.
@@ -165,9 +169,13 @@ func (e *Engine) OnRecord(r *wire.Record) []Opportunity {
 		e.Stats.Snapshots++
 		m.book.Snapshot(r.Bids, r.Asks)
 		m.hasBook, m.valid, m.bookSeq = true, true, r.Seq
+		e.afterSnapshot(m, r) // deltas kept meanwhile may continue the snapshot
 		e.topFromBook(m, r)
 	case wire.KindBookDelta:
 		if !m.hasBook || !m.valid {
+			// Keep it: the arbiter delivers each event once, so a delta that raced ahead
+			// of the snapshot on another line is not coming again; the snapshot drains it.
+			e.keep(m, r)
 			break
 		}
 		if r.Flags&wire.FlagNoSeq == 0 && r.SeqFirst != 0 && r.SeqFirst != m.bookSeq+1 {
@@ -221,9 +229,32 @@ func (e *Engine) hold(m *market, r *wire.Record) {
 	}
 	if r.TsRecv-m.heldSince > holdNs || len(m.held) >= holdMax {
 		e.Stats.ChainBreaks++ // no line delivered the missing ids in time
+		e.Stats.LastBreak = fmt.Sprintf("%s %s: book at %d, held %d deltas from %d (ts %d)", m.ex, m.instrument.String(), m.bookSeq, len(m.held), m.held[0].SeqFirst, r.TsRecv)
+		if e.cfg.OnBreak != nil {
+			e.cfg.OnBreak(e.Stats.LastBreak)
+		}
 		e.invalidate(m)
 		return
 	}
+	e.insertHeld(m, r)
+}
+
+// keep holds a delta while the book waits for a snapshot (bounded: the oldest go first).
+func (e *Engine) keep(m *market, r *wire.Record) {
+	if r.Flags&wire.FlagNoSeq != 0 {
+		return
+	}
+	holdMax := e.cfg.HoldMax
+	if holdMax <= 0 {
+		holdMax = 256
+	}
+	if len(m.held) >= holdMax {
+		m.held = m.held[1:]
+	}
+	e.insertHeld(m, r)
+}
+
+func (e *Engine) insertHeld(m *market, r *wire.Record) {
 	i := len(m.held)
 	m.held = append(m.held, wire.Record{})
 	for ; i > 0 && m.held[i-1].SeqFirst > r.SeqFirst; i-- {
@@ -250,6 +281,15 @@ func (e *Engine) drainHeld(m *market) {
 	}
 	if len(m.held) > 0 {
 		m.heldSince = m.held[0].TsRecv
+	}
+}
+
+// afterSnapshot drains what was kept while the book had no snapshot; what still does not
+// chain starts a fresh hold window.
+func (e *Engine) afterSnapshot(m *market, r *wire.Record) {
+	e.drainHeld(m)
+	if len(m.held) > 0 {
+		m.heldSince = r.TsRecv
 	}
 }
 

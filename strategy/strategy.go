@@ -36,6 +36,8 @@ type Options struct {
 	OnOpportunity func(Opportunity)
 	// NoMetrics skips the metrics server even when the topology names one.
 	NoMetrics bool
+	// OnBreak, when set, hears about every real gap in the merged stream (diagnostics).
+	OnBreak func(what string)
 	// OnRecord, when set, sees every record the merger delivered (tests; runs on the
 	// handler goroutine, the record is valid during the call).
 	OnRecord func(line int, r *wire.Record)
@@ -91,6 +93,7 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Strategy, erro
 			return nil, err
 		}
 	}
+	ec.OnBreak = opts.OnBreak
 	s := &Strategy{topo: topo, opts: opts, log: log.With("process", "strategy"), engine: NewEngine(ec), Latency: NewLatency()}
 	s.eps = opts.Endpoints
 	if s.eps == nil {

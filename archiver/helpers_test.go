@@ -1,0 +1,482 @@
+package archiver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tickline/tickline/shared/bus"
+	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// testLog returns a logger that writes to the test log only when -v is set.
+func testLog(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// gate sits under kfake's listeners: while down it closes every connection and refuses new
+// ones, which a client sees exactly like an unreachable broker.
+type gate struct {
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]struct{}
+}
+
+func newGate() *gate { return &gate{conns: map[net.Conn]struct{}{}} }
+
+func (g *gate) listen(network, addr string) (net.Listener, error) {
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedListener{Listener: ln, g: g}, nil
+}
+
+// dial is a kgo.Dialer that fails while the gate is down and tracks its connections, so
+// that the same outage can be staged against a real broker (KafkaOpts).
+func (g *gate) dial(ctx context.Context, network, host string) (net.Conn, error) {
+	g.mu.Lock()
+	down := g.down
+	g.mu.Unlock()
+	if down {
+		return nil, fmt.Errorf("test gate: %s unreachable", host)
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, host)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.down {
+		c.Close()
+		return nil, fmt.Errorf("test gate: %s unreachable", host)
+	}
+	g.conns[c] = struct{}{}
+	return c, nil
+}
+
+// SetDown cuts (true) or restores (false) the brokers.
+func (g *gate) SetDown(down bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.down = down
+	if down {
+		for c := range g.conns {
+			c.Close()
+		}
+		clear(g.conns)
+	}
+}
+
+type gatedListener struct {
+	net.Listener
+	g *gate
+}
+
+func (l *gatedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		l.g.mu.Lock()
+		if l.g.down {
+			l.g.mu.Unlock()
+			c.Close()
+			continue
+		}
+		l.g.conns[c] = struct{}{}
+		l.g.mu.Unlock()
+		return c, nil
+	}
+}
+
+// newKafka starts an in-process kfake cluster behind a gate and returns its seeds.
+func newKafka(t testing.TB, opts ...kfake.Opt) (*kfake.Cluster, []string, *gate) {
+	t.Helper()
+	g := newGate()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.ListenFn(g.listen)}, opts...)...)
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c, c.ListenAddrs(), g
+}
+
+// gw is one gateway line of the test topology.
+type gw struct {
+	id     string
+	num    uint16
+	region string
+}
+
+// topoYAML renders a valid topology: gateways (all carrying binance and okx), topics
+// <prefix><region>, binance → partition 0, okx → 1.
+func topoYAML(gws []gw, seeds []string, spoolDir string, prefix string) string {
+	var b strings.Builder
+	regions := map[string]bool{}
+	b.WriteString("version: 1\nregions:\n")
+	for _, g := range gws {
+		if !regions[g.region] {
+			regions[g.region] = true
+			fmt.Fprintf(&b, "  - name: %s\n", g.region)
+		}
+	}
+	b.WriteString("gateways:\n")
+	for i, g := range gws {
+		fmt.Fprintf(&b, `  - id: %s
+    num: %d
+    region: %s
+    publish: tcp://127.0.0.1:%d
+    exchanges:
+      binance:
+        ws_url: ws://127.0.0.1:1/binance
+        rest_url: http://127.0.0.1:1/binance
+        symbols: {BTCUSDT: [trade], ETHUSDT: [trade]}
+      okx:
+        ws_url: ws://127.0.0.1:1/okx
+        symbols: {BTC-USDT: [trade]}
+`, g.id, g.num, g.region, 40000+i)
+	}
+	b.WriteString("strategy:\n  threshold_bps: 5\n  max_notional: 1000\n  fees_bps: {binance: 10, okx: 10}\n")
+	b.WriteString("archiver:\n  seeds: [" + strings.Join(seeds, ", ") + "]\n  topics:\n")
+	for r := range regions {
+		fmt.Fprintf(&b, "    %s: %s%s\n", r, prefix, r)
+	}
+	fmt.Fprintf(&b, "  partitions: {binance: 0, okx: 1}\n  replication_factor: 1\n  compression: lz4\n  linger: 2ms\n  spool_dir: %s\n  spool_max_bytes: 67108864\n", spoolDir)
+	b.WriteString("replay:\n  publish: tcp://127.0.0.1:49999\n")
+	return b.String()
+}
+
+func parseTopo(t testing.TB, yaml string) *config.Topology {
+	t.Helper()
+	topo, err := config.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatalf("topology: %v\n%s", err, yaml)
+	}
+	return topo
+}
+
+// fakeGateway is a gateway line: a bus publisher that stamps its number and sequence.
+type fakeGateway struct {
+	t    testing.TB
+	pub  *bus.Publisher
+	num  uint16
+	seq  uint64
+	buf  []byte
+	tbuf []byte
+}
+
+func newFakeGateway(t testing.TB, num uint16) *fakeGateway {
+	t.Helper()
+	p, err := bus.NewPublisher("tcp://127.0.0.1:0", bus.Options{QueueDepth: 1 << 16}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return &fakeGateway{t: t, pub: p, num: num}
+}
+
+// waitSubscribed polls until n subscribers have subscribed to everything.
+func (g *fakeGateway) waitSubscribed(n int) {
+	g.t.Helper()
+	waitFor(g.t, 10*time.Second, "subscriber on gateway", func() bool {
+		c := 0
+		for _, s := range g.pub.Stats() {
+			for _, p := range s.Subscriptions {
+				if p == "" {
+					c++
+				}
+			}
+		}
+		return c >= n
+	})
+}
+
+// publish stamps and publishes r, pacing on the subscriber queue so nothing is dropped.
+func (g *fakeGateway) publish(r *wire.Record) {
+	g.t.Helper()
+	g.seq++
+	var err error
+	g.buf, err = wire.AppendRecord(g.buf[:0], r)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if err := wire.Stamp(g.buf, g.num, g.seq, r.TsRecv); err != nil {
+		g.t.Fatal(err)
+	}
+	g.tbuf = wire.AppendTopic(g.tbuf[:0], r.Kind, r.Exchange, &r.Instrument)
+	for g.pub.MaxQueued() > 1<<15 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	if err := g.pub.Publish(g.tbuf, g.buf); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// skip advances the gateway sequence without publishing (a drop on this line).
+func (g *fakeGateway) skip() { g.seq++ }
+
+// event identifies an exchange event.
+type event struct {
+	ex   wire.Exchange
+	kind wire.Kind
+	inst string
+	seq  uint64
+}
+
+func (e event) String() string { return fmt.Sprintf("%s/%s/%s/%d", e.ex, e.kind, e.inst, e.seq) }
+
+// baseTime is the exchange time of event seq 0 in the tests.
+var baseTime = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano()
+
+// trade builds a trade record for event e; its exchange time is baseTime + seq ms (0 when
+// noExTime, leaving only the receive time).
+func trade(e event, noExTime bool) *wire.Record {
+	r := &wire.Record{Kind: wire.KindTrade, Exchange: e.ex, Seq: e.seq, Side: wire.SideBuy,
+		Price: wire.MustDecimal("65000.5"), Size: wire.MustDecimal("0.01")}
+	r.Instrument.SetString(e.inst)
+	r.Symbol.SetString(strings.ReplaceAll(e.inst, "-", ""))
+	r.TsRecv = baseTime + int64(e.seq)*int64(time.Millisecond) + 1234
+	if !noExTime {
+		r.TsExchange = baseTime + int64(e.seq)*int64(time.Millisecond)
+	}
+	return r
+}
+
+// events returns n events per stream (binance BTC-USDT, binance ETH-USDT, okx BTC-USDT),
+// interleaved, with seqs from+1 .. from+n.
+func events(from, n uint64) []event {
+	var out []event
+	for s := from + 1; s <= from+n; s++ {
+		out = append(out,
+			event{wire.Binance, wire.KindTrade, "BTC-USDT", s},
+			event{wire.Binance, wire.KindTrade, "ETH-USDT", s},
+			event{wire.OKX, wire.KindTrade, "BTC-USDT", s})
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// endOffsets returns the sum of end offsets of a topic's partitions.
+func endOffsets(t testing.TB, seeds []string, topic string) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return -1
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			n += o.Offset
+		}
+	})
+	return n
+}
+
+// consumeAll reads every record of topic up to its current end, in offset order per
+// partition.
+func consumeAll(t testing.TB, seeds []string, topic string) map[int32][]*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	cl.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	from := map[string]map[int32]kgo.Offset{topic: {}}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+			from[topic][o.Partition] = kgo.NewOffset().AtStart()
+		}
+	})
+	out := map[int32][]*kgo.Record{}
+	if len(want) == 0 {
+		return out
+	}
+	cons, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(from))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	done := func() bool {
+		for p, n := range want {
+			if int64(len(out[p])) < n {
+				return false
+			}
+		}
+		return true
+	}
+	for !done() {
+		f := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consuming %s: %v", topic, ctx.Err())
+		}
+		f.EachError(func(tp string, p int32, err error) { t.Fatalf("consuming %s/%d: %v", tp, p, err) })
+		f.EachRecord(func(r *kgo.Record) {
+			if r.Offset < want[r.Partition] {
+				out[r.Partition] = append(out[r.Partition], r)
+			}
+		})
+	}
+	return out
+}
+
+// eventOf returns the event an archived record carries.
+func eventOf(t testing.TB, r *kgo.Record) event {
+	t.Helper()
+	var h wire.Header
+	if err := wire.ReadHeader(r.Value, &h); err != nil {
+		t.Fatalf("archived value: %v", err)
+	}
+	return event{h.Exchange, h.Kind, h.Instrument.String(), h.Seq}
+}
+
+// checkExactlyOnce asserts that the topic holds every wanted event exactly once, that each
+// partition holds only its exchange's events, that archive sequences increase by one per
+// partition, and, when ordered, that each stream's events appear in seq order.
+func checkExactlyOnce(t testing.TB, got map[int32][]*kgo.Record, want []event, ordered bool) {
+	t.Helper()
+	wantSet := map[event]bool{}
+	for _, e := range want {
+		wantSet[e] = true
+	}
+	seen := map[event]int{}
+	part := map[wire.Exchange]int32{wire.Binance: 0, wire.OKX: 1}
+	for p, recs := range got {
+		last := map[string]uint64{}
+		var prevSeq uint64
+		for i, r := range recs {
+			e := eventOf(t, r)
+			seen[e]++
+			if part[e.ex] != p {
+				t.Errorf("partition %d holds %v", p, e)
+			}
+			aseq, ok := ArchiveSeq(r)
+			if !ok || (i > 0 && aseq != prevSeq+1) {
+				t.Errorf("partition %d offset %d: archive seq %d after %d", p, r.Offset, aseq, prevSeq)
+			}
+			prevSeq = aseq
+			k := e.inst
+			if ordered && e.seq <= last[k] {
+				t.Errorf("partition %d offset %d: %v after seq %d", p, r.Offset, e, last[k])
+			}
+			last[k] = max(last[k], e.seq)
+		}
+	}
+	missing, dup, extra := 0, 0, 0
+	for e := range wantSet {
+		switch n := seen[e]; {
+		case n == 0:
+			if missing++; missing <= 5 {
+				t.Errorf("missing %v", e)
+			}
+		case n > 1:
+			if dup++; dup <= 5 {
+				t.Errorf("%v archived %d times", e, n)
+			}
+		}
+	}
+	for e := range seen {
+		if !wantSet[e] {
+			if extra++; extra <= 5 {
+				t.Errorf("unexpected %v", e)
+			}
+		}
+	}
+	if missing+dup+extra > 0 {
+		t.Fatalf("%d missing, %d duplicated, %d unexpected of %d events", missing, dup, extra, len(wantSet))
+	}
+}
+
+// startArchiver runs an archiver in the background and returns it with a stop function
+// that cancels it and waits for Run to return.
+func startArchiver(t testing.TB, topo *config.Topology, opts Options) (*Archiver, func() error) {
+	t.Helper()
+	a, err := New(topo, opts, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- a.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-errc:
+			case <-time.After(30 * time.Second):
+				runErr = fmt.Errorf("archiver did not stop")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	waitFor(t, 20*time.Second, "archiver ready", func() bool {
+		select {
+		case err := <-errc:
+			errc <- err
+			t.Fatalf("archiver exited: %v", err)
+		default:
+		}
+		return a.Ready()
+	})
+	return a, stop
+}
+
+// gatewayEndpoints starts one fake gateway per gw and returns them with the endpoint map.
+func gatewayEndpoints(t testing.TB, gws []gw) ([]*fakeGateway, map[string]string) {
+	out := make([]*fakeGateway, len(gws))
+	eps := map[string]string{}
+	for i, g := range gws {
+		out[i] = newFakeGateway(t, g.num)
+		eps[g.id] = out[i].pub.Endpoint()
+	}
+	return out, eps
+}
+
+func spoolDir(t testing.TB) string { return filepath.Join(t.TempDir(), "spool") }

@@ -1,0 +1,79 @@
+package archiver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// WriteMetrics writes the counters in the Prometheus text exposition format.
+func (a *Archiver) WriteMetrics(w io.Writer) {
+	s := &a.Stats
+	c := func(name, help string, v uint64) {
+		fmt.Fprintf(w, "# HELP tickline_archiver_%s %s\n# TYPE tickline_archiver_%s counter\ntickline_archiver_%s %d\n", name, help, name, name, v)
+	}
+	g := func(name, help string, v int64) {
+		fmt.Fprintf(w, "# HELP tickline_archiver_%s %s\n# TYPE tickline_archiver_%s gauge\ntickline_archiver_%s %d\n", name, help, name, name, v)
+	}
+	c("received_total", "Bus messages received.", s.Received.Load())
+	c("malformed_total", "Messages that are not wire records.", s.Malformed.Load())
+	c("duplicates_total", "Records dropped by line arbitration.", s.Duplicates.Load())
+	c("accepted_total", "Records written to the spool.", s.Accepted.Load())
+	c("unroutable_total", "Records whose exchange has no partition (not archived).", s.Unroutable.Load())
+	c("spool_dropped_total", "Records refused because the spool was full.", s.SpoolDropped.Load())
+	c("produced_total", "Records acknowledged by Kafka.", s.Produced.Load())
+	c("produced_bytes_total", "Value bytes acknowledged by Kafka.", s.ProducedBytes.Load())
+	c("skipped_total", "Spool entries found already in Kafka at start.", s.Skipped.Load())
+	c("rejected_total", "Records Kafka refused for good (kept in rejected.spool).", s.Rejected.Load())
+	c("spool_alarms_total", "Times the spool alarm was raised.", s.Alarms.Load())
+	alarm := int64(0)
+	if s.Alarm.Load() {
+		alarm = 1
+	}
+	g("spool_alarm", "1 while records wait in the spool and Kafka acknowledges nothing.", alarm)
+	g("spool_backlog_records", "Records in the spool not yet acknowledged.", s.SpoolBacklog.Load())
+	g("spool_bytes", "Bytes the spool occupies on disk.", s.SpoolBytes.Load())
+	for _, l := range a.Lines() {
+		for line := range l.Merge.SeqGaps {
+			if v := l.Merge.SeqGaps[line]; v > 0 {
+				fmt.Fprintf(w, "tickline_archiver_line_seq_gaps_total{region=%q,line=\"%d\"} %d\n", l.Region, line, v)
+			}
+		}
+		fmt.Fprintf(w, "tickline_archiver_real_gaps_total{region=%q} %d\n", l.Region, l.Merge.RealGaps)
+		fmt.Fprintf(w, "tickline_archiver_failovers_total{region=%q} %d\n", l.Region, l.Merge.Failovers)
+	}
+}
+
+func (a *Archiver) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		a.WriteMetrics(w)
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.Ready() || a.Stats.Alarm.Load() {
+			http.Error(w, "not ready or spool alarm", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// kgoLogger adapts slog to franz-go's logger at warn level and above (franz-go logs
+// connection churn at info, which an outage would turn into noise).
+type kgoLogger struct{ log *slog.Logger }
+
+func (l kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lv := slog.LevelWarn
+	if level == kgo.LogLevelError {
+		lv = slog.LevelError
+	}
+	l.log.Log(context.Background(), lv, "kafka: "+msg, keyvals...)
+}

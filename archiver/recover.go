@@ -1,0 +1,120 @@
+package archiver
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// readTails reads the last n records of every partition of the topics (region → topic) and
+// returns the highest archive sequence found per (region, partition). fn sees every tail
+// record, in offset order within a partition (partitions interleave), on the calling
+// goroutine; the record is the caller's to keep.
+//
+// The archiver is the only writer of its topics and does not produce while this runs, so
+// the end offsets listed first are the end.
+//
+// Every partition below parts[topic] must be listed with its start and end offsets, or
+// readTails fails: a partition missing from a listing (metadata not settled yet) must not
+// pass for an empty one, or the spool's already-archived records would be produced again.
+func readTails(ctx context.Context, opts []kgo.Opt, topics map[string]string, parts map[string]int32, n int, fn func(region string, r *kgo.Record)) (map[seqKey]uint64, error) {
+	last := map[seqKey]uint64{}
+	if len(topics) == 0 {
+		return last, nil
+	}
+	n = max(n, 1) // the last record's archive sequence is what the restart needs
+	regionOf := map[string]string{}
+	var names []string
+	for region, topic := range topics {
+		regionOf[topic] = region
+		names = append(names, topic)
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("tail client: %w", err)
+	}
+	adm := kadm.NewClient(cl)
+	starts, err := adm.ListStartOffsets(ctx, names...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("listing start offsets of %v: %w", names, err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, names...)
+	if err == nil {
+		err = ends.Error()
+	}
+	cl.Close()
+	if err != nil {
+		return nil, fmt.Errorf("listing end offsets of %v: %w", names, err)
+	}
+	for topic, count := range parts {
+		for p := int32(0); p < count; p++ {
+			if _, ok := starts.Lookup(topic, p); !ok {
+				return nil, fmt.Errorf("listing start offsets: %s/%d not listed", topic, p)
+			}
+			if _, ok := ends.Lookup(topic, p); !ok {
+				return nil, fmt.Errorf("listing end offsets: %s/%d not listed", topic, p)
+			}
+		}
+	}
+	from := map[string]map[int32]kgo.Offset{}
+	remaining := map[string]map[int32]int64{} // topic → partition → last offset still to read
+	ends.Each(func(e kadm.ListedOffset) {
+		s, _ := starts.Lookup(e.Topic, e.Partition)
+		if e.Offset <= s.Offset {
+			return
+		}
+		if from[e.Topic] == nil {
+			from[e.Topic], remaining[e.Topic] = map[int32]kgo.Offset{}, map[int32]int64{}
+		}
+		from[e.Topic][e.Partition] = kgo.NewOffset().At(max(s.Offset, e.Offset-int64(n)))
+		remaining[e.Topic][e.Partition] = e.Offset - 1
+	})
+	if len(from) == 0 {
+		return last, nil
+	}
+	cons, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...), kgo.ConsumePartitions(from))...)
+	if err != nil {
+		return nil, fmt.Errorf("tail consumer: %w", err)
+	}
+	defer cons.Close()
+	left := 0
+	for _, ps := range remaining {
+		left += len(ps)
+	}
+	for left > 0 {
+		fetches := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("reading partition tails: %w", err)
+		}
+		var ferr error
+		fetches.EachError(func(topic string, p int32, err error) {
+			ferr = fmt.Errorf("reading tail of %s/%d: %w", topic, p, err)
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			end, ok := remaining[r.Topic][r.Partition]
+			if !ok || r.Offset > end {
+				return
+			}
+			region := regionOf[r.Topic]
+			if seq, ok := ArchiveSeq(r); ok {
+				k := seqKey{region, r.Partition}
+				last[k] = max(last[k], seq)
+			}
+			fn(region, r)
+			if r.Offset == end {
+				delete(remaining[r.Topic], r.Partition)
+				left--
+			}
+		})
+	}
+	return last, nil
+}

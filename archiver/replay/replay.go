@@ -1,0 +1,654 @@
+// Package replay reads the archive back from Kafka: the topics of the chosen regions, the
+// partitions of the chosen exchanges, a time range found with offsets-for-times, merged
+// across partitions and regions in time order (event time, then gateway receive time),
+// paced at a speed factor or as fast as possible, and written to a Sink: the ZeroMQ bus in
+// the wire format (a strategy connects to it unchanged), JSON lines, CSV or Parquet.
+//
+// # Goroutines and ownership
+//
+// Run fetches (franz-go fetches in the background), merges, paces and writes on its own
+// goroutine; it owns the per-partition queues and calls the Sink from that goroutine only.
+// A progress goroutine (Options.Progress) reads counters. Pause and Resume may be called
+// from any goroutine (a signal handler).
+//
+// # Order
+//
+// Within a partition records keep their archive order. Across partitions the merge is a
+// k-way merge on (event time, gateway receive time, partition index): the event time is
+// the record's exact exchange time in ns (archiver.EventTime; the Kafka timestamp is the
+// same value in ms), so records within one millisecond keep their true order too. A record
+// is emitted only when every partition that is not finished has a record queued, so the
+// merge never emits a record before an earlier one that has not been fetched yet.
+//
+// # Time range
+//
+// [From, To) in ns. The start offset of each partition is the first offset whose Kafka
+// timestamp is at or after From's millisecond (kadm ListOffsetsAfterMilli), the end the
+// first at or after To's (rounded up), bounded by the partition's end when Run starts;
+// records outside [From, To) by their exact event time are filtered. A record written
+// after the first record at or after To but carrying an earlier time (an exchange
+// timestamp out of order) is not replayed.
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tickline/tickline/archiver"
+	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// ErrNoTopics: the selection names no topic to replay.
+var ErrNoTopics = errors.New("replay: nothing selected")
+
+// Options select and pace a replay. Zero fields select everything, unbounded, at max speed.
+type Options struct {
+	// Regions whose topics are replayed; empty = every region with a topic.
+	Regions []string
+	// Topics replays these topics directly (their region is looked up in the topology,
+	// "" when it has none); combined with Regions.
+	Topics []string
+	// Exchanges to replay (their partitions only); empty = all.
+	Exchanges []wire.Exchange
+	// Instruments (canonical BASE-QUOTE) to replay; empty = all.
+	Instruments []string
+	// Kinds to replay; empty = all.
+	Kinds []wire.Kind
+	// From and To bound event times, ns since the Unix epoch: [From, To). 0 = unbounded.
+	From, To int64
+	// Speed is the pace factor (1 = real time, 10 = ten times faster); 0 = as fast as
+	// possible (config.ParseSpeed's "max").
+	Speed float64
+	// KafkaOpts are appended to the franz-go client's options.
+	KafkaOpts []kgo.Opt
+	// Progress, when set, receives a progress bar (every 200 ms, and a final line).
+	Progress io.Writer
+	// MaxQueued bounds the records queued per partition; beyond it the partition's
+	// fetching pauses until the merge has taken half. Default 16384.
+	MaxQueued int
+}
+
+// Stats count what a replay did. Readable from any goroutine.
+type Stats struct {
+	Total     atomic.Int64 // records in the selected offset ranges (known after start)
+	Read      atomic.Int64 // records read from Kafka
+	Written   atomic.Int64 // records written to the sink
+	Bytes     atomic.Int64 // value bytes written to the sink
+	Filtered  atomic.Int64 // records read but not selected (time, instrument, kind, exchange)
+	Malformed atomic.Int64 // values that are not wire records
+}
+
+// Replayer replays one selection. Create with New, run with Run.
+type Replayer struct {
+	topo *config.Topology
+	opts Options
+	sink Sink
+	log  *slog.Logger
+	// Stats are live counters.
+	Stats Stats
+
+	insts  map[wire.Name]bool
+	kinds  [256]bool
+	exs    [256]bool
+	pause  atomic.Pointer[chan struct{}] // non-nil while paused; closed by Resume
+	pmu    sync.Mutex                    // serializes Pause and Resume
+	paused atomic.Int64                  // ns spent paused in total
+}
+
+// New checks the selection against the topology. It connects to nothing; Run does.
+func New(topo *config.Topology, opts Options, sink Sink, log *slog.Logger) (*Replayer, error) {
+	if opts.MaxQueued <= 0 {
+		opts.MaxQueued = 16384
+	}
+	if opts.Speed < 0 || math.IsNaN(opts.Speed) || math.IsInf(opts.Speed, 0) {
+		return nil, fmt.Errorf("replay: speed %v", opts.Speed)
+	}
+	if opts.To != 0 && opts.From >= opts.To {
+		return nil, fmt.Errorf("replay: empty time range [%d, %d)", opts.From, opts.To)
+	}
+	r := &Replayer{topo: topo, opts: opts, sink: sink, log: log.With("process", "replay")}
+	if len(opts.Instruments) > 0 {
+		r.insts = map[wire.Name]bool{}
+		for _, s := range opts.Instruments {
+			var n wire.Name
+			if err := n.SetString(s); err != nil {
+				return nil, fmt.Errorf("replay: instrument %q: %w", s, err)
+			}
+			r.insts[n] = true
+		}
+	}
+	for _, k := range opts.Kinds {
+		r.kinds[k] = true
+	}
+	for _, ex := range opts.Exchanges {
+		if _, ok := topo.Archiver.Partition(ex); !ok {
+			return nil, fmt.Errorf("replay: exchange %s has no partition in archiver.partitions", ex)
+		}
+		r.exs[ex] = true
+	}
+	for _, reg := range opts.Regions {
+		if _, ok := topo.Archiver.Topics[reg]; !ok {
+			return nil, fmt.Errorf("replay: region %q has no topic in archiver.topics", reg)
+		}
+	}
+	return r, nil
+}
+
+// Pause stops emitting records (fetching continues up to MaxQueued) until Resume. Paced
+// replays resume at the same point of archive time, shifted by the pause. Safe from any
+// goroutine; idempotent.
+func (r *Replayer) Pause() {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	if r.pause.Load() == nil {
+		ch := make(chan struct{})
+		r.pause.Store(&ch)
+	}
+}
+
+// Resume undoes Pause. Safe from any goroutine; idempotent.
+func (r *Replayer) Resume() {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	if ch := r.pause.Load(); ch != nil {
+		r.pause.Store(nil)
+		close(*ch)
+	}
+}
+
+// Paused reports whether the replay is paused.
+func (r *Replayer) Paused() bool { return r.pause.Load() != nil }
+
+// part is one partition's queue, owned by Run's goroutine.
+type part struct {
+	topic     string
+	region    string
+	partition int32
+	idx       int
+	start     int64 // first offset to read
+	end       int64 // exclusive end offset
+	done      bool  // every record below end has been read
+	paused    bool  // fetching paused (queue full)
+	q         []queued
+	head      int
+}
+
+// queued is a selected record with its merge key.
+type queued struct {
+	rec   *kgo.Record
+	t     int64 // event time, ns
+	recv  int64 // gateway receive time, ns
+	bytes int
+}
+
+func (p *part) len() int { return len(p.q) - p.head }
+
+func (p *part) push(q queued) {
+	if p.head > 0 && p.head == len(p.q) {
+		p.q, p.head = p.q[:0], 0
+	}
+	p.q = append(p.q, q)
+}
+
+func (p *part) pop() queued {
+	q := p.q[p.head]
+	p.q[p.head] = queued{}
+	p.head++
+	return q
+}
+
+// less orders queue heads: event time, receive time, partition index.
+func less(a queued, ai int, b queued, bi int) bool {
+	if a.t != b.t {
+		return a.t < b.t
+	}
+	if a.recv != b.recv {
+		return a.recv < b.recv
+	}
+	return ai < bi
+}
+
+// selection returns topic → region for the selected topics.
+func (r *Replayer) selection() map[string]string {
+	out := map[string]string{}
+	regions := r.opts.Regions
+	if len(regions) == 0 && len(r.opts.Topics) == 0 {
+		for reg := range r.topo.Archiver.Topics {
+			regions = append(regions, reg)
+		}
+	}
+	for _, reg := range regions {
+		out[r.topo.Archiver.Topics[reg]] = reg
+	}
+	for _, t := range r.opts.Topics {
+		reg := ""
+		for rn, tn := range r.topo.Archiver.Topics {
+			if tn == t {
+				reg = rn
+			}
+		}
+		out[t] = reg
+	}
+	return out
+}
+
+// wantPartition reports whether a partition is selected by the exchange filter.
+func (r *Replayer) wantPartition(p int32) bool {
+	if len(r.opts.Exchanges) == 0 {
+		return true
+	}
+	for _, ex := range r.opts.Exchanges {
+		if n, _ := r.topo.Archiver.Partition(ex); n == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Run replays the selection to the sink, closes the sink, and returns when everything
+// selected has been written, ctx ends (nil is returned then, the sink is still closed) or
+// a step fails.
+func (r *Replayer) Run(ctx context.Context) (err error) {
+	defer func() {
+		if cerr := r.sink.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("replay: closing output: %w", cerr)
+		}
+	}()
+	sel := r.selection()
+	if len(sel) == 0 {
+		return ErrNoTopics
+	}
+	topics := make([]string, 0, len(sel))
+	for t := range sel {
+		topics = append(topics, t)
+	}
+	slices.Sort(topics)
+	base := append([]kgo.Opt{kgo.SeedBrokers(r.topo.Archiver.Seeds...), kgo.MetadataMinAge(time.Second)}, r.opts.KafkaOpts...)
+	parts, from, err := r.plan(ctx, base, topics, sel)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	var total int64
+	for _, p := range parts {
+		if !p.done {
+			total += p.end - p.start
+		}
+	}
+	r.Stats.Total.Store(total)
+	r.log.Info("replay: starting", "topics", topics, "partitions", len(parts), "records_in_range", total)
+
+	stopProgress := r.startProgress()
+	defer stopProgress()
+	if total == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(append(base, kgo.ConsumePartitions(from), kgo.FetchMaxBytes(16<<20))...)
+	if err != nil {
+		return fmt.Errorf("replay: kafka client: %w", err)
+	}
+	defer cl.Close()
+	return r.merge(ctx, cl, parts)
+}
+
+// plan lists the partitions of the selected topics and their offset ranges.
+func (r *Replayer) plan(ctx context.Context, base []kgo.Opt, topics []string, sel map[string]string) ([]*part, map[string]map[int32]kgo.Offset, error) {
+	cl, err := kgo.NewClient(base...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("replay: kafka client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	// Topics that do not exist: an error when named, skipped when implied ("all regions").
+	details, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("replay: listing topics %v: %w", topics, err)
+	}
+	explicit := len(r.opts.Regions) > 0 || len(r.opts.Topics) > 0
+	var existing []string
+	for _, t := range topics {
+		td, ok := details[t]
+		if ok && td.Err == nil {
+			existing = append(existing, t)
+			continue
+		}
+		if explicit {
+			err := td.Err
+			if err == nil {
+				err = kerr.UnknownTopicOrPartition
+			}
+			return nil, nil, fmt.Errorf("replay: topic %q: %w", t, err)
+		}
+		r.log.Warn("replay: topic does not exist, skipped", "topic", t)
+	}
+	topics = existing
+	if len(topics) == 0 {
+		return nil, nil, nil
+	}
+	list := func(what string, f func() (kadm.ListedOffsets, error)) (kadm.ListedOffsets, error) {
+		l, err := f()
+		if err == nil {
+			err = l.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("replay: listing %s offsets of %v: %w", what, topics, err)
+		}
+		return l, nil
+	}
+	ends, err := list("end", func() (kadm.ListedOffsets, error) { return adm.ListEndOffsets(ctx, topics...) })
+	if err != nil {
+		return nil, nil, err
+	}
+	var starts kadm.ListedOffsets
+	if r.opts.From > 0 {
+		starts, err = list("from-time", func() (kadm.ListedOffsets, error) {
+			return adm.ListOffsetsAfterMilli(ctx, r.opts.From/1e6, topics...)
+		})
+	} else {
+		starts, err = list("start", func() (kadm.ListedOffsets, error) { return adm.ListStartOffsets(ctx, topics...) })
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var stops kadm.ListedOffsets
+	if r.opts.To > 0 {
+		ms := (r.opts.To + 1e6 - 1) / 1e6
+		if stops, err = list("to-time", func() (kadm.ListedOffsets, error) { return adm.ListOffsetsAfterMilli(ctx, ms, topics...) }); err != nil {
+			return nil, nil, err
+		}
+	}
+	var parts []*part
+	from := map[string]map[int32]kgo.Offset{}
+	for _, t := range topics {
+		for _, e := range ends[t] {
+			if !r.wantPartition(e.Partition) {
+				continue
+			}
+			p := &part{topic: t, region: sel[t], partition: e.Partition, end: e.Offset}
+			s, ok := starts.Lookup(t, e.Partition)
+			start := s.Offset
+			if !ok || start < 0 {
+				start = e.Offset
+			}
+			if st, ok := stops.Lookup(t, e.Partition); ok && st.Offset >= 0 && st.Offset < p.end {
+				p.end = st.Offset
+			}
+			p.start, p.done = start, start >= p.end
+			if from[t] == nil {
+				from[t] = map[int32]kgo.Offset{}
+			}
+			from[t][e.Partition] = kgo.NewOffset().At(start)
+			parts = append(parts, p)
+		}
+	}
+	slices.SortFunc(parts, func(a, b *part) int {
+		if a.topic != b.topic {
+			if a.topic < b.topic {
+				return -1
+			}
+			return 1
+		}
+		return int(a.partition - b.partition)
+	})
+	for i, p := range parts {
+		p.idx = i
+		if p.done {
+			delete(from[p.topic], p.partition)
+		}
+	}
+	for t, m := range from {
+		if len(m) == 0 {
+			delete(from, t)
+		}
+	}
+	return parts, from, nil
+}
+
+// merge runs the k-way merge until every partition is done.
+func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) error {
+	byTP := map[string]map[int32]*part{}
+	for _, p := range parts {
+		if byTP[p.topic] == nil {
+			byTP[p.topic] = map[int32]*part{}
+		}
+		byTP[p.topic][p.partition] = p
+	}
+	var h wire.Header
+	pacer := pacer{speed: r.opts.Speed}
+	var fetchErr error
+	for {
+		// Fetch until every unfinished partition has a record queued.
+		for r.needFetch(parts) {
+			r.resumeDrained(cl, parts)
+			fetches := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				return nil
+			}
+			fetches.EachError(func(t string, p int32, err error) {
+				fetchErr = fmt.Errorf("replay: fetching %s/%d: %w", t, p, err)
+			})
+			if fetchErr != nil {
+				return fetchErr
+			}
+			fetches.EachRecord(func(rec *kgo.Record) {
+				p := byTP[rec.Topic][rec.Partition]
+				if p == nil || p.done || rec.Offset >= p.end {
+					return
+				}
+				r.Stats.Read.Add(1)
+				if rec.Offset == p.end-1 {
+					p.done = true
+				}
+				if q, ok := r.selectRecord(rec, &h); ok {
+					p.push(q)
+				}
+			})
+			r.pauseFull(cl, parts)
+		}
+		// Emit the earliest head.
+		best := -1
+		for i, p := range parts {
+			if p.len() == 0 {
+				continue
+			}
+			if best < 0 || less(p.q[p.head], i, parts[best].q[parts[best].head], best) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return nil // every partition done and drained
+		}
+		q := parts[best].pop()
+		if ch := r.pause.Load(); ch != nil {
+			t0 := time.Now()
+			select {
+			case <-*ch:
+			case <-ctx.Done():
+				return nil
+			}
+			d := time.Since(t0)
+			r.paused.Add(int64(d))
+			pacer.shift(d)
+		}
+		if !pacer.wait(ctx, q.t) {
+			return nil
+		}
+		if err := wire.ReadHeader(q.rec.Value, &h); err != nil {
+			return fmt.Errorf("replay: %w", err) // checked when queued: cannot happen
+		}
+		if err := r.sink.Write(q.rec.Value, &h); err != nil {
+			return fmt.Errorf("replay: writing record %s/%d@%d: %w", q.rec.Topic, q.rec.Partition, q.rec.Offset, err)
+		}
+		r.Stats.Written.Add(1)
+		r.Stats.Bytes.Add(int64(q.bytes))
+	}
+}
+
+// selectRecord applies the filters and computes the merge key.
+func (r *Replayer) selectRecord(rec *kgo.Record, h *wire.Header) (queued, bool) {
+	if err := wire.ReadHeader(rec.Value, h); err != nil || int(h.Length) != len(rec.Value) {
+		r.Stats.Malformed.Add(1)
+		return queued{}, false
+	}
+	t := archiver.EventTime(h)
+	switch {
+	case t < r.opts.From, r.opts.To > 0 && t >= r.opts.To,
+		r.insts != nil && !r.insts[h.Instrument],
+		len(r.opts.Kinds) > 0 && !r.kinds[h.Kind],
+		len(r.opts.Exchanges) > 0 && !r.exs[h.Exchange]:
+		r.Stats.Filtered.Add(1)
+		return queued{}, false
+	}
+	return queued{rec: rec, t: t, recv: h.TsRecv, bytes: len(rec.Value)}, true
+}
+
+func (r *Replayer) needFetch(parts []*part) bool {
+	for _, p := range parts {
+		if !p.done && p.len() == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// pauseFull pauses fetching of partitions whose queue reached MaxQueued.
+func (r *Replayer) pauseFull(cl *kgo.Client, parts []*part) {
+	for _, p := range parts {
+		if !p.paused && !p.done && p.len() >= r.opts.MaxQueued {
+			p.paused = true
+			cl.PauseFetchPartitions(map[string][]int32{p.topic: {p.partition}})
+		}
+	}
+}
+
+// resumeDrained resumes fetching of paused partitions drained below half of MaxQueued.
+func (r *Replayer) resumeDrained(cl *kgo.Client, parts []*part) {
+	for _, p := range parts {
+		if p.paused && p.len() < r.opts.MaxQueued/2 {
+			p.paused = false
+			cl.ResumeFetchPartitions(map[string][]int32{p.topic: {p.partition}})
+		}
+	}
+}
+
+// pacer spaces records by their event time divided by the speed factor.
+type pacer struct {
+	speed   float64 // 0 = max
+	started bool
+	base    int64     // event time of the first record
+	wall    time.Time // when it was written
+}
+
+// shift moves the schedule later by d (a pause).
+func (p *pacer) shift(d time.Duration) { p.wall = p.wall.Add(d) }
+
+// wait sleeps until the record with event time t is due; false when ctx ended.
+func (p *pacer) wait(ctx context.Context, t int64) bool {
+	if p.speed <= 0 {
+		return true
+	}
+	if !p.started {
+		p.started, p.base, p.wall = true, t, time.Now()
+		return true
+	}
+	due := p.wall.Add(time.Duration(float64(t-p.base) / p.speed))
+	d := time.Until(due)
+	if d < 500*time.Microsecond {
+		return true // records closer than the timer's resolution go out in a burst
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// startProgress starts the progress goroutine; the returned function stops it, waits for
+// it and prints the final line.
+func (r *Replayer) startProgress() func() {
+	w := r.opts.Progress
+	if w == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	start := time.Now()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				r.drawProgress(w, start, true)
+				return
+			case <-t.C:
+				r.drawProgress(w, start, false)
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// drawProgress writes one progress line: bar, percent of the offset range read, counts and
+// rate.
+func (r *Replayer) drawProgress(w io.Writer, start time.Time, final bool) {
+	total, read, written := r.Stats.Total.Load(), r.Stats.Read.Load(), r.Stats.Written.Load()
+	frac := 1.0
+	if total > 0 {
+		frac = min(float64(read)/float64(total), 1)
+	}
+	const width = 30
+	var b []byte
+	b = append(b, "\rreplay ["...)
+	n := int(frac * width)
+	for i := 0; i < width; i++ {
+		if i < n {
+			b = append(b, '#')
+		} else {
+			b = append(b, '.')
+		}
+	}
+	b = append(b, "] "...)
+	b = strconv.AppendFloat(b, frac*100, 'f', 1, 64)
+	b = append(b, "% "...)
+	b = strconv.AppendInt(b, written, 10)
+	b = append(b, " written, "...)
+	b = strconv.AppendInt(b, read, 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, total, 10)
+	b = append(b, " read, "...)
+	el := time.Since(start).Seconds()
+	if el > 0 {
+		b = strconv.AppendFloat(b, float64(written)/el, 'f', 0, 64)
+	}
+	b = append(b, " rec/s"...)
+	if r.Paused() {
+		b = append(b, " [paused]"...)
+	}
+	b = append(b, "   "...)
+	if final {
+		b = append(b, '\n')
+	}
+	w.Write(b)
+}

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+
+	"github.com/tickline/tickline/archiver"
+	"github.com/tickline/tickline/shared/config"
+)
+
+// runArchiver runs `tickline archiver --config FILE`: subscribe to every gateway, arbitrate
+// each region's lines, archive into Kafka (one topic per region, one partition per
+// exchange) through the disk spool. SIGINT/SIGTERM stop it cleanly (final flush; what is
+// not acknowledged stays in the spool for the next start).
+func runArchiver(ctx context.Context, args []string, e *env) error {
+	fs := newFlags("archiver", e)
+	cfgPath := fs.String("config", "", "topology file")
+	tail := fs.Int("tail-records", 16384, "records read from each partition's tail at start to seed the arbiter")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" || fs.NArg() != 0 {
+		return errUsage
+	}
+	topo, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	a, err := archiver.New(topo, archiver.Options{TailRecords: *tail}, e.log)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/tickline/tickline/archiver/replay"
+	"github.com/tickline/tickline/shared/bus"
+	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// runReplay runs `tickline replay`: read the archive back from Kafka, filtered and merged
+// in time order, paced, onto the bus or into a file. SIGUSR1 pauses, SIGUSR2 resumes.
+func runReplay(ctx context.Context, args []string, e *env) error {
+	fs := newFlags("replay", e)
+	cfgPath := fs.String("config", "", "topology file")
+	regions := fs.String("regions", "", "comma-separated regions (default: every region with a topic)")
+	topics := fs.String("topics", "", "comma-separated topics (in addition to --regions)")
+	exchanges := fs.String("exchanges", "", "comma-separated exchanges (default: all)")
+	instruments := fs.String("instruments", "", "comma-separated canonical instruments, e.g. BTC-USDT (default: all)")
+	kinds := fs.String("kinds", "", "comma-separated kinds: bbo,trade,book_snapshot,book_delta,status,ticker (default: all)")
+	from := fs.String("from", "", "start time, inclusive: RFC 3339 (sub-second allowed) or Unix ns")
+	to := fs.String("to", "", "end time, exclusive: RFC 3339 or Unix ns")
+	speed := fs.String("speed", "", `"max" or "<factor>x" (1x, 10x, 0.5x); default replay.speed`)
+	output := fs.String("output", "", "zmq, jsonl, csv or parquet; default replay.output")
+	publish := fs.String("publish", "", "endpoint for zmq output; default replay.publish")
+	path := fs.String("path", "", `file for jsonl/csv/parquet ("-" = stdout); default replay.path`)
+	waitSubs := fs.Int("wait-subscribers", 1, "zmq output: wait for this many subscribers before the first record")
+	progress := fs.Bool("progress", true, "file output: progress bar on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" || fs.NArg() != 0 {
+		return errUsage
+	}
+	topo, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	rc := topo.Replay
+	pick := func(flag, def string) string {
+		if flag != "" {
+			return flag
+		}
+		return def
+	}
+	opts := replay.Options{Regions: split(*regions), Topics: split(*topics), Instruments: split(*instruments)}
+	if opts.Speed, err = config.ParseSpeed(pick(*speed, rc.Speed)); err != nil {
+		return fmt.Errorf("--speed: %w", err)
+	}
+	for _, s := range split(*exchanges) {
+		ex, err := wire.ParseExchange(s)
+		if err != nil {
+			return fmt.Errorf("--exchanges: %w", err)
+		}
+		opts.Exchanges = append(opts.Exchanges, ex)
+	}
+	for _, s := range split(*kinds) {
+		k, err := wire.ParseKind(s)
+		if err != nil {
+			return fmt.Errorf("--kinds: %w", err)
+		}
+		opts.Kinds = append(opts.Kinds, k)
+	}
+	if *from != "" {
+		if opts.From, err = replay.ParseTime(*from); err != nil {
+			return fmt.Errorf("--from: %w", err)
+		}
+	}
+	if *to != "" {
+		if opts.To, err = replay.ParseTime(*to); err != nil {
+			return fmt.Errorf("--to: %w", err)
+		}
+	}
+
+	var sink replay.Sink
+	switch out := pick(*output, rc.Output); out {
+	case "zmq":
+		ep := pick(*publish, rc.Publish)
+		if ep == "" {
+			return fmt.Errorf("--publish: required for zmq output")
+		}
+		z, err := replay.NewZMQSink(ctx, ep, replay.ZMQOptions{WaitSubscribers: *waitSubs,
+			Bus: bus.Options{QueueDepth: topo.Bus.QueueDepth, MaxMessageBytes: topo.Bus.MaxMessageBytes}}, e.log)
+		if err != nil {
+			return err
+		}
+		sink = z
+	case "jsonl", "csv", "parquet":
+		w, err := openOutput(pick(*path, rc.Path), e)
+		if err != nil {
+			return err
+		}
+		if *progress {
+			opts.Progress = e.stderr
+		}
+		switch out {
+		case "jsonl":
+			sink = replay.NewJSONLSink(w)
+		case "csv":
+			sink = replay.NewCSVSink(w)
+		default:
+			sink = replay.NewParquetSink(w)
+		}
+	default:
+		return fmt.Errorf("--output: unknown output %q (want zmq, jsonl, csv or parquet)", out)
+	}
+
+	r, err := replay.New(topo, opts, sink, e.log)
+	if err != nil {
+		sink.Close()
+		return err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case s := <-sigs:
+				if s == syscall.SIGUSR1 {
+					r.Pause()
+					e.log.Info("replay: paused (SIGUSR2 resumes)")
+				} else {
+					r.Resume()
+					e.log.Info("replay: resumed")
+				}
+			}
+		}
+	}()
+	return r.Run(ctx)
+}
+
+// openOutput opens the file output; "-" is stdout, which the sink must not close.
+func openOutput(path string, e *env) (io.Writer, error) {
+	if path == "-" {
+		return struct{ io.Writer }{e.stdout}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("replay output: %w", err)
+	}
+	return f, nil
+}
+
+// split splits a comma-separated flag, dropping empty items.
+func split(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
