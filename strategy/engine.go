@@ -289,7 +289,9 @@ func (e *Engine) drainHeld(m *market) {
 func (e *Engine) afterSnapshot(m *market, r *wire.Record) {
 	e.drainHeld(m)
 	if len(m.held) > 0 {
-		m.heldSince = r.TsRecv
+		// The window starts now, in the newest record time seen: a snapshot from a slower
+		// line carries an older receive time than the deltas held from a faster one.
+		m.heldSince = max(r.TsRecv, m.held[len(m.held)-1].TsRecv)
 	}
 }
 

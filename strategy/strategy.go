@@ -38,6 +38,9 @@ type Options struct {
 	NoMetrics bool
 	// OnBreak, when set, hears about every real gap in the merged stream (diagnostics).
 	OnBreak func(what string)
+	// HoldWindow is how long a hole in the merged book stream waits for a slower line
+	// (default 250 ms): set it above the worst skew expected between lines.
+	HoldWindow time.Duration
 	// OnRecord, when set, sees every record the merger delivered (tests; runs on the
 	// handler goroutine, the record is valid during the call).
 	OnRecord func(line int, r *wire.Record)
@@ -94,6 +97,7 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Strategy, erro
 		}
 	}
 	ec.OnBreak = opts.OnBreak
+	ec.HoldNs = int64(opts.HoldWindow)
 	s := &Strategy{topo: topo, opts: opts, log: log.With("process", "strategy"), engine: NewEngine(ec), Latency: NewLatency()}
 	s.eps = opts.Endpoints
 	if s.eps == nil {

@@ -117,6 +117,9 @@ func StartGateway(topo *config.Topology, id, bind string, opts gateway.Options) 
 func (g *Gateway) Start() error {
 	opts := g.opts
 	opts.Bind = g.bind
+	if opts.RetransmitBind == "" {
+		opts.RetransmitBind = "tcp://127.0.0.1:0"
+	}
 	gw, err := gateway.New(g.topo, g.id, opts, Quiet)
 	if err != nil {
 		return err

@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,10 +86,13 @@ type rig struct {
 	strategy *strategy.Strategy
 	got      *delivered
 	group    *Group
+	readyAt  time.Time // every receiver subscribed: events before may have reached only some
 }
 
 // build starts a simulator, two gateways and a strategy reading the given line endpoints
 // (shaped or not, made by lines from the two gateway endpoints).
+var onBreak func(string)
+
 func build(t *testing.T, exchanges []string, gwOpts gateway.Options, lines func(g0, g1 string, group *Group) []string, binds [2]string, ready func() bool) *rig {
 	t.Helper()
 	r := &rig{group: NewGroup(), got: &delivered{count: map[eventKey]int{}, line: map[eventKey]int{}}}
@@ -108,8 +114,9 @@ func build(t *testing.T, exchanges []string, gwOpts gateway.Options, lines func(
 		r.gws = append(r.gws, g)
 	}
 	r.lines = lines(r.gws[0].Endpoint(), r.gws[1].Endpoint(), r.group)
-	r.strategy, err = strategy.New(topo, strategy.Options{Endpoints: r.lines, LineTimeout: 300 * time.Millisecond, NoMetrics: true,
-		OnRecord: r.got.on}, Quiet)
+	r.strategy, err = strategy.New(topo, strategy.Options{Endpoints: r.lines, LineTimeout: 300 * time.Millisecond, NoMetrics: true, OnBreak: onBreak, Out: io.Discard,
+		HoldWindow: time.Second, // lines here differ by up to 100 ms, plus race-detector stalls
+		OnRecord:   r.got.on}, Quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +124,7 @@ func build(t *testing.T, exchanges []string, gwOpts gateway.Options, lines func(
 	if ready != nil && !Wait(10*time.Second, ready) {
 		t.Fatal("receivers did not subscribe")
 	}
+	r.readyAt = time.Now()
 	r.sim.Resume()
 	t.Cleanup(func() {
 		r.group.Stop()
@@ -128,14 +136,17 @@ func build(t *testing.T, exchanges []string, gwOpts gateway.Options, lines func(
 	return r
 }
 
-// TestRedundancyDelayAndDrops: line 0 is delayed by 30 ms, line 1 drops 10% of its
+// TestRedundancyDelayAndDrops: line 0 is delayed by 100 ms, line 1 drops 10% of its
 // messages. The strategy sees every event that either line carried exactly once, from
 // the earlier line, and no gap (line 0 has everything line 1 lost).
 func TestRedundancyDelayAndDrops(t *testing.T) {
 	var logs [2]*lineLog
 	var shapers []*shaper.Shaper
+	var breaks []string
+	onBreak = func(s string) { breaks = append(breaks, s) }
+	defer func() { onBreak = nil }()
 	r := build(t, []string{"binance", "okx"}, gateway.Options{}, func(g0, g1 string, group *Group) []string {
-		s0, err := StartShaper(g0, shaper.Options{Delay: 30 * time.Millisecond}, group)
+		s0, err := StartShaper(g0, shaper.Options{Delay: 100 * time.Millisecond}, group)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,15 +164,19 @@ func TestRedundancyDelayAndDrops(t *testing.T) {
 		t.Fatalf("only %d records delivered", r.strategy.Stats.Delivered.Load())
 	}
 	r.sim.Pause()
-	time.Sleep(300 * time.Millisecond) // drain the delayed line (30 ms) and the logs
+	time.Sleep(500 * time.Millisecond) // drain the delayed line (100 ms) and the logs
 	r.group.Stop()                     // stop strategy, shapers and logs before reading their state
 
 	r.got.mu.Lock()
 	defer r.got.mu.Unlock()
+	// Gateways send their first snapshots as soon as they connect, possibly before every
+	// receiver subscribed: the oracle covers what the lines carried once all were listening.
 	union := map[eventKey]bool{}
 	for _, l := range logs {
-		for k := range l.events {
-			union[k] = true
+		for k, at := range l.events {
+			if at.After(r.readyAt) {
+				union[k] = true
+			}
 		}
 	}
 	for k, n := range r.got.count {
@@ -170,13 +185,17 @@ func TestRedundancyDelayAndDrops(t *testing.T) {
 		}
 	}
 	missing := 0
+	var examples []string
 	for k := range union {
 		if r.got.count[k] == 0 {
 			missing++
+			_, on0 := logs[0].events[k]
+			_, on1 := logs[1].events[k]
+			examples = append(examples, fmt.Sprintf("%s %s %s seq %d (line0 %v line1 %v)", k.ex, k.kind, k.inst.String(), k.seq, on0, on1))
 		}
 	}
 	if missing > 0 {
-		t.Fatalf("%d of %d events carried by a line were never delivered", missing, len(union))
+		t.Fatalf("%d of %d events carried by a line were never delivered: %v (arbiter %+v)", missing, len(union), examples, r.strategy.Merger().Arb.Stats.Old[:2])
 	}
 	// The earlier copy wins: line 0 (delayed) should win only what line 1 dropped.
 	both, lateWins := 0, 0
@@ -190,12 +209,12 @@ func TestRedundancyDelayAndDrops(t *testing.T) {
 			}
 		}
 	}
-	if both == 0 || float64(lateWins) > 0.01*float64(both) {
+	if both == 0 || float64(lateWins) > 0.02*float64(both) { // 100 ms behind: only a scheduling stall lets it win
 		t.Fatalf("the delayed line won %d of %d events both lines carried", lateWins, both)
 	}
 	m := r.strategy.Merger()
 	if m.Stats.RealGaps != 0 || r.strategy.Engine().Stats.ChainBreaks != 0 {
-		t.Fatalf("gap seen although a line had the data: real gaps %d, chain breaks %d", m.Stats.RealGaps, r.strategy.Engine().Stats.ChainBreaks)
+		t.Fatalf("gap seen although a line had the data: real gaps %d, chain breaks %d: %v (ready at %d)", m.Stats.RealGaps, r.strategy.Engine().Stats.ChainBreaks, breaks, r.readyAt.UnixNano())
 	}
 	if m.Stats.SeqGaps[1] == 0 {
 		t.Fatal("drops on line 1 not seen as gateway-sequence gaps")
@@ -237,7 +256,14 @@ func TestRedundancyDropsOnBothLines(t *testing.T) {
 func TestRedundancyGatewayKilled(t *testing.T) {
 	dir := t.TempDir()
 	binds := [2]string{"ipc://" + filepath.Join(dir, "g0.sock"), "ipc://" + filepath.Join(dir, "g1.sock")}
-	r := build(t, []string{"binance", "bybit"}, gateway.Options{}, func(g0, g1 string, _ *Group) []string { return []string{g0, g1} }, binds, nil)
+	var logs [2]*lineLog
+	var breaks []string
+	onBreak = func(s string) { breaks = append(breaks, s) }
+	defer func() { onBreak = nil }()
+	r := build(t, []string{"binance", "bybit"}, gateway.Options{}, func(g0, g1 string, group *Group) []string {
+		logs[0], logs[1] = logLine(t, g0, group), logLine(t, g1, group)
+		return []string{g0, g1}
+	}, binds, nil)
 	if !Wait(20*time.Second, func() bool { return r.strategy.Stats.Delivered.Load() > 1000 }) {
 		t.Fatal("no traffic")
 	}
@@ -260,7 +286,22 @@ func TestRedundancyGatewayKilled(t *testing.T) {
 		t.Fatalf("failover/return not counted: %+v", m.Stats)
 	}
 	if m.Stats.RealGaps != 0 || r.strategy.Engine().Stats.ChainBreaks != 0 {
-		t.Fatalf("gap during failover: real gaps %d chain breaks %d", m.Stats.RealGaps, r.strategy.Engine().Stats.ChainBreaks)
+		if false {
+			var from uint64
+			fmt.Sscanf(r.strategy.Engine().Stats.LastBreak[strings.Index(r.strategy.Engine().Stats.LastBreak, "book at ")+8:], "%d", &from)
+			for seq := from - 3; seq <= from+4; seq++ {
+				for _, kind := range []wire.Kind{wire.KindBookDelta, wire.KindBookSnapshot} {
+					var inst wire.Name
+					inst.SetString("ETH-USDT")
+					k := eventKey{wire.Bybit, kind, inst, seq}
+					_, on0 := logs[0].events[k]
+					_, on1 := logs[1].events[k]
+					t.Logf("%s %d: line0 %v line1 %v delivered %d by line %d", kind, seq, on0, on1, r.got.count[k], r.got.line[k])
+				}
+			}
+		}
+		t.Log(breaks)
+		t.Fatalf("gap during failover: real gaps %d chain breaks %d (last: %s)", m.Stats.RealGaps, r.strategy.Engine().Stats.ChainBreaks, r.strategy.Engine().Stats.LastBreak)
 	}
 	if w := m.Arb.Stats.Wins; w[1] == 0 {
 		t.Fatalf("restarted line never won: %v", w[:2])

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 	"github.com/tickline/tickline/gateway"
+	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 	"github.com/tickline/tickline/shared/wire"
 )
 
