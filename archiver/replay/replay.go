@@ -52,6 +52,21 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
+// Order is how Run merges partitions and regions.
+type Order uint8
+
+// Merge orders.
+const (
+	// OrderEvent merges by exchange event time (receive time when the exchange gives
+	// none): the market as it happened, for analysis.
+	OrderEvent Order = 0
+	// OrderPublish merges records of one gateway in its publish order (gateway sequence)
+	// and records of different gateways by gateway receive time: what a subscriber of that
+	// gateway saw live, so that a strategy replayed on it makes the same decisions
+	// (replay equivalence). Pacing still follows receive time.
+	OrderPublish Order = 1
+)
+
 // ErrNoTopics: the selection names no topic to replay.
 var ErrNoTopics = errors.New("replay: nothing selected")
 
@@ -73,6 +88,8 @@ type Options struct {
 	// Speed is the pace factor (1 = real time, 10 = ten times faster); 0 = as fast as
 	// possible (config.ParseSpeed's "max").
 	Speed float64
+	// Order is the merge order across partitions (default OrderEvent).
+	Order Order
 	// KafkaOpts are appended to the franz-go client's options.
 	KafkaOpts []kgo.Opt
 	// Progress, when set, receives a progress bar (every 200 ms, and a final line).
@@ -192,6 +209,8 @@ type queued struct {
 	rec   *kgo.Record
 	t     int64 // event time, ns
 	recv  int64 // gateway receive time, ns
+	gw    uint16
+	gwSeq uint64
 	bytes int
 }
 
@@ -211,8 +230,12 @@ func (p *part) pop() queued {
 	return q
 }
 
-// less orders queue heads: event time, receive time, partition index.
+// less orders queue heads: event time, receive time, partition index — or, with
+// OrderPublish, gateway sequence within one gateway and receive time across gateways.
 func less(a queued, ai int, b queued, bi int) bool {
+	if a.gw != 0 && a.gw == b.gw && a.gwSeq != b.gwSeq && a.t == a.recv && b.t == b.recv {
+		return a.gwSeq < b.gwSeq // OrderPublish within one gateway: exactly its publish order
+	}
 	if a.t != b.t {
 		return a.t < b.t
 	}
@@ -515,7 +538,10 @@ func (r *Replayer) selectRecord(rec *kgo.Record, h *wire.Header) (queued, bool) 
 		r.Stats.Filtered.Add(1)
 		return queued{}, false
 	}
-	return queued{rec: rec, t: t, recv: h.TsRecv, bytes: len(rec.Value)}, true
+	if r.opts.Order == OrderPublish {
+		t = h.TsRecv // the merge key becomes publish order (see OrderPublish)
+	}
+	return queued{rec: rec, t: t, recv: h.TsRecv, gw: h.GatewayID, gwSeq: h.GatewaySeq, bytes: len(rec.Value)}, true
 }
 
 func (r *Replayer) needFetch(parts []*part) bool {

@@ -17,10 +17,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/tickline/tickline/archiver"
+	"github.com/tickline/tickline/archiver/replay"
 	"github.com/tickline/tickline/bench/sim"
 	"github.com/tickline/tickline/configs"
 	"github.com/tickline/tickline/gateway"
 	"github.com/tickline/tickline/shared/arbiter"
+	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/strategy"
 )
@@ -32,26 +37,27 @@ type Options struct {
 	Out      io.Writer     // the live view
 	TTY      bool          // redraw in place (ANSI) instead of appending
 	Dir      string        // working directory (opportunities, archive); default a temp dir
-	// Archive, when set, runs the archiver and, after the live phase, the replay check; it
-	// is given the topology and the directory and returns a function that runs until ctx
-	// ends, plus a function reporting how many records were archived.
-	Archive func(ctx context.Context, topo *config.Topology, dir string, log *slog.Logger) (run func(ctx context.Context) error, archived func() uint64, err error)
-	// Replay, when set, replays the archive at speed into a second strategy built from
-	// topo with the given endpoints override, and returns its opportunities.
-	Replay func(ctx context.Context, topo *config.Topology, dir string, log *slog.Logger) ([]strategy.Opportunity, error)
+	// NoArchive skips the embedded Kafka, the archiver and the replay check.
+	NoArchive bool
+	// ReplaySpeed is the replay's speed factor (default 100).
+	ReplaySpeed float64
 }
 
 // Topology returns the embedded demo topology.
 func Topology() (*config.Topology, error) { return config.Parse(configs.Demo) }
 
-// Run runs the demo until ctx ends or Duration passes, then (with Replay) checks that the
-// replayed archive gives the same opportunities as the live run.
+// Run runs the demo until ctx ends or Duration passes. With the archive (the default) it
+// then replays the korea region's archive at ReplaySpeed into a second strategy and checks
+// that it finds exactly the opportunities a live strategy reading the same gateway found.
 func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if opts.Out == nil {
 		opts.Out = os.Stdout
 	}
 	if opts.Rate <= 0 {
 		opts.Rate = 20
+	}
+	if opts.ReplaySpeed <= 0 {
+		opts.ReplaySpeed = 100
 	}
 	if opts.Dir == "" {
 		d, err := os.MkdirTemp("", "tickline-demo-")
@@ -72,112 +78,313 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if opts.Duration > 0 {
-		var c2 context.CancelFunc
-		runCtx, c2 = context.WithTimeout(runCtx, opts.Duration)
-		defer c2()
+	s.Pause() // the market opens once every receiver is subscribed (see below)
+
+	var cluster *kfake.Cluster
+	if !opts.NoArchive {
+		// Embedded Kafka, persisted under the demo directory.
+		cluster, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(filepath.Join(opts.Dir, "kafka")))
+		if err != nil {
+			return fmt.Errorf("embedded kafka: %w", err)
+		}
+		defer cluster.Close()
+		topo.Archiver.Seeds = cluster.ListenAddrs()
+		topo.Archiver.SpoolDir = filepath.Join(opts.Dir, "spool")
 	}
-	var wg sync.WaitGroup
+
+	liveCtx, stopLive := context.WithCancel(ctx)
+	defer stopLive()
+	var timeUp <-chan time.Time // Duration ends the live phase gracefully (drained, below)
+	if opts.Duration > 0 {
+		timeUp = time.After(opts.Duration)
+	}
+	var live, archive group
 	fail := make(chan error, 8)
-	goRun := func(name string, f func(context.Context) error) {
-		wg.Add(1)
+	start := func(g *group, gctx context.Context, name string, f func(context.Context) error) {
+		g.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			if err := f(runCtx); err != nil && runCtx.Err() == nil {
+			defer g.wg.Done()
+			if err := f(gctx); err != nil && gctx.Err() == nil {
 				fail <- fmt.Errorf("%s: %w", name, err)
-				cancel()
+				stopLive()
 			}
 		}()
 	}
-	goRun("simulator", s.Run)
+	start(&live, liveCtx, "simulator", s.Run)
+	var gws []*gateway.Gateway
 	for _, g := range topo.Gateways {
 		gw, err := gateway.New(topo, g.ID, gateway.Options{}, log)
 		if err != nil {
-			cancel()
-			wg.Wait()
+			stopLive()
+			live.wg.Wait()
 			return err
 		}
-		goRun("gateway "+g.ID, gw.Run)
+		gws = append(gws, gw)
+		start(&live, liveCtx, "gateway "+g.ID, gw.Run)
 	}
-	var archived func() uint64
-	if opts.Archive != nil {
-		run, count, err := opts.Archive(runCtx, topo, opts.Dir, log)
-		if err != nil {
-			cancel()
-			wg.Wait()
+	archCtx, stopArch := context.WithCancel(ctx)
+	defer stopArch()
+	var arch *archiver.Archiver
+	if !opts.NoArchive {
+		if arch, err = archiver.New(topo, archiver.Options{}, log); err != nil {
+			stopLive()
+			live.wg.Wait()
 			return fmt.Errorf("archiver: %w", err)
 		}
-		archived = count
-		goRun("archiver", run)
+		start(&archive, archCtx, "archiver", arch.Run)
 	}
-	var mu sync.Mutex
-	var live []strategy.Opportunity
 	oppFile, err := os.Create(filepath.Join(opts.Dir, "opportunities.jsonl"))
 	if err != nil {
-		cancel()
-		wg.Wait()
+		stopLive()
+		live.wg.Wait()
 		return err
 	}
 	defer oppFile.Close()
+	var mu sync.Mutex
+	var liveOpps, shadowOpps []strategy.Opportunity
 	st, err := strategy.New(topo, strategy.Options{Out: oppFile, OnOpportunity: func(o strategy.Opportunity) {
 		mu.Lock()
-		live = append(live, o)
+		liveOpps = append(liveOpps, o)
 		mu.Unlock()
 	}}, log)
 	if err != nil {
-		cancel()
-		wg.Wait()
+		stopLive()
+		live.wg.Wait()
 		return err
 	}
-	goRun("strategy", st.Run)
+	start(&live, liveCtx, "strategy", st.Run)
+	// The shadow strategy reads gw-korea alone: exactly what the korea topic archives, so
+	// its opportunities are what the replay of that topic must reproduce.
+	shadow, err := strategy.New(topo, strategy.Options{Endpoints: []string{gws[0].Endpoint()}, NoMetrics: true,
+		SignalBind: "tcp://127.0.0.1:0", Out: io.Discard, OnOpportunity: func(o strategy.Opportunity) {
+			mu.Lock()
+			shadowOpps = append(shadowOpps, o)
+			mu.Unlock()
+		}}, log)
+	if err != nil {
+		stopLive()
+		live.wg.Wait()
+		return err
+	}
+	start(&live, liveCtx, "shadow strategy", shadow.Run)
+	want := 2 // strategy + shadow
+	if arch != nil {
+		want++ // + archiver
+	}
+	waitSubscribed(liveCtx, gws[0], want)
+	s.Resume()
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	start := time.Now()
+	began := time.Now()
 loop:
 	for {
 		select {
-		case <-runCtx.Done():
+		case <-liveCtx.Done():
+			break loop
+		case <-timeUp:
+			// Close the market and let every receiver take what is in flight, so that the
+			// live strategies and the archive end on the same record.
+			s.Pause()
+			drained(liveCtx, func() uint64 {
+				n := shadow.Stats.Received.Load() + st.Stats.Received.Load()
+				if arch != nil {
+					n += arch.Stats.Received.Load()
+				}
+				return n
+			})
 			break loop
 		case <-tick.C:
 			mu.Lock()
 			var last *strategy.Opportunity
-			if len(live) > 0 {
-				o := live[len(live)-1]
+			if len(liveOpps) > 0 {
+				o := liveOpps[len(liveOpps)-1]
 				last = &o
 			}
-			n := len(live)
+			n := len(liveOpps)
 			mu.Unlock()
-			var arch uint64
-			if archived != nil {
-				arch = archived()
+			var archived uint64
+			if arch != nil {
+				archived = arch.Stats.Produced.Load()
 			}
-			render(opts.Out, opts.TTY, st, time.Since(start), last, n, arch)
+			render(opts.Out, opts.TTY, st, time.Since(began), last, n, archived)
 		}
 	}
-	wg.Wait()
+	stopLive()
+	live.wg.Wait()
 	select {
 	case err := <-fail:
+		stopArch()
+		archive.wg.Wait()
 		return err
 	default:
 	}
-	fmt.Fprintf(opts.Out, "\nlive run: %d records delivered, %d opportunities (%s)\n", st.Stats.Delivered.Load(), len(live), oppFile.Name())
-	if opts.Replay == nil || ctx.Err() != nil {
+	fmt.Fprintf(opts.Out, "\nlive run: %d records delivered, %d opportunities (%s)\n", st.Stats.Delivered.Load(), len(liveOpps), oppFile.Name())
+	if arch == nil {
 		return nil
 	}
-	fmt.Fprintln(opts.Out, "replaying the archive at 100x into a second strategy...")
-	replayed, err := opts.Replay(ctx, topo, opts.Dir, log)
+	// Let the archiver drain its spool into Kafka, then stop it.
+	deadline := time.Now().Add(30 * time.Second)
+	for arch.Stats.SpoolBacklog.Load() > 0 || arch.Stats.Produced.Load() < arch.Stats.Accepted.Load() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopArch()
+	archive.wg.Wait()
+	fmt.Fprintf(opts.Out, "archived: %d records in Kafka (%s)\n", arch.Stats.Produced.Load(), filepath.Join(opts.Dir, "kafka"))
+	if ctx.Err() != nil {
+		return nil
+	}
+	fmt.Fprintf(opts.Out, "replaying region korea at %gx into a second strategy...\n", opts.ReplaySpeed)
+	replayed, err := replayInto(ctx, topo, opts.ReplaySpeed, log)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	same, diff := compare(live, replayed)
-	fmt.Fprintf(opts.Out, "replay: %d opportunities, %d identical to the live run's, %d differ\n", len(replayed), same, diff)
+	mu.Lock()
+	defer mu.Unlock()
+	// The first second is a warm-up: receivers that joined moments apart may start from
+	// different first records; from then on both sides must agree exactly.
+	shadowOpps, replayed = afterWarmup(shadowOpps, replayed, int64(time.Second))
+	same, diff := compare(shadowOpps, replayed)
+	fmt.Fprintf(opts.Out, "replay (after a 1 s warm-up): %d opportunities; live strategy on gw-korea found %d; identical %d, different %d\n",
+		len(replayed), len(shadowOpps), same, diff)
 	if diff > 0 {
-		return fmt.Errorf("replay found different opportunities than the live run")
+		for _, d := range differences(shadowOpps, replayed) {
+			fmt.Fprintln(opts.Out, "  differs:", d)
+		}
+		return fmt.Errorf("the replay found different opportunities than the live run")
 	}
+	fmt.Fprintln(opts.Out, "replay matches the live run")
 	return nil
+}
+
+type group struct{ wg sync.WaitGroup }
+
+// drained waits until count has not moved for half a second (bounded by 30 s).
+func drained(ctx context.Context, count func() uint64) {
+	last, since := count(), time.Now()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(50 * time.Millisecond)
+		if n := count(); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) > 500*time.Millisecond {
+			return
+		}
+	}
+}
+
+// waitSubscribed waits until n receivers have subscribed to gw (bounded).
+func waitSubscribed(ctx context.Context, gw *gateway.Gateway, n int) {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		k := 0
+		for _, st := range gw.Publisher().Stats() {
+			if len(st.Subscriptions) > 0 {
+				k++
+			}
+		}
+		if k >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// replayInto replays the korea topic in publish order at speed onto a bus endpoint read
+// by a fresh strategy, and returns what that strategy found.
+func replayInto(ctx context.Context, topo *config.Topology, speed float64, log *slog.Logger) ([]strategy.Opportunity, error) {
+	sink, err := replay.NewZMQSink(ctx, "tcp://127.0.0.1:0", replay.ZMQOptions{Bus: bus.Options{QueueDepth: 1 << 16, MaxMessageBytes: 4 << 20}, WaitSubscribers: 1}, log)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	var got []strategy.Opportunity
+	st, err := strategy.New(topo, strategy.Options{Endpoints: []string{sink.Endpoint()}, NoMetrics: true, SignalBind: "tcp://127.0.0.1:0",
+		Out: io.Discard, OnOpportunity: func(o strategy.Opportunity) {
+			mu.Lock()
+			got = append(got, o)
+			mu.Unlock()
+		}}, log)
+	if err != nil {
+		sink.Close()
+		return nil, err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); st.Run(sctx) }()
+	r, err := replay.New(topo, replay.Options{Regions: []string{"korea"}, Speed: speed, Order: replay.OrderPublish}, sink, log)
+	if err != nil {
+		stop()
+		wg.Wait()
+		return nil, err
+	}
+	rerr := r.Run(ctx)
+	sink.Close() // waits for the subscriber to take what is queued
+	// Let the strategy finish what it received.
+	last, quiet := st.Stats.Received.Load(), time.Now()
+	for time.Since(quiet) < 300*time.Millisecond && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+		if n := st.Stats.Received.Load(); n != last {
+			last, quiet = n, time.Now()
+		}
+	}
+	stop()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return got, rerr
+}
+
+// afterWarmup drops the opportunities of the first warm ns (from the earliest of both).
+func afterWarmup(a, b []strategy.Opportunity, warm int64) ([]strategy.Opportunity, []strategy.Opportunity) {
+	t0 := int64(1<<63 - 1)
+	for _, set := range [][]strategy.Opportunity{a, b} {
+		if len(set) > 0 && set[0].TsNs < t0 {
+			t0 = set[0].TsNs
+		}
+	}
+	cut := func(set []strategy.Opportunity) []strategy.Opportunity {
+		var out []strategy.Opportunity
+		for _, o := range set {
+			if o.TsNs >= t0+warm {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	return cut(a), cut(b)
+}
+
+// differences lists (at most 10) opportunities found by only one side, with their time
+// relative to the first opportunity.
+func differences(live, replayed []strategy.Opportunity) []string {
+	var out []string
+	if len(live) == 0 {
+		return nil
+	}
+	t0 := live[0].TsNs
+	in := func(o strategy.Opportunity, set []strategy.Opportunity) bool {
+		for _, x := range set {
+			if x == o {
+				return true
+			}
+		}
+		return false
+	}
+	for _, o := range live {
+		if !in(o, replayed) && len(out) < 10 {
+			out = append(out, fmt.Sprintf("live only at +%.3fs: %s %s→%s", float64(o.TsNs-t0)/1e9, o.Base, o.BuyExchange, o.SellExchange))
+		}
+	}
+	for _, o := range replayed {
+		if !in(o, live) && len(out) < 10 {
+			out = append(out, fmt.Sprintf("replay only at +%.3fs: %s %s→%s", float64(o.TsNs-t0)/1e9, o.Base, o.BuyExchange, o.SellExchange))
+		}
+	}
+	return out
 }
 
 // compare matches opportunities by their content (time of the revealing record included).

@@ -14,6 +14,8 @@ func runDemo(ctx context.Context, args []string, e *env) error {
 	rate := fs.Float64("rate", 20, "simulator events per book per second")
 	dir := fs.String("dir", "", "working directory (default: a new temp dir)")
 	verbose := fs.Bool("v", false, "log to stderr")
+	noArchive := fs.Bool("no-archive", false, "skip the embedded Kafka, the archiver and the replay check")
+	speed := fs.Float64("replay-speed", 100, "replay speed factor for the equivalence check")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -23,8 +25,5 @@ func runDemo(ctx context.Context, args []string, e *env) error {
 	}
 	fi, _ := os.Stdout.Stat()
 	tty := fi != nil && fi.Mode()&os.ModeCharDevice != 0
-	return demo.Run(ctx, demoOptions(demo.Options{Duration: *dur, Rate: *rate, Out: e.stdout, TTY: tty, Dir: *dir}), log)
+	return demo.Run(ctx, demo.Options{Duration: *dur, Rate: *rate, Out: e.stdout, TTY: tty, Dir: *dir, NoArchive: *noArchive, ReplaySpeed: *speed}, log)
 }
-
-// demoOptions adds the archive and replay phases (archiver/demo.go) when they are built in.
-var demoOptions = func(o demo.Options) demo.Options { return o }
