@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -198,6 +199,7 @@ type busPair struct {
 	done    chan struct{}
 	topic   []byte
 	on      chan func([]byte)
+	sent    int
 }
 
 func newBus(transport, dir string, stalled bool) (*busPair, error) {
@@ -205,7 +207,7 @@ func newBus(transport, dir string, stalled bool) (*busPair, error) {
 	if transport == "ipc" {
 		ep = "ipc://" + filepath.Join(dir, "bus.sock")
 	}
-	pub, err := bus.NewPublisher(ep, bus.Options{QueueDepth: 65536, StallTimeout: 2 * time.Second}, quiet)
+	pub, err := bus.NewPublisher(ep, bus.Options{QueueDepth: busQueueDepth, StallTimeout: 2 * time.Second}, quiet)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +240,32 @@ func newBus(transport, dir string, stalled bool) (*busPair, error) {
 	return b, nil
 }
 
-func (b *busPair) send(p []byte) error  { return b.pub.Publish(b.topic, p) }
+// send publishes; a flood paces itself on the publisher's queues (as a lossless producer
+// such as replay does) instead of letting the bus drop the oldest messages.
+//
+// It paces on the least-queued subscriber (the healthy one: a stalled subscriber's queue
+// is meant to overflow), checked every 256 messages since Stats allocates.
+func (b *busPair) send(p []byte) error {
+	if b.sent++; b.sent%256 == 0 {
+		for b.minQueued() > busQueueDepth/2 {
+			runtime.Gosched()
+		}
+	}
+	return b.pub.Publish(b.topic, p)
+}
+
+func (b *busPair) minQueued() int {
+	m := -1
+	for _, st := range b.pub.Stats() {
+		if m < 0 || st.Queued < m {
+			m = st.Queued
+		}
+	}
+	return m
+}
+
+const busQueueDepth = 65536
+
 func (b *busPair) recv(on func([]byte)) { b.on <- on }
 func (b *busPair) close() {
 	b.cancel()
