@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,7 +196,7 @@ func Pipeline(rate float64, d time.Duration, jitter time.Duration) (PipelineResu
 	merged := hdrhistogram.New(1, 60_000_000, 3)
 	var measure atomic.Bool
 	var mu sync.Mutex
-	st, err := strategy.New(topo, strategy.Options{Endpoints: lines, NoMetrics: true, OnRecord: func(_ int, r *wire.Record) {
+	st, err := strategy.New(topo, strategy.Options{Endpoints: lines, NoMetrics: true, SignalBind: "tcp://127.0.0.1:0", Out: io.Discard, OnRecord: func(_ int, r *wire.Record) {
 		if measure.Load() {
 			mu.Lock()
 			merged.RecordValue(max((time.Now().UnixNano()-r.TsRecv)/1000, 1))
