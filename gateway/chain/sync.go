@@ -218,7 +218,17 @@ func (s *Sync) delta(r *wire.Record, out *adapter.Batch) Action {
 	if s.checkCrossed(r, out) {
 		return s.fixAction()
 	}
-	copyRecord(out.Next(), r)
+	o := out.Next()
+	copyRecord(o, r)
+	// Levels that fell out of the subscribed depth go out as removals, so consumers that do
+	// not know the depth hold the same book.
+	tb, ta := s.Book.Trimmed()
+	for _, l := range tb {
+		o.Bids = append(o.Bids, wire.Level{Price: l.Price})
+	}
+	for _, l := range ta {
+		o.Asks = append(o.Asks, wire.Level{Price: l.Price})
+	}
 	s.bbo(r, out)
 	return ActNone
 }

@@ -175,3 +175,17 @@ func TestSyncZeroAlloc(t *testing.T) {
 		t.Fatalf("Apply allocates %v times", n)
 	}
 }
+
+// TestTrimmedLevelsPublishedAsRemovals: with a depth bound (Kraken), a level pushed out of
+// the book by a delta goes out as a removal, so a consumer without the depth agrees.
+func TestTrimmedLevelsPublishedAsRemovals(t *testing.T) {
+	s := Sync{Rule: adapter.BookChecksum}
+	s.Book.MaxDepth = 2
+	var out adapter.Batch
+	expect(t, &out, s.Apply(rec(wire.KindBookSnapshot, 0, 0, []wire.Level{lv("10", "1"), lv("9", "1")}, []wire.Level{lv("11", "1")}), &out), ActNone, "snap")
+	s.Apply(rec(wire.KindBookDelta, 0, 0, []wire.Level{lv("9.5", "2")}, nil), &out)
+	d := out.At(0)
+	if len(d.Bids) != 2 || d.Bids[1].Price.String() != "9" || !d.Bids[1].Size.IsZero() {
+		t.Fatalf("published delta bids %v, want the new level and the removal of 9", d.Bids)
+	}
+}

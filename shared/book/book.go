@@ -59,6 +59,8 @@ type Book struct {
 	// MaxDepth, if > 0, trims each side to this many levels after every update (exchanges
 	// that send only the top N, e.g. Kraken depth 10, drop levels that fall out of it).
 	MaxDepth int
+
+	trimBids, trimAsks []wire.Level // cut off by the last Apply
 }
 
 func (b *Book) init() { b.bid.bids = true }
@@ -84,15 +86,23 @@ func (b *Book) Apply(bids, asks []wire.Level) {
 	for _, l := range asks {
 		b.ask.set(l.Price, l.Size)
 	}
+	b.trimBids, b.trimAsks = b.trimBids[:0], b.trimAsks[:0]
 	if b.MaxDepth > 0 {
 		if len(b.bid.levels) > b.MaxDepth {
+			b.trimBids = append(b.trimBids, b.bid.levels[b.MaxDepth:]...)
 			b.bid.levels = b.bid.levels[:b.MaxDepth]
 		}
 		if len(b.ask.levels) > b.MaxDepth {
+			b.trimAsks = append(b.trimAsks, b.ask.levels[b.MaxDepth:]...)
 			b.ask.levels = b.ask.levels[:b.MaxDepth]
 		}
 	}
 }
+
+// Trimmed returns the levels the last Apply cut off beyond MaxDepth (valid until the next
+// Apply): a gateway publishes them as removals so that consumers, who do not know the
+// depth, hold the same book.
+func (b *Book) Trimmed() (bids, asks []wire.Level) { return b.trimBids, b.trimAsks }
 
 // Bids returns the bid levels, best (highest) first. The slice aliases the book: valid
 // until the next change.
