@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -307,4 +308,41 @@ func TestRedundancyGatewayKilled(t *testing.T) {
 		t.Fatalf("restarted line never won: %v", w[:2])
 	}
 	t.Logf("merger %+v wins %v", m.Stats, m.Arb.Stats.Wins[:2])
+}
+
+// TestSignalsOnZMQ: opportunities go out on the strategy's ZMQ PUB signal endpoint as JSON
+// with topic "signal.<base>".
+func TestSignalsOnZMQ(t *testing.T) {
+	r := build(t, []string{"binance", "okx", "upbit", "bybit"}, gateway.Options{}, func(g0, g1 string, _ *Group) []string { return []string{g0, g1} },
+		[2]string{"tcp://127.0.0.1:0", "tcp://127.0.0.1:0"}, nil)
+	sub := bus.NewSubscriber(bus.SubOptions{}, Quiet)
+	if err := sub.Connect(r.strategy.SignalEndpoint()); err != nil {
+		t.Fatal(err)
+	}
+	sub.Subscribe("signal.")
+	got := make(chan strategy.Opportunity, 1)
+	g := NewGroup()
+	defer g.Stop()
+	g.Go(func(ctx context.Context) {
+		sub.Run(ctx, func(b []bus.Message) {
+			for _, m := range b {
+				var o strategy.Opportunity
+				if strings.HasPrefix(string(m.Topic), "signal.") && json.Unmarshal(m.Payload, &o) == nil {
+					select {
+					case got <- o:
+					default:
+					}
+				}
+			}
+		})
+		sub.Close()
+	})
+	select {
+	case o := <-got:
+		if o.Base == "" || o.BuyExchange == o.SellExchange || o.EdgeBps < 5 || o.Size <= 0 {
+			t.Fatalf("signal %+v", o)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no signal on the ZMQ endpoint")
+	}
 }
