@@ -24,6 +24,18 @@ import (
 type Options struct {
 	// Endpoints overrides gateways' publish endpoints by gateway id (tests).
 	Endpoints map[string]string
+	// Retransmits overrides gateways' journal retransmit endpoints by gateway id (tests).
+	// Only gateways with a journal in the topology are asked for retransmits.
+	Retransmits map[string]string
+	// RetransmitWait bounds how long the handler holds a line's first live records after a
+	// start while the line's restart window is fetched from its journal (the window is
+	// archived first). Default 5 s.
+	RetransmitWait time.Duration
+	// RetransmitAttempts bounds the attempts of one retransmit request (dial, transfer);
+	// the pause between them starts at RetransmitBackoff and doubles up to 2 s. Defaults
+	// 5 and 100 ms.
+	RetransmitAttempts int
+	RetransmitBackoff  time.Duration
 	// TailRecords is how many records of each partition's tail are read at start to seed
 	// the arbiter. Default 16384; below 1 reads only the last record (whose archive
 	// sequence the restart always needs).
@@ -72,6 +84,15 @@ func (o *Options) defaults() {
 	if o.StartRetry <= 0 {
 		o.StartRetry = time.Second
 	}
+	if o.RetransmitWait <= 0 {
+		o.RetransmitWait = 5 * time.Second
+	}
+	if o.RetransmitAttempts <= 0 {
+		o.RetransmitAttempts = 5
+	}
+	if o.RetransmitBackoff <= 0 {
+		o.RetransmitBackoff = 100 * time.Millisecond
+	}
 }
 
 // Stats are the archiver's counters, readable from any goroutine.
@@ -93,35 +114,54 @@ type Stats struct {
 	Alarm         atomic.Bool   // the spool alarm is up: records wait and Kafka is silent
 	SpoolBacklog  atomic.Int64  // records in the spool not yet acknowledged (updated by the monitor)
 	SpoolBytes    atomic.Int64  // bytes the spool occupies (updated by the monitor)
+
+	// Retransmits from gateways' journals (see the package documentation).
+	RetransmitRequests   atomic.Uint64 // ranges asked for (restart windows and in-run gaps)
+	Retransmitted        atomic.Uint64 // records the journals returned
+	RetransmitAccepted   atomic.Uint64 // of those, written to the spool (also in Accepted)
+	RetransmitDuplicates atomic.Uint64 // of those, dropped by arbitration (archived already)
+	RetransmitBeforeTail atomic.Uint64 // of those, dropped as older than the seeded tail
+	RetransmitLost       atomic.Uint64 // records asked for that no journal returned: lost unless another line carried them
+	RetransmitFailed     atomic.Uint64 // requests given up after every attempt (journal unreachable)
+	RetransmitRetries    atomic.Uint64 // attempts repeated after a failure
+	RetransmitSkipped    atomic.Uint64 // records of in-run gaps not asked for (request queue full)
+	GatewayRestarts      atomic.Uint64 // gateway sequences seen beginning again
 }
 
-// region is one archived region: its lines and their merger, owned by the handler goroutine.
+// region is one archived region: its lines and their merger, guarded by Archiver.mu.
 type region struct {
 	name   string
 	nameB  []byte
 	topic  string
 	merger *arbiter.Merger
 	seq    map[int32]uint64 // partition → last archive sequence assigned
+
+	// Set by recover: how far back the seeded tail reaches, for retransmits (beforeTail).
+	horizon map[int32]int64   // partition with a partial tail → gateway receive time of its first tail record
+	floor   map[stream]uint64 // stream of such a partition → lowest exchange id seeded
+	seeded  bool              // recovery found records (archived or spooled)
 }
 
 // Archiver is the archiver process. New builds it, Run runs it.
 //
 // Goroutines: Run's caller runs recovery, then bus.Subscriber.Run, whose handler goroutine
-// owns the regions (mergers, sequence counters) and the batch buffer; Run also starts the
-// producer, the monitor and (when configured) the metrics server, and waits for them.
+// owns the lines' live state and the batch buffer; the regions (mergers, sequence counters)
+// are guarded by mu, which the handler holds per bus batch and the retransmitter per chunk
+// of retransmitted records. Run also starts the producer, the monitor, the retransmitter
+// (when a gateway keeps a journal) and (when configured) the metrics server, and waits for
+// them.
 type Archiver struct {
 	topo  *config.Topology
 	opts  Options
 	log   *slog.Logger
 	part  *Partitioner
 	eps   []string
-	epReg []*region // endpoint → its region
-	epLn  []int     // endpoint → line within its region
+	lines []*line // endpoint → its line
 	regs  []*region
 	// Stats are live counters.
 	Stats Stats
 
-	mu          sync.Mutex // guards the mergers against Snapshot readers
+	mu          sync.Mutex // guards the regions (mergers, archive sequences) and spool writes
 	hdr         wire.Header
 	batch       []byte
 	unroutedLog [256]bool
@@ -129,6 +169,11 @@ type Archiver struct {
 	changed     []int
 	spool       *spool
 	ready       atomic.Bool
+
+	anchors map[uint16]mark // gateway number → its last record recovery saw (recover only)
+	rt      *retransmitter  // nil when no gateway keeps a journal
+	waiting int             // lines whose restart window is not open yet (handler goroutine)
+	runCtx  context.Context // Run's context, for the handler's bounded waits
 }
 
 // New builds an archiver for every region that has gateways. It opens nothing; Run does.
@@ -151,16 +196,23 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Archiver, erro
 			return nil, fmt.Errorf("archiver: region %q has %d gateways, at most %d lines", r.Name, len(gws), arbiter.MaxLines)
 		}
 		reg := &region{name: r.Name, nameB: []byte(r.Name), topic: topic, seq: map[int32]uint64{},
-			merger: arbiter.NewMerger(arbiter.New(opts.Arbiter), len(gws), int64(opts.LineTimeout))}
+			merger:  arbiter.NewMerger(arbiter.New(opts.Arbiter), len(gws), int64(opts.LineTimeout)),
+			horizon: map[int32]int64{}, floor: map[stream]uint64{}}
 		a.regs = append(a.regs, reg)
-		for line, g := range gws {
+		for i, g := range gws {
 			ep := g.Publish
 			if o, ok := opts.Endpoints[g.ID]; ok {
 				ep = o
 			}
+			l := &line{id: g.ID, num: g.Num, reg: reg, idx: i}
+			if g.Journal != nil {
+				l.journal = g.Journal.Retransmit
+				if o, ok := opts.Retransmits[g.ID]; ok {
+					l.journal = o
+				}
+			}
 			a.eps = append(a.eps, ep)
-			a.epReg = append(a.epReg, reg)
-			a.epLn = append(a.epLn, line)
+			a.lines = append(a.lines, l)
 		}
 	}
 	if len(a.regs) == 0 {
@@ -233,6 +285,7 @@ func compression(name string) (kgo.CompressionCodec, error) {
 // goroutine it started has exited. A partition count mismatch (ErrPartitionMismatch) is
 // returned at once; while Kafka is unreachable at start, Run retries until ctx ends.
 func (a *Archiver) Run(ctx context.Context) error {
+	a.runCtx = ctx
 	if err := a.ensureTopics(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -297,6 +350,23 @@ func (a *Archiver) Run(ctx context.Context) error {
 		}
 	}
 
+	// The retransmitter writes to the spool under a.mu like the handler; it stops right
+	// after the subscriber, before the spool's readers do.
+	stopRetransmitter := func() {}
+	if a.rt != nil {
+		rctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.rt.run(rctx)
+		}()
+		stopRetransmitter = func() {
+			cancel()
+			<-done
+			a.rt.drain() // what the handler queued while the retransmitter stopped
+		}
+	}
+
 	sub := bus.NewSubscriber(bus.SubOptions{MaxMessageBytes: a.topo.Bus.MaxMessageBytes}, a.log)
 	err = sub.Connect(a.eps...)
 	if err == nil {
@@ -310,8 +380,9 @@ func (a *Archiver) Run(ctx context.Context) error {
 		sub.Close()
 	}
 
-	// Shut down in reverse: the subscriber is gone; stop reading the spool, flush what
-	// franz-go holds (bounded), close the client; the spool keeps the rest.
+	// Shut down in reverse: the subscriber is gone; stop the retransmitter and reading the
+	// spool, flush what franz-go holds (bounded), close the client; the spool keeps the rest.
+	stopRetransmitter()
 	stopProducer()
 	flushCtx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
 	if ferr := cl.Flush(flushCtx); ferr != nil {
@@ -372,19 +443,29 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 	}
 	now := time.Now().UnixNano()
 	var h wire.Header
-	seed := func(r *region, value []byte) {
+	// seed offers a recovered record to its region's arbiter and notes it for retransmits;
+	// partial says its partition's tail does not reach back to the log start, first that it
+	// is the first record of that tail.
+	seed := func(r *region, value []byte, partial, first bool) {
 		if r == nil || wire.ReadHeader(value, &h) != nil {
 			return
 		}
 		r.merger.Arb.Offer(0, &h, now)
+		a.noteSeed(r, &h, partial, first)
 	}
 	var last map[seqKey]uint64
 	for attempt := 0; ; attempt++ {
 		var err error
 		n := uint64(0)
-		last, err = readTails(ctx, a.adminOpts(), topics, parts, a.opts.TailRecords, func(region string, r *kgo.Record) {
+		a.anchors = map[uint16]mark{}
+		for _, r := range a.regs {
+			clear(r.horizon)
+			clear(r.floor)
+			r.seeded = false
+		}
+		last, err = readTails(ctx, a.adminOpts(), topics, parts, a.opts.TailRecords, func(region string, r *kgo.Record, partial, first bool) {
 			n++
-			seed(byName[region], r.Value)
+			seed(byName[region], r.Value, partial, first)
 		})
 		if err == nil {
 			a.Stats.TailRecords.Store(n)
@@ -403,10 +484,14 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 	pending := 0
 	err := a.spool.scan(func(e *entry) {
 		if e.aseq <= last[seqKey{string(e.region), e.partition}] {
+			// In Kafka already (maybe before the tail): an anchor, not a seed.
+			if r := byName[string(e.region)]; r != nil && wire.ReadHeader(e.record, &h) == nil {
+				a.noteArchived(r, &h)
+			}
 			return
 		}
 		pending++
-		seed(byName[string(e.region)], e.record)
+		seed(byName[string(e.region)], e.record, false, false)
 	})
 	if err != nil {
 		return nil, err
@@ -426,12 +511,25 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 	}
 	a.log.Info("archiver: recovered", "tail_records", a.Stats.TailRecords.Load(), "spool_entries", rec.entries,
 		"spool_pending", pending, "spool_torn_bytes", rec.torn)
+	a.lineAnchors()
+	for _, l := range a.lines {
+		if l.journal != "" {
+			a.rt = newRetransmitter(a, len(a.lines))
+			break
+		}
+	}
 	return last, nil
 }
 
 // handle processes one bus batch on the subscriber's handler goroutine: arbitrate, map to
 // a partition, append to the batch buffer, then one spool write. It never blocks on Kafka.
+//
+// While a line waits for its first live record after a start, openWindows runs first (it
+// may wait, without holding a.mu, for the line's restart window to be archived).
 func (a *Archiver) handle(batch []bus.Message) {
+	if a.waiting > 0 {
+		a.openWindows(batch)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now().UnixNano()
@@ -440,7 +538,7 @@ func (a *Archiver) handle(batch []bus.Message) {
 	for i := range batch {
 		m := &batch[i]
 		a.Stats.Received.Add(1)
-		if m.Endpoint < 0 || m.Endpoint >= len(a.epReg) {
+		if m.Endpoint < 0 || m.Endpoint >= len(a.lines) {
 			continue
 		}
 		if err := wire.ReadHeader(m.Payload, &a.hdr); err != nil {
@@ -448,36 +546,21 @@ func (a *Archiver) handle(batch []bus.Message) {
 			continue
 		}
 		rec := m.Payload[:a.hdr.Length]
-		r := a.epReg[m.Endpoint]
-		if !r.merger.Offer(a.epLn[m.Endpoint], &a.hdr, now) {
+		l := a.lines[m.Endpoint]
+		if l.journal != "" && a.rt != nil {
+			a.follow(l, &a.hdr)
+		}
+		if !l.reg.merger.Offer(l.idx, &a.hdr, now) {
 			a.Stats.Duplicates.Add(1)
 			continue
 		}
-		p, ok := a.part.Partition(a.hdr.Exchange)
-		if !ok {
-			a.Stats.Unroutable.Add(1)
-			if !a.unroutedLog[a.hdr.Exchange] {
-				a.unroutedLog[a.hdr.Exchange] = true
-				a.log.Error("archiver: exchange has no partition; its records are counted and not archived",
-					"exchange", a.hdr.Exchange.String(), "region", r.name, "err", ErrUnroutable)
-			}
-			continue
+		var ok bool
+		if buf, ok = a.route(l.reg, &a.hdr, rec, buf); ok {
+			n++
 		}
-		r.seq[p]++
-		buf = appendEntry(buf, r.seq[p], p, r.nameB, rec)
-		n++
 	}
 	a.batch = buf
-	if n > 0 {
-		if err := a.spool.Write(buf, n); err != nil {
-			a.Stats.SpoolDropped.Add(uint64(n))
-			if !errors.Is(err, ErrSpoolFull) {
-				a.log.Error("archiver: spool write failed", "records", n, "err", err)
-			}
-		} else {
-			a.Stats.Accepted.Add(uint64(n))
-		}
-	}
+	a.writeSpool(buf, n)
 	if now-a.lastTick > int64(100*time.Millisecond) {
 		a.lastTick = now
 		for _, r := range a.regs {
@@ -487,6 +570,43 @@ func (a *Archiver) handle(batch []bus.Message) {
 			}
 		}
 	}
+}
+
+// route maps an accepted record to its exchange's partition, gives it the partition's next
+// archive sequence and appends its spool entry to buf. A record whose exchange has no
+// partition is counted (and its exchange logged once) and route reports false. Called
+// under a.mu.
+func (a *Archiver) route(r *region, h *wire.Header, rec, buf []byte) ([]byte, bool) {
+	p, ok := a.part.Partition(h.Exchange)
+	if !ok {
+		a.Stats.Unroutable.Add(1)
+		if !a.unroutedLog[h.Exchange] {
+			a.unroutedLog[h.Exchange] = true
+			a.log.Error("archiver: exchange has no partition; its records are counted and not archived",
+				"exchange", h.Exchange.String(), "region", r.name, "err", ErrUnroutable)
+		}
+		return buf, false
+	}
+	r.seq[p]++
+	return appendEntry(buf, r.seq[p], p, r.nameB, rec), true
+}
+
+// writeSpool writes n entries with one spool write and counts them as accepted, or as
+// dropped when the spool refuses them. Called under a.mu, which keeps each partition's
+// archive sequences in spool order. It reports whether the entries were written.
+func (a *Archiver) writeSpool(entries []byte, n int) bool {
+	if n == 0 {
+		return true
+	}
+	if err := a.spool.Write(entries, n); err != nil {
+		a.Stats.SpoolDropped.Add(uint64(n))
+		if !errors.Is(err, ErrSpoolFull) {
+			a.log.Error("archiver: spool write failed", "records", n, "err", err)
+		}
+		return false
+	}
+	a.Stats.Accepted.Add(uint64(n))
+	return true
 }
 
 // monitor updates the spool gauges and raises or clears the alarm every 100 ms.

@@ -159,6 +159,9 @@ func TestArchiveTwoLinesHeadersTimestamps(t *testing.T) {
 			if v := string(HeaderValue(r, HeaderRegion)); v != "korea" {
 				t.Fatalf("%v: region header %q", e, v)
 			}
+			if v := string(HeaderValue(r, HeaderExchange)); v != e.ex.String() {
+				t.Fatalf("%v: exchange header %q", e, v)
+			}
 			var h wire.Header
 			wire.ReadHeader(r.Value, &h)
 			if v := string(HeaderValue(r, HeaderGateway)); v != strconv.Itoa(int(h.GatewayID)) || (v != "1" && v != "2") {

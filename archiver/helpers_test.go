@@ -19,6 +19,7 @@ import (
 
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/journal"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -165,6 +166,18 @@ func topoYAML(gws []gw, seeds []string, spoolDir string, prefix string) string {
 	return b.String()
 }
 
+// withJournals adds a journal with the given retransmit endpoint to each gateway of a
+// topoYAML topology named in journals (gateway id → endpoint).
+func withJournals(yaml string, journals map[string]string) string {
+	for id, ep := range journals {
+		at := strings.Index(yaml, "  - id: "+id+"\n")
+		pub := at + strings.Index(yaml[at:], "    publish: ")
+		eol := pub + strings.Index(yaml[pub:], "\n") + 1
+		yaml = yaml[:eol] + "    journal: {records: 100000, retransmit: " + ep + "}\n" + yaml[eol:]
+	}
+	return yaml
+}
+
 func parseTopo(t testing.TB, yaml string) *config.Topology {
 	t.Helper()
 	topo, err := config.Parse([]byte(yaml))
@@ -174,7 +187,8 @@ func parseTopo(t testing.TB, yaml string) *config.Topology {
 	return topo
 }
 
-// fakeGateway is a gateway line: a bus publisher that stamps its number and sequence.
+// fakeGateway is a gateway line: a bus publisher that stamps its number and sequence and,
+// with withJournal, keeps what it publishes in a journal served for retransmits.
 type fakeGateway struct {
 	t    testing.TB
 	pub  *bus.Publisher
@@ -182,6 +196,66 @@ type fakeGateway struct {
 	seq  uint64
 	buf  []byte
 	tbuf []byte
+	j    *journal.Journal
+	jsrv *journal.Server
+	jep  string // the journal's retransmit endpoint (kept across restart)
+	jcap int    // journal records
+}
+
+// withJournal gives the gateway a journal of records entries served on a loopback port.
+func (g *fakeGateway) withJournal(records int) *fakeGateway {
+	g.t.Helper()
+	g.j, g.jcap = journal.New(records, records*256), records
+	srv, err := journal.Listen("tcp://127.0.0.1:0", g.j, testLog(g.t))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.jsrv, g.jep = srv, srv.Endpoint()
+	g.t.Cleanup(func() { g.jsrv.Close() })
+	return g
+}
+
+// stopJournal closes the retransmit endpoint (unreachable until startJournal).
+func (g *fakeGateway) stopJournal() { g.jsrv.Close() }
+
+// startJournal serves the journal again on the same endpoint.
+func (g *fakeGateway) startJournal() {
+	g.t.Helper()
+	srv, err := journal.Listen(g.jep, g.j, testLog(g.t))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.jsrv = srv
+}
+
+// restart makes the gateway a new incarnation: its sequence begins again at 1 and its
+// journal starts empty (served on the same endpoint).
+func (g *fakeGateway) restart() {
+	g.t.Helper()
+	g.seq = 0
+	g.stopJournal()
+	g.j = journal.New(g.jcap, g.jcap*256)
+	g.startJournal()
+}
+
+// stamp encodes r under the gateway's next sequence number into g.buf.
+func (g *fakeGateway) stamp(r *wire.Record) error {
+	g.seq++
+	var err error
+	if g.buf, err = wire.AppendRecord(g.buf[:0], r); err != nil {
+		return err
+	}
+	return wire.Stamp(g.buf, g.num, g.seq, r.TsRecv)
+}
+
+// journalOnly numbers and journals r without it reaching the bus: a drop on the way to
+// every subscriber, which only a retransmit recovers.
+func (g *fakeGateway) journalOnly(r *wire.Record) {
+	g.t.Helper()
+	if err := g.stamp(r); err != nil {
+		g.t.Fatal(err)
+	}
+	g.j.Append(g.seq, g.buf)
 }
 
 func newFakeGateway(t testing.TB, num uint16) *fakeGateway {
@@ -210,25 +284,31 @@ func (g *fakeGateway) waitSubscribed(n int) {
 	})
 }
 
-// publish stamps and publishes r, pacing on the subscriber queue so nothing is dropped.
+// publish stamps and publishes r (and journals it, with a journal), pacing on the
+// subscriber queue so nothing is dropped.
 func (g *fakeGateway) publish(r *wire.Record) {
 	g.t.Helper()
-	g.seq++
-	var err error
-	g.buf, err = wire.AppendRecord(g.buf[:0], r)
-	if err != nil {
+	if err := g.send(r); err != nil {
 		g.t.Fatal(err)
 	}
-	if err := wire.Stamp(g.buf, g.num, g.seq, r.TsRecv); err != nil {
-		g.t.Fatal(err)
+}
+
+// send is publish returning its error, for publishing goroutines other than the test's.
+func (g *fakeGateway) send(r *wire.Record) error {
+	if err := g.stamp(r); err != nil {
+		return err
 	}
 	g.tbuf = wire.AppendTopic(g.tbuf[:0], r.Kind, r.Exchange, &r.Instrument)
 	for g.pub.MaxQueued() > 1<<15 {
 		time.Sleep(100 * time.Microsecond)
 	}
 	if err := g.pub.Publish(g.tbuf, g.buf); err != nil {
-		g.t.Fatal(err)
+		return err
 	}
+	if g.j != nil {
+		g.j.Append(g.seq, g.buf)
+	}
+	return nil
 }
 
 // skip advances the gateway sequence without publishing (a drop on this line).
@@ -393,6 +473,9 @@ func checkExactlyOnce(t testing.TB, got map[int32][]*kgo.Record, want []event, o
 			seen[e]++
 			if part[e.ex] != p {
 				t.Errorf("partition %d holds %v", p, e)
+			}
+			if v := string(HeaderValue(r, HeaderExchange)); v != e.ex.String() {
+				t.Errorf("partition %d offset %d: exchange header %q for %v", p, r.Offset, v, e)
 			}
 			aseq, ok := ArchiveSeq(r)
 			if !ok || (i > 0 && aseq != prevSeq+1) {

@@ -1,9 +1,13 @@
 package archiver
 
 import (
+	"context"
+	"maps"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickline/tickline/archiver/kafkatest"
@@ -65,4 +69,109 @@ func TestIntegrationArchiveOutageRestart(t *testing.T) {
 	}
 	t.Logf("restart: skipped %d, produced %d", a2.Stats.Skipped.Load(), a2.Stats.Produced.Load())
 	checkExactlyOnce(t, consumeAll(t, seeds, topic), want, true)
+}
+
+// TestIntegrationKafkaFaultArchiverLeaderKill runs the archiver against a real 3-broker
+// cluster (kafka.sh start cluster, KAFKA_FAULT=1): two lines stream into a topic with RF=3
+// and min.insync.replicas=2; mid-stream the leader of partition 0 is SIGKILLed, a new
+// leader takes over, the killed broker restarts and rejoins the ISR, all while the stream
+// goes on; then every exchange event is in the topic exactly once, in per-partition order.
+func TestIntegrationKafkaFaultArchiverLeaderKill(t *testing.T) {
+	c := kafkatest.NewCluster(t, 3)
+	prefix := kafkatest.TopicName("tickline-fault") + "."
+	topic := prefix + "korea"
+	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	lines, eps := gatewayEndpoints(t, gws)
+	topo := parseTopo(t, topoYAML(gws, c.Seeds, spoolDir(t), prefix))
+	topo.Archiver.ReplicationFactor = 3
+	cfgs := maps.Clone(topicConfigs)
+	cfgs["min.insync.replicas"] = kadm.StringPtr("2")
+	kafkatest.CreateTopic(t, topic, 2, 3, cfgs) // the archiver finds it; deleted at cleanup
+	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
+	lines[0].waitSubscribed(1)
+	lines[1].waitSubscribed(1)
+
+	// The stream runs on its own goroutine (the test goroutine kills and restarts the
+	// broker): one event per stream every 2 ms, on both lines.
+	var published atomic.Uint64
+	stopStream, streamErr := make(chan struct{}), make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for n := uint64(0); ; n++ {
+			select {
+			case <-stopStream:
+				streamErr <- nil
+				return
+			case <-tick.C:
+			}
+			for _, e := range events(n, 1) {
+				for _, l := range lines {
+					if err := l.send(trade(e, false)); err != nil {
+						streamErr <- err
+						return
+					}
+				}
+			}
+			published.Store(n + 1)
+		}
+	}()
+	start := time.Now()
+	elapsed := func() time.Duration { return time.Since(start).Round(time.Millisecond) }
+	waitFor(t, 60*time.Second, "stream flowing into Kafka", func() bool { return a.Stats.Produced.Load() >= 1500 })
+
+	leader := c.Leader(topic, 0)
+	end0 := partitionEnd(t, c.Seeds, topic, 0)
+	t.Logf("%v: partition 0 leader %d, isr %v, end offset %d", elapsed(), leader, c.ISR(topic, 0), end0)
+	c.KillBroker(int(leader))
+	t.Logf("%v: SIGKILLed broker %d (spool backlog %d)", elapsed(), leader, a.Stats.SpoolBacklog.Load())
+	newLeader := c.WaitNewLeader(topic, 0, leader, 90*time.Second)
+	t.Logf("%v: new leader %d, isr %v", elapsed(), newLeader, c.ISR(topic, 0))
+	waitFor(t, 90*time.Second, "partition 0 written through the new leader", func() bool {
+		return partitionEnd(t, c.Seeds, topic, 0) >= end0+1000
+	})
+	t.Logf("%v: partition 0 written through the new leader (end offset %d, spool backlog %d, alarms %d)", elapsed(),
+		partitionEnd(t, c.Seeds, topic, 0), a.Stats.SpoolBacklog.Load(), a.Stats.Alarms.Load())
+	c.RestartBroker(int(leader))
+	t.Logf("%v: broker %d restarted", elapsed(), leader)
+	c.WaitInISR(topic, 0, leader, 120*time.Second)
+	t.Logf("%v: broker %d back in the ISR %v", elapsed(), leader, c.ISR(topic, 0))
+
+	close(stopStream)
+	if err := <-streamErr; err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	want := events(0, published.Load())
+	waitFor(t, 120*time.Second, "every record in Kafka", func() bool { return endOffsets(t, c.Seeds, topic) >= int64(len(want)) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%v: %d events, %d records acknowledged; rejected %d, spool dropped %d, alarms %d", elapsed(), len(want),
+		a.Stats.Produced.Load(), a.Stats.Rejected.Load(), a.Stats.SpoolDropped.Load(), a.Stats.Alarms.Load())
+	if n := a.Stats.Rejected.Load() + a.Stats.SpoolDropped.Load(); n != 0 {
+		t.Errorf("rejected+spool-dropped = %d", n)
+	}
+	checkExactlyOnce(t, consumeAll(t, c.Seeds, topic), want, true)
+}
+
+// partitionEnd returns the end offset of one partition (-1 while it cannot be listed, e.g.
+// without a leader).
+func partitionEnd(t testing.TB, seeds []string, topic string, p int32) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return -1
+	}
+	o, ok := ends.Lookup(topic, p)
+	if !ok || o.Err != nil {
+		return -1
+	}
+	return o.Offset
 }

@@ -30,6 +30,16 @@ func (a *Archiver) WriteMetrics(w io.Writer) {
 	c("skipped_total", "Spool entries found already in Kafka at start.", s.Skipped.Load())
 	c("rejected_total", "Records Kafka refused for good (kept in rejected.spool).", s.Rejected.Load())
 	c("spool_alarms_total", "Times the spool alarm was raised.", s.Alarms.Load())
+	c("retransmit_requests_total", "Ranges asked from gateways' journals (restart windows and in-run gaps).", s.RetransmitRequests.Load())
+	c("retransmitted_total", "Records the gateways' journals returned.", s.Retransmitted.Load())
+	c("retransmit_accepted_total", "Retransmitted records written to the spool (also in accepted_total).", s.RetransmitAccepted.Load())
+	c("retransmit_duplicates_total", "Retransmitted records dropped by arbitration (archived already).", s.RetransmitDuplicates.Load())
+	c("retransmit_before_tail_total", "Retransmitted records dropped as older than the partition tail read at start.", s.RetransmitBeforeTail.Load())
+	c("retransmit_lost_total", "Records asked for that no journal returned (evicted, never journaled, unreachable): lost unless another line carried them.", s.RetransmitLost.Load())
+	c("retransmit_failed_total", "Retransmit requests given up after every attempt.", s.RetransmitFailed.Load())
+	c("retransmit_retries_total", "Retransmit attempts repeated after a failure.", s.RetransmitRetries.Load())
+	c("retransmit_skipped_total", "Records of in-run gaps not asked for because the request queue was full.", s.RetransmitSkipped.Load())
+	c("gateway_restarts_total", "Gateway sequences seen beginning again (a gateway restarted).", s.GatewayRestarts.Load())
 	alarm := int64(0)
 	if s.Alarm.Load() {
 		alarm = 1

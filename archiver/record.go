@@ -14,12 +14,13 @@ import (
 )
 
 // Kafka record header keys written on every archived record. Values are decimal text
-// (version, gateway number, archive sequence) or the region name.
+// (version, gateway number, archive sequence) or names (region, exchange).
 const (
 	HeaderWireVersion = "tickline.wire_version" // wire.Version of the value
 	HeaderGateway     = "tickline.gateway"      // the gateway number (wire GatewayID) that delivered the record first
 	HeaderRegion      = "tickline.region"       // the region whose lines were arbitrated
 	HeaderArchiveSeq  = "tickline.archive_seq"  // per-partition archive sequence, from 1, strictly increasing
+	HeaderExchange    = "tickline.exchange"     // the exchange's name as in archiver.partitions ("binance"), for tools that do not decode the value
 )
 
 // ErrUnroutable: a record's exchange has no partition in archiver.partitions.
@@ -90,8 +91,16 @@ func (t topicPartitioner) Partition(r *kgo.Record, n int) int {
 // only reads header values.
 var wireVersion = []byte(strconv.Itoa(wire.Version))
 
+// exchangeNames holds the HeaderExchange value of every exchange, shared read-only.
+var exchangeNames = func() (names [256][]byte) {
+	for _, ex := range wire.Exchanges() {
+		names[ex] = []byte(ex.String())
+	}
+	return names
+}()
+
 // recordHeaders is the number of headers fill writes.
-const recordHeaders = 4
+const recordHeaders = 5
 
 // fill sets r to the archived form of the wire record value: key, value, timestamp and the
 // headers, which are written into hdrs (len recordHeaders) and whose aseq text is appended
@@ -104,6 +113,7 @@ func fill(r *kgo.Record, hdrs []kgo.RecordHeader, scratch []byte, topic string, 
 	hdrs[1] = kgo.RecordHeader{Key: HeaderGateway, Value: gateway}
 	hdrs[2] = kgo.RecordHeader{Key: HeaderRegion, Value: region}
 	hdrs[3] = kgo.RecordHeader{Key: HeaderArchiveSeq, Value: scratch[off:len(scratch):len(scratch)]}
+	hdrs[4] = kgo.RecordHeader{Key: HeaderExchange, Value: exchangeNames[h.Exchange]}
 	r.Topic, r.Partition = topic, partition
 	r.Key = nil
 	if n := h.Instrument.Len(); n > 0 {

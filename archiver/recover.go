@@ -11,7 +11,8 @@ import (
 // readTails reads the last n records of every partition of the topics (region → topic) and
 // returns the highest archive sequence found per (region, partition). fn sees every tail
 // record, in offset order within a partition (partitions interleave), on the calling
-// goroutine; the record is the caller's to keep.
+// goroutine; the record is the caller's to keep. partial says the partition holds records
+// before its tail (older than anything fn sees of it); first marks the tail's first record.
 //
 // The archiver is the only writer of its topics and does not produce while this runs, so
 // the end offsets listed first are the end.
@@ -19,7 +20,8 @@ import (
 // Every partition below parts[topic] must be listed with its start and end offsets, or
 // readTails fails: a partition missing from a listing (metadata not settled yet) must not
 // pass for an empty one, or the spool's already-archived records would be produced again.
-func readTails(ctx context.Context, opts []kgo.Opt, topics map[string]string, parts map[string]int32, n int, fn func(region string, r *kgo.Record)) (map[seqKey]uint64, error) {
+func readTails(ctx context.Context, opts []kgo.Opt, topics map[string]string, parts map[string]int32, n int,
+	fn func(region string, r *kgo.Record, partial, first bool)) (map[seqKey]uint64, error) {
 	last := map[seqKey]uint64{}
 	if len(topics) == 0 {
 		return last, nil
@@ -64,16 +66,23 @@ func readTails(ctx context.Context, opts []kgo.Opt, topics map[string]string, pa
 	}
 	from := map[string]map[int32]kgo.Offset{}
 	remaining := map[string]map[int32]int64{} // topic → partition → last offset still to read
+	type tailStart struct {
+		partial bool // the log holds records before the tail
+		seen    bool // fn has seen the tail's first record
+	}
+	starting := map[string]map[int32]tailStart{}
 	ends.Each(func(e kadm.ListedOffset) {
 		s, _ := starts.Lookup(e.Topic, e.Partition)
 		if e.Offset <= s.Offset {
 			return
 		}
 		if from[e.Topic] == nil {
-			from[e.Topic], remaining[e.Topic] = map[int32]kgo.Offset{}, map[int32]int64{}
+			from[e.Topic], remaining[e.Topic], starting[e.Topic] = map[int32]kgo.Offset{}, map[int32]int64{}, map[int32]tailStart{}
 		}
-		from[e.Topic][e.Partition] = kgo.NewOffset().At(max(s.Offset, e.Offset-int64(n)))
+		off := max(s.Offset, e.Offset-int64(n))
+		from[e.Topic][e.Partition] = kgo.NewOffset().At(off)
 		remaining[e.Topic][e.Partition] = e.Offset - 1
+		starting[e.Topic][e.Partition] = tailStart{partial: off > s.Offset}
 	})
 	if len(from) == 0 {
 		return last, nil
@@ -109,7 +118,10 @@ func readTails(ctx context.Context, opts []kgo.Opt, topics map[string]string, pa
 				k := seqKey{region, r.Partition}
 				last[k] = max(last[k], seq)
 			}
-			fn(region, r)
+			st := starting[r.Topic][r.Partition]
+			fn(region, r, st.partial, !st.seen)
+			st.seen = true
+			starting[r.Topic][r.Partition] = st
 			if r.Offset == end {
 				delete(remaining[r.Topic], r.Partition)
 				left--

@@ -117,13 +117,15 @@ type segment struct {
 	rf *os.File // read handle, owned by the reader goroutine
 }
 
-// spool is the archiver's bounded disk journal: every accepted record is appended to it by
-// the handler goroutine (Write) and read back in order by the producer goroutine (read);
-// acknowledged segments are deleted (Trim). See the package documentation for the format.
+// spool is the archiver's bounded disk journal: every accepted record is appended to it
+// (Write, by the handler or the retransmitter) and read back in order by the producer
+// goroutine (read); acknowledged segments are deleted (Trim). See the package
+// documentation for the format.
 //
-// Concurrency: Write is called by one goroutine (the handler); read and Trim by one other
-// (the producer, which owns the segments' read handles); Backlog and Bytes by any. mu
-// guards the segment list, the write file and the totals.
+// Concurrency: Write is called under Archiver.mu (one writer at a time, which keeps each
+// partition's archive sequences in order); read and Trim by one other goroutine (the
+// producer, which owns the segments' read handles); Backlog and Bytes by any. mu guards
+// the segment list, the write file and the totals.
 type spool struct {
 	dir      string
 	maxBytes int64
@@ -295,7 +297,7 @@ func (s *spool) rotateLocked() error {
 
 // Write appends a batch of n framed entries (built with appendEntry) with one write call
 // and wakes the reader. It fails with ErrSpoolFull, writing nothing, when the spool would
-// exceed its bound. Called by one goroutine (the handler).
+// exceed its bound. Called under Archiver.mu.
 func (s *spool) Write(batch []byte, n int) error {
 	if n == 0 {
 		return nil

@@ -81,6 +81,19 @@ func (m *Merger) Offer(line int, h *wire.Header, nowNs int64) bool {
 	if h.GatewaySeq != 0 {
 		m.gwSeq[line] = h.GatewaySeq
 	}
+	return m.offer(line, h, nowNs)
+}
+
+// OfferRetransmit is Offer for a record that line's gateway retransmits from its journal:
+// an older record than the line's live stream, fetched to fill what the receiver missed.
+// It applies the same arbitration and status policy as Offer but leaves the line's liveness
+// and gateway-sequence tracking to the live stream: a retransmit is neither a sign of life
+// nor a sequence jump.
+func (m *Merger) OfferRetransmit(line int, h *wire.Header, nowNs int64) bool {
+	return m.offer(line&(MaxLines-1), h, nowNs)
+}
+
+func (m *Merger) offer(line int, h *wire.Header, nowNs int64) bool {
 	bit := uint64(1) << line
 	s := m.stream(h)
 	if h.Kind != wire.KindStatus {

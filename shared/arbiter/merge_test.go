@@ -82,3 +82,37 @@ func TestGatewaySeqGaps(t *testing.T) {
 		t.Fatalf("seq gaps %d, want 2", m.Stats.SeqGaps[1])
 	}
 }
+
+// TestOfferRetransmitLeavesLineTracking: a retransmitted record is arbitrated like a live
+// one, but it neither counts as a gateway-sequence jump nor moves the line's sequence back.
+func TestOfferRetransmitLeavesLineTracking(t *testing.T) {
+	m := NewMerger(New(Options{}), 2, 1e9)
+	live := func(line int, seq, gwSeq uint64) bool {
+		h := hdr(wire.Binance, wire.KindTrade, "BTC-USDT", seq)
+		h.GatewaySeq = gwSeq
+		return m.Offer(line, h, 1)
+	}
+	retransmit := func(line int, seq, gwSeq uint64) bool {
+		h := hdr(wire.Binance, wire.KindTrade, "BTC-USDT", seq)
+		h.GatewaySeq = gwSeq
+		return m.OfferRetransmit(line, h, 1)
+	}
+	live(0, 1, 1)
+	live(0, 2, 2)
+	live(0, 10, 10) // line 0 missed gateway seqs 3..9 (events 3..9)
+	if g := m.Stats.SeqGaps[0]; g != 7 {
+		t.Fatalf("seq gaps %d, want 7", g)
+	}
+	for s := uint64(3); s <= 9; s++ {
+		if !retransmit(0, s, s) {
+			t.Fatalf("retransmitted event %d dropped", s)
+		}
+	}
+	if retransmit(0, 5, 5) || retransmit(1, 10, 10) {
+		t.Fatal("a retransmitted copy of an event already delivered was kept")
+	}
+	live(0, 11, 11) // continues after 10: no new gap although retransmits went back to 3
+	if g := m.Stats.SeqGaps[0]; g != 7 {
+		t.Fatalf("seq gaps %d after retransmits, want 7", g)
+	}
+}

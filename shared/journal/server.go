@@ -123,14 +123,20 @@ func (s *Server) Close() error {
 // ErrProtocol: the server's answer is not a retransmit response.
 var ErrProtocol = errors.New("journal: bad retransmit response")
 
+// dialTimeout bounds Fetch's dial when ctx allows longer: an unreachable host fails fast
+// and the caller retries.
+const dialTimeout = 5 * time.Second
+
 // Fetch asks the server at endpoint for records from..to and calls f for each (the slice is
-// valid during the call). It returns what the journal held at answer time.
+// valid during the call); an error from f ends the fetch and is returned. It returns what
+// the journal held at answer time (first, last; 0, 0 when empty). The dial is bounded by
+// 5 s, the whole exchange by ctx's deadline.
 func Fetch(ctx context.Context, endpoint string, from, to uint64, f func(rec []byte) error) (first, last uint64, err error) {
 	network, addr, err := split(endpoint)
 	if err != nil {
 		return 0, 0, err
 	}
-	var d net.Dialer
+	d := net.Dialer{Timeout: dialTimeout}
 	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return 0, 0, fmt.Errorf("journal: dialing %s: %w", endpoint, err)
