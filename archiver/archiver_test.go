@@ -175,9 +175,14 @@ func TestArchiveTwoLinesHeadersTimestamps(t *testing.T) {
 // merger counts the gaps by gateway sequence and line B's copies fill them.
 func TestArchiveLineDropFilledByOtherLine(t *testing.T) {
 	_, seeds, _ := newKafka(t)
+	testLineDrop(t, seeds, "ticks.")
+}
+
+// testLineDrop is TestArchiveLineDropFilledByOtherLine against any broker (kfake or real).
+func testLineDrop(t *testing.T, seeds []string, prefix string) {
 	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
 	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
+	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), prefix))
 	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
 	lines[0].waitSubscribed(1)
 	lines[1].waitSubscribed(1)
@@ -198,7 +203,7 @@ func TestArchiveLineDropFilledByOtherLine(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), evs, false)
+	checkExactlyOnce(t, consumeAll(t, seeds, prefix+"korea"), evs, false)
 	ls := a.Lines()
 	if g := ls[0].Merge.SeqGaps[0]; g != uint64(dropped) {
 		t.Errorf("line A gateway-sequence gaps = %d, want %d", g, dropped)
@@ -208,9 +213,14 @@ func TestArchiveLineDropFilledByOtherLine(t *testing.T) {
 // TestArchiveGatewayDownOtherLineCarries: gateway A dies halfway; B carries the rest.
 func TestArchiveGatewayDownOtherLineCarries(t *testing.T) {
 	_, seeds, _ := newKafka(t)
+	testGatewayDown(t, seeds, "ticks.")
+}
+
+// testGatewayDown is TestArchiveGatewayDownOtherLineCarries against any broker.
+func testGatewayDown(t *testing.T, seeds []string, prefix string) {
 	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
 	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
+	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), prefix))
 	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
 	lines[0].waitSubscribed(1)
 	lines[1].waitSubscribed(1)
@@ -229,7 +239,7 @@ func TestArchiveGatewayDownOtherLineCarries(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), evs, false)
+	checkExactlyOnce(t, consumeAll(t, seeds, prefix+"korea"), evs, false)
 }
 
 // TestArchiveUnroutableCountedNeverSent: an exchange without a partition is counted and

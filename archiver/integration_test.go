@@ -71,6 +71,24 @@ func TestIntegrationArchiveOutageRestart(t *testing.T) {
 	checkExactlyOnce(t, consumeAll(t, seeds, topic), want, true)
 }
 
+// TestIntegrationArchiveLineDrop: loss scenario (c) against the real broker — a ZMQ drop on
+// one line is filled from the other line, every event exactly once.
+func TestIntegrationArchiveLineDrop(t *testing.T) {
+	seeds := kafkatest.Seeds(t)
+	prefix := kafkatest.TopicName("tickline-drop") + "."
+	kafkatest.CreateTopic(t, prefix+"korea", 2, kafkatest.ReplicationFactor(t), topicConfigs)
+	testLineDrop(t, seeds, prefix)
+}
+
+// TestIntegrationArchiveGatewayDown: loss scenario (d) against the real broker — one
+// gateway dies, the other line carries on, every event exactly once.
+func TestIntegrationArchiveGatewayDown(t *testing.T) {
+	seeds := kafkatest.Seeds(t)
+	prefix := kafkatest.TopicName("tickline-down") + "."
+	kafkatest.CreateTopic(t, prefix+"korea", 2, kafkatest.ReplicationFactor(t), topicConfigs)
+	testGatewayDown(t, seeds, prefix)
+}
+
 // TestIntegrationKafkaFaultArchiverLeaderKill runs the archiver against a real 3-broker
 // cluster (kafka.sh start cluster, KAFKA_FAULT=1): two lines stream into a topic with RF=3
 // and min.insync.replicas=2; mid-stream the leader of partition 0 is SIGKILLed, a new
