@@ -210,4 +210,17 @@ if [ "${KCAT_KILL:-}" = 1 ]; then
   if [ "$windows" -lt 1 ] || [ "$lost" -ne 0 ]; then die "the restarted archiver did not recover the kill window from the journals"; fi
 fi
 [ "$total" -ge "$MIN_RECORDS" ] || die "read $total records back, want at least $MIN_RECORDS"
+
+# Replay at max speed vs kcat's consume rate, same topic, same run (reported, not enforced:
+# a ~100k-record topic is dominated by start-up on both sides).
+read -r region topic <"$tmp/topics"
+ns() { date +%s%N; }
+t1=$(ns)
+n_kcat=$(timeout 120 kcat -C -b "$KAFKA_SEEDS" -t "$topic" -o beginning -e -q -f '%o\n' | wc -l)
+t2=$(ns)
+timeout 120 "$BIN" replay --config "$tmp/topology.yaml" --topics "$topic" --speed max --output jsonl --path /dev/null --progress=false 2>"$tmp/replay.log" ||
+  die "replay failed: $(tail -3 "$tmp/replay.log")"
+t3=$(ns)
+rate() { awk -v n="$1" -v d="$2" 'BEGIN { printf "%.0f", n / (d / 1e9) }'; }
+log "read-back rate on $topic ($n_kcat records): kcat $(rate "$n_kcat" $((t2 - t1))) records/s, tickline replay --speed max to JSONL $(rate "$n_kcat" $((t3 - t2))) records/s"
 log "OK: $total records read back with kcat, every one in its exchange's partition ($((SECONDS - t0))s)"
