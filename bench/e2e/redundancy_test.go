@@ -14,6 +14,7 @@ import (
 	"github.com/tickline/tickline/bench/shaper"
 	"github.com/tickline/tickline/bench/sim"
 	"github.com/tickline/tickline/gateway"
+	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/wire"
 	"github.com/tickline/tickline/strategy"
@@ -281,7 +282,14 @@ func TestRedundancyGatewayKilled(t *testing.T) {
 	if !Wait(10*time.Second, func() bool { return r.strategy.Stats.Delivered.Load() > d1+1000 }) {
 		t.Fatal("no traffic after the restart")
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The strategy's subscriber reconnects by itself with backoff (up to 5 s between tries).
+	if !Wait(20*time.Second, func() bool {
+		var back bool
+		r.strategy.View(func(_ *strategy.Engine, mm *arbiter.Merger) { back = mm.Stats.Returns > 0 })
+		return back
+	}) {
+		t.Fatal("the restarted line was never seen again")
+	}
 	r.group.Stop()
 	if m.Stats.Failovers == 0 || m.Stats.Returns == 0 {
 		t.Fatalf("failover/return not counted: %+v", m.Stats)
