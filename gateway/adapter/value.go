@@ -162,3 +162,10 @@ func FNV64a(h uint64, b []byte) uint64 {
 	}
 	return h
 }
+
+// ContentKey folds one field's text and a separator byte (0xff, never in ASCII text) into
+// h, an FNV-1a 64 content key started at FNVOffset64: the key of a record the exchange
+// gives no id for, built from message fields only.
+func ContentKey(h uint64, b []byte) uint64 {
+	return (FNV64a(h, b) ^ 0xff) * 1099511628211
+}

@@ -242,14 +242,8 @@ const (
 	fnvPrime  = 1099511628211
 )
 
-// fnvAdd folds b into the FNV-1a 64 hash h.
-func fnvAdd(h uint64, b []byte) uint64 {
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= fnvPrime
-	}
-	return h
-}
+// fnvAdd folds b into the FNV-1a 64 hash h (adapter.FNV64a).
+func fnvAdd(h uint64, b []byte) uint64 { return adapter.FNV64a(h, b) }
 
 // ParseSnapshot normalizes a GET /api/v4/spot/order_book?...&with_id=true body into a book
 // snapshot with Seq = id and ts = update (ms, when the book last changed), else current.

@@ -84,16 +84,7 @@ func fail(out *adapter.Batch, err error) error {
 }
 
 // hash folds one field text into the content key.
-func (ps *Parser) hash(b []byte) {
-	h := ps.h
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= fnvPrime
-	}
-	h ^= 0xff
-	h *= fnvPrime
-	ps.h = h
-}
+func (ps *Parser) hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
 
 // start appends a record of kind for symbol sym ("btc_krw") and starts its content key.
 func (ps *Parser) start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {

@@ -294,21 +294,10 @@ func (ps *Parser) decimal(v *fastjson.Value, field string, h uint64) (wire.Decim
 	return d, h, err
 }
 
-// FNV-1a 64 parameters.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
+const fnvOffset = adapter.FNVOffset64
 
-// fnvAdd hashes b and a field separator into h.
-func fnvAdd(h uint64, b []byte) uint64 {
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= fnvPrime
-	}
-	h ^= 0xff // field separator: never a byte of the texts hashed (ASCII)
-	return h * fnvPrime
-}
+// fnvAdd hashes b and a field separator into h (adapter.ContentKey).
+func fnvAdd(h uint64, b []byte) uint64 { return adapter.ContentKey(h, b) }
 
 // ParseSnapshot is not used: Kraken books are snapshotted on the stream.
 func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {

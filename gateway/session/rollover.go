@@ -107,6 +107,10 @@ func (s *Session) startRollover(ctx context.Context) {
 	}()
 }
 
+// dedupWindow is how long a rolled-over connection's records are checked against what the
+// old connection delivered.
+const dedupWindow = 5 * time.Second
+
 // handover waits for the replacement's reader to stop after its next frame, replays the
 // queued frames with de-duplication and returns the new connection to Run.
 func (s *Session) handover() (*websocket.Conn, error) {
@@ -124,6 +128,10 @@ func (s *Session) handover() (*websocket.Conn, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
+	// The new connection may lag the old one: what it delivers first can already have
+	// come from the old one, in the queue or after it. De-duplicate its records (by id per
+	// symbol and kind) until it has been the only source for a while.
+	s.dedupUntil = time.Now().Add(dedupWindow)
 	for _, f := range r.queue {
 		if err := s.handle(r.conn, f, time.Now().UnixNano(), true); err != nil {
 			r.conn.Close()

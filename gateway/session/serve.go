@@ -108,7 +108,7 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websoc
 		now := time.Now()
 		lastFrame.Store(now.UnixNano())
 		conn.SetReadDeadline(now.Add(s.opts.StaleAfter))
-		if err := s.handle(conn, frame, now.UnixNano(), false); err != nil {
+		if err := s.handle(conn, frame, now.UnixNano(), !s.dedupUntil.IsZero() && now.Before(s.dedupUntil)); err != nil {
 			return nil, err
 		}
 		if s.snapsIn.Load() {

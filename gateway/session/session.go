@@ -87,6 +87,7 @@ type Session struct {
 	connectedAt time.Time
 	roll        *rollover // the replacement connection being prepared, if any
 	subscribed  bool      // the next connection served was already subscribed (rollover)
+	dedupUntil  time.Time // after a rollover: drop records the old connection already delivered
 	rollAfter   time.Time // earliest time to (re)try a rollover
 	syms        map[wire.Name]*symbol
 	backoff     Backoff

@@ -346,6 +346,7 @@ func TestRolloverWithoutGap(t *testing.T) {
 	}
 	for i, id := range ids {
 		if id != uint64(i+1) {
+
 			t.Fatalf("trade %d has id %d (rollovers %d): gap or duplicate", i, id, s.Stats.Rollovers.Load())
 		}
 	}
