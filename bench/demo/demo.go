@@ -233,7 +233,13 @@ loop:
 	}
 	stopArch()
 	archive.wg.Wait()
-	fmt.Fprintf(opts.Out, "archived: %d records in Kafka (%s)\n", arch.Stats.Produced.Load(), filepath.Join(opts.Dir, "kafka"))
+	fmt.Fprintf(opts.Out, "archived: %d records in Kafka (%s); retransmitted %d, lost %d\n", arch.Stats.Produced.Load(),
+		filepath.Join(opts.Dir, "kafka"), arch.Stats.RetransmitAccepted.Load(), arch.Stats.RetransmitLost.Load())
+	shadow.View(func(_ *strategy.Engine, m *arbiter.Merger) {
+		if g := m.Stats.SeqGaps[0]; g > 0 {
+			fmt.Fprintf(opts.Out, "note: the shadow strategy lost %d records on its line (bus drops); the replay comparison may differ\n", g)
+		}
+	})
 	if ctx.Err() != nil {
 		return nil
 	}

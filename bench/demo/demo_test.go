@@ -16,7 +16,7 @@ import (
 // demo topology's fixed loopback ports.
 func TestDemoReplayEquivalence(t *testing.T) {
 	var out bytes.Buffer
-	err := Run(context.Background(), Options{Duration: 6 * time.Second, Rate: 50, Out: &out, Dir: t.TempDir()},
+	err := Run(context.Background(), Options{Duration: 6 * time.Second, Rate: 20, Out: &out, Dir: t.TempDir()},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
