@@ -3,6 +3,7 @@ package archiver
 import (
 	"context"
 	"fmt"
+	"github.com/tickline/tickline/archiver/kafkatest"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -243,6 +244,21 @@ func TestArchiveSIGKILLRetransmit(t *testing.T) {
 		t.Skip("starts archiver processes")
 	}
 	_, seeds, _ := newKafka(t)
+	testSIGKILLRetransmit(t, seeds, "ticks.")
+}
+
+// TestIntegrationArchiveSIGKILLRetransmit: loss scenario (b) against the real broker — the
+// archiver is SIGKILLed mid-stream and restarted; spool, topic tail and the gateways'
+// journals leave every event in the topic exactly once.
+func TestIntegrationArchiveSIGKILLRetransmit(t *testing.T) {
+	seeds := kafkatest.Seeds(t)
+	prefix := kafkatest.TopicName("tickline-kill") + "."
+	kafkatest.CreateTopic(t, prefix+"korea", 2, kafkatest.ReplicationFactor(t), topicConfigs)
+	testSIGKILLRetransmit(t, seeds, prefix)
+}
+
+func testSIGKILLRetransmit(t *testing.T, seeds []string, prefix string) {
+	topic := prefix + "korea"
 	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
 	lines, eps := gatewayEndpoints(t, gws)
 	js := map[string]string{}
@@ -250,7 +266,7 @@ func TestArchiveSIGKILLRetransmit(t *testing.T) {
 		js[g.id] = lines[i].withJournal(1 << 16).jep
 	}
 	cfg := filepath.Join(t.TempDir(), "topology.yaml")
-	if err := os.WriteFile(cfg, []byte(withJournals(topoYAML(gws, seeds, spoolDir(t), "ticks."), js)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(withJournals(topoYAML(gws, seeds, spoolDir(t), prefix), js)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -259,7 +275,7 @@ func TestArchiveSIGKILLRetransmit(t *testing.T) {
 	lines[1].waitSubscribed(1)
 	a1 := events(0, 300)
 	publishAll(lines, a1)
-	waitFor(t, 30*time.Second, "first batch in Kafka", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(a1)) })
+	waitFor(t, 30*time.Second, "first batch in Kafka", func() bool { return endOffsets(t, seeds, topic) == int64(len(a1)) })
 
 	// Killed mid-stream: records sit in the bus queues, the handler, the spool and franz-go.
 	a2 := events(300, 1000)
@@ -279,7 +295,7 @@ func TestArchiveSIGKILLRetransmit(t *testing.T) {
 	a4 := events(1800, 100)
 	publishAll(lines, a4)
 	want := cat(a1, a2, a3, a4)
-	waitFor(t, 60*time.Second, "everything in Kafka", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	waitFor(t, 60*time.Second, "everything in Kafka", func() bool { return endOffsets(t, seeds, topic) >= int64(len(want)) })
 	// The child reports its counters every 10 ms.
 	waitFor(t, 10*time.Second, "journal records counted", func() bool {
 		_, r, _ := second.counters()
@@ -293,7 +309,7 @@ func TestArchiveSIGKILLRetransmit(t *testing.T) {
 		t.Fatalf("second archiver: %v", err)
 	}
 	t.Logf("killed after accepting about %d of %d records; the restart archived %d from the journals", killedAt, len(a1)+len(a2), retransmitted)
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, true)
+	checkExactlyOnce(t, consumeAll(t, seeds, topic), want, true)
 	if lost != 0 {
 		t.Errorf("retransmit lost %d records", lost)
 	}
