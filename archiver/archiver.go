@@ -151,13 +151,14 @@ type region struct {
 // (when a gateway keeps a journal) and (when configured) the metrics server, and waits for
 // them.
 type Archiver struct {
-	topo  *config.Topology
-	opts  Options
-	log   *slog.Logger
-	part  *Partitioner
-	eps   []string
-	lines []*line // endpoint → its line
-	regs  []*region
+	produceLatency produceLatency // Kafka produce request round trips (franz-go hook)
+	topo           *config.Topology
+	opts           Options
+	log            *slog.Logger
+	part           *Partitioner
+	eps            []string
+	lines          []*line // endpoint → its line
+	regs           []*region
 	// Stats are live counters.
 	Stats Stats
 
@@ -235,7 +236,7 @@ func (a *Archiver) Ready() bool { return a.ready.Load() }
 
 // kafkaOpts returns the base client options: seeds, logger and the caller's extras.
 func (a *Archiver) kafkaOpts() []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(a.topo.Archiver.Seeds...), kgo.WithLogger(kgoLogger{a.log})}
+	opts := []kgo.Opt{kgo.SeedBrokers(a.topo.Archiver.Seeds...), kgo.WithLogger(kgoLogger{a.log}), kgo.WithHooks(&a.produceLatency)}
 	return append(opts, a.opts.KafkaOpts...)
 }
 

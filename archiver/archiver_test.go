@@ -395,3 +395,29 @@ func TestArchiveRestartSkipsWhatKafkaHas(t *testing.T) {
 	}
 	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, true)
 }
+
+// TestArchiverMetrics: the exposition carries the counters and the produce latency
+// quantiles once records were acknowledged.
+func TestArchiverMetrics(t *testing.T) {
+	_, seeds, _ := newKafka(t)
+	gws := []gw{{"gw-a", 1, "korea"}}
+	lines, eps := gatewayEndpoints(t, gws)
+	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
+	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
+	lines[0].waitSubscribed(1)
+	evs := events(0, 50)
+	for _, e := range evs {
+		lines[0].publish(trade(e, false))
+	}
+	waitFor(t, 10*time.Second, "records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(evs)) })
+	var b strings.Builder
+	a.WriteMetrics(&b)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"tickline_archiver_produced_total ", `tickline_archiver_produce_latency_microseconds{quantile="0.99"}`, "tickline_archiver_spool_alarm 0"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -40,6 +43,9 @@ func (a *Archiver) WriteMetrics(w io.Writer) {
 	c("retransmit_retries_total", "Retransmit attempts repeated after a failure.", s.RetransmitRetries.Load())
 	c("retransmit_skipped_total", "Records of in-run gaps not asked for because the request queue was full.", s.RetransmitSkipped.Load())
 	c("gateway_restarts_total", "Gateway sequences seen beginning again (a gateway restarted).", s.GatewayRestarts.Load())
+	for _, q := range a.produceLatency.quantiles() {
+		fmt.Fprintf(w, "tickline_archiver_produce_latency_microseconds{quantile=%q} %d\n", q.q, q.us)
+	}
 	alarm := int64(0)
 	if s.Alarm.Load() {
 		alarm = 1
@@ -86,4 +92,38 @@ func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 		lv = slog.LevelError
 	}
 	l.log.Log(context.Background(), lv, "kafka: "+msg, keyvals...)
+}
+
+// produceLatency records the round trip of every produce request franz-go sends (request
+// written → response read), in µs, through kgo's HookBrokerE2E.
+type produceLatency struct {
+	mu sync.Mutex
+	h  *hdrhistogram.Histogram
+}
+
+// OnBrokerE2E implements kgo.HookBrokerE2E; it runs on franz-go's goroutines.
+func (p *produceLatency) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+	if key != 0 || e2e.WriteErr != nil || e2e.ReadErr != nil { // 0 = Produce
+		return
+	}
+	p.mu.Lock()
+	if p.h == nil {
+		p.h = hdrhistogram.New(1, 60_000_000, 3)
+	}
+	p.h.RecordValue(max(e2e.DurationE2E().Microseconds(), 1))
+	p.mu.Unlock()
+}
+
+type quantile struct {
+	q  string
+	us int64
+}
+
+func (p *produceLatency) quantiles() []quantile {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.h == nil {
+		return nil
+	}
+	return []quantile{{"0.5", p.h.ValueAtQuantile(50)}, {"0.99", p.h.ValueAtQuantile(99)}, {"0.999", p.h.ValueAtQuantile(99.9)}, {"1", p.h.Max()}}
 }
