@@ -8,6 +8,7 @@ package shaper
 import (
 	"context"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ type Shaper struct {
 	sub     *bus.Subscriber
 	pub     *bus.Publisher
 	rng     *rand.Rand
+	drop    atomic.Uint64 // math.Float64bits of the drop probability (SetDrop)
 	queue   chan item
 	Dropped atomic.Uint64
 	Passed  atomic.Uint64
@@ -55,7 +57,9 @@ func New(upstream, bind string, opts Options, log *slog.Logger) (*Shaper, error)
 		return nil, err
 	}
 	sub.Subscribe("")
-	return &Shaper{opts: opts, sub: sub, pub: pub, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed+1)), queue: make(chan item, 1<<16)}, nil
+	s := &Shaper{opts: opts, sub: sub, pub: pub, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed+1)), queue: make(chan item, 1<<16)}
+	s.drop.Store(math.Float64bits(opts.Drop))
+	return s, nil
 }
 
 // Endpoint is where the shaped line is published.
@@ -88,7 +92,7 @@ func (s *Shaper) Run(ctx context.Context) error {
 	err := s.sub.Run(ctx, func(batch []bus.Message) {
 		now := time.Now()
 		for _, m := range batch {
-			if s.drop(m.Payload) {
+			if s.dropNow(m.Payload) {
 				s.Dropped.Add(1)
 				continue
 			}
@@ -111,8 +115,12 @@ func (s *Shaper) Run(ctx context.Context) error {
 	return err
 }
 
-func (s *Shaper) drop(payload []byte) bool {
-	if s.opts.Drop <= 0 || s.rng.Float64() >= s.opts.Drop {
+// SetDrop changes the drop probability while the shaper runs.
+func (s *Shaper) SetDrop(p float64) { s.drop.Store(math.Float64bits(p)) }
+
+func (s *Shaper) dropNow(payload []byte) bool {
+	p := math.Float64frombits(s.drop.Load())
+	if p <= 0 || s.rng.Float64() >= p {
 		return false
 	}
 	if len(s.opts.DropKinds) == 0 {
