@@ -319,11 +319,25 @@ func (s *Subscriber) Run(ctx context.Context, handler func(batch []Message)) err
 	s.mu.Unlock()
 	defer cancel()
 
+	if len(eps) == 1 {
+		// One publisher: read on this goroutine and call the handler directly, without the
+		// hand-off through a channel (one goroutine wake-up less per batch). The handler
+		// still runs on the goroutine that called Run, and a slow handler still pushes back
+		// through TCP.
+		deliver := func(b *batch) {
+			handler(b.msgs)
+			b.msgs = b.msgs[:0]
+			b.arena = b.arena[:0]
+		}
+		s.connLoop(ctx, eps[0], nil, nil, deliver)
+		cancel()
+		return nil
+	}
 	out := make(chan *batch, s.opts.QueueBatches)
 	free := make(chan *batch, s.opts.QueueBatches+len(eps)+1)
 	var wg sync.WaitGroup
 	for _, sc := range eps {
-		wg.Go(func() { s.connLoop(ctx, sc, out, free) })
+		wg.Go(func() { s.connLoop(ctx, sc, out, free, nil) })
 	}
 	for done := false; !done; {
 		select {
@@ -345,11 +359,11 @@ func (s *Subscriber) Run(ctx context.Context, handler func(batch []Message)) err
 }
 
 // connLoop keeps one endpoint connected until ctx is done.
-func (s *Subscriber) connLoop(ctx context.Context, sc *subConn, out, free chan *batch) {
+func (s *Subscriber) connLoop(ctx context.Context, sc *subConn, out, free chan *batch, deliver func(*batch)) {
 	log := s.log.With("endpoint", sc.raw)
 	attempt := 0
 	for ctx.Err() == nil {
-		up, err := s.session(ctx, sc, out, free)
+		up, err := s.session(ctx, sc, out, free, deliver)
 		if ctx.Err() != nil {
 			return
 		}
@@ -394,7 +408,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // session dials, handshakes, subscribes and reads until the connection fails. up
 // reports whether the handshake succeeded.
-func (s *Subscriber) session(ctx context.Context, sc *subConn, out, free chan *batch) (up bool, err error) {
+func (s *Subscriber) session(ctx context.Context, sc *subConn, out, free chan *batch, deliver func(*batch)) (up bool, err error) {
 	d := net.Dialer{Timeout: s.opts.HandshakeTimeout}
 	conn, err := d.DialContext(ctx, sc.ep.network, sc.ep.address)
 	if err != nil {
@@ -454,7 +468,7 @@ func (s *Subscriber) session(ctx context.Context, sc *subConn, out, free chan *b
 		}()
 	}
 	r := reader{
-		s: s, sc: sc, conn: conn, out: out, free: free, ctx: ctx,
+		s: s, sc: sc, conn: conn, out: out, free: free, deliver: deliver, ctx: ctx,
 		fr: frameReader{r: bufio.NewReaderSize(conn, s.opts.ReadBufferBytes), max: s.opts.MaxMessageBytes},
 	}
 	return true, r.run()
@@ -481,16 +495,19 @@ func (s *Subscriber) pinger(sc *subConn, conn net.Conn, done chan struct{}) {
 // reader is the receive path of one connection. It owns its frame reader and the batch
 // it is filling.
 type reader struct {
-	s     *Subscriber
-	sc    *subConn
-	conn  net.Conn
-	fr    frameReader
-	out   chan *batch
-	free  chan *batch
-	ctx   context.Context
-	b     *batch
-	cmd   []byte // scratch for command bodies
-	topic []byte // scratch for the topic frame until the payload size is known
+	s    *Subscriber
+	sc   *subConn
+	conn net.Conn
+	fr   frameReader
+	out  chan *batch
+	free chan *batch
+	// deliver, when set (a single publisher), takes the batch on this goroutine instead
+	// of out; the batch is reused afterwards.
+	deliver func(*batch)
+	ctx     context.Context
+	b       *batch
+	cmd     []byte // scratch for command bodies
+	topic   []byte // scratch for the topic frame until the payload size is known
 }
 
 func (r *reader) run() error {
@@ -629,6 +646,11 @@ func (r *reader) command(flags byte, size int) error {
 // flush hands the current batch to Run and takes a fresh one. It returns false when ctx
 // ended while waiting for room.
 func (r *reader) flush() bool {
+	if r.deliver != nil {
+		r.deliver(r.b)
+		r.refreshDeadline()
+		return r.ctx.Err() == nil
+	}
 	select {
 	case r.out <- r.b:
 	case <-r.ctx.Done():
