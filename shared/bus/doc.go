@@ -31,7 +31,8 @@
 //     max(BatchBytes, largest message received) bytes, plus one ReadBufferBytes per
 //     endpoint.
 //   - The Subscriber reads each connection in its own goroutine into reused batches and
-//     hands them to one handler through a bounded channel. A slow handler blocks the
+//     hands them to one handler through a bounded channel (with a single publisher, Run
+//     reads it itself and calls the handler directly). A slow handler blocks the
 //     readers, TCP pushes back, and the publisher drops for this subscriber alone.
 //   - Nobody is told about drops in-band: receivers detect them as gaps in each
 //     gateway's record sequence number, with SeqTracker.
@@ -40,7 +41,7 @@
 //
 // NewPublisher starts the accept loop; each subscriber connection has a reader and a
 // writer goroutine; Publisher.Close waits for all. Subscriber.Run starts one goroutine
-// per endpoint, calls the handler on its own goroutine, and returns after all have
-// exited. Buffers passed to Publish may be reused when it returns; Messages handed to
+// per endpoint (none for a single endpoint, which it reads itself), calls the handler on
+// its own goroutine, and returns after all have exited. Buffers passed to Publish may be reused when it returns; Messages handed to
 // the handler are valid only until it returns.
 package bus
