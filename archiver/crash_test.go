@@ -29,6 +29,10 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("KAFKA_SEEDS") == "" {
+		// The in-process broker applies produce requests synchronously: no settling needed.
+		tailSettle = 100 * time.Millisecond
+	}
 	if cfg := os.Getenv(envChildConfig); cfg != "" {
 		os.Exit(childMain(cfg))
 	}

@@ -61,7 +61,11 @@
 // with the last one in the partition. On start the archiver:
 //
 //  1. checks (or creates) the topics and their partition counts;
-//  2. reads the tail of every partition (Options.TailRecords records): the last archive
+//  2. waits until the partitions' end offsets have not moved for 3 s (a produce request of
+//     the process that died may still be queued at a broker or waiting for replication;
+//     a request delayed longer than that could still be produced twice — Kafka
+//     transactions would close this window and are not used), then reads the tail of every
+//     partition (Options.TailRecords records): the last archive
 //     sequence per partition, and the records themselves;
 //  3. feeds the tail records, then the spool entries not yet in Kafka, through the
 //     arbiter, so that a gateway replaying or retransmitting already archived events sees

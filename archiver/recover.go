@@ -3,6 +3,7 @@ package archiver
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -20,6 +21,25 @@ import (
 // Every partition below parts[topic] must be listed with its start and end offsets, or
 // readTails fails: a partition missing from a listing (metadata not settled yet) must not
 // pass for an empty one, or the spool's already-archived records would be produced again.
+// tailSettle is how long the end offsets must stay unchanged before the tail is read at
+// start (tailSettleMax bounds the wait). Variables so that tests with an in-process broker
+// can shorten them.
+var (
+	tailSettle    = 3 * time.Second
+	tailSettleMax = 15 * time.Second
+)
+
+// sameEnds reports whether two end-offset listings agree on every partition.
+func sameEnds(a, b kadm.ListedOffsets) bool {
+	same := true
+	a.Each(func(o kadm.ListedOffset) {
+		if p, ok := b.Lookup(o.Topic, o.Partition); !ok || p.Offset != o.Offset {
+			same = false
+		}
+	})
+	return same
+}
+
 func readTails(ctx context.Context, opts []kgo.Opt, topics map[string]string, parts map[string]int32, n int,
 	fn func(region string, r *kgo.Record, partial, first bool)) (map[seqKey]uint64, error) {
 	last := map[seqKey]uint64{}
@@ -46,14 +66,37 @@ func readTails(ctx context.Context, opts []kgo.Opt, topics map[string]string, pa
 		cl.Close()
 		return nil, fmt.Errorf("listing start offsets of %v: %w", names, err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, names...)
-	if err == nil {
-		err = ends.Error()
+	// A produce request of the process that died may still sit in a broker's queue (or
+	// wait for replication) for a moment after the restart: the end offsets must stop
+	// moving before the tail is trusted, or records already on their way into Kafka would
+	// be produced again from the spool.
+	var ends kadm.ListedOffsets
+	var stableSince time.Time
+	for deadline := time.Now().Add(tailSettleMax); ; {
+		e2, err := adm.ListEndOffsets(ctx, names...)
+		if err == nil {
+			err = e2.Error()
+		}
+		if err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("listing end offsets of %v: %w", names, err)
+		}
+		switch {
+		case ends == nil || !sameEnds(ends, e2):
+			stableSince = time.Now()
+		}
+		ends = e2
+		if tailSettle <= 0 || time.Since(stableSince) >= tailSettle || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			cl.Close()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	cl.Close()
-	if err != nil {
-		return nil, fmt.Errorf("listing end offsets of %v: %w", names, err)
-	}
 	for topic, count := range parts {
 		for p := int32(0); p < count; p++ {
 			if _, ok := starts.Lookup(topic, p); !ok {
