@@ -33,56 +33,14 @@ func AppendJSON(dst []byte, r *wire.Record) []byte {
 		dst = strconv.AppendUint(dst, seq, 10)
 		dst = append(dst, '"')
 	}
-	dec := func(name string, d wire.Decimal) {
-		dst = append(dst, `,"`...)
-		dst = append(dst, name...)
-		dst = append(dst, `":"`...)
-		dst = d.AppendString(dst)
-		dst = append(dst, '"')
-	}
-	levels := func(name string, ls []wire.Level) {
-		dst = append(dst, `,"`...)
-		dst = append(dst, name...)
-		dst = append(dst, `":[`...)
-		for i, l := range ls {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, `["`...)
-			dst = l.Price.AppendString(dst)
-			dst = append(dst, `","`...)
-			dst = l.Size.AppendString(dst)
-			dst = append(dst, `"]`...)
-		}
-		dst = append(dst, ']')
-	}
+	dst = wire.AppendJSONBody(dst, r)
 	switch r.Kind {
-	case wire.KindBBO:
-		dec("bid_px", r.BidPx)
-		dec("bid_sz", r.BidSz)
-		dec("ask_px", r.AskPx)
-		dec("ask_sz", r.AskSz)
 	case wire.KindTrade:
-		dec("price", r.Price)
-		dec("size", r.Size)
-		if r.Side != wire.SideUnknown {
-			dst = append(dst, `,"side":"`...)
-			dst = append(dst, r.Side.String()...)
-			dst = append(dst, '"')
-		}
 		if r.Flags&wire.FlagNoSeq == 0 {
 			dst = append(dst, `,"trade_id":"`...)
 			dst = strconv.AppendUint(dst, r.Seq, 10)
 			dst = append(dst, '"')
 		}
-	case wire.KindTicker:
-		dec("price", r.Price)
-		if !r.Size.IsZero() {
-			dec("size", r.Size)
-		}
-	case wire.KindBookSnapshot, wire.KindBookDelta:
-		levels("bids", r.Bids)
-		levels("asks", r.Asks)
 	case wire.KindStatus:
 		dst = append(dst, `,"status":"`...)
 		dst = append(dst, r.Status.String()...)
