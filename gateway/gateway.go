@@ -40,6 +40,9 @@ type Gateway struct {
 	noMetrics bool
 	Stats     Stats
 
+	waitSubs    int
+	waitTimeout time.Duration
+
 	journal *journal.Journal // what was published, for retransmits (nil: none)
 	jsrv    *journal.Server
 
@@ -61,6 +64,12 @@ type Options struct {
 	NoMetrics bool
 	// RetransmitBind overrides the journal's retransmit endpoint.
 	RetransmitBind string
+	// WaitSubscribers holds the exchange sessions back until this many receivers have
+	// subscribed (or WaitTimeout passed), so that they all see the stream from gateway
+	// sequence 1. The demo uses it to make its live and replayed runs comparable.
+	WaitSubscribers int
+	// WaitTimeout bounds WaitSubscribers (default 15 s); the gateway then starts anyway.
+	WaitTimeout time.Duration
 }
 
 // New builds the gateway id of the topology: adapters, connection plans and sessions. It
@@ -70,7 +79,8 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: gc, log: log.With("gateway", gc.ID), buf: make([]byte, 0, 64<<10), noMetrics: opts.NoMetrics || opts.Bind != ""}
+	g := &Gateway{cfg: gc, log: log.With("gateway", gc.ID), buf: make([]byte, 0, 64<<10), noMetrics: opts.NoMetrics || opts.Bind != "",
+		waitSubs: opts.WaitSubscribers, waitTimeout: opts.WaitTimeout}
 	names := make([]string, 0, len(gc.Feeds))
 	for name := range gc.Feeds {
 		names = append(names, name)
@@ -193,6 +203,9 @@ func (g *Gateway) Num() uint16 { return g.cfg.Num }
 // goroutines have exited.
 func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	if g.waitSubs > 0 {
+		g.awaitSubscribers(ctx)
+	}
 	for _, s := range g.sessions {
 		wg.Add(1)
 		go func() {
@@ -301,6 +314,36 @@ func (g *Gateway) sessionStats(ex string) SessionStats {
 		st.Rollovers += s.Stats.Rollovers.Load()
 	}
 	return st
+}
+
+// awaitSubscribers returns once waitSubs receivers have subscribed, ctx ends or the wait
+// times out (logged: the gateway then starts without them).
+func (g *Gateway) awaitSubscribers(ctx context.Context) {
+	timeout := g.waitTimeout
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	for ctx.Err() == nil {
+		if n := g.Subscribed(); n >= g.waitSubs {
+			return
+		} else if time.Now().After(deadline) {
+			g.log.Warn("starting before every expected receiver subscribed", "subscribed", n, "expected", g.waitSubs)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Subscribed counts the publisher's peers that hold at least one subscription.
+func (g *Gateway) Subscribed() int {
+	n := 0
+	for _, st := range g.pub.Stats() {
+		if len(st.Subscriptions) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // watchSubscribers asks every session to republish its books when a subscriber joins or

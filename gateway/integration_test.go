@@ -98,6 +98,7 @@ type collector struct {
 	books    map[string]*bookState
 	status   map[string]map[wire.StatusCode]int // exchange → code → count
 	kinds    map[string]map[wire.Kind]int
+	firstGw  uint64
 	lastGw   uint64
 	gwHoles  uint64
 	records  int
@@ -140,6 +141,9 @@ func collect(t *testing.T, endpoint string) *collector {
 func (c *collector) on(r *wire.Record) {
 	c.records++
 	c.lastRecv = time.Now()
+	if c.firstGw == 0 {
+		c.firstGw = r.GatewaySeq
+	}
 	if c.lastGw != 0 && r.GatewaySeq != c.lastGw+1 {
 		c.gwHoles++
 	}
@@ -421,4 +425,52 @@ func TestIntegrationMetricsScrape(t *testing.T) {
 	if m := re.FindStringSubmatch(body); m == nil || m[1] == "0" {
 		t.Fatalf("frames counter not counting: %v", m)
 	}
+}
+
+// TestIntegrationWaitSubscribers: a gateway told to wait for a receiver opens no exchange
+// session and publishes nothing until one subscribes; that receiver then sees the stream
+// from gateway sequence 1. A gateway whose wait times out starts anyway.
+func TestIntegrationWaitSubscribers(t *testing.T) {
+	s := startSim(t, sim.Options{Listen: "127.0.0.1:0", Seed: 7, Rate: 50})
+	topo := topology(t, s.Addr(), "okx", "binance")
+	g, err := New(topo, "gw-korea", Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0",
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, WaitSubscribers: 1, WaitTimeout: time.Minute}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(500 * time.Millisecond) // long enough for sessions to connect, were they started
+	if n := g.Stats.Published.Load(); n != 0 {
+		t.Fatalf("published %d records before any receiver subscribed", n)
+	}
+	if n := s.Stats().Total.Conns; n != 0 {
+		t.Fatalf("the simulator saw %d connections before any receiver subscribed", n)
+	}
+	c := collect(t, g.Endpoint())
+	eventually(t, "records after the subscription", 15*time.Second, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.records > 50
+	})
+	c.mu.Lock()
+	first := c.firstGw
+	c.mu.Unlock()
+	if first != 1 {
+		t.Errorf("the first receiver's first record has gateway sequence %d, want 1", first)
+	}
+
+	// Nobody comes: the gateway starts once the wait times out.
+	g2, err := New(topo, "gw-global", Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0",
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, WaitSubscribers: 1, WaitTimeout: 200 * time.Millisecond}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done2 := make(chan struct{})
+	go func() { defer close(done2); g2.Run(ctx) }()
+	eventually(t, "the unwatched gateway publishing after its wait", 15*time.Second, func() bool { return g2.Stats.Published.Load() > 0 })
+	cancel()
+	<-done2
 }

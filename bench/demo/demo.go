@@ -6,6 +6,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -112,8 +113,19 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	start(&live, liveCtx, "simulator", s.Run)
 	var gws []*gateway.Gateway
-	for _, g := range topo.Gateways {
-		gw, err := gateway.New(topo, g.ID, gateway.Options{}, log)
+	for i, g := range topo.Gateways {
+		// Every receiver must see each gateway's stream from its first record, or the
+		// live and replayed runs start from different states: a gateway opens its
+		// exchange sessions once the strategy, the archiver and (on gw-korea) the shadow
+		// strategy have subscribed.
+		wait := 1 // strategy
+		if !opts.NoArchive {
+			wait++
+		}
+		if i == 0 {
+			wait++ // shadow
+		}
+		gw, err := gateway.New(topo, g.ID, gateway.Options{WaitSubscribers: wait}, log)
 		if err != nil {
 			stopLive()
 			live.wg.Wait()
@@ -250,11 +262,14 @@ loop:
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	// The first second is a warm-up: receivers that joined moments apart may start from
-	// different first records; from then on both sides must agree exactly.
-	shadowOpps, replayed = afterWarmup(shadowOpps, replayed, int64(time.Second))
+	// Both lists stay beside the archive for anyone who wants to diff them.
+	for name, set := range map[string][]strategy.Opportunity{"shadow-opportunities.jsonl": shadowOpps, "replay-opportunities.jsonl": replayed} {
+		if err := writeJSONL(filepath.Join(opts.Dir, name), set); err != nil {
+			return err
+		}
+	}
 	same, diff := compare(shadowOpps, replayed)
-	fmt.Fprintf(opts.Out, "replay (after a 1 s warm-up): %d opportunities; live strategy on gw-korea found %d; identical %d, different %d\n",
+	fmt.Fprintf(opts.Out, "replay: %d opportunities; live strategy on gw-korea found %d; identical %d, different %d\n",
 		len(replayed), len(shadowOpps), same, diff)
 	if diff > 0 {
 		for _, d := range differences(shadowOpps, replayed) {
@@ -285,13 +300,7 @@ func drained(ctx context.Context, count func() uint64) {
 func waitSubscribed(ctx context.Context, gw *gateway.Gateway, n int) {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		k := 0
-		for _, st := range gw.Publisher().Stats() {
-			if len(st.Subscriptions) > 0 {
-				k++
-			}
-		}
-		if k >= n {
+		if gw.Subscribed() >= n {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -344,24 +353,17 @@ func replayInto(ctx context.Context, topo *config.Topology, speed float64, log *
 	return got, rerr
 }
 
-// afterWarmup drops the opportunities of the first warm ns (from the earliest of both).
-func afterWarmup(a, b []strategy.Opportunity, warm int64) ([]strategy.Opportunity, []strategy.Opportunity) {
-	t0 := int64(1<<63 - 1)
-	for _, set := range [][]strategy.Opportunity{a, b} {
-		if len(set) > 0 && set[0].TsNs < t0 {
-			t0 = set[0].TsNs
+// writeJSONL writes one opportunity per line to path.
+func writeJSONL(path string, set []strategy.Opportunity) error {
+	var b []byte
+	for _, o := range set {
+		j, err := json.Marshal(o)
+		if err != nil {
+			return err
 		}
+		b = append(append(b, j...), '\n')
 	}
-	cut := func(set []strategy.Opportunity) []strategy.Opportunity {
-		var out []strategy.Opportunity
-		for _, o := range set {
-			if o.TsNs >= t0+warm {
-				out = append(out, o)
-			}
-		}
-		return out
-	}
-	return cut(a), cut(b)
+	return os.WriteFile(path, b, 0o644)
 }
 
 // differences lists (at most 10) opportunities found by only one side, with their time

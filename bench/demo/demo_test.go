@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +18,8 @@ import (
 // demo topology's fixed loopback ports.
 func TestDemoReplayEquivalence(t *testing.T) {
 	var out bytes.Buffer
-	err := Run(context.Background(), Options{Duration: 6 * time.Second, Rate: 20, Out: &out, Dir: t.TempDir()},
+	dir := t.TempDir()
+	err := Run(context.Background(), Options{Duration: 6 * time.Second, Rate: 20, Out: &out, Dir: dir},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
@@ -29,5 +32,13 @@ func TestDemoReplayEquivalence(t *testing.T) {
 	}
 	if strings.Contains(text, "replay: 0 opportunities") {
 		t.Errorf("no opportunity to compare:\n%s", text[max(0, len(text)-600):])
+	}
+	live, err1 := os.ReadFile(filepath.Join(dir, "shadow-opportunities.jsonl"))
+	replayed, err2 := os.ReadFile(filepath.Join(dir, "replay-opportunities.jsonl"))
+	if err1 != nil || err2 != nil {
+		t.Fatalf("the demo left no opportunity lists: %v %v", err1, err2)
+	}
+	if !bytes.Equal(live, replayed) || len(live) == 0 {
+		t.Errorf("the lists differ or are empty: live %d bytes, replayed %d bytes", len(live), len(replayed))
 	}
 }
