@@ -21,7 +21,10 @@
 //     Options.QueueDepth messages; when it is full the oldest message is dropped and
 //     counted for that subscriber only (SubscriberStats.Dropped, PublisherStats.Dropped).
 //   - Each subscriber has its own writer goroutine that writes everything queued in one
-//     write call (up to Options.WriteBatchBytes). A subscriber that takes nothing for
+//     write call (up to Options.WriteBatchBytes). A message that reaches an idle
+//     subscriber after a pause (Options.DirectWriteGap) is written by Publish itself with
+//     one non-blocking write, which saves the writer's wake-up; the writer gets whatever
+//     the socket did not take, ahead of the queue. A subscriber that takes nothing for
 //     Options.StallTimeout is disconnected (PublisherStats.StallDisconnects); it may
 //     reconnect.
 //   - Publisher memory is bounded by MaxSubscribers × QueueDepth × MaxMessageBytes in

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -26,30 +27,55 @@ import (
 // payload): appendMessage ≈ 17–26 ns, 0 allocs; SendMsg into a buffering conn
 // ≈ 134–207 ns, 2 allocs (32 B). Encoding straight into the queue slot is the one copy
 // the design needs.
+//
+// Direct writes: waking the writer goroutine costs a scheduler hand-off per message when
+// messages come one at a time, which is most of the bus's latency above the raw socket.
+// So when a message arrives after a pause (Options.DirectWriteGap since the previous one),
+// the queue is empty and nobody is writing, push frames it and tries one non-blocking
+// write(2) itself. Whatever the socket does not take (a partial write, EAGAIN) is handed to
+// the writer goroutine as c.partial, which it writes before anything else; in a burst the
+// queue and the batching writer take over. Publish still never blocks on I/O.
 type pubConn struct {
 	p      *Publisher
 	conn   net.Conn
+	raw    syscall.RawConn // nil: no direct writes (a conn without a file descriptor)
 	remote string
 
-	mu      sync.Mutex
-	subs    subscriptions
-	slots   [][]byte // ring of framed messages; len = QueueDepth
-	head    int      // index of the oldest queued message
-	count   int      // queued messages
-	dropped uint64   // messages overwritten while queued
-	pong    [maxPingContext]byte
-	pongLen int
-	hasPong bool
+	mu         sync.Mutex
+	subs       subscriptions
+	slots      [][]byte // ring of framed messages; len = QueueDepth
+	head       int      // index of the oldest queued message
+	count      int      // queued messages
+	dropped    uint64   // messages overwritten while queued
+	pong       [maxPingContext]byte
+	pongLen    int
+	hasPong    bool
+	writer     uint8              // who writes to conn now: writerNone, writerDirect (push) or writerLoop
+	partial    []byte             // the unwritten rest of a direct write; written first by the writer
+	lastPush   int64              // time of the previous matching push, ns (monotonic clock of Publish)
+	direct     []byte             // push's framing buffer, owned by whoever set writerDirect
+	tryWriteFn func(uintptr) bool // c.tryWrite, bound once
+	directN    int                // tryWrite's results, owned like direct
+	directErr  error
 
 	wake     chan struct{} // cap 1: "the queue went non-empty" or "PONG pending"
 	done     chan struct{} // closed by shutdown
 	downOnce sync.Once
 	stalled  atomic.Bool
 
-	batch []byte // writer-owned; cap ≥ WriteBatchBytes + one message
-	sent  atomic.Uint64
-	bytes atomic.Uint64
+	batch     []byte // writer-owned; cap ≥ WriteBatchBytes + one message
+	sent      atomic.Uint64
+	bytes     atomic.Uint64
+	directs   atomic.Uint64 // messages written by push itself
+	handovers atomic.Uint64 // direct writes the socket did not take whole (rest to the writer)
 }
+
+// Who is writing to the connection.
+const (
+	writerNone   uint8 = iota
+	writerDirect       // push, in a non-blocking write
+	writerLoop         // the writer goroutine, between a take that found data and the next empty one
+)
 
 func newPubConn(p *Publisher, conn net.Conn, remote string) *pubConn {
 	o := &p.opts
@@ -62,7 +88,14 @@ func newPubConn(p *Publisher, conn net.Conn, remote string) *pubConn {
 		done:   make(chan struct{}),
 		// Room for a full batch plus one slot-sized message; a message larger than
 		// SlotBytes grows the buffer once (at most WriteBatchBytes + MaxMessageBytes).
-		batch: make([]byte, 0, o.WriteBatchBytes+o.SlotBytes+64),
+		batch:  make([]byte, 0, o.WriteBatchBytes+o.SlotBytes+64),
+		direct: make([]byte, 0, o.SlotBytes),
+	}
+	if sc, ok := conn.(syscall.Conn); ok && o.DirectWriteGap >= 0 {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.tryWriteFn = c.tryWrite
+		}
 	}
 	block := make([]byte, o.QueueDepth*o.SlotBytes)
 	for i := range c.slots {
@@ -73,12 +106,22 @@ func newPubConn(p *Publisher, conn net.Conn, remote string) *pubConn {
 
 // push copies the framed message into the queue if topic matches a subscription and
 // reports whether it did. When the queue is full the oldest message is overwritten and
-// counted as dropped. It never blocks beyond the queue mutex.
-func (c *pubConn) push(topic, payload []byte) bool {
+// counted as dropped. After a pause, with the queue empty and nobody writing, it writes
+// the message itself without blocking (see pubConn). now is Publish's clock reading.
+func (c *pubConn) push(topic, payload []byte, now int64) bool {
 	c.mu.Lock()
 	if !c.subs.match(topic) {
 		c.mu.Unlock()
 		return false
+	}
+	gap := now - c.lastPush
+	c.lastPush = now
+	if c.raw != nil && c.writer == writerNone && c.count == 0 && !c.hasPong && len(c.partial) == 0 &&
+		gap >= int64(c.p.opts.DirectWriteGap) {
+		c.writer = writerDirect
+		c.mu.Unlock()
+		c.writeDirect(topic, payload)
+		return true
 	}
 	n := len(c.slots)
 	var i int
@@ -98,31 +141,96 @@ func (c *pubConn) push(topic, payload []byte) bool {
 	}
 	c.slots[i] = appendMessage(c.slots[i][:0], topic, payload)
 	// Only the empty→non-empty transition needs a wake-up: the writer re-checks the
-	// queue after every batch and sleeps only when it found it empty.
-	wake := c.count == 1
+	// queue after every batch and sleeps only when it found it empty. A direct write
+	// in progress wakes the writer itself when it ends.
+	wake := c.count == 1 && c.writer != writerDirect
 	c.mu.Unlock()
 	if wake {
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+		c.signal()
 	}
 	return true
 }
 
-// take moves as many queued messages as fit in WriteBatchBytes (at least one), plus a
-// pending PONG, into the writer's batch buffer. It returns the batch and the number of
-// messages in it. Copying under the lock is a memmove of at most WriteBatchBytes; it
-// frees the slots at once so Publish can refill them while the batch is on the wire.
+// writeDirect frames one message and offers it to the socket once, without waiting;
+// the writer goroutine gets what the socket did not take. The caller set writerDirect.
+func (c *pubConn) writeDirect(topic, payload []byte) {
+	buf := appendMessage(c.direct[:0], topic, payload)
+	c.direct = buf
+	err := c.raw.Write(c.tryWriteFn)
+	n, werr := c.directN, c.directErr
+	if n < 0 {
+		n = 0
+	}
+	if err == nil && werr != nil && werr != syscall.EAGAIN {
+		err = werr
+	}
+	if err != nil {
+		c.mu.Lock()
+		c.writer = writerNone
+		c.mu.Unlock()
+		c.shutdown() // the reader sees the closed connection and reports it
+		return
+	}
+	c.mu.Lock()
+	if n < len(buf) {
+		c.partial = append(c.partial[:0], buf[n:]...)
+		c.handovers.Add(1)
+	} else {
+		c.sent.Add(1)
+		c.directs.Add(1)
+	}
+	c.bytes.Add(uint64(n))
+	c.writer = writerNone
+	wake := c.count > 0 || len(c.partial) > 0 || c.hasPong
+	c.mu.Unlock()
+	if wake {
+		c.signal()
+	}
+}
+
+// tryWrite is the RawConn.Write callback of writeDirect (a method value made once, so
+// that the call does not allocate): one write(2) of c.direct, retried on EINTR only.
+func (c *pubConn) tryWrite(fd uintptr) bool {
+	for {
+		c.directN, c.directErr = syscall.Write(int(fd), c.direct)
+		if c.directErr != syscall.EINTR {
+			return true // done either way: never wait for the socket here
+		}
+	}
+}
+
+// signal wakes the writer goroutine (a no-op when a wake-up is already pending).
+func (c *pubConn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take moves the rest of a direct write, a pending PONG and as many queued messages as
+// fit in WriteBatchBytes (at least one) into the writer's batch buffer. It returns the
+// batch and the number of messages it completes; an empty batch means there is nothing
+// to write now (or push is writing: it wakes the writer when it is done). Copying under
+// the lock is a memmove of at most WriteBatchBytes; it frees the slots at once so Publish
+// can refill them while the batch is on the wire.
 func (c *pubConn) take() ([]byte, int) {
 	limit := c.p.opts.WriteBatchBytes
 	buf := c.batch[:0]
+	n := 0
 	c.mu.Lock()
+	if c.writer == writerDirect {
+		c.mu.Unlock()
+		return nil, 0
+	}
+	if len(c.partial) > 0 {
+		buf = append(buf, c.partial...) // the rest of a message: must go first
+		c.partial = c.partial[:0]
+		n++
+	}
 	if c.hasPong {
 		buf = appendCommand(buf, cmdPong, c.pong[:c.pongLen])
 		c.hasPong = false
 	}
-	n := 0
 	for c.count > 0 {
 		s := c.slots[c.head]
 		if n > 0 && len(buf)+len(s) > limit {
@@ -135,6 +243,11 @@ func (c *pubConn) take() ([]byte, int) {
 		}
 		c.count--
 		n++
+	}
+	if len(buf) > 0 {
+		c.writer = writerLoop
+	} else {
+		c.writer = writerNone
 	}
 	c.mu.Unlock()
 	c.batch = buf
@@ -197,10 +310,7 @@ func (c *pubConn) readLoop() error {
 			c.pongLen = copy(c.pong[:], arg)
 			c.hasPong = true
 			c.mu.Unlock()
-			select {
-			case c.wake <- struct{}{}:
-			default:
-			}
+			c.signal()
 		}
 	}
 }
@@ -220,6 +330,7 @@ func (c *pubConn) stats() SubscriberStats {
 	return SubscriberStats{
 		Remote:        c.remote,
 		Sent:          c.sent.Load(),
+		Direct:        c.directs.Load(),
 		Dropped:       c.dropped,
 		Bytes:         c.bytes.Load(),
 		Queued:        c.count,
