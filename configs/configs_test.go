@@ -32,7 +32,7 @@ func TestGrafanaDashboardMetricsExist(t *testing.T) {
 		t.Fatal(err)
 	}
 	var src strings.Builder
-	for _, f := range []string{"../gateway/metrics.go", "../strategy/metrics.go", "../archiver/metrics.go"} {
+	for _, f := range []string{"../gateway/metrics.go", "../strategy/metrics.go", "../archiver/metrics.go", "../archiver/replay/metrics.go"} {
 		s, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

@@ -8,8 +8,9 @@
 //
 // Run fetches (franz-go fetches in the background), merges, paces and writes on its own
 // goroutine; it owns the per-partition queues and calls the Sink from that goroutine only.
-// A progress goroutine (Options.Progress) reads counters. Pause and Resume may be called
-// from any goroutine (a signal handler).
+// A progress goroutine (Options.Progress) and the metrics server (Options.Metrics, see
+// Register) read counters. Pause and Resume may be called from any goroutine (a signal
+// handler).
 //
 // # Order
 //
@@ -97,6 +98,9 @@ type Options struct {
 	// MaxQueued bounds the records queued per partition; beyond it the partition's
 	// fetching pauses until the merge has taken half. Default 16384.
 	MaxQueued int
+	// Metrics is the host:port Run serves Prometheus /metrics (tickline_replay_*) and
+	// /healthz on until it returns; empty = none. Port 0 picks a free port (MetricsAddr).
+	Metrics string
 }
 
 // Stats count what a replay did. Readable from any goroutine.
@@ -124,6 +128,12 @@ type Replayer struct {
 	pause  atomic.Pointer[chan struct{}] // non-nil while paused; closed by Resume
 	pmu    sync.Mutex                    // serializes Pause and Resume
 	paused atomic.Int64                  // ns spent paused in total
+
+	// Read by /metrics and /healthz; written by Run's goroutine.
+	planned     atomic.Bool            // Stats.Total is known
+	lastTime    atomic.Int64           // event time of the last record written, ns
+	failed      atomic.Pointer[error]  // the error Run returns, once a step failed
+	metricsAddr atomic.Pointer[string] // where /metrics is served
 }
 
 // New checks the selection against the topology. It connects to nothing; Run does.
@@ -284,9 +294,21 @@ func (r *Replayer) wantPartition(p int32) bool {
 
 // Run replays the selection to the sink, closes the sink, and returns when everything
 // selected has been written, ctx ends (nil is returned then, the sink is still closed) or
-// a step fails.
+// a step fails. With Options.Metrics it serves /metrics and /healthz until it returns
+// (closing the sink included); failing to listen there is an error before anything else.
 func (r *Replayer) Run(ctx context.Context) (err error) {
+	stopMetrics, err := r.serveMetrics()
+	if err != nil {
+		r.sink.Close()
+		return err
+	}
+	defer stopMetrics()
 	defer func() {
+		if err != nil {
+			// /healthz reports it while the sink closes; a copy, as err may change below.
+			failed := err
+			r.failed.Store(&failed)
+		}
 		if cerr := r.sink.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("replay: closing output: %w", cerr)
 		}
@@ -315,6 +337,7 @@ func (r *Replayer) Run(ctx context.Context) (err error) {
 		}
 	}
 	r.Stats.Total.Store(total)
+	r.planned.Store(true)
 	r.log.Info("replay: starting", "topics", topics, "partitions", len(parts), "records_in_range", total)
 
 	stopProgress := r.startProgress()
@@ -520,6 +543,7 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 		}
 		r.Stats.Written.Add(1)
 		r.Stats.Bytes.Add(int64(q.bytes))
+		r.lastTime.Store(archiver.EventTime(&h))
 	}
 }
 

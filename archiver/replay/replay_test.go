@@ -5,16 +5,24 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tickline/tickline/archiver"
 	"github.com/tickline/tickline/shared/bus"
+	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/wire"
+
+	"github.com/tickline/tickline/shared/metrics/metricstest"
 )
 
 // TestReplayRoundTripThroughArchiver archives records from two regions' gateways with the
@@ -260,10 +268,120 @@ func TestReplayZMQByteIdentical(t *testing.T) {
 	}
 	stopSub()
 	<-subDone
-	t.Logf("%d records, paced %d times, dropped %d", r.Stats.Written.Load(), sink.Paced, sink.Publisher().Totals().Dropped)
+	t.Logf("%d records, paced %d times, dropped %d", r.Stats.Written.Load(), sink.Paced.Load(), sink.Publisher().Totals().Dropped)
 	if d := sink.Publisher().Totals().Dropped; d != 0 {
 		t.Errorf("publisher dropped %d", d)
 	}
+	// The ZMQ output adds its publisher's counters to the replay's metrics.
+	reg := metrics.NewRegistry()
+	r.Register(reg)
+	w := httptest.NewRecorder()
+	reg.Handler(r.Health).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{"tickline_replay_bus_dropped_total 0\n", "tickline_replay_bus_paced_total ",
+		"tickline_replay_bus_subscribers ", fmt.Sprintf("tickline_replay_written_total %d\n", 3*n)} {
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestReplayMetrics: with Options.Metrics a replay serves /metrics and /healthz until Run
+// returns, closing the output included. The written counter equals what the output took;
+// a refused record turns /healthz unhealthy, naming the error.
+func TestReplayMetrics(t *testing.T) {
+	seeds := newKafka(t)
+	topo := topology(t, seeds, "ticks.")
+	threeStreams(t, seeds, "ticks.", 20) // 60 records
+	tests := []struct {
+		name   string
+		failAt int // the output refuses this record (1-based); 0 = none
+		health int
+	}{
+		{"complete", 0, http.StatusOK},
+		{"output error", 25, http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := &heldSink{failAt: tt.failAt, closing: make(chan struct{}), release: make(chan struct{})}
+			defer sink.free()
+			r, err := New(topo, Options{Metrics: "127.0.0.1:0"}, sink, testLog(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- r.Run(context.Background()) }()
+			select {
+			case <-sink.closing:
+			case err := <-done:
+				t.Fatalf("Run returned %v without closing its output", err)
+			case <-time.After(60 * time.Second):
+				t.Fatal("output not closed within 60 s")
+			}
+			base := "http://" + r.MetricsAddr()
+			code, body := metricstest.Get(t, base+"/metrics")
+			if code != http.StatusOK {
+				t.Fatalf("/metrics: %d %s", code, body)
+			}
+			written := scrape(t, body, "tickline_replay_written_total")
+			if code, hb := metricstest.Get(t, base+"/healthz"); code != tt.health {
+				t.Errorf("/healthz: %d %s, want %d", code, hb, tt.health)
+			} else if tt.failAt > 0 && !strings.Contains(hb, errRefused.Error()) {
+				t.Errorf("/healthz body %q does not name the error", hb)
+			}
+			sink.free()
+			err = <-done
+			if tt.failAt > 0 != errors.Is(err, errRefused) {
+				t.Fatalf("Run: %v", err)
+			}
+			if written != float64(sink.took) || sink.took == 0 {
+				t.Errorf("tickline_replay_written_total %v, the output took %d records", written, sink.took)
+			}
+			if tt.failAt == 0 {
+				if sink.took != 60 || scrape(t, body, "tickline_replay_progress_ratio") != 1 || scrape(t, body, "tickline_replay_range_records") != 60 {
+					t.Errorf("took %d records; metrics:\n%s", sink.took, body)
+				}
+			}
+			if _, err := http.Get(base + "/healthz"); err == nil {
+				t.Error("metrics still served after Run returned")
+			}
+		})
+	}
+}
+
+var errRefused = errors.New("output refused the record")
+
+// heldSink takes records, refuses record failAt (1-based; 0 = none), and holds Close until
+// free is called, so a test can scrape a replay that has stopped writing.
+type heldSink struct {
+	failAt, n, took  int
+	closing, release chan struct{}
+	once             sync.Once
+}
+
+func (s *heldSink) Write([]byte, *wire.Header) error {
+	if s.n++; s.n == s.failAt {
+		return errRefused
+	}
+	s.took++
+	return nil
+}
+
+func (s *heldSink) Close() error {
+	close(s.closing)
+	<-s.release
+	return nil
+}
+
+func (s *heldSink) free() { s.once.Do(func() { close(s.release) }) }
+
+// scrape returns the value of an unlabelled metric in a /metrics body.
+func scrape(t *testing.T, body, name string) float64 {
+	t.Helper()
+	v, ok := metricstest.Value(body, name)
+	if !ok {
+		t.Fatalf("metrics lack %s:\n%s", name, body)
+	}
+	return v
 }
 
 func TestReplayJSONLAndCSV(t *testing.T) {

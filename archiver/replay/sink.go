@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/tickline/tickline/shared/bus"
@@ -65,8 +66,9 @@ type ZMQSink struct {
 	limit  int
 	topic  []byte
 	waited bool
-	// Paced counts the times Write waited for subscribers to catch up.
-	Paced uint64
+	// Paced counts the times Write waited for subscribers to catch up (readable from any
+	// goroutine).
+	Paced atomic.Uint64
 }
 
 // NewZMQSink binds the publisher on endpoint. ctx bounds waits in Write and Close.
@@ -104,7 +106,7 @@ func (z *ZMQSink) Write(value []byte, h *wire.Header) error {
 		}
 	}
 	for z.pub.MaxQueued() >= z.limit {
-		z.Paced++
+		z.Paced.Add(1)
 		if !sleepCtx(z.ctx, 50*time.Microsecond) {
 			return z.ctx.Err()
 		}

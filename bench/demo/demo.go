@@ -330,7 +330,7 @@ func replayInto(ctx context.Context, topo *config.Topology, speed float64, log *
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); st.Run(sctx) }()
-	r, err := replay.New(topo, replay.Options{Regions: []string{"korea"}, Speed: speed, Order: replay.OrderPublish}, sink, log)
+	r, err := replay.New(topo, replay.Options{Regions: []string{"korea"}, Speed: speed, Order: replay.OrderPublish, Metrics: topo.Replay.Metrics}, sink, log)
 	if err != nil {
 		stop()
 		wg.Wait()

@@ -37,6 +37,7 @@
 //	wsframe.go  server-side WebSocket frame headers
 //	replay.go   recorded-frame mode (Options.Replay)
 //	main.go     Main (`tickline sim` flags), ParseFault
+//	metrics.go  Register (tickline_sim_* per exchange, read from the counters), Health
 //	<exchange>.go  one venue per exchange, all of the same shape: symbol mapping,
 //	            subscribe/heartbeat handling (session), encode and snapshot
 //
@@ -47,8 +48,9 @@
 // subscribing reader holds it while queueing the snapshot and registering, so a snapshot
 // and the next delta always chain. Lock order: Server.mu, then conn.mu. Frames queued on
 // a connection are immutable and may be shared by every subscriber of the same stream.
-// Run waits for the HTTP server, the generator and every connection handler; each
-// handler waits for its writer (and replay) goroutine. Close is idempotent.
+// Run waits for the HTTP server, the generator, the metrics server (Options.Metrics) and
+// every connection handler; each handler waits for its writer (and replay) goroutine.
+// Close is idempotent.
 //
 // # Backpressure
 //

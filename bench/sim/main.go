@@ -17,8 +17,9 @@ import (
 //	tickline sim --listen 127.0.0.1:18080 --seed 1 --rate 1000 [--replay ex=file]...
 //	             [--loop] [--duration 60s] [--max-events N] [--depth 30] [--fx 1380]
 //	             [--exchanges binance,okx] [--fault ex:gap=100,dup=50,...]
+//	             [--metrics 127.0.0.1:9601]
 //
-// It prints the listening address to stdout and logs to stderr.
+// It prints the listening address (and the metrics address) to stdout and logs to stderr.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tickline sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -26,6 +27,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var replays, faults multiFlag
 	var exchanges string
 	fs.StringVar(&opts.Listen, "listen", "127.0.0.1:18080", "loopback address to serve every exchange on")
+	fs.StringVar(&opts.Metrics, "metrics", "", "host:port for /metrics and /healthz (default: none)")
 	fs.Uint64Var(&opts.Seed, "seed", 1, "market model seed")
 	fs.Float64Var(&opts.Rate, "rate", DefaultRate, "events per second per (exchange, symbol) book; replay: frames per second per connection")
 	fs.Uint64Var(&opts.MaxEvents, "max-events", 0, "stop generating after this many events (0: no limit)")
@@ -76,6 +78,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "tickline sim: serving %d exchanges on %s (ws://%s/<exchange>/...)\n", len(s.hubs), s.Addr(), s.Addr())
+	if a := s.MetricsAddr(); a != "" {
+		fmt.Fprintf(stdout, "tickline sim: metrics on %s (/metrics, /healthz)\n", a)
+	}
 	err = s.Run(ctx)
 	st := s.Stats()
 	log.Info("sim: stopped", "events", st.Events, "frames", st.Total.Frames, "bytes", st.Total.Bytes,

@@ -12,6 +12,9 @@ import (
 type Options struct {
 	// Listen is the loopback address to serve on (default "127.0.0.1:0").
 	Listen string
+	// Metrics is the host:port Run serves Prometheus /metrics (tickline_sim_*) and
+	// /healthz on; empty = none. Port 0 picks a free port (Server.MetricsAddr).
+	Metrics string
 	// Seed seeds the market model: the same seed gives the same books and the same event
 	// sequence per book.
 	Seed uint64

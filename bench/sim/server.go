@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/tickline/tickline/shared/metrics"
 )
 
 // hub is one exchange's shared state: its venue, its faults and its counters.
@@ -51,11 +53,12 @@ func (c *counters) load() Counters {
 // State: mu (the model lock) guards the model, its books and their streams and each
 // connection's subscription list; the generator holds it for one burst at a time.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	ln   net.Listener
-	hubs map[string]*hub
-	up   websocket.Upgrader
+	opts      Options
+	log       *slog.Logger
+	ln        net.Listener
+	metricsLn net.Listener // nil without Options.Metrics
+	hubs      map[string]*hub
+	up        websocket.Upgrader
 
 	mu    sync.Mutex
 	model *model // guarded by mu
@@ -67,6 +70,7 @@ type Server struct {
 	wg      sync.WaitGroup     // connection handlers; Add only under connMu while !closing
 
 	paused    atomic.Bool
+	serving   atomic.Bool // Run is serving (Health)
 	events    atomic.Uint64
 	startOnce sync.Once
 	closeOnce sync.Once
@@ -78,8 +82,8 @@ type Server struct {
 	oversize     []byte
 }
 
-// New validates opts, loads replay files and listens on opts.Listen. Serving starts with
-// Run or Start.
+// New validates opts, loads replay files and listens on opts.Listen (and opts.Metrics).
+// Serving starts with Run or Start.
 func New(opts Options, logger *slog.Logger) (*Server, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -123,6 +127,12 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 	if s.ln, err = net.Listen("tcp", opts.Listen); err != nil {
 		return nil, fmt.Errorf("sim: listening on %s: %w", opts.Listen, err)
 	}
+	if opts.Metrics != "" {
+		if s.metricsLn, err = net.Listen("tcp", opts.Metrics); err != nil {
+			s.ln.Close()
+			return nil, fmt.Errorf("sim: metrics: listening on %s: %w", opts.Metrics, err)
+		}
+	}
 	return s, nil
 }
 
@@ -156,8 +166,21 @@ func (s *Server) Run(ctx context.Context) error {
 		defer wg.Done()
 		s.generate(ctx)
 	}()
+	if s.metricsLn != nil {
+		reg := metrics.NewRegistry()
+		s.Register(reg)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := reg.ServeListener(ctx, s.metricsLn, s.Health, s.log); err != nil {
+				s.log.Error("sim: metrics server", "err", err)
+			}
+		}()
+	}
+	s.serving.Store(true)
 	s.log.Info("sim: serving", "addr", s.Addr(), "exchanges", len(s.hubs), "rate", s.opts.Rate, "seed", s.opts.Seed)
 	<-ctx.Done()
+	s.serving.Store(false)
 	hs.Close() // the listener and connections not yet upgraded
 	s.connMu.Lock()
 	s.closing = true
@@ -195,6 +218,9 @@ func (s *Server) Close() error {
 		}
 		if !started {
 			s.ln.Close()
+			if s.metricsLn != nil {
+				s.metricsLn.Close()
+			}
 		}
 	})
 	return s.runErr

@@ -53,3 +53,28 @@ func TestNormalizeCommand(t *testing.T) {
 		t.Fatalf("unknown command: code %d", code)
 	}
 }
+
+// TestMetricsFlags: --metrics is checked before anything starts; replay's like the file's
+// replay.metrics key (format, clash with another address of the topology).
+func TestMetricsFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string // substrings of stderr
+	}{
+		{[]string{"replay", "--config", "../../configs/demo.yaml", "--metrics", "127.0.0.1"}, []string{"--metrics", "replay.metrics", "host:port"}},
+		{[]string{"replay", "--config", "../../configs/demo.yaml", "--metrics", "127.0.0.1:9101"}, []string{"--metrics", "replay.metrics", "gateways[0].metrics"}},
+		{[]string{"sim", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1"}, []string{"metrics: listening on 127.0.0.1"}},
+	}
+	for _, tt := range tests {
+		code, _, errOut := runCmd(t, "", tt.args...)
+		if code != 1 {
+			t.Errorf("%v: code %d, want 1; stderr %s", tt.args, code, errOut)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("%v: stderr %q lacks %q", tt.args, errOut, w)
+			}
+		}
+	}
+}

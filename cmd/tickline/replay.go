@@ -33,6 +33,7 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 	path := fs.String("path", "", `file for jsonl/csv/parquet ("-" = stdout); default replay.path`)
 	waitSubs := fs.Int("wait-subscribers", 1, "zmq output: wait for this many subscribers before the first record")
 	progress := fs.Bool("progress", true, "file output: progress bar on stderr")
+	metricsAddr := fs.String("metrics", "", "host:port for /metrics and /healthz; default replay.metrics (none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,6 +44,12 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
+	if *metricsAddr != "" {
+		topo.Replay.Metrics = *metricsAddr // checked like the file's key: format, no clash
+		if err := topo.Validate(); err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+	}
 	rc := topo.Replay
 	pick := func(flag, def string) string {
 		if flag != "" {
@@ -50,7 +57,7 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 		}
 		return def
 	}
-	opts := replay.Options{Regions: split(*regions), Topics: split(*topics), Instruments: split(*instruments)}
+	opts := replay.Options{Regions: split(*regions), Topics: split(*topics), Instruments: split(*instruments), Metrics: rc.Metrics}
 	if opts.Speed, err = config.ParseSpeed(pick(*speed, rc.Speed)); err != nil {
 		return fmt.Errorf("--speed: %w", err)
 	}

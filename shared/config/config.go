@@ -212,6 +212,8 @@ type Replay struct {
 	Publish string `yaml:"publish,omitempty"`
 	// Path is the file for jsonl/csv/parquet output; "-" = stdout.
 	Path string `yaml:"path"`
+	// Metrics is the host:port for /metrics and /healthz while a replay runs; empty = none.
+	Metrics string `yaml:"metrics,omitempty"`
 }
 
 // Load reads the file at path and returns its topology, decoded strictly, with defaults

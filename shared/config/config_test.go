@@ -177,6 +177,9 @@ func TestInvalid(t *testing.T) {
 		{"zero speed", []edit{{"replay:\n", "replay:\n  speed: 0x\n"}}, "replay.speed", ErrRange, ""},
 		{"bad output", []edit{{"replay:\n", "replay:\n  output: avro\n"}}, "replay.output", ErrUnknownName, ""},
 		{"zmq without publish", []edit{{"  publish: tcp://127.0.0.1:7401\n", ""}}, "replay.publish", ErrMissing, ""},
+		{"bad replay metrics", []edit{{"  publish: tcp://127.0.0.1:7401\n", "  publish: tcp://127.0.0.1:7401\n  metrics: 127.0.0.1\n"}}, "replay.metrics", ErrFormat, "host:port"},
+		{"replay metrics port zero", []edit{{"  publish: tcp://127.0.0.1:7401\n", "  publish: tcp://127.0.0.1:7401\n  metrics: 127.0.0.1:0\n"}}, "replay.metrics", ErrFormat, "port"},
+		{"replay metrics clashes", []edit{{"  publish: tcp://127.0.0.1:7401\n", "  publish: tcp://127.0.0.1:7401\n  metrics: 127.0.0.1:9101\n"}}, "replay.metrics", ErrDuplicate, "gateways[0].metrics"},
 
 		// Whole file.
 		{"two documents", []edit{{"replay:\n", "---\nreplay:\n"}}, "", ErrSyntax, ""},

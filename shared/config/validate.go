@@ -437,6 +437,7 @@ func (v *validator) replay(r *Replay) {
 	if r.Output != "zmq" && r.Path == "" {
 		v.add("replay.path", ErrMissing, "required for output %s (\"-\" = stdout)", r.Output)
 	}
+	v.listenAddr("replay.metrics", r.Metrics)
 }
 
 // endpoint checks a bus endpoint. dialed endpoints are what other processes connect to:

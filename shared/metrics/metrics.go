@@ -73,16 +73,27 @@ func (r *Registry) Serve(ctx context.Context, addr string, health Health, log *s
 	if err != nil {
 		return fmt.Errorf("metrics: listening on %s: %w", addr, err)
 	}
+	return r.ServeListener(ctx, ln, health, log)
+}
+
+// ServeListener serves on ln, which it closes, until ctx ends; it returns after the server
+// has shut down (open scrapes get up to 2 s). Processes that must know the address before
+// serving (port 0, a bind error reported at start) listen first and call this.
+func (r *Registry) ServeListener(ctx context.Context, ln net.Listener, health Health, log *slog.Logger) error {
 	srv := &http.Server{Handler: r.Handler(health), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
 	log.Info("metrics", "addr", ln.Addr().String())
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("metrics: serving on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics: serving on %s: %w", ln.Addr(), err)
 	}
 	return nil
 }
