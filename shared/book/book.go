@@ -39,6 +39,12 @@ func (s *side) search(p wire.Decimal) (int, bool) {
 
 // set puts size at price: size 0 removes the level.
 func (s *side) set(p, size wire.Decimal) {
+	if n := len(s.levels); !size.IsZero() && (n == 0 || s.worse(p, s.levels[n-1].Price)) {
+		// Beyond the worst level: snapshots list their levels best first, so each one
+		// lands here in one comparison instead of a binary search.
+		s.levels = append(s.levels, wire.Level{Price: p, Size: size})
+		return
+	}
 	i, found := s.search(p)
 	switch {
 	case size.IsZero() && found:
@@ -51,6 +57,14 @@ func (s *side) set(p, size wire.Decimal) {
 		copy(s.levels[i+1:], s.levels[i:])
 		s.levels[i] = wire.Level{Price: p, Size: size}
 	}
+}
+
+// worse reports whether price p ranks strictly behind q on this side.
+func (s *side) worse(p, q wire.Decimal) bool {
+	if s.bids {
+		return p.Cmp(q) < 0
+	}
+	return p.Cmp(q) > 0
 }
 
 // Book is one instrument's L2 book. The zero value is an empty book ready for use.

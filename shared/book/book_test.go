@@ -2,6 +2,7 @@ package book
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 
@@ -78,5 +79,68 @@ func TestBookMaxDepthAndZeroAlloc(t *testing.T) {
 	down := []wire.Level{lv("2.5", "0")}
 	if n := testing.AllocsPerRun(100, func() { b.Apply(up, nil); b.Apply(down, nil) }); n != 0 {
 		t.Fatalf("Apply allocates %v", n)
+	}
+}
+
+// TestBookSnapshotAnyOrder: a snapshot gives the same book whether its levels come best
+// first (the append fast path), worst first or shuffled, with repeated prices (the last
+// one wins) and zero sizes (ignored), on both sides.
+func TestBookSnapshotAnyOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 200 {
+		var levels []wire.Level
+		for range 1 + rng.IntN(40) {
+			p, _ := wire.DecimalFromInt(int64(1000+rng.IntN(60)), 1)
+			s, _ := wire.DecimalFromInt(int64(rng.IntN(5)), 0)
+			levels = append(levels, wire.Level{Price: p, Size: s})
+		}
+		bestFirst := func(desc bool) []wire.Level {
+			out := slices.Clone(levels)
+			slices.SortStableFunc(out, func(a, b wire.Level) int {
+				if desc {
+					return b.Price.Cmp(a.Price)
+				}
+				return a.Price.Cmp(b.Price)
+			})
+			return out
+		}
+		shuffled := slices.Clone(levels)
+		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		reversed := func(l []wire.Level) []wire.Level { slices.Reverse(l); return l }
+		for _, order := range [][2][]wire.Level{
+			{bestFirst(true), bestFirst(false)},
+			{reversed(bestFirst(true)), reversed(bestFirst(false))},
+			{levels, shuffled},
+		} {
+			var b Book
+			b.Apply([]wire.Level{lv("1059.9", "7")}, []wire.Level{lv("1000.0", "7")}) // replaced by the snapshot
+			b.Snapshot(order[0], order[1])
+			for side, got := range [][]wire.Level{b.Bids(), b.Asks()} {
+				in := order[side]
+				// The model of this side: the last occurrence of each price in the input.
+				m := map[string]string{}
+				for _, l := range in {
+					if l.Size.IsZero() {
+						delete(m, l.Price.String())
+					} else {
+						m[l.Price.String()] = l.Size.String()
+					}
+				}
+				if len(got) != len(m) {
+					t.Fatalf("round %d side %d: %d levels, want %d", round, side, len(got), len(m))
+				}
+				for i, l := range got {
+					if m[l.Price.String()] != l.Size.String() {
+						t.Fatalf("round %d side %d: level %s@%s, want size %q", round, side, l.Size, l.Price, m[l.Price.String()])
+					}
+					if i > 0 {
+						c := got[i-1].Price.Cmp(l.Price)
+						if side == 0 && c <= 0 || side == 1 && c >= 0 {
+							t.Fatalf("round %d side %d: levels out of order at %d", round, side, i)
+						}
+					}
+				}
+			}
+		}
 	}
 }
