@@ -256,3 +256,45 @@ func Pipeline(rate float64, d time.Duration, jitter time.Duration) (PipelineResu
 	}
 	return res, nil
 }
+
+// Lossless reports whether a pipeline run lost nothing and kept up: no bus drop on either
+// line, no real gap, and the gateways not falling behind the simulator (exchange→gateway
+// p99 under 50 ms; a backlog shows there long before anything is dropped).
+func (r *PipelineResult) Lossless() bool {
+	if r.SeqGaps[0]+r.SeqGaps[1] > 0 || r.RealGaps > 0 {
+		return false
+	}
+	for _, h := range r.Hops {
+		if h.Hop == "exchange_to_gateway" && h.P99us > 50_000 {
+			return false
+		}
+	}
+	return true
+}
+
+// CapacityRun is one step of a capacity search.
+type CapacityRun struct {
+	Rate     float64        `json:"sim_events_per_book_per_s"`
+	Lossless bool           `json:"lossless"`
+	Result   PipelineResult `json:"result"`
+}
+
+// Capacity runs the pipeline at each rate in turn (ascending) for d and stops after the
+// first run that is not Lossless; the last lossless run is the pipeline's capacity here.
+func Capacity(rates []float64, d time.Duration, progress func(rate float64)) ([]CapacityRun, error) {
+	var runs []CapacityRun
+	for _, rate := range rates {
+		if progress != nil {
+			progress(rate)
+		}
+		res, err := Pipeline(rate, d, 0)
+		if err != nil {
+			return runs, err
+		}
+		runs = append(runs, CapacityRun{Rate: rate, Lossless: res.Lossless(), Result: res})
+		if !res.Lossless() {
+			break
+		}
+	}
+	return runs, nil
+}
