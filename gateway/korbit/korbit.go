@@ -25,8 +25,11 @@
 //     Korbit has no BBO channel: ChanBBO subscribes the orderbook and the gateway derives
 //     the BBO from the book top.
 //   - trade data is an array of {timestamp, price, qty, isBuyerTaker, tradeId}:
-//     isBuyerTaker true → taker buy, false → taker sell; Seq = tradeId; TsExchange = the
-//     trade's timestamp (ms).
+//     isBuyerTaker true → taker buy, false → taker sell; Seq = tradeId (rising per symbol,
+//     not contiguous); TsExchange = the trade's timestamp (ms). The trade frame with
+//     snapshot:true that follows every (re)subscribe repeats the latest trade(s), already
+//     published live (Korbit's own client drops them by tradeId): checked, not published
+//     (ResultControl), as Kraken's trade snapshot and Coinbase's last_match.
 //   - ticker data {open, high, low, close, ..., bestAskPrice, bestBidPrice, lastTradedAt}
 //     carries the best prices but no sizes, so it yields a ticker record (Price = close,
 //     TsExchange = the envelope timestamp), not a bbo with unknown sizes.
@@ -35,10 +38,13 @@
 //     bid price and qty, then every ask price and qty; ticker: close), each followed by a
 //     0xff byte. It depends only on message content.
 //
-// Unverified (not checked against docs.korbit.co.kr itself, nor against live traffic by
-// this package): every message shape above, the success/fail control frames, the 30 s
-// server ping, and any per-connection limit (none is documented; one connection carries
-// every symbol).
+// Checked (2026-11) against Korbit's official client, korbit-official/korbit-cli: the
+// subscribe request and acks, the data frame shapes and field types above, the trade
+// snapshot, and the {"status":"error","code","message"} frame (an exchange error here,
+// ResultError). docs.korbit.co.kr's stored pages stop after the introduction. Still
+// unverified: the rate-limit error codes (TOO_MANY / RATE_LIMIT are guesses), the 30 s
+// server ping (observed, not documented) and any per-connection limit (none is
+// documented; one connection carries every symbol).
 package korbit
 
 import (

@@ -55,8 +55,11 @@ func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter
 				return adapter.ResultError, fmt.Errorf("%w: %w: %s: %s", adapter.ErrExchange, adapter.ErrRateLimited, code, msg)
 			}
 			return adapter.ResultError, fmt.Errorf("%w: %s: %s", adapter.ErrExchange, code, msg)
+		case "":
+			return adapter.ResultData, fmt.Errorf("%w: message without type or status", adapter.ErrMalformed)
+		default: // "error" (a server-side failure) and any status to come
+			return adapter.ResultError, fmt.Errorf("%w: status %s: %s: %s", adapter.ErrExchange, st, v.GetStringBytes("code"), v.GetStringBytes("message"))
 		}
-		return adapter.ResultData, fmt.Errorf("%w: message without type or status", adapter.ErrMalformed)
 	}
 	sym, err := adapter.StringAt(v, "symbol")
 	if err != nil {
@@ -70,7 +73,19 @@ func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter
 	case "orderbook":
 		return adapter.ResultData, ps.book(sym, data, recvNs, out)
 	case "trade":
-		return adapter.ResultData, ps.trades(sym, data, recvNs, out)
+		n := out.Len()
+		if err := ps.trades(sym, data, recvNs, out); err != nil {
+			return adapter.ResultData, err
+		}
+		if v.GetBool("snapshot") {
+			// The latest trades repeated after every (re)subscribe (package doc):
+			// checked, not published.
+			for out.Len() > n {
+				out.Drop()
+			}
+			return adapter.ResultControl, nil
+		}
+		return adapter.ResultData, nil
 	case "ticker":
 		return adapter.ResultData, ps.ticker(sym, v, data, recvNs, out)
 	}
