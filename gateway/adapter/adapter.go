@@ -1,6 +1,8 @@
 // Package adapter defines the shape every exchange adapter has (gateway/binance,
 // gateway/okx, ...): what the session layer asks of an exchange, and the helpers adapters
-// share (instrument names, timestamps, decimals out of fastjson values).
+// share (instrument names, timestamps, decimals out of fastjson values, and Shape: the
+// fast path for a venue's busiest message in its exact usual text, read without building
+// a fastjson tree; every other frame, and every error, goes through fastjson).
 //
 // An adapter is split in two on purpose:
 //   - the stateless part, Parse, turns one frame into normalized wire.Records with no

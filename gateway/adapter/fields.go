@@ -2,7 +2,6 @@ package adapter
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/tickline/tickline/shared/wire"
 	"github.com/valyala/fastjson"
@@ -40,41 +39,32 @@ func String(v *fastjson.Value, field string) ([]byte, error) {
 	return b, nil
 }
 
-// Epoch reads an epoch timestamp (number or string, possibly fractional) in unit from v.
-func (rd *Reader) Epoch(v *fastjson.Value, field string, unit time.Duration) (int64, error) {
-	b, err := rd.Raw(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", field, err)
-	}
-	ns, err := EpochNs(b, unit)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", field, err)
-	}
-	return ns, nil
-}
-
-// SymbolCache remembers the canonical instrument of each exchange symbol a parser has
-// seen, so that the per-message cost is one map lookup instead of a conversion. It is
-// bounded (cleared past 4096 symbols) and owned by one parser.
+// SymbolCache remembers the wire names of each exchange symbol a parser has seen: the
+// symbol as a wire.Name and its canonical instrument. Per message that is one map lookup
+// keyed by the symbol's bytes (no allocation), instead of validating and converting the
+// symbol again. It is bounded (cleared past 4096 symbols) and owned by one parser.
 type SymbolCache struct {
-	m map[wire.Name]wire.Name
+	m map[string]symbolNames
 }
 
-// Resolve sets r.Symbol to sym and r.Instrument to conv(sym), cached.
+type symbolNames struct{ symbol, instrument wire.Name }
+
+// Resolve sets r.Symbol to sym and r.Instrument to conv(sym), cached. A symbol that fails
+// (not a valid wire.Name, or conv's error) is not cached, so it fails the same way again.
 func (c *SymbolCache) Resolve(r *wire.Record, sym []byte, conv func(dst *wire.Name, sym []byte) error) error {
+	if n, ok := c.m[string(sym)]; ok {
+		r.Symbol, r.Instrument = n.symbol, n.instrument
+		return nil
+	}
 	if err := r.Symbol.Set(sym); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if inst, ok := c.m[r.Symbol]; ok {
-		r.Instrument = inst
-		return nil
 	}
 	if err := conv(&r.Instrument, sym); err != nil {
 		return err
 	}
 	if c.m == nil || len(c.m) >= 4096 {
-		c.m = make(map[wire.Name]wire.Name, 64)
+		c.m = make(map[string]symbolNames, 64)
 	}
-	c.m[r.Symbol] = r.Instrument
+	c.m[string(sym)] = symbolNames{r.Symbol, r.Instrument}
 	return nil
 }

@@ -129,9 +129,43 @@ func ISONs(b []byte, defaultOffset int) (int64, error) {
 	default:
 		return bad()
 	}
-	t := time.Date(year, time.Month(mon), day, hh, mm, ss, 0, time.UTC)
-	if t.Day() != day { // 31 February and the like
+	// 31 February and the like are rejected; so is 23:59:60, which time.Date (used here
+	// before) moved to the next day, failing the same check.
+	if day > daysIn(year, mon) || hh == 23 && mm == 59 && ss == 60 {
 		return bad()
 	}
-	return checkTs(t.Unix()*1e9+nanos-int64(offset)*1e9, "ISO", b)
+	secs := civilDays(year, mon, day)*86400 + int64(hh*3600+mm*60+ss) // = time.Date(...).Unix()
+	return checkTs(secs*1e9+nanos-int64(offset)*1e9, "ISO", b)
+}
+
+// civilDays returns the number of days from 1970-01-01 to year-mon-day in the proleptic
+// Gregorian calendar (Howard Hinnant's days_from_civil): time.Date's arithmetic without
+// its normalization and zone handling, a good share of ISONs' cost.
+func civilDays(year, mon, day int) int64 {
+	y := year
+	if mon <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400                             // year of the era, [0, 399]
+	doy := (153*((mon+9)%12)+2)/5 + day - 1        // day of the year from 1 March, [0, 365]
+	doe := yoe*365 + yoe/4 - yoe/100 + doy         // day of the era, [0, 146096]
+	return int64(era)*146097 + int64(doe) - 719468 // 719468: 0000-03-01 to 1970-01-01
+}
+
+// daysIn returns the number of days in month mon (1-12) of year.
+func daysIn(year, mon int) int {
+	switch mon {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }

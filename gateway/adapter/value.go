@@ -36,10 +36,24 @@ func (rd *Reader) Raw(v *fastjson.Value) ([]byte, error) {
 // keeping the digits as written. It rejects NaN, Inf and negative values (prices and sizes
 // are never negative).
 func (rd *Reader) Decimal(v *fastjson.Value, field string) (wire.Decimal, error) {
+	d, _, err := rd.DecimalText(v, field)
+	return d, err
+}
+
+// DecimalText is Decimal that also returns the value's text (valid until the next call),
+// for content keys hashed over the exchange's own text.
+func (rd *Reader) DecimalText(v *fastjson.Value, field string) (wire.Decimal, []byte, error) {
 	b, err := rd.Raw(v)
 	if err != nil {
-		return wire.Decimal{}, fmt.Errorf("%s: %w", field, err)
+		return wire.Decimal{}, nil, fmt.Errorf("%s: %w", field, err)
 	}
+	d, err := ParseDecimal(b, field)
+	return d, b, err
+}
+
+// ParseDecimal parses the text b of field as a non-negative exact decimal, with
+// Reader.Decimal's errors.
+func ParseDecimal(b []byte, field string) (wire.Decimal, error) {
 	d, err := wire.ParseDecimal(b)
 	if err != nil {
 		return wire.Decimal{}, fmt.Errorf("%w: %s %q: %w", ErrMalformed, field, string(b), err)
@@ -73,17 +87,22 @@ func (rd *Reader) UintAt(o *fastjson.Value, key string) (uint64, error) {
 	return rd.Uint(o.Get(key), key)
 }
 
-// EpochAt reads an epoch timestamp (number or string, possibly fractional) in unit at key.
-func (rd *Reader) EpochAt(o *fastjson.Value, key string, unit time.Duration) (int64, error) {
-	b, err := rd.Raw(o.Get(key))
+// Epoch reads an epoch timestamp (number or string, possibly fractional) in unit from v.
+func (rd *Reader) Epoch(v *fastjson.Value, field string, unit time.Duration) (int64, error) {
+	b, err := rd.Raw(v)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", key, err)
+		return 0, fmt.Errorf("%s: %w", field, err)
 	}
 	ns, err := EpochNs(b, unit)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", key, err)
+		return 0, fmt.Errorf("%s: %w", field, err)
 	}
 	return ns, nil
+}
+
+// EpochAt reads an epoch timestamp (number or string, possibly fractional) in unit at key.
+func (rd *Reader) EpochAt(o *fastjson.Value, key string, unit time.Duration) (int64, error) {
+	return rd.Epoch(o.Get(key), key, unit)
 }
 
 // StringAt returns the bytes of the JSON string at key (aliasing the parser's memory).

@@ -96,3 +96,14 @@ func TestPlan(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+
+// treeParser is the parser without its fast path: FuzzSame's reference.
+type treeParser struct{ Parser }
+
+func (p *treeParser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	return p.parseTree(frame, recvNs, out)
+}
+
+func FuzzSame(f *testing.F) {
+	adaptertest.FuzzSame(f, New(), cases, func() adapter.Parser { return &treeParser{} })
+}

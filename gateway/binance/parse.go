@@ -24,6 +24,48 @@ func (*Parser) Reply() []byte { return nil }
 // Parse normalizes one frame: a combined-stream envelope {"stream","data"} or a raw
 // payload; subscription answers are ResultControl.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) <= adapter.MaxFrameBytes && ps.fastBookTicker(frame, recvNs, out) {
+		return adapter.ResultData, nil
+	}
+	return ps.parseTree(frame, recvNs, out)
+}
+
+// The bookTicker frames as Binance writes them, combined-stream and raw (values: stream,
+// u, s, b, B, a, A). bookTicker is the busiest stream by far.
+var (
+	bookTickerStream = adapter.MustShape(`{"stream":"%s","data":{"u":%n,"s":"%s","b":"%s","B":"%s","a":"%s","A":"%s"}}`)
+	bookTickerRaw    = adapter.MustShape(`{"u":%n,"s":"%s","b":"%s","B":"%s","a":"%s","A":"%s"}`)
+)
+
+// fastBookTicker normalizes a bookTicker frame of the usual shape without a fastjson tree
+// (adapter.Shape), as bookTicker would. It returns false, appending nothing, for any other
+// frame or any value bookTicker would reject: parseTree then handles the frame.
+func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	var v [7][]byte
+	var f [][]byte // u, s, b, B, a, A
+	switch {
+	case bookTickerStream.Match(frame, v[:]):
+		f = v[1:]
+	case bookTickerRaw.Match(frame, v[:6]):
+		f = v[:6]
+	default:
+		return false
+	}
+	r := out.Next()
+	r.Kind = wire.KindBBO
+	var c adapter.Conv
+	r.Seq = c.Uint(f[0])
+	r.BidPx, r.BidSz = c.Decimal(f[2]), c.Decimal(f[3])
+	r.AskPx, r.AskSz = c.Decimal(f[4]), c.Decimal(f[5])
+	if c.Failed() || ps.resolve(r, f[1], recvNs) != nil {
+		out.Drop()
+		return false
+	}
+	return true
+}
+
+// parseTree normalizes any frame through a fastjson tree.
+func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
 	if len(frame) > adapter.MaxFrameBytes {
 		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
 	}
@@ -69,13 +111,18 @@ func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter
 	return adapter.ResultData, fmt.Errorf("%w: binance event %q", adapter.ErrUnsupported, ev)
 }
 
-// header fills the fields every record of symbol sym shares.
+// header fills the fields every record shares, for the payload's symbol "s".
 func (ps *Parser) header(r *wire.Record, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.Binance, recvNs
 	sym, err := adapter.String(ps.f['s'], "s")
 	if err != nil {
 		return err
 	}
+	return ps.resolve(r, sym, recvNs)
+}
+
+// resolve fills the fields every record of symbol sym shares.
+func (ps *Parser) resolve(r *wire.Record, sym []byte, recvNs int64) error {
+	r.Exchange, r.TsRecv = wire.Binance, recvNs
 	return ps.syms.Resolve(r, sym, adapter.InstrumentConcat)
 }
 

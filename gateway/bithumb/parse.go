@@ -30,11 +30,12 @@ const (
 
 // Parser normalizes Bithumb frames of either API. It is owned by one goroutine.
 type Parser struct {
-	p   fastjson.Parser
-	rd  adapter.Reader
-	h   uint64   // content key of the record being built
-	num [20]byte // scratch for an index's digits
-	dt  [19]byte // scratch for "YYYY-MM-DD HH:MM:SS"
+	p    fastjson.Parser
+	rd   adapter.Reader
+	syms adapter.SymbolCache
+	h    uint64   // content key of the record being built
+	num  [20]byte // scratch for an index's digits
+	dt   [19]byte // scratch for "YYYY-MM-DD HH:MM:SS"
 }
 
 // Reply returns nil: Bithumb never asks the client for a heartbeat answer.
@@ -139,21 +140,21 @@ func (ps *Parser) hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
 func (ps *Parser) start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	r := out.Next()
 	r.Kind, r.Exchange, r.TsRecv = kind, wire.Bithumb, recvNs
-	if err := r.Symbol.Set(sym); err != nil {
-		return nil, fail(out, fmt.Errorf("%w: %w", adapter.ErrMalformed, err))
-	}
-	var err error
-	if bytes.IndexByte(sym, '_') >= 0 {
-		err = adapter.InstrumentSep(&r.Instrument, sym, '_', false)
-	} else {
-		err = adapter.InstrumentSep(&r.Instrument, sym, '-', true)
-	}
-	if err != nil {
+	if err := ps.syms.Resolve(r, sym, instrument); err != nil {
 		return nil, fail(out, err)
 	}
 	ps.h = fnvOffset
 	ps.hash(sym)
 	return r, nil
+}
+
+// instrument converts a symbol, "KRW-BTC" (quote first) or legacy "BTC_KRW", to the
+// canonical instrument.
+func instrument(dst *wire.Name, sym []byte) error {
+	if bytes.IndexByte(sym, '_') >= 0 {
+		return adapter.InstrumentSep(dst, sym, '_', false)
+	}
+	return adapter.InstrumentSep(dst, sym, '-', true)
 }
 
 // raw returns the text of a string or number field and folds it into the content key.
@@ -172,14 +173,7 @@ func (ps *Parser) dec(o *fastjson.Value, key string) (wire.Decimal, error) {
 	if err != nil {
 		return wire.Decimal{}, err
 	}
-	d, err := wire.ParseDecimal(b)
-	if err != nil {
-		return wire.Decimal{}, fmt.Errorf("%w: %s %q: %w", adapter.ErrMalformed, key, string(b), err)
-	}
-	if d.Sign() < 0 {
-		return wire.Decimal{}, fmt.Errorf("%w: %s %q is negative", adapter.ErrMalformed, key, string(b))
-	}
-	return d, nil
+	return adapter.ParseDecimal(b, key)
 }
 
 // ts reads an epoch timestamp in ms, or µs when it has 16 or more integer digits.

@@ -12,8 +12,9 @@ import (
 
 // Parser normalizes Bybit frames. It is owned by one goroutine.
 type Parser struct {
-	p  fastjson.Parser
-	rd adapter.Reader
+	p    fastjson.Parser
+	rd   adapter.Reader
+	syms adapter.SymbolCache
 }
 
 // Reply returns nil: Bybit never pings the client (the client pings, see Adapter.Ping).
@@ -25,6 +26,40 @@ func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:l
 // Parse normalizes one frame: a push ({"topic","ts","type","data"}) or an operation
 // answer ({"success","ret_msg","op",...}: acks and pongs).
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) <= adapter.MaxFrameBytes && ps.fastBBO(frame, recvNs, out) {
+		return adapter.ResultData, nil
+	}
+	return ps.parseTree(frame, recvNs, out)
+}
+
+// bboShape is an orderbook.1 snapshot as Bybit writes it (since cts was added): the BBO
+// channel. Values: symbol (in the topic), ts, s, bid px, size, ask px, size, u, seq, cts.
+var bboShape = adapter.MustShape(`{"topic":"orderbook.1.%s","ts":%n,"type":"snapshot","data":{"s":"%s","b":[["%s","%s"]],"a":[["%s","%s"]],"u":%n,"seq":%n},"cts":%n}`)
+
+// fastBBO normalizes an orderbook.1 snapshot of the usual shape without a fastjson tree
+// (adapter.Shape), as bbo would. It returns false, appending nothing, for any other frame
+// or any value bbo would reject: parseTree then handles the frame.
+func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	var v [10][]byte
+	if !bboShape.Match(frame, v[:]) {
+		return false
+	}
+	r := out.Next()
+	r.Kind = wire.KindBBO
+	var c adapter.Conv
+	r.TsExchange = c.Epoch(v[1], time.Millisecond)
+	r.BidPx, r.BidSz = c.Decimal(v[3]), c.Decimal(v[4])
+	r.AskPx, r.AskSz = c.Decimal(v[5]), c.Decimal(v[6])
+	r.Seq = c.Uint(v[7])
+	if c.Failed() || r.Seq == 0 || ps.header(r, v[2], recvNs) != nil {
+		out.Drop()
+		return false
+	}
+	return true
+}
+
+// parseTree normalizes any frame through a fastjson tree.
+func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
 	if len(frame) > adapter.MaxFrameBytes {
 		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
 	}
@@ -84,12 +119,9 @@ func control(v *fastjson.Value) (adapter.Result, error) {
 }
 
 // header fills the fields every record of symbol sym shares.
-func header(r *wire.Record, sym []byte, recvNs int64) error {
+func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 	r.Exchange, r.TsRecv = wire.Bybit, recvNs
-	if err := r.Symbol.Set(sym); err != nil {
-		return fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	return adapter.InstrumentConcat(&r.Instrument, sym)
+	return ps.syms.Resolve(r, sym, adapter.InstrumentConcat)
 }
 
 // fail drops the half-built record and returns err.
@@ -116,7 +148,7 @@ func (ps *Parser) start(v, d *fastjson.Value, symKey string, k wire.Kind, recvNs
 	}
 	r := out.Next()
 	r.Kind = k
-	if err := header(r, sym, recvNs); err != nil {
+	if err := ps.header(r, sym, recvNs); err != nil {
 		return nil, fail(out, err)
 	}
 	if r.TsExchange, err = ps.rd.EpochAt(v, "ts", time.Millisecond); err != nil {
@@ -269,7 +301,7 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	}
 	r := out.Next()
 	r.Kind = wire.KindTrade
-	if err := header(r, sym, recvNs); err != nil {
+	if err := ps.header(r, sym, recvNs); err != nil {
 		return fail(out, err)
 	}
 	if r.TsExchange, err = ps.rd.EpochAt(it, "T", time.Millisecond); err != nil {
@@ -306,6 +338,10 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	return nil
 }
 
+// quoteKeys are a ticker's best bid and ask fields, in Record order (BidPx, BidSz, AskPx,
+// AskSz).
+var quoteKeys = [...]string{"bid1Price", "bid1Size", "ask1Price", "ask1Size"}
+
 // ticker normalizes a tickers push: a ticker record (spot has no bid/ask), or a bbo record
 // when the push carries a whole best bid and ask.
 func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
@@ -313,9 +349,10 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	if err != nil {
 		return err
 	}
+	var quote [len(quoteKeys)]*fastjson.Value
 	k := wire.KindBBO
-	for _, key := range [...]string{"bid1Price", "bid1Size", "ask1Price", "ask1Size"} {
-		if len(d.GetStringBytes(key)) == 0 {
+	for i, key := range quoteKeys {
+		if quote[i] = d.Get(key); len(quote[i].GetStringBytes()) == 0 {
 			k = wire.KindTicker
 		}
 	}
@@ -332,11 +369,8 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 		r.Seq = uint64(r.TsExchange / int64(time.Millisecond))
 	}
 	if k == wire.KindBBO {
-		for _, f := range [...]struct {
-			key string
-			dst *wire.Decimal
-		}{{"bid1Price", &r.BidPx}, {"bid1Size", &r.BidSz}, {"ask1Price", &r.AskPx}, {"ask1Size", &r.AskSz}} {
-			if *f.dst, err = ps.rd.DecimalAt(d, f.key); err != nil {
+		for i, dst := range [...]*wire.Decimal{&r.BidPx, &r.BidSz, &r.AskPx, &r.AskSz} {
+			if *dst, err = ps.rd.Decimal(quote[i], quoteKeys[i]); err != nil {
 				return fail(out, err)
 			}
 		}

@@ -11,8 +11,9 @@ import (
 
 // Parser normalizes Coinbase Exchange feed frames. It is owned by one goroutine.
 type Parser struct {
-	p  fastjson.Parser
-	rd adapter.Reader
+	p    fastjson.Parser
+	rd   adapter.Reader
+	syms adapter.SymbolCache
 }
 
 // Reply returns nil: Coinbase never asks for a heartbeat answer.
@@ -20,6 +21,49 @@ func (*Parser) Reply() []byte { return nil }
 
 // Parse normalizes one frame. Every feed message is an object with a "type".
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) <= adapter.MaxFrameBytes && ps.fastTicker(frame, recvNs, out) {
+		return adapter.ResultData, nil
+	}
+	return ps.parseTree(frame, recvNs, out)
+}
+
+// tickerShape is a ticker message as Coinbase writes it (with the best bid and ask
+// sizes): the BBO channel. Values: sequence, product_id, price, open_24h, volume_24h,
+// low_24h, high_24h, volume_30d, best_bid, best_bid_size, best_ask, best_ask_size, side,
+// time, trade_id, last_size.
+var tickerShape = adapter.MustShape(`{"type":"ticker","sequence":%n,"product_id":"%s","price":"%s","open_24h":"%s","volume_24h":"%s","low_24h":"%s","high_24h":"%s","volume_30d":"%s","best_bid":"%s","best_bid_size":"%s","best_ask":"%s","best_ask_size":"%s","side":"%s","time":"%s","trade_id":%n,"last_size":"%s"}`)
+
+// fastTicker normalizes a ticker with a whole best bid and ask, of the usual shape,
+// without a fastjson tree (adapter.Shape), as ticker would. It returns false, appending
+// nothing, for any other frame or any value ticker would read differently or reject:
+// parseTree then handles the frame.
+func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	var v [16][]byte
+	if !tickerShape.Match(frame, v[:]) {
+		return false
+	}
+	for _, i := range [...]int{8, 9, 10, 11} {
+		if len(v[i]) == 0 { // "": a ticker record, or a size not given
+			return false
+		}
+	}
+	r := out.Next()
+	r.Kind = wire.KindBBO
+	var c adapter.Conv
+	r.Seq = c.Uint(v[0])
+	r.BidPx, r.BidSz = c.Decimal(v[8]), c.Decimal(v[9])
+	r.AskPx, r.AskSz = c.Decimal(v[10]), c.Decimal(v[11])
+	ts, err := adapter.ISONs(v[13], 0)
+	if c.Failed() || err != nil || ps.header(r, v[1], recvNs) != nil {
+		out.Drop()
+		return false
+	}
+	r.TsExchange = ts
+	return true
+}
+
+// parseTree normalizes any frame through a fastjson tree.
+func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
 	if len(frame) > adapter.MaxFrameBytes {
 		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
 	}
@@ -74,13 +118,13 @@ func exchangeError(v *fastjson.Value) error {
 }
 
 // header fills the fields every record of product sym shares.
-func header(r *wire.Record, sym []byte, recvNs int64) error {
+func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 	r.Exchange, r.TsRecv = wire.Coinbase, recvNs
-	if err := r.Symbol.Set(sym); err != nil {
-		return fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	return adapter.InstrumentSep(&r.Instrument, sym, '-', false)
+	return ps.syms.Resolve(r, sym, instrument)
 }
+
+// instrument converts a product id ("BTC-USD") to the canonical instrument.
+func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '-', false) }
 
 // fail drops the half-built record and returns err.
 func fail(out *adapter.Batch, err error) error {
@@ -103,7 +147,7 @@ func timeAt(o *fastjson.Value, required bool) (int64, []byte, error) {
 	if v == nil && !required {
 		return 0, nil, nil
 	}
-	b, err := adapter.StringAt(o, "time")
+	b, err := adapter.String(v, "time")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -118,7 +162,7 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 		return err
 	}
 	r := out.Next()
-	if err := header(r, sym, recvNs); err != nil {
+	if err := ps.header(r, sym, recvNs); err != nil {
 		return fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(v, "sequence"); err != nil {
@@ -132,8 +176,8 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 		if r.Price, err = ps.rd.DecimalAt(v, "price"); err != nil {
 			return fail(out, err)
 		}
-		if present(v.Get("last_size")) {
-			if r.Size, err = ps.rd.DecimalAt(v, "last_size"); err != nil {
+		if sz := v.Get("last_size"); present(sz) {
+			if r.Size, err = ps.rd.Decimal(sz, "last_size"); err != nil {
 				return fail(out, err)
 			}
 		}
@@ -145,10 +189,11 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 		dst      *wire.Decimal
 		optional bool
 	}{{"best_bid", &r.BidPx, false}, {"best_bid_size", &r.BidSz, true}, {"best_ask", &r.AskPx, false}, {"best_ask_size", &r.AskSz, true}} {
-		if f.optional && !present(v.Get(f.key)) {
+		x := v.Get(f.key)
+		if f.optional && !present(x) {
 			continue // 0 = size not given
 		}
-		if *f.dst, err = ps.rd.DecimalAt(v, f.key); err != nil {
+		if *f.dst, err = ps.rd.Decimal(x, f.key); err != nil {
 			return fail(out, err)
 		}
 	}
@@ -163,7 +208,7 @@ func (ps *Parser) match(v *fastjson.Value, recvNs int64, out *adapter.Batch) err
 	}
 	r := out.Next()
 	r.Kind = wire.KindTrade
-	if err := header(r, sym, recvNs); err != nil {
+	if err := ps.header(r, sym, recvNs); err != nil {
 		return fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(v, "trade_id"); err != nil {
@@ -204,7 +249,7 @@ func (ps *Parser) snapshot(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 	}
 	r := out.Next()
 	r.Kind, r.Flags = wire.KindBookSnapshot, wire.FlagNoSeq
-	if err := header(r, sym, recvNs); err != nil {
+	if err := ps.header(r, sym, recvNs); err != nil {
 		return fail(out, err)
 	}
 	var ts []byte
@@ -230,7 +275,7 @@ func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 	}
 	r := out.Next()
 	r.Kind, r.Flags = wire.KindBookDelta, wire.FlagNoSeq
-	if err := header(r, sym, recvNs); err != nil {
+	if err := ps.header(r, sym, recvNs); err != nil {
 		return fail(out, err)
 	}
 	var ts []byte
@@ -312,13 +357,8 @@ func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h ui
 // decimal reads an exact decimal (adapter.Reader.Decimal) and hashes its text, as
 // Coinbase wrote it, into the content key h.
 func (ps *Parser) decimal(v *fastjson.Value, field string, h uint64) (wire.Decimal, uint64, error) {
-	b, err := ps.rd.Raw(v)
-	if err != nil {
-		return wire.Decimal{}, h, fmt.Errorf("%s: %w", field, err)
-	}
-	h = fnvAdd(h, b)
-	d, err := ps.rd.Decimal(v, field)
-	return d, h, err
+	d, b, err := ps.rd.DecimalText(v, field)
+	return d, fnvAdd(h, b), err
 }
 
 const fnvOffset = adapter.FNVOffset64

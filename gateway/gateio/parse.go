@@ -12,8 +12,9 @@ import (
 
 // Parser normalizes Gate frames. It is owned by one goroutine.
 type Parser struct {
-	p  fastjson.Parser
-	rd adapter.Reader
+	p    fastjson.Parser
+	rd   adapter.Reader
+	syms adapter.SymbolCache
 }
 
 // Reply returns nil: Gate never pings the client (the client pings, see Adapter.Ping).
@@ -21,6 +22,41 @@ func (*Parser) Reply() []byte { return nil }
 
 // Parse normalizes one frame: {"time","channel","event","result"|"error"}.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) <= adapter.MaxFrameBytes && ps.fastBookTicker(frame, recvNs, out) {
+		return adapter.ResultData, nil
+	}
+	return ps.parseTree(frame, recvNs, out)
+}
+
+// bookTickerShape is a spot.book_ticker update as Gate writes it (since time_ms was
+// added). Values: time, time_ms, t, u, s, b, B, a, A.
+var bookTickerShape = adapter.MustShape(`{"time":%n,"time_ms":%n,"channel":"spot.book_ticker","event":"update","result":{"t":%n,"u":%n,"s":"%s","b":"%s","B":"%s","a":"%s","A":"%s"}}`)
+
+// fastBookTicker normalizes a spot.book_ticker update of the usual shape without a
+// fastjson tree (adapter.Shape), as bookTicker would. It returns false, appending nothing,
+// for any other frame or any value bookTicker would reject: parseTree then handles the
+// frame.
+func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	var v [9][]byte
+	if !bookTickerShape.Match(frame, v[:]) {
+		return false
+	}
+	r := out.Next()
+	r.Kind = wire.KindBBO
+	var c adapter.Conv
+	r.TsExchange = c.Epoch(v[2], time.Millisecond)
+	r.Seq = c.Uint(v[3])
+	r.BidPx, r.BidSz = c.Decimal(v[5]), c.Decimal(v[6])
+	r.AskPx, r.AskSz = c.Decimal(v[7]), c.Decimal(v[8])
+	if c.Failed() || ps.header(r, v[4], recvNs) != nil {
+		out.Drop()
+		return false
+	}
+	return true
+}
+
+// parseTree normalizes any frame through a fastjson tree.
+func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
 	if len(frame) > adapter.MaxFrameBytes {
 		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
 	}
@@ -91,13 +127,13 @@ func exchangeError(v, e *fastjson.Value) error {
 }
 
 // header fills the fields every record of pair sym shares.
-func header(r *wire.Record, sym []byte, recvNs int64) error {
+func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 	r.Exchange, r.TsRecv = wire.GateIO, recvNs
-	if err := r.Symbol.Set(sym); err != nil {
-		return fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	return adapter.InstrumentSep(&r.Instrument, sym, '_', false)
+	return ps.syms.Resolve(r, sym, instrument)
 }
+
+// instrument converts a currency pair ("BTC_USDT") to the canonical instrument.
+func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '_', false) }
 
 // fail drops the half-built record and returns err.
 func fail(out *adapter.Batch, err error) error {
@@ -106,21 +142,21 @@ func fail(out *adapter.Batch, err error) error {
 }
 
 // start takes a record slot of kind k for the pair at symKey of res.
-func start(res *fastjson.Value, symKey string, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
+func (ps *Parser) start(res *fastjson.Value, symKey string, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	sym, err := adapter.StringAt(res, symKey)
 	if err != nil {
 		return nil, err
 	}
 	r := out.Next()
 	r.Kind = k
-	if err := header(r, sym, recvNs); err != nil {
+	if err := ps.header(r, sym, recvNs); err != nil {
 		return nil, fail(out, err)
 	}
 	return r, nil
 }
 
 func (ps *Parser) bookTicker(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := start(res, "s", wire.KindBBO, recvNs, out)
+	r, err := ps.start(res, "s", wire.KindBBO, recvNs, out)
 	if err != nil {
 		return err
 	}
@@ -142,7 +178,7 @@ func (ps *Parser) bookTicker(_, res *fastjson.Value, recvNs int64, out *adapter.
 }
 
 func (ps *Parser) trade(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := start(res, "currency_pair", wire.KindTrade, recvNs, out)
+	r, err := ps.start(res, "currency_pair", wire.KindTrade, recvNs, out)
 	if err != nil {
 		return err
 	}
@@ -175,7 +211,7 @@ func (ps *Parser) trade(_, res *fastjson.Value, recvNs int64, out *adapter.Batch
 }
 
 func (ps *Parser) bookUpdate(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := start(res, "s", wire.KindBookDelta, recvNs, out)
+	r, err := ps.start(res, "s", wire.KindBookDelta, recvNs, out)
 	if err != nil {
 		return err
 	}
@@ -205,7 +241,7 @@ var tickerKeyFields = [...]string{"currency_pair", "last", "lowest_ask", "highes
 	"base_volume", "quote_volume", "high_24h", "low_24h"}
 
 func (ps *Parser) ticker(env, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := start(res, "currency_pair", wire.KindTicker, recvNs, out)
+	r, err := ps.start(res, "currency_pair", wire.KindTicker, recvNs, out)
 	if err != nil {
 		return err
 	}
@@ -263,7 +299,7 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	}
 	r := out.Next()
 	r.Kind = wire.KindBookSnapshot
-	if err := header(r, []byte(symbol), recvNs); err != nil {
+	if err := ps.header(r, []byte(symbol), recvNs); err != nil {
 		return fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(v, "id"); err != nil {

@@ -18,9 +18,10 @@ const (
 
 // Parser normalizes Korbit frames. It is owned by one goroutine.
 type Parser struct {
-	p  fastjson.Parser
-	rd adapter.Reader
-	h  uint64 // content key of the record being built
+	p    fastjson.Parser
+	rd   adapter.Reader
+	syms adapter.SymbolCache
+	h    uint64 // content key of the record being built
 }
 
 // Reply returns nil: Korbit pings at the WebSocket level only.
@@ -105,10 +106,7 @@ func (ps *Parser) hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
 func (ps *Parser) start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	r := out.Next()
 	r.Kind, r.Exchange, r.TsRecv = kind, wire.Korbit, recvNs
-	if err := r.Symbol.Set(sym); err != nil {
-		return nil, fail(out, fmt.Errorf("%w: %w", adapter.ErrMalformed, err))
-	}
-	if err := adapter.InstrumentSep(&r.Instrument, sym, '_', false); err != nil {
+	if err := ps.syms.Resolve(r, sym, instrument); err != nil {
 		return nil, fail(out, err)
 	}
 	ps.h = fnvOffset
@@ -116,18 +114,14 @@ func (ps *Parser) start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.B
 	return r, nil
 }
 
+// instrument converts a pair ("btc_krw") to the canonical instrument.
+func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '_', false) }
+
 // dec reads an exact non-negative decimal and folds its text into the content key.
 func (ps *Parser) dec(o *fastjson.Value, key string) (wire.Decimal, error) {
-	b, err := ps.rd.Raw(o.Get(key))
+	d, b, err := ps.rd.DecimalText(o.Get(key), key)
 	if err != nil {
-		return wire.Decimal{}, fmt.Errorf("%s: %w", key, err)
-	}
-	d, err := wire.ParseDecimal(b)
-	if err != nil {
-		return wire.Decimal{}, fmt.Errorf("%w: %s %q: %w", adapter.ErrMalformed, key, string(b), err)
-	}
-	if d.Sign() < 0 {
-		return wire.Decimal{}, fmt.Errorf("%w: %s %q is negative", adapter.ErrMalformed, key, string(b))
+		return wire.Decimal{}, err
 	}
 	ps.hash(b)
 	return d, nil

@@ -12,8 +12,9 @@ import (
 
 // Parser normalizes Kraken v2 frames. It is owned by one goroutine.
 type Parser struct {
-	p  fastjson.Parser
-	rd adapter.Reader
+	p    fastjson.Parser
+	rd   adapter.Reader
+	syms adapter.SymbolCache
 }
 
 // Reply returns nil: Kraken never asks the client for a heartbeat answer (the client
@@ -23,6 +24,50 @@ func (*Parser) Reply() []byte { return nil }
 // Parse normalizes one frame: a channel message {"channel",...} or a method answer
 // {"method",...} / error.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) <= adapter.MaxFrameBytes && ps.fastTicker(frame, recvNs, out) {
+		return adapter.ResultData, nil
+	}
+	return ps.parseTree(frame, recvNs, out)
+}
+
+// tickerShape is a ticker message as Kraken v2 writes it, one symbol per message: the
+// BBO channel. Values: type, symbol, bid, bid_qty, ask, ask_qty, last, volume, vwap, low,
+// high, change, change_pct, timestamp.
+var tickerShape = adapter.MustShape(`{"channel":"ticker","type":"%s","data":[{"symbol":"%s","bid":%n,"bid_qty":%n,"ask":%n,"ask_qty":%n,"last":%n,"volume":%n,"vwap":%n,"low":%n,"high":%n,"change":%n,"change_pct":%n,"timestamp":"%s"}]}`)
+
+// fastTicker normalizes a ticker message of the usual shape without a fastjson tree
+// (adapter.Shape), as data and ticker would. It returns false, appending nothing, for any
+// other frame or any value they would reject: parseTree then handles the frame.
+func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	var v [14][]byte
+	if !tickerShape.Match(frame, v[:]) {
+		return false
+	}
+	if typ := string(v[0]); typ != "update" && typ != "snapshot" {
+		return false
+	}
+	sym, ts := v[1], v[13]
+	r := out.Next()
+	r.Kind, r.Flags = wire.KindBBO, wire.FlagNoSeq
+	var c adapter.Conv
+	r.BidPx, r.BidSz = c.Decimal(v[2]), c.Decimal(v[3])
+	r.AskPx, r.AskSz = c.Decimal(v[4]), c.Decimal(v[5])
+	tsNs, err := adapter.ISONs(ts, 0)
+	if c.Failed() || err != nil || ps.header(r, sym, recvNs) != nil {
+		out.Drop()
+		return false
+	}
+	r.TsExchange = tsNs
+	h := fnvAdd(fnvAdd(fnvOffset, sym), ts)
+	for _, b := range v[2:6] {
+		h = fnvAdd(h, b)
+	}
+	r.Seq = h
+	return true
+}
+
+// parseTree normalizes any frame through a fastjson tree.
+func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
 	if len(frame) > adapter.MaxFrameBytes {
 		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
 	}
@@ -112,13 +157,13 @@ func (ps *Parser) data(v *fastjson.Value, ch []byte, recvNs int64, out *adapter.
 }
 
 // header fills the fields every record of symbol sym shares.
-func header(r *wire.Record, sym []byte, recvNs int64) error {
+func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 	r.Exchange, r.TsRecv = wire.Kraken, recvNs
-	if err := r.Symbol.Set(sym); err != nil {
-		return fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	return adapter.InstrumentSep(&r.Instrument, sym, '/', false)
+	return ps.syms.Resolve(r, sym, instrument)
 }
+
+// instrument converts a v2 symbol ("BTC/USD") to the canonical instrument.
+func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '/', false) }
 
 // fail drops the half-built record and returns err.
 func fail(out *adapter.Batch, err error) error {
@@ -131,10 +176,11 @@ func present(v *fastjson.Value) bool { return v != nil && v.Type() != fastjson.T
 
 // timestamp reads the RFC 3339 `timestamp`; a missing optional one is 0.
 func timestamp(o *fastjson.Value, required bool) (int64, []byte, error) {
-	if !required && !o.Exists("timestamp") {
+	v := o.Get("timestamp")
+	if v == nil && !required {
 		return 0, nil, nil
 	}
-	b, err := adapter.StringAt(o, "timestamp")
+	b, err := adapter.String(v, "timestamp")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -150,7 +196,7 @@ func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) e
 	}
 	r := out.Next()
 	r.Flags = wire.FlagNoSeq
-	if err := header(r, sym, recvNs); err != nil {
+	if err := ps.header(r, sym, recvNs); err != nil {
 		return fail(out, err)
 	}
 	var ts []byte
@@ -158,7 +204,8 @@ func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) e
 		return fail(out, err)
 	}
 	h := fnvAdd(fnvAdd(fnvOffset, sym), ts)
-	if !present(it.Get("bid")) || !present(it.Get("ask")) {
+	bid, ask := it.Get("bid"), it.Get("ask")
+	if !present(bid) || !present(ask) {
 		r.Kind = wire.KindTicker
 		if r.Price, r.Seq, err = ps.decimal(it.Get("last"), "last", h); err != nil {
 			return fail(out, err)
@@ -167,10 +214,11 @@ func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) e
 	}
 	r.Kind = wire.KindBBO
 	for _, f := range [...]struct {
+		v   *fastjson.Value
 		key string
 		dst *wire.Decimal
-	}{{"bid", &r.BidPx}, {"bid_qty", &r.BidSz}, {"ask", &r.AskPx}, {"ask_qty", &r.AskSz}} {
-		if *f.dst, h, err = ps.decimal(it.Get(f.key), f.key, h); err != nil {
+	}{{bid, "bid", &r.BidPx}, {it.Get("bid_qty"), "bid_qty", &r.BidSz}, {ask, "ask", &r.AskPx}, {it.Get("ask_qty"), "ask_qty", &r.AskSz}} {
+		if *f.dst, h, err = ps.decimal(f.v, f.key, h); err != nil {
 			return fail(out, err)
 		}
 	}
@@ -186,7 +234,7 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	}
 	r := out.Next()
 	r.Kind = wire.KindTrade
-	if err := header(r, sym, recvNs); err != nil {
+	if err := ps.header(r, sym, recvNs); err != nil {
 		return fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(it, "trade_id"); err != nil {
@@ -227,7 +275,7 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 	if snapshot {
 		r.Kind = wire.KindBookSnapshot
 	}
-	if err := header(r, sym, recvNs); err != nil {
+	if err := ps.header(r, sym, recvNs); err != nil {
 		return fail(out, err)
 	}
 	var ts []byte
@@ -285,13 +333,8 @@ func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h ui
 // decimal reads an exact decimal (adapter.Reader.Decimal) and hashes its text, as
 // Kraken wrote it, into the content key h.
 func (ps *Parser) decimal(v *fastjson.Value, field string, h uint64) (wire.Decimal, uint64, error) {
-	b, err := ps.rd.Raw(v)
-	if err != nil {
-		return wire.Decimal{}, h, fmt.Errorf("%s: %w", field, err)
-	}
-	h = fnvAdd(h, b)
-	d, err := ps.rd.Decimal(v, field)
-	return d, h, err
+	d, b, err := ps.rd.DecimalText(v, field)
+	return d, fnvAdd(h, b), err
 }
 
 const fnvOffset = adapter.FNVOffset64

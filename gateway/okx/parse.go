@@ -13,8 +13,9 @@ import (
 
 // Parser normalizes OKX frames. It is owned by one goroutine.
 type Parser struct {
-	p  fastjson.Parser
-	rd adapter.Reader
+	p    fastjson.Parser
+	rd   adapter.Reader
+	syms adapter.SymbolCache
 }
 
 // Reply returns nil: OKX never pings the client (the client pings, see Adapter.Ping).
@@ -23,6 +24,40 @@ func (*Parser) Reply() []byte { return nil }
 // Parse normalizes one frame: the text "pong", an event frame ({"event":...}) or a push
 // ({"arg":{"channel","instId"},"action"?,"data":[...]}), one record per data item.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if len(frame) <= adapter.MaxFrameBytes && ps.fastBBO(frame, recvNs, out) {
+		return adapter.ResultData, nil
+	}
+	return ps.parseTree(frame, recvNs, out)
+}
+
+// bboShape is a bbo-tbt push as OKX writes it (since seqId was added): OKX's busiest
+// channel. Values: instId; ask px, size, "0", orders; bid px, size, "0", orders; ts; seqId.
+var bboShape = adapter.MustShape(`{"arg":{"channel":"bbo-tbt","instId":"%s"},"data":[{"asks":[["%s","%s","%s","%s"]],"bids":[["%s","%s","%s","%s"]],"ts":"%s","seqId":%n}]}`)
+
+// fastBBO normalizes a bbo-tbt push of the usual shape without a fastjson tree
+// (adapter.Shape), as bbo would. It returns false, appending nothing, for any other frame
+// or any value bbo would reject: parseTree then handles the frame.
+func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	var v [11][]byte
+	if !bboShape.Match(frame, v[:]) {
+		return false
+	}
+	r := out.Next()
+	r.Kind = wire.KindBBO
+	var c adapter.Conv
+	r.AskPx, r.AskSz = c.Decimal(v[1]), c.Decimal(v[2])
+	r.BidPx, r.BidSz = c.Decimal(v[5]), c.Decimal(v[6])
+	r.TsExchange = c.Epoch(v[9], time.Millisecond)
+	r.Seq = c.Uint(v[10])
+	if c.Failed() || ps.header(r, v[0], recvNs) != nil {
+		out.Drop()
+		return false
+	}
+	return true
+}
+
+// parseTree normalizes any frame through a fastjson tree.
+func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
 	if len(frame) > adapter.MaxFrameBytes {
 		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
 	}
@@ -123,17 +158,19 @@ func (ps *Parser) text(v *fastjson.Value) []byte {
 	return b
 }
 
-// header fills the fields every record of instId sym shares. Only BASE-QUOTE spot
-// instruments are accepted; derivatives (BTC-USDT-SWAP, BTC-USD-250627) are unsupported.
-func header(r *wire.Record, sym []byte, recvNs int64) error {
+// header fills the fields every record of instId sym shares.
+func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 	r.Exchange, r.TsRecv = wire.OKX, recvNs
-	if err := r.Symbol.Set(sym); err != nil {
-		return fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
+	return ps.syms.Resolve(r, sym, instrument)
+}
+
+// instrument converts an instId to the canonical instrument. Only BASE-QUOTE spot
+// instruments are accepted; derivatives (BTC-USDT-SWAP, BTC-USD-250627) are unsupported.
+func instrument(dst *wire.Name, sym []byte) error {
 	if bytes.Count(sym, []byte{'-'}) > 1 {
 		return fmt.Errorf("%w: okx instrument %q is not spot", adapter.ErrUnsupported, string(sym))
 	}
-	return adapter.InstrumentSep(&r.Instrument, sym, '-', false)
+	return adapter.InstrumentSep(dst, sym, '-', false)
 }
 
 // fail drops the half-built record and returns err.
@@ -146,7 +183,7 @@ func fail(out *adapter.Batch, err error) error {
 func (ps *Parser) start(it *fastjson.Value, sym []byte, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	r := out.Next()
 	r.Kind = k
-	if err := header(r, sym, recvNs); err != nil {
+	if err := ps.header(r, sym, recvNs); err != nil {
 		return nil, fail(out, err)
 	}
 	ts, err := ps.rd.EpochAt(it, "ts", time.Millisecond)
@@ -214,12 +251,17 @@ func (ps *Parser) bbo(it *fastjson.Value, sym []byte, recvNs int64, out *adapter
 	return nil
 }
 
+// quoteKeys are a ticker's best bid and ask fields, in Record order (BidPx, BidSz, AskPx,
+// AskSz).
+var quoteKeys = [...]string{"bidPx", "bidSz", "askPx", "askSz"}
+
 // ticker yields a bbo record when the ticker carries a whole best bid and ask (OKX sends
 // "" for a missing side), else a ticker record with the last trade.
 func (ps *Parser) ticker(it *fastjson.Value, sym []byte, recvNs int64, out *adapter.Batch) error {
+	var quote [len(quoteKeys)]*fastjson.Value
 	whole := true
-	for _, k := range [...]string{"bidPx", "bidSz", "askPx", "askSz"} {
-		if !present(it.Get(k)) {
+	for i, k := range quoteKeys {
+		if quote[i] = it.Get(k); !present(quote[i]) {
 			whole = false
 		}
 	}
@@ -233,11 +275,8 @@ func (ps *Parser) ticker(it *fastjson.Value, sym []byte, recvNs int64, out *adap
 	}
 	noSeq(r)
 	if whole {
-		for _, f := range [...]struct {
-			key string
-			dst *wire.Decimal
-		}{{"bidPx", &r.BidPx}, {"bidSz", &r.BidSz}, {"askPx", &r.AskPx}, {"askSz", &r.AskSz}} {
-			if *f.dst, err = ps.rd.DecimalAt(it, f.key); err != nil {
+		for i, dst := range [...]*wire.Decimal{&r.BidPx, &r.BidSz, &r.AskPx, &r.AskSz} {
+			if *dst, err = ps.rd.Decimal(quote[i], quoteKeys[i]); err != nil {
 				return fail(out, err)
 			}
 		}

@@ -29,9 +29,10 @@ const (
 
 // Parser normalizes Upbit frames. It is owned by one goroutine.
 type Parser struct {
-	p  fastjson.Parser
-	rd adapter.Reader
-	h  uint64 // content key of the record being built
+	p    fastjson.Parser
+	rd   adapter.Reader
+	syms adapter.SymbolCache
+	h    uint64 // content key of the record being built
 }
 
 // Reply returns nil: Upbit never asks the client for a heartbeat answer.
@@ -116,10 +117,7 @@ func (ps *Parser) start(v *fastjson.Value, k *keys, kind wire.Kind, recvNs int64
 	}
 	r := out.Next()
 	r.Kind, r.Exchange, r.TsRecv = kind, wire.Upbit, recvNs
-	if err := r.Symbol.Set(code); err != nil {
-		return nil, fail(out, fmt.Errorf("%w: %w", adapter.ErrMalformed, err))
-	}
-	if err := adapter.InstrumentSep(&r.Instrument, code, '-', true); err != nil {
+	if err := ps.syms.Resolve(r, code, instrument); err != nil {
 		return nil, fail(out, err)
 	}
 	ps.h = fnvOffset
@@ -127,18 +125,16 @@ func (ps *Parser) start(v *fastjson.Value, k *keys, kind wire.Kind, recvNs int64
 	return r, nil
 }
 
+// instrument converts a market code ("KRW-BTC", quote first) to the canonical instrument.
+func instrument(dst *wire.Name, code []byte) error {
+	return adapter.InstrumentSep(dst, code, '-', true)
+}
+
 // dec reads an exact non-negative decimal and folds its text into the content key.
 func (ps *Parser) dec(o *fastjson.Value, key string) (wire.Decimal, error) {
-	b, err := ps.rd.Raw(o.Get(key))
+	d, b, err := ps.rd.DecimalText(o.Get(key), key)
 	if err != nil {
-		return wire.Decimal{}, fmt.Errorf("%s: %w", key, err)
-	}
-	d, err := wire.ParseDecimal(b)
-	if err != nil {
-		return wire.Decimal{}, fmt.Errorf("%w: %s %q: %w", adapter.ErrMalformed, key, string(b), err)
-	}
-	if d.Sign() < 0 {
-		return wire.Decimal{}, fmt.Errorf("%w: %s %q is negative", adapter.ErrMalformed, key, string(b))
+		return wire.Decimal{}, err
 	}
 	ps.hash(b)
 	return d, nil

@@ -60,6 +60,40 @@ func mul10(hi, lo uint64, k int) (uint64, uint64, bool) {
 // values whose mantissa needs more than 96 bits or whose scale exceeds MaxScale. It does not
 // allocate.
 func ParseDecimal(b []byte) (Decimal, error) {
+	if d, ok := parsePlainDecimal(b); ok {
+		return d, nil
+	}
+	return parseDecimal(b)
+}
+
+// parsePlainDecimal is ParseDecimal's fast path for what exchanges send on the hot path:
+// unsigned digits with at most one '.', no exponent, at most 19 digits (the mantissa fits
+// a uint64 without overflow checks). ok is false for anything else, which parseDecimal
+// then handles; where ok is true the result is exactly parseDecimal's (FuzzParseDecimal).
+func parsePlainDecimal(b []byte) (Decimal, bool) {
+	if len(b) > 20 {
+		return Decimal{}, false
+	}
+	var m uint64
+	i := 0
+	for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+		m = m*10 + uint64(b[i]-'0')
+	}
+	intDigits, scale := i, 0
+	if i < len(b) && b[i] == '.' {
+		for i++; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+			m = m*10 + uint64(b[i]-'0')
+			scale++
+		}
+	}
+	if digits := intDigits + scale; i != len(b) || digits == 0 || digits > 19 {
+		return Decimal{}, false
+	}
+	return Decimal{lo: m, scale: uint8(scale)}, true
+}
+
+// parseDecimal is the general ParseDecimal: signs, exponents and mantissas up to 96 bits.
+func parseDecimal(b []byte) (Decimal, error) {
 	var d Decimal
 	i := 0
 	if i < len(b) && (b[i] == '-' || b[i] == '+') {

@@ -146,15 +146,19 @@ func TestDecimalZeroAlloc(t *testing.T) {
 	_ = sink
 }
 
-// FuzzParseDecimal: parsing never panics, and whatever parses prints to text that parses
-// back to the identical Decimal.
+// FuzzParseDecimal: parsing never panics, the fast path agrees with the general parser,
+// and whatever parses prints to text that parses back to the identical Decimal.
 func FuzzParseDecimal(f *testing.F) {
 	for _, s := range []string{"0.00001234", "158201000.00000000", "0E-8", "123456789012.123456789",
-		"-1.5e-3", "NaN", "1e99999", "79228162514264337593543950335", ""} {
+		"-1.5e-3", "NaN", "1e99999", "79228162514264337593543950335", "", ".", "5.", ".5", "1..2",
+		"9999999999999999999", "99999999999999999999", "999999999.9999999999", "18446744073709551616"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := ParseDecimalString(s)
+		if ref, refErr := parseDecimal([]byte(s)); d != ref || err != refErr {
+			t.Fatalf("%q: ParseDecimal = %#v, %v; general parser = %#v, %v", s, d, err, ref, refErr)
+		}
 		if err != nil {
 			return
 		}

@@ -105,9 +105,14 @@ func (n Name) String() string { return string(n[:n.Len()]) }
 
 // valid reports whether n is printable ASCII followed only by zero padding.
 func (n *Name) valid() bool {
-	l := n.Len()
-	for i, c := range n {
-		if i < l && (c < '!' || c > '~') || i >= l && c != 0 {
+	i := 0
+	for ; i < NameLen && n[i] != 0; i++ {
+		if n[i] < '!' || n[i] > '~' {
+			return false
+		}
+	}
+	for ; i < NameLen; i++ {
+		if n[i] != 0 {
 			return false
 		}
 	}

@@ -63,6 +63,17 @@ func BenchmarkParseDecimal(b *testing.B) {
 	}
 }
 
+// BenchmarkParseDecimalPlain: a price as exchanges write it (the fast path).
+func BenchmarkParseDecimalPlain(b *testing.B) {
+	in := []byte("25.35190000")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseDecimal(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkDecimalAppendString(b *testing.B) {
 	d := MustDecimal("123456789012.123456789")
 	buf := make([]byte, 0, 64)

@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -32,6 +33,7 @@ import (
 	"testing"
 
 	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
 )
 
 // SamplesDir is where the reference exchange messages live, relative to an adapter package.
@@ -287,6 +289,36 @@ func Fuzz(f *testing.F, a adapter.Adapter, path string) {
 		for i := 0; i < out.Len(); i++ {
 			if _, err := wireAppend(buf[:0], out.At(i)); err != nil {
 				t.Fatalf("record %d from %q does not encode: %v", i, frame, err)
+			}
+		}
+	})
+}
+
+// FuzzSame checks an adapter's fast path (adapter.Shape) against its fastjson path: for
+// any input, a's parser and the reference parser (the same adapter with the fast path
+// left out) return the same result, the same error text and the same records. Seeds are
+// the case file's good frames, whole and split.
+func FuzzSame(f *testing.F, a adapter.Adapter, path string, reference func() adapter.Parser) {
+	for _, fr := range Frames(f, a, path) {
+		f.Add(fr)
+		f.Add(fr[:len(fr)/2])
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		var got, want adapter.Batch
+		gotRes, gotErr := a.NewParser().Parse(frame, 1, &got)
+		wantRes, wantErr := reference().Parse(frame, 1, &want)
+		if gotRes != wantRes || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("%q: result %d, error %v; reference: %d, %v", frame, gotRes, gotErr, wantRes, wantErr)
+		}
+		if got.Len() != want.Len() {
+			t.Fatalf("%q: %d records; reference: %d", frame, got.Len(), want.Len())
+		}
+		for i := 0; i < got.Len(); i++ {
+			g, w := got.At(i), want.At(i)
+			gb, gerr := wire.AppendRecord(adapter.AppendJSON(nil, g), g)
+			wb, werr := wire.AppendRecord(adapter.AppendJSON(nil, w), w)
+			if !bytes.Equal(gb, wb) || fmt.Sprint(gerr) != fmt.Sprint(werr) || g.Checksum != w.Checksum || g.HasChecksum != w.HasChecksum {
+				t.Fatalf("%q: record %d differs from the reference:\n%s\n%s", frame, i, gb, wb)
 			}
 		}
 	})

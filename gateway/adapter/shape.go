@@ -1,0 +1,130 @@
+package adapter
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// Shape is the exact compact text an exchange sends for one high-volume message, with
+// holes where the values go: "%s" for the rest of a string up to its closing quote
+// (`"s":"%s"`, `"topic":"orderbook.1.%s"`) and "%n" for a number. Match reads the values straight out of a frame that has
+// this shape, without building a fastjson tree, which is most of the cost of a small
+// frame (for a Binance bookTicker, the fastjson parse alone is about half).
+//
+// A frame matches only when it is the template byte for byte around the holes: every key
+// present once, in the template's order, no whitespace, no escapes, nothing after the
+// last byte. fastjson would read such a frame as the obvious object, so an adapter's fast
+// path gives the same records as its fastjson path as long as it converts the values with
+// the same functions and gives up (leaving the frame to the fastjson path) wherever the
+// fastjson path would fail. The fastjson path stays the reference: it handles every other
+// frame and reports every error. adaptertest.FuzzSame checks that the two agree.
+//
+// A Shape is immutable and safe for concurrent use.
+type Shape struct {
+	lits  []string // lits[i] precedes hole i; the last one follows the last hole
+	holes []byte   // 's' or 'n'
+}
+
+// MustShape compiles a template and panics when it is not one (package-level variables
+// only). A hole must be followed by a literal that ends its value: a string hole by the
+// closing quote, a number hole by a byte that cannot continue a number.
+func MustShape(template string) *Shape {
+	s := &Shape{}
+	rest := template
+	for {
+		i := strings.IndexByte(rest, '%')
+		if i < 0 {
+			s.lits = append(s.lits, rest)
+			break
+		}
+		if i+1 == len(rest) || rest[i+1] != 's' && rest[i+1] != 'n' {
+			panic(fmt.Sprintf("adapter: shape %q: '%%' not followed by s or n", template))
+		}
+		s.lits = append(s.lits, rest[:i])
+		s.holes = append(s.holes, rest[i+1])
+		rest = rest[i+2:]
+	}
+	for i, h := range s.holes {
+		prev, next := s.lits[i], s.lits[i+1]
+		switch {
+		case h == 's' && !strings.HasPrefix(next, `"`):
+			panic(fmt.Sprintf("adapter: shape %q: string hole %d is not followed by a quote", template, i))
+		case h == 'n' && (next == "" || numberByte(next[0]) || strings.HasSuffix(prev, `"`)):
+			panic(fmt.Sprintf("adapter: shape %q: number hole %d is not delimited", template, i))
+		}
+	}
+	return s
+}
+
+// Holes returns the number of holes: the length Match needs in vals.
+func (s *Shape) Holes() int { return len(s.holes) }
+
+// Match reports whether frame has the shape and, if so, sets vals[i] to the text of hole
+// i: a string's contents (its value, since it has no escapes) or a number as written.
+// vals alias frame. len(vals) must be s.Holes().
+func (s *Shape) Match(frame []byte, vals [][]byte) bool {
+	b := frame
+	for i, h := range s.holes {
+		lit := s.lits[i]
+		if len(b) < len(lit) || string(b[:len(lit)]) != lit {
+			return false
+		}
+		b = b[len(lit):]
+		n := 0
+		if h == 's' {
+			for n < len(b) && b[n] != '"' {
+				if b[n] == '\\' || b[n] < 0x20 {
+					return false // escapes (and raw control bytes): leave them to fastjson
+				}
+				n++
+			}
+		} else {
+			for n < len(b) && numberByte(b[n]) {
+				n++
+			}
+			if n == 0 {
+				return false
+			}
+		}
+		vals[i], b = b[:n], b[n:]
+	}
+	return string(b) == s.lits[len(s.holes)]
+}
+
+// numberByte reports whether c can be part of a number's text as fastjson delimits it.
+func numberByte(c byte) bool {
+	return '0' <= c && c <= '9' || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'
+}
+
+// Conv converts the values a Shape matched. Each method succeeds exactly where the
+// Reader method of the same name succeeds, with the same result; Failed reports whether
+// any conversion failed, in which case the fast path gives up and the fastjson path
+// reports the error. The zero value is ready to use.
+type Conv struct{ failed bool }
+
+// Failed reports whether any conversion failed.
+func (c *Conv) Failed() bool { return c.failed }
+
+// Uint is Reader.Uint of a Shape value.
+func (c *Conv) Uint(b []byte) uint64 {
+	n, ok := parseUint(b)
+	c.failed = c.failed || !ok
+	return n
+}
+
+// Decimal is Reader.Decimal of a Shape value.
+func (c *Conv) Decimal(b []byte) wire.Decimal {
+	d, err := wire.ParseDecimal(b)
+	c.failed = c.failed || err != nil || d.Sign() < 0
+	return d
+}
+
+// Epoch is Reader.Epoch of a Shape value.
+func (c *Conv) Epoch(b []byte, unit time.Duration) int64 {
+	ns, err := EpochNs(b, unit)
+	c.failed = c.failed || err != nil
+	return ns
+}

@@ -1,0 +1,85 @@
+package adapter
+
+import "testing"
+
+func TestShapeMatch(t *testing.T) {
+	s := MustShape(`{"topic":"book.%s","u":%n,"b":[["%s","%s"]]}`)
+	tests := []struct {
+		frame string
+		want  []string // nil: no match
+	}{
+		{`{"topic":"book.BTCUSDT","u":42,"b":[["1.5","2"]]}`, []string{"BTCUSDT", "42", "1.5", "2"}},
+		{`{"topic":"book.","u":-1e5,"b":[["",""]]}`, []string{"", "-1e5", "", ""}},
+		{`{"topic":"book.BTCUSDT","u":42,"b":[["1.5","2"]]} `, nil},  // trailing space
+		{` {"topic":"book.BTCUSDT","u":42,"b":[["1.5","2"]]}`, nil},  // leading space
+		{`{"topic":"book.BTCUSDT","u": 42,"b":[["1.5","2"]]}`, nil},  // space in the template
+		{`{"topic":"book.BTC\"USDT","u":42,"b":[["1.5","2"]]}`, nil}, // escape
+		{`{"topic":"book.BTC\u0055SDT","u":42,"b":[["1.5","2"]]}`, nil},
+		{"{\"topic\":\"book.BTC\tUSDT\",\"u\":42,\"b\":[[\"1.5\",\"2\"]]}", nil}, // raw control byte
+		{`{"topic":"book.BTCUSDT","u":,"b":[["1.5","2"]]}`, nil},                 // empty number
+		{`{"topic":"book.BTCUSDT","u":"42","b":[["1.5","2"]]}`, nil},             // string for a number
+		{`{"topic":"book.BTCUSDT","u":42,"b":[["1.5","2"],["1.4","3"]]}`, nil},   // a second level
+		{`{"topic":"book.BTCUSDT","u":42,"b":[["1.5","2"]]`, nil},                // truncated
+		{`{"topic":"book.BTCUSDT","u":42,"b":[["1.5`, nil},
+		{`{"u":42,"topic":"book.BTCUSDT","b":[["1.5","2"]]}`, nil}, // other key order
+		{``, nil},
+	}
+	vals := make([][]byte, s.Holes())
+	for _, tt := range tests {
+		ok := s.Match([]byte(tt.frame), vals)
+		if ok != (tt.want != nil) {
+			t.Errorf("Match(%s) = %v, want %v", tt.frame, ok, tt.want != nil)
+			continue
+		}
+		for i := range tt.want {
+			if ok && string(vals[i]) != tt.want[i] {
+				t.Errorf("Match(%s): value %d = %q, want %q", tt.frame, i, vals[i], tt.want[i])
+			}
+		}
+	}
+}
+
+func TestMustShapeRejects(t *testing.T) {
+	for _, tmpl := range []string{
+		`{"a":"%s}`,   // string hole not closed by a quote
+		`{"a":%n1}`,   // number hole followed by a digit
+		`{"a":%n`,     // number hole at the end
+		`{"a":"%n"}`,  // number hole inside a string
+		`{"a":%x}`,    // unknown hole
+		`{"a":"%s"}%`, // '%' at the end
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("MustShape(%s) did not panic", tmpl)
+				}
+			}()
+			MustShape(tmpl)
+		}()
+	}
+}
+
+func TestConv(t *testing.T) {
+	var c Conv
+	if c.Uint([]byte("18446744073709551615")) != 1<<64-1 || c.Decimal([]byte("0.50")).String() != "0.50" ||
+		c.Epoch([]byte("1700000000123"), 1e6) != 1700000000123e6 || c.Failed() {
+		t.Fatal("good values failed")
+	}
+	for _, bad := range []func(c *Conv){
+		func(c *Conv) { c.Uint([]byte("18446744073709551616")) },
+		func(c *Conv) { c.Uint([]byte("1.0")) },
+		func(c *Conv) { c.Decimal([]byte("-1")) },
+		func(c *Conv) { c.Decimal([]byte("NaN")) },
+		func(c *Conv) { c.Epoch([]byte("17"), 1e6) },
+	} {
+		var c Conv
+		bad(&c)
+		if !c.Failed() {
+			t.Errorf("a bad value did not fail")
+		}
+		c.Uint([]byte("1")) // a later good value does not clear the failure
+		if !c.Failed() {
+			t.Errorf("Failed was cleared")
+		}
+	}
+}
