@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
 )
 
 // rollover prepares the replacement of a connection before a planned disconnect
@@ -22,6 +25,20 @@ type rollover struct {
 	err    error
 	done   chan struct{} // closed when the reader goroutine has exited
 	frames int
+
+	// Catch-up (Run's goroutine only): see Session.caughtUp.
+	peek     adapter.Parser // a second parser, for reading ids out of queued frames
+	batch    adapter.Batch
+	peeked   int                 // queued frames examined so far
+	sawData  bool                // a queued frame carried records
+	need     map[catchKey]uint64 // the first id the replacement carries, per symbol and kind
+	deadline time.Time           // give up waiting for the old connection then
+}
+
+// catchKey names one id sequence: a symbol and a record kind.
+type catchKey struct {
+	sym  wire.Name
+	kind wire.Kind
 }
 
 func (r *rollover) isReady() bool {
@@ -105,6 +122,60 @@ func (s *Session) startRollover(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// caughtUp reports whether Run may switch to the replacement without losing an event. The
+// replacement may be ahead of the old connection: its first event can be newer than frames
+// still unread on the old socket. So Run keeps serving the old connection until, for every
+// symbol and kind whose id the replacement's first data frame carries, the old connection
+// has delivered that id or a later one; from there on the replacement repeats only what was
+// delivered (de-duplicated) and then continues. Feeds without ids cannot be compared: then,
+// and after half of RolloverLead (at most 5 s), it reports true.
+func (s *Session) caughtUp(now time.Time) bool {
+	r := s.roll
+	if r.deadline.IsZero() {
+		r.deadline = now.Add(min(s.opts.RolloverLead/2, 5*time.Second))
+		r.peek = s.opts.Adapter.NewParser()
+		r.need = map[catchKey]uint64{}
+	}
+	if now.After(r.deadline) {
+		return true
+	}
+	if !r.sawData {
+		r.mu.Lock()
+		frames := r.queue[r.peeked:] // appended to, never changed: the header is enough
+		r.mu.Unlock()
+		for _, f := range frames {
+			r.peeked++
+			r.batch.Reset()
+			_, _ = r.peek.Parse(f, 0, &r.batch) // errors are counted when the frame is handled
+			for i := 0; i < r.batch.Len(); i++ {
+				rec := r.batch.At(i)
+				if s.syms[rec.Symbol] == nil {
+					continue
+				}
+				r.sawData = true
+				if dedupable(rec) {
+					k := catchKey{rec.Symbol, rec.Kind}
+					if id, ok := r.need[k]; !ok || rec.Seq < id {
+						r.need[k] = rec.Seq
+					}
+				}
+			}
+			if r.sawData {
+				break
+			}
+		}
+		if !r.sawData {
+			return false // only acks so far: wait for data
+		}
+	}
+	for k, id := range r.need {
+		if s.syms[k.sym].lastSeq[k.kind&7] < id {
+			return false
+		}
+	}
+	return true
 }
 
 // dedupWindow is how long a rolled-over connection's records are checked against what the

@@ -125,12 +125,18 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websoc
 				switch {
 				case s.roll.failed():
 					s.roll, s.rollAfter = nil, now.Add(s.backoff.Wait(1, time.Second))
-				case s.roll.isReady():
+				case s.roll.isReady() && s.caughtUp(now):
 					return s.handover()
 				}
 			}
 		}
 	}
+}
+
+// dedupable reports whether r carries an id that orders it among its symbol's records of
+// its kind (books are synced by the chain instead).
+func dedupable(r *wire.Record) bool {
+	return r.Flags&wire.FlagNoSeq == 0 && r.Kind != wire.KindBookDelta && r.Kind != wire.KindBookSnapshot && r.Seq != 0
 }
 
 // heartbeat sends the exchange's client pings, probes a quiet socket with a WebSocket
@@ -219,8 +225,7 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 			sym.instrument = r.Instrument
 		}
 		k := r.Kind & 7
-		if dedup && r.Flags&wire.FlagNoSeq == 0 && r.Kind != wire.KindBookDelta && r.Kind != wire.KindBookSnapshot &&
-			r.Seq != 0 && r.Seq <= sym.lastSeq[k] {
+		if dedup && dedupable(r) && r.Seq <= sym.lastSeq[k] {
 			continue // delivered by the old connection already
 		}
 		sym.lastSeq[k] = r.Seq

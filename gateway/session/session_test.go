@@ -35,10 +35,19 @@ type exchange struct {
 	seq      atomic.Uint64
 	depthU   atomic.Uint64 // last depth update id sent
 	snapshot func() string // REST depth snapshot body
+	// lagFirst delays every frame to the first subscribed connection by this much (a
+	// connection behind the others), written in order by its own goroutine.
+	lagFirst time.Duration
+	lagged   map[*websocket.Conn]chan lagFrame
+}
+
+type lagFrame struct {
+	at    time.Time
+	frame string
 }
 
 func newExchange(t *testing.T) *exchange {
-	x := &exchange{t: t, conns: map[*websocket.Conn]bool{}}
+	x := &exchange{t: t, conns: map[*websocket.Conn]bool{}, lagged: map[*websocket.Conn]chan lagFrame{}}
 	mux := http.NewServeMux()
 	up := websocket.Upgrader{}
 	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
@@ -67,14 +76,29 @@ func newExchange(t *testing.T) *exchange {
 			c.Close()
 			return
 		}
-		x.subs.Add(1)
+		first := x.subs.Add(1) == 1
 		x.mu.Lock()
 		x.conns[c] = true
+		if first && x.lagFirst > 0 {
+			ch := make(chan lagFrame, 1<<16)
+			x.lagged[c] = ch
+			go func() {
+				for f := range ch {
+					time.Sleep(time.Until(f.at.Add(x.lagFirst)))
+					c.SetWriteDeadline(time.Now().Add(time.Second))
+					c.WriteMessage(websocket.TextMessage, []byte(f.frame))
+				}
+			}()
+		}
 		x.mu.Unlock()
 		for { // keep reading so control frames are handled
 			if _, _, err := c.ReadMessage(); err != nil {
 				x.mu.Lock()
 				delete(x.conns, c)
+				if ch := x.lagged[c]; ch != nil {
+					close(ch)
+					delete(x.lagged, c)
+				}
 				x.mu.Unlock()
 				return
 			}
@@ -98,6 +122,10 @@ func (x *exchange) broadcast(frame string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for c := range x.conns {
+		if ch := x.lagged[c]; ch != nil {
+			ch <- lagFrame{time.Now(), frame}
+			continue
+		}
 		c.SetWriteDeadline(time.Now().Add(time.Second))
 		c.WriteMessage(websocket.TextMessage, []byte(frame))
 	}
@@ -318,7 +346,21 @@ func TestBookRESTSnapshotAndGap(t *testing.T) {
 // TestRolloverWithoutGap: connections are replaced every few hundred ms while trades
 // stream; the emitted trade ids are exactly 1..N, no gap, no duplicate.
 func TestRolloverWithoutGap(t *testing.T) {
+	rolloverWithoutGap(t, newExchange(t))
+}
+
+// TestRolloverNewAheadOfOld: the old connection runs 50 ms behind the new one, so when
+// the new one delivers its first trade the old socket still owes earlier ones; the session
+// keeps reading the old connection until it has caught up, and loses nothing.
+func TestRolloverNewAheadOfOld(t *testing.T) {
 	x := newExchange(t)
+	x.lagFirst = 50 * time.Millisecond
+	rolloverWithoutGap(t, x)
+}
+
+// rolloverWithoutGap trades through at least one planned rollover and checks that every
+// trade id arrives once, in order, with no status record.
+func rolloverWithoutGap(t *testing.T, x *exchange) {
 	subs := []adapter.Sub{{Symbol: "BTCUSDT", Channels: []adapter.Channel{adapter.ChanTrade}}}
 	s, rec := start(t, x, Options{Subs: subs, MaxConnAge: 400 * time.Millisecond, RolloverLead: 300 * time.Millisecond})
 	eventually(t, "subscription", 5*time.Second, func() bool { return x.subs.Load() == 1 })
@@ -346,7 +388,6 @@ func TestRolloverWithoutGap(t *testing.T) {
 	}
 	for i, id := range ids {
 		if id != uint64(i+1) {
-
 			t.Fatalf("trade %d has id %d (rollovers %d): gap or duplicate", i, id, s.Stats.Rollovers.Load())
 		}
 	}
