@@ -203,8 +203,8 @@ func (g *Gateway) Num() uint16 { return g.cfg.Num }
 // goroutines have exited.
 func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	if g.waitSubs > 0 {
-		g.awaitSubscribers(ctx)
+	if g.waitSubs > 0 && !g.AwaitSubscribers(ctx, g.waitSubs, g.waitTimeout) && ctx.Err() == nil {
+		g.log.Warn("starting before every expected receiver subscribed", "subscribed", g.Subscribed(), "expected", g.waitSubs)
 	}
 	for _, s := range g.sessions {
 		wg.Add(1)
@@ -316,23 +316,20 @@ func (g *Gateway) sessionStats(ex string) SessionStats {
 	return st
 }
 
-// awaitSubscribers returns once waitSubs receivers have subscribed, ctx ends or the wait
-// times out (logged: the gateway then starts without them).
-func (g *Gateway) awaitSubscribers(ctx context.Context) {
-	timeout := g.waitTimeout
+// AwaitSubscribers returns true once n receivers have subscribed, false when ctx ends or
+// timeout (default 15 s when ≤ 0) passes first.
+func (g *Gateway) AwaitSubscribers(ctx context.Context, n int, timeout time.Duration) bool {
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
 	deadline := time.Now().Add(timeout)
-	for ctx.Err() == nil {
-		if n := g.Subscribed(); n >= g.waitSubs {
-			return
-		} else if time.Now().After(deadline) {
-			g.log.Warn("starting before every expected receiver subscribed", "subscribed", n, "expected", g.waitSubs)
-			return
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		if g.Subscribed() >= n {
+			return true
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return false
 }
 
 // Subscribed counts the publisher's peers that hold at least one subscription.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -19,6 +18,7 @@ import (
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/metrics"
+	"github.com/tickline/tickline/shared/metrics/metricstest"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -68,14 +68,9 @@ func startGateway(t *testing.T, topo *config.Topology, id string) (*Gateway, *co
 		t.Fatal(err)
 	}
 	c := collect(t, g.Endpoint())
-	eventually(t, "collector subscribed", 10*time.Second, func() bool {
-		for _, st := range g.Publisher().Stats() {
-			if len(st.Subscriptions) > 0 {
-				return true
-			}
-		}
-		return false
-	})
+	if !g.AwaitSubscribers(context.Background(), 1, 10*time.Second) {
+		t.Fatal("timed out waiting for the collector's subscription")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); g.Run(ctx) }()
@@ -402,15 +397,7 @@ func TestIntegrationMetricsScrape(t *testing.T) {
 	eventually(t, "traffic", 10*time.Second, func() bool {
 		return c.count("binance", func(k map[wire.Kind]int, _ map[wire.StatusCode]int) bool { return k[wire.KindTrade] > 0 })
 	})
-	get := func(path string) (int, string) {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path string) (int, string) { return metricstest.Get(t, srv.URL+path) }
 	if code, body := get("/healthz"); code != 200 {
 		t.Fatalf("healthz %d %s", code, body)
 	}

@@ -183,7 +183,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if arch != nil {
 		want++ // + archiver
 	}
-	waitSubscribed(liveCtx, gws[0], want)
+	gws[0].AwaitSubscribers(liveCtx, want, 15*time.Second)
 	s.Resume()
 
 	tick := time.NewTicker(time.Second)
@@ -293,17 +293,6 @@ func drained(ctx context.Context, count func() uint64) {
 		} else if time.Since(since) > 500*time.Millisecond {
 			return
 		}
-	}
-}
-
-// waitSubscribed waits until n receivers have subscribed to gw (bounded).
-func waitSubscribed(ctx context.Context, gw *gateway.Gateway, n int) {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if gw.Subscribed() >= n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
