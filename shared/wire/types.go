@@ -158,5 +158,47 @@ const (
 	// subscribers that joined late, and periodically), not an exchange snapshot. Seq is the
 	// last applied id. A consumer holding a valid book may ignore it.
 	FlagRefresh Flags = 1 << 5
-	flagsKnown        = FlagBookInvalid | FlagNoSeq | FlagReplay | FlagFromBook | FlagContinued | FlagRefresh
+	// FlagSeqReset: by the exchange's own rule, this record starts a new epoch of its
+	// stream's id sequence (Bybit: a snapshot with u = 1 after a service restart; OKX: an
+	// update with seqId < prevSeqId). Ids after it are not comparable with ids before it;
+	// receivers tell the epochs apart by exchange time (records older than this one's
+	// TsExchange belong to the previous epoch).
+	FlagSeqReset Flags = 1 << 6
+	flagsKnown         = FlagBookInvalid | FlagNoSeq | FlagReplay | FlagFromBook | FlagContinued | FlagRefresh | FlagSeqReset
 )
+
+// Identity says how the exchange events of one (exchange, kind) are identified, as the
+// venue's adapter states it (gateway/adapter.Adapter.Identity) and as receivers
+// de-duplicate them (shared/arbiter). It is not carried on the wire: a record's Flags say
+// what receivers need (FlagNoSeq: Seq is a content key; otherwise Seq is an id that
+// increases along the stream, within an epoch — FlagSeqReset).
+type Identity uint8
+
+// Identity classes.
+const (
+	// IdentityNone: not an exchange event (status records, gateway refresh snapshots), or
+	// the adapter does not produce this kind.
+	IdentityNone Identity = 0
+	// IdentityDense: Seq is a per-stream sequence that grows by exactly one per event, so a
+	// jump is a loss the gateway can see (OKX seqId chains via prevSeqId, Bybit u).
+	IdentityDense Identity = 1
+	// IdentitySparse: Seq grows monotonically along the stream with holes (Binance update
+	// ids shared by several channels, ms-based ids such as Upbit sequential_id).
+	IdentitySparse Identity = 2
+	// IdentityTradeID: Seq is the exchange's trade id, monotonic per instrument; dense
+	// (consecutive) on venues that say so, where a hole is a lost trade.
+	IdentityTradeID Identity = 3
+	// IdentityContent: the venue gives no id; Seq is a content key (FlagNoSeq) over the
+	// fields that make the event unique, exchange time included where the venue sends one.
+	IdentityContent Identity = 4
+)
+
+var identityNames = [...]string{"none", "dense", "sparse", "trade_id", "content"}
+
+// String returns the class's name ("dense", "sparse", "trade_id", "content", "none").
+func (i Identity) String() string {
+	if int(i) >= len(identityNames) {
+		return fmt.Sprintf("identity(%d)", uint8(i))
+	}
+	return identityNames[i]
+}
