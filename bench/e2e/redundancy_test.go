@@ -207,7 +207,7 @@ func TestRedundancyDelayAndDrops(t *testing.T) {
 		}
 	}
 	if missing > 0 {
-		t.Fatalf("%d of %d events carried by a line were never delivered: %v (arbiter %+v)", missing, len(union), examples, r.strategy.Merger().Arb.Stats.Old[:2])
+		t.Fatalf("%d of %d events carried by a line were never delivered: %v (arbiter %+v)", missing, len(union), examples, r.strategy.Merger().Arb.Stats.Late[:2])
 	}
 	// The earlier copy wins: line 0 (delayed) should win only what line 1 dropped.
 	both, lateWins := 0, 0

@@ -1,29 +1,56 @@
 // Package arbiter does line arbitration: the same exchange event reaches a receiver over
 // several redundant lines (gateways), and only its first arrival is kept.
 //
-// # Event key
+// # Event identity
 //
-// An event is (exchange, kind, instrument, Seq). Seq is the exchange's own id: the update
-// id of a BBO or book message, the trade id of a trade. Where the exchange gives no id
-// (Upbit and Bithumb tickers and full-book pushes, Bithumb legacy trades) the adapter sets
-// wire.FlagNoSeq and puts a content key in Seq — a hash of the message's identifying
-// fields that every gateway computes alike — so the key is the same on every line.
+// An event belongs to a stream (exchange, kind, instrument) and is identified inside it as
+// its venue's adapter states (wire.Identity), read off the record:
 //
-// # Bounded memory, two windows
+//   - Ids (no wire.FlagNoSeq): Seq grows along the stream — dense sequences, sparse
+//     monotonic ids (ms-based ids, update ids shared by several channels) and trade ids
+//     alike. The key is Seq. A record flagged wire.FlagSeqReset starts a new epoch by the
+//     exchange's own rule (Bybit u = 1, OKX seqId < prevSeqId); records whose exchange time
+//     is older than the reset's belong to the previous epoch, which is kept until it ages
+//     out.
+//   - Content with exchange time (FlagNoSeq, TsExchange ≠ 0): Seq is a hash of the event's
+//     identifying fields. The key is (TsExchange, hash), ordered by exchange time, so the
+//     same content at another time (A→B→A) is another event.
+//   - Content only (FlagNoSeq, TsExchange = 0: Kraken's ticker): no order is known but the
+//     receiver's clock. A record is a copy of the remembered first arrival of the same key
+//     nearest to now − the lag its line last showed (per stream, else per venue), if that is
+//     within Options.ContentWindow (250 ms); so A→B→A is two A's once they are more than the
+//     window apart. Exact when identical content does not recur within the window and the
+//     lines' lag varies by less than it; venues send exchange time for nearly everything.
 //
-//   - Streams with ids (exchange, kind, instrument): a sliding bitmap of the last Window
-//     ids below the highest id seen. An id above the top is new (the window slides); an
-//     id inside the window is new unless its bit is set (a late fill from a slower line);
-//     an id below the window is old and dropped. A sudden fall to an id ≤ Window far below
-//     the top is an exchange sequence reset (Bybit restarts at 1 on a new snapshot) and
-//     restarts the stream.
-//   - Content keys (FlagNoSeq): a fixed open-addressed table remembering each key for
-//     NoSeqTTL; older entries are free for reuse. A full probe run evicts the oldest.
+// Records the gateway makes up are not exchange events and never meet exchange ids:
+// status records and FlagRefresh snapshots get OutcomeNotEvent and the Merger applies its
+// own policy to them.
 //
-// Memory is fixed at New: MaxStreams × Window/8 bytes plus NoSeqSlots × 16 bytes.
+// # Tolerance in time
 //
-// Ownership: an Arbiter is owned by one goroutine (the receiver's handler); nothing
-// locks. Offer does not allocate except the first time a stream is seen.
+// Each stream remembers its delivered keys for Options.Tolerance (default 10 s) after their
+// first arrival, on the receiver's clock. A copy within the tolerance is recognized however
+// far apart the ids are; an event that some line carries no later than the tolerance after
+// the events around it is delivered, once. Keys older than the tolerance are forgotten from
+// the lowest up, and the stream keeps the highest forgotten key as its floor: a record at or
+// below the floor is OutcomeLate — dropped and counted, because it may be a copy of a
+// forgotten event or an event every line brought too late (a loss, named as such). Nothing
+// past the tolerance is ever delivered twice — except on content-only streams, which have
+// no order to tell a very late copy from a new event: there a line silent or behind for
+// longer than the tolerance restarts at the head.
+//
+// # Bounded memory
+//
+// At most Options.MaxStreams streams (beyond, records are delivered and counted in
+// Stats.Untracked: nothing is dropped for lack of room) and at most Options.MaxKeys keys
+// remembered in all (24 bytes each), allocated as streams fill. A stream that cannot grow
+// forgets its oldest key early (Stats.Evictions, per line that caused it): the floor rises
+// and the tolerance shrinks for that stream. Default bound: 65,536 streams and 2^21 keys,
+// about 48 MiB of keys plus per-stream overhead (~1.3 KiB each).
+//
+// Ownership: an Arbiter is owned by one goroutine (the receiver's handler); nothing locks.
+// Decide does not allocate in steady state (a stream's key store grows by doubling until it
+// holds the tolerance's worth of keys).
 package arbiter
 
 import (
@@ -37,41 +64,160 @@ const MaxLines = 64
 
 // Options bound an Arbiter. Zero fields take the defaults written here.
 type Options struct {
-	Window     int           // ids remembered per stream below its top (rounded up to 64). Default 8192.
-	MaxStreams int           // streams tracked; beyond, records fall back to the content-key table. Default 65536.
-	NoSeqSlots int           // content-key table slots (power of two). Default 1<<18.
-	NoSeqTTL   time.Duration // how long a content key is remembered. Default 30 s.
+	// Tolerance is how long a stream remembers an event after its first arrival: how far
+	// behind a line may be and still fill a hole, and how long a copy is recognized.
+	// Default 10 s.
+	Tolerance time.Duration
+	// MaxStreams bounds the streams tracked (default 65536).
+	MaxStreams int
+	// MaxKeys bounds the keys remembered across all streams (default 2^21).
+	MaxKeys int
+	// ContentWindow bounds, on content-only streams (no id, no exchange time), how far a
+	// copy's arrival may stray from where the line's lag puts it (default 250 ms): the
+	// same content twice within it is one event.
+	ContentWindow time.Duration
 }
+
+// Defaults of Options.
+const (
+	DefaultTolerance  = 10 * time.Second
+	DefaultMaxStreams = 65536
+	DefaultMaxKeys    = 1 << 21
+	// DefaultContentWindow: see Options.ContentWindow.
+	DefaultContentWindow = 250 * time.Millisecond
+)
 
 func (o *Options) defaults() {
-	if o.Window <= 0 {
-		o.Window = 8192
+	if o.Tolerance <= 0 {
+		o.Tolerance = DefaultTolerance
 	}
-	o.Window = (o.Window + 63) &^ 63
 	if o.MaxStreams <= 0 {
-		o.MaxStreams = 65536
+		o.MaxStreams = DefaultMaxStreams
 	}
-	if o.NoSeqSlots <= 0 {
-		o.NoSeqSlots = 1 << 18
+	if o.MaxKeys <= 0 {
+		o.MaxKeys = DefaultMaxKeys
 	}
-	n := 1
-	for n < o.NoSeqSlots {
-		n <<= 1
-	}
-	o.NoSeqSlots = n
-	if o.NoSeqTTL <= 0 {
-		o.NoSeqTTL = 30 * time.Second
+	if o.ContentWindow <= 0 {
+		o.ContentWindow = DefaultContentWindow
 	}
 }
 
-// Stats count what the arbiter decided, per line.
+// Outcome is the arbiter's verdict on one record.
+type Outcome uint8
+
+// Outcomes.
+const (
+	// OutcomeFirst: the first arrival of an exchange event: deliver it.
+	OutcomeFirst Outcome = iota + 1
+	// OutcomeDuplicate: a copy of an event already delivered: drop it.
+	OutcomeDuplicate
+	// OutcomeLate: at or below the stream's floor, beyond the tolerance: dropped and
+	// counted. A loss when no line brought the event in time.
+	OutcomeLate
+	// OutcomeNotEvent: a status record or a gateway refresh snapshot, not an exchange
+	// event: the caller applies its own policy.
+	OutcomeNotEvent
+	// OutcomeUntracked: no room for a new stream: delivered without de-duplication.
+	OutcomeUntracked
+)
+
+var outcomeNames = [...]string{"", "first", "duplicate", "late", "not_event", "untracked"}
+
+// String returns the outcome's name.
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) && o != 0 {
+		return outcomeNames[o]
+	}
+	return "outcome?"
+}
+
+// Stats count what the arbiter decided, per line (the line whose record it was).
 type Stats struct {
 	Wins       [MaxLines]uint64 // first arrivals delivered from each line
-	Duplicates [MaxLines]uint64 // later copies dropped
-	Old        [MaxLines]uint64 // ids below the window (a line far behind): dropped
-	Resets     uint64           // stream sequence resets followed
-	Evictions  uint64           // content keys evicted before their TTL (table pressure)
+	Duplicates [MaxLines]uint64 // copies dropped
+	Late       [MaxLines]uint64 // records at or below a stream's floor (beyond the tolerance): dropped, possibly lost
+	Resets     [MaxLines]uint64 // exchange sequence resets (new epochs) first seen on each line
+	Evictions  [MaxLines]uint64 // keys forgotten before the tolerance because the key budget was spent
+	Untracked  uint64           // records of streams beyond MaxStreams, delivered without de-duplication
 	Streams    int              // streams tracked
+	Keys       int              // keys remembered now
+}
+
+// entry is one remembered key. For id streams a = Seq (the key) and b = the exchange time
+// it came with (not part of the key: it places resets); for content streams a = exchange
+// time, b = content hash (both the key). at is the first arrival (receiver clock, ns).
+type entry struct {
+	a, b uint64
+	at   int64
+}
+
+func (e *entry) less(a, b uint64) bool { return e.a < a || e.a == a && e.b < b }
+
+// keyset is a stream's remembered keys in ascending order (a deque over one slice) and its
+// floor, the highest key forgotten.
+type keyset struct {
+	e                []entry // e[head:] is live, sorted by (a, b)
+	head             int
+	floorA, floorB   uint64
+	hasFloor         bool
+	epochTs, epochID uint64
+	epoch            bool   // this set began at a FlagSeqReset record (epochTs, epochID)
+	startAt          int64  // arrival of that record (receiver clock)
+	implicit         bool   // begun by implicitEpoch: its reset record was not seen first
+	floorTsBefore    uint64 // exchange time of the previous epoch's top when this one began
+	topIDBefore      uint64 // and that top's id
+	ex               wire.Exchange
+}
+
+func (k *keyset) live() []entry { return k.e[k.head:] }
+
+// above reports whether id is above every id k holds (and k holds some).
+func (k *keyset) above(id uint64) bool {
+	l := k.live()
+	return len(l) > 0 && id > l[len(l)-1].a
+}
+
+func (k *keyset) belowFloor(a, b uint64) bool {
+	return k.hasFloor && (a < k.floorA || a == k.floorA && b <= k.floorB)
+}
+
+// find returns the index in live() of the first entry ≥ (a, b).
+func (k *keyset) find(a, b uint64) int {
+	l := k.live()
+	n := len(l)
+	// Most keys are new tops or near the top: check the end first.
+	if n == 0 || l[n-1].less(a, b) {
+		return n
+	}
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if l[m].less(a, b) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// forget drops the oldest live entry and raises the floor to it.
+func (k *keyset) forget() {
+	f := k.e[k.head]
+	k.floorA, k.floorB, k.hasFloor = f.a, f.b, true
+	k.head++
+	if k.head == len(k.e) {
+		k.e, k.head = k.e[:0], 0
+	}
+}
+
+// alignset is a content-only stream: keys in order of first arrival, and the lag each
+// line showed at its last copy.
+type alignset struct {
+	keys  []uint64
+	at    []int64
+	lag   [MaxLines]int64 // the line's lag behind the first arrival at its last copy (ns)
+	known uint64          // bit per line: lag is the line's own on this stream
 }
 
 type streamKey struct {
@@ -81,57 +227,86 @@ type streamKey struct {
 }
 
 type stream struct {
-	top  uint64
-	init bool
-	bits []uint64 // window bitmap, Window/64 words
+	cur    keyset   // the current epoch (the only one of streams never reset)
+	past   []keyset // earlier epochs, oldest first, until they age out (at most maxEpochs)
+	lateTs uint64   // records older than this exchange time belong to epochs aged out
+	align  *alignset
+	ex     wire.Exchange
 }
 
-type slot struct {
-	key uint64
-	at  int64 // unix ns inserted; 0 = empty
-}
+// maxContentOnly bounds the keys of one content-only stream (each record scans them):
+// beyond, its oldest are forgotten early and counted as evictions.
+const maxContentOnly = 4096
+
+// maxEpochs bounds the past epochs a stream keeps: resets closer together than the
+// tolerance beyond this make the oldest epoch's stragglers late.
+const maxEpochs = 8
 
 // Arbiter decides first arrivals. Create with New.
 type Arbiter struct {
 	opts    Options
+	tol     int64
+	window  int64
 	index   map[streamKey]int32
 	streams []stream
-	words   []uint64 // all bitmaps, one block (no per-stream allocation)
-	table   []slot
-	mask    uint64
-	ttl     int64
+	keys    int // entries' capacity reserved across streams (the budget in use)
+	// lineLag is each line's lag behind the first arrival, per venue, as its last copy on
+	// any stream showed: where a content-only stream has no order to go by for a line new
+	// to it, this is where its copy is looked for.
+	lineLag [MaxLines][256]int64
 	Stats   Stats
 }
 
-// New returns an Arbiter with its memory allocated up front.
+// New returns an Arbiter. Memory is allocated as streams fill, within Options' bounds.
 func New(opts Options) *Arbiter {
 	opts.defaults()
-	return &Arbiter{opts: opts, index: make(map[streamKey]int32, 1024), table: make([]slot, opts.NoSeqSlots),
-		mask: uint64(opts.NoSeqSlots - 1), ttl: int64(opts.NoSeqTTL)}
+	return &Arbiter{opts: opts, tol: int64(opts.Tolerance), window: int64(opts.ContentWindow), index: make(map[streamKey]int32, 1024)}
 }
 
-// Offer reports whether the record with header h, arriving on line at nowNs, is the first
-// arrival of its exchange event (deliver it) or a copy (drop it). Status records are not
-// exchange events: Offer returns true for them and the caller applies its own policy.
+// Tolerance returns the arbiter's tolerance.
+func (a *Arbiter) Tolerance() time.Duration { return a.opts.Tolerance }
+
+// Offer reports whether the record with header h, arriving on line at nowNs, should be
+// delivered: a first arrival, a record of an untracked stream, or not an exchange event
+// (status, refresh: the caller applies its own policy). See Decide.
 func (a *Arbiter) Offer(line int, h *wire.Header, nowNs int64) bool {
-	if h.Kind == wire.KindStatus {
-		return true
+	switch a.Decide(line, h, nowNs) {
+	case OutcomeDuplicate, OutcomeLate:
+		return false
+	}
+	return true
+}
+
+// Decide classifies the record with header h arriving on line at nowNs (receiver clock,
+// ns, non-decreasing) and counts the outcome.
+func (a *Arbiter) Decide(line int, h *wire.Header, nowNs int64) Outcome {
+	if h.Kind == wire.KindStatus || h.Flags&wire.FlagRefresh != 0 {
+		return OutcomeNotEvent
 	}
 	line &= MaxLines - 1
-	var first bool
-	if h.Flags&wire.FlagNoSeq != 0 || h.Seq == 0 {
-		first = a.offerKey(h, nowNs)
-	} else if s := a.stream(h); s != nil {
-		first = a.offerSeq(line, s, h.Seq)
-	} else {
-		first = a.offerKey(h, nowNs)
+	s := a.stream(h)
+	if s == nil {
+		a.Stats.Untracked++
+		return OutcomeUntracked
 	}
-	if first {
+	var o Outcome
+	switch {
+	case h.Flags&wire.FlagNoSeq == 0:
+		o = a.decideID(line, s, h, nowNs)
+	case h.TsExchange != 0:
+		o = a.decideKey(line, &s.cur, uint64(h.TsExchange), h.Seq, false, nowNs)
+	default:
+		o = a.decideAlign(line, s, h.Seq, nowNs)
+	}
+	switch o {
+	case OutcomeFirst:
 		a.Stats.Wins[line]++
-	} else {
+	case OutcomeDuplicate:
 		a.Stats.Duplicates[line]++
+	case OutcomeLate:
+		a.Stats.Late[line]++
 	}
-	return first
+	return o
 }
 
 func (a *Arbiter) stream(h *wire.Header) *stream {
@@ -142,95 +317,285 @@ func (a *Arbiter) stream(h *wire.Header) *stream {
 	if len(a.streams) >= a.opts.MaxStreams {
 		return nil
 	}
-	w := a.opts.Window / 64
-	if cap(a.words)-len(a.words) < w { // grow the bitmap block in chunks, not per stream
-		nw := make([]uint64, len(a.words), len(a.words)+w*256)
-		copy(nw, a.words)
-		a.words = nw
-		for i := range a.streams { // re-point existing bitmaps into the new block
-			a.streams[i].bits = a.words[i*w : (i+1)*w]
-		}
-	}
-	a.words = a.words[:len(a.words)+w]
-	a.streams = append(a.streams, stream{bits: a.words[len(a.words)-w:]})
+	a.streams = append(a.streams, stream{ex: h.Exchange, cur: keyset{ex: h.Exchange}})
 	a.index[k] = int32(len(a.streams) - 1)
 	a.Stats.Streams = len(a.streams)
 	return &a.streams[len(a.streams)-1]
 }
 
-func (a *Arbiter) offerSeq(line int, s *stream, seq uint64) bool {
-	w := uint64(a.opts.Window)
-	switch {
-	case !s.init:
-		s.init, s.top = true, seq
-	case seq > s.top:
-		if seq-s.top >= w {
-			clear(s.bits)
-		} else {
-			for i := s.top + 1; i < seq; i++ {
-				s.bits[(i%w)/64] &^= 1 << (i % 64)
+// decideID places an id record in its epoch and decides it there.
+func (a *Arbiter) decideID(line int, s *stream, h *wire.Header, now int64) Outcome {
+	ts := uint64(max(h.TsExchange, 0))
+	reset := h.Flags&wire.FlagSeqReset != 0
+	if reset && ts != 0 {
+		// The reset record of an epoch begun implicitly (this line brought it later than
+		// the epoch's first records): the epoch begins here.
+		for i := len(s.past); i >= 0; i-- {
+			e := s.epochAt(i)
+			if e.implicit && ts < e.epochTs && ts > e.floorTsBefore {
+				e.epochTs, e.epochID, e.implicit = ts, h.Seq, false
+				break
 			}
 		}
-		s.top = seq
-	case s.top-seq >= w:
-		if seq <= w && s.top > 2*w { // the exchange restarted its sequence
-			a.Stats.Resets++
-			clear(s.bits)
-			s.top = seq
+	}
+	if implicit := !reset && a.implicitEpoch(&s.cur, h.Seq, ts); implicit || reset && a.startsEpoch(&s.cur, h.Seq, ts) {
+		a.Stats.Resets[line]++
+		if len(s.past) == maxEpochs {
+			a.dropEpoch(s)
+		}
+		beforeID, beforeTs := s.cur.floorA, s.cur.floorB
+		if l := s.cur.live(); len(l) > 0 {
+			beforeID, beforeTs = l[len(l)-1].a, l[len(l)-1].b
+		}
+		s.past = append(s.past, s.cur)
+		s.cur = keyset{epoch: true, implicit: implicit, epochTs: ts, epochID: h.Seq, startAt: now,
+			floorTsBefore: beforeTs, topIDBefore: beforeID, ex: s.ex}
+	}
+	// Past epochs age out once empty and the tolerance has passed since the next began.
+	for len(s.past) > 0 {
+		a.age(&s.past[0], now)
+		next := &s.cur
+		if len(s.past) > 1 {
+			next = &s.past[1]
+		}
+		if len(s.past[0].live()) > 0 || now-next.startAt <= a.tol {
 			break
 		}
-		a.Stats.Old[line]++
+		a.dropEpoch(s)
+	}
+	set := &s.cur
+	if ts != 0 && s.cur.epoch && ts < s.cur.epochTs {
+		// A record of an earlier epoch (a slower line): decided there, or late once that
+		// epoch has aged out.
+		if ts < s.lateTs {
+			return OutcomeLate
+		}
+		set = nil
+		for i := len(s.past) - 1; i >= 0; i-- {
+			if !s.past[i].epoch || s.past[i].epochTs <= ts {
+				set = &s.past[i]
+				if next := s.epochAt(i + 1); next.implicit && ts > next.floorTsBefore && h.Seq <= next.topIDBefore {
+					// Between the previous epoch's top and the first record this receiver saw
+					// of the next, with an id not above that top: a record of the next epoch
+					// from before its first seen (its reset record has not come yet).
+					set = next
+				}
+				break
+			}
+		}
+		if set == nil {
+			return OutcomeLate
+		}
+	}
+	return a.decideKey(line, set, h.Seq, ts, true, now)
+}
+
+// implicitEpoch reports whether an id record starts a new epoch whose reset record this
+// line did not bring (dropped on the way): within one epoch ids and exchange times rise
+// together, so an id at or below the stream's top with an exchange time after the top's
+// can only come from a later epoch.
+func (a *Arbiter) implicitEpoch(cur *keyset, id, ts uint64) bool {
+	if ts == 0 {
 		return false
-	default:
-		if s.bits[(seq%w)/64]&(1<<(seq%64)) != 0 {
-			return false
+	}
+	topID, topTs := cur.floorA, cur.floorB
+	if l := cur.live(); len(l) > 0 {
+		topID, topTs = l[len(l)-1].a, l[len(l)-1].b
+	} else if !cur.hasFloor {
+		return false
+	}
+	return topTs != 0 && id <= topID && ts > topTs
+}
+
+// epochAt returns the stream's epoch i, oldest first: s.past[i], or s.cur for
+// i == len(s.past).
+func (s *stream) epochAt(i int) *keyset {
+	if i == len(s.past) {
+		return &s.cur
+	}
+	return &s.past[i]
+}
+
+// dropEpoch forgets a stream's oldest past epoch: its stragglers are late from now on.
+func (a *Arbiter) dropEpoch(s *stream) {
+	a.release(&s.past[0])
+	if len(s.past) > 1 {
+		s.lateTs = s.past[1].epochTs
+	} else {
+		s.lateTs = s.cur.epochTs
+	}
+	s.past = append(s.past[:0], s.past[1:]...)
+}
+
+// startsEpoch reports whether a FlagSeqReset record (id, ts) starts a new epoch of cur,
+// the stream's current epoch: the stream has history, the record is not one cur already
+// holds, and it is at least as new in exchange time as cur's highest id (an older reset
+// record is a slower line's copy of a reset already followed). Without exchange time a
+// reset cannot be placed and the record is decided in cur.
+func (a *Arbiter) startsEpoch(cur *keyset, id, ts uint64) bool {
+	if len(cur.live()) == 0 && !cur.hasFloor {
+		return false // a fresh stream: the reset just begins it
+	}
+	l := cur.live()
+	var topTs uint64
+	if len(l) > 0 {
+		topTs = l[len(l)-1].b
+	}
+	if ts == 0 || ts < topTs || cur.epoch && ts < cur.epochTs {
+		return false
+	}
+	if cur.epoch && cur.epochTs == ts && cur.epochID == id {
+		return false // a copy of the record that began this epoch
+	}
+	i := cur.find(id, 0)
+	return !(i < len(l) && l[i].a == id && l[i].b == ts) // not a copy of a record cur holds
+}
+
+// release gives k's storage back to the key budget.
+func (a *Arbiter) release(k *keyset) {
+	a.keys -= cap(k.e)
+	a.Stats.Keys -= len(k.live())
+	k.e, k.head = nil, 0
+}
+
+// age forgets k's entries older than the tolerance.
+func (a *Arbiter) age(k *keyset, now int64) {
+	for k.head < len(k.e) && now-k.e[k.head].at > a.tol {
+		k.forget()
+		a.Stats.Keys--
+	}
+}
+
+// decideKey decides key (x, y) in the ordered set k and remembers it when first. With
+// idOnly the set is ordered by x alone and y (the exchange time) is stored beside it: a
+// copy has the same id and the same exchange time (where both are known).
+func (a *Arbiter) decideKey(line int, k *keyset, x, y uint64, idOnly bool, now int64) Outcome {
+	a.age(k, now)
+	kx, ky := x, y
+	if idOnly {
+		ky = 0
+	}
+	if k.belowFloor(kx, ky) {
+		return OutcomeLate
+	}
+	i := k.find(kx, ky)
+	l := k.live()
+	for j := i; j < len(l) && l[j].a == x; j++ {
+		if l[j].b == y || idOnly && (l[j].b == 0 || y == 0) {
+			a.lineLag[line][k.ex] = now - l[j].at
+			return OutcomeDuplicate
+		}
+		if !idOnly {
+			break
 		}
 	}
-	s.bits[(seq%w)/64] |= 1 << (seq % 64)
+	if !a.room(k, line) {
+		// The budget is spent and k has nothing to give back: deliver, unremembered.
+		a.Stats.Untracked++
+		return OutcomeFirst
+	}
+	if k.head > 0 && (len(k.e) == cap(k.e)) { // slide the live part to the front
+		n := copy(k.e, k.e[k.head:])
+		k.e, k.head = k.e[:n], 0
+		i = k.find(kx, ky)
+	}
+	k.e = append(k.e, entry{})
+	l = k.e[k.head:]
+	copy(l[i+1:], l[i:len(l)-1])
+	l[i] = entry{a: x, b: y, at: now}
+	a.Stats.Keys++
+	return OutcomeFirst
+}
+
+// room makes sure k can take one more entry: it grows k's storage within the key budget,
+// or forgets k's oldest entry when the budget is spent. It reports false when k is empty
+// and cannot grow.
+func (a *Arbiter) room(k *keyset, line int) bool {
+	if len(k.e) < cap(k.e) || k.head > 0 {
+		return true
+	}
+	grow := max(cap(k.e), 16)
+	if a.keys+grow <= a.opts.MaxKeys {
+		ne := make([]entry, len(k.e), cap(k.e)+grow)
+		copy(ne, k.e)
+		k.e = ne
+		a.keys += grow
+		return true
+	}
+	if len(k.live()) == 0 {
+		return false
+	}
+	k.forget()
+	a.Stats.Keys--
+	a.Stats.Evictions[line]++
 	return true
 }
 
-// offerKey checks the content-key table: first if the key was not seen within the TTL.
-func (a *Arbiter) offerKey(h *wire.Header, nowNs int64) bool {
-	key := mix(h)
-	i := key & a.mask
-	oldest, oldestAt := i, int64(1<<63-1)
-	for probe := 0; probe < 16; probe++ {
-		sl := &a.table[i]
-		switch {
-		case sl.at != 0 && sl.key == key && nowNs-sl.at < a.ttl:
-			return false
-		case sl.at == 0 || nowNs-sl.at >= a.ttl || sl.key == key:
-			sl.key, sl.at = key, nowNs
-			return true
+// decideAlign decides a content-only key by time: its copies are the remembered arrivals
+// of the same key, and the one that belongs to this record is the one whose first arrival
+// is nearest to now − the lag this line last showed, within Options.ContentWindow.
+func (a *Arbiter) decideAlign(line int, s *stream, key uint64, now int64) Outcome {
+	al := s.align
+	if al == nil {
+		al = &alignset{}
+		s.align = al
+	}
+	// Age out the front (first arrivals are appended in time order).
+	n := 0
+	for n < len(al.keys) && now-al.at[n] > a.tol {
+		n++
+	}
+	if n > 0 {
+		al.keys = al.keys[:copy(al.keys, al.keys[n:])]
+		al.at = al.at[:copy(al.at, al.at[n:])]
+		a.Stats.Keys -= n
+	}
+	lag, known := al.lag[line], al.known&(1<<line) != 0
+	if !known {
+		lag = a.lineLag[line][s.ex] // new to this stream: the line's lag on this venue
+	}
+	want, best, bestD := now-lag, -1, a.window+1
+	for p := len(al.keys) - 1; p >= 0; p-- {
+		if al.keys[p] != key {
+			continue
 		}
-		if sl.at < oldestAt {
-			oldest, oldestAt = i, sl.at
+		d := al.at[p] - want
+		if d < 0 {
+			d = -d
 		}
-		i = (i + 1) & a.mask
+		if d < bestD {
+			best, bestD = p, d
+		}
 	}
-	a.Stats.Evictions++
-	a.table[oldest] = slot{key: key, at: nowNs}
-	return true
-}
-
-// mix hashes the event key (FNV-1a over the fields, then a final avalanche).
-func mix(h *wire.Header) uint64 {
-	x := uint64(14695981039346656037)
-	add := func(b byte) { x ^= uint64(b); x *= 1099511628211 }
-	add(byte(h.Exchange))
-	add(byte(h.Kind))
-	for _, c := range h.Instrument {
-		add(c)
+	if best >= 0 {
+		al.lag[line] = now - al.at[best]
+		al.known |= 1 << line
+		a.lineLag[line][s.ex] = al.lag[line]
+		return OutcomeDuplicate
 	}
-	for i := 0; i < 64; i += 8 {
-		add(byte(h.Seq >> i))
+	if len(al.keys) == cap(al.keys) {
+		grow := max(cap(al.keys), 16)
+		if a.keys+grow > a.opts.MaxKeys || len(al.keys) >= maxContentOnly {
+			if len(al.keys) == 0 {
+				a.Stats.Untracked++
+				return OutcomeFirst
+			}
+			drop := max(1, len(al.keys)/16)
+			al.keys = al.keys[:copy(al.keys, al.keys[drop:])]
+			al.at = al.at[:copy(al.at, al.at[drop:])]
+			a.Stats.Keys -= drop
+			a.Stats.Evictions[line] += uint64(drop)
+		} else {
+			nk := make([]uint64, len(al.keys), cap(al.keys)+grow)
+			copy(nk, al.keys)
+			na := make([]int64, len(al.at), cap(al.keys)+grow)
+			copy(na, al.at)
+			al.keys, al.at = nk, na
+			a.keys += grow
+		}
 	}
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	if x == 0 {
-		x = 1
-	}
-	return x
+	al.keys = append(al.keys, key)
+	al.at = append(al.at, now)
+	a.Stats.Keys++
+	return OutcomeFirst
 }

@@ -27,6 +27,8 @@ func BenchmarkOffer(b *testing.B) {
 	}
 }
 
+// BenchmarkOfferContentKey: content keys with exchange time (Upbit books), two lines, one
+// event per µs (10M keys would be within the tolerance: the key budget evicts).
 func BenchmarkOfferContentKey(b *testing.B) {
 	a := New(Options{})
 	h := hdr(wire.Upbit, wire.KindBookSnapshot, "BTC-KRW", 0)
@@ -34,8 +36,23 @@ func BenchmarkOfferContentKey(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		h.Seq = uint64(i/2 + 1)
-		a.Offer(i&1, h, int64(i))
+		h.Seq, h.TsExchange = uint64(i/2+1)*0x9e3779b97f4a7c15, int64(i/2+1)
+		a.Offer(i&1, h, int64(i)*500)
+		i++
+	}
+}
+
+// BenchmarkOfferContentOnly: content keys without exchange time (Kraken ticker), two
+// lines, an event per ms: 10,000 keys within the tolerance, bounded by maxContentOnly.
+func BenchmarkOfferContentOnly(b *testing.B) {
+	a := New(Options{})
+	h := hdr(wire.Kraken, wire.KindBBO, "BTC-USD", 0)
+	h.Flags = wire.FlagNoSeq
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		h.Seq = uint64(i/2+1) * 0x9e3779b97f4a7c15
+		a.Offer(i&1, h, int64(i/2)*1_000_000+int64(i&1)*1000)
 		i++
 	}
 }

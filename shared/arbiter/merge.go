@@ -16,6 +16,17 @@ import (
 // resync status is then delivered too). A line becomes healthy again for a stream when
 // it delivers that stream's snapshot.
 //
+// Book snapshots: a snapshot (exchange or FlagRefresh) that reaches a stream the consumer
+// does not hold whole — never snapshotted, or broken by a real gap — is delivered even when
+// the Arbiter calls it a copy (a resubscribe snapshot identical to an earlier one repairs
+// the book all the same), and clears the break (Stats.Repairs).
+//
+// Refresh snapshots (FlagRefresh) are the gateway's own records, not exchange events: they
+// never meet the Arbiter's ids. One is delivered when the consumer does not hold the stream
+// whole (a late joiner, a break), or when it comes from the stream's lead line — the line
+// that delivered the stream's newest first arrival, whose book is the consumer's — so the
+// merged stream (and the archive) carries one line's periodic refreshes, not every line's.
+//
 // Liveness: a line is down when it has delivered nothing for LineTimeoutNs while another
 // line has (checked by Tick); Failovers and Returns count the transitions.
 //
@@ -39,11 +50,14 @@ type Merger struct {
 
 // MergeStats count the merger's decisions.
 type MergeStats struct {
-	Covered   uint64           // invalidating statuses covered by another line
-	RealGaps  uint64           // invalidating statuses delivered (no line could cover)
-	Failovers uint64           // a line went silent while another carried on
-	Returns   uint64           // a silent line came back
-	SeqGaps   [MaxLines]uint64 // records missing in each line's gateway sequence
+	Covered          uint64           // invalidating statuses covered by another line
+	RealGaps         uint64           // invalidating statuses delivered (no line could cover)
+	Failovers        uint64           // a line went silent while another carried on
+	Returns          uint64           // a silent line came back
+	SeqGaps          [MaxLines]uint64 // records missing in each line's gateway sequence
+	Repairs          uint64           // snapshot copies delivered because the consumer's book was not whole
+	Refreshes        uint64           // refresh snapshots delivered
+	RefreshesDropped uint64           // refresh snapshots dropped (consumer whole, not the lead line)
 }
 
 type streamID struct {
@@ -54,6 +68,8 @@ type streamID struct {
 type health struct {
 	seen, unhealthy uint64 // bit per line
 	broken          bool   // a real gap was delivered; waiting for a snapshot
+	whole           bool   // a snapshot was delivered (the consumer can hold the book)
+	lead            int8   // line of the newest first arrival of a book record; -1 none
 }
 
 // NewMerger returns a Merger for up to lines lines (≤ MaxLines).
@@ -65,7 +81,7 @@ func (m *Merger) stream(h *wire.Header) *health {
 	k := streamID{h.Exchange, h.Instrument}
 	s := m.streams[k]
 	if s == nil {
-		s = &health{}
+		s = &health{lead: -1}
 		m.streams[k] = s
 	}
 	return s
@@ -98,12 +114,24 @@ func (m *Merger) offer(line int, h *wire.Header, nowNs int64) bool {
 	s := m.stream(h)
 	if h.Kind != wire.KindStatus {
 		s.seen |= bit
-		if h.Kind == wire.KindBookSnapshot {
+		snap := h.Kind == wire.KindBookSnapshot
+		if snap {
 			s.unhealthy &^= bit
 		}
-		ok := m.Arb.Offer(line, h, nowNs)
-		if ok && h.Kind == wire.KindBookSnapshot {
-			s.broken = false
+		if h.Flags&wire.FlagRefresh != 0 {
+			return m.offerRefresh(line, s, snap)
+		}
+		o := m.Arb.Decide(line, h, nowNs)
+		ok := o == OutcomeFirst || o == OutcomeUntracked
+		if snap && !ok && o != OutcomeLate && (s.broken || !s.whole) {
+			ok = true
+			m.Stats.Repairs++
+		}
+		if ok && snap {
+			s.broken, s.whole = false, true
+		}
+		if ok && (snap || h.Kind == wire.KindBookDelta) {
+			s.lead = int8(line)
 		}
 		return ok
 	}
@@ -126,6 +154,20 @@ func (m *Merger) offer(line int, h *wire.Header, nowNs int64) bool {
 		return false // the snapshot that came with it carries the news
 	}
 	return true
+}
+
+// offerRefresh applies the refresh policy (see Merger).
+func (m *Merger) offerRefresh(line int, s *health, snap bool) bool {
+	if !snap {
+		return true // not produced today; a future gateway-made kind passes unchanged
+	}
+	if s.broken || !s.whole || int(s.lead) == line {
+		s.broken, s.whole = false, true
+		m.Stats.Refreshes++
+		return true
+	}
+	m.Stats.RefreshesDropped++
+	return false
 }
 
 // covered reports whether a line other than line is alive and healthy on stream s.

@@ -116,3 +116,89 @@ func TestOfferRetransmitLeavesLineTracking(t *testing.T) {
 		t.Fatalf("seq gaps %d after retransmits, want 7", g)
 	}
 }
+
+// Regression (issue 9.2): refresh snapshots of books without exchange ids carried the
+// content hash in Seq without FlagNoSeq; the arbiter took the hash for an id and dropped
+// 25 of 30 refreshes on a single clean line.
+func TestRegressionRefreshNeverMeetsIDs(t *testing.T) {
+	m := NewMerger(New(Options{}), 1, 0)
+	delivered := 0
+	key := uint64(0x9e3779b97f4a7c15)
+	for i := 0; i < 30; i++ {
+		d := content(wire.Coinbase, wire.KindBookDelta, "BTC-USD", uint64(i+1), int64(i+1)*ms)
+		m.Offer(0, d, int64(i)*ms)
+		key = key*6364136223846793005 + 1442695040888963407
+		r := hdr(wire.Coinbase, wire.KindBookSnapshot, "BTC-USD", key>>1)
+		r.Flags = wire.FlagRefresh
+		if m.Offer(0, r, int64(i)*ms+1) {
+			delivered++
+		}
+	}
+	if delivered != 30 {
+		t.Fatalf("%d of 30 refresh snapshots delivered on a single clean line", delivered)
+	}
+}
+
+// Refreshes: a late joiner gets one; once whole, only the lead line's refreshes pass (one
+// line's periodic refreshes, not every line's); a broken stream takes any line's.
+func TestRefreshPolicy(t *testing.T) {
+	m := NewMerger(New(Options{}), 2, 0)
+	ref := func(line int, now int64) bool {
+		r := hdr(wire.OKX, wire.KindBookSnapshot, "BTC-USDT", 77)
+		r.Flags = wire.FlagRefresh
+		return m.Offer(line, r, now)
+	}
+	if !ref(1, 1) {
+		t.Fatal("late joiner's first refresh dropped")
+	}
+	m.Offer(0, hdr(wire.OKX, wire.KindBookDelta, "BTC-USDT", 78), 2) // line 0 leads
+	m.Offer(1, hdr(wire.OKX, wire.KindBookDelta, "BTC-USDT", 78), 3)
+	if ref(1, 4) || !ref(0, 5) {
+		t.Fatal("refresh from the non-lead line passed, or the lead's dropped")
+	}
+	m.Offer(0, status(wire.StatusGap, 0), 6)
+	st := status(wire.StatusGap, 0)
+	st.Exchange = wire.OKX
+	st.Instrument.SetString("BTC-USDT")
+	m.Offer(0, st, 6)
+	m.Offer(1, st, 6) // both lines broken: a real gap
+	if !ref(1, 7) {
+		t.Fatal("a broken stream did not take a refresh")
+	}
+}
+
+// Regression (issue 9.4): a Coinbase resubscribe snapshot identical to an earlier one was
+// dropped as a duplicate and the merger's broken state stayed set.
+func TestRegressionResubscribeSnapshotRepairs(t *testing.T) {
+	m := NewMerger(New(Options{}), 2, 0)
+	snap := func() *wire.Header { return content(wire.Coinbase, wire.KindBookSnapshot, "BTC-USD", 0xCAFE, 0) }
+	if !m.Offer(0, snap(), 1) || m.Offer(1, snap(), 2) {
+		t.Fatal("first snapshot / copy verdicts")
+	}
+	st := hdr(wire.Coinbase, wire.KindStatus, "BTC-USD", 0)
+	st.Aux, st.Flags = uint8(wire.StatusGap), wire.FlagBookInvalid
+	m.Offer(0, st, 3)
+	if !m.Offer(1, st, 4) {
+		t.Fatal("gap on both lines not delivered")
+	}
+	if !m.Offer(0, snap(), 5) { // line 0 resubscribes; the book had not changed
+		t.Fatal("identical resubscribe snapshot dropped while the stream was broken")
+	}
+	st2 := *st
+	if !m.Offer(0, &st2, 6) { // broken state cleared: a new real gap is reported again
+		t.Fatal("broken state stayed set after the repair")
+	}
+	// A slower line's copy of a snapshot the consumer already had repairs a broken stream.
+	okx := func() *wire.Header { return hdr(wire.OKX, wire.KindBookSnapshot, "BTC-USDT", 50) }
+	if !m.Offer(0, okx(), 7) {
+		t.Fatal("snapshot dropped")
+	}
+	st3 := *st
+	st3.Exchange = wire.OKX
+	st3.Instrument.SetString("BTC-USDT")
+	m.Offer(0, &st3, 8)
+	m.Offer(1, &st3, 8)
+	if !m.Offer(1, okx(), 9) || m.Stats.Repairs != 2 { // the Coinbase one above, and this
+		t.Fatalf("copy of a snapshot did not repair the broken stream (repairs %d)", m.Stats.Repairs)
+	}
+}
