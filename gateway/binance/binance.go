@@ -139,3 +139,19 @@ func (*Adapter) SnapshotURL(restURL, symbol string, depth int) string {
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Binance identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot:
+		return wire.IdentitySparse
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	case wire.KindBookDelta:
+		return wire.IdentityDense
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns true: trade ids `t` are consecutive per symbol.
+func (*Adapter) DenseTradeIDs() bool { return true }

@@ -250,3 +250,15 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection (either API).
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Bithumb identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindTrade, wire.KindBookSnapshot, wire.KindBookDelta, wire.KindTicker:
+		return wire.IdentityContent
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: legacy transactions carry no id; new-API sequential_id is ms-based.
+func (*Adapter) DenseTradeIDs() bool { return false }

@@ -205,3 +205,19 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Bybit identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookDelta:
+		return wire.IdentityDense
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	case wire.KindBookSnapshot, wire.KindTicker:
+		return wire.IdentitySparse
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: Bybit documents `i` as a unique trade id, not a consecutive one.
+func (*Adapter) DenseTradeIDs() bool { return false }

@@ -16,6 +16,8 @@ func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
 
 func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "bybit", cases) }
 
+func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
+
 func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
 
 // TestSeqMapping checks what the JSON form does not show: SeqFirst and FlagNoSeq.

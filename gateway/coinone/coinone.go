@@ -142,3 +142,17 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Coinone identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot, wire.KindTicker:
+		return wire.IdentitySparse
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: ids are ms×1000+counter.
+func (*Adapter) DenseTradeIDs() bool { return false }

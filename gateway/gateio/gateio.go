@@ -211,3 +211,21 @@ func (*Adapter) SnapshotURL(restURL, symbol string, depth int) string {
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Gate identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot:
+		return wire.IdentitySparse
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	case wire.KindBookDelta:
+		return wire.IdentityDense
+	case wire.KindTicker:
+		return wire.IdentityContent
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: spot trade ids are exchange-wide, not consecutive per currency pair.
+func (*Adapter) DenseTradeIDs() bool { return false }

@@ -18,6 +18,8 @@ func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
 // for the sources the cases are modelled on).
 func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "korbit", cases) }
 
+func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
+
 func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
 
 func contentKey(fields ...string) uint64 {

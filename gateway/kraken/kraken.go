@@ -278,3 +278,17 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Kraken identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot, wire.KindBookDelta, wire.KindTicker:
+		return wire.IdentityContent
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns true: v2 `trade_id` is a per-book integer sequence.
+func (*Adapter) DenseTradeIDs() bool { return true }

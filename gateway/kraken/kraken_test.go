@@ -20,6 +20,8 @@ func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
 
 func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "kraken", cases) }
 
+func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
+
 func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
 
 // parseOne parses frame into exactly one record.
@@ -72,11 +74,10 @@ func (b *testBook) apply(r *wire.Record, depth int) {
 // README says. book-3 is an update whose prior BTC/USD book was not captured: only the
 // checksum it carries is checked.
 func TestChecksumSamples(t *testing.T) {
-	dir := filepath.Join(adaptertest.SamplesDir, "kraken")
 	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+		b, err := os.ReadFile(filepath.Join(adaptertest.SamplesDir, name))
 		if err != nil {
-			t.Skipf("reference samples not present (%v)", err)
+			t.Fatal(err)
 		}
 		return b
 	}

@@ -173,3 +173,17 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Upbit identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot, wire.KindTicker:
+		return wire.IdentityContent
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: sequential_id is ms×1000+counter ("does not guarantee order").
+func (*Adapter) DenseTradeIDs() bool { return false }

@@ -17,6 +17,8 @@ func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
 
 func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "upbit", cases) }
 
+func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
+
 func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
 
 // contentKey is the documented content key computed independently: FNV-1a 64 over each
