@@ -23,6 +23,9 @@ import (
 func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websocket.Conn, err error) {
 	s.connectedAt = time.Now()
 	s.connectedNs.Store(s.connectedAt.UnixNano())
+	for _, sym := range s.syms { // content-key repeats are counted per connection
+		sym.lastKey, sym.repeats = [8]uint64{}, [8]uint32{}
+	}
 	s.rollAfter = time.Time{}
 	deadline := func() time.Time { return time.Now().Add(s.opts.StaleAfter) }
 	conn.SetReadDeadline(deadline())
@@ -225,10 +228,19 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 			sym.instrument = r.Instrument
 		}
 		k := r.Kind & 7
-		if dedup && dedupable(r) && r.Seq <= sym.lastSeq[k] {
+		if r.Flags&wire.FlagNoSeq != 0 {
+			s.distinguishRepeat(sym, r)
+		}
+		if dedup && dedupable(r) && r.Seq <= sym.lastSeq[k] && r.Flags&wire.FlagSeqReset == 0 {
 			continue // delivered by the old connection already
 		}
 		sym.lastSeq[k] = r.Seq
+		if r.Kind == wire.KindTrade && s.denseTrades && r.Flags&wire.FlagNoSeq == 0 && r.Seq != 0 {
+			if sym.lastTrade != 0 && r.Seq > sym.lastTrade+1 {
+				s.tradeGap(sym, r)
+			}
+			sym.lastTrade = max(sym.lastTrade, r.Seq)
+		}
 		if r.Kind == wire.KindBookSnapshot || r.Kind == wire.KindBookDelta {
 			before := sym.sync.Stats
 			act := sym.sync.Apply(r, &s.out)
@@ -245,6 +257,39 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 		s.emit(&s.out)
 	}
 	return nil
+}
+
+// distinguishRepeat gives a content key that repeats the previous key of its symbol and
+// kind on this connection a new key: the key mixed with the repeat's ordinal. A venue
+// without ids may send the same content twice in a row (Upbit's top-1 orderbook is sent
+// again, same millisecond, after a change deeper in the book; a book resubscribed on the
+// same connection starts with the snapshot it had): these are distinct events whose
+// content keys are equal, so receivers would drop the second as a copy. Every gateway
+// reading the same stream numbers the repeats alike. Counting restarts with each
+// connection, so the first record of a replacement connection keeps its plain key and
+// still matches the copy the old connection delivered.
+func (s *Session) distinguishRepeat(sym *symbol, r *wire.Record) {
+	k := r.Kind & 7
+	if r.Seq != sym.lastKey[k] || sym.lastKey[k] == 0 {
+		sym.lastKey[k], sym.repeats[k] = r.Seq, 0
+		return
+	}
+	sym.repeats[k]++
+	s.Stats.ContentRepeats.Add(1)
+	n := sym.repeats[k]
+	r.Seq = adapter.ContentKey(r.Seq, []byte{'#', byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+}
+
+// tradeGap marks a hole in a dense trade-id sequence: a StatusGap record (Expected = the
+// next id wanted, Got = the id seen, no FlagBookInvalid: no book is concerned) before the
+// trade that revealed it.
+func (s *Session) tradeGap(sym *symbol, r *wire.Record) {
+	s.Stats.TradeGaps.Add(1)
+	o := s.out.Next()
+	o.Kind, o.Exchange, o.Status = wire.KindStatus, r.Exchange, wire.StatusGap
+	o.Expected, o.Got = sym.lastTrade+1, r.Seq
+	o.Seq, o.TsExchange, o.TsRecv = r.Seq, r.TsExchange, r.TsRecv
+	o.Symbol, o.Instrument = r.Symbol, r.Instrument
 }
 
 func (s *Session) countSync(before, after chain.SyncStats) {

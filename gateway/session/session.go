@@ -62,6 +62,12 @@ type Stats struct {
 	Connects, Reconnects, DialFailures, RateLimited, Stale    atomic.Uint64
 	Gaps, Resyncs, ChecksumFailures, Crossed, Rollovers       atomic.Uint64
 	SnapshotFetches, SnapshotFailures, Oversized              atomic.Uint64
+	// TradeGaps counts holes in the trade ids of venues whose trade ids are dense
+	// (adapter.Adapter.DenseTradeIDs), each marked with a StatusGap record.
+	TradeGaps atomic.Uint64
+	// ContentRepeats counts records whose content key repeated the previous one of their
+	// symbol and kind on the same connection (told apart by an ordinal, see handle).
+	ContentRepeats atomic.Uint64
 }
 
 // symbol is one subscribed symbol's state, owned by Run.
@@ -69,6 +75,9 @@ type symbol struct {
 	sub        adapter.Sub
 	sync       chain.Sync
 	lastSeq    [8]uint64 // last Seq seen per wire.Kind, for rollover de-duplication
+	lastTrade  uint64    // highest trade id seen (dense trade ids only; 0: none yet)
+	lastKey    [8]uint64 // last raw content key per wire.Kind on this connection
+	repeats    [8]uint32 // how many times in a row lastKey repeated
 	name       wire.Name // the exchange symbol as records carry it
 	instrument wire.Name // learned from the first record (canonical BASE-QUOTE)
 }
@@ -92,6 +101,7 @@ type Session struct {
 	syms        map[wire.Name]*symbol
 	backoff     Backoff
 	buf         []byte
+	denseTrades bool // the venue's trade ids are consecutive: holes are marked
 
 	writeMu     sync.Mutex                     // guards writes on the current connection (gorilla allows one writer)
 	conn        atomic.Pointer[websocket.Conn] // the connection being served, for helper goroutines' pings
@@ -155,11 +165,22 @@ func New(opts Options, emit Emit, log *slog.Logger) (*Session, error) {
 			return nil, fmt.Errorf("session: symbol %q: %w", sub.Symbol, err)
 		}
 		sym.sync = chain.Sync{Rule: rule, Checksum: ck, DeriveBBO: wantsDerivedBBO(opts.Adapter, sub)}
-		sym.sync.Book.MaxDepth = sub.Depth
+		sym.sync.Book.MaxDepth = bookDepth(opts.Adapter, sub)
 		s.syms[sym.name] = sym
 	}
 	s.parser = opts.Adapter.NewParser()
+	s.denseTrades = opts.Adapter.DenseTradeIDs()
 	return s, nil
+}
+
+// bookDepth is the depth the local book keeps: the depth the exchange's own book for the
+// subscription has (Kraken rounds 0 to 10 and 20 to 25, and its checksum covers that
+// book), else the configured depth (0: untrimmed).
+func bookDepth(a adapter.Adapter, sub adapter.Sub) int {
+	if d, ok := a.(adapter.BookDepther); ok {
+		return d.BookDepth(sub.Depth)
+	}
+	return sub.Depth
 }
 
 func cmpOr(d, def time.Duration) time.Duration {
