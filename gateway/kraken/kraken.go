@@ -41,10 +41,10 @@
 // gets the earlier key.
 //
 // BookRule is BookChecksum: the book sync applies the snapshot, then each update, drops
-// qty-0 levels, truncates each side to the subscribed depth (Book.MaxDepth = the depth
-// Plan subscribed), and compares Checksum(top of book) with Record.Checksum; a mismatch
-// means a lost or misapplied update, and Resubscribe (unsubscribe + subscribe the book)
-// gets a fresh snapshot. The checksum (Checksum, checksum.go) needs every price and qty
+// qty-0 levels, truncates each side to the subscribed depth (Book.MaxDepth = BookDepth,
+// the depth Plan subscribed: 10 when the config says 0, Kraken's default), and compares
+// Checksum(top of book) with Record.Checksum; a mismatch means a lost or misapplied
+// update, and Resubscribe (unsubscribe + subscribe the book) gets a fresh snapshot. The checksum (Checksum, checksum.go) needs every price and qty
 // with the digits Kraken printed, trailing zeros included: the book the sync keeps must
 // store prices with their printed scale, not in canonical form (0.1229 for 0.12290
 // hashes "1229" where Kraken hashed "12290", and the check fails on a correct book).
@@ -122,6 +122,20 @@ func bookDepth(want int) (int, error) {
 	}
 	return 0, fmt.Errorf("kraken: book depth %d above %d", want, depths[len(depths)-1])
 }
+
+// BookDepth returns the depth Plan subscribes for a wanted depth (0 → 10, 20 → 25): the
+// depth of Kraken's book for the subscription, which its checksum covers and to which
+// the gateway trims its local book (adapter.BookDepther). A depth Plan rejects is
+// returned as is.
+func (*Adapter) BookDepth(want int) int {
+	d, err := bookDepth(want)
+	if err != nil {
+		return want
+	}
+	return d
+}
+
+var _ adapter.BookDepther = (*Adapter)(nil)
 
 // stream is one subscription group: a channel with its options.
 type stream struct {
