@@ -4,7 +4,7 @@
 //
 // Sources: docs.kraken.com/exchange/api-reference/spot-websocket-v2 (ticker, trade, book,
 // ping, status, heartbeat pages) and the book checksum guide, and the recorded messages in
-// ../shared/exchange-samples/kraken (README there).
+// testdata/samples (README there).
 //
 // # Channels and records
 //
@@ -58,6 +58,14 @@
 // subscribe pacing are tickline's conservative choices (unverified against the live
 // service). Book depth must be one of 10, 25, 100, 500, 1000 (others are rejected):
 // Plan rounds Sub.Depth up to the next of these (0 → 10).
+//
+// # Event identity (Adapter.Identity)
+//
+//	kind           identity  Seq
+//	bbo, ticker    content   FNV-1a over symbol, `timestamp` and the values
+//	trade          trade_id  trade_id: a per-book integer sequence (DenseTradeIDs)
+//	book_snapshot  content   FNV-1a over symbol, `timestamp` (when sent), checksum, levels
+//	book_delta     content   the same
 package kraken
 
 import (

@@ -5,6 +5,13 @@
 // snapshots, chain books per symbol (gateway/book) and mark every gap, resync, reconnect
 // and stale period with a status record.
 //
+// Beyond books: on venues whose trade ids are consecutive (adapter.Adapter.DenseTradeIDs)
+// a hole in a symbol's trade ids is marked with a StatusGap record (Expected = the next id
+// wanted, Got = the id seen; no FlagBookInvalid, which marks book gaps) and counted in
+// Stats.TradeGaps. Records without exchange ids (FlagNoSeq) whose content key repeats the
+// previous key of their symbol and kind on the connection get an ordinal-mixed key
+// (distinguishRepeat), so that identical consecutive events are not taken for copies.
+//
 // Ownership: Run owns the connection, the parser, every symbol's book and the output
 // batch; the emit callback runs on Run's goroutine. Helper goroutines (heartbeat sender,
 // snapshot fetches, the rollover dialer) only write to the socket under writeMu or hand
