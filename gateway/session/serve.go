@@ -23,8 +23,8 @@ import (
 func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websocket.Conn, err error) {
 	s.connectedAt = time.Now()
 	s.connectedNs.Store(s.connectedAt.UnixNano())
-	for _, sym := range s.syms { // content-key repeats are counted per connection
-		sym.lastKey, sym.repeats = [8]uint64{}, [8]uint32{}
+	if !s.subscribed { // a handed-over connection started counting in handover
+		s.newConnection()
 	}
 	s.rollAfter = time.Time{}
 	deadline := func() time.Time { return time.Now().Add(s.opts.StaleAfter) }
@@ -257,6 +257,13 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 		s.emit(&s.out)
 	}
 	return nil
+}
+
+// newConnection starts what is counted per connection: content-key repeats.
+func (s *Session) newConnection() {
+	for _, sym := range s.syms {
+		sym.lastKey, sym.repeats = [8]uint64{}, [8]uint32{}
+	}
 }
 
 // distinguishRepeat gives a content key that repeats the previous key of its symbol and
