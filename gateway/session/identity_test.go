@@ -215,10 +215,11 @@ func upbitBook(tms int64, ap, bp string) string {
 // in the same millisecond: a new event whose content key (code, timestamp, levels) equals
 // the previous one's, which receivers dropped as a copy (the archive's holes after Upbit
 // bbo/book records). Two gateways reading the same stream must give the repeat the same
-// new key, distinct from every other event's. Oracle: the 5 events the server sent.
+// new key, distinct from every other event's; so must a top going A→B→A within the
+// millisecond. Oracle: the 6 events the server sent.
 func TestContentRepeatsAreDistinctEvents(t *testing.T) {
 	v := newVenue(t)
-	subs := []adapter.Sub{{Symbol: "KRW-BTC", Channels: []adapter.Channel{adapter.ChanBook}}}
+	subs := []adapter.Sub{{Symbol: "KRW-BTC", Channels: []adapter.Channel{adapter.ChanBBO}}}
 	s1, rec1 := startVenue(t, v, upbit.New(), subs)
 	_, rec2 := startVenue(t, v, upbit.New(), subs)
 	eventually(t, "connections", 5*time.Second, func() bool { return v.connected() == 2 })
@@ -227,6 +228,7 @@ func TestContentRepeatsAreDistinctEvents(t *testing.T) {
 		upbitBook(1700000000001, "101.0", "100.0"), // deeper change, same top, same ms
 		upbitBook(1700000000001, "101.0", "100.0"), // and again
 		upbitBook(1700000000001, "101.0", "99.0"),
+		upbitBook(1700000000001, "101.0", "100.0"), // the top back to the first, same ms
 		upbitBook(1700000000002, "101.0", "100.0"), // the first content again, later: its own time
 	}
 	for _, f := range sent {
@@ -258,7 +260,40 @@ func TestContentRepeatsAreDistinctEvents(t *testing.T) {
 	if len(distinct) != len(sent) {
 		t.Fatalf("%d distinct keys for %d events: %#x", len(distinct), len(sent), k1)
 	}
-	if n := s1.Stats.ContentRepeats.Load(); n != 2 {
-		t.Fatalf("ContentRepeats = %d, want 2", n)
+	if n := s1.Stats.ContentRepeats.Load(); n != 3 {
+		t.Fatalf("ContentRepeats = %d, want 3", n)
+	}
+	// The BBO derived from the book top goes 100→99→100 within the millisecond: three
+	// BBO events, three keys.
+	bbo, n := map[uint64]bool{}, 0
+	for _, r := range rec1.snapshot() {
+		if r.Kind == wire.KindBBO {
+			bbo[r.Seq] = true
+			n++
+		}
+	}
+	if n != 3 || len(bbo) != 3 {
+		t.Fatalf("%d derived BBO records, %d distinct keys; want 3 and 3 (bid 100, 99, 100 in ms 1)", n, len(bbo))
+	}
+}
+
+// TestRepeatsOrdinal: the run of a content key is its exchange time; without one, only
+// consecutive repeats count. Bounded to 8 distinct keys per run.
+func TestRepeatsOrdinal(t *testing.T) {
+	var rp repeats
+	steps := []struct {
+		ts   int64
+		key  uint64
+		want uint32
+	}{
+		{5, 1, 0}, {5, 1, 1}, {5, 2, 0}, {5, 1, 2}, {6, 1, 0}, // A A B A | A
+		{0, 1, 0}, {0, 1, 1}, {0, 1, 2}, {0, 2, 0}, {0, 1, 0}, // no time: consecutive only
+		{7, 10, 0}, {7, 11, 0}, {7, 12, 0}, {7, 13, 0}, {7, 14, 0}, {7, 15, 0}, {7, 16, 0}, {7, 17, 0},
+		{7, 18, 0}, {7, 10, 0}, {7, 18, 1}, // 9 distinct keys: the oldest (10) is forgotten
+	}
+	for i, st := range steps {
+		if got := rp.ordinal(st.ts, st.key); got != st.want {
+			t.Fatalf("step %d (ts %d key %d): ordinal %d, want %d", i, st.ts, st.key, got, st.want)
+		}
 	}
 }

@@ -9,8 +9,9 @@
 // a hole in a symbol's trade ids is marked with a StatusGap record (Expected = the next id
 // wanted, Got = the id seen; no FlagBookInvalid, which marks book gaps) and counted in
 // Stats.TradeGaps. Records without exchange ids (FlagNoSeq) whose content key repeats the
-// previous key of their symbol and kind on the connection get an ordinal-mixed key
-// (distinguishRepeat), so that identical consecutive events are not taken for copies.
+// key of an earlier record of their symbol and kind with the same exchange time get an
+// ordinal-mixed key (distinguishRepeat), so that identical distinct events are not taken
+// for copies.
 //
 // Ownership: Run owns the connection, the parser, every symbol's book and the output
 // batch; the emit callback runs on Run's goroutine. Helper goroutines (heartbeat sender,
@@ -72,8 +73,9 @@ type Stats struct {
 	// TradeGaps counts holes in the trade ids of venues whose trade ids are dense
 	// (adapter.Adapter.DenseTradeIDs), each marked with a StatusGap record.
 	TradeGaps atomic.Uint64
-	// ContentRepeats counts records whose content key repeated the previous one of their
-	// symbol and kind on the same connection (told apart by an ordinal, see handle).
+	// ContentRepeats counts records whose content key repeated an earlier one of their
+	// symbol and kind at the same exchange time (told apart by an ordinal, see
+	// distinguishRepeat).
 	ContentRepeats atomic.Uint64
 }
 
@@ -81,12 +83,11 @@ type Stats struct {
 type symbol struct {
 	sub        adapter.Sub
 	sync       chain.Sync
-	lastSeq    [8]uint64 // last Seq seen per wire.Kind, for rollover de-duplication
-	lastTrade  uint64    // highest trade id seen (dense trade ids only; 0: none yet)
-	lastKey    [8]uint64 // last raw content key per wire.Kind on this connection
-	repeats    [8]uint32 // how many times in a row lastKey repeated
-	name       wire.Name // the exchange symbol as records carry it
-	instrument wire.Name // learned from the first record (canonical BASE-QUOTE)
+	lastSeq    [8]uint64  // last Seq seen per wire.Kind, for rollover de-duplication
+	lastTrade  uint64     // highest trade id seen (dense trade ids only; 0: none yet)
+	repeats    [8]repeats // content keys per wire.Kind in the current run (distinguishRepeat)
+	name       wire.Name  // the exchange symbol as records carry it
+	instrument wire.Name  // learned from the first record (canonical BASE-QUOTE)
 }
 
 // Session is one connection plan's lifetime. Create with New, run with Run.
