@@ -216,3 +216,13 @@ func (p *treeParser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adap
 func FuzzSame(f *testing.F) {
 	adaptertest.FuzzSame(f, New(), cases, func() adapter.Parser { return &treeParser{} })
 }
+
+// TestTimeInContentKeys: the exchange time is part of every content key where the venue
+// sends one: the same content at another time is another event.
+func TestTimeInContentKeys(t *testing.T) {
+	for _, c := range []struct{ frame, from, to string }{
+		{`{"type":"l2update","product_id":"BTC-USD","time":"2019-08-14T20:42:27.265Z","changes":[["buy","10101.80000000","0.162567"]]}`, `27.265Z`, `27.266Z`},
+	} {
+		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
+	}
+}

@@ -321,3 +321,15 @@ func (p *treeParser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adap
 func FuzzSame(f *testing.F) {
 	adaptertest.FuzzSame(f, New(), cases, func() adapter.Parser { return &treeParser{} })
 }
+
+// TestTimeInContentKeys: the exchange time is part of every content key where the venue
+// sends one: the same content at another time is another event.
+func TestTimeInContentKeys(t *testing.T) {
+	for _, c := range []struct{ frame, from, to string }{
+		{`{"channel":"ticker","type":"update","data":[{"symbol":"ALGO/USD","bid":0.10025,"bid_qty":740.0,"ask":0.10036,"ask_qty":1240.00000000,"last":0.10035,"volume":997038.98383185,"vwap":0.10148,"low":0.09979,"high":0.10285,"change":-0.00017,"change_pct":-0.17,"timestamp":"2023-10-06T17:35:55.440295Z"}]}`, `55.440295`, `55.440296`},
+		{`{"channel":"ticker","type":"update","data":[{"symbol":"NEW/EUR","bid":1.5,"bid_qty":2,"ask":null,"ask_qty":null,"last":1.55,"timestamp":"2023-10-06T17:35:55.440295Z"}]}`, `55.440295`, `55.440296`},
+		{`{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":45283.6,"qty":0.5}],"asks":[],"checksum":1,"timestamp":"2023-10-06T17:35:55.440295Z"}]}`, `55.440295`, `55.440296`},
+	} {
+		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
+	}
+}

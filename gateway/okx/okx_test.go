@@ -136,3 +136,13 @@ func (p *treeParser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adap
 func FuzzSame(f *testing.F) {
 	adaptertest.FuzzSame(f, New(), cases, func() adapter.Parser { return &treeParser{} })
 }
+
+// TestTimeInContentKeys: the exchange time is part of every content key where the venue
+// sends one: the same content at another time is another event.
+func TestTimeInContentKeys(t *testing.T) {
+	for _, c := range []struct{ frame, from, to string }{
+		{`{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","last":"1","lastSz":"2","bidPx":"1","bidSz":"1","askPx":"2","askSz":"1","ts":"1652459224956"}]}`, `1652459224956`, `1652459224957`},
+	} {
+		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
+	}
+}

@@ -1,6 +1,7 @@
 package adaptertest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tickline/tickline/gateway/adapter"
@@ -108,5 +109,38 @@ func checkRecord(t *testing.T, where string, r *wire.Record, want wire.Identity)
 		t.Errorf("%s: %s record with FlagNoSeq=%v, but its identity is %s (FlagNoSeq ⇔ content)", where, r.Kind, noSeq, want)
 	case r.Seq == 0:
 		t.Errorf("%s: %s record (identity %s) with Seq 0", where, r.Kind, want)
+	}
+}
+
+// TimeInContentKey checks that the exchange time is part of the content keys of frame's
+// records: frame with the time text from replaced by to (the first occurrence) parses
+// into the same number of records, each content-keyed (FlagNoSeq) with a different
+// exchange time and a different key. Identical content at another time is another event.
+func TimeInContentKey(t *testing.T, a adapter.Adapter, frame, from, to string) {
+	t.Helper()
+	if !strings.Contains(frame, from) {
+		t.Fatalf("%.80s... does not contain %q", frame, from)
+	}
+	var x, y adapter.Batch
+	if _, err := a.NewParser().Parse([]byte(frame), 1, &x); err != nil {
+		t.Fatalf("%.80s...: %v", frame, err)
+	}
+	moved := strings.Replace(frame, from, to, 1)
+	if _, err := a.NewParser().Parse([]byte(moved), 1, &y); err != nil {
+		t.Fatalf("%.80s...: %v", moved, err)
+	}
+	if x.Len() == 0 || x.Len() != y.Len() {
+		t.Fatalf("%.80s...: %d records, %d after moving the time", frame, x.Len(), y.Len())
+	}
+	for i := 0; i < x.Len(); i++ {
+		r, m := x.At(i), y.At(i)
+		switch {
+		case r.Flags&wire.FlagNoSeq == 0:
+			t.Errorf("%.80s... record %d (%s) is not content-keyed", frame, i, r.Kind)
+		case r.TsExchange == m.TsExchange:
+			t.Errorf("%.80s... record %d (%s): %q → %q did not change the exchange time", frame, i, r.Kind, from, to)
+		case r.Seq == m.Seq:
+			t.Errorf("%.80s... record %d (%s): the same content key at exchange times %d and %d", frame, i, r.Kind, r.TsExchange, m.TsExchange)
+		}
 	}
 }
