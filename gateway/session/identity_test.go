@@ -16,6 +16,7 @@ import (
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/gateway/kraken"
+	"github.com/tickline/tickline/gateway/okx"
 	"github.com/tickline/tickline/gateway/upbit"
 	"github.com/tickline/tickline/shared/wire"
 )
@@ -295,5 +296,37 @@ func TestRepeatsOrdinal(t *testing.T) {
 		if got := rp.ordinal(st.ts, st.key); got != st.want {
 			t.Fatalf("step %d (ts %d key %d): ordinal %d, want %d", i, st.ts, st.key, got, st.want)
 		}
+	}
+}
+
+// TestOKXResetAfterSnapshotKeepsBookLive: OKX frames through the session — a books
+// snapshot, then the maintenance reset (seqId 3 < prevSeqId 123456) as the first update,
+// then updates chained to the new ids. Every update is published (the reset one with
+// FlagSeqReset), no status, and the book follows them; before the fix the reset and
+// every later update were taken for duplicates and the book froze.
+func TestOKXResetAfterSnapshotKeepsBookLive(t *testing.T) {
+	v := newVenue(t)
+	subs := []adapter.Sub{{Symbol: "BTC-USDT", Channels: []adapter.Channel{adapter.ChanBook}}}
+	_, rec := startVenue(t, v, okx.New(), subs)
+	eventually(t, "connection", 5*time.Second, func() bool { return v.connected() == 1 })
+	const pre = `{"arg":{"channel":"books","instId":"BTC-USDT"},`
+	v.broadcast(t, pre+`"action":"snapshot","data":[{"asks":[["101","1","0","1"]],"bids":[["100","1","0","1"]],"ts":"1749044565306","prevSeqId":-1,"seqId":123456}]}`)
+	v.broadcast(t, pre+`"action":"update","data":[{"asks":[],"bids":[["100.5","2","0","1"]],"ts":"1749044565406","prevSeqId":123456,"seqId":3}]}`)
+	v.broadcast(t, pre+`"action":"update","data":[{"asks":[["100.8","1","0","1"]],"bids":[],"ts":"1749044565506","prevSeqId":3,"seqId":9}]}`)
+	v.broadcast(t, pre+`"action":"update","data":[{"asks":[],"bids":[["100.6","1","0","1"]],"ts":"1749044565606","prevSeqId":9,"seqId":12}]}`)
+	eventually(t, "three deltas", 5*time.Second, func() bool {
+		return rec.count(func(r *wire.Record) bool { return r.Kind == wire.KindBookDelta }) == 3
+	})
+	var seqs []string
+	for _, r := range rec.snapshot() {
+		switch r.Kind {
+		case wire.KindStatus:
+			t.Fatalf("status %s after a reset", r.Status)
+		case wire.KindBookDelta:
+			seqs = append(seqs, fmt.Sprintf("%d/%v", r.Seq, r.Flags&wire.FlagSeqReset != 0))
+		}
+	}
+	if got := strings.Join(seqs, " "); got != "3/true 9/false 12/false" {
+		t.Fatalf("deltas %s", got)
 	}
 }
