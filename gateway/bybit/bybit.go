@@ -56,8 +56,10 @@
 // # Event identity (Adapter.Identity)
 //
 //	kind           identity  Seq
-//	bbo            dense     orderbook.1 u (consecutive per topic; a re-sent snapshot
-//	                         repeats it); a snapshot with u = 1 is FlagSeqReset
+//	bbo            sparse    orderbook.1 u: grows along the topic (a snapshot re-sent
+//	                         after 3 s repeats it); level 1 is snapshot-only, and Bybit
+//	                         states u + 1 continuity for deltas only, so no hole is
+//	                         assumed to be a loss; a snapshot with u = 1 is FlagSeqReset
 //	trade          trade_id  `i` (unique, not documented as consecutive)
 //	book_snapshot  sparse    u; u = 1 (the service-restart snapshot) is FlagSeqReset
 //	book_delta     dense     u == previous u + 1 (SeqFirst = u)
@@ -223,11 +225,11 @@ func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
 // Identity states how Bybit identifies each kind of event (the package doc's table).
 func (*Adapter) Identity(k wire.Kind) wire.Identity {
 	switch k {
-	case wire.KindBBO, wire.KindBookDelta:
+	case wire.KindBookDelta:
 		return wire.IdentityDense
 	case wire.KindTrade:
 		return wire.IdentityTradeID
-	case wire.KindBookSnapshot, wire.KindTicker:
+	case wire.KindBBO, wire.KindBookSnapshot, wire.KindTicker:
 		return wire.IdentitySparse
 	}
 	return wire.IdentityNone
