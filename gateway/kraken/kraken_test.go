@@ -3,6 +3,7 @@ package kraken
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -331,5 +332,19 @@ func TestTimeInContentKeys(t *testing.T) {
 		{`{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":45283.6,"qty":0.5}],"asks":[],"checksum":1,"timestamp":"2023-10-06T17:35:55.440295Z"}]}`, `55.440295`, `55.440296`},
 	} {
 		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
+	}
+}
+
+// TestBookDepth: the depth the gateway keeps its book to is the depth Plan subscribes
+// (Kraken's book for the subscription, which its checksum covers): 0 → 10, 20 → 25.
+func TestBookDepth(t *testing.T) {
+	for want, got := range map[int]int{0: 10, 1: 10, 10: 10, 20: 25, 26: 100, 500: 500, 1000: 1000} {
+		if d := New().BookDepth(want); d != got {
+			t.Errorf("BookDepth(%d) = %d, want %d", want, d, got)
+		}
+		plans, err := New().Plan("wss://ws.kraken.com/v2", []adapter.Sub{{Symbol: "BTC/USD", Channels: []adapter.Channel{adapter.ChanBook}, Depth: want}})
+		if err != nil || len(plans) != 1 || !strings.Contains(string(plans[0].Subscribe[0]), fmt.Sprintf(`"depth":%d`, got)) {
+			t.Errorf("Plan for depth %d: %v %q, want depth %d subscribed", want, err, plans, got)
+		}
 	}
 }
