@@ -292,6 +292,7 @@ func hasBook(chs []config.Channel) bool {
 // SessionStats sums the counters of an exchange's sessions.
 type SessionStats struct {
 	Frames, Records, ParseErrors, Reconnects, Stale, Gaps, Resyncs, ChecksumFailures, RateLimited, Oversized, Rollovers uint64
+	TradeGaps, ContentRepeats                                                                                           uint64
 }
 
 // sessionStats returns the summed counters of exchange ex's sessions.
@@ -312,6 +313,8 @@ func (g *Gateway) sessionStats(ex string) SessionStats {
 		st.RateLimited += s.Stats.RateLimited.Load()
 		st.Oversized += s.Stats.Oversized.Load()
 		st.Rollovers += s.Stats.Rollovers.Load()
+		st.TradeGaps += s.Stats.TradeGaps.Load()
+		st.ContentRepeats += s.Stats.ContentRepeats.Load()
 	}
 	return st
 }

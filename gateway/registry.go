@@ -42,3 +42,14 @@ func Adapter(ex wire.Exchange) (adapter.Adapter, error) {
 	}
 	return a, nil
 }
+
+// Identity returns how exchange ex identifies its events of kind k, as its adapter states
+// it (adapter.Adapter.Identity); wire.IdentityNone for an unknown exchange. Receivers
+// that de-duplicate by class (the arbiter) can be given this function.
+func Identity(ex wire.Exchange, k wire.Kind) wire.Identity {
+	a, ok := adapters[ex]
+	if !ok {
+		return wire.IdentityNone
+	}
+	return a.Identity(k)
+}

@@ -161,9 +161,10 @@ func (e *Engine) OnRecord(r *wire.Record) []Opportunity {
 			TsRecv: r.TsRecv, TsExchange: r.TsExchange}
 		m.q.OK = m.q.BidPx > 0 && m.q.AskPx > 0
 	case wire.KindBookSnapshot:
-		if m.hasBook && m.valid && (r.Flags&wire.FlagRefresh != 0 || r.Flags&wire.FlagNoSeq == 0 && r.Seq <= m.bookSeq) {
+		if m.hasBook && m.valid && (r.Flags&wire.FlagRefresh != 0 || r.Flags&(wire.FlagNoSeq|wire.FlagSeqReset) == 0 && r.Seq <= m.bookSeq) {
 			// A late joiner's copy of what this book already holds, or a snapshot older
-			// than what another line has already delivered (a restarted gateway).
+			// than what another line has already delivered (a restarted gateway). A
+			// snapshot that starts a new epoch of ids (Bybit u = 1) is not older.
 			return e.out
 		}
 		e.Stats.Snapshots++

@@ -141,3 +141,27 @@ func TestBookChainBreakInvalidates(t *testing.T) {
 		t.Fatalf("chain break not detected: %+v", e.Stats)
 	}
 }
+
+// TestSeqResetSnapshotStartsNewEpoch: after a service restart Bybit sends a snapshot with
+// u = 1 (FlagSeqReset); it replaces the book although its Seq is below the book's, and the
+// deltas after it (u = 2, 3, ...) apply. Without the flag check the book froze.
+func TestSeqResetSnapshotStartsNewEpoch(t *testing.T) {
+	e := NewEngine(cfg())
+	lv := func(p string) []wire.Level {
+		return []wire.Level{{Price: wire.MustDecimal(p), Size: wire.MustDecimal("1")}}
+	}
+	snap := &wire.Record{Kind: wire.KindBookSnapshot, Exchange: wire.Bybit, Seq: 10000, TsRecv: 1, Bids: lv("99990"), Asks: lv("100000")}
+	snap.Instrument.SetString("BTC-USDT")
+	e.OnRecord(snap)
+	reset := *snap
+	reset.Seq, reset.Flags, reset.Bids, reset.Asks = 1, wire.FlagSeqReset, lv("98000"), lv("98010")
+	e.OnRecord(&reset)
+	d := reset
+	d.Kind, d.Flags, d.SeqFirst, d.Seq, d.Asks = wire.KindBookDelta, 0, 2, 2, nil
+	d.Bids = []wire.Level{{Price: wire.MustDecimal("98005"), Size: wire.MustDecimal("2")}}
+	e.OnRecord(&d)
+	mk := e.markets[marketKey{wire.Bybit, snap.Instrument}]
+	if q := mk.q; q.BidPx != 98005 || q.AskPx != 98010 || !mk.valid || mk.bookSeq != 2 {
+		t.Fatalf("after the reset snapshot: quote %+v valid %v seq %d", q, mk.valid, mk.bookSeq)
+	}
+}

@@ -152,6 +152,31 @@ type Adapter interface {
 	SnapshotURL(restURL, symbol string, depth int) string
 	// NewParser returns a parser owned by one goroutine.
 	NewParser() Parser
+	// Identity states how the venue identifies its events of kind k, i.e. what Seq holds
+	// on the records Parse (and the book sync, for books and book-derived BBOs) produce
+	// for k, in the format Plan subscribes: wire.IdentityDense when every event continues
+	// its predecessor (Seq == previous Seq + 1, or for book deltas SeqFirst == previous
+	// Seq + 1) so that a jump is a loss; wire.IdentitySparse for an id that only grows;
+	// wire.IdentityTradeID for an exchange trade id; wire.IdentityContent when the venue
+	// sends no id and Seq is a content key (wire.FlagNoSeq) over the fields that make the
+	// event unique, exchange time included where the venue sends one; wire.IdentityNone
+	// for kinds the adapter never produces (KindStatus included). Records of a format
+	// the venue has superseded, or of a secondary channel (OKX tickers as BBO), may
+	// differ: their Flags always say what Seq is. Each adapter's package doc has the
+	// table.
+	Identity(k wire.Kind) wire.Identity
+	// DenseTradeIDs reports whether the venue's trade ids are consecutive per instrument
+	// (documented, or shown by its feeds), so that a hole between two trades is a lost
+	// trade the gateway marks with a gap status.
+	DenseTradeIDs() bool
+}
+
+// BookDepther is implemented by adapters whose Plan subscribes a book depth other than
+// Sub.Depth (Kraken accepts only 10, 25, 100, 500 or 1000 and defaults to 10): the
+// gateway keeps its local book to BookDepth(Sub.Depth) levels per side, as the
+// exchange's own book for that subscription is (its checksum covers that book).
+type BookDepther interface {
+	BookDepth(want int) int
 }
 
 // Checksummer is implemented by adapters whose books carry a checksum (BookChecksum):

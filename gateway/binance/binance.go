@@ -6,6 +6,14 @@
 // is the maker" so m=true is a taker sell; the server pings every 20 s and drops a
 // connection that has not answered within a minute (the WebSocket layer answers pings);
 // a connection lives at most 24 h; 5 incoming messages/s; 1024 streams per connection.
+//
+// # Event identity (Adapter.Identity)
+//
+//	kind           identity  Seq
+//	bbo            sparse    bookTicker u: the book's update id (shared with depth, holes)
+//	trade          trade_id  t: consecutive per symbol (DenseTradeIDs: holes are marked)
+//	book_delta     dense     u, chained by U == previous u + 1 (SeqFirst = U)
+//	book_snapshot  sparse    REST lastUpdateId (the last id applied when published)
 package binance
 
 import (
@@ -139,3 +147,19 @@ func (*Adapter) SnapshotURL(restURL, symbol string, depth int) string {
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Binance identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot:
+		return wire.IdentitySparse
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	case wire.KindBookDelta:
+		return wire.IdentityDense
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns true: trade ids `t` are consecutive per symbol.
+func (*Adapter) DenseTradeIDs() bool { return true }

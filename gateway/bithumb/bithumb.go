@@ -56,6 +56,19 @@
 // Unverified: the orderbooksnapshot level shape and datetime unit; the new API's depth
 // suffix values (the docs show "KRW-ETH.3"); whether the legacy server keeps several
 // filters on one connection (Plan opens one connection per legacy type to be safe).
+//
+// # Event identity (Adapter.Identity)
+//
+//	kind           identity  Seq
+//	trade          content   legacy transaction: FNV-1a over symbol, contDtm, values and
+//	                         index (no trade id); the new API's sequential_id (ms-based,
+//	                         not consecutive) is a trade id, as its flags say
+//	book_snapshot  content   FNV-1a over symbol/code, timestamp/datetime and the levels
+//	book_delta     content   orderbookdepth: datetime and every item (never subscribed)
+//	bbo            content   the book's key (derived from the book top)
+//	ticker         content   FNV-1a over symbol, tickType, date, time and values
+//
+// Identity states the legacy API (wss://pubwss.bithumb.com/pub/ws), which the configs use.
 package bithumb
 
 import (
@@ -250,3 +263,15 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection (either API).
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Bithumb identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindTrade, wire.KindBookSnapshot, wire.KindBookDelta, wire.KindTicker:
+		return wire.IdentityContent
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: legacy transactions carry no id; new-API sequential_id is ms-based.
+func (*Adapter) DenseTradeIDs() bool { return false }

@@ -37,7 +37,8 @@
 // so "a delta continues the book when SeqFirst == previous Seq + 1" is Bybit's rule
 // u == previous u + 1. A snapshot may come at any time and always replaces the book;
 // u == 1 is the snapshot Bybit sends after a service restart (it replaces the book like
-// any other snapshot; its Seq restarts at 1). `seq` (cross sequence) is not used for
+// any other snapshot; its Seq restarts at 1, and it carries wire.FlagSeqReset so that
+// receivers start a new epoch of ids). `seq` (cross sequence) is not used for
 // books: it is shared by all depths and not consecutive.
 //
 // # Session
@@ -51,6 +52,21 @@
 //
 // Unverified here: the wording of Bybit's rate-limit error messages, and whether
 // orderbook.1000 is still offered for every spot symbol.
+//
+// # Event identity (Adapter.Identity)
+//
+//	kind           identity  Seq
+//	bbo            sparse    orderbook.1 u: grows along the topic (a snapshot re-sent
+//	                         after 3 s repeats it); level 1 is snapshot-only, and Bybit
+//	                         states u + 1 continuity for deltas only, so no hole is
+//	                         assumed to be a loss; a snapshot with u = 1 is FlagSeqReset
+//	trade          trade_id  `i` (unique, not documented as consecutive)
+//	book_snapshot  sparse    u; u = 1 (the service-restart snapshot) is FlagSeqReset
+//	book_delta     dense     u == previous u + 1 (SeqFirst = u)
+//	ticker         sparse    cs (cross sequence)
+//
+// Non-numeric trade ids (derivatives) and tickers without cs are content-keyed
+// (FlagNoSeq), as their flags say.
 package bybit
 
 import (
@@ -205,3 +221,19 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Bybit identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBookDelta:
+		return wire.IdentityDense
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	case wire.KindBBO, wire.KindBookSnapshot, wire.KindTicker:
+		return wire.IdentitySparse
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: Bybit documents `i` as a unique trade id, not a consecutive one.
+func (*Adapter) DenseTradeIDs() bool { return false }

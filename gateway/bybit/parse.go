@@ -55,6 +55,7 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 		out.Drop()
 		return false
 	}
+	seqReset(r)
 	return true
 }
 
@@ -203,6 +204,7 @@ func (ps *Parser) bbo(v *fastjson.Value, recvNs int64, out *adapter.Batch) error
 	if r.Seq, err = ps.updateID(d); err != nil {
 		return fail(out, err)
 	}
+	seqReset(r)
 	if r.BidPx, r.BidSz, err = ps.top(d, "b"); err != nil {
 		return fail(out, err)
 	}
@@ -236,6 +238,8 @@ func (ps *Parser) book(v *fastjson.Value, recvNs int64, out *adapter.Batch) erro
 	}
 	if k == wire.KindBookDelta {
 		r.SeqFirst = r.Seq // u is consecutive: one update id per push
+	} else {
+		seqReset(r)
 	}
 	if r.Bids, err = ps.rd.Levels(r.Bids, d.Get("b"), "b"); err != nil {
 		return fail(out, err)
@@ -244,6 +248,15 @@ func (ps *Parser) book(v *fastjson.Value, recvNs int64, out *adapter.Batch) erro
 		return fail(out, err)
 	}
 	return nil
+}
+
+// seqReset marks a snapshot whose u is 1: Bybit's rule for the snapshot it sends after a
+// service restart, which starts u again (orderbook.1, whose every push is a snapshot,
+// included). Ids after it are not comparable with those before it (wire.FlagSeqReset).
+func seqReset(r *wire.Record) {
+	if r.Seq == 1 {
+		r.Flags |= wire.FlagSeqReset
+	}
 }
 
 // fnv64a is FNV-1a 64 of b: the content key of events without a numeric id.

@@ -52,6 +52,7 @@ type Sync struct {
 	first    bool   // the next delta is the first after a snapshot: relaxed chaining
 	fetching bool   // a snapshot request is outstanding
 	last     uint64 // Seq of the last applied message
+	noSeq    bool   // the last applied message had no exchange id (last is a content key)
 	pending  []wire.Record
 	top      [2]wire.Level // last published BBO (bid, ask)
 	topOK    bool
@@ -73,17 +74,31 @@ func (s *Sync) Reset() {
 // with the given identity, for subscribers that joined after the last exchange snapshot.
 // It appends nothing and returns false while the book is not valid, and for exchanges
 // whose every push is a whole book.
+//
+// A refresh is not an exchange event (wire.IdentityNone). When the book's messages carry
+// no exchange id (Coinbase level2, Kraken), the last applied "id" is a content key: the
+// refresh then says so (FlagNoSeq) and its Seq is that key mixed with a refresh marker,
+// so it can never be read as an exchange id nor equal the key of an exchange message;
+// gateways whose books applied the same last message still give their refreshes the same
+// key.
 func (s *Sync) AppendRefresh(out *adapter.Batch, ex wire.Exchange, sym, inst *wire.Name, recvNs int64) bool {
 	if !s.valid || s.Rule == adapter.BookFullEachPush {
 		return false
 	}
 	o := out.Next()
 	o.Kind, o.Exchange, o.Flags, o.Seq, o.TsRecv = wire.KindBookSnapshot, ex, wire.FlagRefresh, s.last, recvNs
+	if s.noSeq {
+		o.Flags |= wire.FlagNoSeq
+		o.Seq = adapter.ContentKey(s.last, refreshMarker)
+	}
 	o.Symbol, o.Instrument = *sym, *inst
 	o.Bids = append(o.Bids[:0], s.Book.Bids()...)
 	o.Asks = append(o.Asks[:0], s.Book.Asks()...)
 	return true
 }
+
+// refreshMarker is mixed into the content key of a refresh snapshot.
+var refreshMarker = []byte("refresh")
 
 // SnapshotFailed tells the Sync that the requested REST snapshot did not arrive: the next
 // delta asks for it again.
@@ -117,7 +132,7 @@ func (s *Sync) Apply(r *wire.Record, out *adapter.Batch) Action {
 func (s *Sync) snapshot(r *wire.Record, out *adapter.Batch) Action {
 	s.fetching = false
 	s.Book.Snapshot(r.Bids, r.Asks)
-	s.last, s.first = r.Seq, true
+	s.last, s.first, s.noSeq = r.Seq, true, r.Flags&wire.FlagNoSeq != 0
 	if s.Rule == adapter.BookRESTSnapshot {
 		// Binance/Gate: a snapshot older than the first buffered delta cannot be chained.
 		if len(s.pending) > 0 && r.Seq+1 < s.pending[0].SeqFirst {
@@ -189,10 +204,12 @@ func (s *Sync) buffer(r *wire.Record, out *adapter.Batch) Action {
 // delta applies one delta to a valid book, or breaks it on a gap.
 func (s *Sync) delta(r *wire.Record, out *adapter.Batch) Action {
 	if s.Rule != adapter.BookChecksum && r.Flags&wire.FlagNoSeq == 0 {
-		// Continuity first: OKX may restart its ids (seqId < prevSeqId) or repeat one
-		// ("no change": seqId == prevSeqId); both still chain by SeqFirst == last + 1.
+		// Continuity first: OKX may restart its ids (seqId < prevSeqId, FlagSeqReset) or
+		// repeat one ("no change": seqId == prevSeqId); both still chain by
+		// SeqFirst == last + 1, also as the first delta after a snapshot (which may
+		// otherwise overlap it: SeqFirst <= last + 1 < Seq).
 		ok := r.SeqFirst == s.last+1
-		if s.first {
+		if s.first && !ok {
 			ok = r.SeqFirst <= s.last+1 && r.Seq > s.last
 		}
 		if !ok && r.Seq <= s.last {
@@ -206,7 +223,7 @@ func (s *Sync) delta(r *wire.Record, out *adapter.Batch) Action {
 		}
 	}
 	s.Book.Apply(r.Bids, r.Asks)
-	s.last, s.first = r.Seq, false
+	s.last, s.first, s.noSeq = r.Seq, false, r.Flags&wire.FlagNoSeq != 0
 	s.Stats.Applied++
 	if s.Rule == adapter.BookChecksum && r.HasChecksum && s.Checksum != nil {
 		if got := s.Checksum.Checksum(s.Book.Bids(), s.Book.Asks()); got != r.Checksum {

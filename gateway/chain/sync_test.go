@@ -189,3 +189,76 @@ func TestTrimmedLevelsPublishedAsRemovals(t *testing.T) {
 		t.Fatalf("published delta bids %v, want the new level and the removal of 9", d.Bids)
 	}
 }
+
+// TestOKXSeqResetAsFirstDelta: OKX may restart seqId after maintenance — one update with
+// seqId < prevSeqId, prevSeqId = the last seqId. As the first delta after a snapshot it
+// was classed a duplicate (Seq <= last), and with last stuck at the old top every later
+// update too: the book stayed "valid", frozen, with no status. It must chain.
+func TestOKXSeqResetAsFirstDelta(t *testing.T) {
+	s := Sync{Rule: adapter.BookStreamSnapshot, DeriveBBO: true}
+	var out adapter.Batch
+	expect(t, &out, s.Apply(rec(wire.KindBookSnapshot, 0, 123456, []wire.Level{lv("100", "1")}, []wire.Level{lv("101", "1")}), &out), ActNone, "snap", "bbo")
+	reset := rec(wire.KindBookDelta, 123457, 3, []wire.Level{lv("100.5", "2")}, nil) // prevSeqId 123456, seqId 3
+	reset.Flags |= wire.FlagSeqReset
+	expect(t, &out, s.Apply(reset, &out), ActNone, "delta", "bbo")
+	expect(t, &out, s.Apply(rec(wire.KindBookDelta, 4, 7, nil, []wire.Level{lv("100.8", "1")}), &out), ActNone, "delta", "bbo")
+	expect(t, &out, s.Apply(rec(wire.KindBookDelta, 8, 8, []wire.Level{lv("100.5", "0")}, nil), &out), ActNone, "delta", "bbo")
+	bid, ask, _ := s.Book.Best()
+	if !s.Valid() || bid.Price.String() != "100" || ask.Price.String() != "100.8" || s.Stats.Duplicates != 0 || s.Stats.Applied != 3 {
+		t.Fatalf("valid %v best %s/%s stats %+v", s.Valid(), bid.Price, ask.Price, s.Stats)
+	}
+	// A copy of an applied update is still a duplicate, and a real hole still a gap.
+	expect(t, &out, s.Apply(rec(wire.KindBookDelta, 8, 8, nil, nil), &out), ActNone)
+	expect(t, &out, s.Apply(rec(wire.KindBookDelta, 12, 12, nil, nil), &out), ActResubscribe, "status:gap")
+}
+
+// TestOKXSeqResetMidStream: the same reset after other deltas (the rule that already held).
+func TestOKXSeqResetMidStream(t *testing.T) {
+	s := Sync{Rule: adapter.BookStreamSnapshot}
+	var out adapter.Batch
+	expect(t, &out, s.Apply(rec(wire.KindBookSnapshot, 0, 500, []wire.Level{lv("100", "1")}, []wire.Level{lv("101", "1")}), &out), ActNone, "snap")
+	expect(t, &out, s.Apply(rec(wire.KindBookDelta, 501, 510, nil, nil), &out), ActNone, "delta")
+	reset := rec(wire.KindBookDelta, 511, 2, nil, nil)
+	reset.Flags |= wire.FlagSeqReset
+	expect(t, &out, s.Apply(reset, &out), ActNone, "delta")
+	expect(t, &out, s.Apply(rec(wire.KindBookDelta, 3, 4, nil, nil), &out), ActNone, "delta")
+}
+
+// TestRefreshOfContentBook: a refresh snapshot of a book without exchange ids (Coinbase
+// level2, Kraken) must say that its Seq is a content key (FlagNoSeq) and must not reuse
+// the key of the last exchange message; two gateways with the same book agree on it. A
+// book with ids keeps Seq = the last applied id.
+func TestRefreshOfContentBook(t *testing.T) {
+	var sym, inst wire.Name
+	sym.SetString("BTC-USD")
+	inst.SetString("BTC-USD")
+	refresh := func(noSeq bool) *wire.Record {
+		s := Sync{Rule: adapter.BookStreamSnapshot}
+		var out adapter.Batch
+		snap := rec(wire.KindBookSnapshot, 0, 0xfeed, []wire.Level{lv("100", "1")}, []wire.Level{lv("101", "1")})
+		d := rec(wire.KindBookDelta, 0, 0xbeef, []wire.Level{lv("100.5", "1")}, nil)
+		if noSeq {
+			snap.Flags, d.Flags = wire.FlagNoSeq, wire.FlagNoSeq
+		} else {
+			d.SeqFirst, d.Seq = 0xfeed+1, 0xfeed+1
+		}
+		s.Apply(snap, &out)
+		s.Apply(d, &out)
+		out.Reset()
+		if !s.AppendRefresh(&out, wire.Coinbase, &sym, &inst, 1) || out.Len() != 1 {
+			t.Fatal("no refresh")
+		}
+		r := *out.At(0)
+		if len(r.Bids) != 2 || r.Kind != wire.KindBookSnapshot {
+			t.Fatalf("refresh %+v", r)
+		}
+		return &r
+	}
+	a, b := refresh(true), refresh(true)
+	if a.Flags != wire.FlagRefresh|wire.FlagNoSeq || a.Seq == 0xbeef || a.Seq == 0xfeed || a.Seq == 0 || a.Seq != b.Seq {
+		t.Fatalf("content-book refresh: flags %b seq %#x (other gateway %#x)", a.Flags, a.Seq, b.Seq)
+	}
+	if r := refresh(false); r.Flags != wire.FlagRefresh || r.Seq != 0xfeed+1 {
+		t.Fatalf("id-book refresh: flags %b seq %#x", r.Flags, r.Seq)
+	}
+}

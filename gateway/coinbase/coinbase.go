@@ -5,7 +5,7 @@
 //
 // Sources: docs.cdp.coinbase.com/exchange/websocket-feed (overview, channels,
 // authentication, rate-limits, best-practices, errors) and the recorded messages in
-// ../shared/exchange-samples/coinbase (README there).
+// testdata/samples (README there).
 //
 // # Channels and records
 //
@@ -69,6 +69,14 @@
 // per-connection limit, so MaxSubsPerConn is tickline's choice, following the advice to
 // spread heavy products over connections. A subscribe must arrive within 5 s of
 // connecting.
+//
+// # Event identity (Adapter.Identity)
+//
+//	kind           identity  Seq
+//	bbo, ticker    sparse    ticker `sequence`: the product's feed sequence (shared with matches)
+//	trade          trade_id  match trade_id: consecutive per product (DenseTradeIDs)
+//	book_snapshot  content   FNV-1a over product id and levels (the snapshot has no time)
+//	book_delta     content   FNV-1a over product id, `time` and the changes
 package coinbase
 
 import (
@@ -226,3 +234,19 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Coinbase identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindTicker:
+		return wire.IdentitySparse
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	case wire.KindBookSnapshot, wire.KindBookDelta:
+		return wire.IdentityContent
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns true: `trade_id` is consecutive per product (the heartbeat's last_trade_id exists to detect missed trades).
+func (*Adapter) DenseTradeIDs() bool { return true }

@@ -20,6 +20,8 @@ func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
 
 func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "coinbase", cases) }
 
+func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
+
 func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
 
 // TestLastMatchIsTicker1Trade checks the maker→taker inversion against the recording:
@@ -27,10 +29,10 @@ func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) 
 // "sell") are the same trade 881613. Parse publishes nothing for last_match, so this
 // parses its body as a match.
 func TestLastMatchIsTicker1Trade(t *testing.T) {
-	dir := filepath.Join(adaptertest.SamplesDir, "coinbase")
+	dir := adaptertest.SamplesDir
 	lm, err := os.ReadFile(filepath.Join(dir, "matches-last_match-1.json"))
 	if err != nil {
-		t.Skipf("reference samples not present (%v)", err)
+		t.Fatal(err)
 	}
 	tk, err := os.ReadFile(filepath.Join(dir, "ticker-1.json"))
 	if err != nil {
@@ -213,4 +215,14 @@ func (p *treeParser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adap
 
 func FuzzSame(f *testing.F) {
 	adaptertest.FuzzSame(f, New(), cases, func() adapter.Parser { return &treeParser{} })
+}
+
+// TestTimeInContentKeys: the exchange time is part of every content key where the venue
+// sends one: the same content at another time is another event.
+func TestTimeInContentKeys(t *testing.T) {
+	for _, c := range []struct{ frame, from, to string }{
+		{`{"type":"l2update","product_id":"BTC-USD","time":"2019-08-14T20:42:27.265Z","changes":[["buy","10101.80000000","0.162567"]]}`, `27.265Z`, `27.266Z`},
+	} {
+		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
+	}
 }

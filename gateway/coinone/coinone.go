@@ -4,7 +4,7 @@
 //
 // Sources: docs.coinone.co.kr "Public 웹소켓", "체결정보 응답 (TRADE)", "오더북 응답
 // (ORDERBOOK)", "티커 응답 (TICKER)", "커넥션 관리 (PING)" and
-// ../shared/exchange-samples/coinone/README.md.
+// testdata/samples/README.md.
 //
 // Symbols: Coinone has no single symbol string; a market is quote_currency ("KRW") plus
 // target_currency ("XRP"). Config symbols are BASE-QUOTE, i.e. TARGET-QUOTE ("XRP-KRW",
@@ -42,6 +42,13 @@
 //
 // Unverified: the exact public PING page wording (taken from the docs' PING page and
 // third-party clients); any rate-limit error code (none is documented).
+//
+// # Event identity (Adapter.Identity)
+//
+//	kind           identity  Seq
+//	bbo, ticker    sparse    TICKER id (ms×1000+counter)
+//	trade          trade_id  TRADE id (ms-based: unique, not consecutive)
+//	book_snapshot  sparse    ORDERBOOK id
 package coinone
 
 import (
@@ -142,3 +149,17 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Coinone identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot, wire.KindTicker:
+		return wire.IdentitySparse
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: ids are ms×1000+counter.
+func (*Adapter) DenseTradeIDs() bool { return false }

@@ -16,6 +16,8 @@ func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
 // and trade-2.json, but the folder holds none (their documented frames are in the cases).
 func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "coinone", cases) }
 
+func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
+
 func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
 
 func TestSnapshotUnsupported(t *testing.T) {

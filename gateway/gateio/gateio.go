@@ -43,6 +43,17 @@
 // therefore stamps the current time on each call, and subscribe frames carry the time of
 // Plan: the session should call Plan (and Ping) afresh for each connection rather than
 // replay old frames.
+//
+// # Event identity (Adapter.Identity)
+//
+//	kind           identity  Seq
+//	bbo            sparse    book_ticker u (the book's update id)
+//	trade          trade_id  id (exchange-wide, not consecutive per pair)
+//	book_delta     dense     u, chained by U == previous u + 1 (SeqFirst = U)
+//	book_snapshot  sparse    REST id (the last id applied when published)
+//	ticker         content   FNV-1a over the result's values; the envelope time is the
+//	                         push time of one connection, not an event time, so it is
+//	                         left out (every gateway must compute the same key)
 package gateio
 
 import (
@@ -211,3 +222,21 @@ func (*Adapter) SnapshotURL(restURL, symbol string, depth int) string {
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Gate identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot:
+		return wire.IdentitySparse
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	case wire.KindBookDelta:
+		return wire.IdentityDense
+	case wire.KindTicker:
+		return wire.IdentityContent
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: spot trade ids are exchange-wide, not consecutive per currency pair.
+func (*Adapter) DenseTradeIDs() bool { return false }

@@ -45,6 +45,14 @@
 // unverified: the rate-limit error codes (TOO_MANY / RATE_LIMIT are guesses), the 30 s
 // server ping (observed, not documented) and any per-connection limit (none is
 // documented; one connection carries every symbol).
+//
+// # Event identity (Adapter.Identity)
+//
+//	kind           identity  Seq
+//	trade          trade_id  tradeId (rising per symbol, not contiguous)
+//	book_snapshot  content   FNV-1a over symbol, data.timestamp and every level
+//	bbo            content   the book's key (derived from the book top)
+//	ticker         content   FNV-1a over symbol, the envelope timestamp and close
 package korbit
 
 import (
@@ -153,3 +161,17 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Korbit identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot, wire.KindTicker:
+		return wire.IdentityContent
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: tradeId rises per symbol but is not contiguous.
+func (*Adapter) DenseTradeIDs() bool { return false }

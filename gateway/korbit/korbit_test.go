@@ -18,6 +18,8 @@ func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
 // for the sources the cases are modelled on).
 func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "korbit", cases) }
 
+func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
+
 func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
 
 func contentKey(fields ...string) uint64 {
@@ -80,3 +82,14 @@ func TestPlan(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+
+// TestTimeInContentKeys: the exchange time is part of every content key where the venue
+// sends one: the same content at another time is another event.
+func TestTimeInContentKeys(t *testing.T) {
+	for _, c := range []struct{ frame, from, to string }{
+		{`{"symbol":"btc_krw","timestamp":1790134243081,"type":"orderbook","data":{"timestamp":1790134243067,"asks":[{"price":"116506000","qty":"0.27522"}],"bids":[{"price":"116455000","qty":"0.00499"}]}}`, `1790134243067`, `1790134243068`},
+		{`{"symbol":"btc_krw","timestamp":1790134313071,"type":"ticker","data":{"open":"115370000","high":"116765000","low":"114412000","close":"116463000","prevClose":"115304000","bestAskPrice":"116477000","bestBidPrice":"116463000","lastTradedAt":1790134313000}}`, `1790134313071`, `1790134313072`},
+	} {
+		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
+	}
+}

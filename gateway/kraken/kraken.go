@@ -4,7 +4,7 @@
 //
 // Sources: docs.kraken.com/exchange/api-reference/spot-websocket-v2 (ticker, trade, book,
 // ping, status, heartbeat pages) and the book checksum guide, and the recorded messages in
-// ../shared/exchange-samples/kraken (README there).
+// testdata/samples (README there).
 //
 // # Channels and records
 //
@@ -41,10 +41,10 @@
 // gets the earlier key.
 //
 // BookRule is BookChecksum: the book sync applies the snapshot, then each update, drops
-// qty-0 levels, truncates each side to the subscribed depth (Book.MaxDepth = the depth
-// Plan subscribed), and compares Checksum(top of book) with Record.Checksum; a mismatch
-// means a lost or misapplied update, and Resubscribe (unsubscribe + subscribe the book)
-// gets a fresh snapshot. The checksum (Checksum, checksum.go) needs every price and qty
+// qty-0 levels, truncates each side to the subscribed depth (Book.MaxDepth = BookDepth,
+// the depth Plan subscribed: 10 when the config says 0, Kraken's default), and compares
+// Checksum(top of book) with Record.Checksum; a mismatch means a lost or misapplied
+// update, and Resubscribe (unsubscribe + subscribe the book) gets a fresh snapshot. The checksum (Checksum, checksum.go) needs every price and qty
 // with the digits Kraken printed, trailing zeros included: the book the sync keeps must
 // store prices with their printed scale, not in canonical form (0.1229 for 0.12290
 // hashes "1229" where Kraken hashed "12290", and the check fails on a correct book).
@@ -58,6 +58,14 @@
 // subscribe pacing are tickline's conservative choices (unverified against the live
 // service). Book depth must be one of 10, 25, 100, 500, 1000 (others are rejected):
 // Plan rounds Sub.Depth up to the next of these (0 → 10).
+//
+// # Event identity (Adapter.Identity)
+//
+//	kind           identity  Seq
+//	bbo, ticker    content   FNV-1a over symbol, `timestamp` and the values
+//	trade          trade_id  trade_id: a per-book integer sequence (DenseTradeIDs)
+//	book_snapshot  content   FNV-1a over symbol, `timestamp` (when sent), checksum, levels
+//	book_delta     content   the same
 package kraken
 
 import (
@@ -122,6 +130,20 @@ func bookDepth(want int) (int, error) {
 	}
 	return 0, fmt.Errorf("kraken: book depth %d above %d", want, depths[len(depths)-1])
 }
+
+// BookDepth returns the depth Plan subscribes for a wanted depth (0 → 10, 20 → 25): the
+// depth of Kraken's book for the subscription, which its checksum covers and to which
+// the gateway trims its local book (adapter.BookDepther). A depth Plan rejects is
+// returned as is.
+func (*Adapter) BookDepth(want int) int {
+	d, err := bookDepth(want)
+	if err != nil {
+		return want
+	}
+	return d
+}
+
+var _ adapter.BookDepther = (*Adapter)(nil)
 
 // stream is one subscription group: a channel with its options.
 type stream struct {
@@ -278,3 +300,17 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Kraken identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot, wire.KindBookDelta, wire.KindTicker:
+		return wire.IdentityContent
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns true: v2 `trade_id` is a per-book integer sequence.
+func (*Adapter) DenseTradeIDs() bool { return true }

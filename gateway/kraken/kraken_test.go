@@ -3,6 +3,7 @@ package kraken
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,6 +20,8 @@ const cases = "testdata/cases.txt"
 func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
 
 func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "kraken", cases) }
+
+func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
 
 func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
 
@@ -72,11 +75,10 @@ func (b *testBook) apply(r *wire.Record, depth int) {
 // README says. book-3 is an update whose prior BTC/USD book was not captured: only the
 // checksum it carries is checked.
 func TestChecksumSamples(t *testing.T) {
-	dir := filepath.Join(adaptertest.SamplesDir, "kraken")
 	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+		b, err := os.ReadFile(filepath.Join(adaptertest.SamplesDir, name))
 		if err != nil {
-			t.Skipf("reference samples not present (%v)", err)
+			t.Fatal(err)
 		}
 		return b
 	}
@@ -319,4 +321,30 @@ func (p *treeParser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adap
 
 func FuzzSame(f *testing.F) {
 	adaptertest.FuzzSame(f, New(), cases, func() adapter.Parser { return &treeParser{} })
+}
+
+// TestTimeInContentKeys: the exchange time is part of every content key where the venue
+// sends one: the same content at another time is another event.
+func TestTimeInContentKeys(t *testing.T) {
+	for _, c := range []struct{ frame, from, to string }{
+		{`{"channel":"ticker","type":"update","data":[{"symbol":"ALGO/USD","bid":0.10025,"bid_qty":740.0,"ask":0.10036,"ask_qty":1240.00000000,"last":0.10035,"volume":997038.98383185,"vwap":0.10148,"low":0.09979,"high":0.10285,"change":-0.00017,"change_pct":-0.17,"timestamp":"2023-10-06T17:35:55.440295Z"}]}`, `55.440295`, `55.440296`},
+		{`{"channel":"ticker","type":"update","data":[{"symbol":"NEW/EUR","bid":1.5,"bid_qty":2,"ask":null,"ask_qty":null,"last":1.55,"timestamp":"2023-10-06T17:35:55.440295Z"}]}`, `55.440295`, `55.440296`},
+		{`{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":45283.6,"qty":0.5}],"asks":[],"checksum":1,"timestamp":"2023-10-06T17:35:55.440295Z"}]}`, `55.440295`, `55.440296`},
+	} {
+		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
+	}
+}
+
+// TestBookDepth: the depth the gateway keeps its book to is the depth Plan subscribes
+// (Kraken's book for the subscription, which its checksum covers): 0 → 10, 20 → 25.
+func TestBookDepth(t *testing.T) {
+	for want, got := range map[int]int{0: 10, 1: 10, 10: 10, 20: 25, 26: 100, 500: 500, 1000: 1000} {
+		if d := New().BookDepth(want); d != got {
+			t.Errorf("BookDepth(%d) = %d, want %d", want, d, got)
+		}
+		plans, err := New().Plan("wss://ws.kraken.com/v2", []adapter.Sub{{Symbol: "BTC/USD", Channels: []adapter.Channel{adapter.ChanBook}, Depth: want}})
+		if err != nil || len(plans) != 1 || !strings.Contains(string(plans[0].Subscribe[0]), fmt.Sprintf(`"depth":%d`, got)) {
+			t.Errorf("Plan for depth %d: %v %q, want depth %d subscribed", want, err, plans, got)
+		}
+	}
 }

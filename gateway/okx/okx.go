@@ -31,14 +31,16 @@
 //
 // so "a delta continues the book when SeqFirst == previous Seq + 1" is exactly OKX's
 // rule prevSeqId == previous seqId. OKX documents two special cases, both kept true by
-// this mapping without flags:
+// this mapping:
 //   - "no change" messages (the book did not move during the push interval) have
 //     seqId == prevSeqId and no levels: they yield an empty book_delta with
 //     SeqFirst = Seq + 1. It continues the chain (its prevSeqId is the previous seqId) and
 //     leaves the last Seq unchanged, so the next update chains to it as well.
 //   - after maintenance the sequence may be reset: one update arrives with
 //     seqId < prevSeqId. It yields SeqFirst = prevSeqId + 1 > Seq, which still continues
-//     the chain; later updates chain to the new, smaller Seq. A book sync must therefore
+//     the chain (also as the first update after a snapshot); later updates chain to the
+//     new, smaller Seq. The update carries wire.FlagSeqReset so that receivers start a
+//     new epoch of ids. A book sync must therefore
 //     test continuity before treating Seq <= previous Seq as a stale duplicate; one that
 //     drops it instead pays one resubscribe, no wrong book.
 //
@@ -63,6 +65,20 @@
 //
 // Unverified here (no doc text retrieved in this session): the exact error/notice codes
 // 60014 and 64008, and the absence of a per-connection channel limit.
+//
+// # Event identity (Adapter.Identity)
+//
+//	kind           identity  Seq
+//	bbo            sparse    bbo-tbt seqId (the book's sequence: holes between pushes)
+//	trade          trade_id  tradeId (not dense: a push may aggregate fills, `count`)
+//	book_snapshot  sparse    books / books5 seqId
+//	book_delta     dense     seqId, chained by prevSeqId (SeqFirst = prevSeqId + 1);
+//	                         seqId < prevSeqId is OKX's reset: FlagSeqReset
+//	ticker         content   ts (ms): tickers carry no id and push at most every 100 ms
+//
+// Other records say what they are by their flags: tickers with a whole bid and ask are
+// bbo records keyed by ts (FlagNoSeq), and 2022-format pushes without seqId are keyed by
+// ts too. bbo-tbt carries no prevSeqId, so its resets cannot be told from one push.
 package okx
 
 import (
@@ -213,3 +229,21 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how OKX identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot:
+		return wire.IdentitySparse
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	case wire.KindBookDelta:
+		return wire.IdentityDense
+	case wire.KindTicker:
+		return wire.IdentityContent
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: the trades channel may aggregate fills into one push (`count`), whose tradeId is the last of them.
+func (*Adapter) DenseTradeIDs() bool { return false }

@@ -16,10 +16,13 @@ func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
 
 func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "okx", cases) }
 
+func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
+
 func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
 
-// TestSeqMapping checks what the JSON form does not show: SeqFirst and FlagNoSeq, for
-// the chaining rule of the package doc (SeqFirst = prevSeqId+1, Seq = seqId).
+// TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and
+// FlagSeqReset, for the chaining rule of the package doc (SeqFirst = prevSeqId+1,
+// Seq = seqId; an update with seqId < prevSeqId starts a new epoch).
 func TestSeqMapping(t *testing.T) {
 	const pre = `{"arg":{"channel":"books","instId":"BTC-USDT"},`
 	for _, c := range []struct {
@@ -28,19 +31,20 @@ func TestSeqMapping(t *testing.T) {
 		noSeq         bool
 		kind          wire.Kind
 		continuesPrev bool // SeqFirst == previous Seq + 1 for the row above
+		reset         bool // FlagSeqReset
 	}{
-		{pre + `"action":"snapshot","data":[{"asks":[],"bids":[],"ts":"1597026383085","prevSeqId":-1,"seqId":100}]}`, 0, 100, false, wire.KindBookSnapshot, false},
-		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","1"]],"ts":"1597026383085","prevSeqId":100,"seqId":107}]}`, 101, 107, false, wire.KindBookDelta, true},
+		{pre + `"action":"snapshot","data":[{"asks":[],"bids":[],"ts":"1597026383085","prevSeqId":-1,"seqId":100}]}`, 0, 100, false, wire.KindBookSnapshot, false, false},
+		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","1"]],"ts":"1597026383085","prevSeqId":100,"seqId":107}]}`, 101, 107, false, wire.KindBookDelta, true, false},
 		// no change: seqId == prevSeqId
-		{pre + `"action":"update","data":[{"asks":[],"bids":[],"ts":"1597026383085","prevSeqId":107,"seqId":107}]}`, 108, 107, false, wire.KindBookDelta, true},
-		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","2"]],"ts":"1597026383085","prevSeqId":107,"seqId":110}]}`, 108, 110, false, wire.KindBookDelta, true},
+		{pre + `"action":"update","data":[{"asks":[],"bids":[],"ts":"1597026383085","prevSeqId":107,"seqId":107}]}`, 108, 107, false, wire.KindBookDelta, true, false},
+		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","2"]],"ts":"1597026383085","prevSeqId":107,"seqId":110}]}`, 108, 110, false, wire.KindBookDelta, true, false},
 		// maintenance reset: seqId < prevSeqId
-		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","3"]],"ts":"1597026383085","prevSeqId":110,"seqId":3}]}`, 111, 3, false, wire.KindBookDelta, true},
-		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","4"]],"ts":"1597026383085","prevSeqId":3,"seqId":9}]}`, 4, 9, false, wire.KindBookDelta, true},
+		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","3"]],"ts":"1597026383085","prevSeqId":110,"seqId":3}]}`, 111, 3, false, wire.KindBookDelta, true, true},
+		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","4"]],"ts":"1597026383085","prevSeqId":3,"seqId":9}]}`, 4, 9, false, wire.KindBookDelta, true, false},
 		// 2022 format, no seqId: FlagNoSeq, Seq = ts in ms
-		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","4"]],"ts":"1652459225453","checksum":-652563973}]}`, 0, 1652459225453, true, wire.KindBookDelta, false},
-		{`{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","last":"1","lastSz":"2","bidPx":"1","bidSz":"1","askPx":"2","askSz":"1","ts":"1652459224956"}]}`, 0, 1652459224956, true, wire.KindBBO, false},
-		{`{"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{"asks":[["2","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1749044565306","seqId":55729075884}]}`, 0, 55729075884, false, wire.KindBBO, false},
+		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","4"]],"ts":"1652459225453","checksum":-652563973}]}`, 0, 1652459225453, true, wire.KindBookDelta, false, false},
+		{`{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","last":"1","lastSz":"2","bidPx":"1","bidSz":"1","askPx":"2","askSz":"1","ts":"1652459224956"}]}`, 0, 1652459224956, true, wire.KindBBO, false, false},
+		{`{"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{"asks":[["2","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1749044565306","seqId":55729075884}]}`, 0, 55729075884, false, wire.KindBBO, false, false},
 	} {
 		p := New().NewParser()
 		var out adapter.Batch
@@ -48,9 +52,9 @@ func TestSeqMapping(t *testing.T) {
 			t.Fatalf("%s: %d records, %v", c.frame, out.Len(), err)
 		}
 		r := out.At(0)
-		if r.Kind != c.kind || r.SeqFirst != c.seqFirst || r.Seq != c.seq || (r.Flags&wire.FlagNoSeq != 0) != c.noSeq {
-			t.Errorf("%s:\n got kind %s SeqFirst %d Seq %d flags %#x\nwant kind %s SeqFirst %d Seq %d noSeq %v",
-				c.frame, r.Kind, r.SeqFirst, r.Seq, r.Flags, c.kind, c.seqFirst, c.seq, c.noSeq)
+		if r.Kind != c.kind || r.SeqFirst != c.seqFirst || r.Seq != c.seq || (r.Flags&wire.FlagNoSeq != 0) != c.noSeq || (r.Flags&wire.FlagSeqReset != 0) != c.reset {
+			t.Errorf("%s:\n got kind %s SeqFirst %d Seq %d flags %#x\nwant kind %s SeqFirst %d Seq %d noSeq %v reset %v",
+				c.frame, r.Kind, r.SeqFirst, r.Seq, r.Flags, c.kind, c.seqFirst, c.seq, c.noSeq, c.reset)
 		}
 	}
 }
@@ -131,4 +135,14 @@ func (p *treeParser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adap
 
 func FuzzSame(f *testing.F) {
 	adaptertest.FuzzSame(f, New(), cases, func() adapter.Parser { return &treeParser{} })
+}
+
+// TestTimeInContentKeys: the exchange time is part of every content key where the venue
+// sends one: the same content at another time is another event.
+func TestTimeInContentKeys(t *testing.T) {
+	for _, c := range []struct{ frame, from, to string }{
+		{`{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","last":"1","lastSz":"2","bidPx":"1","bidSz":"1","askPx":"2","askSz":"1","ts":"1652459224956"}]}`, `1652459224956`, `1652459224957`},
+	} {
+		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
+	}
 }

@@ -379,6 +379,10 @@ func (ps *Parser) bookUpdate(it *fastjson.Value, sym []byte, recvNs int64, out *
 			return fail(out, fmt.Errorf("%w: prevSeqId %d out of range", adapter.ErrMalformed, prev))
 		}
 		r.SeqFirst = prev + 1
+		if r.Seq < prev {
+			// OKX's reset after maintenance: the sequence starts again below prevSeqId.
+			r.Flags |= wire.FlagSeqReset
+		}
 	}
 	if err := ps.levels(it, r); err != nil {
 		return fail(out, err)

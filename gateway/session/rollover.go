@@ -203,6 +203,7 @@ func (s *Session) handover() (*websocket.Conn, error) {
 	// come from the old one, in the queue or after it. De-duplicate its records (by id per
 	// symbol and kind) until it has been the only source for a while.
 	s.dedupUntil = time.Now().Add(dedupWindow)
+	s.newConnection()
 	for _, f := range r.queue {
 		if err := s.handle(r.conn, f, time.Now().UnixNano(), true); err != nil {
 			r.conn.Close()

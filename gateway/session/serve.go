@@ -23,6 +23,9 @@ import (
 func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websocket.Conn, err error) {
 	s.connectedAt = time.Now()
 	s.connectedNs.Store(s.connectedAt.UnixNano())
+	if !s.subscribed { // a handed-over connection started counting in handover
+		s.newConnection()
+	}
 	s.rollAfter = time.Time{}
 	deadline := func() time.Time { return time.Now().Add(s.opts.StaleAfter) }
 	conn.SetReadDeadline(deadline())
@@ -225,10 +228,19 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 			sym.instrument = r.Instrument
 		}
 		k := r.Kind & 7
-		if dedup && dedupable(r) && r.Seq <= sym.lastSeq[k] {
+		if r.Flags&wire.FlagNoSeq != 0 {
+			s.distinguishRepeat(sym, r)
+		}
+		if dedup && dedupable(r) && r.Seq <= sym.lastSeq[k] && r.Flags&wire.FlagSeqReset == 0 {
 			continue // delivered by the old connection already
 		}
 		sym.lastSeq[k] = r.Seq
+		if r.Kind == wire.KindTrade && s.denseTrades && r.Flags&wire.FlagNoSeq == 0 && r.Seq != 0 {
+			if sym.lastTrade != 0 && r.Seq > sym.lastTrade+1 {
+				s.tradeGap(sym, r)
+			}
+			sym.lastTrade = max(sym.lastTrade, r.Seq)
+		}
 		if r.Kind == wire.KindBookSnapshot || r.Kind == wire.KindBookDelta {
 			before := sym.sync.Stats
 			act := sym.sync.Apply(r, &s.out)
@@ -245,6 +257,80 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 		s.emit(&s.out)
 	}
 	return nil
+}
+
+// newConnection starts what is counted per connection: content-key repeats.
+func (s *Session) newConnection() {
+	for _, sym := range s.syms {
+		sym.repeats = [8]repeats{}
+	}
+}
+
+// distinguishRepeat gives a content key that repeats an earlier key of its symbol and kind
+// within the same exchange time a new key: the key mixed with the repeat's ordinal. A
+// venue without ids may send the same content again in the same millisecond (Upbit's
+// top-1 orderbook is sent on every book event, so a change deeper in the book repeats
+// it; a top going A→B→A within a millisecond repeats A): these are distinct events whose
+// content keys (exchange time included) are equal, so receivers would drop the later ones
+// as copies. Records without an exchange time (Coinbase level2 snapshots) count only
+// consecutive repeats (a book resubscribed on the same connection starts with the
+// snapshot it had). Every gateway reading the same stream numbers the repeats alike;
+// counting restarts with each connection, so the first record of a replacement
+// connection keeps its plain key and still matches the copy the old one delivered.
+func (s *Session) distinguishRepeat(sym *symbol, r *wire.Record) {
+	n := sym.repeats[r.Kind&7].ordinal(r.TsExchange, r.Seq)
+	if n == 0 {
+		return
+	}
+	s.Stats.ContentRepeats.Add(1)
+	r.Seq = adapter.ContentKey(r.Seq, []byte{'#', byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+}
+
+// repeats remembers the content keys of one symbol and kind seen within the current run:
+// records of the same exchange time, or, without an exchange time, consecutive records
+// with the same key. Bounded: beyond len(keys) distinct keys in a run the oldest is
+// forgotten.
+type repeats struct {
+	ts   int64
+	last uint64
+	n    int
+	keys [8]uint64
+	seen [8]uint32 // earlier occurrences of keys[i] in the run
+}
+
+// ordinal records key at exchange time ts and returns how many times it occurred before
+// in the run (0: first).
+func (rp *repeats) ordinal(ts int64, key uint64) uint32 {
+	if rp.n == 0 || ts != rp.ts || ts == 0 && key != rp.last {
+		rp.ts, rp.n = ts, 0
+	}
+	rp.last = key
+	for i := 0; i < rp.n; i++ {
+		if rp.keys[i] == key {
+			rp.seen[i]++
+			return rp.seen[i]
+		}
+	}
+	if rp.n == len(rp.keys) {
+		copy(rp.keys[:], rp.keys[1:])
+		copy(rp.seen[:], rp.seen[1:])
+		rp.n--
+	}
+	rp.keys[rp.n], rp.seen[rp.n] = key, 0
+	rp.n++
+	return 0
+}
+
+// tradeGap marks a hole in a dense trade-id sequence: a StatusGap record (Expected = the
+// next id wanted, Got = the id seen, no FlagBookInvalid: no book is concerned) before the
+// trade that revealed it.
+func (s *Session) tradeGap(sym *symbol, r *wire.Record) {
+	s.Stats.TradeGaps.Add(1)
+	o := s.out.Next()
+	o.Kind, o.Exchange, o.Status = wire.KindStatus, r.Exchange, wire.StatusGap
+	o.Expected, o.Got = sym.lastTrade+1, r.Seq
+	o.Seq, o.TsExchange, o.TsRecv = r.Seq, r.TsExchange, r.TsRecv
+	o.Symbol, o.Instrument = r.Symbol, r.Instrument
 }
 
 func (s *Session) countSync(before, after chain.SyncStats) {

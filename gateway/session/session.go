@@ -5,6 +5,14 @@
 // snapshots, chain books per symbol (gateway/book) and mark every gap, resync, reconnect
 // and stale period with a status record.
 //
+// Beyond books: on venues whose trade ids are consecutive (adapter.Adapter.DenseTradeIDs)
+// a hole in a symbol's trade ids is marked with a StatusGap record (Expected = the next id
+// wanted, Got = the id seen; no FlagBookInvalid, which marks book gaps) and counted in
+// Stats.TradeGaps. Records without exchange ids (FlagNoSeq) whose content key repeats the
+// key of an earlier record of their symbol and kind with the same exchange time get an
+// ordinal-mixed key (distinguishRepeat), so that identical distinct events are not taken
+// for copies.
+//
 // Ownership: Run owns the connection, the parser, every symbol's book and the output
 // batch; the emit callback runs on Run's goroutine. Helper goroutines (heartbeat sender,
 // snapshot fetches, the rollover dialer) only write to the socket under writeMu or hand
@@ -62,15 +70,24 @@ type Stats struct {
 	Connects, Reconnects, DialFailures, RateLimited, Stale    atomic.Uint64
 	Gaps, Resyncs, ChecksumFailures, Crossed, Rollovers       atomic.Uint64
 	SnapshotFetches, SnapshotFailures, Oversized              atomic.Uint64
+	// TradeGaps counts holes in the trade ids of venues whose trade ids are dense
+	// (adapter.Adapter.DenseTradeIDs), each marked with a StatusGap record.
+	TradeGaps atomic.Uint64
+	// ContentRepeats counts records whose content key repeated an earlier one of their
+	// symbol and kind at the same exchange time (told apart by an ordinal, see
+	// distinguishRepeat).
+	ContentRepeats atomic.Uint64
 }
 
 // symbol is one subscribed symbol's state, owned by Run.
 type symbol struct {
 	sub        adapter.Sub
 	sync       chain.Sync
-	lastSeq    [8]uint64 // last Seq seen per wire.Kind, for rollover de-duplication
-	name       wire.Name // the exchange symbol as records carry it
-	instrument wire.Name // learned from the first record (canonical BASE-QUOTE)
+	lastSeq    [8]uint64  // last Seq seen per wire.Kind, for rollover de-duplication
+	lastTrade  uint64     // highest trade id seen (dense trade ids only; 0: none yet)
+	repeats    [8]repeats // content keys per wire.Kind in the current run (distinguishRepeat)
+	name       wire.Name  // the exchange symbol as records carry it
+	instrument wire.Name  // learned from the first record (canonical BASE-QUOTE)
 }
 
 // Session is one connection plan's lifetime. Create with New, run with Run.
@@ -92,6 +109,7 @@ type Session struct {
 	syms        map[wire.Name]*symbol
 	backoff     Backoff
 	buf         []byte
+	denseTrades bool // the venue's trade ids are consecutive: holes are marked
 
 	writeMu     sync.Mutex                     // guards writes on the current connection (gorilla allows one writer)
 	conn        atomic.Pointer[websocket.Conn] // the connection being served, for helper goroutines' pings
@@ -155,11 +173,22 @@ func New(opts Options, emit Emit, log *slog.Logger) (*Session, error) {
 			return nil, fmt.Errorf("session: symbol %q: %w", sub.Symbol, err)
 		}
 		sym.sync = chain.Sync{Rule: rule, Checksum: ck, DeriveBBO: wantsDerivedBBO(opts.Adapter, sub)}
-		sym.sync.Book.MaxDepth = sub.Depth
+		sym.sync.Book.MaxDepth = bookDepth(opts.Adapter, sub)
 		s.syms[sym.name] = sym
 	}
 	s.parser = opts.Adapter.NewParser()
+	s.denseTrades = opts.Adapter.DenseTradeIDs()
 	return s, nil
+}
+
+// bookDepth is the depth the local book keeps: the depth the exchange's own book for the
+// subscription has (Kraken rounds 0 to 10 and 20 to 25, and its checksum covers that
+// book), else the configured depth (0: untrimmed).
+func bookDepth(a adapter.Adapter, sub adapter.Sub) int {
+	if d, ok := a.(adapter.BookDepther); ok {
+		return d.BookDepth(sub.Depth)
+	}
+	return sub.Depth
 }
 
 func cmpOr(d, def time.Duration) time.Duration {

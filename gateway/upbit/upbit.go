@@ -3,7 +3,7 @@
 // type, trade for trades, orderbook for books and for the BBO, ticker for last prices.
 //
 // Protocol notes (docs.upbit.com "WebSocket 사용 및 에러 안내", "요청 포맷", the trade and
-// orderbook pages; ../shared/exchange-samples/upbit/README.md):
+// orderbook pages; testdata/samples/README.md):
 //   - Server frames are binary WebSocket frames holding UTF-8 JSON; Parse takes the bytes
 //     as they come. Both the DEFAULT format (full keys, what Plan asks for) and the SIMPLE
 //     format (abbreviated keys: ty, cd, tms, ttms, tp, tv, ab, sid, obu{ap,bp,as,bs}) parse;
@@ -39,6 +39,18 @@
 //
 // Unverified: whether a depth-suffixed code ("KRW-BTC.1") is echoed with its suffix in
 // "code" (the instrument is right either way); the exact rate-limit error name.
+//
+// # Event identity (Adapter.Identity)
+//
+//	kind           identity  Seq
+//	trade          trade_id  sequential_id (ms×1000+counter: unique, not consecutive)
+//	book_snapshot  content   FNV-1a over code, `timestamp` and every unit's values
+//	bbo            content   the book's key (the BBO is derived from the book top)
+//	ticker         content   FNV-1a over code, `timestamp`, trade_price, trade_volume
+//
+// A top-1 orderbook (the ".1" code ChanBBO uses) is sent again, identical and in the
+// same millisecond, after a change deeper in the book: the gateway session tells such
+// consecutive repeats apart (gateway/session, content repeats).
 package upbit
 
 import (
@@ -173,3 +185,17 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+
+// Identity states how Upbit identifies each kind of event (the package doc's table).
+func (*Adapter) Identity(k wire.Kind) wire.Identity {
+	switch k {
+	case wire.KindBBO, wire.KindBookSnapshot, wire.KindTicker:
+		return wire.IdentityContent
+	case wire.KindTrade:
+		return wire.IdentityTradeID
+	}
+	return wire.IdentityNone
+}
+
+// DenseTradeIDs returns false: sequential_id is ms×1000+counter ("does not guarantee order").
+func (*Adapter) DenseTradeIDs() bool { return false }

@@ -17,6 +17,8 @@ func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
 
 func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "upbit", cases) }
 
+func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
+
 func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
 
 // contentKey is the documented content key computed independently: FNV-1a 64 over each
@@ -106,3 +108,15 @@ func TestPlan(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+
+// TestTimeInContentKeys: the exchange time is part of every content key where the venue
+// sends one: the same content at another time is another event.
+func TestTimeInContentKeys(t *testing.T) {
+	for _, c := range []struct{ frame, from, to string }{
+		{`{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"total_ask_size":1,"total_bid_size":2,"orderbook_units":[{"ask_price":52418000,"bid_price":52412000,"ask_size":0.2542,"bid_size":1}],"stream_type":"REALTIME"}`, `1704867306396`, `1704867306397`},
+		{`{"ty":"orderbook","cd":"KRW-LAMB","tms":1618678262640,"tas":1,"tbs":2,"obu":[{"ap":127.0,"bp":126.0,"as":1.5,"bs":2.5}],"st":"REALTIME"}`, `1618678262640`, `1618678262641`},
+		{`{"ty":"ticker","cd":"KRW-ETH","tp":3300000.0,"tv":0.5,"ttms":1524046049000,"tms":1524046049767,"st":"REALTIME"}`, `1524046049767`, `1524046049768`},
+	} {
+		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
+	}
+}

@@ -1,6 +1,9 @@
 // Package adaptertest runs the checks every exchange adapter shares: golden cases
-// (testdata/cases.txt), the real messages in ../shared/exchange-samples, zero allocations,
-// fuzzing and benchmarks, so that each adapter's tests are a few lines of the same shape.
+// (testdata/cases.txt), the real exchange messages in testdata/samples (copied from the
+// reference collection with their sources, README.md there), event identity
+// (CheckIdentity), zero allocations, fuzzing and benchmarks, so that each adapter's tests
+// are a few lines of the same shape. Nothing here reads outside the adapter's package
+// and nothing skips: a fresh clone runs every case.
 //
 // # Case files
 //
@@ -8,11 +11,15 @@
 //
 //	# comment
 //	> {"stream":"btcusdt@bookTicker","data":{...}}      a frame, one line of text
-//	> @sample:bookTicker-1.json                          a file of ../shared/exchange-samples/<ex>/
+//	> @sample:bookTicker-1.json                          a file of testdata/samples/
 //	> @hex:5b7b22...                                     a binary frame, hex encoded
 //	= {"exchange":"binance",...}                         one expected record, as normalize prints it
 //	! malformed                                          Parse fails; the error text contains this
 //	~ control                                            Parse returns ResultControl (or ping, error, closing)
+//	? content: tickers carry no id                       the record above (or, right after the frame, all of
+//	                                                     its records) has this identity, not the one the
+//	                                                     adapter states for its kind (a superseded format, a
+//	                                                     secondary channel); the reason is required
 //
 // A frame with no "=", "!" or "~" line must parse with ResultData and produce no records.
 // Expected JSON is compared after normalising key order, so it can be written by hand from
@@ -36,8 +43,9 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-// SamplesDir is where the reference exchange messages live, relative to an adapter package.
-const SamplesDir = "../../../shared/exchange-samples"
+// SamplesDir is where an adapter's reference exchange messages live, relative to its
+// package directory (where `go test` runs).
+const SamplesDir = "testdata/samples"
 
 // Case is one frame and its expectations.
 type Case struct {
@@ -47,10 +55,13 @@ type Case struct {
 	Want   []string // expected records as JSON
 	Err    string   // expected error substring
 	Result string   // expected non-data result: control, ping, error, closing
+	// Identity overrides the adapter's stated identity ("? " lines) for record i, or for
+	// every record of the frame at key -1; Why says why.
+	Identity map[int]string
+	Why      []string
 }
 
-// LoadCases reads a case file. Frames from @sample: files whose samples folder is absent
-// are returned with a nil Frame (the runner skips them, saying why).
+// LoadCases reads a case file; a missing @sample: file fails the test.
 func LoadCases(t testing.TB, path, exchange string) []Case {
 	t.Helper()
 	f, err := os.Open(path)
@@ -93,6 +104,18 @@ func LoadCases(t testing.TB, path, exchange string) []Case {
 			cases[len(cases)-1].Err = rest
 		case "~ ":
 			cases[len(cases)-1].Result = rest
+		case "? ":
+			cls, why, ok := strings.Cut(rest, ":")
+			if !ok || strings.TrimSpace(why) == "" {
+				t.Fatalf("%s:%d: identity override without a reason (want \"? class: why\")", path, n)
+			}
+			c := &cases[len(cases)-1]
+			if c.Identity == nil {
+				c.Identity = map[int]string{}
+			}
+			// After a "= " line: that record; right after the frame: all its records.
+			c.Identity[len(c.Want)-1] = strings.TrimSpace(cls)
+			c.Why = append(c.Why, strings.TrimSpace(why))
 		default:
 			t.Fatalf("%s:%d: unknown line tag %q", path, n, tag)
 		}
@@ -104,13 +127,10 @@ func LoadCases(t testing.TB, path, exchange string) []Case {
 }
 
 // readSample returns a sample message compacted to one line (some samples are
-// pretty-printed), or nil when the samples folder does not exist.
+// pretty-printed).
 func readSample(t testing.TB, exchange, name string) []byte {
-	dir := filepath.Join(SamplesDir, exchange)
-	if _, err := os.Stat(dir); err != nil {
-		return nil
-	}
-	b, err := os.ReadFile(filepath.Join(dir, name))
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(SamplesDir, name))
 	if err != nil {
 		t.Fatalf("sample %s/%s: %v", exchange, name, err)
 	}
@@ -133,12 +153,7 @@ func Run(t *testing.T, a adapter.Adapter, path string) {
 	}
 	p := a.NewParser()
 	var out adapter.Batch
-	skipped := 0
 	for _, c := range cases {
-		if c.Frame == nil {
-			skipped++
-			continue
-		}
 		out.Reset()
 		res, err := p.Parse(c.Frame, 1, &out)
 		where := path + ":" + itoa(c.Line)
@@ -178,9 +193,6 @@ func Run(t *testing.T, a adapter.Adapter, path string) {
 			}
 		}
 	}
-	if skipped > 0 {
-		t.Logf("%d sample cases skipped: %s not found (the reference samples live beside the repo)", skipped, SamplesDir)
-	}
 }
 
 func sameJSON(t *testing.T, a, b string) bool {
@@ -209,18 +221,18 @@ func itoa(n int) string {
 	}
 }
 
-// RequireSamples fails unless every message file in the exchange's samples folder is used
-// by some case of path, so that a new sample cannot go unchecked. It skips, saying why,
-// when the folder is absent.
+// RequireSamples fails unless every message file in the adapter's samples folder
+// (SamplesDir) is used by some case of path or named in ignore (samples other tests
+// read), so that a new sample cannot go unchecked. The folder must exist (its README.md
+// gives the sources; some venues have no message samples).
 func RequireSamples(t *testing.T, exchange, path string, ignore ...string) {
 	t.Helper()
-	dir := filepath.Join(SamplesDir, exchange)
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(files) == 0 {
-		if _, err := os.Stat(dir); err != nil {
-			t.Skipf("reference samples not present at %s (they live beside the repo, not in it)", dir)
-		}
-		return
+	if _, err := os.Stat(filepath.Join(SamplesDir, "README.md")); err != nil {
+		t.Fatalf("%s samples: %v", exchange, err)
+	}
+	files, err := filepath.Glob(filepath.Join(SamplesDir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	used := map[string]bool{}
 	for _, c := range LoadCases(t, path, exchange) {

@@ -1,0 +1,33 @@
+package gateway
+
+import (
+	"testing"
+
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// TestIdentityEveryVenue: every venue states an identity for the kinds all of them
+// produce (BBO, trade, book snapshot) and none for status records; dense trade ids go
+// with the trade-id class.
+func TestIdentityEveryVenue(t *testing.T) {
+	for _, ex := range wire.Exchanges() {
+		a, err := Adapter(ex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []wire.Kind{wire.KindBBO, wire.KindTrade, wire.KindBookSnapshot} {
+			if Identity(ex, k) == wire.IdentityNone {
+				t.Errorf("%s states no identity for %s", ex, k)
+			}
+		}
+		if id := Identity(ex, wire.KindStatus); id != wire.IdentityNone {
+			t.Errorf("%s: status identity %s", ex, id)
+		}
+		if a.DenseTradeIDs() && Identity(ex, wire.KindTrade) != wire.IdentityTradeID {
+			t.Errorf("%s: dense trade ids but trade identity %s", ex, Identity(ex, wire.KindTrade))
+		}
+	}
+	if Identity(wire.Exchange(0), wire.KindBBO) != wire.IdentityNone {
+		t.Error("unknown exchange has an identity")
+	}
+}
