@@ -30,6 +30,9 @@ func (s *Strategy) Register(reg *metrics.Registry) {
 		i := i
 		reg.Counter("arbiter_wins_total", "Exchange events first delivered by this line.", l, locked(func() float64 { return float64(s.merger.Arb.Stats.Wins[i]) }))
 		reg.Counter("arbiter_duplicates_total", "Later copies dropped from this line.", l, locked(func() float64 { return float64(s.merger.Arb.Stats.Duplicates[i]) }))
+		reg.Counter("arbiter_late_total", "Records from this line beyond the arbitration tolerance: dropped, lost unless another line brought them in time.", l, locked(func() float64 { return float64(s.merger.Arb.Stats.Late[i]) }))
+		reg.Counter("arbiter_resets_total", "Exchange sequence resets (new epochs) first seen on this line.", l, locked(func() float64 { return float64(s.merger.Arb.Stats.Resets[i]) }))
+		reg.Counter("arbiter_evictions_total", "Event keys forgotten before the tolerance because the key budget was spent (on this line's records).", l, locked(func() float64 { return float64(s.merger.Arb.Stats.Evictions[i]) }))
 		reg.Counter("line_seq_gaps_total", "Records missing in this line's gateway sequence (bus drops).", l, locked(func() float64 { return float64(s.merger.Stats.SeqGaps[i]) }))
 		reg.Gauge("line_down", "1 while the line is silent and another line carries on.", l, locked(func() float64 {
 			if s.merger.Down(i) {
@@ -38,6 +41,10 @@ func (s *Strategy) Register(reg *metrics.Registry) {
 			return 0
 		}))
 	}
+	reg.Counter("arbiter_untracked_total", "Records delivered without de-duplication (stream table or key budget full).", nil, locked(func() float64 { return float64(s.merger.Arb.Stats.Untracked) }))
+	reg.Gauge("arbiter_keys", "Event keys the arbiter remembers now.", nil, locked(func() float64 { return float64(s.merger.Arb.Stats.Keys) }))
+	reg.Counter("arbiter_snapshot_repairs_total", "Snapshot copies delivered because the merged book was not whole.", nil, locked(func() float64 { return float64(s.merger.Stats.Repairs) }))
+	reg.Counter("arbiter_refreshes_total", "Gateway refresh snapshots delivered.", nil, locked(func() float64 { return float64(s.merger.Stats.Refreshes) }))
 	reg.Counter("gaps_covered_total", "Line gaps covered by another line.", nil, locked(func() float64 { return float64(s.merger.Stats.Covered) }))
 	reg.Counter("gaps_real_total", "Gaps no line could cover (book invalid until resync).", nil, locked(func() float64 { return float64(s.merger.Stats.RealGaps) }))
 	reg.Counter("chain_breaks_total", "Holes in the merged book stream not filled in time.", nil, locked(func() float64 { return float64(s.engine.Stats.ChainBreaks) }))

@@ -119,7 +119,7 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Strategy, erro
 	if lt <= 0 {
 		lt = 2 * time.Second
 	}
-	s.merger = arbiter.NewMerger(arbiter.New(arbiter.Options{}), len(s.eps), int64(lt))
+	s.merger = arbiter.NewMerger(arbiter.New(arbiter.OptionsFrom(topo.Arbitration)), len(s.eps), int64(lt))
 	switch {
 	case opts.Out != nil:
 		s.out = bufio.NewWriter(opts.Out)

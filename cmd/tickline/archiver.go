@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/tickline/tickline/shared/arbiter"
 
 	"github.com/tickline/tickline/archiver"
 	"github.com/tickline/tickline/shared/config"
@@ -25,7 +26,7 @@ func runArchiver(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	a, err := archiver.New(topo, archiver.Options{TailRecords: *tail}, e.log)
+	a, err := archiver.New(topo, archiver.Options{TailRecords: *tail, Arbiter: arbiter.OptionsFrom(topo.Arbitration)}, e.log)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,7 @@ package arbiter
 import (
 	"time"
 
+	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -86,6 +87,11 @@ const (
 	// DefaultContentWindow: see Options.ContentWindow.
 	DefaultContentWindow = 250 * time.Millisecond
 )
+
+// OptionsFrom returns the bounds a topology's arbitration section sets.
+func OptionsFrom(c config.Arbitration) Options {
+	return Options{Tolerance: c.Tolerance, MaxKeys: c.MaxKeys}
+}
 
 func (o *Options) defaults() {
 	if o.Tolerance <= 0 {

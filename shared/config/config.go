@@ -36,6 +36,8 @@ type Topology struct {
 	Version  int       `yaml:"version"`
 	Regions  []Region  `yaml:"regions"`
 	Bus      Bus       `yaml:"bus"`
+	// Arbitration tunes line arbitration in every receiver (strategy, archiver, tap).
+	Arbitration Arbitration `yaml:"arbitration"`
 	Gateways []Gateway `yaml:"gateways"`
 	Strategy Strategy  `yaml:"strategy"`
 	Archiver Archiver  `yaml:"archiver"`
@@ -47,6 +49,16 @@ type Topology struct {
 type Region struct {
 	// Name is unique, [a-z0-9-]+.
 	Name string `yaml:"name"`
+}
+
+// Arbitration tunes the receivers' line arbitration (shared/arbiter).
+type Arbitration struct {
+	// Tolerance is how far behind a line may be and still fill a hole, and how long a
+	// copy is recognized, on the receiver's clock. (0, 10m].
+	Tolerance time.Duration `yaml:"tolerance"`
+	// MaxKeys bounds the event keys remembered across all streams (24 bytes each).
+	// 1024..1<<26.
+	MaxKeys int `yaml:"max_keys"`
 }
 
 // Bus tunes the ZeroMQ publisher/subscriber path shared by all processes.

@@ -23,6 +23,9 @@ const (
 
 	DefaultStaleness = 2 * time.Second // strategy.staleness
 
+	DefaultArbiterTolerance = 10 * time.Second // arbitration.tolerance
+	DefaultArbiterMaxKeys   = 1 << 21          // arbitration.max_keys: ~48 MiB of keys
+
 	DefaultReplicationFactor = 3                         // archiver.replication_factor
 	DefaultCompression       = "zstd"                    // archiver.compression
 	DefaultLinger            = 5 * time.Millisecond      // archiver.linger (franz-go's own default is 10ms)
@@ -45,6 +48,7 @@ func Defaults() *Topology {
 			WriteDeadline:   DefaultWriteDeadline,
 			MaxMessageBytes: DefaultMaxMessageBytes,
 		},
+		Arbitration: Arbitration{Tolerance: DefaultArbiterTolerance, MaxKeys: DefaultArbiterMaxKeys},
 		Strategy: Strategy{
 			Staleness: DefaultStaleness,
 			// Subscribe: empty = every gateway (filled by applyDefaults).

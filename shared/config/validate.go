@@ -266,6 +266,10 @@ func (v *validator) strategy(t *Topology) {
 	v.floatRange("strategy.threshold_bps", s.ThresholdBps, false, maxThresholdBps, true)
 	v.floatRange("strategy.max_notional", s.MaxNotional, false, maxNotional, true)
 	v.durRange("strategy.staleness", s.Staleness, maxStale)
+	v.durRange("arbitration.tolerance", t.Arbitration.Tolerance, 10*time.Minute)
+	if k := t.Arbitration.MaxKeys; k < 1024 || k > 1<<26 {
+		v.add("arbitration.max_keys", ErrRange, "%d: want 1024..%d", k, 1<<26)
+	}
 
 	for _, name := range sortedKeys(s.FeesBps) {
 		p := "strategy.fees_bps." + name
