@@ -33,15 +33,15 @@ const Version = 1
 
 // Topology is the whole file.
 type Topology struct {
-	Version  int       `yaml:"version"`
-	Regions  []Region  `yaml:"regions"`
-	Bus      Bus       `yaml:"bus"`
+	Version int      `yaml:"version"`
+	Regions []Region `yaml:"regions"`
+	Bus     Bus      `yaml:"bus"`
 	// Arbitration tunes line arbitration in every receiver (strategy, archiver, tap).
 	Arbitration Arbitration `yaml:"arbitration"`
-	Gateways []Gateway `yaml:"gateways"`
-	Strategy Strategy  `yaml:"strategy"`
-	Archiver Archiver  `yaml:"archiver"`
-	Replay   Replay    `yaml:"replay"`
+	Gateways    []Gateway   `yaml:"gateways"`
+	Strategy    Strategy    `yaml:"strategy"`
+	Archiver    Archiver    `yaml:"archiver"`
+	Replay      Replay      `yaml:"replay"`
 }
 
 // Region is a place gateways run in. Each region with gateways has its own Kafka topic; the
