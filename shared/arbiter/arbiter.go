@@ -54,6 +54,7 @@
 package arbiter
 
 import (
+	"slices"
 	"time"
 
 	"github.com/tickline/tickline/shared/config"
@@ -330,80 +331,58 @@ func (a *Arbiter) stream(h *wire.Header) *stream {
 }
 
 // decideID places an id record in its epoch and decides it there.
+//
+// One rule places everything: within an epoch, ids and exchange times rise together. So a
+// reset record (FlagSeqReset) starts an epoch at its exchange time, and whatever the epoch
+// it falls in holds from that time on moves to the new one; a record whose id is at or
+// below the current epoch's top while its exchange time is after the top's starts an epoch
+// itself (its line dropped the reset record; the reset record, when a slower line brings
+// it, splits the epoch before at its own time); and a record goes to the newest epoch that
+// began at or before its exchange time.
 func (a *Arbiter) decideID(line int, s *stream, h *wire.Header, now int64) Outcome {
 	ts := uint64(max(h.TsExchange, 0))
-	reset := h.Flags&wire.FlagSeqReset != 0
-	if reset && ts != 0 {
-		// The reset record of an epoch begun implicitly (this line brought it later than
-		// the epoch's first records): the epoch begins here.
-		for i := len(s.past); i >= 0; i-- {
-			e := s.epochAt(i)
-			if e.implicit && ts < e.epochTs && ts > e.floorTsBefore {
-				e.epochTs, e.epochID, e.implicit = ts, h.Seq, false
-				break
-			}
+	if ts != 0 {
+		if h.Flags&wire.FlagSeqReset != 0 {
+			a.placeReset(line, s, h.Seq, ts, now)
+		} else if a.implicitEpoch(&s.cur, h.Seq, ts) {
+			a.newEpoch(line, s, len(s.past), h.Seq, ts, now)
 		}
-	}
-	if implicit := !reset && a.implicitEpoch(&s.cur, h.Seq, ts); implicit || reset && a.startsEpoch(&s.cur, h.Seq, ts) {
-		a.Stats.Resets[line]++
-		if len(s.past) == maxEpochs {
-			a.dropEpoch(s)
-		}
-		beforeID, beforeTs := s.cur.floorA, s.cur.floorB
-		if l := s.cur.live(); len(l) > 0 {
-			beforeID, beforeTs = l[len(l)-1].a, l[len(l)-1].b
-		}
-		s.past = append(s.past, s.cur)
-		s.cur = keyset{epoch: true, implicit: implicit, epochTs: ts, epochID: h.Seq, startAt: now,
-			floorTsBefore: beforeTs, topIDBefore: beforeID, ex: s.ex}
 	}
 	// Past epochs age out once empty and the tolerance has passed since the next began.
 	for len(s.past) > 0 {
 		a.age(&s.past[0], now)
-		next := &s.cur
-		if len(s.past) > 1 {
-			next = &s.past[1]
-		}
+		next := s.epochAt(1)
 		if len(s.past[0].live()) > 0 || now-next.startAt <= a.tol {
 			break
 		}
 		a.dropEpoch(s)
 	}
 	set := &s.cur
-	if ts != 0 && s.cur.epoch && ts < s.cur.epochTs {
-		// A record of an earlier epoch (a slower line): decided there, or late once that
-		// epoch has aged out.
-		if ts < s.lateTs {
-			return OutcomeLate
+	if ts != 0 && len(s.past) > 0 && s.cur.epoch && ts < s.cur.epochTs || ts != 0 && s.lateTs != 0 && ts < s.lateTs {
+		i := s.epochOf(ts)
+		if i < 0 || ts < s.lateTs {
+			return OutcomeLate // an epoch aged out: beyond the tolerance
 		}
-		set = nil
-		for i := len(s.past) - 1; i >= 0; i-- {
-			if !s.past[i].epoch || s.past[i].epochTs <= ts {
-				set = &s.past[i]
-				if next := s.epochAt(i + 1); next.implicit && ts > next.floorTsBefore && h.Seq <= next.topIDBefore {
-					// Between the previous epoch's top and the first record this receiver saw
-					// of the next, with an id not above that top: a record of the next epoch
-					// from before its first seen (its reset record has not come yet).
-					set = next
-				}
-				break
-			}
-		}
-		if set == nil {
-			return OutcomeLate
-		}
+		set = s.epochAt(i)
 	}
 	return a.decideKey(line, set, h.Seq, ts, true, now)
 }
 
-// implicitEpoch reports whether an id record starts a new epoch whose reset record this
-// line did not bring (dropped on the way): within one epoch ids and exchange times rise
-// together, so an id at or below the stream's top with an exchange time after the top's
-// can only come from a later epoch.
-func (a *Arbiter) implicitEpoch(cur *keyset, id, ts uint64) bool {
-	if ts == 0 {
-		return false
+// epochOf returns the index (epochAt) of the newest epoch that began at or before ts, or
+// -1 when ts is older than every epoch kept.
+func (s *stream) epochOf(ts uint64) int {
+	for i := len(s.past); i >= 0; i-- {
+		if e := s.epochAt(i); !e.epoch || e.epochTs <= ts {
+			return i
+		}
 	}
+	return -1
+}
+
+// implicitEpoch reports whether an id record starts a new epoch whose reset record this
+// line did not bring: an id at or below the current epoch's top with an exchange time
+// after the top's.
+func (a *Arbiter) implicitEpoch(cur *keyset, id, ts uint64) bool {
 	topID, topTs := cur.floorA, cur.floorB
 	if l := cur.live(); len(l) > 0 {
 		topID, topTs = l[len(l)-1].a, l[len(l)-1].b
@@ -411,6 +390,83 @@ func (a *Arbiter) implicitEpoch(cur *keyset, id, ts uint64) bool {
 		return false
 	}
 	return topTs != 0 && id <= topID && ts > topTs
+}
+
+// placeReset places a reset record: a copy of one already placed changes nothing; else it
+// starts an epoch at its exchange time inside the epoch that time falls in.
+func (a *Arbiter) placeReset(line int, s *stream, id, ts uint64, now int64) {
+	i := s.epochOf(ts)
+	if i < 0 {
+		if s.lateTs != 0 || len(s.past) == maxEpochs {
+			return // older than every epoch kept: decided late
+		}
+		// Older than every epoch seen, none forgotten: an epoch before the first.
+		s.past = slices.Insert(s.past, 0, keyset{epoch: true, epochTs: ts, epochID: id, startAt: now, ex: s.ex})
+		a.Stats.Resets[line]++
+		return
+	}
+	e := s.epochAt(i)
+	if e.epoch && e.epochTs == ts && e.epochID == id || e.holds(id, ts) {
+		return // a copy
+	}
+	a.newEpoch(line, s, i, id, ts, now)
+}
+
+// newEpoch starts an epoch at (id, ts) after epoch i (epochAt), moving what epoch i holds
+// from ts on into it; after the current epoch, it becomes the current one.
+func (a *Arbiter) newEpoch(line int, s *stream, i int, id, ts uint64, now int64) {
+	if len(s.past) == maxEpochs {
+		if i == 0 {
+			return
+		}
+		a.dropEpoch(s)
+		i--
+	}
+	a.Stats.Resets[line]++
+	ne := keyset{epoch: true, epochTs: ts, epochID: id, startAt: now, ex: s.ex}
+	a.split(s.epochAt(i), &ne, ts)
+	if i == len(s.past) {
+		s.past = append(s.past, s.cur)
+		s.cur = ne
+		return
+	}
+	s.past = slices.Insert(s.past, i+1, ne)
+}
+
+// split moves from's entries with exchange time ≥ ts into to (which holds none yet).
+func (a *Arbiter) split(from, to *keyset, ts uint64) {
+	l := from.live()
+	n := 0
+	for _, e := range l {
+		if e.b >= ts && e.b != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	to.e, to.head = make([]entry, 0, max(n, 16)), 0
+	a.keys += cap(to.e)
+	kept := l[:0]
+	for _, e := range l {
+		if e.b >= ts && e.b != 0 {
+			to.e = append(to.e, e)
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	from.e = from.e[:from.head+len(kept)]
+}
+
+// holds reports whether k holds id with exchange time ts.
+func (k *keyset) holds(id, ts uint64) bool {
+	l := k.live()
+	for j := k.find(id, 0); j < len(l) && l[j].a == id; j++ {
+		if l[j].b == ts {
+			return true
+		}
+	}
+	return false
 }
 
 // epochAt returns the stream's epoch i, oldest first: s.past[i], or s.cur for
@@ -425,36 +481,8 @@ func (s *stream) epochAt(i int) *keyset {
 // dropEpoch forgets a stream's oldest past epoch: its stragglers are late from now on.
 func (a *Arbiter) dropEpoch(s *stream) {
 	a.release(&s.past[0])
-	if len(s.past) > 1 {
-		s.lateTs = s.past[1].epochTs
-	} else {
-		s.lateTs = s.cur.epochTs
-	}
+	s.lateTs = s.epochAt(1).epochTs
 	s.past = append(s.past[:0], s.past[1:]...)
-}
-
-// startsEpoch reports whether a FlagSeqReset record (id, ts) starts a new epoch of cur,
-// the stream's current epoch: the stream has history, the record is not one cur already
-// holds, and it is at least as new in exchange time as cur's highest id (an older reset
-// record is a slower line's copy of a reset already followed). Without exchange time a
-// reset cannot be placed and the record is decided in cur.
-func (a *Arbiter) startsEpoch(cur *keyset, id, ts uint64) bool {
-	if len(cur.live()) == 0 && !cur.hasFloor {
-		return false // a fresh stream: the reset just begins it
-	}
-	l := cur.live()
-	var topTs uint64
-	if len(l) > 0 {
-		topTs = l[len(l)-1].b
-	}
-	if ts == 0 || ts < topTs || cur.epoch && ts < cur.epochTs {
-		return false
-	}
-	if cur.epoch && cur.epochTs == ts && cur.epochID == id {
-		return false // a copy of the record that began this epoch
-	}
-	i := cur.find(id, 0)
-	return !(i < len(l) && l[i].a == id && l[i].b == ts) // not a copy of a record cur holds
 }
 
 // release gives k's storage back to the key budget.
@@ -481,7 +509,9 @@ func (a *Arbiter) decideKey(line int, k *keyset, x, y uint64, idOnly bool, now i
 	if idOnly {
 		ky = 0
 	}
-	if k.belowFloor(kx, ky) {
+	if k.belowFloor(kx, ky) && !(idOnly && y != 0 && k.floorB != 0 && y > k.floorB) {
+		// (An id below the floor with an exchange time after the floor's is no record of
+		// this epoch's past: one of a later epoch whose reset has not come yet.)
 		return OutcomeLate
 	}
 	i := k.find(kx, ky)

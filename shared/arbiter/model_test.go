@@ -89,10 +89,10 @@ func genEvents(rng *rand.Rand, p pattern, n int) []modelEvent {
 			ctr++
 		case patReset:
 			if i > 0 && rng.IntN(resetEvery) == 0 {
-				if rng.IntN(2) == 0 {
+				if rng.IntN(2) == 0 || seq < 100_000 {
 					seq = 1 // Bybit: restart at 1
 				} else {
-					seq = seq / 2 // OKX: a smaller seqId
+					seq = seq / 2 // OKX: a smaller seqId (from a long-running sequence)
 				}
 				e.flags |= wire.FlagSeqReset
 				t += ms // the reset comes with a newer exchange time
@@ -260,10 +260,7 @@ func TestReferenceModelBeyondTolerance(t *testing.T) {
 		// Content-only streams have no order to be late against. Sequence resets are left
 		// out: a line more than the tolerance behind across a reset can still have a copy
 		// delivered again (a known limitation, issue 9's closing note).
-		p := pattern(i % int(patReset))
-		if i%2 == 1 {
-			p = patContentTime
-		}
+		p := pattern(i % int(patContentOnly))
 		s := genSchedule(rng, p, int64(tol), 1)
 		r := run(s, tol)
 		firstCopy := map[int]int64{}
