@@ -126,11 +126,17 @@ func TestArchiveRetransmitJournalEvicted(t *testing.T) {
 	down := events(20, 50) // seqs 61..210
 	publishAll([]*fakeGateway{g}, down)
 
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
+	// The gateway journals a record after publishing it (as gateway.Gateway does), so a
+	// window fetched the moment seq 211 arrives live may still find seq 151 in the
+	// journal. The journal is unreachable until 211 is in it, which fixes what the fetch
+	// (retried) sees: 152..211.
+	g.stopJournal()
+	a, stop := startArchiver(t, topo, Options{Endpoints: eps, RetransmitBackoff: 20 * time.Millisecond, RetransmitAttempts: 20})
 	resubscribed(t, g, 2)
 	// One live record (seq 211) opens the window 61..210; the journal holds 152..211.
 	first := events(70, 1)[:1]
 	publishAll([]*fakeGateway{g}, first)
+	g.startJournal()
 	waitFor(t, 10*time.Second, "window done", func() bool { return a.Stats.RetransmitLost.Load() > 0 })
 	after := events(71, 10)
 	publishAll([]*fakeGateway{g}, after)
