@@ -170,6 +170,7 @@ type Archiver struct {
 	changed     []int
 	spool       *spool
 	ready       atomic.Bool
+	topics      atomic.Pointer[TopicsReport] // what the start-up check found (metrics)
 
 	anchors map[uint16]mark // gateway number → its last record recovery saw (recover only)
 	rt      *retransmitter  // nil when no gateway keeps a journal
@@ -406,7 +407,8 @@ func (a *Archiver) Run(ctx context.Context) error {
 	return err
 }
 
-// ensureTopics creates or checks the topics, retrying while Kafka is unreachable.
+// ensureTopics creates or checks the topics (EnsureTopicsDurable), retrying while Kafka is
+// unreachable; a partition or durability mismatch fails at once.
 func (a *Archiver) ensureTopics(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		err := func() error {
@@ -417,9 +419,17 @@ func (a *Archiver) ensureTopics(ctx context.Context) error {
 			defer cl.Close()
 			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			return EnsureTopics(actx, kadm.NewClient(cl), a.Topics(), a.topo.Archiver.ReplicationFactor)
+			d := Durability{ReplicationFactor: a.topo.Archiver.ReplicationFactor, MinInsyncReplicas: a.topo.Archiver.MinISR()}
+			rep, err := EnsureTopicsDurable(actx, kadm.NewClient(cl), a.Topics(), d)
+			if err == nil {
+				for _, w := range rep.Warnings {
+					a.log.Warn("archiver: weaker durability than the cluster allows: "+w, "brokers", rep.Brokers)
+				}
+				a.topics.Store(&rep)
+			}
+			return err
 		}()
-		if err == nil || errors.Is(err, ErrPartitionMismatch) || ctx.Err() != nil {
+		if err == nil || errors.Is(err, ErrPartitionMismatch) || errors.Is(err, ErrDurability) || ctx.Err() != nil {
 			return err
 		}
 		a.log.Warn("archiver: Kafka not ready at start, retrying", "attempt", attempt+1, "err", err)

@@ -53,6 +53,14 @@ func (a *Archiver) WriteMetrics(w io.Writer) {
 	g("spool_alarm", "1 while records wait in the spool and Kafka acknowledges nothing.", alarm)
 	g("spool_backlog_records", "Records in the spool not yet acknowledged.", s.SpoolBacklog.Load())
 	g("spool_bytes", "Bytes the spool occupies on disk.", s.SpoolBytes.Load())
+	if rep := a.topics.Load(); rep != nil {
+		g("kafka_brokers", "Brokers the cluster listed at start.", int64(rep.Brokers))
+		g("durability_warnings", "Start-up durability warnings: replication_factor below min(brokers, 3), or an existing topic with fewer replicas or a lower min.insync.replicas than configured.", int64(len(rep.Warnings)))
+		for _, t := range rep.Topics {
+			fmt.Fprintf(w, "tickline_archiver_topic_replicas{topic=%q} %d\n", t.Topic, t.Replicas)
+			fmt.Fprintf(w, "tickline_archiver_topic_min_insync_replicas{topic=%q} %d\n", t.Topic, t.MinISR)
+		}
+	}
 	for _, l := range a.Lines() {
 		for line := range l.Merge.SeqGaps {
 			if v := l.Merge.SeqGaps[line]; v > 0 {
