@@ -60,6 +60,11 @@ type Options struct {
 	KafkaOpts []kgo.Opt
 	// Arbiter bounds the arbiters' memory.
 	Arbiter arbiter.Options
+	// IndexRecords is how many archived events each region remembers at least, to tell
+	// whether a retransmitted record is archived already (see archiveIndex; about 32 bytes
+	// per event). Default: the larger of the region's largest gateway journal and
+	// TailRecords × its partition count, at least 4096.
+	IndexRecords int
 	// OnReady, when set, is called once recovery is done and the subscriber is about to
 	// start (tests).
 	OnReady func()
@@ -119,8 +124,10 @@ type Stats struct {
 	RetransmitRequests   atomic.Uint64 // ranges asked for (restart windows and in-run gaps)
 	Retransmitted        atomic.Uint64 // records the journals returned
 	RetransmitAccepted   atomic.Uint64 // of those, written to the spool (also in Accepted)
-	RetransmitDuplicates atomic.Uint64 // of those, dropped by arbitration (archived already)
-	RetransmitBeforeTail atomic.Uint64 // of those, dropped as older than the seeded tail
+	RetransmitArchived      atomic.Uint64 // of those, in the archive already (the region's archive index holds the event)
+	RetransmitBeforeTail    atomic.Uint64 // of those, not archived: older than the partition tail read at start (the archive may hold them)
+	RetransmitBeyondIndex   atomic.Uint64 // of those, not archived: older than the archive index reaches (the archive may hold them)
+	RetransmitStatusDropped atomic.Uint64 // of those, status records the merger's status policy dropped
 	RetransmitLost       atomic.Uint64 // records asked for that no journal returned: lost unless another line carried them
 	RetransmitFailed     atomic.Uint64 // requests given up after every attempt (journal unreachable)
 	RetransmitRetries    atomic.Uint64 // attempts repeated after a failure
@@ -140,6 +147,8 @@ type region struct {
 	horizon map[int32]int64   // partition with a partial tail → gateway receive time of its first tail record
 	floor   map[stream]uint64 // stream of such a partition → lowest exchange id seeded
 	seeded  bool              // recovery found records (archived or spooled)
+
+	index *archiveIndex // events archived lately: what retransmits are checked against
 }
 
 // Archiver is the archiver process. New builds it, Run runs it.
@@ -162,9 +171,10 @@ type Archiver struct {
 	// Stats are live counters.
 	Stats Stats
 
-	mu          sync.Mutex // guards the regions (mergers, archive sequences) and spool writes
+	mu          sync.Mutex // guards the regions (mergers, archive sequences, indexes) and spool writes
 	hdr         wire.Header
 	batch       []byte
+	pending     []pendingEntry // the entries of the batch being written (handler), under mu
 	unroutedLog [256]bool
 	lastTick    int64
 	changed     []int
@@ -200,6 +210,16 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Archiver, erro
 		reg := &region{name: r.Name, nameB: []byte(r.Name), topic: topic, seq: map[int32]uint64{},
 			merger:  arbiter.NewMerger(arbiter.New(opts.Arbiter), len(gws), int64(opts.LineTimeout)),
 			horizon: map[int32]int64{}, floor: map[stream]uint64{}}
+		per := opts.IndexRecords
+		if per <= 0 {
+			per = max(4096, max(opts.TailRecords, 1)*int(topo.PartitionCount(r.Name)))
+			for _, g := range gws {
+				if g.Journal != nil {
+					per = max(per, g.Journal.Records)
+				}
+			}
+		}
+		reg.index = newArchiveIndex(per)
 		a.regs = append(a.regs, reg)
 		for i, g := range gws {
 			ep := g.Publish
@@ -462,6 +482,7 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 			return
 		}
 		r.merger.Arb.Offer(0, &h, now)
+		r.index.add(&h)
 		a.noteSeed(r, &h, partial, first)
 	}
 	var last map[seqKey]uint64
@@ -473,6 +494,7 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 			clear(r.horizon)
 			clear(r.floor)
 			r.seeded = false
+			r.index = newArchiveIndex(r.index.perGen)
 		}
 		last, err = readTails(ctx, a.adminOpts(), topics, parts, a.opts.TailRecords, func(region string, r *kgo.Record, partial, first bool) {
 			n++
@@ -497,6 +519,7 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 		if e.aseq <= last[seqKey{string(e.region), e.partition}] {
 			// In Kafka already (maybe before the tail): an anchor, not a seed.
 			if r := byName[string(e.region)]; r != nil && wire.ReadHeader(e.record, &h) == nil {
+				r.index.add(&h)
 				a.noteArchived(r, &h)
 			}
 			return
@@ -545,7 +568,6 @@ func (a *Archiver) handle(batch []bus.Message) {
 	defer a.mu.Unlock()
 	now := time.Now().UnixNano()
 	buf := a.batch[:0]
-	n := 0
 	for i := range batch {
 		m := &batch[i]
 		a.Stats.Received.Add(1)
@@ -565,13 +587,11 @@ func (a *Archiver) handle(batch []bus.Message) {
 			a.Stats.Duplicates.Add(1)
 			continue
 		}
-		var ok bool
-		if buf, ok = a.route(l.reg, &a.hdr, rec, buf); ok {
-			n++
-		}
+		buf, a.pending, _ = a.route(l.reg, &a.hdr, rec, buf, a.pending)
 	}
 	a.batch = buf
-	a.writeSpool(buf, n)
+	a.writeSpool(buf, a.pending)
+	a.pending = a.pending[:0]
 	if now-a.lastTick > int64(100*time.Millisecond) {
 		a.lastTick = now
 		for _, r := range a.regs {
@@ -583,11 +603,21 @@ func (a *Archiver) handle(batch []bus.Message) {
 	}
 }
 
+// pendingEntry is an entry appended to a spool batch and not written yet: what writeSpool
+// needs to note it in the region's index once written, or to give its archive sequence
+// back when the spool refuses the batch (so that refused records leave no hole in the
+// partition's archive sequence).
+type pendingEntry struct {
+	reg  *region
+	part int32
+	key  wire.Header // the fields archiveIndex keys on (a copy of the record's header)
+}
+
 // route maps an accepted record to its exchange's partition, gives it the partition's next
-// archive sequence and appends its spool entry to buf. A record whose exchange has no
-// partition is counted (and its exchange logged once) and route reports false. Called
-// under a.mu.
-func (a *Archiver) route(r *region, h *wire.Header, rec, buf []byte) ([]byte, bool) {
+// archive sequence, appends its spool entry to buf and notes it in pend. A record whose
+// exchange has no partition is counted (and its exchange logged once) and route reports
+// false. Called under a.mu.
+func (a *Archiver) route(r *region, h *wire.Header, rec, buf []byte, pend []pendingEntry) ([]byte, []pendingEntry, bool) {
 	p, ok := a.part.Partition(h.Exchange)
 	if !ok {
 		a.Stats.Unroutable.Add(1)
@@ -596,25 +626,36 @@ func (a *Archiver) route(r *region, h *wire.Header, rec, buf []byte) ([]byte, bo
 			a.log.Error("archiver: exchange has no partition; its records are counted and not archived",
 				"exchange", h.Exchange.String(), "region", r.name, "err", ErrUnroutable)
 		}
-		return buf, false
+		return buf, pend, false
 	}
 	r.seq[p]++
-	return appendEntry(buf, r.seq[p], p, r.nameB, rec), true
+	return appendEntry(buf, r.seq[p], p, r.nameB, rec), append(pend, pendingEntry{r, p, *h}), true
 }
 
-// writeSpool writes n entries with one spool write and counts them as accepted, or as
-// dropped when the spool refuses them. Called under a.mu, which keeps each partition's
-// archive sequences in spool order. It reports whether the entries were written.
-func (a *Archiver) writeSpool(entries []byte, n int) bool {
+// writeSpool writes the entries of pend (appended to entries by route) with one spool write
+// and counts them as accepted and notes their events in their regions' indexes. When the
+// spool refuses them they are lost — the arbiter has marked them seen, so no other line's
+// copy will replace them, though a retransmit still may (the index does not hold them) —
+// and counted in Stats.SpoolDropped, and their archive sequences are given back: the
+// partition's sequence stays without holes. Called under a.mu, which keeps each
+// partition's archive sequences in spool order. It reports whether the entries were
+// written.
+func (a *Archiver) writeSpool(entries []byte, pend []pendingEntry) bool {
+	n := len(pend)
 	if n == 0 {
 		return true
 	}
 	if err := a.spool.Write(entries, n); err != nil {
-		a.Stats.SpoolDropped.Add(uint64(n))
-		if !errors.Is(err, ErrSpoolFull) {
-			a.log.Error("archiver: spool write failed", "records", n, "err", err)
+		for i := range pend {
+			pend[i].reg.seq[pend[i].part]--
+		}
+		if a.Stats.SpoolDropped.Add(uint64(n)) == uint64(n) || !errors.Is(err, ErrSpoolFull) {
+			a.log.Error("archiver: spool refused records: LOST (counted in spool_dropped_total; logged once when full)", "records", n, "err", err)
 		}
 		return false
+	}
+	for i := range pend {
+		pend[i].reg.index.add(&pend[i].key)
 	}
 	a.Stats.Accepted.Add(uint64(n))
 	return true
