@@ -121,18 +121,18 @@ type Stats struct {
 	SpoolBytes    atomic.Int64  // bytes the spool occupies (updated by the monitor)
 
 	// Retransmits from gateways' journals (see the package documentation).
-	RetransmitRequests   atomic.Uint64 // ranges asked for (restart windows and in-run gaps)
-	Retransmitted        atomic.Uint64 // records the journals returned
-	RetransmitAccepted   atomic.Uint64 // of those, written to the spool (also in Accepted)
+	RetransmitRequests      atomic.Uint64 // ranges asked for (restart windows and in-run gaps)
+	Retransmitted           atomic.Uint64 // records the journals returned
+	RetransmitAccepted      atomic.Uint64 // of those, written to the spool (also in Accepted)
 	RetransmitArchived      atomic.Uint64 // of those, in the archive already (the region's archive index holds the event)
 	RetransmitBeforeTail    atomic.Uint64 // of those, not archived: older than the partition tail read at start (the archive may hold them)
 	RetransmitBeyondIndex   atomic.Uint64 // of those, not archived: older than the archive index reaches (the archive may hold them)
 	RetransmitStatusDropped atomic.Uint64 // of those, status records the merger's status policy dropped
-	RetransmitLost       atomic.Uint64 // records asked for that no journal returned: lost unless another line carried them
-	RetransmitFailed     atomic.Uint64 // requests given up after every attempt (journal unreachable)
-	RetransmitRetries    atomic.Uint64 // attempts repeated after a failure
-	RetransmitSkipped    atomic.Uint64 // records of in-run gaps not asked for (request queue full)
-	GatewayRestarts      atomic.Uint64 // gateway sequences seen beginning again
+	RetransmitLost          atomic.Uint64 // records asked for that no journal returned: lost unless another line carried them
+	RetransmitFailed        atomic.Uint64 // requests given up after every attempt (journal unreachable)
+	RetransmitRetries       atomic.Uint64 // attempts repeated after a failure
+	RetransmitSkipped       atomic.Uint64 // records of in-run gaps not asked for (request queue full)
+	GatewayRestarts         atomic.Uint64 // gateway sequences seen beginning again
 }
 
 // region is one archived region: its lines and their merger, guarded by Archiver.mu.
