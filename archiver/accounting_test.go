@@ -33,7 +33,9 @@ func TestArchiveBackfillOnStart(t *testing.T) {
 	publishAll(lines, live)
 	want := cat(early, live)
 	waitFor(t, 30*time.Second, "backfill and live archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	waitFor(t, 10*time.Second, "both windows done", func() bool { return a.Stats.RetransmitRequests.Load() == 2 && a.Stats.Retransmitted.Load() >= uint64(2*len(early)-2*len(early)/40) })
+	waitFor(t, 10*time.Second, "both windows done", func() bool {
+		return a.Stats.RetransmitRequests.Load() == 2 && a.Stats.Retransmitted.Load() >= uint64(2*len(early)-2*len(early)/40)
+	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,9 @@ func TestArchiveRestartWindowPastArbiterWindow(t *testing.T) {
 	publishAll(lines, both) // B's first live record opens B's window
 	want := cat(before, down, onlyA, both)
 	waitFor(t, 20*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	waitFor(t, 10*time.Second, "B's window done", func() bool { return a.Stats.RetransmitRequests.Load() == 2 && a.Stats.Retransmitted.Load() >= uint64(2*len(down)-2*len(down)/50) })
+	waitFor(t, 10*time.Second, "B's window done", func() bool {
+		return a.Stats.RetransmitRequests.Load() == 2 && a.Stats.Retransmitted.Load() >= uint64(2*len(down)-2*len(down)/50)
+	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

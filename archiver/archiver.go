@@ -102,23 +102,26 @@ func (o *Options) defaults() {
 
 // Stats are the archiver's counters, readable from any goroutine.
 type Stats struct {
-	Received      atomic.Uint64 // bus messages received
-	Malformed     atomic.Uint64 // messages that are not wire records
-	Duplicates    atomic.Uint64 // records dropped by arbitration (copies, covered statuses)
-	Accepted      atomic.Uint64 // records written to the spool
-	Unroutable    atomic.Uint64 // records whose exchange has no partition: counted, never produced
-	SpoolDropped  atomic.Uint64 // records refused because the spool was full (or failed)
-	Produced      atomic.Uint64 // records acknowledged by Kafka
-	ProducedBytes atomic.Uint64 // value bytes acknowledged by Kafka
-	Skipped       atomic.Uint64 // spool entries found in Kafka at start (not produced again)
-	Rejected      atomic.Uint64 // records Kafka refused for good, kept in rejected.spool
-	Unflushed     atomic.Uint64 // records still unacknowledged at shutdown (kept in the spool)
-	Recovered     atomic.Uint64 // spool entries found at start
-	TailRecords   atomic.Uint64 // records read from partition tails at start
-	Alarms        atomic.Uint64 // times the spool alarm was raised
-	Alarm         atomic.Bool   // the spool alarm is up: records wait and Kafka is silent
-	SpoolBacklog  atomic.Int64  // records in the spool not yet acknowledged (updated by the monitor)
-	SpoolBytes    atomic.Int64  // bytes the spool occupies (updated by the monitor)
+	Received          atomic.Uint64 // bus messages received
+	Malformed         atomic.Uint64 // messages that are not wire records
+	Duplicates        atomic.Uint64 // records dropped by arbitration (copies, covered statuses)
+	Accepted          atomic.Uint64 // records written to the spool
+	Unroutable        atomic.Uint64 // records whose exchange has no partition: counted, never produced
+	SpoolDropped      atomic.Uint64 // records lost: refused because the spool was full (or a write failed)
+	SpoolCorruptLost  atomic.Uint64 // records lost: spool entries inside corrupt spans found at start, not in Kafka
+	SpoolCorruptBytes atomic.Uint64 // bytes of corrupt spans skipped inside spool segments at start
+	SpoolTornBytes    atomic.Uint64 // bytes of torn or corrupt segment tails truncated at start
+	Produced          atomic.Uint64 // records acknowledged by Kafka
+	ProducedBytes     atomic.Uint64 // value bytes acknowledged by Kafka
+	Skipped           atomic.Uint64 // spool entries found in Kafka at start (not produced again)
+	Rejected          atomic.Uint64 // records Kafka refused for good, kept in rejected.spool
+	Unflushed         atomic.Uint64 // records still unacknowledged at shutdown (kept in the spool)
+	Recovered         atomic.Uint64 // spool entries found at start
+	TailRecords       atomic.Uint64 // records read from partition tails at start
+	Alarms            atomic.Uint64 // times the spool alarm was raised
+	Alarm             atomic.Bool   // the spool alarm is up: records wait and Kafka is silent
+	SpoolBacklog      atomic.Int64  // records in the spool not yet acknowledged (updated by the monitor)
+	SpoolBytes        atomic.Int64  // bytes the spool occupies (updated by the monitor)
 
 	// Retransmits from gateways' journals (see the package documentation).
 	RetransmitRequests      atomic.Uint64 // ranges asked for (restart windows and in-run gaps)
@@ -314,13 +317,15 @@ func (a *Archiver) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	sp, rec, err := openSpool(a.topo.Archiver.SpoolDir, a.topo.Archiver.SpoolMaxBytes, a.opts.SegmentBytes, a.log)
+	sp, rec, err := openSpoolSync(a.topo.Archiver.SpoolDir, a.topo.Archiver.SpoolMaxBytes, a.opts.SegmentBytes, a.topo.Archiver.SpoolFsync, a.log)
 	if err != nil {
 		return err
 	}
 	a.spool = sp
 	defer sp.Close()
 	a.Stats.Recovered.Store(uint64(rec.entries))
+	a.Stats.SpoolTornBytes.Store(uint64(rec.torn))
+	a.Stats.SpoolCorruptBytes.Store(uint64(rec.corrupt))
 	skip, err := a.recover(ctx, rec)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -357,6 +362,13 @@ func (a *Archiver) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.monitor(mctx, prod)
 	}()
+	if a.topo.Archiver.SpoolFsync == config.SpoolFsyncInterval {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sp.syncLoop(mctx, a.topo.Archiver.SpoolFsyncInterval)
+		}()
+	}
 	var srv *http.Server
 	if addr := a.topo.Archiver.Metrics; addr != "" {
 		ln, err := net.Listen("tcp", addr)
@@ -513,6 +525,17 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 			return nil, ctx.Err()
 		case <-time.After(a.opts.StartRetry):
 		}
+	}
+	var lost uint64
+	for _, g := range rec.lost {
+		from := max(g.from, last[g.key]+1) // at or below Kafka's last sequence: produced before the damage
+		if from <= g.to {
+			lost += g.to - from + 1
+		}
+	}
+	if lost > 0 {
+		a.Stats.SpoolCorruptLost.Store(lost)
+		a.log.Error("archiver: spool entries lost to corruption (not in Kafka either)", "records", lost, "corrupt_bytes", rec.corrupt)
 	}
 	pending := 0
 	err := a.spool.scan(func(e *entry) {

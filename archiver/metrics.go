@@ -27,7 +27,13 @@ func (a *Archiver) WriteMetrics(w io.Writer) {
 	c("duplicates_total", "Records dropped by line arbitration.", s.Duplicates.Load())
 	c("accepted_total", "Records written to the spool.", s.Accepted.Load())
 	c("unroutable_total", "Records whose exchange has no partition (not archived).", s.Unroutable.Load())
-	c("spool_dropped_total", "Records refused because the spool was full.", s.SpoolDropped.Load())
+	c("spool_dropped_total", "Records lost: refused because the spool was full (or a spool write failed).", s.SpoolDropped.Load())
+	c("spool_corrupt_lost_total", "Records lost: spool entries inside corrupt spans found at start and not in Kafka.", s.SpoolCorruptLost.Load())
+	c("spool_corrupt_bytes_total", "Bytes of corrupt spans skipped inside spool segments at start.", s.SpoolCorruptBytes.Load())
+	c("spool_torn_bytes_total", "Bytes of torn or corrupt spool segment tails truncated at start.", s.SpoolTornBytes.Load())
+	if sp := a.spool; sp != nil {
+		c("spool_fsyncs_total", "fsync calls on spool segments (archiver.spool_fsync).", sp.syncs.Load())
+	}
 	c("produced_total", "Records acknowledged by Kafka.", s.Produced.Load())
 	c("produced_bytes_total", "Value bytes acknowledged by Kafka.", s.ProducedBytes.Load())
 	c("skipped_total", "Spool entries found already in Kafka at start.", s.Skipped.Load())
