@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickline/tickline/shared/config")
+	"github.com/tickline/tickline/shared/config"
+)
 
 // writeEntries writes n entries in batches of one: entry i (1..n) goes to partition i%2 with
 // that partition's next archive sequence, (i+1)/2, and a record whose first byte is i. It
