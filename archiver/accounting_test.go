@@ -15,8 +15,21 @@ import (
 // from Kafka. (Before: "a region whose archive is empty asks for nothing": all of it lost.)
 func TestArchiveBackfillOnStart(t *testing.T) {
 	_, seeds, _ := newKafka(t)
+	testBackfill(t, seeds, "ticks.", 1)
+}
+
+// testBackfill is TestArchiveBackfillOnStart on the brokers of seeds, topics prefix<region>
+// created by the archiver with replication factor rf.
+func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
 	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
-	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	lines, eps := gatewayEndpoints(t, gws)
+	js := map[string]string{}
+	for i, g := range gws {
+		js[g.id] = lines[i].withJournal(100000).jep
+	}
+	topo := parseTopo(t, withJournals(topoYAML(gws, seeds, spoolDir(t), prefix), js))
+	topo.Archiver.ReplicationFactor = rf
+	topic := prefix + "korea"
 	early := events(0, 1000)
 	for i, e := range early {
 		if i%40 != 3 {
@@ -32,14 +45,14 @@ func TestArchiveBackfillOnStart(t *testing.T) {
 	live := events(1000, 50)
 	publishAll(lines, live)
 	want := cat(early, live)
-	waitFor(t, 30*time.Second, "backfill and live archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	waitFor(t, 60*time.Second, "backfill and live archived", func() bool { return endOffsets(t, seeds, topic) >= int64(len(want)) })
 	waitFor(t, 10*time.Second, "both windows done", func() bool {
 		return a.Stats.RetransmitRequests.Load() == 2 && a.Stats.Retransmitted.Load() >= uint64(2*len(early)-2*len(early)/40)
 	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	checkExactlyOnce(t, consumeAll(t, seeds, topic), want, false)
 	if n := a.Stats.RetransmitLost.Load() + a.Stats.RetransmitBeforeTail.Load() + a.Stats.RetransmitBeyondIndex.Load(); n != 0 {
 		t.Errorf("lost/before tail/beyond index = %d, want 0", n)
 	}
