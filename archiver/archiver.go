@@ -61,10 +61,13 @@ type Options struct {
 	// Arbiter bounds the arbiters' memory.
 	Arbiter arbiter.Options
 	// IndexRecords is how many archived events each region remembers at least, to tell
-	// whether a retransmitted record is archived already (see archiveIndex; about 32 bytes
-	// per event). Default: the larger of the region's largest gateway journal and
-	// TailRecords × its partition count, at least 4096.
+	// whether a retransmitted record is archived already (see archiveIndex; 21 to 43 bytes
+	// per event). Default: the region's largest gateway journal plus TailRecords × its
+	// partition count, at least 4096.
 	IndexRecords int
+	// IndexSlack is how far apart two lines' receive times of one event are taken to be
+	// when the archive index has forgotten older events (see archiveIndex). Default 2 s.
+	IndexSlack time.Duration
 	// OnReady, when set, is called once recovery is done and the subscriber is about to
 	// start (tests).
 	OnReady func()
@@ -97,6 +100,9 @@ func (o *Options) defaults() {
 	}
 	if o.RetransmitBackoff <= 0 {
 		o.RetransmitBackoff = 100 * time.Millisecond
+	}
+	if o.IndexSlack <= 0 {
+		o.IndexSlack = 2 * time.Second
 	}
 }
 
@@ -215,14 +221,15 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Archiver, erro
 			horizon: map[int32]int64{}, floor: map[stream]uint64{}}
 		per := opts.IndexRecords
 		if per <= 0 {
-			per = max(4096, max(opts.TailRecords, 1)*int(topo.PartitionCount(r.Name)))
+			journal := 0
 			for _, g := range gws {
 				if g.Journal != nil {
-					per = max(per, g.Journal.Records)
+					journal = max(journal, g.Journal.Records)
 				}
 			}
+			per = max(4096, journal+max(opts.TailRecords, 1)*int(topo.PartitionCount(r.Name)))
 		}
-		reg.index = newArchiveIndex(per)
+		reg.index = newArchiveIndex(per, opts.IndexSlack)
 		a.regs = append(a.regs, reg)
 		for i, g := range gws {
 			ep := g.Publish
@@ -506,7 +513,7 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 			clear(r.horizon)
 			clear(r.floor)
 			r.seeded = false
-			r.index = newArchiveIndex(r.index.perGen)
+			r.index = newArchiveIndex(r.index.perGen, time.Duration(r.index.slack))
 		}
 		last, err = readTails(ctx, a.adminOpts(), topics, parts, a.opts.TailRecords, func(region string, r *kgo.Record, partial, first bool) {
 			n++

@@ -165,8 +165,8 @@
 // instrument, Seq, SeqFirst, exchange time, identity flags). The arbiter's windows answer
 // "did a line deliver this lately?" and forget (a sparse-id stream's window is milliseconds
 // of exchange time, a content key lives 30 s); the index answers "is it in the archive?"
-// for at least Options.IndexRecords events (default the region's largest journal, about
-// 32 bytes per event). Outcomes: in the index, RetransmitArchived; not in it but older than
+// for at least Options.IndexRecords events (default the region's largest journal plus the
+// tails recovery reads; 21 to 43 bytes per event; 1M events ≈ 32 MB). Outcomes: in the index, RetransmitArchived; not in it but older than
 // a partial tail or than the index reaches, RetransmitBeforeTail / RetransmitBeyondIndex
 // (the archive may hold it: not archived twice); otherwise archived (RetransmitAccepted)
 // and offered to the merger (OfferRetransmit, without touching the line's liveness or

@@ -2,6 +2,7 @@ package archiver
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/tickline/tickline/shared/wire"
 )
@@ -27,21 +28,23 @@ import (
 // forgotten and the current one becomes the previous. The index therefore remembers at
 // least the perGen most recent events and at most 2×perGen. What it forgot is described by
 // its horizon, the latest gateway receive time among forgotten keys: a retransmitted record
-// received before horizon+indexSlack that the index does not hold may still be in the
-// archive, and is not archived again (RetransmitBeyondIndex).
+// received before horizon+slack that the index does not hold may still be in the archive
+// (another line's copy, received up to slack earlier, may be among the forgotten), and is
+// not archived again (RetransmitBeyondIndex). The slack trades the two failures: a line
+// lagging more than slack behind another can have a record archived twice once the index
+// has forgotten the other copy; a record received less than slack after the horizon is
+// not archived (counted) although the archive may lack it. The default sizing (the
+// region's largest journal plus the tails recovery reads) keeps a full restart window in one
+// generation, so the horizon only moves once that many records were archived in the run.
 //
 // Owned by whoever holds Archiver.mu; no allocation after newArchiveIndex.
 type archiveIndex struct {
 	gens    [2]keySet
 	cur     int   // generation receiving inserts
 	perGen  int   // keys per generation
+	slack   int64 // ns: how far apart two lines' receive times of one event are taken to be
 	horizon int64 // latest TsRecv among forgotten keys (0: nothing forgotten)
 }
-
-// indexSlack is how far apart two lines' receive times of one event may be and the horizon
-// still hold: a record received within indexSlack after the horizon may have a copy from
-// another line received before it, forgotten.
-const indexSlack = int64(10e9)
 
 type keySet struct {
 	slots []uint64 // 0 = empty
@@ -50,14 +53,15 @@ type keySet struct {
 	maxTs int64 // latest TsRecv inserted
 }
 
-// newArchiveIndex returns an index remembering at least perGen events.
-func newArchiveIndex(perGen int) *archiveIndex {
+// newArchiveIndex returns an index remembering at least perGen events, with the receive-time
+// slack of reaches.
+func newArchiveIndex(perGen int, slack time.Duration) *archiveIndex {
 	perGen = max(perGen, 64)
 	size := 1
 	for size*3 < perGen*4 { // at most 3/4 full
 		size <<= 1
 	}
-	x := &archiveIndex{perGen: perGen}
+	x := &archiveIndex{perGen: perGen, slack: int64(slack)}
 	for i := range x.gens {
 		x.gens[i] = keySet{slots: make([]uint64, size), mask: uint64(size - 1)}
 	}
@@ -149,5 +153,5 @@ func (x *archiveIndex) has(h *wire.Header) bool {
 // reaches reports whether the index reaches back to the record's receive time: if it does
 // not hold the event, the archive does not either (within this run and what recovery read).
 func (x *archiveIndex) reaches(h *wire.Header) bool {
-	return x.horizon == 0 || h.TsRecv > x.horizon+indexSlack
+	return x.horizon == 0 || h.TsRecv > x.horizon+x.slack
 }
