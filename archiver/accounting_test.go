@@ -158,3 +158,30 @@ func TestArchiveRetransmitContentKeyAfterTTL(t *testing.T) {
 		t.Errorf("%d retransmitted records found archived already, want %d", n, len(content))
 	}
 }
+
+// TestArchiveRetransmitEventTwiceInOneChunk: a journal holding one exchange event twice
+// (under two gateway sequences) yields it once, although both copies come in one chunk,
+// before either is in the archive index.
+func TestArchiveRetransmitEventTwiceInOneChunk(t *testing.T) {
+	_, seeds, _ := newKafka(t)
+	lines, eps, topo := journaled(t, []gw{{"gw-a", 1, "korea"}}, 1000, seeds, spoolDir(t))
+	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
+	lines[0].waitSubscribed(1)
+	first, twice, last := events(0, 2), events(2, 3), events(5, 2)
+	publishAll(lines, first)
+	for _, e := range twice {
+		lines[0].journalOnly(trade(e, false))
+		lines[0].journalOnly(trade(e, false))
+	}
+	publishAll(lines, last) // shows the gap
+	want := cat(first, twice, last)
+	waitFor(t, 20*time.Second, "gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() == uint64(2*len(twice)) })
+	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	if n := a.Stats.RetransmitArchived.Load(); n != uint64(len(twice)) {
+		t.Errorf("%d second copies found archived already, want %d", n, len(twice))
+	}
+}

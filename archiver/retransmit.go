@@ -85,12 +85,14 @@ type retransmitter struct {
 	records int            // records in chunk
 	entries []byte         // spool entries of a chunk
 	pending []pendingEntry // their pending notes
+	inChunk keySet         // events accepted from the chunk being archived (not in the index until written)
 	hdr     wire.Header
 	skipLog bool // a skipped gap was logged (later ones are counted only)
 }
 
 func newRetransmitter(a *Archiver, lines int) *retransmitter {
-	return &retransmitter{a: a, log: a.log, windows: make(chan *fetchReq, lines), gaps: make(chan *fetchReq, retransmitGapQueue)}
+	return &retransmitter{a: a, log: a.log, windows: make(chan *fetchReq, lines), gaps: make(chan *fetchReq, retransmitGapQueue),
+		inChunk: keySet{slots: make([]uint64, 2*retransmitChunkRecords), mask: 2*retransmitChunkRecords - 1}}
 }
 
 // run serves requests until ctx ends; what is queued then is counted as lost (drain).
@@ -263,14 +265,17 @@ func (rt *retransmitter) flush(l *line) {
 	if rt.records == 0 {
 		return
 	}
-	rt.entries, rt.pending = rt.a.archiveRetransmit(l, rt.chunk, rt.entries[:0], rt.pending[:0])
+	rt.inChunk.reset()
+	rt.entries, rt.pending = rt.a.archiveRetransmit(l, rt.chunk, rt.entries[:0], rt.pending[:0], &rt.inChunk)
 	rt.chunk, rt.records = rt.chunk[:0], 0
 }
 
 // archiveRetransmit decides, under a.mu, for each record of a chunk of line l's
 // retransmitted records (wire records back to back, checked when fetched) whether it goes
 // into the archive, and writes those that do to the spool. entries and pend are scratch
-// space; they are returned.
+// space; they are returned. inChunk (empty, room for the chunk's records) holds the events
+// accepted from this chunk until they are written and in the index: a journal holding one
+// event twice yields it once.
 //
 // Whether an exchange event is archived already is asked of the archive (the region's
 // archiveIndex: what this run archived and what recovery read back), not of the arbiter,
@@ -287,7 +292,7 @@ func (rt *retransmitter) flush(l *line) {
 //
 // Status records are not exchange events: the merger's status policy decides them
 // (RetransmitStatusDropped when it drops them).
-func (a *Archiver) archiveRetransmit(l *line, chunk, entries []byte, pend []pendingEntry) ([]byte, []pendingEntry) {
+func (a *Archiver) archiveRetransmit(l *line, chunk, entries []byte, pend []pendingEntry, inChunk *keySet) ([]byte, []pendingEntry) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now().UnixNano()
@@ -306,7 +311,7 @@ func (a *Archiver) archiveRetransmit(l *line, chunk, entries []byte, pend []pend
 				a.Stats.RetransmitStatusDropped.Add(1)
 				continue
 			}
-		case r.index.has(&h):
+		case r.index.has(&h) || inChunk.has(eventKey(&h)):
 			a.Stats.RetransmitArchived.Add(1)
 			continue
 		case r.beforeTail(a.part, &h):
@@ -317,6 +322,7 @@ func (a *Archiver) archiveRetransmit(l *line, chunk, entries []byte, pend []pend
 			continue
 		default:
 			r.merger.OfferRetransmit(l.idx, &h, now)
+			inChunk.add(eventKey(&h), 0)
 		}
 		entries, pend, _ = a.route(r, &h, rec, entries, pend)
 	}
