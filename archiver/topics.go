@@ -94,6 +94,9 @@ func EnsureTopicsDurable(ctx context.Context, adm *kadm.Client, specs []TopicSpe
 		return rep, fmt.Errorf("listing brokers: %w", err)
 	}
 	rep.Brokers = len(meta.Brokers)
+	if rep.Brokers == 0 {
+		return rep, errors.New("listing brokers: the cluster listed none (not ready)") // retried by the caller
+	}
 	switch {
 	case minISR > rf:
 		return rep, fmt.Errorf("%w: min_insync_replicas %d above replication_factor %d", ErrDurability, minISR, rf)
