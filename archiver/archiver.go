@@ -60,6 +60,14 @@ type Options struct {
 	KafkaOpts []kgo.Opt
 	// Arbiter bounds the arbiters' memory.
 	Arbiter arbiter.Options
+	// IndexRecords is how many archived events each region remembers at least, to tell
+	// whether a retransmitted record is archived already (see archiveIndex; 21 to 43 bytes
+	// per event). Default: the region's largest gateway journal plus TailRecords × its
+	// partition count, at least 4096.
+	IndexRecords int
+	// IndexSlack is how far apart two lines' receive times of one event are taken to be
+	// when the archive index has forgotten older events (see archiveIndex). Default 2 s.
+	IndexSlack time.Duration
 	// OnReady, when set, is called once recovery is done and the subscriber is about to
 	// start (tests).
 	OnReady func()
@@ -93,39 +101,47 @@ func (o *Options) defaults() {
 	if o.RetransmitBackoff <= 0 {
 		o.RetransmitBackoff = 100 * time.Millisecond
 	}
+	if o.IndexSlack <= 0 {
+		o.IndexSlack = 2 * time.Second
+	}
 }
 
 // Stats are the archiver's counters, readable from any goroutine.
 type Stats struct {
-	Received      atomic.Uint64 // bus messages received
-	Malformed     atomic.Uint64 // messages that are not wire records
-	Duplicates    atomic.Uint64 // records dropped by arbitration (copies, covered statuses)
-	Accepted      atomic.Uint64 // records written to the spool
-	Unroutable    atomic.Uint64 // records whose exchange has no partition: counted, never produced
-	SpoolDropped  atomic.Uint64 // records refused because the spool was full (or failed)
-	Produced      atomic.Uint64 // records acknowledged by Kafka
-	ProducedBytes atomic.Uint64 // value bytes acknowledged by Kafka
-	Skipped       atomic.Uint64 // spool entries found in Kafka at start (not produced again)
-	Rejected      atomic.Uint64 // records Kafka refused for good, kept in rejected.spool
-	Unflushed     atomic.Uint64 // records still unacknowledged at shutdown (kept in the spool)
-	Recovered     atomic.Uint64 // spool entries found at start
-	TailRecords   atomic.Uint64 // records read from partition tails at start
-	Alarms        atomic.Uint64 // times the spool alarm was raised
-	Alarm         atomic.Bool   // the spool alarm is up: records wait and Kafka is silent
-	SpoolBacklog  atomic.Int64  // records in the spool not yet acknowledged (updated by the monitor)
-	SpoolBytes    atomic.Int64  // bytes the spool occupies (updated by the monitor)
+	Received          atomic.Uint64 // bus messages received
+	Malformed         atomic.Uint64 // messages that are not wire records
+	Duplicates        atomic.Uint64 // records dropped by arbitration (copies, covered statuses)
+	Accepted          atomic.Uint64 // records written to the spool
+	Unroutable        atomic.Uint64 // records whose exchange has no partition: counted, never produced
+	SpoolDropped      atomic.Uint64 // records lost: refused because the spool was full (or a write failed)
+	SpoolCorruptLost  atomic.Uint64 // records lost: spool entries inside corrupt spans found at start, not in Kafka
+	SpoolCorruptBytes atomic.Uint64 // bytes of corrupt spans skipped inside spool segments at start
+	SpoolTornBytes    atomic.Uint64 // bytes of torn or corrupt segment tails truncated at start
+	Produced          atomic.Uint64 // records acknowledged by Kafka
+	ProducedBytes     atomic.Uint64 // value bytes acknowledged by Kafka
+	Skipped           atomic.Uint64 // spool entries found in Kafka at start (not produced again)
+	Rejected          atomic.Uint64 // records Kafka refused for good, kept in rejected.spool
+	Unflushed         atomic.Uint64 // records still unacknowledged at shutdown (kept in the spool)
+	Recovered         atomic.Uint64 // spool entries found at start
+	TailRecords       atomic.Uint64 // records read from partition tails at start
+	Alarms            atomic.Uint64 // times the spool alarm was raised
+	Alarm             atomic.Bool   // the spool alarm is up: records wait and Kafka is silent
+	SpoolBacklog      atomic.Int64  // records in the spool not yet acknowledged (updated by the monitor)
+	SpoolBytes        atomic.Int64  // bytes the spool occupies (updated by the monitor)
 
 	// Retransmits from gateways' journals (see the package documentation).
-	RetransmitRequests   atomic.Uint64 // ranges asked for (restart windows and in-run gaps)
-	Retransmitted        atomic.Uint64 // records the journals returned
-	RetransmitAccepted   atomic.Uint64 // of those, written to the spool (also in Accepted)
-	RetransmitDuplicates atomic.Uint64 // of those, dropped by arbitration (archived already)
-	RetransmitBeforeTail atomic.Uint64 // of those, dropped as older than the seeded tail
-	RetransmitLost       atomic.Uint64 // records asked for that no journal returned: lost unless another line carried them
-	RetransmitFailed     atomic.Uint64 // requests given up after every attempt (journal unreachable)
-	RetransmitRetries    atomic.Uint64 // attempts repeated after a failure
-	RetransmitSkipped    atomic.Uint64 // records of in-run gaps not asked for (request queue full)
-	GatewayRestarts      atomic.Uint64 // gateway sequences seen beginning again
+	RetransmitRequests      atomic.Uint64 // ranges asked for (restart windows and in-run gaps)
+	Retransmitted           atomic.Uint64 // records the journals returned
+	RetransmitAccepted      atomic.Uint64 // of those, written to the spool (also in Accepted)
+	RetransmitArchived      atomic.Uint64 // of those, in the archive already (the region's archive index holds the event)
+	RetransmitBeforeTail    atomic.Uint64 // of those, not archived: older than the partition tail read at start (the archive may hold them)
+	RetransmitBeyondIndex   atomic.Uint64 // of those, not archived: older than the archive index reaches (the archive may hold them)
+	RetransmitStatusDropped atomic.Uint64 // of those, status records the merger's status policy dropped
+	RetransmitLost          atomic.Uint64 // records asked for that no journal returned: lost unless another line carried them
+	RetransmitFailed        atomic.Uint64 // requests given up after every attempt (journal unreachable)
+	RetransmitRetries       atomic.Uint64 // attempts repeated after a failure
+	RetransmitSkipped       atomic.Uint64 // records of in-run gaps not asked for (request queue full)
+	GatewayRestarts         atomic.Uint64 // gateway sequences seen beginning again
 }
 
 // region is one archived region: its lines and their merger, guarded by Archiver.mu.
@@ -140,6 +156,8 @@ type region struct {
 	horizon map[int32]int64   // partition with a partial tail → gateway receive time of its first tail record
 	floor   map[stream]uint64 // stream of such a partition → lowest exchange id seeded
 	seeded  bool              // recovery found records (archived or spooled)
+
+	index *archiveIndex // events archived lately: what retransmits are checked against
 }
 
 // Archiver is the archiver process. New builds it, Run runs it.
@@ -162,14 +180,16 @@ type Archiver struct {
 	// Stats are live counters.
 	Stats Stats
 
-	mu          sync.Mutex // guards the regions (mergers, archive sequences) and spool writes
+	mu          sync.Mutex // guards the regions (mergers, archive sequences, indexes) and spool writes
 	hdr         wire.Header
 	batch       []byte
+	pending     []pendingEntry // the entries of the batch being written (handler), under mu
 	unroutedLog [256]bool
 	lastTick    int64
 	changed     []int
 	spool       *spool
 	ready       atomic.Bool
+	topics      atomic.Pointer[TopicsReport] // what the start-up check found (metrics)
 
 	anchors map[uint16]mark // gateway number → its last record recovery saw (recover only)
 	rt      *retransmitter  // nil when no gateway keeps a journal
@@ -199,6 +219,17 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Archiver, erro
 		reg := &region{name: r.Name, nameB: []byte(r.Name), topic: topic, seq: map[int32]uint64{},
 			merger:  arbiter.NewMerger(arbiter.New(opts.Arbiter), len(gws), int64(opts.LineTimeout)),
 			horizon: map[int32]int64{}, floor: map[stream]uint64{}}
+		per := opts.IndexRecords
+		if per <= 0 {
+			journal := 0
+			for _, g := range gws {
+				if g.Journal != nil {
+					journal = max(journal, g.Journal.Records)
+				}
+			}
+			per = max(4096, journal+max(opts.TailRecords, 1)*int(topo.PartitionCount(r.Name)))
+		}
+		reg.index = newArchiveIndex(per, opts.IndexSlack)
 		a.regs = append(a.regs, reg)
 		for i, g := range gws {
 			ep := g.Publish
@@ -293,13 +324,15 @@ func (a *Archiver) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	sp, rec, err := openSpool(a.topo.Archiver.SpoolDir, a.topo.Archiver.SpoolMaxBytes, a.opts.SegmentBytes, a.log)
+	sp, rec, err := openSpoolSync(a.topo.Archiver.SpoolDir, a.topo.Archiver.SpoolMaxBytes, a.opts.SegmentBytes, a.topo.Archiver.SpoolFsync, a.log)
 	if err != nil {
 		return err
 	}
 	a.spool = sp
 	defer sp.Close()
 	a.Stats.Recovered.Store(uint64(rec.entries))
+	a.Stats.SpoolTornBytes.Store(uint64(rec.torn))
+	a.Stats.SpoolCorruptBytes.Store(uint64(rec.corrupt))
 	skip, err := a.recover(ctx, rec)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -336,6 +369,13 @@ func (a *Archiver) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.monitor(mctx, prod)
 	}()
+	if a.topo.Archiver.SpoolFsync == config.SpoolFsyncInterval {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sp.syncLoop(mctx, a.topo.Archiver.SpoolFsyncInterval)
+		}()
+	}
 	var srv *http.Server
 	if addr := a.topo.Archiver.Metrics; addr != "" {
 		ln, err := net.Listen("tcp", addr)
@@ -406,7 +446,8 @@ func (a *Archiver) Run(ctx context.Context) error {
 	return err
 }
 
-// ensureTopics creates or checks the topics, retrying while Kafka is unreachable.
+// ensureTopics creates or checks the topics (EnsureTopicsDurable), retrying while Kafka is
+// unreachable; a partition or durability mismatch fails at once.
 func (a *Archiver) ensureTopics(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		err := func() error {
@@ -417,9 +458,17 @@ func (a *Archiver) ensureTopics(ctx context.Context) error {
 			defer cl.Close()
 			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			return EnsureTopics(actx, kadm.NewClient(cl), a.Topics(), a.topo.Archiver.ReplicationFactor)
+			d := Durability{ReplicationFactor: a.topo.Archiver.ReplicationFactor, MinInsyncReplicas: a.topo.Archiver.MinISR()}
+			rep, err := EnsureTopicsDurable(actx, kadm.NewClient(cl), a.Topics(), d)
+			if err == nil {
+				for _, w := range rep.Warnings {
+					a.log.Warn("archiver: weaker durability than the cluster allows: "+w, "brokers", rep.Brokers)
+				}
+				a.topics.Store(&rep)
+			}
+			return err
 		}()
-		if err == nil || errors.Is(err, ErrPartitionMismatch) || ctx.Err() != nil {
+		if err == nil || errors.Is(err, ErrPartitionMismatch) || errors.Is(err, ErrDurability) || ctx.Err() != nil {
 			return err
 		}
 		a.log.Warn("archiver: Kafka not ready at start, retrying", "attempt", attempt+1, "err", err)
@@ -452,6 +501,7 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 			return
 		}
 		r.merger.Arb.Offer(0, &h, now)
+		r.index.add(&h)
 		a.noteSeed(r, &h, partial, first)
 	}
 	var last map[seqKey]uint64
@@ -463,6 +513,7 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 			clear(r.horizon)
 			clear(r.floor)
 			r.seeded = false
+			r.index = newArchiveIndex(r.index.perGen, time.Duration(r.index.slack))
 		}
 		last, err = readTails(ctx, a.adminOpts(), topics, parts, a.opts.TailRecords, func(region string, r *kgo.Record, partial, first bool) {
 			n++
@@ -482,11 +533,23 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 		case <-time.After(a.opts.StartRetry):
 		}
 	}
+	var lost uint64
+	for _, g := range rec.lost {
+		from := max(g.from, last[g.key]+1) // at or below Kafka's last sequence: produced before the damage
+		if from <= g.to {
+			lost += g.to - from + 1
+		}
+	}
+	if lost > 0 {
+		a.Stats.SpoolCorruptLost.Store(lost)
+		a.log.Error("archiver: spool entries lost to corruption (not in Kafka either)", "records", lost, "corrupt_bytes", rec.corrupt)
+	}
 	pending := 0
 	err := a.spool.scan(func(e *entry) {
 		if e.aseq <= last[seqKey{string(e.region), e.partition}] {
 			// In Kafka already (maybe before the tail): an anchor, not a seed.
 			if r := byName[string(e.region)]; r != nil && wire.ReadHeader(e.record, &h) == nil {
+				r.index.add(&h)
 				a.noteArchived(r, &h)
 			}
 			return
@@ -535,7 +598,6 @@ func (a *Archiver) handle(batch []bus.Message) {
 	defer a.mu.Unlock()
 	now := time.Now().UnixNano()
 	buf := a.batch[:0]
-	n := 0
 	for i := range batch {
 		m := &batch[i]
 		a.Stats.Received.Add(1)
@@ -555,13 +617,11 @@ func (a *Archiver) handle(batch []bus.Message) {
 			a.Stats.Duplicates.Add(1)
 			continue
 		}
-		var ok bool
-		if buf, ok = a.route(l.reg, &a.hdr, rec, buf); ok {
-			n++
-		}
+		buf, a.pending, _ = a.route(l.reg, &a.hdr, rec, buf, a.pending)
 	}
 	a.batch = buf
-	a.writeSpool(buf, n)
+	a.writeSpool(buf, a.pending)
+	a.pending = a.pending[:0]
 	if now-a.lastTick > int64(100*time.Millisecond) {
 		a.lastTick = now
 		for _, r := range a.regs {
@@ -573,11 +633,21 @@ func (a *Archiver) handle(batch []bus.Message) {
 	}
 }
 
+// pendingEntry is an entry appended to a spool batch and not written yet: what writeSpool
+// needs to note it in the region's index once written, or to give its archive sequence
+// back when the spool refuses the batch (so that refused records leave no hole in the
+// partition's archive sequence).
+type pendingEntry struct {
+	reg  *region
+	part int32
+	key  wire.Header // the fields archiveIndex keys on (a copy of the record's header)
+}
+
 // route maps an accepted record to its exchange's partition, gives it the partition's next
-// archive sequence and appends its spool entry to buf. A record whose exchange has no
-// partition is counted (and its exchange logged once) and route reports false. Called
-// under a.mu.
-func (a *Archiver) route(r *region, h *wire.Header, rec, buf []byte) ([]byte, bool) {
+// archive sequence, appends its spool entry to buf and notes it in pend. A record whose
+// exchange has no partition is counted (and its exchange logged once) and route reports
+// false. Called under a.mu.
+func (a *Archiver) route(r *region, h *wire.Header, rec, buf []byte, pend []pendingEntry) ([]byte, []pendingEntry, bool) {
 	p, ok := a.part.Partition(h.Exchange)
 	if !ok {
 		a.Stats.Unroutable.Add(1)
@@ -586,25 +656,36 @@ func (a *Archiver) route(r *region, h *wire.Header, rec, buf []byte) ([]byte, bo
 			a.log.Error("archiver: exchange has no partition; its records are counted and not archived",
 				"exchange", h.Exchange.String(), "region", r.name, "err", ErrUnroutable)
 		}
-		return buf, false
+		return buf, pend, false
 	}
 	r.seq[p]++
-	return appendEntry(buf, r.seq[p], p, r.nameB, rec), true
+	return appendEntry(buf, r.seq[p], p, r.nameB, rec), append(pend, pendingEntry{r, p, *h}), true
 }
 
-// writeSpool writes n entries with one spool write and counts them as accepted, or as
-// dropped when the spool refuses them. Called under a.mu, which keeps each partition's
-// archive sequences in spool order. It reports whether the entries were written.
-func (a *Archiver) writeSpool(entries []byte, n int) bool {
+// writeSpool writes the entries of pend (appended to entries by route) with one spool write
+// and counts them as accepted and notes their events in their regions' indexes. When the
+// spool refuses them they are lost — the arbiter has marked them seen, so no other line's
+// copy will replace them, though a retransmit still may (the index does not hold them) —
+// and counted in Stats.SpoolDropped, and their archive sequences are given back: the
+// partition's sequence stays without holes. Called under a.mu, which keeps each
+// partition's archive sequences in spool order. It reports whether the entries were
+// written.
+func (a *Archiver) writeSpool(entries []byte, pend []pendingEntry) bool {
+	n := len(pend)
 	if n == 0 {
 		return true
 	}
 	if err := a.spool.Write(entries, n); err != nil {
-		a.Stats.SpoolDropped.Add(uint64(n))
-		if !errors.Is(err, ErrSpoolFull) {
-			a.log.Error("archiver: spool write failed", "records", n, "err", err)
+		for i := range pend {
+			pend[i].reg.seq[pend[i].part]--
+		}
+		if a.Stats.SpoolDropped.Add(uint64(n)) == uint64(n) || !errors.Is(err, ErrSpoolFull) {
+			a.log.Error("archiver: spool refused records: LOST (counted in spool_dropped_total; logged once when full)", "records", n, "err", err)
 		}
 		return false
+	}
+	for i := range pend {
+		pend[i].reg.index.add(&pend[i].key)
 	}
 	a.Stats.Accepted.Add(uint64(n))
 	return true

@@ -421,3 +421,111 @@ func TestArchiverMetrics(t *testing.T) {
 		}
 	}
 }
+
+// topicMinISR reads a topic's min.insync.replicas as the broker reports it.
+func topicMinISR(t *testing.T, adm *kadm.Client, topic string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err != nil || rc.Err != nil {
+		t.Fatalf("describe %s: %v %v", topic, err, rc.Err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "min.insync.replicas" && c.Value != nil {
+			return *c.Value
+		}
+	}
+	return ""
+}
+
+// TestEnsureTopicsDurability: on a 3-broker cluster, topics are created with the configured
+// min.insync.replicas (read back from the broker); a replication factor of 1 is a warning
+// (log and metric); min.insync.replicas above the replication factor, a replication factor
+// above the brokers, and an existing topic whose min.insync.replicas its replicas cannot
+// meet are errors naming the problem, and the archiver refuses to start on them.
+func TestEnsureTopicsDurability(t *testing.T) {
+	_, seeds, _ := newKafka(t, kfake.NumBrokers(3))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	rep, err := EnsureTopicsDurable(ctx, adm, []TopicSpec{{"t.rf3", 2}}, Durability{3, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := topicMinISR(t, adm, "t.rf3"); got != "2" {
+		t.Errorf("created topic min.insync.replicas = %q, want 2", got)
+	}
+	if rep.Brokers != 3 || len(rep.Warnings) != 0 {
+		t.Errorf("report %+v, want 3 brokers and no warning", rep)
+	}
+	// Existing and fine: checked, no warning.
+	rep, err = EnsureTopicsDurable(ctx, adm, []TopicSpec{{"t.rf3", 2}}, Durability{3, 2})
+	if err != nil || len(rep.Warnings) != 0 || len(rep.Topics) != 1 || rep.Topics[0].MinISR != 2 || rep.Topics[0].Replicas != 3 {
+		t.Errorf("existing topic: %+v, %v", rep, err)
+	}
+	// The configuration asks for less than the topic has: warnings, no error.
+	rep, err = EnsureTopicsDurable(ctx, adm, []TopicSpec{{"t.rf3", 2}}, Durability{1, 1})
+	if err != nil || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "replication_factor 1 on a 3-broker cluster") {
+		t.Errorf("rf 1 on 3 brokers: %+v, %v; want one warning", rep.Warnings, err)
+	}
+
+	for _, tt := range []struct {
+		name string
+		d    Durability
+		want string
+	}{
+		{"min isr above rf", Durability{2, 3}, "min_insync_replicas 3 above replication_factor 2"},
+		{"rf above brokers", Durability{4, 2}, "replication_factor 4 but the cluster has 3 brokers"},
+	} {
+		_, err := EnsureTopicsDurable(ctx, adm, []TopicSpec{{"t.never", 2}}, tt.d)
+		if !errors.Is(err, ErrDurability) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want ErrDurability %q", tt.name, err, tt.want)
+		}
+	}
+	if d, _ := adm.ListTopics(ctx, "t.never"); d.Has("t.never") && d["t.never"].Err == nil {
+		t.Error("a topic was created although the durability check failed")
+	}
+
+	// An existing topic with min.insync.replicas 3 on 2 replicas: no produce could succeed.
+	if _, err := adm.CreateTopic(ctx, 2, 2, map[string]*string{"min.insync.replicas": kadm.StringPtr("3")}, "ticks.korea"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = EnsureTopicsDurable(ctx, adm, []TopicSpec{{"ticks.korea", 2}}, Durability{2, 1})
+	if !errors.Is(err, ErrDurability) || !strings.Contains(err.Error(), `topic "ticks.korea" has min.insync.replicas 3 but 2 replicas`) {
+		t.Fatalf("unsatisfiable existing topic: err = %v", err)
+	}
+	topo := parseTopo(t, topoYAML([]gw{{"gw-a", 1, "korea"}}, seeds, spoolDir(t), "ticks."))
+	a, err := New(topo, Options{}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(ctx); !errors.Is(err, ErrDurability) {
+		t.Fatalf("Run on an unsatisfiable topic: err = %v, want ErrDurability", err)
+	}
+
+	// replication_factor 1 on 3 brokers: the archiver starts, warns, and says so in /metrics.
+	topo = parseTopo(t, topoYAML([]gw{{"gw-a", 1, "global"}}, seeds, spoolDir(t), "ticks."))
+	a, stop := startArchiver(t, topo, Options{})
+	var b strings.Builder
+	a.WriteMetrics(&b)
+	for _, want := range []string{"tickline_archiver_durability_warnings 1\n", "tickline_archiver_kafka_brokers 3\n",
+		`tickline_archiver_topic_min_insync_replicas{topic="ticks.global"} 1`, `tickline_archiver_topic_replicas{topic="ticks.global"} 1`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

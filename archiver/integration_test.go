@@ -3,6 +3,7 @@ package archiver
 import (
 	"context"
 	"maps"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -192,4 +193,25 @@ func partitionEnd(t testing.TB, seeds []string, topic string, p int32) int64 {
 		return -1
 	}
 	return o.Offset
+}
+
+// TestIntegrationArchiveBackfill: TestArchiveBackfillOnStart on the real cluster, with the
+// topic created by the archiver itself at replication factor KAFKA_RF: the broker reports
+// the min.insync.replicas the archiver set (RF-1, at least 1).
+func TestIntegrationArchiveBackfill(t *testing.T) {
+	seeds := kafkatest.Seeds(t)
+	rf := kafkatest.ReplicationFactor(t)
+	prefix := kafkatest.TopicName("tickline-backfill") + "."
+	adm := kadm.NewClient(kafkatest.NewClient(t))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := adm.DeleteTopics(ctx, prefix+"korea"); err != nil {
+			t.Logf("delete topic: %v", err)
+		}
+	})
+	testBackfill(t, seeds, prefix, rf)
+	if got, want := topicMinISR(t, adm, prefix+"korea"), strconv.Itoa(int(max(rf-1, 1))); got != want {
+		t.Errorf("topic created with min.insync.replicas %q, want %s", got, want)
+	}
 }

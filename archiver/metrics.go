@@ -27,7 +27,13 @@ func (a *Archiver) WriteMetrics(w io.Writer) {
 	c("duplicates_total", "Records dropped by line arbitration.", s.Duplicates.Load())
 	c("accepted_total", "Records written to the spool.", s.Accepted.Load())
 	c("unroutable_total", "Records whose exchange has no partition (not archived).", s.Unroutable.Load())
-	c("spool_dropped_total", "Records refused because the spool was full.", s.SpoolDropped.Load())
+	c("spool_dropped_total", "Records lost: refused because the spool was full (or a spool write failed).", s.SpoolDropped.Load())
+	c("spool_corrupt_lost_total", "Records lost: spool entries inside corrupt spans found at start and not in Kafka.", s.SpoolCorruptLost.Load())
+	c("spool_corrupt_bytes_total", "Bytes of corrupt spans skipped inside spool segments at start.", s.SpoolCorruptBytes.Load())
+	c("spool_torn_bytes_total", "Bytes of torn or corrupt spool segment tails truncated at start.", s.SpoolTornBytes.Load())
+	if sp := a.spool; sp != nil {
+		c("spool_fsyncs_total", "fsync calls on spool segments (archiver.spool_fsync).", sp.syncs.Load())
+	}
 	c("produced_total", "Records acknowledged by Kafka.", s.Produced.Load())
 	c("produced_bytes_total", "Value bytes acknowledged by Kafka.", s.ProducedBytes.Load())
 	c("skipped_total", "Spool entries found already in Kafka at start.", s.Skipped.Load())
@@ -36,8 +42,10 @@ func (a *Archiver) WriteMetrics(w io.Writer) {
 	c("retransmit_requests_total", "Ranges asked from gateways' journals (restart windows and in-run gaps).", s.RetransmitRequests.Load())
 	c("retransmitted_total", "Records the gateways' journals returned.", s.Retransmitted.Load())
 	c("retransmit_accepted_total", "Retransmitted records written to the spool (also in accepted_total).", s.RetransmitAccepted.Load())
-	c("retransmit_duplicates_total", "Retransmitted records dropped by arbitration (archived already).", s.RetransmitDuplicates.Load())
-	c("retransmit_before_tail_total", "Retransmitted records dropped as older than the partition tail read at start.", s.RetransmitBeforeTail.Load())
+	c("retransmit_archived_total", "Retransmitted records whose event the archive holds already (archive index).", s.RetransmitArchived.Load())
+	c("retransmit_before_tail_total", "Retransmitted records not archived: older than the partition tail read at start, so the archive may hold them.", s.RetransmitBeforeTail.Load())
+	c("retransmit_beyond_index_total", "Retransmitted records not archived: older than the archive index reaches, so the archive may hold them.", s.RetransmitBeyondIndex.Load())
+	c("retransmit_status_dropped_total", "Retransmitted status records dropped by the merger's status policy.", s.RetransmitStatusDropped.Load())
 	c("retransmit_lost_total", "Records asked for that no journal returned (evicted, never journaled, unreachable): lost unless another line carried them.", s.RetransmitLost.Load())
 	c("retransmit_failed_total", "Retransmit requests given up after every attempt.", s.RetransmitFailed.Load())
 	c("retransmit_retries_total", "Retransmit attempts repeated after a failure.", s.RetransmitRetries.Load())
@@ -53,6 +61,14 @@ func (a *Archiver) WriteMetrics(w io.Writer) {
 	g("spool_alarm", "1 while records wait in the spool and Kafka acknowledges nothing.", alarm)
 	g("spool_backlog_records", "Records in the spool not yet acknowledged.", s.SpoolBacklog.Load())
 	g("spool_bytes", "Bytes the spool occupies on disk.", s.SpoolBytes.Load())
+	if rep := a.topics.Load(); rep != nil {
+		g("kafka_brokers", "Brokers the cluster listed at start.", int64(rep.Brokers))
+		g("durability_warnings", "Start-up durability warnings: replication_factor below min(brokers, 3), or an existing topic with fewer replicas or a lower min.insync.replicas than configured.", int64(len(rep.Warnings)))
+		for _, t := range rep.Topics {
+			fmt.Fprintf(w, "tickline_archiver_topic_replicas{topic=%q} %d\n", t.Topic, t.Replicas)
+			fmt.Fprintf(w, "tickline_archiver_topic_min_insync_replicas{topic=%q} %d\n", t.Topic, t.MinISR)
+		}
+	}
 	for _, l := range a.Lines() {
 		for line := range l.Merge.SeqGaps {
 			if v := l.Merge.SeqGaps[line]; v > 0 {

@@ -84,12 +84,15 @@ type retransmitter struct {
 	chunk   []byte         // fetched records waiting to be archived, back to back
 	records int            // records in chunk
 	entries []byte         // spool entries of a chunk
+	pending []pendingEntry // their pending notes
+	inChunk keySet         // events accepted from the chunk being archived (not in the index until written)
 	hdr     wire.Header
 	skipLog bool // a skipped gap was logged (later ones are counted only)
 }
 
 func newRetransmitter(a *Archiver, lines int) *retransmitter {
-	return &retransmitter{a: a, log: a.log, windows: make(chan *fetchReq, lines), gaps: make(chan *fetchReq, retransmitGapQueue)}
+	return &retransmitter{a: a, log: a.log, windows: make(chan *fetchReq, lines), gaps: make(chan *fetchReq, retransmitGapQueue),
+		inChunk: keySet{slots: make([]uint64, 2*retransmitChunkRecords), mask: 2*retransmitChunkRecords - 1}}
 }
 
 // run serves requests until ctx ends; what is queued then is counted as lost (drain).
@@ -262,20 +265,39 @@ func (rt *retransmitter) flush(l *line) {
 	if rt.records == 0 {
 		return
 	}
-	rt.entries = rt.a.archiveRetransmit(l, rt.chunk, rt.entries[:0])
+	rt.inChunk.reset()
+	rt.entries, rt.pending = rt.a.archiveRetransmit(l, rt.chunk, rt.entries[:0], rt.pending[:0], &rt.inChunk)
 	rt.chunk, rt.records = rt.chunk[:0], 0
 }
 
-// archiveRetransmit offers a chunk of line l's retransmitted records (wire records back to
-// back, checked when fetched) to its region's merger and writes the accepted ones to the
-// spool, under a.mu. entries is scratch space for the spool entries; it is returned.
-func (a *Archiver) archiveRetransmit(l *line, chunk, entries []byte) []byte {
+// archiveRetransmit decides, under a.mu, for each record of a chunk of line l's
+// retransmitted records (wire records back to back, checked when fetched) whether it goes
+// into the archive, and writes those that do to the spool. entries and pend are scratch
+// space; they are returned. inChunk (empty, room for the chunk's records) holds the events
+// accepted from this chunk until they are written and in the index: a journal holding one
+// event twice yields it once.
+//
+// Whether an exchange event is archived already is asked of the archive (the region's
+// archiveIndex: what this run archived and what recovery read back), not of the arbiter,
+// whose windows answer a different question (has a line delivered it lately?) and forget:
+// a sparse-id stream's window is milliseconds wide, a content key lives 30 s. Outcomes,
+// each counted:
+//
+//   - in the index: archived already (RetransmitArchived);
+//   - older than the partition tail recovery read, or than the index reaches, and not in
+//     it: the archive may hold it, it is not archived twice (RetransmitBeforeTail,
+//     RetransmitBeyondIndex);
+//   - otherwise archived (RetransmitAccepted). The merger is told (OfferRetransmit), so
+//     that a copy a slower line delivers later is a duplicate; its verdict is not used.
+//
+// Status records are not exchange events: the merger's status policy decides them
+// (RetransmitStatusDropped when it drops them).
+func (a *Archiver) archiveRetransmit(l *line, chunk, entries []byte, pend []pendingEntry, inChunk *keySet) ([]byte, []pendingEntry) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now().UnixNano()
 	r := l.reg
 	var h wire.Header
-	n := 0
 	for off := 0; off < len(chunk); {
 		if wire.ReadHeader(chunk[off:], &h) != nil {
 			break // not reached: add stored whole, checked records
@@ -283,23 +305,31 @@ func (a *Archiver) archiveRetransmit(l *line, chunk, entries []byte) []byte {
 		rec := chunk[off : off+int(h.Length)]
 		off += int(h.Length)
 		a.Stats.Retransmitted.Add(1)
-		if r.beforeTail(a.part, &h) {
+		switch {
+		case h.Kind == wire.KindStatus:
+			if !r.merger.OfferRetransmit(l.idx, &h, now) {
+				a.Stats.RetransmitStatusDropped.Add(1)
+				continue
+			}
+		case r.index.has(&h) || inChunk.has(eventKey(&h)):
+			a.Stats.RetransmitArchived.Add(1)
+			continue
+		case r.beforeTail(a.part, &h):
 			a.Stats.RetransmitBeforeTail.Add(1)
 			continue
-		}
-		if !r.merger.OfferRetransmit(l.idx, &h, now) {
-			a.Stats.RetransmitDuplicates.Add(1)
+		case !r.index.reaches(&h):
+			a.Stats.RetransmitBeyondIndex.Add(1)
 			continue
+		default:
+			r.merger.OfferRetransmit(l.idx, &h, now)
+			inChunk.add(eventKey(&h), 0)
 		}
-		var ok bool
-		if entries, ok = a.route(r, &h, rec, entries); ok {
-			n++
-		}
+		entries, pend, _ = a.route(r, &h, rec, entries, pend)
 	}
-	if a.writeSpool(entries, n) {
-		a.Stats.RetransmitAccepted.Add(uint64(n))
+	if a.writeSpool(entries, pend) {
+		a.Stats.RetransmitAccepted.Add(uint64(len(pend)))
 	}
-	return entries
+	return entries, pend
 }
 
 // stream is an arbiter stream: exchange, kind, instrument.
@@ -448,21 +478,22 @@ func (a *Archiver) follow(l *line, h *wire.Header) {
 }
 
 // lineAnchors sets each journaled line's restart anchor from what recovery saw, and logs it.
-// A line of a region whose archive holds records, but none of that line's (it lost every
-// race the tail shows), gets a window over whatever its journal holds: what the tail
-// covers is dropped by the arbiter, what is older by beforeTail. A region with an empty
-// archive gets no windows: the archive starts now, it is not backfilled from journals.
+// A line with no record of its own in the archive tail or the spool — its region's archive
+// is empty (a first start, or an archiver started after the gateways: backfill), or it lost
+// every race the tail shows — gets a window over whatever its journal holds: what the
+// archive holds is dropped by the archive index, what is older than a partial tail by
+// beforeTail, the rest is archived.
 func (a *Archiver) lineAnchors() {
 	for _, l := range a.lines {
-		if l.journal == "" || !l.reg.seeded {
+		if l.journal == "" {
 			continue
 		}
 		l.anchor = a.anchors[l.num]
 		l.waiting = true
 		a.waiting++
 		if l.anchor.gwSeq == 0 {
-			a.log.Info("archiver: no archived record of this gateway in the partition tails or the spool; its restart window is whatever its journal holds",
-				"gateway", l.id)
+			a.log.Info("archiver: no archived record of this gateway in the partition tails or the spool; its window is whatever its journal holds (backfill)",
+				"gateway", l.id, "archive_empty", !l.reg.seeded)
 			continue
 		}
 		a.log.Info("archiver: restart anchor", "gateway", l.id, "last_archived_gateway_seq", l.anchor.gwSeq)

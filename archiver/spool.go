@@ -15,6 +15,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/tickline/tickline/shared/config"
 )
 
 // Spool errors.
@@ -130,7 +133,9 @@ type spool struct {
 	dir      string
 	maxBytes int64
 	segBytes int64
+	fsync    string // config.SpoolFsync*: none, interval, batch
 	log      *slog.Logger
+	syncs    atomic.Uint64 // fsync calls on segment files
 
 	mu     sync.Mutex
 	segs   []*segment // oldest first; the last one is written to
@@ -138,6 +143,7 @@ type spool struct {
 	total  int64      // bytes of all segment files
 	nextID uint64
 	closed bool
+	dirty  bool // written since the last fsync (fsync interval)
 
 	ready chan struct{} // poked (non-blocking) after each Write
 
@@ -148,8 +154,16 @@ type spool struct {
 // spoolRecovery is what openSpool found in the segments left by a previous run.
 type spoolRecovery struct {
 	entries int64             // valid entries
-	torn    int64             // bytes truncated (torn or corrupt tails)
+	torn    int64             // bytes truncated (torn or corrupt tails: no valid entry after them)
+	corrupt int64             // bytes skipped inside segments (corrupt spans with valid entries after them)
+	lost    []seqRange        // archive sequences the corrupt spans held (known from the gaps they leave)
 	maxSeq  map[seqKey]uint64 // highest archive sequence per (region, partition)
+}
+
+// seqRange is a run of archive sequences of one partition, from..to inclusive.
+type seqRange struct {
+	key      seqKey
+	from, to uint64
 }
 
 // seqKey names a partition of a region's topic.
@@ -162,6 +176,12 @@ type seqKey struct {
 // of about segBytes. Segments left by a previous run are checked entry by entry, torn tails
 // are truncated, and they are queued for reading before anything written now.
 func openSpool(dir string, maxBytes, segBytes int64, log *slog.Logger) (*spool, *spoolRecovery, error) {
+	return openSpoolSync(dir, maxBytes, segBytes, config.SpoolFsyncNone, log)
+}
+
+// openSpoolSync is openSpool with an fsync policy (config.SpoolFsync*): "batch" syncs in
+// Write, "interval" when syncLoop runs, every policy but "none" when a segment is sealed.
+func openSpoolSync(dir string, maxBytes, segBytes int64, fsync string, log *slog.Logger) (*spool, *spoolRecovery, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("spool dir: %w", err)
 	}
@@ -169,7 +189,7 @@ func openSpool(dir string, maxBytes, segBytes int64, log *slog.Logger) (*spool, 
 		segBytes = min(defaultSegBytes, max(maxBytes/8, minSegBytes))
 	}
 	segBytes = max(segBytes, minSegBytes)
-	s := &spool{dir: dir, maxBytes: maxBytes, segBytes: segBytes, log: log, ready: make(chan struct{}, 1)}
+	s := &spool{dir: dir, maxBytes: maxBytes, segBytes: segBytes, fsync: fsync, log: log, ready: make(chan struct{}, 1)}
 	names, err := filepath.Glob(filepath.Join(dir, segPrefix+"*"+segSuffix))
 	if err != nil {
 		return nil, nil, fmt.Errorf("spool dir: %w", err)
@@ -217,30 +237,71 @@ func int64cmp(a, b int64) int {
 	return 0
 }
 
-// recoverSegment validates a segment left by a previous run, truncating a torn or corrupt
-// tail. It returns nil (and removes the file) when the segment holds no entry.
+// recoverSegment validates a segment left by a previous run entry by entry. A torn or
+// corrupt tail (nothing valid after it: the process died inside a write) is truncated.
+// A corrupt span followed by valid entries (a damaged disk block, a stray write) is skipped:
+// the framing re-synchronises on the next offset holding a whole entry whose CRC-32C
+// matches, the segment is rewritten without the span, its bytes are counted in
+// rec.corrupt and the archive sequences it held — the gaps it leaves in each partition's
+// sequence, found across segments — in rec.lost. It returns nil (and removes the file) when the segment holds no
+// entry.
 func (s *spool) recoverSegment(id uint64, path string, rec *spoolRecovery) (*segment, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("spool recovery: %w", err)
 	}
-	valid := int64(0)
+	valid := int64(0) // end of the last valid entry
 	var n int64
+	var kept []byte // the segment without its corrupt spans (nil while there is none)
 	if len(data) >= len(spoolMagic) && string(data[:len(spoolMagic)]) == spoolMagic {
 		valid = headerBytes
 		var e entry
-		for {
-			k, err := parseEntry(data[valid:], &e)
-			if err != nil || k == 0 {
-				break
+		for off := int(headerBytes); off < len(data); {
+			k, err := parseEntry(data[off:], &e)
+			if k == 0 && err == nil {
+				break // a partial entry: torn tail
 			}
-			valid += int64(k)
-			n++
+			if err != nil {
+				next := resync(data[off+1:])
+				if next < 0 {
+					break // nothing valid after it: torn or corrupt tail
+				}
+				skip := 1 + next
+				if kept == nil {
+					kept = append([]byte(nil), data[:off]...)
+				}
+				rec.corrupt += int64(skip)
+				s.log.Error("spool: corrupt span inside a segment skipped; the records it held are lost (counted)",
+					"segment", path, "offset", off, "bytes", skip)
+				off += skip
+				continue
+			}
 			key := seqKey{string(e.region), e.partition}
+			if last, ok := rec.maxSeq[key]; ok && e.aseq > last+1 {
+				// Each partition's entries are consecutive in the spool: a jump is what a
+				// corrupt span (here or at the end of an earlier segment) held.
+				rec.lost = append(rec.lost, seqRange{key, last + 1, e.aseq - 1})
+			}
 			rec.maxSeq[key] = max(rec.maxSeq[key], e.aseq)
+			if kept != nil {
+				kept = append(kept, data[off:off+k]...)
+			}
+			off += k
+			valid = int64(off)
+			n++
 		}
 	}
-	if valid < int64(len(data)) {
+	if kept != nil {
+		tail := int64(len(data)) - valid
+		if tail > 0 {
+			rec.torn += tail
+			s.log.Warn("spool: truncating torn or corrupt tail", "segment", path, "dropped_bytes", tail)
+		}
+		if err := rewriteFile(path, kept); err != nil {
+			return nil, fmt.Errorf("spool recovery: %w", err)
+		}
+		valid = int64(len(kept))
+	} else if valid < int64(len(data)) {
 		rec.torn += int64(len(data)) - valid
 		s.log.Warn("spool: truncating torn or corrupt tail", "segment", path, "valid_bytes", valid, "dropped_bytes", int64(len(data))-valid)
 		if err := os.Truncate(path, valid); err != nil {
@@ -261,6 +322,40 @@ func (s *spool) recoverSegment(id uint64, path string, rec *spoolRecovery) (*seg
 	return seg, nil
 }
 
+// resync returns the offset in b of the first whole, valid entry (length in bounds,
+// CRC-32C matching, region length consistent), or -1. A random span passes for an entry
+// with probability about 2^-32 per offset tried.
+func resync(b []byte) int {
+	var e entry
+	for off := 0; off+entryFrame+entryFixed <= len(b); off++ {
+		if k, err := parseEntry(b[off:], &e); err == nil && k > 0 {
+			return off
+		}
+	}
+	return -1
+}
+
+// rewriteFile replaces path with data (written to a temporary file, synced, renamed).
+func rewriteFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
 func (s *spool) newSegment(id uint64, path string) *segment {
 	seg := &segment{id: id, path: path}
 	seg.ctx = &segCtx{Context: context.Background(), seg: seg}
@@ -270,6 +365,13 @@ func (s *spool) newSegment(id uint64, path string) *segment {
 // rotateLocked seals the current write segment and starts a new one.
 func (s *spool) rotateLocked() error {
 	if s.wf != nil {
+		if s.fsync != config.SpoolFsyncNone {
+			if err := s.wf.Sync(); err != nil {
+				return fmt.Errorf("spool: syncing segment: %w", err)
+			}
+			s.syncs.Add(1)
+			s.dirty = false
+		}
 		s.segs[len(s.segs)-1].sealed.Store(true)
 		if err := s.wf.Close(); err != nil {
 			return fmt.Errorf("spool: closing segment: %w", err)
@@ -286,6 +388,12 @@ func (s *spool) rotateLocked() error {
 	if _, err := f.Write([]byte(spoolMagic)); err != nil {
 		f.Close()
 		return fmt.Errorf("spool: new segment: %w", err)
+	}
+	if s.fsync != config.SpoolFsyncNone {
+		if err := syncDir(s.dir); err != nil {
+			f.Close()
+			return fmt.Errorf("spool: new segment: %w", err)
+		}
 	}
 	seg := s.newSegment(id, path)
 	seg.size.Store(headerBytes)
@@ -317,12 +425,21 @@ func (s *spool) Write(batch []byte, n int) error {
 		}
 		seg = s.segs[len(s.segs)-1]
 	}
-	if _, err := s.wf.Write(batch); err != nil {
-		// Cut a partial write so the segment stays a sequence of whole entries.
+	_, err := s.wf.Write(batch)
+	if err == nil && s.fsync == config.SpoolFsyncBatch {
+		if err = s.wf.Sync(); err != nil {
+			err = fmt.Errorf("fsync: %w", err)
+		}
+		s.syncs.Add(1)
+	}
+	if err != nil {
+		// Cut a partial (or not durable) write so the segment stays a sequence of whole
+		// entries, all of them accepted.
 		_ = s.wf.Truncate(seg.size.Load())
 		_, _ = s.wf.Seek(seg.size.Load(), io.SeekStart)
 		return fmt.Errorf("spool write: %w", err)
 	}
+	s.dirty = s.fsync == config.SpoolFsyncInterval
 	s.total += int64(len(batch))
 	seg.entries.Add(int64(n))
 	seg.size.Add(int64(len(batch)))
@@ -523,4 +640,45 @@ func (s *spool) Close() error {
 	}
 	s.rejMu.Unlock()
 	return err
+}
+
+// syncLoop fsyncs the segment being written every interval while writes are pending (fsync
+// policy "interval"), until ctx ends. The fsync runs without s.mu: writers are not held up;
+// a segment sealed meanwhile was synced by rotateLocked.
+func (s *spool) syncLoop(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		f := s.wf
+		dirty := s.dirty && f != nil && !s.closed
+		s.dirty = false
+		s.mu.Unlock()
+		if !dirty {
+			continue
+		}
+		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			s.log.Error("spool: fsync failed; records written since the last fsync would not survive a power loss", "err", err)
+			s.mu.Lock()
+			s.dirty = true
+			s.mu.Unlock()
+			continue
+		}
+		s.syncs.Add(1)
+	}
+}
+
+// syncDir fsyncs a directory, so that a file created in it survives a power loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

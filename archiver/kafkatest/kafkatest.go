@@ -183,18 +183,23 @@ type Cluster struct {
 	adm *kadm.Client // metadata client for Leader/ISR, made on first use
 }
 
-// NewCluster returns the kafka.sh cluster named by KAFKA_SEEDS. It skips the test unless
-// KAFKA_SEEDS is set, KAFKA_FAULT=1, the seeds name at least minNodes brokers, and kafka.sh
-// has a run dir whose bootstrap list matches KAFKA_SEEDS (so a fault test never kills a
-// broker it did not start).
+// NewCluster returns the kafka.sh cluster named by KAFKA_SEEDS. Without KAFKA_FAULT=1 it
+// skips the test (fault tests run in a step of their own). With KAFKA_FAULT=1 the caller has
+// asked for fault tests, so a cluster that is not what they need fails the test instead of
+// skipping it — KAFKA_SEEDS unset, fewer than minNodes brokers, or no kafka.sh run dir whose
+// bootstrap list matches KAFKA_SEEDS (so a fault test never kills a broker it did not
+// start): a CI step that meant to kill brokers must not pass having killed none.
 func NewCluster(t testing.TB, minNodes int) *Cluster {
 	t.Helper()
-	seeds := Seeds(t)
 	if os.Getenv(EnvFault) != "1" {
 		t.Skipf("%s!=1: fault tests kill and restart brokers; run them alone with %s=1 (go test -p 1 -run KafkaFault)", EnvFault, EnvFault)
 	}
+	if strings.TrimSpace(os.Getenv(EnvSeeds)) == "" {
+		t.Fatalf("%s=1 but %s is not set: start the cluster with `scripts/kafka/with-kafka.sh cluster -- ...`", EnvFault, EnvSeeds)
+	}
+	seeds := Seeds(t)
 	if len(seeds) < minNodes {
-		t.Skipf("needs a %d-node cluster (kafka.sh start cluster); %s names %d", minNodes, EnvSeeds, len(seeds))
+		t.Fatalf("%s=1: needs a %d-node cluster (kafka.sh start cluster); %s names %d", EnvFault, minNodes, EnvSeeds, len(seeds))
 	}
 	script, err := Script()
 	if err != nil {
@@ -203,10 +208,10 @@ func NewCluster(t testing.TB, minNodes int) *Cluster {
 	c := &Cluster{t: t, Script: script, Dir: os.Getenv(EnvRunDir), Seeds: seeds, Timeout: 3 * time.Minute}
 	out, err := c.run("seeds")
 	if err != nil {
-		t.Skipf("%s is set but kafka.sh has no cluster state (%v): fault tests need a cluster started by kafka.sh", EnvSeeds, err)
+		t.Fatalf("%s=1 and %s is set, but kafka.sh has no cluster state (%v): fault tests need a cluster started by kafka.sh", EnvFault, EnvSeeds, err)
 	}
 	if got := strings.TrimSpace(out); got != strings.Join(seeds, ",") {
-		t.Skipf("kafka.sh run dir serves %q, but %s=%q: not the cluster kafka.sh started", got, EnvSeeds, strings.Join(seeds, ","))
+		t.Fatalf("%s=1: kafka.sh run dir serves %q, but %s=%q: not the cluster kafka.sh started", EnvFault, got, EnvSeeds, strings.Join(seeds, ","))
 	}
 	return c
 }

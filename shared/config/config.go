@@ -199,8 +199,15 @@ type Archiver struct {
 	// PartitionCount is the partition count each topic must have; 0 = per topic, one more
 	// than the highest partition of that region's exchanges (see Topology.PartitionCount).
 	PartitionCount int32 `yaml:"partition_count"`
-	// ReplicationFactor is used when the archiver creates a topic. 1..32767.
+	// ReplicationFactor is used when the archiver creates a topic. 1..32767. Below what the
+	// cluster offers (fewer than min(brokers, 3)) is a warning at start; above the broker
+	// count an error.
 	ReplicationFactor int16 `yaml:"replication_factor"`
+	// MinInsyncReplicas is the topic's min.insync.replicas, set when the archiver creates a
+	// topic and checked on an existing one at start: with acks=all a record is acknowledged
+	// only once this many replicas hold it, so a leader loss cannot lose it. 0 = default,
+	// ReplicationFactor-1 with a floor of 1 (see MinISR). 0..ReplicationFactor.
+	MinInsyncReplicas int16 `yaml:"min_insync_replicas"`
 	// Compression is the producer codec: lz4, zstd, snappy, gzip or none.
 	Compression string `yaml:"compression"`
 	// Linger is the producer's batching delay (franz-go's default is 10ms: set explicitly).
@@ -209,6 +216,13 @@ type Archiver struct {
 	SpoolDir string `yaml:"spool_dir"`
 	// SpoolMaxBytes bounds the spool. 1 MiB..1 TiB.
 	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
+	// SpoolFsync is when the spool's writes are forced to disk: "none" (never: the spool
+	// survives the process being killed, not the host losing power), "interval" (at most
+	// SpoolFsyncInterval after a write: a power loss loses at most that much) or "batch"
+	// (before each accepted batch counts as archived: nothing accepted is lost).
+	SpoolFsync string `yaml:"spool_fsync"`
+	// SpoolFsyncInterval is the fsync period of SpoolFsync "interval". (0, 10s].
+	SpoolFsyncInterval time.Duration `yaml:"spool_fsync_interval"`
 	// Metrics is the host:port for /metrics and /healthz; empty = none.
 	Metrics string `yaml:"metrics,omitempty"`
 }
@@ -349,6 +363,22 @@ func (t *Topology) PartitionCount(region string) int32 {
 		}
 	}
 	return n
+}
+
+// Spool fsync policies (archiver.spool_fsync).
+const (
+	SpoolFsyncNone     = "none"     // never fsync: survives a killed process, not a power loss
+	SpoolFsyncInterval = "interval" // fsync every spool_fsync_interval while writes are pending
+	SpoolFsyncBatch    = "batch"    // fsync each batch before it counts as accepted
+)
+
+// MinISR returns the min.insync.replicas the archiver's topics need: MinInsyncReplicas, or
+// when 0, ReplicationFactor-1 with a floor of 1.
+func (a *Archiver) MinISR() int16 {
+	if a.MinInsyncReplicas > 0 {
+		return a.MinInsyncReplicas
+	}
+	return max(a.ReplicationFactor-1, 1)
 }
 
 // Partition returns the Kafka partition of an exchange's records.

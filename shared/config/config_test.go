@@ -171,6 +171,10 @@ func TestInvalid(t *testing.T) {
 		{"bad compression", []edit{{"  seeds:", "  compression: brotli\n  seeds:"}}, "archiver.compression", ErrUnknownName, ""},
 		{"linger too long", []edit{{"  seeds:", "  linger: 1m\n  seeds:"}}, "archiver.linger", ErrRange, ""},
 		{"replication factor zero", []edit{{"  seeds:", "  replication_factor: 0\n  seeds:"}}, "archiver.replication_factor", ErrRange, ""},
+		{"min.insync.replicas above replication factor", []edit{{"  seeds:", "  replication_factor: 2\n  min_insync_replicas: 3\n  seeds:"}}, "archiver.min_insync_replicas", ErrConflict, "replication_factor 2"},
+		{"negative min.insync.replicas", []edit{{"  seeds:", "  min_insync_replicas: -1\n  seeds:"}}, "archiver.min_insync_replicas", ErrRange, ""},
+		{"unknown spool fsync", []edit{{"  seeds:", "  spool_fsync: always\n  seeds:"}}, "archiver.spool_fsync", ErrUnknownName, `"always"`},
+		{"zero spool fsync interval", []edit{{"  seeds:", "  spool_fsync_interval: 0s\n  seeds:"}}, "archiver.spool_fsync_interval", ErrRange, ""},
 
 		// Replay.
 		{"bad speed", []edit{{"replay:\n", "replay:\n  speed: fast\n"}}, "replay.speed", ErrFormat, ""},
@@ -315,6 +319,15 @@ func TestDefaultsApplied(t *testing.T) {
 	if a.ReplicationFactor != 3 || a.Compression != "zstd" || a.Linger != 5*time.Millisecond ||
 		a.SpoolDir != "/var/lib/tickline/spool" || a.SpoolMaxBytes != 1<<30 || a.PartitionCount != 0 {
 		t.Errorf("archiver defaults not applied: %+v", a)
+	}
+	if a.SpoolFsync != "interval" || a.SpoolFsyncInterval != 100*time.Millisecond || a.MinInsyncReplicas != 0 || a.MinISR() != 2 {
+		t.Errorf("archiver durability defaults not applied: %+v (MinISR %d)", a, a.MinISR())
+	}
+	for _, tt := range []struct{ rf, set, want int16 }{{1, 0, 1}, {2, 0, 1}, {3, 0, 2}, {5, 0, 4}, {3, 3, 3}, {3, 1, 1}} {
+		c := Archiver{ReplicationFactor: tt.rf, MinInsyncReplicas: tt.set}
+		if got := c.MinISR(); got != tt.want {
+			t.Errorf("MinISR(rf %d, set %d) = %d, want %d", tt.rf, tt.set, got, tt.want)
+		}
 	}
 	if r := top.Replay; r.Speed != "max" || r.Output != "zmq" || r.Path != "-" {
 		t.Errorf("replay defaults not applied: %+v", r)

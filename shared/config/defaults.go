@@ -31,6 +31,9 @@ const (
 	DefaultLinger            = 5 * time.Millisecond      // archiver.linger (franz-go's own default is 10ms)
 	DefaultSpoolDir          = "/var/lib/tickline/spool" // archiver.spool_dir
 	DefaultSpoolMaxBytes     = 1 << 30                   // archiver.spool_max_bytes: 1 GiB
+	DefaultSpoolFsync        = SpoolFsyncInterval        // archiver.spool_fsync
+	DefaultSpoolFsyncEvery   = 100 * time.Millisecond    // archiver.spool_fsync_interval
+	// archiver.min_insync_replicas: 0 = replication_factor-1, at least 1 (Archiver.MinISR).
 
 	DefaultReplaySpeed  = "max" // replay.speed: as fast as possible
 	DefaultReplayOutput = "zmq" // replay.output
@@ -56,12 +59,14 @@ func Defaults() *Topology {
 		},
 		Archiver: Archiver{
 			// Seeds, Topics, Partitions: required, no default.
-			PartitionCount:    0, // per topic: highest partition of the region + 1
-			ReplicationFactor: DefaultReplicationFactor,
-			Compression:       DefaultCompression,
-			Linger:            DefaultLinger,
-			SpoolDir:          DefaultSpoolDir,
-			SpoolMaxBytes:     DefaultSpoolMaxBytes,
+			PartitionCount:     0, // per topic: highest partition of the region + 1
+			ReplicationFactor:  DefaultReplicationFactor,
+			Compression:        DefaultCompression,
+			Linger:             DefaultLinger,
+			SpoolDir:           DefaultSpoolDir,
+			SpoolMaxBytes:      DefaultSpoolMaxBytes,
+			SpoolFsync:         DefaultSpoolFsync,
+			SpoolFsyncInterval: DefaultSpoolFsyncEvery,
 		},
 		Replay: Replay{
 			Speed:  DefaultReplaySpeed,

@@ -26,6 +26,7 @@ const (
 	maxPartition       = 99999
 	maxPartitionCount  = 100000
 	maxLinger          = 10 * time.Second
+	maxFsyncInterval   = 10 * time.Second
 	maxTimeout         = 10 * time.Minute
 	maxStale           = time.Hour
 	minSpoolBytes      = 1 << 20
@@ -67,6 +68,9 @@ var needsRESTSnapshot = []wire.Exchange{wire.Binance, wire.GateIO}
 var krwExchanges = []wire.Exchange{wire.Upbit, wire.Bithumb, wire.Korbit, wire.Coinone}
 
 var compressions = []string{"lz4", "zstd", "snappy", "gzip", "none"}
+
+// spoolFsyncs are the archiver.spool_fsync policies.
+var spoolFsyncs = []string{SpoolFsyncNone, SpoolFsyncInterval, SpoolFsyncBatch}
 
 var replayOutputs = []string{"zmq", "jsonl", "csv", "parquet"}
 
@@ -412,6 +416,17 @@ func (v *validator) archiver(t *Topology, regions map[string]bool) {
 	if a.ReplicationFactor < 1 {
 		v.add("archiver.replication_factor", ErrRange, "%d: want 1..32767", a.ReplicationFactor)
 	}
+	switch {
+	case a.MinInsyncReplicas < 0:
+		v.add("archiver.min_insync_replicas", ErrRange, "%d: want 0 (replication_factor-1) .. replication_factor", a.MinInsyncReplicas)
+	case a.ReplicationFactor >= 1 && a.MinInsyncReplicas > a.ReplicationFactor:
+		v.add("archiver.min_insync_replicas", ErrConflict, "%d exceeds replication_factor %d: no produce with acks=all could ever succeed",
+			a.MinInsyncReplicas, a.ReplicationFactor)
+	}
+	if !slices.Contains(spoolFsyncs, a.SpoolFsync) {
+		v.add("archiver.spool_fsync", ErrUnknownName, "unknown fsync policy %q (want %s)", a.SpoolFsync, strings.Join(spoolFsyncs, ", "))
+	}
+	v.durRange("archiver.spool_fsync_interval", a.SpoolFsyncInterval, maxFsyncInterval)
 	if !slices.Contains(compressions, a.Compression) {
 		v.add("archiver.compression", ErrUnknownName, "unknown compression %q (want %s)", a.Compression, strings.Join(compressions, ", "))
 	}

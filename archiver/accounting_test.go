@@ -1,0 +1,187 @@
+package archiver
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tickline/tickline/shared/arbiter"
+	"github.com/tickline/tickline/shared/wire"
+)
+
+// TestArchiveBackfillOnStart: the gateways publish before any archiver exists (their
+// journals keep it); the archiver starts on an empty archive afterwards. Every event either
+// journal holds is archived exactly once — each line missed events the other carried — and
+// nothing is counted lost. The oracle is the list of events the test published, read back
+// from Kafka. (Before: "a region whose archive is empty asks for nothing": all of it lost.)
+func TestArchiveBackfillOnStart(t *testing.T) {
+	_, seeds, _ := newKafka(t)
+	testBackfill(t, seeds, "ticks.", 1)
+}
+
+// testBackfill is TestArchiveBackfillOnStart on the brokers of seeds, topics prefix<region>
+// created by the archiver with replication factor rf.
+func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
+	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	lines, eps := gatewayEndpoints(t, gws)
+	js := map[string]string{}
+	for i, g := range gws {
+		js[g.id] = lines[i].withJournal(100000).jep
+	}
+	topo := parseTopo(t, withJournals(topoYAML(gws, seeds, spoolDir(t), prefix), js))
+	topo.Archiver.ReplicationFactor = rf
+	topic := prefix + "korea"
+	early := events(0, 1000)
+	for i, e := range early {
+		if i%40 != 3 {
+			lines[0].publish(trade(e, false))
+		}
+		if i%40 != 17 {
+			lines[1].publish(trade(e, false))
+		}
+	}
+	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
+	lines[0].waitSubscribed(1)
+	lines[1].waitSubscribed(1)
+	live := events(1000, 50)
+	publishAll(lines, live)
+	want := cat(early, live)
+	waitFor(t, 60*time.Second, "backfill and live archived", func() bool { return endOffsets(t, seeds, topic) >= int64(len(want)) })
+	waitFor(t, 10*time.Second, "both windows done", func() bool {
+		return a.Stats.RetransmitRequests.Load() == 2 && a.Stats.Retransmitted.Load() >= uint64(2*len(early)-2*len(early)/40)
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, consumeAll(t, seeds, topic), want, false)
+	if n := a.Stats.RetransmitLost.Load() + a.Stats.RetransmitBeforeTail.Load() + a.Stats.RetransmitBeyondIndex.Load(); n != 0 {
+		t.Errorf("lost/before tail/beyond index = %d, want 0", n)
+	}
+	if got, wantN := a.Stats.RetransmitAccepted.Load(), uint64(len(early)); got != wantN {
+		t.Errorf("backfilled %d records, want %d", got, wantN)
+	}
+}
+
+// TestArchiveRestartWindowPastArbiterWindow: line A's live records move its streams' ids far
+// past the arbiter's id window (64 here; milliseconds of exchange time on a sparse-id venue)
+// before line B's restart window arrives. B's window holds the events A missed while the
+// archiver was down: they are not in the archive and must be archived, not dropped as
+// "archived already" because the arbiter's window no longer reaches them.
+func TestArchiveRestartWindowPastArbiterWindow(t *testing.T) {
+	_, seeds, _ := newKafka(t)
+	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	opts := Options{Endpoints: eps, Arbiter: arbiter.Options{Window: 64}}
+	_, stop := startArchiver(t, topo, opts)
+	lines[0].waitSubscribed(1)
+	lines[1].waitSubscribed(1)
+	before := events(200, 20)
+	publishAll(lines, before)
+	waitFor(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	down := events(220, 300)
+	for i, e := range down {
+		if i%50 != 7 {
+			lines[0].publish(trade(e, false))
+		}
+		if i%50 != 31 {
+			lines[1].publish(trade(e, false))
+		}
+	}
+	a, stop := startArchiver(t, topo, opts)
+	resubscribed(t, lines[0], 2)
+	resubscribed(t, lines[1], 2)
+	onlyA := events(520, 200) // ids 200 past the downtime's: beyond the arbiter's window
+	publishAll(lines[:1], onlyA)
+	waitFor(t, 20*time.Second, "A's window and live records archived", func() bool {
+		return endOffsets(t, seeds, "ticks.korea") >= int64(len(before)+len(down)-len(down)/50+len(onlyA))
+	})
+	both := events(720, 10)
+	publishAll(lines, both) // B's first live record opens B's window
+	want := cat(before, down, onlyA, both)
+	waitFor(t, 20*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	waitFor(t, 10*time.Second, "B's window done", func() bool {
+		return a.Stats.RetransmitRequests.Load() == 2 && a.Stats.Retransmitted.Load() >= uint64(2*len(down)-2*len(down)/50)
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	if n := a.Stats.RetransmitAccepted.Load(); n != uint64(len(down)) {
+		t.Errorf("retransmits archived %d, want %d (A's window and the %d events only B carried)", n, len(down), len(down)/50)
+	}
+}
+
+// contentTrade is a trade without an exchange id: FlagNoSeq, Seq a content key, no
+// exchange time (Bithumb's legacy trades).
+func contentTrade(key uint64) *wire.Record {
+	r := trade(event{wire.OKX, wire.KindTrade, "BTC-USDT", key}, true)
+	r.Flags |= wire.FlagNoSeq
+	return r
+}
+
+// TestArchiveRetransmitContentKeyAfterTTL: a content-keyed event archived from line A is
+// retransmitted from line B's journal after the arbiter has forgotten its key (TTL 1 ns
+// here; 30 s by default, while journals reach back minutes). The archive holds it: it is
+// not archived twice.
+func TestArchiveRetransmitContentKeyAfterTTL(t *testing.T) {
+	_, seeds, _ := newKafka(t)
+	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	a, stop := startArchiver(t, topo, Options{Endpoints: eps, Arbiter: arbiter.Options{NoSeqTTL: time.Nanosecond}})
+	lines[0].waitSubscribed(1)
+	lines[1].waitSubscribed(1)
+	first := events(0, 5)
+	publishAll(lines, first)
+	var content []event
+	for k := uint64(1); k <= 20; k++ {
+		key := 1<<40 + k*7919
+		content = append(content, event{wire.OKX, wire.KindTrade, "BTC-USDT", key})
+		lines[0].publish(contentTrade(key))
+		lines[1].journalOnly(contentTrade(key)) // dropped on B's way: an in-run gap
+	}
+	waitFor(t, 20*time.Second, "A's copies archived", func() bool {
+		return endOffsets(t, seeds, "ticks.korea") >= int64(len(first)+len(content))
+	})
+	last := events(5, 5)
+	publishAll(lines, last) // B's next record shows the gap
+	waitFor(t, 20*time.Second, "B's gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() >= uint64(len(content)) })
+	want := cat(first, content, last)
+	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	if n := a.Stats.RetransmitArchived.Load(); n != uint64(len(content)) {
+		t.Errorf("%d retransmitted records found archived already, want %d", n, len(content))
+	}
+}
+
+// TestArchiveRetransmitEventTwiceInOneChunk: a journal holding one exchange event twice
+// (under two gateway sequences) yields it once, although both copies come in one chunk,
+// before either is in the archive index.
+func TestArchiveRetransmitEventTwiceInOneChunk(t *testing.T) {
+	_, seeds, _ := newKafka(t)
+	lines, eps, topo := journaled(t, []gw{{"gw-a", 1, "korea"}}, 1000, seeds, spoolDir(t))
+	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
+	lines[0].waitSubscribed(1)
+	first, twice, last := events(0, 2), events(2, 3), events(5, 2)
+	publishAll(lines, first)
+	for _, e := range twice {
+		lines[0].journalOnly(trade(e, false))
+		lines[0].journalOnly(trade(e, false))
+	}
+	publishAll(lines, last) // shows the gap
+	want := cat(first, twice, last)
+	waitFor(t, 20*time.Second, "gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() == uint64(2*len(twice)) })
+	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	if n := a.Stats.RetransmitArchived.Load(); n != uint64(len(twice)) {
+		t.Errorf("%d second copies found archived already, want %d", n, len(twice))
+	}
+}
