@@ -62,7 +62,7 @@ func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
 }
 
 // TestArchiveRestartWindowPastArbiterWindow: line A's live records move its streams' ids far
-// past the arbiter's id window (64 here; milliseconds of exchange time on a sparse-id venue)
+// past what the arbiter remembers (a 1 ms tolerance here)
 // before line B's restart window arrives. B's window holds the events A missed while the
 // archiver was down: they are not in the archive and must be archived, not dropped as
 // "archived already" because the arbiter's window no longer reaches them.
@@ -70,7 +70,7 @@ func TestArchiveRestartWindowPastArbiterWindow(t *testing.T) {
 	_, seeds, _ := newKafka(t)
 	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
-	opts := Options{Endpoints: eps, Arbiter: arbiter.Options{Window: 64}}
+	opts := Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Millisecond}}
 	_, stop := startArchiver(t, topo, opts)
 	lines[0].waitSubscribed(1)
 	lines[1].waitSubscribed(1)
@@ -123,14 +123,14 @@ func contentTrade(key uint64) *wire.Record {
 }
 
 // TestArchiveRetransmitContentKeyAfterTTL: a content-keyed event archived from line A is
-// retransmitted from line B's journal after the arbiter has forgotten its key (TTL 1 ns
-// here; 30 s by default, while journals reach back minutes). The archive holds it: it is
+// retransmitted from line B's journal after the arbiter has forgotten its key (tolerance 1 ns
+// here; 10 s by default, while journals reach back minutes). The archive holds it: it is
 // not archived twice.
 func TestArchiveRetransmitContentKeyAfterTTL(t *testing.T) {
 	_, seeds, _ := newKafka(t)
 	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps, Arbiter: arbiter.Options{NoSeqTTL: time.Nanosecond}})
+	a, stop := startArchiver(t, topo, Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Nanosecond}})
 	lines[0].waitSubscribed(1)
 	lines[1].waitSubscribed(1)
 	first := events(0, 5)

@@ -150,6 +150,7 @@ type region struct {
 	nameB  []byte
 	topic  string
 	merger *arbiter.Merger
+	lines  int              // gateways of the region (arbitration lines)
 	seq    map[int32]uint64 // partition → last archive sequence assigned
 
 	// Set by recover: how far back the seeded tail reaches, for retransmits (beforeTail).
@@ -216,7 +217,7 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Archiver, erro
 		if len(gws) > arbiter.MaxLines {
 			return nil, fmt.Errorf("archiver: region %q has %d gateways, at most %d lines", r.Name, len(gws), arbiter.MaxLines)
 		}
-		reg := &region{name: r.Name, nameB: []byte(r.Name), topic: topic, seq: map[int32]uint64{},
+		reg := &region{name: r.Name, nameB: []byte(r.Name), topic: topic, seq: map[int32]uint64{}, lines: len(gws),
 			merger:  arbiter.NewMerger(arbiter.New(opts.Arbiter), len(gws), int64(opts.LineTimeout)),
 			horizon: map[int32]int64{}, floor: map[stream]uint64{}}
 		per := opts.IndexRecords
@@ -723,6 +724,7 @@ type LineStats struct {
 	Region string
 	Merge  arbiter.MergeStats
 	Arb    arbiter.Stats
+	Lines  int // the region's lines (gateways)
 }
 
 // Lines returns a snapshot of every region's merger and arbiter counters.
@@ -731,7 +733,7 @@ func (a *Archiver) Lines() []LineStats {
 	defer a.mu.Unlock()
 	out := make([]LineStats, 0, len(a.regs))
 	for _, r := range a.regs {
-		out = append(out, LineStats{Region: r.name, Merge: r.merger.Stats, Arb: r.merger.Arb.Stats})
+		out = append(out, LineStats{Region: r.name, Merge: r.merger.Stats, Arb: r.merger.Arb.Stats, Lines: r.lines})
 	}
 	return out
 }

@@ -75,6 +75,22 @@ func (a *Archiver) WriteMetrics(w io.Writer) {
 				fmt.Fprintf(w, "tickline_archiver_line_seq_gaps_total{region=%q,line=\"%d\"} %d\n", l.Region, line, v)
 			}
 		}
+		for line := 0; line < l.Lines; line++ {
+			for _, m := range [...]struct {
+				name string
+				v    uint64
+			}{
+				{"arbiter_wins_total", l.Arb.Wins[line]},
+				{"arbiter_duplicates_total", l.Arb.Duplicates[line]},
+				{"arbiter_late_total", l.Arb.Late[line]},
+				{"arbiter_resets_total", l.Arb.Resets[line]},
+				{"arbiter_evictions_total", l.Arb.Evictions[line]},
+			} {
+				fmt.Fprintf(w, "tickline_archiver_%s{region=%q,line=\"%d\"} %d\n", m.name, l.Region, line, m.v)
+			}
+		}
+		fmt.Fprintf(w, "tickline_archiver_arbiter_untracked_total{region=%q} %d\n", l.Region, l.Arb.Untracked)
+		fmt.Fprintf(w, "tickline_archiver_arbiter_keys{region=%q} %d\n", l.Region, l.Arb.Keys)
 		fmt.Fprintf(w, "tickline_archiver_real_gaps_total{region=%q} %d\n", l.Region, l.Merge.RealGaps)
 		fmt.Fprintf(w, "tickline_archiver_failovers_total{region=%q} %d\n", l.Region, l.Merge.Failovers)
 	}

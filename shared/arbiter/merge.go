@@ -27,6 +27,9 @@ import (
 // that delivered the stream's newest first arrival, whose book is the consumer's — so the
 // merged stream (and the archive) carries one line's periodic refreshes, not every line's.
 //
+// Other gaps (StatusGap without FlagBookInvalid: a hole in a venue's dense trade ids) are
+// covered when another live line carries the instrument, else delivered as real gaps.
+//
 // Liveness: a line is down when it has delivered nothing for LineTimeoutNs while another
 // line has (checked by Tick); Failovers and Returns count the transitions.
 //
@@ -152,8 +155,27 @@ func (m *Merger) offer(line int, h *wire.Header, nowNs int64) bool {
 	case code == wire.StatusResync:
 		s.unhealthy &^= bit
 		return false // the snapshot that came with it carries the news
+	case code == wire.StatusGap:
+		// A gap that leaves no book invalid (a hole in a venue's dense trade ids): another
+		// live line carrying the instrument covers it; the arbiter delivers its copies.
+		if m.carried(s, line, nowNs) {
+			m.Stats.Covered++
+			return false
+		}
+		m.Stats.RealGaps++
 	}
 	return true
+}
+
+// carried reports whether a line other than line is alive and has delivered stream s.
+func (m *Merger) carried(s *health, line int, now int64) bool {
+	others := s.seen &^ (1 << line)
+	for j := 0; j < m.lines; j++ {
+		if others&(1<<j) != 0 && !m.down[j] && (m.LineTimeoutNs <= 0 || now-m.lastSeen[j] <= m.LineTimeoutNs) {
+			return true
+		}
+	}
+	return false
 }
 
 // offerRefresh applies the refresh policy (see Merger).

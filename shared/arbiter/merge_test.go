@@ -202,3 +202,25 @@ func TestRegressionResubscribeSnapshotRepairs(t *testing.T) {
 		t.Fatalf("copy of a snapshot did not repair the broken stream (repairs %d)", m.Stats.Repairs)
 	}
 }
+
+// A trade-id gap on one line is covered while another live line carries the instrument, and
+// delivered when none does.
+func TestTradeGapCoveredByAnotherLine(t *testing.T) {
+	m := NewMerger(New(Options{}), 2, 1e9)
+	gap := func() *wire.Header {
+		h := hdr(wire.Binance, wire.KindStatus, "BTC-USDT", 0)
+		h.Aux = uint8(wire.StatusGap)
+		return h
+	}
+	m.Offer(0, hdr(wire.Binance, wire.KindTrade, "BTC-USDT", 1), 1)
+	if !m.Offer(0, gap(), 2) {
+		t.Fatal("trade gap on the only line not delivered")
+	}
+	m.Offer(1, hdr(wire.Binance, wire.KindTrade, "BTC-USDT", 1), 3)
+	if m.Offer(0, gap(), 4) {
+		t.Fatal("trade gap delivered although line 1 carries the instrument")
+	}
+	if m.Stats.Covered != 1 || m.Stats.RealGaps != 1 {
+		t.Fatalf("stats %+v", m.Stats)
+	}
+}
