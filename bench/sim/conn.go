@@ -222,6 +222,12 @@ func (c *conn) writeLoop() {
 				return
 			}
 			batch[i] = outFrame{}
+			if c.srv.opts.FramePerEvent && w.bw.Buffered() > 0 { // one write per frame
+				if err := w.bw.Flush(); err != nil {
+					c.close()
+					return
+				}
+			}
 		}
 		if err := w.bw.Flush(); err != nil {
 			c.close()

@@ -37,6 +37,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&exchanges, "exchanges", "", "comma-separated exchanges to serve (default: all ten)")
 	fs.Var(&replays, "replay", "exchange=file: serve that file's lines (one raw frame each) instead of the model (repeatable)")
 	fs.BoolVar(&opts.ReplayLoop, "loop", false, "loop replay files")
+	fs.BoolVar(&opts.FramePerEvent, "frame-per-event", false, "no batching: each event when due, stamped when generated, in its own frame and write (latency runs)")
 	fs.Var(&faults, "fault", "exchange:key=N,...: faults (disconnect, stall, dup, gap, reorder, malformed, oversized, refuse, status); exchange * = all (repeatable)")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {

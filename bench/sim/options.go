@@ -54,6 +54,15 @@ type Options struct {
 	// MaxQueueBytes bounds what one connection may have queued; a client that falls
 	// further behind is disconnected like a real exchange does (default 64 MiB).
 	MaxQueueBytes int
+	// FramePerEvent takes the simulator out of a latency measurement: instead of 1 ms
+	// bursts whose events carry made-up times 1 µs apart, events are spread evenly over
+	// time (Rate × live books per second, round robin over the books), each generated
+	// when due and stamped with the wall-clock time it was generated, and every queued
+	// frame is written to the socket with its own write, never batched with the next.
+	// exchange→gateway latency then measures the gateway, not the simulator's batching.
+	// It costs a wake-up and a syscall per frame: use it at paced rates. Replay is
+	// unaffected (it already paces line by line).
+	FramePerEvent bool
 }
 
 // Fault is what the simulator does wrong on a connection. Zero fields are off. Counts are

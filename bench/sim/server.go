@@ -449,6 +449,10 @@ func opcodeOf(k streamKey) byte {
 
 // generate steps every live book Rate times per second in bursts, until ctx ends.
 func (s *Server) generate(ctx context.Context) {
+	if s.opts.FramePerEvent {
+		s.generateEach(ctx)
+		return
+	}
 	iv := 10 * time.Millisecond
 	if s.opts.Rate >= 500 {
 		iv = time.Millisecond
@@ -493,6 +497,63 @@ func (s *Server) burst(dt float64, ns int64) {
 			s.events.Store(m.events)
 			s.deliver(b, ev)
 		}
+	}
+}
+
+// generateEach is generate under Options.FramePerEvent: one event at a time, each when
+// due (Rate × live books per second, round robin over the live books), stamped with the
+// time it is generated. A late timer makes events late, never stamped early; a backlog
+// of more than 250 ms is skipped as burst skips it.
+func (s *Server) generateEach(ctx context.Context) {
+	tm := time.NewTimer(0)
+	defer tm.Stop()
+	last := time.Now()
+	next, lastHB := last, last
+	rr := 0
+	var live []*book
+	for {
+		now := time.Now()
+		if now.Sub(lastHB) >= 10*time.Millisecond {
+			lastHB = now
+			s.heartbeats(now.UnixNano())
+		}
+		if d := next.Sub(now); d > 0 {
+			tm.Reset(min(d, 10*time.Millisecond))
+			select {
+			case <-ctx.Done():
+				return
+			case <-tm.C:
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if now.Sub(next) > 250*time.Millisecond {
+			next = now
+		}
+		gap := time.Millisecond // nothing live or paused: look again soon
+		s.mu.Lock()
+		live = live[:0]
+		for _, b := range s.model.order {
+			if b.live {
+				live = append(live, b)
+			}
+		}
+		m := s.model
+		if len(live) > 0 && !s.paused.Load() && (s.opts.MaxEvents == 0 || m.events < s.opts.MaxEvents) {
+			gap = time.Duration(float64(time.Second) / (s.opts.Rate * float64(len(live))))
+			m.advance(now.Sub(last).Seconds())
+			last = now
+			rr = (rr + 1) % len(live)
+			b := live[rr]
+			ev := b.step(time.Now().UnixNano())
+			m.events++
+			s.events.Store(m.events)
+			s.deliver(b, ev)
+		}
+		s.mu.Unlock()
+		next = next.Add(max(gap, time.Nanosecond))
 	}
 }
 
