@@ -16,18 +16,23 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/bench/busbench"
+	"github.com/tickline/tickline/bench/cfloor"
 	"github.com/tickline/tickline/bench/e2e"
 	"github.com/tickline/tickline/bench/normbench"
 )
 
 func main() {
+	if cfloor.IsPeer() { // re-executed by the baseline suite as one of its Go peers
+		os.Exit(cfloor.PeerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	out := flag.String("out", "bench/results", "directory for results")
 	quick := flag.Bool("quick", false, "shorter phases (smoke run)")
-	suites := flag.String("suites", "bus,normalize,ingest,pipeline", "comma-separated suites to run")
+	suites := flag.String("suites", "baseline,bus,normalize,ingest,pipeline", "comma-separated suites to run")
+	readme := flag.String("readme", "", "README file whose <!-- bench:baselines:begin/end --> block is regenerated from this run (empty: none)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *out, *quick, strings.Split(*suites, ",")); err != nil {
+	if err := run(ctx, *out, *quick, strings.Split(*suites, ","), *readme); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
 		os.Exit(1)
 	}
@@ -58,7 +63,7 @@ func writeJSON(dir, name string, v any) error {
 	return os.WriteFile(filepath.Join(dir, name), b, 0o644)
 }
 
-func run(ctx context.Context, out string, quick bool, suites []string) error {
+func run(ctx context.Context, out string, quick bool, suites []string, readme string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -67,6 +72,22 @@ func run(ctx context.Context, out string, quick bool, suites []string) error {
 	fmt.Fprintf(&md, "# tickline benchmark report\n\n%s, %d CPUs, %s/%s, %s. All ratios use baselines measured in this run.\n\n",
 		m.Go, m.CPUs, m.GOOS, m.GOARCH, m.When.Format(time.RFC3339))
 	log := func(s string) { fmt.Fprintln(os.Stderr, "bench:", s) }
+	var note closing
+
+	if has(suites, "baseline") {
+		res, cfg, err := runBaseline(ctx, quick, log)
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		if err := writeJSON(out, "baseline.json", map[string]any{"machine": m, "config": cfg, "results": res,
+			"ratios": cfloor.ComputeRatios(res, cfg.Transports)}); err != nil {
+			return err
+		}
+		md.WriteString("## Baselines: C raw-socket floor and libzmq vs Go floor, zmq4 and the bus (separate processes)\n\n")
+		md.WriteString(cfloor.Markdown(res, cfg))
+		md.WriteString("\n")
+		note.baseline, note.baselineCfg = res, cfg
+	}
 
 	if has(suites, "bus") {
 		dir, err := os.MkdirTemp("", "tickline-bench-")
@@ -178,14 +199,27 @@ func run(ctx context.Context, out string, quick bool, suites []string) error {
 				best = max(best, r.Result.DeliveredPerS)
 			}
 		}
+		note.plain, note.lossless = &plain, best
 		fmt.Fprintf(&md, "\nHighest lossless throughput: %.0f ticks/s delivered (target ≥ 300k ticks/s with no loss).\n", best)
 		if ag := jit.JitterLine; ag != nil {
 			fmt.Fprintf(&md, "\nArbitration gain (line 1 jittered by up to %s): line 0 alone p99 %.0f µs, line 1 alone p99 %.0f µs, merged p99 %.0f µs → merged / better line = %.2f (target ≤ 1.2)\n\n",
 				ag.Jitter, ag.Line0.P99us, ag.Line1.P99us, ag.Merged.P99us, ag.MergedVsBestP99)
 		}
 	}
+	md.WriteString("\n" + note.text())
 	if err := os.WriteFile(filepath.Join(out, "report.md"), []byte(md.String()), 0o644); err != nil {
 		return err
+	}
+	if len(note.baseline) > 0 {
+		block := note.readmeBlock(m.When)
+		if err := os.WriteFile(filepath.Join(out, "readme_baselines.md"), []byte(block), 0o644); err != nil {
+			return err
+		}
+		if readme != "" {
+			if err := updateReadme(readme, block); err != nil {
+				return err
+			}
+		}
 	}
 	fmt.Print(md.String())
 	return nil

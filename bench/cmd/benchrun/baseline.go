@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tickline/tickline/bench/cfloor"
+	"github.com/tickline/tickline/bench/e2e"
+)
+
+// runBaseline builds the C peers and runs the baseline suite. Without gcc or libzmq the
+// Go systems still run and the missing rows say why.
+func runBaseline(ctx context.Context, quick bool, log func(string)) ([]cfloor.Result, cfloor.Config, error) {
+	cfg := cfloor.DefaultConfig()
+	if quick {
+		cfg.PacedFor, cfg.FloodCount, cfg.Rounds = 500*time.Millisecond, 50000, 1
+	}
+	dir, err := os.MkdirTemp("", "tickline-baseline-")
+	if err != nil {
+		return nil, cfg, err
+	}
+	defer os.RemoveAll(dir)
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, cfg, err
+	}
+	log("baseline: building the C peers with gcc")
+	bins, err := cfloor.Build(ctx, dir)
+	if err != nil && !errors.Is(err, cfloor.ErrNoCompiler) && !errors.Is(err, cfloor.ErrNoLibzmq) {
+		return nil, cfg, err
+	}
+	if err != nil {
+		log("baseline: " + err.Error() + " — the C rows are missing")
+	}
+	return cfloor.Run(ctx, cfg, cfloor.Systems(bins, exe), dir, log), cfg, nil
+}
+
+// closing collects, from one run, the figures the report's closing note quotes.
+type closing struct {
+	baseline    []cfloor.Result
+	baselineCfg cfloor.Config
+	plain       *e2e.PipelineResult // pipeline, two clean lines
+	lossless    float64             // highest lossless delivered ticks/s (0: not run)
+	gw          []gwRow             // gateway cost per record
+}
+
+// gwRow is one line of the gateway cost table.
+type gwRow struct {
+	Venue         string
+	RecordsPerSec float64
+}
+
+// text renders the closing note; absent suites are said to be absent.
+func (c closing) text() string {
+	var b strings.Builder
+	b.WriteString("## Closing note (this run)\n\n")
+	b.WriteString("Figures taken on a machine shared with other work are noisy; ratios compare figures taken in the same run.\n\n")
+	if len(c.baseline) > 0 {
+		for _, r := range cfloor.ComputeRatios(c.baseline, c.baselineCfg.Transports) {
+			fmt.Fprintf(&b, "- %s: bus / C floor p50 %s, p99 %s; bus / libzmq p50 %s, p99 %s; bus flood / libzmq flood %s.\n", r.Transport,
+				ratioText(r.BusP50VsCFloor), ratioText(r.BusP99VsCFloor), ratioText(r.BusP50VsLibzmq), ratioText(r.BusP99VsLibzmq), ratioText(r.BusFloodVsLibzmq))
+		}
+		b.WriteString("- Low-latency mode (busy-poll receive, pinned publisher): not measured by this suite.\n")
+	} else {
+		b.WriteString("- Baselines: suite not run.\n")
+	}
+	if c.plain != nil && len(c.baseline) > 0 {
+		bus := cfloor.Find(c.baseline, "bus", "tcp", "paced")
+		for _, h := range c.plain.Hops {
+			if h.Hop == "gateway_to_strategy" && bus != nil && bus.P50us > 0 {
+				fmt.Fprintf(&b, "- gateway→strategy p50 %.0f µs / bus p50 (tcp, separate processes) %.0f µs = %s (target ≤ 1.3×).\n", h.P50us, bus.P50us, ratioText(h.P50us/bus.P50us))
+			}
+		}
+	}
+	if len(c.gw) > 0 {
+		b.WriteString("- Gateway cost, records/s/core:")
+		for _, g := range c.gw {
+			fmt.Fprintf(&b, " %s %.0f;", g.Venue, g.RecordsPerSec)
+		}
+		b.WriteString(" (target ≥ 1M mixed).\n")
+	}
+	if c.lossless > 0 {
+		fmt.Fprintf(&b, "- Highest lossless end-to-end rate: %.0f ticks/s delivered (target ≥ 250k).\n", c.lossless)
+	}
+	return b.String()
+}
+
+func ratioText(v float64) string {
+	if v == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f×", v)
+}
+
+// readmeBlock renders the README's baseline block.
+func (c closing) readmeBlock(when time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Baselines from `make bench` of %s (every system as a sender process and a receiver process, the same pacing and clock; medians of %d rounds; `bench/results/baseline.json`):\n\n",
+		when.Format("2006-01-02"), c.baselineCfg.Rounds)
+	b.WriteString(cfloor.RatioTable(c.baseline, c.baselineCfg))
+	b.WriteString("\n| system | transport | p50 µs | p99 µs | p99.9 µs | flood msgs/s |\n|---|---|---:|---:|---:|---:|\n")
+	for _, tr := range c.baselineCfg.Transports {
+		for _, r := range c.baseline {
+			if r.Transport != tr || r.Mode != "paced" {
+				continue
+			}
+			fl := cfloor.Find(c.baseline, r.System, tr, "flood")
+			fm := 0.0
+			if fl != nil {
+				fm = fl.MsgsPerS
+			}
+			fmt.Fprintf(&b, "| %s (%s) | %s | %.0f | %.0f | %.0f | %.0f |\n", r.System, r.Lang, tr, r.P50us, r.P99us, r.P999us, fm)
+		}
+	}
+	return b.String()
+}
+
+const (
+	readmeBegin = "<!-- bench:baselines:begin -->"
+	readmeEnd   = "<!-- bench:baselines:end -->"
+)
+
+// updateReadme replaces the text between the baseline markers of path with block.
+func updateReadme(path, block string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := string(b)
+	i, j := strings.Index(s, readmeBegin), strings.Index(s, readmeEnd)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s: no %s … %s block", path, readmeBegin, readmeEnd)
+	}
+	s = s[:i+len(readmeBegin)] + "\n" + block + s[j:]
+	return os.WriteFile(path, []byte(s), 0o644)
+}
