@@ -18,6 +18,7 @@ import (
 	"github.com/tickline/tickline/bench/busbench"
 	"github.com/tickline/tickline/bench/cfloor"
 	"github.com/tickline/tickline/bench/e2e"
+	"github.com/tickline/tickline/bench/gwbench"
 	"github.com/tickline/tickline/bench/normbench"
 )
 
@@ -25,9 +26,12 @@ func main() {
 	if cfloor.IsPeer() { // re-executed by the baseline suite as one of its Go peers
 		os.Exit(cfloor.PeerMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
+	if gwbench.IsChild() { // re-executed by the gateway cost suite as its measured child
+		os.Exit(gwbench.ChildMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	out := flag.String("out", "bench/results", "directory for results")
 	quick := flag.Bool("quick", false, "shorter phases (smoke run)")
-	suites := flag.String("suites", "baseline,bus,normalize,ingest,pipeline", "comma-separated suites to run")
+	suites := flag.String("suites", "baseline,bus,normalize,gateway,ingest,pipeline", "comma-separated suites to run")
 	readme := flag.String("readme", "", "README file whose <!-- bench:baselines:begin/end --> block is regenerated from this run (empty: none)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -122,6 +126,28 @@ func run(ctx context.Context, out string, quick bool, suites []string, readme st
 			fmt.Fprintf(&md, "| %s | %s | %.0f | %d | %.0f |\n", r.Exchange, r.Kind, r.NsPerOp, r.AllocsPerOp, r.MsgsPerCore)
 		}
 		md.WriteString("\nTarget: ≥ 2M msgs/s/core for BBO frames, 0 allocs/op.\n\n")
+	}
+	if has(suites, "gateway") {
+		cfg := gwbench.DefaultConfig(".")
+		if quick {
+			cfg.SimRate, cfg.Capture, cfg.Measure = 300, time.Second, 300*time.Millisecond
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		log("gateway cost: capturing simulator frames")
+		rep, err := gwbench.Run(ctx, cfg, exe, log)
+		if err != nil {
+			return fmt.Errorf("gateway cost: %w", err)
+		}
+		if err := writeJSON(out, "gateway.json", map[string]any{"machine": m, "config": cfg, "report": rep}); err != nil {
+			return err
+		}
+		md.WriteString(gatewayMarkdown(rep, cfg))
+		for _, r := range rep.Results {
+			note.gw = append(note.gw, gwRow{Venue: r.Venue, RecordsPerSec: r.RecordsPerCPU})
+		}
 	}
 	d := 8 * time.Second
 	if quick {
