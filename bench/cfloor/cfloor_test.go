@@ -91,10 +91,7 @@ func TestIntegrationCPeers(t *testing.T) {
 
 // TestGoPeers holds the Go peers (go-floor, zmq4, bus) to the same contract and oracle.
 func TestGoPeers(t *testing.T) {
-	var gs []System
-	for _, s := range Systems(Binaries{}, exe(t)) {
-		gs = append(gs, s)
-	}
+	gs := Systems(Binaries{}, exe(t))
 	if len(gs) != 3 {
 		t.Fatalf("want the 3 Go systems, got %d", len(gs))
 	}
