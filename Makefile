@@ -30,8 +30,8 @@ fuzz: ## run every fuzz target for FUZZTIME each (time-boxed)
 	    echo "== $$pkg $$f"; $(GO) test -run XXX -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-bench: build ## run the benchmark harnesses and write bench/results/
-	$(GO) run ./bench/cmd/benchrun -out bench/results
+bench: build ## run the benchmark harnesses, write bench/results/ and the README baseline block
+	$(GO) run ./bench/cmd/benchrun -out bench/results -readme README.md
 
 demo: build ## run the whole pipeline locally on embedded defaults
 	$(BIN) demo
