@@ -77,6 +77,9 @@ func (c closing) text() string {
 			}
 		}
 	}
+	if t := c.hopTable(); t != "" {
+		b.WriteString("\n" + t + "\n")
+	}
 	if len(c.gw) > 0 {
 		b.WriteString("- Gateway cost, records/s/core:")
 		for _, g := range c.gw {
@@ -156,4 +159,46 @@ func gatewayMarkdown(rep gwbench.Report, cfg gwbench.Config) string {
 	}
 	b.WriteString("\nTarget: ≥ 1M records/s/core mixed. The mix is the simulator's: Korean venues push whole books (30 levels a frame). The path is rebuilt from public APIs (adapter parser, chain.Sync, wire, bus) as gateway/session and Gateway.publish run it; the session's rollover de-duplication, trade-id gap check and repeat ordinals are unexported and not included.\n\n")
 	return b.String()
+}
+
+// hopTable puts the pipeline's gateway→strategy hop (two clean lines, tcp) under the
+// tcp baselines, each with its ratio to the C floor and to libzmq (p50 · p99 · p99.9).
+// The hop runs inside the end-to-end harness (simulator, gateways and strategy in one
+// process, 400 events/book/s), the baselines as process pairs at 20k msg/s: the ratios
+// say how far the product's hop is from the wire, not a like-for-like layout.
+func (c closing) hopTable() string {
+	if len(c.baseline) == 0 {
+		return ""
+	}
+	cf, lz := cfloor.Find(c.baseline, "c-floor", "tcp", "paced"), cfloor.Find(c.baseline, "libzmq", "tcp", "paced")
+	if cf == nil || lz == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("| tcp, one-way | p50 µs | p99 µs | p99.9 µs | vs C floor | vs libzmq |\n|---|---:|---:|---:|---|---|\n")
+	row := func(name string, p50, p99, p999 float64) {
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.0f | %s · %s · %s | %s · %s · %s |\n", name, p50, p99, p999,
+			ratioText(safeDiv(p50, cf.P50us)), ratioText(safeDiv(p99, cf.P99us)), ratioText(safeDiv(p999, cf.P999us)),
+			ratioText(safeDiv(p50, lz.P50us)), ratioText(safeDiv(p99, lz.P99us)), ratioText(safeDiv(p999, lz.P999us)))
+	}
+	for _, sys := range []string{"c-floor", "libzmq", "go-floor", "zmq4", "bus"} {
+		if r := cfloor.Find(c.baseline, sys, "tcp", "paced"); r != nil {
+			row(sys, r.P50us, r.P99us, r.P999us)
+		}
+	}
+	if c.plain != nil {
+		for _, h := range c.plain.Hops {
+			if h.Hop == "gateway_to_strategy" {
+				row("pipeline hop gateway→strategy (e2e, 400 events/book/s)", h.P50us, h.P99us, h.P999us)
+			}
+		}
+	}
+	return b.String()
+}
+
+func safeDiv(a, b float64) float64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	return a / b
 }
