@@ -3,8 +3,8 @@
 // so the C raw-socket floor and libzmq sit beside Go's raw socket, bare zmq4 and
 // tickline's bus in one table.
 //
-// Systems: c-floor (floor.c: one length-prefixed write(2) per message, TCP_NODELAY),
-// libzmq (zmqpair.c: Debian's libzmq PUB→SUB, topic + payload frames), go-floor (the same
+// Systems: c-floor (csrc/floor.c: one length-prefixed write(2) per message, TCP_NODELAY),
+// libzmq (csrc/zmqpair.c: Debian's libzmq PUB→SUB, topic + payload frames), go-floor (the same
 // floor in Go), zmq4 (bare go-zeromq PUB→SUB) and bus (tickline's shared/bus). The C
 // programs are embedded, written to a temporary directory and compiled with gcc at run
 // time (Build); the Go peers are this package, run by re-executing the current binary
@@ -81,8 +81,9 @@ type Binaries struct {
 }
 
 // Build writes the embedded C sources into dir and compiles them with gcc -O2. The
-// floor needs only libc; a missing libzmq leaves Zmq empty and returns ErrNoLibzmq with
-// the floor still built.
+// floor needs only libc; a missing libzmq (a probe program that includes zmq.h and links
+// -lzmq does not build) leaves Zmq empty and returns ErrNoLibzmq with the floor still
+// built. Any other compile failure is an error: a broken source never passes as a skip.
 func Build(ctx context.Context, dir string) (Binaries, error) {
 	var b Binaries
 	gcc, err := exec.LookPath("gcc")
@@ -107,8 +108,16 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 		return b, fmt.Errorf("cfloor: %w", err)
 	}
 	b.Floor = filepath.Join(dir, "floor")
-	if err := compile("zmqpair", "zmqpair.c", "-lzmq"); err != nil {
+	// A probe tells a missing libzmq (skip the row) from a broken zmqpair.c (an error).
+	probe := "#include <zmq.h>\nint main(void) { int a, b, c; zmq_version(&a, &b, &c); return 0; }\n"
+	if err := os.WriteFile(filepath.Join(dir, "zmqprobe.c"), []byte(probe), 0o644); err != nil {
+		return b, fmt.Errorf("cfloor: writing zmqprobe.c: %w", err)
+	}
+	if err := compile("zmqprobe", "zmqprobe.c", "-lzmq"); err != nil {
 		return b, fmt.Errorf("%w: %w", ErrNoLibzmq, err)
+	}
+	if err := compile("zmqpair", "zmqpair.c", "-lzmq"); err != nil {
+		return b, fmt.Errorf("cfloor: %w", err)
 	}
 	b.Zmq = filepath.Join(dir, "zmqpair")
 	return b, nil

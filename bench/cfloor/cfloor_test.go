@@ -165,3 +165,17 @@ func TestIntegrationCReceiverCountsDamage(t *testing.T) {
 		t.Errorf("checksum matches a complete stream although message 5 was corrupted: %q", done)
 	}
 }
+
+// TestIntegrationBrokenSourceIsAnError: with libzmq present, a zmqpair.c that does not
+// compile fails Build with an error that is not ErrNoLibzmq, so it can never pass as a
+// skipped test.
+func TestIntegrationBrokenSourceIsAnError(t *testing.T) {
+	build(t) // skips without gcc or libzmq
+	saved := zmqpairC
+	zmqpairC = []byte("#include <zmq.h>\nint main(void) { return undefined_symbol; }\n")
+	defer func() { zmqpairC = saved }()
+	_, err := Build(context.Background(), t.TempDir())
+	if err == nil || errors.Is(err, ErrNoLibzmq) || errors.Is(err, ErrNoCompiler) {
+		t.Fatalf("Build with a broken zmqpair.c: %v, want a compile error", err)
+	}
+}
