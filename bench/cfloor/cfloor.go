@@ -5,7 +5,8 @@
 //
 // Systems: c-floor (csrc/floor.c: one length-prefixed write(2) per message, TCP_NODELAY),
 // libzmq (csrc/zmqpair.c: Debian's libzmq PUB→SUB, topic + payload frames), go-floor (the same
-// floor in Go), zmq4 (bare go-zeromq PUB→SUB) and bus (tickline's shared/bus). The C
+// floor in Go), zmq4 (bare go-zeromq PUB→SUB), bus (tickline's shared/bus) and
+// bus-nopreempt (the bus with GODEBUG=asyncpreemptoff=1 in both processes). The C
 // programs are embedded, written to a temporary directory and compiled with gcc at run
 // time (Build); the Go peers are this package, run by re-executing the current binary
 // with PeerEnv=1 (see IsPeer and PeerMain).
@@ -144,6 +145,10 @@ func Systems(b Binaries, exe string) []System {
 	for _, n := range []string{"go-floor", "zmq4", "bus"} {
 		out = append(out, System{Name: n, Lang: "Go", argv: []string{exe, n}, env: []string{PeerEnv + "=1"}})
 	}
+	// The bus again with the runtime's asynchronous preemption off in both processes: the
+	// knob that cut Go's sender tail in the measurements behind issue #12.
+	out = append(out, System{Name: "bus-nopreempt", Lang: "Go", argv: []string{exe, "bus"},
+		env: []string{PeerEnv + "=1", "GODEBUG=asyncpreemptoff=1"}})
 	return out
 }
 

@@ -89,11 +89,12 @@ func TestIntegrationCPeers(t *testing.T) {
 	checkPairs(t, cs, 2000)
 }
 
-// TestGoPeers holds the Go peers (go-floor, zmq4, bus) to the same contract and oracle.
+// TestGoPeers holds the Go peers (go-floor, zmq4, bus, bus-nopreempt) to the same
+// contract and oracle.
 func TestGoPeers(t *testing.T) {
 	gs := Systems(Binaries{}, exe(t))
-	if len(gs) != 3 {
-		t.Fatalf("want the 3 Go systems, got %d", len(gs))
+	if len(gs) != 4 {
+		t.Fatalf("want the 4 Go systems, got %d", len(gs))
 	}
 	checkPairs(t, gs, 2000)
 }

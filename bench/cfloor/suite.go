@@ -18,7 +18,7 @@ type Config struct {
 }
 
 // DefaultConfig is what `make bench` runs: 20k msg/s for 2 s and 400k-message floods,
-// 3 rounds over 5 systems × 2 transports (about 2 minutes).
+// 3 rounds over 6 systems × 2 transports (about 2 minutes).
 func DefaultConfig() Config {
 	return Config{Rate: 20000, PacedFor: 2 * time.Second, FloodCount: 400000, Rounds: 3, Transports: []string{"tcp", "ipc"}}
 }
@@ -145,6 +145,9 @@ type Ratios struct {
 	BusFloodVsCFloor   float64 `json:"bus_flood_vs_c_floor"`
 	GoFloorP99VsCFloor float64 `json:"go_floor_p99_vs_c_floor"`
 	LibzmqP99VsCFloor  float64 `json:"libzmq_p99_vs_c_floor"`
+	// The bus with asynchronous preemption off (bus-nopreempt).
+	NoPreemptP99VsCFloor float64 `json:"bus_nopreempt_p99_vs_c_floor"`
+	NoPreemptP99VsLibzmq float64 `json:"bus_nopreempt_p99_vs_libzmq"`
 }
 
 func div(a, b float64) float64 {
@@ -165,12 +168,14 @@ func ComputeRatios(rs []Result, transports []string) []Ratios {
 			return Result{}
 		}
 		cf, lz, bs, gf := get("c-floor", "paced"), get("libzmq", "paced"), get("bus", "paced"), get("go-floor", "paced")
+		np := get("bus-nopreempt", "paced")
 		cff, lzf, bsf := get("c-floor", "flood"), get("libzmq", "flood"), get("bus", "flood")
 		out = append(out, Ratios{Transport: tr,
 			BusP50VsCFloor: div(bs.P50us, cf.P50us), BusP99VsCFloor: div(bs.P99us, cf.P99us), BusP999VsCFloor: div(bs.P999us, cf.P999us),
 			BusP50VsLibzmq: div(bs.P50us, lz.P50us), BusP99VsLibzmq: div(bs.P99us, lz.P99us), BusP999VsLibzmq: div(bs.P999us, lz.P999us),
 			BusFloodVsLibzmq: div(bsf.MsgsPerS, lzf.MsgsPerS), BusFloodVsCFloor: div(bsf.MsgsPerS, cff.MsgsPerS),
-			GoFloorP99VsCFloor: div(gf.P99us, cf.P99us), LibzmqP99VsCFloor: div(lz.P99us, cf.P99us)})
+			GoFloorP99VsCFloor: div(gf.P99us, cf.P99us), LibzmqP99VsCFloor: div(lz.P99us, cf.P99us),
+			NoPreemptP99VsCFloor: div(np.P99us, cf.P99us), NoPreemptP99VsLibzmq: div(np.P99us, lz.P99us)})
 	}
 	return out
 }
@@ -185,13 +190,14 @@ func ratio(v float64) string {
 // RatioTable renders the ratios (the table that leads the report and the README).
 func RatioTable(rs []Result, cfg Config) string {
 	var b strings.Builder
-	b.WriteString("| transport | bus / C floor p50 · p99 · p99.9 | bus / libzmq p50 · p99 · p99.9 | bus flood / libzmq flood | bus flood / C floor flood | Go floor / C floor p99 | libzmq / C floor p99 |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|\n")
+	b.WriteString("| transport | bus / C floor p50 · p99 · p99.9 | bus / libzmq p50 · p99 · p99.9 | bus flood / libzmq flood | bus flood / C floor flood | Go floor / C floor p99 | libzmq / C floor p99 | bus, async preemption off: p99 / C floor · / libzmq |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---|\n")
 	for _, r := range ComputeRatios(rs, cfg.Transports) {
-		fmt.Fprintf(&b, "| %s | %s · %s · %s | %s · %s · %s | %s | %s | %s | %s |\n", r.Transport,
+		fmt.Fprintf(&b, "| %s | %s · %s · %s | %s · %s · %s | %s | %s | %s | %s | %s · %s |\n", r.Transport,
 			ratio(r.BusP50VsCFloor), ratio(r.BusP99VsCFloor), ratio(r.BusP999VsCFloor),
 			ratio(r.BusP50VsLibzmq), ratio(r.BusP99VsLibzmq), ratio(r.BusP999VsLibzmq),
-			ratio(r.BusFloodVsLibzmq), ratio(r.BusFloodVsCFloor), ratio(r.GoFloorP99VsCFloor), ratio(r.LibzmqP99VsCFloor))
+			ratio(r.BusFloodVsLibzmq), ratio(r.BusFloodVsCFloor), ratio(r.GoFloorP99VsCFloor), ratio(r.LibzmqP99VsCFloor),
+			ratio(r.NoPreemptP99VsCFloor), ratio(r.NoPreemptP99VsLibzmq))
 	}
 	return b.String()
 }

@@ -65,6 +65,10 @@ func (c closing) text() string {
 			fmt.Fprintf(&b, "- %s: bus / C floor p50 %s, p99 %s; bus / libzmq p50 %s, p99 %s; bus flood / libzmq flood %s.\n", r.Transport,
 				ratioText(r.BusP50VsCFloor), ratioText(r.BusP99VsCFloor), ratioText(r.BusP50VsLibzmq), ratioText(r.BusP99VsLibzmq), ratioText(r.BusFloodVsLibzmq))
 		}
+		for _, r := range cfloor.ComputeRatios(c.baseline, c.baselineCfg.Transports) {
+			fmt.Fprintf(&b, "- %s, bus with async preemption off (GODEBUG=asyncpreemptoff=1): p99 / C floor %s, p99 / libzmq %s.\n", r.Transport,
+				ratioText(r.NoPreemptP99VsCFloor), ratioText(r.NoPreemptP99VsLibzmq))
+		}
 		b.WriteString("- Low-latency mode (busy-poll receive, pinned publisher): not measured by this suite.\n")
 	} else {
 		b.WriteString("- Baselines: suite not run.\n")
@@ -181,7 +185,7 @@ func (c closing) hopTable() string {
 			ratioText(safeDiv(p50, cf.P50us)), ratioText(safeDiv(p99, cf.P99us)), ratioText(safeDiv(p999, cf.P999us)),
 			ratioText(safeDiv(p50, lz.P50us)), ratioText(safeDiv(p99, lz.P99us)), ratioText(safeDiv(p999, lz.P999us)))
 	}
-	for _, sys := range []string{"c-floor", "libzmq", "go-floor", "zmq4", "bus"} {
+	for _, sys := range []string{"c-floor", "libzmq", "go-floor", "zmq4", "bus", "bus-nopreempt"} {
 		if r := cfloor.Find(c.baseline, sys, "tcp", "paced"); r != nil {
 			row(sys, r.P50us, r.P99us, r.P999us)
 		}
