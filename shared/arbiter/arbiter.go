@@ -8,10 +8,13 @@
 //
 //   - Ids (no wire.FlagNoSeq): Seq grows along the stream — dense sequences, sparse
 //     monotonic ids (ms-based ids, update ids shared by several channels) and trade ids
-//     alike. The key is Seq. A record flagged wire.FlagSeqReset starts a new epoch by the
-//     exchange's own rule (Bybit u = 1, OKX seqId < prevSeqId); records whose exchange time
-//     is older than the reset's belong to the previous epoch, which is kept until it ages
-//     out.
+//     alike. The key is Seq (a copy also has the same exchange time). Sequences restart
+//     by the exchange's own rules (Bybit u = 1, OKX seqId < prevSeqId: the gateway flags
+//     that record wire.FlagSeqReset); within an epoch ids and exchange times rise together,
+//     and that one rule places every record (decideID): a reset record starts an epoch at
+//     its exchange time, an id at or below the top with a later time starts one when its
+//     line dropped the reset record, and a record belongs to the newest epoch begun at or
+//     before its exchange time. Up to eight past epochs are kept until they age out.
 //   - Content with exchange time (FlagNoSeq, TsExchange ≠ 0): Seq is a hash of the event's
 //     identifying fields. The key is (TsExchange, hash), ordered by exchange time, so the
 //     same content at another time (A→B→A) is another event.
@@ -36,8 +39,8 @@
 // below the floor is OutcomeLate — dropped and counted, because it may be a copy of a
 // forgotten event or an event every line brought too late (a loss, named as such). Nothing
 // past the tolerance is ever delivered twice — except on content-only streams, which have
-// no order to tell a very late copy from a new event: there a line silent or behind for
-// longer than the tolerance restarts at the head.
+// no order to tell a very late copy from a new event: there a copy more than the tolerance
+// late is delivered again.
 //
 // # Bounded memory
 //
@@ -45,8 +48,9 @@
 // Stats.Untracked: nothing is dropped for lack of room) and at most Options.MaxKeys keys
 // remembered in all (24 bytes each), allocated as streams fill. A stream that cannot grow
 // forgets its oldest key early (Stats.Evictions, per line that caused it): the floor rises
-// and the tolerance shrinks for that stream. Default bound: 65,536 streams and 2^21 keys,
-// about 48 MiB of keys plus per-stream overhead (~1.3 KiB each).
+// and the tolerance shrinks for that stream. A content-only stream keeps at most 4,096 keys
+// (each record scans them). Default bound: 65,536 streams and 2^21 keys, about 48 MiB of
+// keys, plus ~200 bytes per stream and 128 KiB of per-line lag estimates.
 //
 // Ownership: an Arbiter is owned by one goroutine (the receiver's handler); nothing locks.
 // Decide does not allocate in steady state (a stream's key store grows by doubling until it
