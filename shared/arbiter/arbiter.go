@@ -172,21 +172,12 @@ type keyset struct {
 	floorA, floorB   uint64
 	hasFloor         bool
 	epochTs, epochID uint64
-	epoch            bool   // this set began at a FlagSeqReset record (epochTs, epochID)
-	startAt          int64  // arrival of that record (receiver clock)
-	implicit         bool   // begun by implicitEpoch: its reset record was not seen first
-	floorTsBefore    uint64 // exchange time of the previous epoch's top when this one began
-	topIDBefore      uint64 // and that top's id
+	epoch            bool  // this set is an epoch begun at (epochTs, epochID)
+	startAt          int64 // arrival of the record that began it (receiver clock)
 	ex               wire.Exchange
 }
 
 func (k *keyset) live() []entry { return k.e[k.head:] }
-
-// above reports whether id is above every id k holds (and k holds some).
-func (k *keyset) above(id uint64) bool {
-	l := k.live()
-	return len(l) > 0 && id > l[len(l)-1].a
-}
 
 func (k *keyset) belowFloor(a, b uint64) bool {
 	return k.hasFloor && (a < k.floorA || a == k.floorA && b <= k.floorB)
