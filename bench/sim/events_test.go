@@ -279,4 +279,3 @@ func diff(a, b []string) string {
 	}
 	return sb.String()
 }
-
