@@ -45,7 +45,7 @@ var errUsage = errors.New("usage")
 var commands = []command{
 	{"demo", "demo [--duration D] [--rate R]\n\tthe whole pipeline on loopback: simulator, two gateways, strategy, archive and replay, with a live view", runDemo},
 	{"check-config", "check-config FILE\n\tload a topology file strictly, apply defaults and validate it", runCheckConfig},
-	{"gateway", "gateway --config FILE --id ID\n\trun one gateway of the topology: exchange sessions → records on its bus endpoint", runGateway},
+	{"gateway", "gateway --config FILE --id ID [--wait-subscribers N]\n\trun one gateway of the topology: exchange sessions → records on its bus endpoint", runGateway},
 	{"strategy", "strategy --config FILE [--report 10s]\n\tsubscribe to every gateway, arbitrate the lines, detect cross-exchange arbitrage, emit signals", runStrategy},
 	{"tap", "tap --config FILE [--gateways ID,..] [--out FILE] [--duration D]\n\tsubscribe to the gateways like the strategy, arbitrate, print every delivered record as a JSON line (normalize's schema plus gateway_id, gateway_seq, line)", runTap},
 	{"archiver", "archiver --config FILE [--tail-records 16384]\n\tsubscribe to every gateway, arbitrate each region's lines, archive into Kafka (topic per region, partition per exchange) through a disk spool", runArchiver},
