@@ -109,3 +109,29 @@ func TestCanon(t *testing.T) {
 		}
 	}
 }
+
+// TestPreSnapshot: deltas emitted before a book's first snapshot with an id, and covered by
+// it (id ≤ the snapshot's), are not expected; later ones are.
+func TestPreSnapshot(t *testing.T) {
+	log := `{"exchange":"binance","instrument":"BTC-USDT","kind":"book_delta","ts_exchange_ns":1,"id":"10","bids":[["1","1"]],"asks":[]}
+{"exchange":"binance","instrument":"BTC-USDT","kind":"book_delta","ts_exchange_ns":2,"id":"11","bids":[["1","2"]],"asks":[]}
+{"exchange":"binance","instrument":"BTC-USDT","kind":"book_snapshot","ts_exchange_ns":0,"id":"11","bids":[["1","2"]],"asks":[],"per_connection":true}
+{"exchange":"binance","instrument":"BTC-USDT","kind":"book_delta","ts_exchange_ns":3,"id":"12","bids":[["1","3"]],"asks":[]}
+{"exchange":"binance","instrument":"BTC-USDT","kind":"book_delta","ts_exchange_ns":4,"id":"13","bids":[["1","4"]],"asks":[]}
+{"end":true,"events":4,"lines":5,"dropped":0}
+`
+	ev, err := ReadEvents(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := ReadRecords(strings.NewReader(`{"exchange":"binance","instrument":"BTC-USDT","kind":"book_delta","seq":"11","bids":[["1","2"]],"asks":[]}
+{"exchange":"binance","instrument":"BTC-USDT","kind":"book_delta","seq":"13","bids":[["1","4"]],"asks":[]}
+`), "tap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := Compare(ev, recs, nil, false).Venue("binance")
+	if want := (Counts{Emitted: 2, Delivered: 1, Lost: 1, PreSnapshot: 2}); got != want {
+		t.Errorf("%+v, want %+v", got, want)
+	}
+}
