@@ -1,6 +1,7 @@
 package truth
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tickline/tickline/archiver"
 	"github.com/tickline/tickline/archiver/kafkatest"
 	"github.com/tickline/tickline/bench/shaper"
 	"github.com/tickline/tickline/shared/wire"
@@ -38,8 +40,9 @@ const (
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  string // stdout+stderr file
-	done chan error
+	out  string        // stdout+stderr file
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, valid after done
 }
 
 func startProc(t *testing.T, bin, dir, name string, args ...string) *proc {
@@ -55,10 +58,11 @@ func startProc(t *testing.T, bin, dir, name string, args ...string) *proc {
 		f.Close()
 		t.Fatalf("starting %s: %v", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, out: out, done: make(chan error, 1)}
+	p := &proc{name: name, cmd: cmd, out: out, done: make(chan struct{})}
 	go func() {
-		p.done <- cmd.Wait()
+		p.err = cmd.Wait()
 		f.Close()
+		close(p.done)
 	}()
 	t.Cleanup(func() {
 		select {
@@ -76,9 +80,9 @@ func (p *proc) stop(t *testing.T, sig syscall.Signal, d time.Duration) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(sig)
 	select {
-	case err := <-p.done:
-		if err != nil && sig != syscall.SIGKILL {
-			t.Logf("%s exited: %v (log %s)", p.name, err, p.out)
+	case <-p.done:
+		if p.err != nil && sig != syscall.SIGKILL {
+			t.Logf("%s exited: %v (log %s)", p.name, p.err, p.out)
 		}
 	case <-time.After(d):
 		_ = p.cmd.Process.Kill()
@@ -165,8 +169,9 @@ func topology(t *testing.T, root, dir, simAddr string, seeds []string, topic str
 	return path
 }
 
-// readArchive reads every record of topic back and renders it as the tap does.
-func readArchive(t *testing.T, seeds []string, topic string) []Line {
+// readArchive reads every record of topic back and renders it as the tap does (also
+// into dump, one JSON line per record with its partition, offset and archive sequence).
+func readArchive(t *testing.T, seeds []string, topic, dump string) []Line {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	if err != nil {
@@ -195,6 +200,13 @@ func readArchive(t *testing.T, seeds []string, topic string) []Line {
 		t.Fatal(err)
 	}
 	defer cons.Close()
+	df, err := os.Create(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer df.Close()
+	dw := bufio.NewWriter(df)
+	defer dw.Flush()
 	var out []Line
 	var rec wire.Record
 	var buf []byte
@@ -211,6 +223,8 @@ func readArchive(t *testing.T, seeds []string, topic string) []Line {
 				return
 			}
 			buf = tap.AppendJSON(buf[:0], &rec, "", -1)
+			aseq, _ := archiver.ArchiveSeq(r)
+			fmt.Fprintf(dw, "%s\t%d\t%d\t%d\n", buf, r.Partition, r.Offset, aseq)
 			var l Line
 			if err := json.Unmarshal(buf, &l); err != nil {
 				t.Fatalf("archive record as JSON %s: %v", buf, err)
@@ -408,7 +422,7 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	archived := readArchive(t, seeds, topic)
+	archived := readArchive(t, seeds, topic, filepath.Join(dir, "archive.tsv"))
 	step("%d model events, %d shared event lines, %d per-connection; tap %d records, archive %d",
 		ev.Model, len(ev.Shared), len(ev.PerConn), len(tapped), len(archived))
 	rep := Compare(ev, tapped, archived, true)
