@@ -81,10 +81,9 @@ type Server struct {
 	oversizeOnce sync.Once
 	oversize     []byte
 
-	evlog     *eventLog // guarded by mu; nil without Options.Events
-	logOnce   sync.Once
-	logErr    error
-	startedNs atomic.Int64 // when the generator started (Options.GenerateFor)
+	evlog   *eventLog // guarded by mu; nil without Options.Events
+	logOnce sync.Once
+	logErr  error
 }
 
 // New validates opts, loads replay files and listens on opts.Listen (and opts.Metrics).
