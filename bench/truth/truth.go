@@ -225,6 +225,7 @@ type Counts struct {
 	Lost       int // events no record matched
 	Duplicated int // records beyond the events of their key
 	Unexpected int // records matching no event and no per-connection snapshot
+	Mismatched int // records matching an event by id whose prices, sizes or levels differ
 	PerConn    int // records matching a per-connection snapshot
 	Made       int // records the gateways made up (status, refresh, from_book): not matched
 	// PreSnapshot counts book deltas emitted before the book's first snapshot with an id
@@ -240,6 +241,7 @@ func (c Counts) add(o Counts) Counts {
 	c.Lost += o.Lost
 	c.Duplicated += o.Duplicated
 	c.Unexpected += o.Unexpected
+	c.Mismatched += o.Mismatched
 	c.PerConn += o.PerConn
 	c.Made += o.Made
 	c.PreSnapshot += o.PreSnapshot
@@ -285,6 +287,7 @@ func match(ev *Events, recs []Line, name string, maxSamples int) *Result {
 		}
 	}
 	emitted := map[string]int{}
+	body := map[string]string{} // id keys: the event's content, checked on every match
 	pre := map[string]bool{}
 	byID := map[streamKey]bool{} // streams whose events carry ids
 	for i := range ev.Shared {
@@ -298,7 +301,11 @@ func match(ev *Events, recs []Line, name string, maxSamples int) *Result {
 				}
 			}
 		}
-		emitted[eventKey(l)]++
+		k := eventKey(l)
+		emitted[k]++
+		if l.ID != "" {
+			body[k] = content(l)
+		}
 		row(l.Exchange, l.Kind).Emitted++
 		if l.ID != "" {
 			byID[streamKey{l.Exchange, l.Kind}] = true
@@ -328,6 +335,10 @@ func match(ev *Events, recs []Line, name string, maxSamples int) *Result {
 		if _, ok := emitted[key]; ok {
 			got[key]++
 			row(r.Exchange, r.Kind).Delivered++
+			if want, ok := body[key]; ok && want != content(r) {
+				row(r.Exchange, r.Kind).Mismatched++
+				sample("%s mismatch: %s: record %s, event %s", name, key, content(r), want)
+			}
 			continue
 		}
 		if perConn[base(r)+content(r)] > 0 {
@@ -405,12 +416,12 @@ func (r *Report) Venue(ex string) (tap, archive Counts) {
 	return tap, archive
 }
 
-// OK reports whether every venue shows 0 lost and 0 duplicated in the tap and the archive
-// (unexpected records are reported but do not fail: they are not events).
+// OK reports whether every venue shows 0 lost, 0 duplicated and 0 mismatched in the tap and
+// the archive (unexpected records are reported but do not fail: they are not events).
 func (r *Report) OK() bool {
 	for _, ex := range r.Exchange {
 		t, a := r.Venue(ex)
-		if t.Lost+t.Duplicated+a.Lost+a.Duplicated > 0 {
+		if t.Lost+t.Duplicated+t.Mismatched+a.Lost+a.Duplicated+a.Mismatched > 0 {
 			return false
 		}
 	}
@@ -421,15 +432,15 @@ func (r *Report) OK() bool {
 // then a few sample keys.
 func (r *Report) Write(w io.Writer, detail bool) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "%-9s %-13s %8s | %9s %6s %6s %6s | %9s %6s %6s %6s | %7s %6s %6s\n",
-		"venue", "kind", "emitted", "delivered", "lost", "dup", "unexp", "archived", "lost", "dup", "unexp", "perconn", "made", "presnap")
+	fmt.Fprintf(bw, "%-9s %-13s %8s | %9s %6s %6s %6s %5s | %9s %6s %6s %6s %5s | %7s %6s %6s\n",
+		"venue", "kind", "emitted", "delivered", "lost", "dup", "unexp", "diff", "archived", "lost", "dup", "unexp", "diff", "perconn", "made", "presnap")
 	printRow := func(ex, kind string, t, a Counts) {
-		as := [4]string{"-", "-", "-", "-"}
+		as := [5]string{"-", "-", "-", "-", "-"}
 		if r.Archive != nil {
-			as = [4]string{strconv.Itoa(a.Delivered), strconv.Itoa(a.Lost), strconv.Itoa(a.Duplicated), strconv.Itoa(a.Unexpected)}
+			as = [5]string{strconv.Itoa(a.Delivered), strconv.Itoa(a.Lost), strconv.Itoa(a.Duplicated), strconv.Itoa(a.Unexpected), strconv.Itoa(a.Mismatched)}
 		}
-		fmt.Fprintf(bw, "%-9s %-13s %8d | %9d %6d %6d %6d | %9s %6s %6s %6s | %7d %6d %6d\n",
-			ex, kind, t.Emitted, t.Delivered, t.Lost, t.Duplicated, t.Unexpected, as[0], as[1], as[2], as[3], t.PerConn, t.Made, t.PreSnapshot)
+		fmt.Fprintf(bw, "%-9s %-13s %8d | %9d %6d %6d %6d %5d | %9s %6s %6s %6s %5s | %7d %6d %6d\n",
+			ex, kind, t.Emitted, t.Delivered, t.Lost, t.Duplicated, t.Unexpected, t.Mismatched, as[0], as[1], as[2], as[3], as[4], t.PerConn, t.Made, t.PreSnapshot)
 	}
 	var tt, ta Counts
 	for _, ex := range r.Exchange {
