@@ -472,7 +472,7 @@ func (s *Server) appendEntry(dst []byte, b *book, ev *event, e *entry) []byte {
 		px("ask_px", b.asks[0].px)
 		sz("ask_sz", b.asks[0].sz)
 	case bodyTrade:
-		tpx, tsz, buy := b.lastPx, b.lastSz, true
+		tpx, tsz, buy := b.lastPx, b.lastSz, b.lastBuy
 		if ev != nil {
 			tpx, tsz, buy = ev.tradePx, ev.tradeSz, ev.takerBuy
 		}
