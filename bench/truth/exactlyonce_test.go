@@ -162,6 +162,11 @@ func topology(t *testing.T, root, dir, simAddr string, seeds []string, topic str
 		"subscribe: [gw-korea, gw-global]", "subscribe: [gw-a, gw-b]",
 	)
 	s = r.Replace(s)
+	for _, fixed := range []string{":18080", ":7101", ":7102", ":7201", ":7202", ":7401", ":9092", "gw-korea", "gw-global"} {
+		if strings.Contains(s, fixed) { // configs/demo.yaml changed under the replacements above
+			t.Fatalf("test topology still holds %q from configs/demo.yaml: update topology()", fixed)
+		}
+	}
 	path := filepath.Join(dir, "topology.yaml")
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
