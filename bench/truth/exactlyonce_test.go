@@ -320,6 +320,7 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 	topo := topology(t, root, dir, simAddr, seeds, topic, ports)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	type shaped struct {
+		*shaper.Shaper
 		cancel context.CancelFunc
 		done   chan error
 	}
@@ -329,7 +330,7 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 			t.Fatalf("shaper: %v", err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		s := shaped{cancel, make(chan error, 1)}
+		s := shaped{sh, cancel, make(chan error, 1)}
 		go func() { s.done <- sh.Run(ctx) }()
 		return s
 	}
@@ -340,7 +341,11 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 	tapOut := filepath.Join(dir, "tap.jsonl")
 	tapProc := startProc(t, bin, dir, "tap", "tap", "--config", topo, "--out", tapOut)
 	arch := startProc(t, bin, dir, "archiver", "archiver", "--config", topo)
+	// Every receiver subscribes before any gateway opens its sessions, so both lines carry
+	// each stream from its start: gw-a waits for the tap and the archiver, gw-b (whose one
+	// subscriber is the shaper) starts once both subscribed to the shaper.
 	gwA := startProc(t, bin, dir, "gw-a", "gateway", "--config", topo, "--id", "gw-a", "--wait-subscribers", "2")
+	waitFor(t, 30*time.Second, "the tap and the archiver on the shaped line", func() bool { return sh.Subscribers() >= 2 })
 	gwB := startProc(t, bin, dir, "gw-b", "gateway", "--config", topo, "--id", "gw-b", "--wait-subscribers", "1")
 	step("tap, archiver, gw-a, gw-b (line shaped: +2 s) started; topic %s", topic)
 
