@@ -506,10 +506,16 @@ func (s *Server) generate(ctx context.Context) {
 	}
 }
 
-// burst generates dt seconds of events.
+// burst generates dt seconds of events. Event times start at ns or, when later, at the
+// time the model lock was taken: a snapshot sent under the lock meanwhile (stamped with
+// the time it was sent) never carries a later time, nor a larger time-based id (Coinone),
+// than the events that follow it.
 func (s *Server) burst(dt float64, ns int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if now := time.Now().UnixNano(); now > ns {
+		ns = now
+	}
 	m := s.model
 	m.advance(dt)
 	for _, b := range m.order {
