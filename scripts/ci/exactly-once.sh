@@ -15,7 +15,8 @@
 #
 # Environment: TRUTH_GENERATE (how long the simulator generates, default 50s), TRUTH_RATE
 # (events/s per book, default 20), TRUTH_DIR (keep the run's files there: logs, topology,
-# events.jsonl, tap.jsonl, table.txt). Bounded: the test has a 170 s timeout (a run takes ~70 s, plus ~20 s for Kafka).
+# events.jsonl, tap.jsonl, archive.tsv, table.txt). Bounded: the test has a 170 s timeout
+# (a run takes ~70 s, plus ~20 s to start and stop Kafka).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ -z "${KAFKA_SEEDS:-}" ]; then
