@@ -96,14 +96,14 @@ func TestGroundTruthOneGateway(t *testing.T) {
 			t.Errorf("gateway: %v", err)
 		}
 	}()
-	// generation stops after `generate`; then wait until the tap's output is still for 1 s
+	// generation stops after `generate`; then wait until the tap's output is still for 2 s
 	waitFor(t, 60*time.Second, "records", func() bool { return out.Len() > 0 })
 	last, still := 0, time.Now()
 	waitFor(t, 60*time.Second, "the tap's output to settle after generation stopped", func() bool {
 		if n := out.Len(); n != last {
 			last, still = n, time.Now()
 		}
-		return time.Since(started) > generate+time.Second && time.Since(still) > time.Second
+		return time.Since(started) > generate+time.Second && time.Since(still) > 2*time.Second
 	})
 	cancel()
 	wg.Wait()
