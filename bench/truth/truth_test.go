@@ -135,3 +135,24 @@ func TestPreSnapshot(t *testing.T) {
 		t.Errorf("%+v, want %+v", got, want)
 	}
 }
+
+// FuzzReadAndCompare: any bytes as an event log and as records either fail cleanly or
+// compare without panicking.
+func FuzzReadAndCompare(f *testing.F) {
+	f.Add([]byte(eventLog), []byte(tapOut))
+	f.Add([]byte(`{"end":true,"events":0,"lines":0,"dropped":0}`), []byte(`{"exchange":"x","kind":"book_delta","bids":[["1"]]}`))
+	f.Fuzz(func(t *testing.T, log, recs []byte) {
+		ev, err := ReadEvents(bytes.NewReader(log))
+		if err != nil {
+			return
+		}
+		lines, err := ReadRecords(bytes.NewReader(recs), "fuzz")
+		if err != nil {
+			return
+		}
+		var b bytes.Buffer
+		if err := Compare(ev, lines, lines, true).Write(&b, true); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
