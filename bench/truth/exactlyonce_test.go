@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -172,6 +173,51 @@ func topology(t *testing.T, root, dir, simAddr string, seeds []string, topic str
 		t.Fatal(err)
 	}
 	return path
+}
+
+// partition0 returns the leader and ISR of topic's partition 0 (-1, nil while metadata is
+// unavailable: during a failover a broker may not know the topic for a moment).
+func partition0(seeds []string, topic string) (int32, []int32) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		return -1, nil
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		return -1, nil
+	}
+	td, ok := md.Topics[topic]
+	if !ok || td.Err != nil {
+		return -1, nil
+	}
+	p, ok := td.Partitions[0]
+	if !ok || p.Err != nil {
+		return -1, nil
+	}
+	return p.Leader, p.ISR
+}
+
+// waitLeader polls until partition 0's leader satisfies ok (60 s at most) and returns it.
+func waitLeader(t *testing.T, seeds []string, topic string, ok func(int32) bool) int32 {
+	t.Helper()
+	var l int32 = -1
+	waitFor(t, 60*time.Second, "a leader of "+topic+"/0", func() bool {
+		l, _ = partition0(seeds, topic)
+		return ok(l)
+	})
+	return l
+}
+
+// waitInISR polls until broker id is back in partition 0's ISR (60 s at most).
+func waitInISR(t *testing.T, seeds []string, topic string, id int32) {
+	t.Helper()
+	waitFor(t, 60*time.Second, fmt.Sprintf("broker %d back in the ISR of %s/0", id, topic), func() bool {
+		_, isr := partition0(seeds, topic)
+		return slices.Contains(isr, id)
+	})
 }
 
 // readArchive reads every record of topic back and renders it as the tap does (also
@@ -384,13 +430,10 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 	step("cut 2 of gw-b's line (shaper rebuilt)")
 
 	at(frac(0.7))
-	leader := cluster.Leader(topic, 0)
-	if leader < 0 {
-		t.Fatalf("partition 0 of %s has no leader", topic)
-	}
+	leader := waitLeader(t, seeds, topic, func(l int32) bool { return l >= 0 })
 	cluster.KillBroker(int(leader))
 	step("Kafka broker %d (leader of %s/0) SIGKILLed", leader, topic)
-	newLeader := cluster.WaitNewLeader(topic, 0, leader, 60*time.Second)
+	newLeader := waitLeader(t, seeds, topic, func(l int32) bool { return l >= 0 && l != leader })
 	step("new leader %d", newLeader)
 	cluster.RestartBroker(int(leader))
 	step("broker %d restarted", leader)
@@ -405,7 +448,7 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 		return time.Since(still) > 5*time.Second
 	})
 	step("drained: tap output %d bytes", last)
-	cluster.WaitInISR(topic, 0, leader, 60*time.Second)
+	waitInISR(t, seeds, topic, leader)
 	tapProc.stop(t, syscall.SIGTERM, 15*time.Second)
 	arch.stop(t, syscall.SIGTERM, 60*time.Second)
 	gwA.stop(t, syscall.SIGTERM, 15*time.Second)
