@@ -156,3 +156,22 @@ func FuzzReadAndCompare(f *testing.F) {
 		}
 	})
 }
+
+// TestIdenticalContentEvents: two content-identified events with the same time and content
+// are one expected delivery; delivering it twice is a duplicate.
+func TestIdenticalContentEvents(t *testing.T) {
+	line := `{"exchange":"upbit","instrument":"USDT-KRW","kind":"book_snapshot","ts_exchange_ns":5000000,"bids":[["1413.5","10"]],"asks":[["1413.6","9"]]}` + "\n"
+	ev, err := ReadEvents(strings.NewReader(line + line + `{"end":true,"events":2,"lines":2,"dropped":0}` + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, want := range map[int]Counts{1: {Emitted: 1, Delivered: 1, Identical: 1}, 2: {Emitted: 1, Delivered: 2, Duplicated: 1, Identical: 1}} {
+		recs, err := ReadRecords(strings.NewReader(strings.Repeat(line, n)), "tap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := Compare(ev, recs, nil, false).Venue("upbit"); got != want {
+			t.Errorf("%d delivered: %+v, want %+v", n, got, want)
+		}
+	}
+}
