@@ -110,7 +110,7 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Tap, error) {
 	if lt <= 0 {
 		lt = 2 * time.Second
 	}
-	t.merger = arbiter.NewMerger(arbiter.New(arbiter.Options{}), len(t.eps), int64(lt))
+	t.merger = arbiter.NewMerger(arbiter.New(arbiter.OptionsFrom(topo.Arbitration)), len(t.eps), int64(lt))
 	return t, nil
 }
 
