@@ -8,11 +8,11 @@
 //
 //   - Ids (no wire.FlagNoSeq): Seq grows along the stream — dense sequences, sparse
 //     monotonic ids (ms-based ids, update ids shared by several channels) and trade ids
-//     alike. The key is Seq (a copy also has the same exchange time). Sequences restart
+//     alike. The key is Seq. Sequences restart
 //     by the exchange's own rules (Bybit u = 1, OKX seqId < prevSeqId: the gateway flags
 //     that record wire.FlagSeqReset); within an epoch ids and exchange times rise together,
 //     and that one rule places every record (decideID): a reset record starts an epoch at
-//     its exchange time, an id at or below the top with a later time starts one when its
+//     its exchange time, an id below the top with a later time starts one when its
 //     line dropped the reset record, and a record belongs to the newest epoch begun at or
 //     before its exchange time. Up to eight past epochs are kept until they age out.
 //   - Content with exchange time (FlagNoSeq, TsExchange ≠ 0): Seq is a hash of the event's
@@ -375,8 +375,8 @@ func (s *stream) epochOf(ts uint64) int {
 }
 
 // implicitEpoch reports whether an id record starts a new epoch whose reset record this
-// line did not bring: an id at or below the current epoch's top with an exchange time
-// after the top's.
+// line did not bring: an id below the current epoch's top with an exchange time after the
+// top's. (The top's own id again with a later time is a subscribe snapshot repeating it.)
 func (a *Arbiter) implicitEpoch(cur *keyset, id, ts uint64) bool {
 	topID, topTs := cur.floorA, cur.floorB
 	if l := cur.live(); len(l) > 0 {
@@ -384,7 +384,7 @@ func (a *Arbiter) implicitEpoch(cur *keyset, id, ts uint64) bool {
 	} else if !cur.hasFloor {
 		return false
 	}
-	return topTs != 0 && id <= topID && ts > topTs
+	return topTs != 0 && id < topID && ts > topTs
 }
 
 // placeReset places a reset record: a copy of one already placed changes nothing; else it
@@ -496,8 +496,9 @@ func (a *Arbiter) age(k *keyset, now int64) {
 }
 
 // decideKey decides key (x, y) in the ordered set k and remembers it when first. With
-// idOnly the set is ordered by x alone and y (the exchange time) is stored beside it: a
-// copy has the same id and the same exchange time (where both are known).
+// idOnly the key is x alone and y (the exchange time) is stored beside it, to place
+// epochs: within an epoch an id is one event, whatever time a copy carries (a snapshot a
+// venue sends on subscribe repeats the last update id with the time it was sent).
 func (a *Arbiter) decideKey(line int, k *keyset, x, y uint64, idOnly bool, now int64) Outcome {
 	a.age(k, now)
 	kx, ky := x, y
@@ -511,14 +512,9 @@ func (a *Arbiter) decideKey(line int, k *keyset, x, y uint64, idOnly bool, now i
 	}
 	i := k.find(kx, ky)
 	l := k.live()
-	for j := i; j < len(l) && l[j].a == x; j++ {
-		if l[j].b == y || idOnly && (l[j].b == 0 || y == 0) {
-			a.lineLag[line][k.ex] = now - l[j].at
-			return OutcomeDuplicate
-		}
-		if !idOnly {
-			break
-		}
+	if i < len(l) && l[i].a == x && (idOnly || l[i].b == y) {
+		a.lineLag[line][k.ex] = now - l[i].at
+		return OutcomeDuplicate
 	}
 	if !a.room(k, line) {
 		// The budget is spent and k has nothing to give back: deliver, unremembered.
