@@ -17,6 +17,7 @@ import (
 	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -175,6 +176,7 @@ type Archiver struct {
 	opts           Options
 	log            *slog.Logger
 	part           *Partitioner
+	conn           []kgo.Opt // seeds, TLS, SASL from the topology (shared/kafka)
 	eps            []string
 	lines          []*line // endpoint → its line
 	regs           []*region
@@ -202,6 +204,11 @@ type Archiver struct {
 func New(topo *config.Topology, opts Options, log *slog.Logger) (*Archiver, error) {
 	opts.defaults()
 	a := &Archiver{topo: topo, opts: opts, log: log.With("process", "archiver"), part: NewPartitioner(&topo.Archiver)}
+	conn, err := kafka.ClientOpts(&topo.Archiver)
+	if err != nil {
+		return nil, fmt.Errorf("archiver: %w", err)
+	}
+	a.conn = conn
 	for _, r := range topo.Regions {
 		gws := topo.GatewaysIn(r.Name)
 		if len(gws) == 0 {
@@ -266,9 +273,11 @@ func (a *Archiver) Topics() []TopicSpec {
 // Ready reports whether recovery is done and records are being accepted.
 func (a *Archiver) Ready() bool { return a.ready.Load() }
 
-// kafkaOpts returns the base client options: seeds, logger and the caller's extras.
+// kafkaOpts returns the base client options: seeds, TLS and SASL, logger and the caller's
+// extras.
 func (a *Archiver) kafkaOpts() []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(a.topo.Archiver.Seeds...), kgo.WithLogger(kgoLogger{a.log}), kgo.WithHooks(&a.produceLatency)}
+	opts := append([]kgo.Opt(nil), a.conn...) // seeds, TLS, SASL (shared/kafka)
+	opts = append(opts, kgo.WithLogger(kgoLogger{a.log}), kgo.WithHooks(&a.produceLatency))
 	return append(opts, a.opts.KafkaOpts...)
 }
 

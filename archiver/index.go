@@ -14,9 +14,14 @@ import (
 // line delivered this lately?" within its tolerance, the index answers "is it in the
 // archive?" for as far back as it reaches.
 //
-// An event is keyed by what every line carries alike: exchange, kind, instrument, Seq,
-// SeqFirst, exchange time and the identity flags (FlagNoSeq, FlagRefresh, FlagSeqReset),
-// hashed to 64 bits (a false "archived already" needs two events to collide: about n²/2⁶⁵
+// An event is keyed by what every line carries alike: exchange, kind, instrument, Seq and
+// the identity flags (FlagNoSeq, FlagRefresh, FlagSeqReset), and for content keys and
+// refreshes also SeqFirst and exchange time — an exchange id is one event whatever time a
+// copy carries (a venue's snapshot on subscribe repeats the last id with its send time; the
+// exactly-once run archived such repeats twice when the time was part of the key). The
+// cost: within the index's reach, an id an exchange reuses after a sequence reset is taken
+// for the earlier epoch's event on the retransmit path (counted as archived). Hashed to 64
+// bits (a false "archived already" needs two events to collide: about n²/2⁶⁵
 // for n events remembered). Gateway fields (number, sequence, receive time) and
 // FlagBookInvalid are not part of it: two lines' copies of one event share the key.
 // Content-only events without an exchange time that repeat identically share a key too:
@@ -75,8 +80,13 @@ const identityFlags = wire.FlagNoSeq | wire.FlagRefresh | wire.FlagSeqReset
 func eventKey(h *wire.Header) uint64 {
 	x := uint64(h.Exchange) | uint64(h.Kind)<<8 | uint64(h.Flags&identityFlags)<<16
 	x = mix64(x ^ h.Seq*0x9e3779b97f4a7c15)
-	x = mix64(x ^ h.SeqFirst)
-	x = mix64(x ^ uint64(h.TsExchange))
+	if h.Flags&wire.FlagNoSeq != 0 || h.Flags&wire.FlagRefresh != 0 {
+		// Content keys (and refreshes) are keyed with their exchange time; an id is one
+		// event whatever time or first id a copy carries (a venue's subscribe snapshot
+		// repeats the last id with its send time).
+		x = mix64(x ^ h.SeqFirst)
+		x = mix64(x ^ uint64(h.TsExchange))
+	}
 	x = mix64(x ^ binary.LittleEndian.Uint64(h.Instrument[0:8]))
 	x = mix64(x ^ binary.LittleEndian.Uint64(h.Instrument[8:16]))
 	if x == 0 {

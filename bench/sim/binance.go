@@ -56,6 +56,7 @@ func (v binanceVenue) rest(s *Server) map[string]http.HandlerFunc {
 		}
 		var body []byte
 		if sym == "" || sym != strings.ToUpper(sym) || !s.restBook(v, sym, func(b *book) {
+			s.logREST(b, limit, "lastUpdateId")
 			body = append(body, `{"lastUpdateId":`...)
 			body = appendUint(body, b.seq)
 			body = append(body, `,"bids":`...)

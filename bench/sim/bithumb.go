@@ -58,6 +58,7 @@ func (v bithumbVenue) rest(s *Server) map[string]http.HandlerFunc {
 		sym := strings.TrimPrefix(r.URL.Path, "/bithumb/public/orderbook/")
 		var body []byte
 		if !strings.Contains(sym, "_") || !s.restBook(v, sym, func(b *book) {
+			s.logREST(b, 0, "")
 			body = append(body, `{"status":"0000","data":{"timestamp":"`...)
 			body = appendMs(body, time.Now().UnixNano())
 			body = append(body, `","payment_currency":"`...)

@@ -56,6 +56,7 @@ type book struct {
 	tradeID uint64 // last trade id
 	lastPx  int64  // last trade price (the initial mid before any trade)
 	lastSz  int64  // last trade size
+	lastBuy bool   // the last trade was a taker buy (snapshots that repeat the last trade)
 	volume  int64  // traded size since start (size units), for tickers
 	ev      event
 
@@ -184,7 +185,7 @@ func (b *book) take(ask, full bool) {
 	b.ev.trade, b.ev.takerBuy, b.ev.tradePx, b.ev.tradeSz = true, ask, l.px, q
 	b.tradeID++
 	b.ev.tradeID = b.tradeID
-	b.lastPx, b.lastSz = l.px, q
+	b.lastPx, b.lastSz, b.lastBuy = l.px, q, ask
 	b.volume += q
 	if q == l.sz {
 		b.remove(ask, 0)

@@ -190,7 +190,7 @@ func (v coinbaseVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 		if b.tradeID == 0 {
 			return dst
 		}
-		return v.match(dst, b, "last_match", b.tradeID, b.lastPx, b.lastSz, true, b.seq, now)
+		return v.match(dst, b, "last_match", b.tradeID, b.lastPx, b.lastSz, b.lastBuy, b.seq, now)
 	}
 	return dst
 }

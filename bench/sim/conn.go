@@ -56,6 +56,7 @@ type conn struct {
 	// reader does not answer application pings either.
 	dead atomic.Bool
 	wg   sync.WaitGroup // writer and replay goroutines
+	num  uint64         // connection number in the event log (0: none yet), guarded by Server.mu
 }
 
 // subRef is one subscription of a connection, for cleanup.

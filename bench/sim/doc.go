@@ -38,6 +38,7 @@
 //	replay.go   recorded-frame mode (Options.Replay)
 //	main.go     Main (`tickline sim` flags), ParseFault
 //	metrics.go  Register (tickline_sim_* per exchange, read from the counters), Health
+//	events.go   the event log (Options.Events, --events): the ground truth of bench/truth
 //	<exchange>.go  one venue per exchange, all of the same shape: symbol mapping,
 //	            subscribe/heartbeat handling (session), encode and snapshot
 //

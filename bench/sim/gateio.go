@@ -45,6 +45,11 @@ func (v gateVenue) rest(s *Server) map[string]http.HandlerFunc {
 		withID := q.Get("with_id") == "true"
 		var body []byte
 		if !s.restBook(v, sym, func(b *book) {
+			idName := ""
+			if withID {
+				idName = "id"
+			}
+			s.logREST(b, limit, idName)
 			body = append(body, '{')
 			if withID {
 				body = append(body, `"id":`...)

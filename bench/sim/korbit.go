@@ -134,7 +134,7 @@ func (v korbitVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 		return v.orderbook(dst, b, now, true)
 	case kTrade:
 		if b.lastSz > 0 {
-			return v.trade(dst, b, b.tradeID, b.lastPx, b.lastSz, true, now, true)
+			return v.trade(dst, b, b.tradeID, b.lastPx, b.lastSz, b.lastBuy, now, true)
 		}
 	case kTicker:
 		return v.ticker(dst, b, now, true)

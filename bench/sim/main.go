@@ -17,7 +17,8 @@ import (
 //	tickline sim --listen 127.0.0.1:18080 --seed 1 --rate 1000 [--replay ex=file]...
 //	             [--loop] [--duration 60s] [--max-events N] [--depth 30] [--fx 1380]
 //	             [--exchanges binance,okx] [--fault ex:gap=100,dup=50,...]
-//	             [--metrics 127.0.0.1:9601]
+//	             [--metrics 127.0.0.1:9601] [--events FILE] [--generate-for 60s]
+//	             [--frame-per-event]
 //
 // It prints the listening address (and the metrics address) to stdout and logs to stderr.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,6 +38,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&exchanges, "exchanges", "", "comma-separated exchanges to serve (default: all ten)")
 	fs.Var(&replays, "replay", "exchange=file: serve that file's lines (one raw frame each) instead of the model (repeatable)")
 	fs.BoolVar(&opts.ReplayLoop, "loop", false, "loop replay files")
+	fs.StringVar(&opts.Events, "events", "", "write every emitted exchange event to this file as JSON lines (ground truth; bench/sim/events.go)")
+	fs.Int64Var(&opts.EventsMaxBytes, "events-max-bytes", DefaultEventsMaxBytes, "bound of the --events file; lines beyond it are counted as dropped")
+	fs.DurationVar(&opts.GenerateFor, "generate-for", 0, "stop generating events after this long but keep serving (0: never)")
 	fs.BoolVar(&opts.FramePerEvent, "frame-per-event", false, "no batching: each event when due, stamped when generated, in its own frame and write (latency runs)")
 	fs.Var(&faults, "fault", "exchange:key=N,...: faults (disconnect, stall, dup, gap, reorder, malformed, oversized, refuse, status); exchange * = all (repeatable)")
 	verbose := fs.Bool("v", false, "debug logging")

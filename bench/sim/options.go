@@ -54,6 +54,16 @@ type Options struct {
 	// MaxQueueBytes bounds what one connection may have queued; a client that falls
 	// further behind is disconnected like a real exchange does (default 64 MiB).
 	MaxQueueBytes int
+	// Events is a file the server writes its ground truth to: one JSON line per exchange
+	// event emitted, per record kind (events.go); empty = none. Written buffered, flushed
+	// and closed (with a trailer line) when Run returns.
+	Events string
+	// EventsMaxBytes bounds the event log (default DefaultEventsMaxBytes, 4 GiB); lines
+	// beyond it are counted in the trailer as dropped.
+	EventsMaxBytes int64
+	// GenerateFor stops generating events this long after Run started (0: never); the
+	// server keeps serving, so what was emitted drains to the clients before it stops.
+	GenerateFor time.Duration
 	// FramePerEvent takes the simulator out of a latency measurement: instead of 1 ms
 	// bursts whose events carry made-up times 1 µs apart, events are spread evenly over
 	// time (Rate × live books per second, round robin over the books), each generated
@@ -179,8 +189,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: Depth %d out of [5, 200]", ErrOptions, o.Depth)
 	case o.FX < 0:
 		return o, fmt.Errorf("%w: FX %v", ErrOptions, o.FX)
-	case o.Duration < 0 || o.PingInterval < 0:
-		return o, fmt.Errorf("%w: negative Duration or PingInterval", ErrOptions)
+	case o.Duration < 0 || o.PingInterval < 0 || o.GenerateFor < 0:
+		return o, fmt.Errorf("%w: negative Duration, PingInterval or GenerateFor", ErrOptions)
+	case o.EventsMaxBytes < 0:
+		return o, fmt.Errorf("%w: negative EventsMaxBytes", ErrOptions)
 	}
 	names := Exchanges()
 	for _, ex := range o.Exchanges {

@@ -80,6 +80,10 @@ type Server struct {
 
 	oversizeOnce sync.Once
 	oversize     []byte
+
+	evlog   *eventLog // guarded by mu; nil without Options.Events
+	logOnce sync.Once
+	logErr  error
 }
 
 // New validates opts, loads replay files and listens on opts.Listen (and opts.Metrics).
@@ -127,9 +131,16 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 	if s.ln, err = net.Listen("tcp", opts.Listen); err != nil {
 		return nil, fmt.Errorf("sim: listening on %s: %w", opts.Listen, err)
 	}
+	if opts.Events != "" {
+		if s.evlog, err = openEventLog(opts.Events, opts.EventsMaxBytes); err != nil {
+			s.ln.Close()
+			return nil, err
+		}
+	}
 	if opts.Metrics != "" {
 		if s.metricsLn, err = net.Listen("tcp", opts.Metrics); err != nil {
 			s.ln.Close()
+			s.closeEventLog()
 			return nil, fmt.Errorf("sim: metrics: listening on %s: %w", opts.Metrics, err)
 		}
 	}
@@ -190,7 +201,23 @@ func (s *Server) Run(ctx context.Context) error {
 	s.connMu.Unlock()
 	wg.Wait()
 	s.wg.Wait()
-	return serveErr
+	return errors.Join(serveErr, s.closeEventLog())
+}
+
+// closeEventLog writes the event log's trailer and closes it (once; nil without a log).
+func (s *Server) closeEventLog() error {
+	s.logOnce.Do(func() {
+		if s.evlog == nil {
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.logErr = s.evlog.close(s.model.events)
+		if s.evlog.dropped > 0 {
+			s.log.Error("sim: event log incomplete", "path", s.opts.Events, "dropped_lines", s.evlog.dropped, "max_bytes", s.evlog.max)
+		}
+	})
+	return s.logErr
 }
 
 // Start runs the server in the background; Close stops it.
@@ -221,6 +248,7 @@ func (s *Server) Close() error {
 			if s.metricsLn != nil {
 				s.metricsLn.Close()
 			}
+			s.runErr = s.closeEventLog()
 		}
 	})
 	return s.runErr
@@ -402,6 +430,9 @@ func (c *conn) subscribe(sym string, k streamKey) (*book, error) {
 	}
 	if snap := c.hub.v.snapshot(nil, b, k); len(snap) > 0 {
 		c.push(outFrame{b: snap, op: opcodeOf(k), kind: fSnapshot})
+		if s.evlog != nil {
+			s.logSnapshot(c, b, k)
+		}
 	}
 	st.conns = append(st.conns, c)
 	c.subs = append(c.subs, subRef{b, st})
@@ -460,6 +491,10 @@ func (s *Server) generate(ctx context.Context) {
 	t := time.NewTicker(iv)
 	defer t.Stop()
 	last := time.Now()
+	var stopAt time.Time // Options.GenerateFor
+	if s.opts.GenerateFor > 0 {
+		stopAt = last.Add(s.opts.GenerateFor)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -467,7 +502,7 @@ func (s *Server) generate(ctx context.Context) {
 		case now := <-t.C:
 			dt := now.Sub(last).Seconds()
 			last = now
-			if !s.paused.Load() {
+			if !s.paused.Load() && (stopAt.IsZero() || now.Before(stopAt)) {
 				s.burst(min(dt, 0.25), now.UnixNano())
 			}
 			s.heartbeats(now.UnixNano())
@@ -475,10 +510,16 @@ func (s *Server) generate(ctx context.Context) {
 	}
 }
 
-// burst generates dt seconds of events.
+// burst generates dt seconds of events. Event times start at ns or, when later, at the
+// time the model lock was taken: a snapshot sent under the lock meanwhile (stamped with
+// the time it was sent) never carries a later time, nor a larger time-based id (Coinone),
+// than the events that follow it.
 func (s *Server) burst(dt float64, ns int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if now := time.Now().UnixNano(); now > ns {
+		ns = now
+	}
 	m := s.model
 	m.advance(dt)
 	for _, b := range m.order {
@@ -495,6 +536,9 @@ func (s *Server) burst(dt float64, ns int64) {
 			ev := b.step(ns + int64(i)*1000)
 			m.events++
 			s.events.Store(m.events)
+			if s.evlog != nil {
+				s.evlog.newEvent()
+			}
 			s.deliver(b, ev)
 		}
 	}
@@ -509,6 +553,10 @@ func (s *Server) generateEach(ctx context.Context) {
 	defer tm.Stop()
 	last := time.Now()
 	next, lastHB := last, last
+	var stopAt time.Time // Options.GenerateFor
+	if s.opts.GenerateFor > 0 {
+		stopAt = last.Add(s.opts.GenerateFor)
+	}
 	rr := 0
 	var live []*book
 	for {
@@ -541,15 +589,19 @@ func (s *Server) generateEach(ctx context.Context) {
 			}
 		}
 		m := s.model
-		if len(live) > 0 && !s.paused.Load() && (s.opts.MaxEvents == 0 || m.events < s.opts.MaxEvents) {
+		if len(live) > 0 && !s.paused.Load() && (s.opts.MaxEvents == 0 || m.events < s.opts.MaxEvents) &&
+			(stopAt.IsZero() || now.Before(stopAt)) {
 			gap = time.Duration(float64(time.Second) / (s.opts.Rate * float64(len(live))))
 			m.advance(now.Sub(last).Seconds())
 			last = now
 			rr = (rr + 1) % len(live)
 			b := live[rr]
-			ev := b.step(time.Now().UnixNano())
+			ev := b.step(time.Now().UnixNano()) // under the lock: never before a snapshot sent meanwhile
 			m.events++
 			s.events.Store(m.events)
+			if s.evlog != nil {
+				s.evlog.newEvent()
+			}
 			s.deliver(b, ev)
 		}
 		s.mu.Unlock()
@@ -593,6 +645,9 @@ func (s *Server) deliver(b *book, ev *event) {
 			s.arena = s.arena[:len(s.arena)+len(out)]
 		}
 		frame := out[:len(out):len(out)]
+		if s.evlog != nil {
+			s.logEvent(b, ev, st.key)
+		}
 		kind := fData
 		if st.key.kind == kDelta || st.key.kind == kFull {
 			kind = fDelta

@@ -231,7 +231,7 @@ func (v upbitVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	case kFull:
 		return v.orderbook(dst, b, k, now, true)
 	case kTrade:
-		return v.trade(dst, b, k, b.tradeID, b.lastPx, b.lastSz, true, now, true)
+		return v.trade(dst, b, k, b.tradeID, b.lastPx, b.lastSz, b.lastBuy, now, true)
 	case kTicker:
 		return v.ticker(dst, b, k, now, true)
 	}

@@ -4,6 +4,7 @@
 //	tickline check-config FILE                 load and validate a topology file
 //	tickline gateway --config FILE --id ID     run one gateway
 //	tickline strategy --config FILE            run the strategy
+//	tickline tap --config FILE [--gateways ..] the merged stream as JSON lines (strategy/tap)
 //	tickline sim [flags]                       the exchange simulator (bench/sim)
 //	tickline archiver --config FILE            archive every region's arbitrated stream into Kafka
 //	tickline replay --config FILE [flags]      replay the archive onto the bus or into JSONL/CSV/Parquet
@@ -44,11 +45,12 @@ var errUsage = errors.New("usage")
 var commands = []command{
 	{"demo", "demo [--duration D] [--rate R]\n\tthe whole pipeline on loopback: simulator, two gateways, strategy, archive and replay, with a live view", runDemo},
 	{"check-config", "check-config FILE\n\tload a topology file strictly, apply defaults and validate it", runCheckConfig},
-	{"gateway", "gateway --config FILE --id ID\n\trun one gateway of the topology: exchange sessions → records on its bus endpoint", runGateway},
+	{"gateway", "gateway --config FILE --id ID [--wait-subscribers N]\n\trun one gateway of the topology: exchange sessions → records on its bus endpoint", runGateway},
 	{"strategy", "strategy --config FILE [--report 10s]\n\tsubscribe to every gateway, arbitrate the lines, detect cross-exchange arbitrage, emit signals", runStrategy},
+	{"tap", "tap --config FILE [--gateways ID,..] [--out FILE] [--duration D]\n\tsubscribe to the gateways like the strategy, arbitrate, print every delivered record as a JSON line (normalize's schema plus gateway_id, gateway_seq, line)", runTap},
 	{"archiver", "archiver --config FILE [--tail-records 16384]\n\tsubscribe to every gateway, arbitrate each region's lines, archive into Kafka (topic per region, partition per exchange) through a disk spool", runArchiver},
 	{"replay", "replay --config FILE [--regions R,..] [--topics T,..] [--exchanges EX,..] [--instruments I,..] [--kinds K,..] [--from T] [--to T] [--speed max|Nx] [--output zmq|jsonl|csv|parquet] [--publish EP] [--path FILE|-] [--wait-subscribers 1] [--metrics HOST:PORT]\n\tread the archive back in time order, paced, onto the bus or into a file (SIGUSR1 pauses, SIGUSR2 resumes)", runReplay},
-	{"sim", "sim [--listen 127.0.0.1:18080] [--seed N] [--rate R] [--duration D] [--fault ex:gap=N,...] [--replay ex=FILE] [--metrics HOST:PORT]\n\tserve all ten exchanges' protocols on loopback from a seeded market model or recorded frames", runSim},
+	{"sim", "sim [--listen 127.0.0.1:18080] [--seed N] [--rate R] [--duration D] [--fault ex:gap=N,...] [--replay ex=FILE] [--metrics HOST:PORT] [--events FILE] [--generate-for D]\n\tserve all ten exchanges' protocols on loopback from a seeded market model or recorded frames", runSim},
 	{"normalize", "normalize --exchange EX [FILE...]\n\tread raw frames (one JSON document per line; stdin when no FILE) and print one JSON object per normalized record", runNormalize},
 }
 

@@ -78,3 +78,12 @@ func TestMetricsFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestTapCommandUsage(t *testing.T) {
+	if code, _, errOut := runCmd(t, "", "tap"); code != 2 || !strings.Contains(errOut, "usage: tickline tap") {
+		t.Errorf("no --config: code %d, stderr %s", code, errOut)
+	}
+	if code, _, errOut := runCmd(t, "", "tap", "--config", "../../configs/demo.yaml", "--gateways", "gw-nope"); code != 1 || !strings.Contains(errOut, "gw-nope") {
+		t.Errorf("unknown gateway: code %d, stderr %s", code, errOut)
+	}
+}

@@ -4,7 +4,9 @@
 #   kafka.sh fetch                          fetch the pinned Kafka runtime jars (idempotent)
 #   kafka.sh start single|cluster [--dir DIR] [--port BASE]
 #                                           format + start 1 node, or 3 nodes (RF=3, min.insync=2);
-#                                           prints KAFKA_SEEDS=127.0.0.1:19092,... when every node is ready
+#                                           prints KAFKA_SEEDS=127.0.0.1:19092,... when every node is ready,
+#                                           and the SASL_SSL listener: KAFKA_SECURE_SEEDS, KAFKA_CA (PEM),
+#                                           KAFKA_SASL_USER, KAFKA_SASL_PASSWORD
 #   kafka.sh stop [--dir DIR] [--kill]      stop every node started from DIR (SIGTERM, then SIGKILL)
 #   kafka.sh status [--dir DIR]             one line per node: id, pid, port, up/down
 #   kafka.sh seeds [--dir DIR]              print the bootstrap list (host:port,...)
@@ -23,7 +25,10 @@
 #   KAFKA_RUN_DIR        run dir (default ${TMPDIR:-/tmp}/tickline-kafka); --dir overrides
 #   KAFKA_BASE_PORT      first port (default 19092). Node i (1-based) listens on
 #                        client  BASE+2(i-1)  and controller  BASE+2(i-1)+1:
-#                        19092/19093, 19094/19095, 19096/19097
+#                        19092/19093, 19094/19095, 19096/19097; and a SASL_SSL client
+#                        listener on BASE+100+(i-1): 19192, 19193, 19194 (TLS with a
+#                        throwaway CA made at start; SASL PLAIN, SCRAM-SHA-256 and
+#                        SCRAM-SHA-512 for user tickline)
 #   KAFKA_HEAP_OPTS      default "-Xms128m -Xmx512m" per node
 #   KAFKA_START_TIMEOUT  seconds to wait for readiness (default 90)
 #   JAVA                 java binary (default $JAVA_HOME/bin/java or java)
@@ -76,6 +81,31 @@ fetch() {
 
 client_port() { echo $((BASE_PORT + 2 * ($1 - 1))); }
 ctrl_port() { echo $((BASE_PORT + 2 * ($1 - 1) + 1)); }
+secure_port() { echo $((BASE_PORT + 100 + $1 - 1)); }
+
+SASL_USER=tickline
+SASL_PASSWORD=tickline-test-secret
+
+secure_seeds_of() {
+  local i out=""
+  for ((i = 1; i <= NODES; i++)); do out+="${out:+,}127.0.0.1:$(secure_port "$i")"; done
+  echo "$out"
+}
+
+# A throwaway CA and one certificate for 127.0.0.1/localhost, PEM, for the SASL_SSL listener.
+make_tls() {
+  local d="$RUN_DIR/tls"
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=tickline test CA" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" >/dev/null 2>&1 || die "openssl: CA"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$d/broker.key.pem" \
+    -out "$d/broker.csr" >/dev/null 2>&1 || die "openssl: broker key"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/san.ext"
+  openssl x509 -req -in "$d/broker.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+    -extfile "$d/san.ext" -out "$d/broker.crt.pem" >/dev/null 2>&1 || die "openssl: broker cert"
+  openssl pkcs8 -topk8 -nocrypt -in "$d/broker.key.pem" -out "$d/broker.pk8.pem" >/dev/null 2>&1 || die "openssl: pkcs8"
+  cat "$d/broker.pk8.pem" "$d/broker.crt.pem" "$d/ca.pem" >"$d/broker.pem"
+}
 
 load_state() {
   [ -f "$RUN_DIR/cluster.env" ] || die "no Kafka started from $RUN_DIR (run: kafka.sh start single|cluster --dir $RUN_DIR)"
@@ -144,11 +174,19 @@ write_props() { # node id
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),CONTROLLER://127.0.0.1:$(ctrl_port "$i")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$i")
+listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),CONTROLLER://127.0.0.1:$(ctrl_port "$i"),SECURE://127.0.0.1:$(secure_port "$i")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),SECURE://127.0.0.1:$(secure_port "$i")
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SECURE:SASL_SSL
+# SECURE: TLS (PEM key and chain from make_tls) + SASL PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512.
+# SCRAM credentials are written at format time (StorageTool --add-scram).
+listener.name.secure.ssl.keystore.type=PEM
+listener.name.secure.ssl.keystore.location=$RUN_DIR/tls/broker.pem
+listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.secure.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
+listener.name.secure.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$RUN_DIR/broker$i/data
 auto.create.topics.enable=false
 num.partitions=1
@@ -248,7 +286,7 @@ start() {
   fi
   local i p
   for ((i = 1; i <= NODES; i++)); do
-    for p in "$(client_port "$i")" "$(ctrl_port "$i")"; do
+    for p in "$(client_port "$i")" "$(ctrl_port "$i")" "$(secure_port "$i")"; do
       port_open "$p" && die "port 127.0.0.1:$p is in use (choose another base with --port or KAFKA_BASE_PORT)"
     done
   done
@@ -266,11 +304,14 @@ KAFKA_VERSION=$KAFKA_VERSION
 LIBS=$LIBS
 EOF
   write_log4j
+  make_tls
   local t0=$SECONDS fpids=()
   for ((i = 1; i <= NODES; i++)); do
     write_props "$i"
     "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$RUN_DIR/tools-log4j2.properties" -cp "$(java_cp)" \
       kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$RUN_DIR/broker$i/server.properties" \
+      --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
+      --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" \
       >"$RUN_DIR/broker$i/format.log" 2>&1 &
     fpids+=($!)
   done
@@ -287,6 +328,10 @@ EOF
   done
   log "started $MODE (Kafka $KAFKA_VERSION, $NODES node(s), cluster id $CLUSTER_ID) in $((SECONDS - t0))s; run dir $RUN_DIR"
   echo "KAFKA_SEEDS=$(seeds_of)"
+  echo "KAFKA_SECURE_SEEDS=$(secure_seeds_of)"
+  echo "KAFKA_CA=$RUN_DIR/tls/ca.pem"
+  echo "KAFKA_SASL_USER=$SASL_USER"
+  echo "KAFKA_SASL_PASSWORD=$SASL_PASSWORD"
 }
 
 stop_nodes() { # [kill]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run a command against a real Kafka started for it, and stop Kafka afterwards whatever happens.
 #   with-kafka.sh single|cluster [--dir DIR] [--port BASE] -- COMMAND [ARGS...]
-# Exports KAFKA_SEEDS (bootstrap list), KAFKA_RF (1 or 3) and KAFKA_RUN_DIR to COMMAND and exits
+# Exports KAFKA_SEEDS (bootstrap list), KAFKA_RF (1 or 3), KAFKA_RUN_DIR, and the SASL_SSL
+# listener's KAFKA_SECURE_SEEDS, KAFKA_CA, KAFKA_SASL_USER, KAFKA_SASL_PASSWORD to COMMAND and exits
 # with COMMAND's status. Used by .ci/run, e.g.
 #   scripts/kafka/with-kafka.sh cluster -- make test
 set -euo pipefail
@@ -39,6 +40,11 @@ out=$("$K" start "$mode" "${opts[@]+"${opts[@]}"}") || { started=1; exit 1; }
 started=1
 KAFKA_SEEDS=$(sed -n 's/^KAFKA_SEEDS=//p' <<<"$out")
 [ -n "$KAFKA_SEEDS" ] || { echo "with-kafka.sh: kafka.sh start printed no KAFKA_SEEDS" >&2; exit 1; }
+for v in KAFKA_SECURE_SEEDS KAFKA_CA KAFKA_SASL_USER KAFKA_SASL_PASSWORD; do
+  val=$(sed -n "s/^$v=//p" <<<"$out")
+  [ -n "$val" ] || { echo "with-kafka.sh: kafka.sh start printed no $v" >&2; exit 1; }
+  export "$v=$val"
+done
 export KAFKA_SEEDS KAFKA_RF=$rf
 echo "with-kafka.sh: KAFKA_SEEDS=$KAFKA_SEEDS KAFKA_RF=$KAFKA_RF: $*" >&2
 set +e

@@ -8,10 +8,13 @@
 //
 //   - Ids (no wire.FlagNoSeq): Seq grows along the stream — dense sequences, sparse
 //     monotonic ids (ms-based ids, update ids shared by several channels) and trade ids
-//     alike. The key is Seq. A record flagged wire.FlagSeqReset starts a new epoch by the
-//     exchange's own rule (Bybit u = 1, OKX seqId < prevSeqId); records whose exchange time
-//     is older than the reset's belong to the previous epoch, which is kept until it ages
-//     out.
+//     alike. The key is Seq. Sequences restart
+//     by the exchange's own rules (Bybit u = 1, OKX seqId < prevSeqId: the gateway flags
+//     that record wire.FlagSeqReset); within an epoch ids and exchange times rise together,
+//     and that one rule places every record (decideID): a reset record starts an epoch at
+//     its exchange time, an id below the top with a later time starts one when its
+//     line dropped the reset record, and a record belongs to the newest epoch begun at or
+//     before its exchange time. Up to eight past epochs are kept until they age out.
 //   - Content with exchange time (FlagNoSeq, TsExchange ≠ 0): Seq is a hash of the event's
 //     identifying fields. The key is (TsExchange, hash), ordered by exchange time, so the
 //     same content at another time (A→B→A) is another event.
@@ -36,8 +39,8 @@
 // below the floor is OutcomeLate — dropped and counted, because it may be a copy of a
 // forgotten event or an event every line brought too late (a loss, named as such). Nothing
 // past the tolerance is ever delivered twice — except on content-only streams, which have
-// no order to tell a very late copy from a new event: there a line silent or behind for
-// longer than the tolerance restarts at the head.
+// no order to tell a very late copy from a new event: there a copy more than the tolerance
+// late is delivered again.
 //
 // # Bounded memory
 //
@@ -45,8 +48,9 @@
 // Stats.Untracked: nothing is dropped for lack of room) and at most Options.MaxKeys keys
 // remembered in all (24 bytes each), allocated as streams fill. A stream that cannot grow
 // forgets its oldest key early (Stats.Evictions, per line that caused it): the floor rises
-// and the tolerance shrinks for that stream. Default bound: 65,536 streams and 2^21 keys,
-// about 48 MiB of keys plus per-stream overhead (~1.3 KiB each).
+// and the tolerance shrinks for that stream. A content-only stream keeps at most 4,096 keys
+// (each record scans them). Default bound: 65,536 streams and 2^21 keys, about 48 MiB of
+// keys, plus ~200 bytes per stream and 128 KiB of per-line lag estimates.
 //
 // Ownership: an Arbiter is owned by one goroutine (the receiver's handler); nothing locks.
 // Decide does not allocate in steady state (a stream's key store grows by doubling until it
@@ -168,21 +172,12 @@ type keyset struct {
 	floorA, floorB   uint64
 	hasFloor         bool
 	epochTs, epochID uint64
-	epoch            bool   // this set began at a FlagSeqReset record (epochTs, epochID)
-	startAt          int64  // arrival of that record (receiver clock)
-	implicit         bool   // begun by implicitEpoch: its reset record was not seen first
-	floorTsBefore    uint64 // exchange time of the previous epoch's top when this one began
-	topIDBefore      uint64 // and that top's id
+	epoch            bool  // this set is an epoch begun at (epochTs, epochID)
+	startAt          int64 // arrival of the record that began it (receiver clock)
 	ex               wire.Exchange
 }
 
 func (k *keyset) live() []entry { return k.e[k.head:] }
-
-// above reports whether id is above every id k holds (and k holds some).
-func (k *keyset) above(id uint64) bool {
-	l := k.live()
-	return len(l) > 0 && id > l[len(l)-1].a
-}
 
 func (k *keyset) belowFloor(a, b uint64) bool {
 	return k.hasFloor && (a < k.floorA || a == k.floorA && b <= k.floorB)
@@ -380,8 +375,8 @@ func (s *stream) epochOf(ts uint64) int {
 }
 
 // implicitEpoch reports whether an id record starts a new epoch whose reset record this
-// line did not bring: an id at or below the current epoch's top with an exchange time
-// after the top's.
+// line did not bring: an id below the current epoch's top with an exchange time after the
+// top's. (The top's own id again with a later time is a subscribe snapshot repeating it.)
 func (a *Arbiter) implicitEpoch(cur *keyset, id, ts uint64) bool {
 	topID, topTs := cur.floorA, cur.floorB
 	if l := cur.live(); len(l) > 0 {
@@ -389,7 +384,7 @@ func (a *Arbiter) implicitEpoch(cur *keyset, id, ts uint64) bool {
 	} else if !cur.hasFloor {
 		return false
 	}
-	return topTs != 0 && id <= topID && ts > topTs
+	return topTs != 0 && id < topID && ts > topTs
 }
 
 // placeReset places a reset record: a copy of one already placed changes nothing; else it
@@ -501,8 +496,9 @@ func (a *Arbiter) age(k *keyset, now int64) {
 }
 
 // decideKey decides key (x, y) in the ordered set k and remembers it when first. With
-// idOnly the set is ordered by x alone and y (the exchange time) is stored beside it: a
-// copy has the same id and the same exchange time (where both are known).
+// idOnly the key is x alone and y (the exchange time) is stored beside it, to place
+// epochs: within an epoch an id is one event, whatever time a copy carries (a snapshot a
+// venue sends on subscribe repeats the last update id with the time it was sent).
 func (a *Arbiter) decideKey(line int, k *keyset, x, y uint64, idOnly bool, now int64) Outcome {
 	a.age(k, now)
 	kx, ky := x, y
@@ -516,14 +512,9 @@ func (a *Arbiter) decideKey(line int, k *keyset, x, y uint64, idOnly bool, now i
 	}
 	i := k.find(kx, ky)
 	l := k.live()
-	for j := i; j < len(l) && l[j].a == x; j++ {
-		if l[j].b == y || idOnly && (l[j].b == 0 || y == 0) {
-			a.lineLag[line][k.ex] = now - l[j].at
-			return OutcomeDuplicate
-		}
-		if !idOnly {
-			break
-		}
+	if i < len(l) && l[i].a == x && (idOnly || l[i].b == y) {
+		a.lineLag[line][k.ex] = now - l[i].at
+		return OutcomeDuplicate
 	}
 	if !a.room(k, line) {
 		// The budget is spent and k has nothing to give back: deliver, unremembered.

@@ -292,3 +292,20 @@ func TestZeroAlloc(t *testing.T) {
 		t.Fatalf("Offer allocates %v times", n)
 	}
 }
+
+// Regression (found by the exactly-once run): a snapshot a venue sends on subscribe
+// repeats the last update id with the time it was sent. It is a copy, and it starts no
+// epoch — also when it is older than the other line's newest id.
+func TestRegressionSubscribeSnapshotRepeatsID(t *testing.T) {
+	a := New(Options{})
+	ts := int64(1_700_000_000_000) * ms
+	for u := uint64(100); u <= 105; u++ {
+		a.Offer(0, resetHdr(u, ts+int64(u)*ms, false), int64(u))
+	}
+	if a.Offer(1, resetHdr(105, ts+500*ms, false), 200) || a.Offer(1, resetHdr(103, ts+103*ms, false), 201) {
+		t.Fatal("subscribe snapshot's repeat of an id delivered twice")
+	}
+	if a.Stats.Resets[1] != 0 || !a.Offer(0, resetHdr(106, ts+106*ms, false), 202) {
+		t.Fatalf("snapshot repeat started an epoch (resets %d)", a.Stats.Resets[1])
+	}
+}

@@ -54,9 +54,14 @@ type schedule struct {
 	lag    []int64 // per line, base lag
 }
 
-// resetEvery: one event in this many is an exchange sequence reset — far more often than
-// any venue (hours apart), so that schedules hold several resets within the tolerance.
-const resetEvery = 150
+// resetEvery: one event in this many is an exchange sequence reset, at least resetGap
+// events (~0.5 s: more than the tolerance plus the lines' lag) after the previous one —
+// still far more often than any venue resets (hours apart), so that a schedule holds
+// several, with lines dropping reset records and carrying either epoch late.
+const (
+	resetEvery = 100
+	resetGap   = 300
+)
 
 // genEvents makes n events of pattern p starting at exchange time 0 (ns).
 func genEvents(rng *rand.Rand, p pattern, n int) []modelEvent {
@@ -64,6 +69,7 @@ func genEvents(rng *rand.Rand, p pattern, n int) []modelEvent {
 	var t int64
 	seq := uint64(1 + rng.IntN(1_000_000))
 	lastMs, ctr := int64(-1), uint64(0)
+	lastReset := 0
 	alphabet := uint64(2 + rng.IntN(3))
 	for i := range evs {
 		gap := int64(rng.IntN(3_000)) * 1000 // 0–3 ms
@@ -88,7 +94,8 @@ func genEvents(rng *rand.Rand, p pattern, n int) []modelEvent {
 			e.seq = uint64(m)*mul + ctr
 			ctr++
 		case patReset:
-			if i > 0 && rng.IntN(resetEvery) == 0 {
+			if i-lastReset >= resetGap && rng.IntN(resetEvery) == 0 {
+				lastReset = i
 				if rng.IntN(2) == 0 || seq < 100_000 {
 					seq = 1 // Bybit: restart at 1
 				} else {

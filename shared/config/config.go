@@ -223,8 +223,41 @@ type Archiver struct {
 	SpoolFsync string `yaml:"spool_fsync"`
 	// SpoolFsyncInterval is the fsync period of SpoolFsync "interval". (0, 10s].
 	SpoolFsyncInterval time.Duration `yaml:"spool_fsync_interval"`
+	// TLS secures the connections to the brokers (archiver and replay alike).
+	TLS KafkaTLS `yaml:"tls"`
+	// SASL authenticates to the brokers (archiver and replay alike).
+	SASL KafkaSASL `yaml:"sasl"`
 	// Metrics is the host:port for /metrics and /healthz; empty = none.
 	Metrics string `yaml:"metrics,omitempty"`
+}
+
+// KafkaTLS is TLS to the brokers. The brokers' certificates are always verified.
+type KafkaTLS struct {
+	// Enabled turns TLS on (the brokers' listener must be SSL or SASL_SSL).
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM file of the CAs that sign the brokers' certificates; empty = the
+	// system's roots.
+	CAFile string `yaml:"ca_file,omitempty"`
+	// CertFile and KeyFile are this client's PEM certificate and key, for brokers that
+	// authenticate clients by certificate (mutual TLS); both or neither.
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
+	// ServerName overrides the name the brokers' certificates are checked against
+	// (default: the host of each broker address).
+	ServerName string `yaml:"server_name,omitempty"`
+}
+
+// KafkaSASL is SASL authentication to the brokers.
+type KafkaSASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty = no SASL. PLAIN sends the
+	// password as it is, so it requires TLS.
+	Mechanism string `yaml:"mechanism,omitempty"`
+	// Username is required with a mechanism.
+	Username string `yaml:"username,omitempty"`
+	// Password, or PasswordFile (whose content, without a trailing newline, is the
+	// password): exactly one with a mechanism. Prefer the file, readable by the service only.
+	Password     string `yaml:"password,omitempty"`
+	PasswordFile string `yaml:"password_file,omitempty"`
 }
 
 // Replay holds the replay tool's defaults (its flags override them).

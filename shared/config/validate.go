@@ -334,6 +334,38 @@ func (v *validator) strategy(t *Topology) {
 	v.listenAddr("strategy.metrics", s.Metrics)
 }
 
+// kafkaSecurity checks archiver.tls and archiver.sasl (files are read when a client is
+// made: shared/kafka).
+func (v *validator) kafkaSecurity(a *Archiver) {
+	t := a.TLS
+	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "") {
+		v.add("archiver.tls.enabled", ErrRange, "tls settings given but tls is not enabled")
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.add("archiver.tls.cert_file", ErrMissing, "cert_file and key_file go together (mutual TLS)")
+	}
+	s := a.SASL
+	switch s.Mechanism {
+	case "":
+		if s.Username != "" || s.Password != "" || s.PasswordFile != "" {
+			v.add("archiver.sasl.mechanism", ErrMissing, "sasl credentials given without a mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)")
+		}
+		return
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		v.add("archiver.sasl.mechanism", ErrUnknownName, "unknown mechanism %q (known: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", s.Mechanism)
+	}
+	if s.Username == "" {
+		v.add("archiver.sasl.username", ErrMissing, "a username is required with sasl.mechanism")
+	}
+	if (s.Password == "") == (s.PasswordFile == "") {
+		v.add("archiver.sasl.password", ErrMissing, "exactly one of password and password_file is required with sasl.mechanism")
+	}
+	if s.Mechanism == "PLAIN" && !t.Enabled {
+		v.add("archiver.sasl.mechanism", ErrRange, "PLAIN sends the password in clear: enable archiver.tls")
+	}
+}
+
 func (v *validator) archiver(t *Topology, regions map[string]bool) {
 	a := &t.Archiver
 	if len(a.Seeds) == 0 {
@@ -347,6 +379,8 @@ func (v *validator) archiver(t *Topology, regions map[string]bool) {
 			v.add(p, ErrDuplicate, "seed %q listed twice", s)
 		}
 	}
+
+	v.kafkaSecurity(a)
 
 	topicOwner := make(map[string]string)
 	for _, region := range sortedKeys(a.Topics) {
