@@ -367,7 +367,36 @@ func (c *curveReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, c.out[c.off:])
 	c.off += n
+	// Open more frames while whole ones are already buffered, so the caller's buffered
+	// reader sees a batch, not one frame per Read (the bus hands a batch over when its
+	// reader runs dry).
+	for n < len(p) && c.off == len(c.out) && c.whole() {
+		if c.err = c.fill(); c.err != nil {
+			break
+		}
+		m := copy(p[n:], c.out[c.off:])
+		c.off += m
+		n += m
+	}
 	return n, nil
+}
+
+// whole reports whether a complete MESSAGE frame is buffered, so that fill will not
+// block.
+func (c *curveReader) whole() bool {
+	b := c.r.Buffered()
+	if b < 2 {
+		return false
+	}
+	h, _ := c.r.Peek(min(b, 9))
+	if h[0]&flagLong == 0 {
+		return b >= 2+int(h[1])
+	}
+	if len(h) < 9 {
+		return false
+	}
+	size := binary.BigEndian.Uint64(h[1:9])
+	return size <= uint64(b-9)
 }
 
 // fill reads and opens one MESSAGE frame.
