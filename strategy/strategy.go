@@ -191,7 +191,19 @@ func (s *Strategy) SignalEndpoint() string {
 
 // Run subscribes to every gateway and processes until ctx ends.
 func (s *Strategy) Run(ctx context.Context) error {
-	s.sub = bus.NewSubscriber(bus.SubOptions{MaxMessageBytes: s.topo.Bus.MaxMessageBytes}, s.log)
+	so := bus.SubOptions{MaxMessageBytes: s.topo.Bus.MaxMessageBytes}
+	if c := s.topo.Strategy.Curve; c != nil {
+		secret, err := c.Secret()
+		if err != nil {
+			return fmt.Errorf("strategy: %w", err)
+		}
+		keys, _, err := s.topo.GatewayKeys(s.eps)
+		if err != nil {
+			return fmt.Errorf("strategy: %w", err)
+		}
+		so.Curve = &bus.CurveClient{Secret: secret, ServerKeys: keys}
+	}
+	s.sub = bus.NewSubscriber(so, s.log)
 	if err := s.sub.Connect(s.eps...); err != nil {
 		return err
 	}

@@ -80,6 +80,9 @@ type Gateway struct {
 	Metrics string `yaml:"metrics,omitempty"`
 	// Journal keeps what the gateway published for retransmits; nil = no journal.
 	Journal *Journal `yaml:"journal,omitempty"`
+	// Curve secures the bus endpoint with CURVE; nil = NULL (no security). See
+	// GatewayCurve and SECURITY.md.
+	Curve *GatewayCurve `yaml:"curve,omitempty"`
 	// Feeds maps an exchange name (wire.ParseExchange) to its connection; at least one.
 	Feeds map[string]*Feed `yaml:"exchanges"`
 }
@@ -155,6 +158,9 @@ type Strategy struct {
 	Output string `yaml:"output,omitempty"`
 	// Metrics is the host:port for /metrics and /healthz; empty = none.
 	Metrics string `yaml:"metrics,omitempty"`
+	// Curve is the strategy's CURVE keypair, required when its gateways have curve
+	// sections; nil = NULL.
+	Curve *ReceiverCurve `yaml:"curve,omitempty"`
 }
 
 // FX is the KRW per USD(T) rate source: exactly one of Market or StaticRate.
@@ -199,6 +205,9 @@ type Archiver struct {
 	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
 	// Metrics is the host:port for /metrics and /healthz; empty = none.
 	Metrics string `yaml:"metrics,omitempty"`
+	// Curve is the archiver's CURVE keypair, required when the gateways have curve
+	// sections; nil = NULL.
+	Curve *ReceiverCurve `yaml:"curve,omitempty"`
 }
 
 // Replay holds the replay tool's defaults (its flags override them).
