@@ -2,6 +2,8 @@ package bus
 
 import (
 	"bytes"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,5 +120,54 @@ func TestCurveOversizeAfterHandshake(t *testing.T) {
 	waitFor(t, waitLong, func() bool { return s.Stats()[0].Refused[RefusedOversized] >= 1 }, "oversized counted: %+v", s.Stats())
 	if c.has("big") {
 		t.Fatal("oversized message delivered")
+	}
+}
+
+// TestCurvePublishZeroAlloc: with CURVE, Publish (queueing, and sealing its own direct
+// writes) still allocates nothing once buffers have grown. The subscribers are raw
+// CURVE clients that discard what they read, so that only the publisher is measured.
+func TestCurvePublishZeroAlloc(t *testing.T) {
+	srv, cli := genKeys(t), genKeys(t)
+	p := newTestPublisher(t, "tcp://127.0.0.1:0", Options{DirectWriteGap: time.Nanosecond,
+		Curve: &CurveServer{Secret: srv.sec, Allowed: []zmtp.Key{cli.pub}}})
+	for range 2 {
+		conn, err := net.Dial("tcp", p.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		sess, err := zmtp.Handshake(conn, (&CurveClient{Secret: cli.sec, ServerKey: srv.pub}).config(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, _ := sess.SealFrames(nil, appendSubscription(nil, 1, ""))
+		if _, err := conn.Write(sub); err != nil {
+			t.Fatal(err)
+		}
+		go io.Copy(io.Discard, conn)
+	}
+	waitSubscribed(t, p, 2, "")
+	topic, payload := []byte("bbo.binance.BTC-USDT"), make([]byte, 300)
+	for range 4096 { // grow the slots and the sealing buffers once
+		_ = p.Publish(topic, payload)
+	}
+	waitFor(t, waitLong, func() bool { return p.MaxQueued() == 0 }, "queues drained")
+	direct := func() (n uint64) {
+		for _, st := range p.Stats() {
+			n += st.Direct
+		}
+		return n
+	}
+	before := direct()
+	allocs := testing.AllocsPerRun(500, func() {
+		if err := p.Publish(topic, payload); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if direct() == before {
+		t.Fatal("no message went out directly: the test does not test its path")
+	}
+	if allocs != 0 {
+		t.Fatalf("CURVE Publish: %v allocs/op, want 0", allocs)
 	}
 }
