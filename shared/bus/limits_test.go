@@ -15,7 +15,7 @@ import (
 // greeting used to take every subscriber slot. Now handshakes have their own limit and
 // the oldest is evicted, so a real subscriber gets in and receives while they are open.
 func TestHandshakeSlotExhaustion(t *testing.T) {
-	p := newTestPublisher(t, "tcp://127.0.0.1:0", Options{MaxSubscribers: 64, HandshakeTimeout: time.Minute})
+	p := newTestPublisher(t, "tcp://127.0.0.1:0", Options{MaxSubscribers: 64, MaxHandshakes: 32, HandshakeTimeout: time.Minute})
 	const idle = 80
 	for range idle {
 		c, err := net.Dial("tcp", p.Addr().String())

@@ -35,10 +35,12 @@ type Options struct {
 	// counted in PublisherStats.Rejected and Refused[RefusedSubscriberLimit].
 	// Default 64.
 	MaxSubscribers int
-	// MaxHandshakes limits connections in the ZMTP handshake at once. When a new
-	// connection arrives with MaxHandshakes in progress, the oldest handshake is
-	// closed (Refused[RefusedHandshakeLimit]): connections that never greet cannot keep
-	// a real subscriber out, whose handshake takes a round trip or two. Default 32.
+	// MaxHandshakes limits connections in the ZMTP handshake at once (each costs a
+	// goroutine and about 3 KiB). When a new connection arrives with MaxHandshakes in
+	// progress, the oldest handshake whose peer has not sent its greeting is closed (the
+	// oldest of all when every one has greeted), counted in
+	// Refused[RefusedHandshakeLimit]: connections that never greet cannot keep a real
+	// subscriber out, whose handshake takes a round trip or two. Default 128.
 	MaxHandshakes int
 	// MaxSubscriptions limits distinct prefixes per subscriber; a subscriber that asks
 	// for more is disconnected as malformed. Default 256.
@@ -87,7 +89,7 @@ func (o *Options) setDefaults() {
 		o.MaxSubscribers = 64
 	}
 	if o.MaxHandshakes <= 0 {
-		o.MaxHandshakes = 32
+		o.MaxHandshakes = 128
 	}
 	if o.MaxSubscriptions <= 0 {
 		o.MaxSubscriptions = 256
@@ -185,6 +187,7 @@ type Publisher struct {
 // accept loop evicted it to make room (guarded by Publisher.mu).
 type handshakeEnt struct {
 	seq     uint64
+	greeted bool // the peer's greeting arrived
 	evicted bool
 }
 
@@ -400,7 +403,15 @@ func (p *Publisher) serve(conn net.Conn) {
 	}
 
 	_ = conn.SetDeadline(time.Now().Add(p.opts.HandshakeTimeout))
-	sess, err := zmtp.Handshake(conn, p.zcfg)
+	zcfg := *p.zcfg
+	zcfg.OnGreeting = func() {
+		p.mu.Lock()
+		if e := p.handshaking[conn]; e != nil {
+			e.greeted = true
+		}
+		p.mu.Unlock()
+	}
+	sess, err := zmtp.Handshake(conn, &zcfg)
 	p.mu.Lock()
 	evicted := p.handshaking[conn].evicted
 	delete(p.handshaking, conn)
@@ -455,14 +466,18 @@ func (p *Publisher) serve(conn net.Conn) {
 	}
 }
 
-// evictOldestHandshake closes the connection that has been in the handshake longest
-// (its serve goroutine counts it as RefusedHandshakeLimit). Called under p.mu, with
-// MaxHandshakes entries (a short scan).
+// evictOldestHandshake closes the connection that has been in the handshake longest,
+// preferring one that has not even sent its greeting: a flood of silent connections
+// cannot evict handshakes that are making progress. Its serve goroutine counts it as
+// RefusedHandshakeLimit. Called under p.mu, with MaxHandshakes entries (a short scan).
 func (p *Publisher) evictOldestHandshake() {
 	var oldest net.Conn
 	var ent *handshakeEnt
 	for c, e := range p.handshaking {
-		if !e.evicted && (ent == nil || e.seq < ent.seq) {
+		if e.evicted {
+			continue
+		}
+		if ent == nil || (!e.greeted && ent.greeted) || (e.greeted == ent.greeted && e.seq < ent.seq) {
 			oldest, ent = c, e
 		}
 	}

@@ -49,6 +49,9 @@ type Config struct {
 	SocketType string
 	// Curve enables the CURVE mechanism; nil means NULL (no security).
 	Curve *Curve
+	// OnGreeting, when set, is called once the peer's greeting has been read and
+	// accepted (a server can tell connections that greet from those that stay silent).
+	OnGreeting func()
 }
 
 // Session is the outcome of a successful handshake.
@@ -92,6 +95,9 @@ func Handshake(rw io.ReadWriter, cfg *Config) (*Session, error) {
 	minor, err := checkGreeting(peer[:], mech)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.OnGreeting != nil {
+		cfg.OnGreeting()
 	}
 	s := &Session{PeerMinor: minor}
 	h := handshaker{rw: rw, cfg: cfg}
