@@ -84,7 +84,7 @@ func newKeys(t testing.TB) keypair {
 }
 
 // pair runs Handshake on both ends of a loopback TCP connection.
-func pair(t *testing.T, server, client *Config) (ss, cs *Session, serr, cerr error, sc, cc net.Conn) {
+func pair(t *testing.T, server, client *Config) (ss, cs *Session, sc, cc net.Conn, serr, cerr error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -125,14 +125,14 @@ func pair(t *testing.T, server, client *Config) (ss, cs *Session, serr, cerr err
 }
 
 func TestNullHandshake(t *testing.T) {
-	ss, cs, serr, cerr, _, _ := pair(t, &Config{SocketType: "PUB"}, &Config{SocketType: "SUB"})
+	ss, cs, _, _, serr, cerr := pair(t, &Config{SocketType: "PUB"}, &Config{SocketType: "SUB"})
 	if serr != nil || cerr != nil {
 		t.Fatalf("server %v, client %v", serr, cerr)
 	}
 	if ss.PeerSocketType != "SUB" || cs.PeerSocketType != "PUB" || ss.Secure() || cs.Secure() {
 		t.Fatalf("sessions %+v %+v", ss, cs)
 	}
-	_, _, serr, _, _, _ = pair(t, &Config{SocketType: "PUB"}, &Config{SocketType: "PUB"})
+	_, _, _, _, serr, _ = pair(t, &Config{SocketType: "PUB"}, &Config{SocketType: "PUB"})
 	if !errors.Is(serr, ErrSocketType) {
 		t.Fatalf("PUB-PUB: %v", serr)
 	}
@@ -146,7 +146,7 @@ func TestCurveHandshakeAndMessages(t *testing.T) {
 	scfg := &Config{SocketType: "PUB", Curve: &Curve{Server: true, Public: srv.pub, Secret: srv.sec,
 		Allow: func(k Key) bool { return k == cli.pub }}}
 	ccfg := &Config{SocketType: "SUB", Curve: &Curve{Public: cli.pub, Secret: cli.sec, ServerKey: srv.pub}}
-	ss, cs, serr, cerr, sc, cc := pair(t, scfg, ccfg)
+	ss, cs, sc, cc, serr, cerr := pair(t, scfg, ccfg)
 	if serr != nil || cerr != nil {
 		t.Fatalf("server %v, client %v", serr, cerr)
 	}
@@ -187,7 +187,7 @@ func TestCurveHandshakeAndMessages(t *testing.T) {
 	}
 
 	// Tampering is caught by the box.
-	ss2, cs2, serr, cerr, sc2, cc2 := pair(t, scfg, ccfg)
+	ss2, cs2, sc2, cc2, serr, cerr := pair(t, scfg, ccfg)
 	if serr != nil || cerr != nil {
 		t.Fatalf("server %v, client %v", serr, cerr)
 	}
@@ -209,19 +209,19 @@ func TestCurveRefusals(t *testing.T) {
 		return &Config{SocketType: "SUB", Curve: &Curve{Public: k.pub, Secret: k.sec, ServerKey: serverKey}}
 	}
 	// A client not on the allow list: the server refuses and says so.
-	_, _, serr, cerr, _, _ := pair(t, server(), client(other, srv.pub))
+	_, _, _, _, serr, cerr := pair(t, server(), client(other, srv.pub))
 	if !errors.Is(serr, ErrDenied) || !errors.Is(cerr, ErrPeerError) {
 		t.Fatalf("unlisted client: server %v, client %v", serr, cerr)
 	}
 	// A client that has the wrong server key: HELLO does not open.
-	_, _, serr, _, _, _ = pair(t, server(), client(cli, other.pub))
+	_, _, _, _, serr, _ = pair(t, server(), client(cli, other.pub))
 	if !errors.Is(serr, ErrCrypto) {
 		t.Fatalf("wrong server key: server %v", serr)
 	}
 	// A server impersonating with another secret cannot open HELLO and the client does
 	// not connect; one that answers with a WELCOME of its own making is caught by the box.
 	fake := &Config{SocketType: "PUB", Curve: &Curve{Server: true, Public: other.pub, Secret: other.sec}}
-	_, _, serr, cerr, _, _ = pair(t, fake, client(cli, srv.pub))
+	_, _, _, _, serr, cerr = pair(t, fake, client(cli, srv.pub))
 	if !errors.Is(serr, ErrCrypto) || cerr == nil {
 		t.Fatalf("impostor server: server %v, client %v", serr, cerr)
 	}
@@ -240,7 +240,7 @@ func TestCurveRefusals(t *testing.T) {
 		t.Fatalf("forged WELCOME: %v", err)
 	}
 	// NULL against CURVE.
-	_, _, serr, _, _, _ = pair(t, server(), &Config{SocketType: "SUB"})
+	_, _, _, _, serr, _ = pair(t, server(), &Config{SocketType: "SUB"})
 	if !errors.Is(serr, ErrMechanism) {
 		t.Fatalf("NULL client: %v", serr)
 	}
@@ -249,7 +249,7 @@ func TestCurveRefusals(t *testing.T) {
 // TestSealZeroAlloc: sealing into a buffer with room does not allocate.
 func TestSealZeroAlloc(t *testing.T) {
 	srv, cli := newKeys(t), newKeys(t)
-	ss, _, serr, cerr, _, _ := pair(t,
+	ss, _, _, _, serr, cerr := pair(t,
 		&Config{SocketType: "PUB", Curve: &Curve{Server: true, Public: srv.pub, Secret: srv.sec}},
 		&Config{SocketType: "SUB", Curve: &Curve{Public: cli.pub, Secret: cli.sec, ServerKey: srv.pub}})
 	if serr != nil || cerr != nil {
