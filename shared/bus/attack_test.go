@@ -107,3 +107,24 @@ func TestHandshakeHugeFrameToSubscriber(t *testing.T) {
 		return st.DialErrors >= 1 && st.Refused[RefusedOversized] >= 1 && st.Connects == 0
 	}, "oversized handshake counted: %+v", s.Stats())
 }
+
+// TestSubscriberHandshakeTimeout: a "publisher" that accepts and never greets costs the
+// subscriber one HandshakeTimeout per attempt, counted, and it keeps redialling.
+func TestSubscriberHandshakeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	s, _ := newTestSubscriber(t, SubOptions{HandshakeTimeout: 30 * time.Millisecond}, []string{"tcp://" + ln.Addr().String()}, "")
+	waitFor(t, waitLong, func() bool { return s.Stats()[0].Refused[RefusedHandshakeTimeout] >= 2 }, "timeouts counted: %+v", s.Stats())
+}

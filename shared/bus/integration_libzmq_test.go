@@ -334,10 +334,14 @@ func TestIntegrationLibzmqCurvePublisher(t *testing.T) {
 		return st.Refused[RefusedUnauthorized]+st.Refused[RefusedHandshakeError] >= 1
 	}, "unauthorized subscriber refused: %+v", badSub.Stats())
 
-	const want = 60
-	goodSub, good := newTestSubscriber(t, SubOptions{Curve: &CurveClient{Secret: cli.sec, ServerKey: srv.pub}}, []string{ep}, "bbo.")
+	// Heartbeats every 10 ms: sealed PINGs to libzmq and its sealed PONGs (command flag
+	// inside the box) must keep the connection up.
+	const want = 300
+	goodSub, good := newTestSubscriber(t, SubOptions{Heartbeat: 10 * time.Millisecond, Curve: &CurveClient{Secret: cli.sec, ServerKey: srv.pub}}, []string{ep}, "bbo.")
 	waitFor(t, waitLong, func() bool { return len(good.snapshot()) >= want }, "messages from libzmq CURVE PUB")
-	_ = goodSub
+	if st := goodSub.Stats()[0]; st.Connects != 1 || st.Disconnects != 0 || st.Malformed != 0 {
+		t.Fatalf("CURVE connection to libzmq not steady: %+v", st)
+	}
 	prev := -1
 	for _, r := range good.snapshot() {
 		if r.topic != "bbo.okx.BTC-USDT" {
