@@ -224,6 +224,8 @@ s.curve_publickey = sys.argv[3].encode()
 s.curve_secretkey = sys.argv[4].encode()
 s.setsockopt(zmq.SUBSCRIBE, b"bbo.")
 s.setsockopt(zmq.RCVTIMEO, int(sys.argv[6]))
+s.setsockopt(zmq.HEARTBEAT_IVL, 10)      # sealed PINGs to us every 10 ms ...
+s.setsockopt(zmq.HEARTBEAT_TIMEOUT, 200) # ... and a reconnect if our PONGs stop
 s.connect(sys.argv[1])
 print("connecting", flush=True)
 try:
@@ -256,6 +258,13 @@ func TestIntegrationLibzmqCurveSubscriber(t *testing.T) {
 		t.Fatalf("python: %q", l)
 	}
 	waitSubscribed(t, p, 1, "bbo.")
+	// Let libzmq's heartbeats run: a PONG it cannot open would make it reconnect.
+	for idle := time.Now().Add(500 * time.Millisecond); time.Now().Before(idle); {
+		time.Sleep(10 * time.Millisecond) // an idle period, not a synchronisation
+	}
+	if tot := p.Totals(); tot.Accepted != 1 || tot.Malformed != 0 {
+		t.Fatalf("libzmq CURVE heartbeats broke the connection: %+v", tot)
+	}
 	big := strings.Repeat("z", 700) // long frames too
 	for i := range n {
 		payload := strconv.Itoa(i)
