@@ -71,6 +71,9 @@ func TestCurveRoundTrip(t *testing.T) {
 	if tot := p.Totals(); tot.Malformed != 0 || tot.Accepted != 1 {
 		t.Fatalf("publisher totals %+v", tot)
 	}
+	if st := p.Stats(); len(st) != 1 || st[0].Key != cli.pub.String() {
+		t.Fatalf("subscriber stats do not name its key: %+v", st)
+	}
 }
 
 // TestCurveRefused: a subscriber whose key is not allowed, one with the wrong server

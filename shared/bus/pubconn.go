@@ -391,8 +391,13 @@ func (c *pubConn) shutdown() {
 func (c *pubConn) stats() SubscriberStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	key := ""
+	if c.sess.Secure() {
+		key = c.sess.PeerKey.String()
+	}
 	return SubscriberStats{
 		Remote:        c.remote,
+		Key:           key,
 		Sent:          c.sent.Load(),
 		Direct:        c.directs.Load(),
 		Dropped:       c.dropped,

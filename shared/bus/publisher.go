@@ -133,6 +133,7 @@ type PublisherStats struct {
 // SubscriberStats describe one connected subscriber as seen by the publisher.
 type SubscriberStats struct {
 	Remote        string   // peer address
+	Key           string   // CURVE: the subscriber's long-term public key (Z85); "" with NULL
 	Sent          uint64   // messages written to the connection
 	Direct        uint64   // of those, written by Publish itself (see Options.DirectWriteGap)
 	Dropped       uint64   // messages dropped, oldest first, because the queue was full
