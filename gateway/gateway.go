@@ -120,7 +120,15 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 	if opts.Bind != "" {
 		bind = opts.Bind
 	}
-	g.pub, err = bus.NewPublisher(bind, busOptions(&topo.Bus), g.log)
+	bo := busOptions(&topo.Bus)
+	if c := gc.Curve; c != nil {
+		secret, allowed, err := c.Keys()
+		if err != nil {
+			return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
+		}
+		bo.Curve = &bus.CurveServer{Secret: secret, Allowed: allowed}
+	}
+	g.pub, err = bus.NewPublisher(bind, bo, g.log)
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tickline/tickline/gateway/session"
+	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/metrics"
 )
 
@@ -60,6 +61,12 @@ func (g *Gateway) Register(reg *metrics.Registry) {
 	reg.Counter("bus_stall_disconnects_total", "Subscribers disconnected for stalling.", gw, func() float64 { return float64(g.pub.Totals().StallDisconnects) })
 	reg.Gauge("bus_subscribers", "Subscribers connected.", gw, func() float64 { return float64(g.pub.Totals().Subscribers) })
 	reg.Gauge("bus_max_queued", "Longest subscriber queue, messages.", gw, func() float64 { return float64(g.pub.MaxQueued()) })
+	reg.Gauge("bus_handshakes", "Connections in the ZMTP handshake now.", gw, func() float64 { return float64(g.pub.Totals().Handshaking) })
+	for r := range bus.NumRefusals {
+		l := prometheus.Labels{"gateway": g.cfg.ID, "reason": r.String()}
+		reg.Counter("bus_refused_total", "Bus connections refused or disconnected, by reason (handshake limits, timeouts, bad or unauthorized handshakes, oversized frames, subscription limits, malformed input).", l,
+			func() float64 { return float64(g.pub.Totals().Refused[r]) })
+	}
 	reg.Collector(&subscriberDrops{g: g})
 }
 

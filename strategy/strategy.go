@@ -191,7 +191,11 @@ func (s *Strategy) SignalEndpoint() string {
 
 // Run subscribes to every gateway and processes until ctx ends.
 func (s *Strategy) Run(ctx context.Context) error {
-	s.sub = bus.NewSubscriber(bus.SubOptions{MaxMessageBytes: s.topo.Bus.MaxMessageBytes}, s.log)
+	so, err := bus.ReceiverOptions(s.topo, s.topo.Strategy.Curve, s.eps)
+	if err != nil {
+		return fmt.Errorf("strategy: %w", err)
+	}
+	s.sub = bus.NewSubscriber(so, s.log)
 	if err := s.sub.Connect(s.eps...); err != nil {
 		return err
 	}
@@ -224,7 +228,7 @@ func (s *Strategy) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	err := s.sub.Run(ctx, s.handle)
+	err = s.sub.Run(ctx, s.handle)
 	wg.Wait()
 	s.sub.Close()
 	if s.sig != nil {

@@ -92,6 +92,9 @@ type Gateway struct {
 	Metrics string `yaml:"metrics,omitempty"`
 	// Journal keeps what the gateway published for retransmits; nil = no journal.
 	Journal *Journal `yaml:"journal,omitempty"`
+	// Curve secures the bus endpoint with CURVE; nil = NULL (no security). See
+	// GatewayCurve and SECURITY.md.
+	Curve *GatewayCurve `yaml:"curve,omitempty"`
 	// Feeds maps an exchange name (wire.ParseExchange) to its connection; at least one.
 	Feeds map[string]*Feed `yaml:"exchanges"`
 }
@@ -167,6 +170,9 @@ type Strategy struct {
 	Output string `yaml:"output,omitempty"`
 	// Metrics is the host:port for /metrics and /healthz; empty = none.
 	Metrics string `yaml:"metrics,omitempty"`
+	// Curve is the strategy's CURVE keypair, required when its gateways have curve
+	// sections; nil = NULL.
+	Curve *ReceiverCurve `yaml:"curve,omitempty"`
 }
 
 // FX is the KRW per USD(T) rate source: exactly one of Market or StaticRate.
@@ -229,6 +235,9 @@ type Archiver struct {
 	SASL KafkaSASL `yaml:"sasl"`
 	// Metrics is the host:port for /metrics and /healthz; empty = none.
 	Metrics string `yaml:"metrics,omitempty"`
+	// Curve is the archiver's CURVE keypair, required when the gateways have curve
+	// sections; nil = NULL.
+	Curve *ReceiverCurve `yaml:"curve,omitempty"`
 }
 
 // KafkaTLS is TLS to the brokers. The brokers' certificates are always verified.

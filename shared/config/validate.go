@@ -103,6 +103,7 @@ func (t *Topology) validate() []*FieldError {
 	v.strategy(t)
 	v.archiver(t, regions)
 	v.replay(&t.Replay)
+	v.curve(t)
 	return v.errs
 }
 
