@@ -24,6 +24,7 @@ const (
 	DefaultReadTimeout    = 5 * time.Second  // to receive the 16-byte request
 	DefaultWriteTimeout   = 5 * time.Second  // for the peer to take one chunk
 	DefaultRequestTimeout = 30 * time.Second // for the whole response
+	DefaultBytesPerSec    = 32 << 20         // all responses together (a 1M-record window: ~5 s)
 	// chunkBytes and chunkRecords bound one copy under the journal's lock (≈ 10 µs of
 	// memmove), which is the longest a request can hold up the publishing goroutine.
 	chunkBytes   = 64 << 10
@@ -44,6 +45,10 @@ type ServerOptions struct {
 	// ReadTimeout bounds the wait for the request, WriteTimeout each chunk written, and
 	// RequestTimeout the whole response.
 	ReadTimeout, WriteTimeout, RequestTimeout time.Duration
+	// BytesPerSec bounds the bytes all responses together send per second, so that
+	// retransmits (hostile or not) cannot take the gateway's CPU from publishing; a
+	// response waits its turn (within RequestTimeout). Negative: unlimited.
+	BytesPerSec int
 }
 
 func (o *ServerOptions) defaults() {
@@ -65,6 +70,33 @@ func (o *ServerOptions) defaults() {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
 	}
+	if o.BytesPerSec == 0 {
+		o.BytesPerSec = DefaultBytesPerSec
+	}
+}
+
+// pace spreads the responses' chunks over time at a fixed byte rate, shared by every
+// connection: reserve returns when a chunk of n bytes may be sent. Unused time is not
+// saved up, so there is no burst beyond one chunk per waiting connection.
+type pace struct {
+	mu   sync.Mutex
+	rate int64 // bytes per second; 0: unlimited
+	next time.Time
+}
+
+func (p *pace) reserve(n int) time.Time {
+	now := time.Now()
+	if p.rate == 0 {
+		return now
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next.Before(now) {
+		p.next = now
+	}
+	at := p.next
+	p.next = p.next.Add(time.Duration(int64(n) * int64(time.Second) / p.rate))
+	return at
 }
 
 // ServerStats count what a Server did; every refusal has its counter (exported by the
@@ -98,6 +130,8 @@ type Server struct {
 	log  *slog.Logger
 	opts ServerOptions
 	sem  chan struct{} // one token per connection being served
+	pace pace
+	done chan struct{} // closed by Close: ends waits for the pace
 	wg   sync.WaitGroup
 	once sync.Once
 
@@ -132,7 +166,9 @@ func ListenWith(endpoint string, j *Journal, opts ServerOptions, log *slog.Logge
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{j: j, ln: ln, log: log, opts: opts, sem: make(chan struct{}, opts.MaxConns), conns: make(map[net.Conn]struct{})}
+	s := &Server{j: j, ln: ln, log: log, opts: opts, sem: make(chan struct{}, opts.MaxConns), conns: make(map[net.Conn]struct{}),
+		done: make(chan struct{})}
+	s.pace.rate = int64(max(opts.BytesPerSec, 0))
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -264,8 +300,22 @@ func (s *Server) serve(c net.Conn) error {
 	return nil
 }
 
-// write writes b within WriteTimeout and the request's end, counting a failure.
+// write waits for the pace, then writes b within WriteTimeout and the request's end,
+// counting a failure.
 func (s *Server) write(c net.Conn, b []byte, end time.Time) error {
+	if at := s.pace.reserve(len(b)); at.After(time.Now()) {
+		if at.After(end) {
+			s.Stats.WriteTimeouts.Add(1)
+			return errors.New("writing response: the request timeout passes before its turn")
+		}
+		t := time.NewTimer(time.Until(at))
+		select {
+		case <-t.C:
+		case <-s.done:
+			t.Stop()
+			return errors.New("writing response: server closed")
+		}
+	}
 	dl := time.Now().Add(s.opts.WriteTimeout)
 	if end.Before(dl) {
 		dl = end
@@ -289,6 +339,9 @@ func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
 		err = s.ln.Close()
+		if s.done != nil {
+			close(s.done)
+		}
 		s.mu.Lock()
 		s.closed = true
 		for c := range s.conns {

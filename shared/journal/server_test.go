@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -226,5 +227,37 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestServerPace: responses together never send faster than BytesPerSec (a lower bound on
+// the time, which no machine can beat), and still arrive whole.
+func TestServerPace(t *testing.T) {
+	j := New(10000, 10000*128)
+	fill(j, 1, 6000, 100) // 6000 × 104 framed bytes ≈ 609 KiB
+	const rate = 200 << 10
+	s, err := ListenWith("tcp://127.0.0.1:0", j, ServerOptions{BytesPerSec: rate}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 2 { // two clients share the one budget
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := 0
+			if _, _, err := Fetch(context.Background(), s.Endpoint(), 1, 3000, func([]byte) error { n++; return nil }); err != nil || n != 3000 {
+				t.Errorf("%d records, %v", n, err)
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	// The last chunk may start at (total - one chunk per client) / rate.
+	floor := time.Duration(float64(6000*104-2*chunkBytes) / rate * float64(time.Second))
+	if took < floor {
+		t.Fatalf("sent %d bytes in %v: faster than %d B/s allows (%v)", 6000*104, took, rate, floor)
 	}
 }
