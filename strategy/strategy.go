@@ -137,7 +137,9 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Strategy, erro
 		bind = opts.SignalBind
 	}
 	if bind != "" {
-		p, err := bus.NewPublisher(bind, bus.Options{}, s.log)
+		// The topology's bus section tunes every publisher, this one too.
+		b := &topo.Bus
+		p, err := bus.NewPublisher(bind, bus.Options{QueueDepth: b.QueueDepth, MaxMessageBytes: b.MaxMessageBytes, StallTimeout: b.StallTimeout}, s.log)
 		if err != nil {
 			return nil, fmt.Errorf("strategy signals: %w", err)
 		}
