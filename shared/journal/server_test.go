@@ -189,7 +189,7 @@ func TestServerLimits(t *testing.T) {
 	}
 	// Two silent connections take both slots.
 	dial()
-	stuck := dial()
+	dial()
 	var req [16]byte
 	le.PutUint64(req[8:], ^uint64(0))
 	waitFor(t, "both slots taken", func() bool { return len(s.sem) == 2 })
@@ -204,7 +204,7 @@ func TestServerLimits(t *testing.T) {
 	waitFor(t, "silent connections dropped", func() bool { return s.Stats.BadRequests.Load() == 2 })
 
 	// A client that asks and never reads is dropped after WriteTimeout.
-	stuck = dial()
+	stuck := dial()
 	stuck.Write(req[:])
 	waitFor(t, "a write timeout", func() bool { return s.Stats.WriteTimeouts.Load() == 1 })
 
