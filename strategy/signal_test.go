@@ -1,11 +1,14 @@
 package strategy
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tickline/tickline/shared/config"
 )
@@ -37,5 +40,32 @@ func TestSignalPublisherHonoursBus(t *testing.T) {
 	}
 	if err := s.sig.Publish([]byte("sig"), make([]byte, 65<<10)); err == nil {
 		t.Error("65 KiB signal over bus.max_message_bytes 64 KiB accepted")
+	}
+}
+
+// TestMetricsPortTakenIsFatal: a strategy whose metrics address is taken fails to start
+// (it used to run without metrics, the error only logged).
+func TestMetricsPortTakenIsFatal(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	b, err := os.ReadFile("../configs/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, err := config.Parse([]byte(strings.Replace(string(b), "metrics: 127.0.0.1:9301", "metrics: "+taken.Addr().String(), 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(topo, Options{Endpoints: []string{"tcp://127.0.0.1:1", "tcp://127.0.0.1:1"}, Out: io.Discard}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Run(ctx); err == nil || !strings.Contains(err.Error(), "metrics: listening on") {
+		t.Fatalf("Run with a taken metrics port: %v", err)
 	}
 }

@@ -200,12 +200,17 @@ func (s *Strategy) Run(ctx context.Context) error {
 	s.sub.Subscribe("")
 	var wg sync.WaitGroup
 	if addr := s.topo.Strategy.Metrics; addr != "" && !s.opts.NoMetrics {
+		ln, err := metrics.Listen(addr) // a taken port fails the start, like the bus ports
+		if err != nil {
+			s.sub.Close()
+			return fmt.Errorf("strategy: %w", err)
+		}
 		reg := metrics.NewRegistry()
 		s.Register(reg)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := reg.Serve(ctx, addr, s.Health, s.log); err != nil {
+			if err := reg.ServeListener(ctx, ln, s.Health, s.log); err != nil {
 				s.log.Error("metrics server", "err", err)
 			}
 		}()
