@@ -188,9 +188,11 @@ func TestIntegrationJournalAttack(t *testing.T) {
 	// and their write timeout (a minute) is far off.
 	stopPacer()
 	<-pacerDone
+	stopAt := time.Now()
 	cancel()
 	select {
 	case err := <-runDone:
+		t.Logf("Run returned %v after the cancel, %d stuck clients still connected", time.Since(stopAt).Round(time.Microsecond), stuck)
 		if err != nil {
 			t.Errorf("Run: %v", err)
 		}
