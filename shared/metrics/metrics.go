@@ -232,7 +232,7 @@ func (l *capListener) state(c net.Conn, s http.ConnState) {
 	case !ok:
 	case s == http.StateIdle:
 		st.idle, st.since = true, time.Now()
-	default:
+	case s == http.StateActive:
 		st.idle = false
-	}
+	} // StateNew: still idle since accept (no request yet)
 }

@@ -99,6 +99,46 @@ func TestIdleKeepAlivesNotHeld(t *testing.T) {
 	}
 }
 
+// TestSilentConnsNotHeld: connections that never send a request are evicted like idle
+// keep-alives once the cap is reached (not held until the header timeout, here an hour).
+func TestSilentConnsNotHeld(t *testing.T) {
+	saved := limits
+	limits.readHeader, limits.read = time.Hour, time.Hour
+	t.Cleanup(func() { limits = saved })
+	r := NewRegistry()
+	addr := serve(t, r)
+	const n = 500
+	var closed atomic.Int64
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		go func() {
+			c.SetReadDeadline(time.Now().Add(time.Minute))
+			if _, err := c.Read(make([]byte, 1)); err == io.EOF || isReset(err) {
+				closed.Add(1)
+			}
+		}()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for closed.Load() < n-MaxConns {
+		if time.Now().After(deadline) {
+			t.Fatalf("server still holds %d of %d silent connections (cap %d)", n-closed.Load(), n, MaxConns)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz %d during the attack", resp.StatusCode)
+	}
+}
+
 // TestTimeouts: a request header trickled in is cut after the header timeout, an idle
 // keep-alive after the idle timeout (both shortened here).
 func TestTimeouts(t *testing.T) {
