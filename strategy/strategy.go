@@ -137,7 +137,9 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Strategy, erro
 		bind = opts.SignalBind
 	}
 	if bind != "" {
-		p, err := bus.NewPublisher(bind, bus.Options{}, s.log)
+		// The topology's bus section tunes every publisher, this one too.
+		b := &topo.Bus
+		p, err := bus.NewPublisher(bind, bus.Options{QueueDepth: b.QueueDepth, MaxMessageBytes: b.MaxMessageBytes, StallTimeout: b.StallTimeout}, s.log)
 		if err != nil {
 			return nil, fmt.Errorf("strategy signals: %w", err)
 		}
@@ -202,12 +204,17 @@ func (s *Strategy) Run(ctx context.Context) error {
 	s.sub.Subscribe("")
 	var wg sync.WaitGroup
 	if addr := s.topo.Strategy.Metrics; addr != "" && !s.opts.NoMetrics {
+		ln, err := metrics.Listen(addr) // a taken port fails the start, like the bus ports
+		if err != nil {
+			s.sub.Close()
+			return fmt.Errorf("strategy: %w", err)
+		}
 		reg := metrics.NewRegistry()
 		s.Register(reg)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := reg.Serve(ctx, addr, s.Health, s.log); err != nil {
+			if err := reg.ServeListener(ctx, ln, s.Health, s.log); err != nil {
 				s.log.Error("metrics server", "err", err)
 			}
 		}()

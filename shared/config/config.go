@@ -119,7 +119,7 @@ type Feed struct {
 	RESTURL string `yaml:"rest_url,omitempty"`
 	// Symbols maps the exchange's own symbol (BTCUSDT, BTC-USD, BTC/USD, KRW-BTC, ...) to the
 	// channels wanted for it. At least one symbol; channels non-empty, no duplicates.
-	Symbols map[string][]Channel `yaml:"symbols"`
+	Symbols SymbolMap `yaml:"symbols"`
 	// BookDepth is the number of levels per side to subscribe/keep; 0 = the adapter's
 	// default for the exchange. 0..5000.
 	BookDepth int `yaml:"book_depth,omitempty"`
@@ -310,6 +310,7 @@ func Parse(data []byte) (*Topology, error) {
 		return nil, fieldErr("", ErrSyntax, "empty topology file")
 	}
 	idx := indexNodes(&root)
+	scalarErrs := checkScalars(&root)
 
 	t := Defaults()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -317,13 +318,16 @@ func Parse(data []byte) (*Topology, error) {
 	if err := dec.Decode(t); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return nil, joinErrs(idx.decodeErrors(te.Errors))
+			return nil, joinErrs(append(idx.decodeErrors(te.Errors), scalarErrs...))
 		}
 		return nil, syntaxErr(err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err != io.EOF {
 		return nil, fieldErr("", ErrSyntax, "more than one YAML document")
+	}
+	if len(scalarErrs) > 0 {
+		return nil, joinErrs(scalarErrs) // validating truncated or defaulted values would mislead
 	}
 	applyDefaults(t)
 	errs := t.validate()
