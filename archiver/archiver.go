@@ -351,6 +351,10 @@ func (a *Archiver) Run(ctx context.Context) error {
 		return err
 	}
 
+	so, err := bus.ReceiverOptions(a.topo, a.topo.Archiver.Curve, a.eps)
+	if err != nil {
+		return fmt.Errorf("archiver: %w", err)
+	}
 	popts, err := a.producerOpts()
 	if err != nil {
 		return err
@@ -418,7 +422,7 @@ func (a *Archiver) Run(ctx context.Context) error {
 		}
 	}
 
-	sub := bus.NewSubscriber(bus.SubOptions{MaxMessageBytes: a.topo.Bus.MaxMessageBytes}, a.log)
+	sub := bus.NewSubscriber(so, a.log)
 	err = sub.Connect(a.eps...)
 	if err == nil {
 		sub.Subscribe("")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,7 @@ type Gateway struct {
 
 	journal *journal.Journal // what was published, for retransmits (nil: none)
 	jsrv    *journal.Server
+	metrics net.Listener // bound by New so a taken port fails the start (nil: none)
 
 	mu    sync.Mutex // guards seq, buf, topic and the Publish calls
 	seq   uint64
@@ -62,6 +64,9 @@ type Options struct {
 	RefreshEvery time.Duration
 	// NoMetrics skips the metrics server even when the topology names one (tests).
 	NoMetrics bool
+	// Metrics overrides the metrics address (tests: 127.0.0.1:0). Without it, a gateway
+	// whose Bind is overridden serves no metrics.
+	Metrics string
 	// RetransmitBind overrides the journal's retransmit endpoint.
 	RetransmitBind string
 	// WaitSubscribers holds the exchange sessions back until this many receivers have
@@ -70,6 +75,8 @@ type Options struct {
 	WaitSubscribers int
 	// WaitTimeout bounds WaitSubscribers (default 15 s); the gateway then starts anyway.
 	WaitTimeout time.Duration
+	// Journal overrides the retransmit server's limits (zero fields: journal defaults).
+	Journal journal.ServerOptions
 }
 
 // New builds the gateway id of the topology: adapters, connection plans and sessions. It
@@ -120,7 +127,15 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 	if opts.Bind != "" {
 		bind = opts.Bind
 	}
-	g.pub, err = bus.NewPublisher(bind, busOptions(&topo.Bus), g.log)
+	bo := busOptions(&topo.Bus)
+	if c := gc.Curve; c != nil {
+		secret, allowed, err := c.Keys()
+		if err != nil {
+			return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
+		}
+		bo.Curve = &bus.CurveServer{Secret: secret, Allowed: allowed}
+	}
+	g.pub, err = bus.NewPublisher(bind, bo, g.log)
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
 	}
@@ -132,7 +147,20 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 		if opts.RetransmitBind != "" {
 			ep = opts.RetransmitBind
 		}
-		if g.jsrv, err = journal.Listen(ep, g.journal, g.log); err != nil {
+		if g.jsrv, err = journal.ListenWith(ep, g.journal, opts.Journal, g.log); err != nil {
+			g.pub.Close()
+			return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
+		}
+	}
+	maddr := gc.Metrics
+	if opts.Metrics != "" {
+		maddr, g.noMetrics = opts.Metrics, opts.NoMetrics
+	}
+	if maddr != "" && !g.noMetrics {
+		if g.metrics, err = metrics.Listen(maddr); err != nil {
+			if g.jsrv != nil {
+				g.jsrv.Close()
+			}
 			g.pub.Close()
 			return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
 		}
@@ -187,6 +215,14 @@ func (g *Gateway) RetransmitEndpoint() string {
 	return g.jsrv.Endpoint()
 }
 
+// MetricsAddr returns the address /metrics is served on ("" when none).
+func (g *Gateway) MetricsAddr() string {
+	if g.metrics == nil {
+		return ""
+	}
+	return g.metrics.Addr().String()
+}
+
 // Endpoint returns the endpoint the gateway publishes on (with the real port).
 func (g *Gateway) Endpoint() string { return g.pub.Endpoint() }
 
@@ -218,13 +254,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 		defer wg.Done()
 		g.watchSubscribers(ctx)
 	}()
-	if g.cfg.Metrics != "" && !g.noMetrics {
+	if g.metrics != nil {
 		reg := metrics.NewRegistry()
 		g.Register(reg)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := reg.Serve(ctx, g.cfg.Metrics, g.Health, g.log); err != nil {
+			if err := reg.ServeListener(ctx, g.metrics, g.Health, g.log); err != nil {
 				g.log.Error("metrics server", "err", err)
 			}
 		}()
@@ -242,6 +278,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 }
 
 // publish stamps and publishes a session's batch. It runs on session goroutines.
+//
+// g.mu is held across Publish and journal.Append, neither of which does I/O or waits for
+// a peer: Publish copies into subscriber rings, Append copies into the journal under a
+// lock that retransmit requests hold only while copying one bounded chunk out.
 func (g *Gateway) publish(b *adapter.Batch) {
 	now := time.Now().UnixNano()
 	g.mu.Lock()

@@ -404,7 +404,8 @@ func TestIntegrationMetricsScrape(t *testing.T) {
 	_, body := get("/metrics")
 	for _, want := range []string{`tickline_gateway_frames_total{exchange="binance",gateway="gw-korea"}`, `tickline_gateway_published_total{gateway="gw-korea"}`,
 		`tickline_bus_subscribers{gateway="gw-korea"} 1`, `tickline_bus_subscriber_dropped_total{gateway="gw-korea",subscriber=`,
-		`tickline_gateway_trade_gaps_total{exchange="binance",gateway="gw-korea"} 0`, `tickline_gateway_content_repeats_total{exchange="binance",gateway="gw-korea"}`} {
+		`tickline_gateway_trade_gaps_total{exchange="binance",gateway="gw-korea"} 0`, `tickline_gateway_content_repeats_total{exchange="binance",gateway="gw-korea"}`,
+		`tickline_bus_refused_total{gateway="gw-korea",reason="handshake_timeout"} 0`, `tickline_bus_handshakes{gateway="gw-korea"} 0`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tickline/tickline/gateway/session"
+	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/metrics"
 )
 
@@ -60,7 +61,25 @@ func (g *Gateway) Register(reg *metrics.Registry) {
 	reg.Counter("bus_stall_disconnects_total", "Subscribers disconnected for stalling.", gw, func() float64 { return float64(g.pub.Totals().StallDisconnects) })
 	reg.Gauge("bus_subscribers", "Subscribers connected.", gw, func() float64 { return float64(g.pub.Totals().Subscribers) })
 	reg.Gauge("bus_max_queued", "Longest subscriber queue, messages.", gw, func() float64 { return float64(g.pub.MaxQueued()) })
+	reg.Gauge("bus_handshakes", "Connections in the ZMTP handshake now.", gw, func() float64 { return float64(g.pub.Totals().Handshaking) })
+	for r := range bus.NumRefusals {
+		l := prometheus.Labels{"gateway": g.cfg.ID, "reason": r.String()}
+		reg.Counter("bus_refused_total", "Bus connections refused or disconnected, by reason (handshake limits, timeouts, bad or unauthorized handshakes, oversized frames, subscription limits, malformed input).", l,
+			func() float64 { return float64(g.pub.Totals().Refused[r]) })
+	}
 	reg.Collector(&subscriberDrops{g: g})
+	if js := g.jsrv; js != nil {
+		st := &js.Stats
+		reg.Counter("journal_requests_total", "Retransmit requests answered (including responses cut at the per-request limits).", gw, func() float64 { return float64(st.Requests.Load()) })
+		reg.Counter("journal_records_sent_total", "Records sent to retransmit clients.", gw, func() float64 { return float64(st.Records.Load()) })
+		reg.Counter("journal_bytes_sent_total", "Record bytes sent to retransmit clients.", gw, func() float64 { return float64(st.Bytes.Load()) })
+		reg.Counter("journal_cut_total", "Retransmit responses cut at the per-request record or byte limit (the client asks again).", gw, func() float64 { return float64(st.Cut.Load()) })
+		for reason, c := range map[string]*atomic.Uint64{"conn_limit": &st.Refused, "bad_request": &st.BadRequests,
+			"write_timeout": &st.WriteTimeouts, "write_error": &st.WriteErrors} {
+			reg.Counter("journal_refused_total", "Retransmit connections refused or abandoned, by reason: conn_limit (over the connection cap), bad_request (no whole request within the read timeout), write_timeout (the client did not read), write_error.",
+				prometheus.Labels{"gateway": g.cfg.ID, "reason": reason}, func() float64 { return float64(c.Load()) })
+		}
+	}
 }
 
 // subscriberDrops exports drops per connected subscriber (a label per remote address).

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/metrics"
 )
 
@@ -28,6 +29,16 @@ func (s *Strategy) Register(reg *metrics.Registry) {
 	for i, ep := range s.eps {
 		l := prometheus.Labels{"line": strconv.Itoa(i), "endpoint": ep}
 		i := i
+		for r := range bus.NumRefusals {
+			rl := prometheus.Labels{"line": strconv.Itoa(i), "endpoint": ep, "reason": r.String()}
+			reg.Counter("bus_line_refused_total", "Connections to this gateway that failed the handshake or broke the protocol, by reason (see SECURITY.md).", rl,
+				func() float64 {
+					if s.sub == nil {
+						return 0
+					}
+					return float64(s.sub.Stats()[i].Refused[r])
+				})
+		}
 		reg.Counter("arbiter_wins_total", "Exchange events first delivered by this line.", l, locked(func() float64 { return float64(s.merger.Arb.Stats.Wins[i]) }))
 		reg.Counter("arbiter_duplicates_total", "Later copies dropped from this line.", l, locked(func() float64 { return float64(s.merger.Arb.Stats.Duplicates[i]) }))
 		reg.Counter("arbiter_late_total", "Records from this line beyond the arbitration tolerance: dropped, lost unless another line brought them in time.", l, locked(func() float64 { return float64(s.merger.Arb.Stats.Late[i]) }))

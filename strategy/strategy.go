@@ -137,7 +137,9 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Strategy, erro
 		bind = opts.SignalBind
 	}
 	if bind != "" {
-		p, err := bus.NewPublisher(bind, bus.Options{}, s.log)
+		// The topology's bus section tunes every publisher, this one too.
+		b := &topo.Bus
+		p, err := bus.NewPublisher(bind, bus.Options{QueueDepth: b.QueueDepth, MaxMessageBytes: b.MaxMessageBytes, StallTimeout: b.StallTimeout}, s.log)
 		if err != nil {
 			return nil, fmt.Errorf("strategy signals: %w", err)
 		}
@@ -191,19 +193,28 @@ func (s *Strategy) SignalEndpoint() string {
 
 // Run subscribes to every gateway and processes until ctx ends.
 func (s *Strategy) Run(ctx context.Context) error {
-	s.sub = bus.NewSubscriber(bus.SubOptions{MaxMessageBytes: s.topo.Bus.MaxMessageBytes}, s.log)
+	so, err := bus.ReceiverOptions(s.topo, s.topo.Strategy.Curve, s.eps)
+	if err != nil {
+		return fmt.Errorf("strategy: %w", err)
+	}
+	s.sub = bus.NewSubscriber(so, s.log)
 	if err := s.sub.Connect(s.eps...); err != nil {
 		return err
 	}
 	s.sub.Subscribe("")
 	var wg sync.WaitGroup
 	if addr := s.topo.Strategy.Metrics; addr != "" && !s.opts.NoMetrics {
+		ln, err := metrics.Listen(addr) // a taken port fails the start, like the bus ports
+		if err != nil {
+			s.sub.Close()
+			return fmt.Errorf("strategy: %w", err)
+		}
 		reg := metrics.NewRegistry()
 		s.Register(reg)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := reg.Serve(ctx, addr, s.Health, s.log); err != nil {
+			if err := reg.ServeListener(ctx, ln, s.Health, s.log); err != nil {
 				s.log.Error("metrics server", "err", err)
 			}
 		}()
@@ -224,7 +235,7 @@ func (s *Strategy) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	err := s.sub.Run(ctx, s.handle)
+	err = s.sub.Run(ctx, s.handle)
 	wg.Wait()
 	s.sub.Close()
 	if s.sig != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/go-zeromq/zmq4/security/null"
 
 	"github.com/tickline/tickline/shared/bus"
+	"github.com/tickline/tickline/shared/zmtp"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -202,16 +203,32 @@ type busPair struct {
 	sent    int
 }
 
-func newBus(transport, dir string, stalled bool) (*busPair, error) {
+// newBus builds the bus pair; with curve, both ends use CURVE (RFC 26) with fresh keys,
+// the publisher allowing only the subscriber's key, as a secured gateway would.
+func newBus(transport, dir string, stalled, curve bool) (*busPair, error) {
 	ep := "tcp://127.0.0.1:0"
 	if transport == "ipc" {
 		ep = "ipc://" + filepath.Join(dir, "bus.sock")
 	}
-	pub, err := bus.NewPublisher(ep, bus.Options{QueueDepth: busQueueDepth, StallTimeout: 2 * time.Second}, quiet)
+	po := bus.Options{QueueDepth: busQueueDepth, StallTimeout: 2 * time.Second}
+	var so bus.SubOptions
+	if curve {
+		srvPub, srvSec, err := zmtp.GenerateKeyPair()
+		if err != nil {
+			return nil, err
+		}
+		cliPub, cliSec, err := zmtp.GenerateKeyPair()
+		if err != nil {
+			return nil, err
+		}
+		po.Curve = &bus.CurveServer{Secret: srvSec, Allowed: []zmtp.Key{cliPub}}
+		so.Curve = &bus.CurveClient{Secret: cliSec, ServerKey: srvPub}
+	}
+	pub, err := bus.NewPublisher(ep, po, quiet)
 	if err != nil {
 		return nil, err
 	}
-	sub := bus.NewSubscriber(bus.SubOptions{}, quiet)
+	sub := bus.NewSubscriber(so, quiet)
 	if err := sub.Connect(pub.Endpoint()); err != nil {
 		pub.Close()
 		return nil, err

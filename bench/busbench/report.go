@@ -12,6 +12,10 @@ type Ratios struct {
 	P99VsFloor        float64 `json:"bus_p99_vs_floor"`     // target ≤ 3
 	FloodVsZmq4       float64 `json:"bus_flood_vs_zmq4"`    // target ≥ 4
 	StalledP99VsAlone float64 `json:"stalled_p99_vs_alone"` // target ≤ 1.2 (tcp only)
+	// The cost of CURVE (tcp only): bus-curve over bus in the same run.
+	CurveP50VsNull   float64 `json:"curve_p50_vs_null,omitempty"`
+	CurveP99VsNull   float64 `json:"curve_p99_vs_null,omitempty"`
+	CurveFloodVsNull float64 `json:"curve_flood_vs_null,omitempty"`
 }
 
 func find(rs []Result, name string) *Result {
@@ -43,6 +47,9 @@ func ComputeRatios(rs []Result) []Ratios {
 		if st := find(rs, "bus/"+tr+"+stalled"); st != nil {
 			r.StalledP99VsAlone = div(st.P99us, bs.P99us)
 		}
+		if cv := find(rs, "bus-curve/"+tr); cv != nil {
+			r.CurveP50VsNull, r.CurveP99VsNull, r.CurveFloodVsNull = div(cv.P50us, bs.P50us), div(cv.P99us, bs.P99us), div(cv.FloodMsgs, bs.FloodMsgs)
+		}
 		out = append(out, r)
 	}
 	return out
@@ -70,6 +77,11 @@ func Markdown(rs []Result, cfg Config) string {
 		}
 		fmt.Fprintf(&b, "| %s | %.2f %s | %.2f %s | %.2f %s | %s |\n", r.Transport, r.P50VsFloor, mark(r.P50VsFloor <= 1.5),
 			r.P99VsFloor, mark(r.P99VsFloor <= 3), r.FloodVsZmq4, mark(r.FloodVsZmq4 >= 4), st)
+	}
+	for _, r := range ComputeRatios(rs) {
+		if r.CurveFloodVsNull > 0 {
+			fmt.Fprintf(&b, "\nCURVE cost (%s, bus-curve / bus, same run): p50 %.2f×, p99 %.2f×, flood %.2f×\n", r.Transport, r.CurveP50VsNull, r.CurveP99VsNull, r.CurveFloodVsNull)
+		}
 	}
 	return b.String()
 }

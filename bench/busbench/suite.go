@@ -14,9 +14,18 @@ func Run(ctx context.Context, cfg Config, progress func(string)) []Result {
 			out = append(out, one(ctx, cfg, sys, tr, false, progress))
 		}
 	}
+	// The price of CURVE: the same bus pair, encrypted and authenticated (tcp, where it
+	// is meant to run: across hosts).
+	out = append(out, one(ctx, cfg, "bus-curve", "tcp", false, progress))
 	out = append(out, one(ctx, cfg, "bus", "tcp", true, progress))
 	out = append(out, one(ctx, cfg, "zmq4", "tcp", true, progress))
 	return out
+}
+
+// RunOne runs one scenario: sys is floor, zmq4, bus or bus-curve; tr is tcp or ipc;
+// stalled adds a stalled subscriber beside the healthy one.
+func RunOne(ctx context.Context, cfg Config, sys, tr string, stalled bool, progress func(string)) Result {
+	return one(ctx, cfg, sys, tr, stalled, progress)
 }
 
 func one(ctx context.Context, cfg Config, sys, tr string, stalled bool, progress func(string)) Result {
@@ -36,8 +45,10 @@ func one(ctx context.Context, cfg Config, sys, tr string, stalled bool, progress
 	case "zmq4":
 		pr, err = newZmq(tr, cfg.Dir, stalled)
 	case "bus":
-		pr, err = newBus(tr, cfg.Dir, stalled)
+		pr, err = newBus(tr, cfg.Dir, stalled, false)
 		heap = heapMiB // the same sampling with and without the stalled subscriber
+	case "bus-curve":
+		pr, err = newBus(tr, cfg.Dir, stalled, true)
 	}
 	if err != nil {
 		res.Note = fmt.Sprintf("setup failed: %v", err)

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/tickline/tickline/shared/config"
 )
 
-func runCheckConfig(_ context.Context, args []string, e *env) error {
+func runCheckConfig(ctx context.Context, args []string, e *env) error {
 	fs := newFlags("check-config", e)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -15,10 +16,39 @@ func runCheckConfig(_ context.Context, args []string, e *env) error {
 	if fs.NArg() != 1 {
 		return errUsage
 	}
-	t, err := config.Load(fs.Arg(0))
-	if err != nil {
+	return interruptible(ctx, func() error {
+		t, err := config.Load(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: ok (%d regions, %d gateways)\n", fs.Arg(0), len(t.Regions), len(t.Gateways))
+		return nil
+	})
+}
+
+// interruptGrace is how long a command that was interrupted waits for its work to stop.
+const interruptGrace = time.Second
+
+// interruptible runs f and returns its error, or, when ctx ends first (SIGINT/SIGTERM),
+// returns "interrupted" once f has returned or interruptGrace has passed: work that cannot
+// be cancelled (decoding a huge YAML file, a read on a terminal) is left to the process
+// exit that follows.
+func interruptible(ctx context.Context, f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
 		return err
+	case <-ctx.Done():
 	}
-	fmt.Fprintf(e.stdout, "%s: ok (%d regions, %d gateways)\n", fs.Arg(0), len(t.Regions), len(t.Gateways))
-	return nil
+	t := time.NewTimer(interruptGrace)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("interrupted: %w", err)
+		}
+	case <-t.C:
+	}
+	return fmt.Errorf("interrupted: %w", ctx.Err())
 }

@@ -9,6 +9,7 @@
 //	tickline archiver --config FILE            archive every region's arbitrated stream into Kafka
 //	tickline replay --config FILE [flags]      replay the archive onto the bus or into JSONL/CSV/Parquet
 //	tickline normalize --exchange EX [FILE...] raw exchange frames (JSON lines) → normalized JSON lines
+//	tickline keygen [--secret-file FILE]       a CURVE keypair for the bus (Z85, as zmq_curve_keypair)
 //
 // Mains stay thin (STYLE.md §2): parse flags, load config, build the logger, call the
 // package's New/Run under a signal context, shut down in reverse order.
@@ -51,6 +52,7 @@ var commands = []command{
 	{"archiver", "archiver --config FILE [--tail-records 16384]\n\tsubscribe to every gateway, arbitrate each region's lines, archive into Kafka (topic per region, partition per exchange) through a disk spool", runArchiver},
 	{"replay", "replay --config FILE [--regions R,..] [--topics T,..] [--exchanges EX,..] [--instruments I,..] [--kinds K,..] [--from T] [--to T] [--speed max|Nx] [--output zmq|jsonl|csv|parquet] [--publish EP] [--path FILE|-] [--wait-subscribers 1] [--metrics HOST:PORT]\n\tread the archive back in time order, paced, onto the bus or into a file (SIGUSR1 pauses, SIGUSR2 resumes)", runReplay},
 	{"sim", "sim [--listen 127.0.0.1:18080] [--seed N] [--rate R] [--duration D] [--fault ex:gap=N,...] [--replay ex=FILE] [--metrics HOST:PORT] [--events FILE] [--generate-for D]\n\tserve all ten exchanges' protocols on loopback from a seeded market model or recorded frames", runSim},
+	{"keygen", "keygen [--secret-file FILE]\n\tprint a new CURVE keypair for the bus in Z85 (public_key, secret_key), or write the secret to a new 0600 file and print the public key", runKeygen},
 	{"normalize", "normalize --exchange EX [FILE...]\n\tread raw frames (one JSON document per line; stdin when no FILE) and print one JSON object per normalized record", runNormalize},
 }
 

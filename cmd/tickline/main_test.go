@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tickline/tickline/shared/zmtp"
 )
 
 func runCmd(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -85,5 +87,52 @@ func TestTapCommandUsage(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, "", "tap", "--config", "../../configs/demo.yaml", "--gateways", "gw-nope"); code != 1 || !strings.Contains(errOut, "gw-nope") {
 		t.Errorf("unknown gateway: code %d, stderr %s", code, errOut)
+	}
+}
+
+// TestKeygen: the printed keys parse, the public key belongs to the secret, and
+// --secret-file writes a 0600 file that the config's key-file loader reads.
+func TestKeygen(t *testing.T) {
+	code, out, errOut := runCmd(t, "", "keygen")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	var pubText, secText string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		v = strings.Trim(v, `"`)
+		switch k {
+		case "public_key":
+			pubText = v
+		case "secret_key":
+			secText = v
+		}
+	}
+	pub, err := zmtp.ParseKey(pubText)
+	if err != nil {
+		t.Fatalf("public %q: %v", pubText, err)
+	}
+	sec, err := zmtp.ParseKey(secText)
+	if err != nil {
+		t.Fatalf("secret %q: %v", secText, err)
+	}
+	if zmtp.PublicFromSecret(sec) != pub {
+		t.Fatal("public key does not belong to the secret key")
+	}
+	path := filepath.Join(t.TempDir(), "k.key")
+	code, out, _ = runCmd(t, "", "keygen", "--secret-file", path)
+	if code != 0 || strings.Contains(out, "secret") {
+		t.Fatalf("code %d, stdout %q", code, out)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v %v", fi, err)
+	}
+	k, err := zmtp.ReadKeyFile(path)
+	if err != nil || !strings.Contains(out, zmtp.PublicFromSecret(k).String()) {
+		t.Fatalf("key file: %v (stdout %q)", err, out)
+	}
+	if code, _, _ := runCmd(t, "", "keygen", "--secret-file", path); code != 1 {
+		t.Fatalf("overwrote an existing key file: code %d", code)
 	}
 }

@@ -3,13 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"sync"
 
 	"github.com/tickline/tickline/gateway"
 	"github.com/tickline/tickline/shared/wire"
 )
 
-func runNormalize(_ context.Context, args []string, e *env) error {
+func runNormalize(ctx context.Context, args []string, e *env) error {
 	fs := newFlags("normalize", e)
 	exName := fs.String("exchange", "", "exchange of the frames: binance, coinbase, kraken, okx, bybit, gateio, upbit, bithumb, korbit, coinone")
 	if err := fs.Parse(args); err != nil {
@@ -24,8 +26,12 @@ func runNormalize(_ context.Context, args []string, e *env) error {
 		return err
 	}
 	var inputs []gateway.NormalizeInput
+	var closers []io.Closer
 	if fs.NArg() == 0 {
 		inputs = append(inputs, gateway.NormalizeInput{Name: "-", R: e.stdin})
+		if c, ok := e.stdin.(io.Closer); ok {
+			closers = append(closers, c)
+		}
 	}
 	for _, name := range fs.Args() {
 		f, err := os.Open(name)
@@ -34,7 +40,21 @@ func runNormalize(_ context.Context, args []string, e *env) error {
 		}
 		defer f.Close()
 		inputs = append(inputs, gateway.NormalizeInput{Name: name, R: f})
+		closers = append(closers, f)
 	}
-	_, err = gateway.Normalize(a, inputs, e.stdout, e.stderr)
-	return err
+	// SIGINT/SIGTERM: Normalize stops between lines; closing the inputs ends a read that
+	// waits on a pipe or terminal.
+	var once sync.Once
+	stop := context.AfterFunc(ctx, func() {
+		once.Do(func() {
+			for _, c := range closers {
+				c.Close()
+			}
+		})
+	})
+	defer stop()
+	return interruptible(ctx, func() error {
+		_, err := gateway.Normalize(ctx, a, inputs, e.stdout, e.stderr)
+		return err
+	})
 }

@@ -365,7 +365,15 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	var quote [len(quoteKeys)]*fastjson.Value
 	k := wire.KindBBO
 	for i, key := range quoteKeys {
-		if quote[i] = d.Get(key); len(quote[i].GetStringBytes()) == 0 {
+		q := d.Get(key)
+		quote[i] = q
+		switch {
+		case q == nil || q.Type() == fastjson.TypeNull:
+			k = wire.KindTicker // spot tickers carry no bid/ask
+		case q.Type() != fastjson.TypeString:
+			// Bybit writes prices as strings: a number here is not a BBO to drop silently.
+			return fmt.Errorf("%w: %s is %s, want string", adapter.ErrMalformed, key, q.Type())
+		case len(q.GetStringBytes()) == 0:
 			k = wire.KindTicker
 		}
 	}

@@ -11,7 +11,8 @@
 //
 //   - ticker → bbo when the message carries best_bid AND best_ask (Seq = `sequence`,
 //     ts = `time`). bid_sz/ask_sz are best_bid_size/best_ask_size when given; messages
-//     without them (the 2021 format) leave the sizes 0, meaning "not given". A ticker
+//     without them (the 2021 format) leave the sizes 0, meaning "not given"; a size given
+//     as "" is malformed (an error, not size 0). A ticker
 //     without both best prices → ticker record (Price = `price`, Size = `last_size`).
 //     The ticker is published on matches (batched on cascades), so this BBO only moves
 //     when a trade happens; a BBO that follows every quote change needs the book top

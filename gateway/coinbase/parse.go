@@ -190,8 +190,8 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 		optional bool
 	}{{"best_bid", &r.BidPx, false}, {"best_bid_size", &r.BidSz, true}, {"best_ask", &r.AskPx, false}, {"best_ask_size", &r.AskSz, true}} {
 		x := v.Get(f.key)
-		if f.optional && !present(x) {
-			continue // 0 = size not given
+		if f.optional && (x == nil || x.Type() == fastjson.TypeNull) {
+			continue // 0 = size not given (the 2021 format has no sizes); "" is malformed
 		}
 		if *f.dst, err = ps.rd.Decimal(x, f.key); err != nil {
 			return fail(out, err)

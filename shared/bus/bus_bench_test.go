@@ -203,3 +203,38 @@ func BenchmarkThroughput(b *testing.B) {
 		b.ReportMetric(float64(got)/el.Seconds(), "msgs/s")
 	})
 }
+
+// BenchmarkMatchAmplified is issue #10's subscription amplification: one subscriber holds
+// 1,024 prefixes that never match. "set" is the bus's length-indexed set; "linear" is the
+// former linear scan over the prefixes (the reference model of the tests), for the
+// before/after figure. Per publish, a gateway pays this once per subscriber.
+func BenchmarkMatchAmplified(b *testing.B) {
+	var s subscriptions
+	ref := refSubs{}
+	for i := range 1024 {
+		p := []byte("zz." + strconv.Itoa(i) + ".")
+		s.add(p, 1024, 256)
+		ref[string(p)]++
+	}
+	b.Run("set", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if s.match(benchTopic) {
+				b.Fatal("matched")
+			}
+		}
+	})
+	b.Run("linear", func(b *testing.B) {
+		list := make([][]byte, 0, len(ref))
+		for p := range ref {
+			list = append(list, []byte(p))
+		}
+		for b.Loop() {
+			for _, p := range list {
+				if bytes.HasPrefix(benchTopic, p) {
+					b.Fatal("matched")
+				}
+			}
+		}
+	})
+}

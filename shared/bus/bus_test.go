@@ -489,6 +489,8 @@ func TestTooManySubscriptions(t *testing.T) {
 func TestMaxSubscribers(t *testing.T) {
 	p := newTestPublisher(t, "tcp://127.0.0.1:0", Options{MaxSubscribers: 1})
 	dialRaw(t, p.Endpoint())
+	// The limit counts established subscribers (handshakes have their own limit).
+	waitFor(t, waitLong, func() bool { return p.Totals().Subscribers == 1 }, "first subscriber established")
 	conn, err := net.Dial("tcp", p.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -500,7 +502,7 @@ func TestMaxSubscribers(t *testing.T) {
 	}
 	waitFor(t, waitLong, func() bool {
 		tot := p.Totals()
-		return tot.Rejected == 1 && tot.Subscribers == 1 && tot.Accepted == 1
+		return tot.Rejected == 1 && tot.Subscribers == 1 && tot.Accepted == 1 && tot.Refused[RefusedSubscriberLimit] == 1
 	}, "one accepted, one rejected: %+v", p.Totals())
 }
 
@@ -610,7 +612,7 @@ func TestPublishZeroAlloc(t *testing.T) {
 func TestMatchZeroAlloc(t *testing.T) {
 	var s subscriptions
 	for _, p := range []string{"trade.", "bbo.okx.", "bbo.binance."} {
-		s.add([]byte(p), 10)
+		s.add([]byte(p), 10, 256)
 	}
 	topic := []byte("bbo.binance.BTC-USDT")
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -628,8 +630,8 @@ func TestSubscriptions(t *testing.T) {
 	if s.match([]byte("x")) {
 		t.Fatal("empty set matches")
 	}
-	s.add([]byte("bbo."), 10)
-	s.add([]byte("bbo."), 10)
+	s.add([]byte("bbo."), 10, 256)
+	s.add([]byte("bbo."), 10, 256)
 	s.remove([]byte("bbo."))
 	if !s.match([]byte("bbo.x")) {
 		t.Fatal("refcount: one cancel removed two subscribes")
@@ -639,11 +641,11 @@ func TestSubscriptions(t *testing.T) {
 	if s.match([]byte("bbo.x")) {
 		t.Fatal("still matches after two cancels")
 	}
-	s.add(nil, 10)
+	s.add(nil, 10, 256)
 	if !s.match([]byte("anything")) || !s.match(nil) {
 		t.Fatal("empty prefix must match everything")
 	}
-	if s.add([]byte("a"), 1) {
+	if s.add([]byte("a"), 1, 256) != subTooMany {
 		t.Fatal("limit not enforced")
 	}
 }

@@ -1,13 +1,26 @@
 // Package bus is tickline's ZeroMQ PUB/SUB transport between gateways and their
 // receivers (strategy, archiver, replay).
 //
-// It speaks ZMTP 3.0 with NULL security on tcp:// and ipc:// (unix socket) endpoints, so
-// libzmq and zmq4 peers interoperate in both directions. zmq4 (github.com/go-zeromq/zmq4)
-// performs the greeting and READY handshake on each connection (zmq4.Open); after that
-// the bus reads and writes ZMTP frames itself, because zmq4's PUB socket has one writer
-// goroutine and one unbounded queue for all subscribers (a stalled subscriber freezes the
-// others and memory grows without bound) and its Conn costs two syscalls and about 15
-// allocations per message.
+// It speaks ZMTP 3.0 on tcp:// and ipc:// (unix socket) endpoints, with NULL security or
+// CURVE (RFC 26: Options.Curve, SubOptions.Curve), so libzmq and zmq4 peers interoperate
+// in both directions. The greeting and handshake are tickline's own (shared/zmtp): every
+// length a peer sends is checked against a small fixed limit before anything is
+// allocated, under a handshake deadline (zmq4's handshake allocated whatever a peer
+// claimed: 73 bytes crashed the process). After the handshake the bus reads and writes
+// ZMTP frames itself, because zmq4's PUB socket has one writer goroutine and one
+// unbounded queue for all subscribers (a stalled subscriber freezes the others and memory
+// grows without bound) and its Conn costs two syscalls and about 15 allocations per
+// message. With CURVE, whoever writes a subscriber's socket seals the frames just before
+// writing (nonces follow wire order) and the reader opens them.
+//
+// # Limits
+//
+// Handshakes in progress are limited (Options.MaxHandshakes, the oldest evicted) apart
+// from established subscribers (Options.MaxSubscribers); subscriptions per subscriber
+// (MaxSubscriptions) and their length (MaxPrefixBytes) are capped, and matching costs
+// one map lookup per distinct prefix length up to the topic's length, however many
+// prefixes a subscriber holds. Every refusal is counted by reason (Refusal;
+// PublisherStats.Refused, EndpointStats.Refused).
 //
 // # Messages
 //
@@ -28,8 +41,10 @@
 //     Options.StallTimeout is disconnected (PublisherStats.StallDisconnects); it may
 //     reconnect.
 //   - Publisher memory is bounded by MaxSubscribers × QueueDepth × MaxMessageBytes in
-//     the worst case; each subscriber preallocates QueueDepth × SlotBytes (2 MiB with
-//     the defaults) on connect, and slots grow only for messages larger than SlotBytes.
+//     the worst case. A subscriber's ring starts at 64 slots of SlotBytes and doubles,
+//     only when full, up to QueueDepth, so memory follows what is actually queued (a
+//     subscriber that keeps up costs 32 KiB of slots with the defaults); slots grow only
+//     for messages larger than SlotBytes.
 //   - Subscriber memory is bounded by (QueueBatches + endpoints + 1) batches of
 //     max(BatchBytes, largest message received) bytes, plus one ReadBufferBytes per
 //     endpoint.

@@ -29,4 +29,8 @@ var (
 	errProtocol = errors.New("bus: ZMTP protocol violation")
 )
 
-var errTooManySubscriptions = fmt.Errorf("%w: too many subscriptions", errProtocol)
+var (
+	errTooManySubscriptions = fmt.Errorf("%w: too many subscriptions", errProtocol)
+	errPrefixTooLong        = fmt.Errorf("%w: subscription prefix too long", errProtocol)
+	errFrameTooLarge        = fmt.Errorf("%w: frame over limit", errProtocol)
+)

@@ -99,7 +99,7 @@ func (fr *frameReader) header() (flags byte, size int, err error) {
 		n = uint64(b)
 	}
 	if n > uint64(fr.max) {
-		return 0, 0, fmt.Errorf("%w: frame of %d bytes exceeds limit %d", errProtocol, n, fr.max)
+		return 0, 0, fmt.Errorf("%w: frame of %d bytes exceeds limit %d", errFrameTooLarge, n, fr.max)
 	}
 	return flags, int(n), nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -54,6 +56,17 @@ func fuzzSeeds(f *testing.F) {
 		append(appendFrame(appendFrame(nil, flagMore, []byte("a")), flagMore, []byte("b")), appendFrame(nil, 0, []byte("c"))...),
 		{0xff, 0x00},
 		{flagLong, 0, 0, 0, 0, 0, 0, 1, 0},
+	}
+	// Real captures of libzmq 4.3 peers (shared/zmtp/testdata, TestCaptureLibzmq): the
+	// traffic after the NULL handshake, which is what these parsers read.
+	for _, name := range []string{"libzmq-null-sub.bin", "libzmq-null-pub.bin"} {
+		b, err := os.ReadFile(filepath.Join("..", "zmtp", "testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		if len(b) > 66 && 66+int(b[65]) < len(b) {
+			seeds = append(seeds, b[66+int(b[65]):min(len(b), 66+int(b[65])+4096)])
+		}
 	}
 	for _, s := range seeds {
 		for _, chunk := range []uint8{0, 1, 3} {

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -199,3 +200,5 @@ func (c *rawClient) readMessage() (topic, payload string) {
 }
 
 func nullSec() zmq4.Security { return null.Security() }
+
+func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }

@@ -3,12 +3,15 @@ package bus
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tickline/tickline/shared/zmtp"
 )
 
 // pubConn is one subscriber of a Publisher: its subscriptions, its bounded queue and the
@@ -40,10 +43,14 @@ type pubConn struct {
 	conn   net.Conn
 	raw    syscall.RawConn // nil: no direct writes (a conn without a file descriptor)
 	remote string
+	// sess is the handshake's outcome. With CURVE, whoever writes (the writer token
+	// below) seals frames with it, so nonces grow in the order bytes reach the wire;
+	// the reader goroutine alone opens what arrives.
+	sess *zmtp.Session
 
 	mu         sync.Mutex
 	subs       subscriptions
-	slots      [][]byte // ring of framed messages; len = QueueDepth
+	slots      [][]byte // ring of framed messages; grows by doubling up to QueueDepth as it fills (see grow)
 	head       int      // index of the oldest queued message
 	count      int      // queued messages
 	dropped    uint64   // messages overwritten while queued
@@ -54,6 +61,7 @@ type pubConn struct {
 	partial    []byte             // the unwritten rest of a direct write; written first by the writer
 	lastPush   int64              // time of the previous matching push, ns (monotonic clock of Publish)
 	direct     []byte             // push's framing buffer, owned by whoever set writerDirect
+	directEnc  []byte             // CURVE: the sealed direct write, owned like direct
 	tryWriteFn func(uintptr) bool // c.tryWrite, bound once
 	directN    int                // tryWrite's results, owned like direct
 	directErr  error
@@ -64,6 +72,7 @@ type pubConn struct {
 	stalled  atomic.Bool
 
 	batch     []byte // writer-owned; cap ≥ WriteBatchBytes + one message
+	enc       []byte // writer-owned: the sealed batch (CURVE only)
 	sent      atomic.Uint64
 	bytes     atomic.Uint64
 	directs   atomic.Uint64 // messages written by push itself
@@ -77,13 +86,18 @@ const (
 	writerLoop         // the writer goroutine, between a take that found data and the next empty one
 )
 
-func newPubConn(p *Publisher, conn net.Conn, remote string) *pubConn {
+// ringChunk is the initial ring size, in slots; the ring doubles from there up to
+// QueueDepth only when it is full, so a subscriber that keeps up costs
+// ringChunk × SlotBytes (32 KiB with the defaults), not QueueDepth × SlotBytes.
+const ringChunk = 64
+
+func newPubConn(p *Publisher, conn net.Conn, remote string, sess *zmtp.Session) *pubConn {
 	o := &p.opts
 	c := &pubConn{
 		p:      p,
 		conn:   conn,
 		remote: remote,
-		slots:  make([][]byte, o.QueueDepth),
+		sess:   sess,
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		// Room for a full batch plus one slot-sized message; a message larger than
@@ -97,11 +111,31 @@ func newPubConn(p *Publisher, conn net.Conn, remote string) *pubConn {
 			c.tryWriteFn = c.tryWrite
 		}
 	}
-	block := make([]byte, o.QueueDepth*o.SlotBytes)
-	for i := range c.slots {
-		c.slots[i] = block[i*o.SlotBytes : i*o.SlotBytes : (i+1)*o.SlotBytes]
-	}
+	c.slots = c.newSlots(nil, min(o.QueueDepth, ringChunk))
 	return c
+}
+
+// newSlots appends n empty slots of SlotBytes capacity, carved from one block, to dst.
+func (c *pubConn) newSlots(dst [][]byte, n int) [][]byte {
+	sb := c.p.opts.SlotBytes
+	block := make([]byte, n*sb)
+	for i := range n {
+		dst = append(dst, block[i*sb:i*sb:(i+1)*sb])
+	}
+	return dst
+}
+
+// grow doubles a full ring (up to QueueDepth), keeping the queued messages in order
+// from index 0. It allocates only the new slots; called under mu, only when the ring
+// is full and smaller than QueueDepth, so at most log2(QueueDepth/ringChunk) times.
+func (c *pubConn) grow() {
+	n := len(c.slots)
+	next := min(c.p.opts.QueueDepth, 2*n)
+	slots := make([][]byte, 0, next)
+	slots = append(slots, c.slots[c.head:]...)
+	slots = append(slots, c.slots[:c.head]...)
+	c.slots = c.newSlots(slots, next-n)
+	c.head = 0
 }
 
 // push copies the framed message into the queue if topic matches a subscription and
@@ -122,6 +156,9 @@ func (c *pubConn) push(topic, payload []byte, now int64) bool {
 		c.mu.Unlock()
 		c.writeDirect(topic, payload)
 		return true
+	}
+	if c.count == len(c.slots) && len(c.slots) < c.p.opts.QueueDepth {
+		c.grow()
 	}
 	n := len(c.slots)
 	var i int
@@ -156,7 +193,15 @@ func (c *pubConn) push(topic, payload []byte, now int64) bool {
 func (c *pubConn) writeDirect(topic, payload []byte) {
 	buf := appendMessage(c.direct[:0], topic, payload)
 	c.direct = buf
-	err := c.raw.Write(c.tryWriteFn)
+	var err error
+	if c.sess.Secure() {
+		c.directEnc, err = c.sess.SealFrames(c.directEnc[:0], buf)
+		buf = c.directEnc
+		c.direct, c.directEnc = c.directEnc, c.direct // tryWrite writes c.direct
+	}
+	if err == nil {
+		err = c.raw.Write(c.tryWriteFn)
+	}
 	n, werr := c.directN, c.directErr
 	if n < 0 {
 		n = 0
@@ -209,24 +254,27 @@ func (c *pubConn) signal() {
 
 // take moves the rest of a direct write, a pending PONG and as many queued messages as
 // fit in WriteBatchBytes (at least one) into the writer's batch buffer. It returns the
-// batch and the number of messages it completes; an empty batch means there is nothing
-// to write now (or push is writing: it wakes the writer when it is done). Copying under
+// batch, the number of messages it completes, and how many leading bytes are already
+// in wire form (the rest of a direct write, sealed when CURVE is on; the frames after
+// it are plain); an empty batch means there is nothing to write now (or push is
+// writing: it wakes the writer when it is done). Copying under
 // the lock is a memmove of at most WriteBatchBytes; it frees the slots at once so Publish
 // can refill them while the batch is on the wire.
-func (c *pubConn) take() ([]byte, int) {
+func (c *pubConn) take() ([]byte, int, int) {
 	limit := c.p.opts.WriteBatchBytes
 	buf := c.batch[:0]
 	n := 0
 	c.mu.Lock()
 	if c.writer == writerDirect {
 		c.mu.Unlock()
-		return nil, 0
+		return nil, 0, 0
 	}
 	if len(c.partial) > 0 {
 		buf = append(buf, c.partial...) // the rest of a message: must go first
 		c.partial = c.partial[:0]
 		n++
 	}
+	wire := len(buf)
 	if c.hasPong {
 		buf = appendCommand(buf, cmdPong, c.pong[:c.pongLen])
 		c.hasPong = false
@@ -251,7 +299,7 @@ func (c *pubConn) take() ([]byte, int) {
 	}
 	c.mu.Unlock()
 	c.batch = buf
-	return buf, n
+	return buf, n, wire
 }
 
 // writeLoop is the subscriber's writer goroutine: it sleeps until woken, then writes
@@ -266,9 +314,18 @@ func (c *pubConn) writeLoop() {
 			return
 		}
 		for {
-			buf, n := c.take()
+			buf, n, wire := c.take()
 			if len(buf) == 0 {
 				break
+			}
+			if c.sess.Secure() {
+				var err error
+				c.enc = append(c.enc[:0], buf[:wire]...)
+				if c.enc, err = c.sess.SealFrames(c.enc, buf[wire:]); err != nil {
+					c.shutdown()
+					return
+				}
+				buf = c.enc
 			}
 			_ = c.conn.SetWriteDeadline(time.Now().Add(stall))
 			if _, err := c.conn.Write(buf); err != nil {
@@ -287,7 +344,11 @@ func (c *pubConn) writeLoop() {
 // readLoop reads what the subscriber sends until the connection fails or the peer
 // breaks the protocol, and returns why.
 func (c *pubConn) readLoop() error {
-	cr := ctlReader{fr: frameReader{r: bufio.NewReaderSize(c.conn, 4096), max: maxInboundFrame}}
+	br := bufio.NewReaderSize(c.conn, 4096)
+	if c.sess.Secure() {
+		br = bufio.NewReaderSize(c.sess.OpenReader(br, maxInboundFrame), 4096)
+	}
+	cr := ctlReader{fr: frameReader{r: br, max: maxInboundFrame}}
 	for {
 		op, arg, err := cr.next()
 		if err != nil {
@@ -296,10 +357,13 @@ func (c *pubConn) readLoop() error {
 		switch op {
 		case opSubscribe:
 			c.mu.Lock()
-			ok := c.subs.add(arg, c.p.opts.MaxSubscriptions)
+			res := c.subs.add(arg, c.p.opts.MaxSubscriptions, c.p.opts.MaxPrefixBytes)
 			c.mu.Unlock()
-			if !ok {
+			switch res {
+			case subTooMany:
 				return errTooManySubscriptions
+			case subTooLong:
+				return fmt.Errorf("%w: %d bytes, limit %d", errPrefixTooLong, len(arg), c.p.opts.MaxPrefixBytes)
 			}
 		case opCancel:
 			c.mu.Lock()
@@ -327,8 +391,13 @@ func (c *pubConn) shutdown() {
 func (c *pubConn) stats() SubscriberStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	key := ""
+	if c.sess.Secure() {
+		key = c.sess.PeerKey.String()
+	}
 	return SubscriberStats{
 		Remote:        c.remote,
+		Key:           key,
 		Sent:          c.sent.Load(),
 		Direct:        c.directs.Load(),
 		Dropped:       c.dropped,

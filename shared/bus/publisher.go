@@ -9,8 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
-	"github.com/go-zeromq/zmq4/security/null"
+	"github.com/tickline/tickline/shared/zmtp"
 )
 
 // Options configures a Publisher. Zero fields take the defaults listed here (the one place
@@ -30,12 +29,28 @@ type Options struct {
 	// WriteBatchBytes is the most a subscriber's writer puts into one write call; it
 	// also bounds the writer's batch buffer. Default 64 KiB.
 	WriteBatchBytes int
-	// MaxSubscribers limits concurrent connections (handshaking ones included); more
-	// are closed on accept and counted in PublisherStats.Rejected. Default 64.
+	// MaxSubscribers limits established subscribers (handshakes in progress are
+	// limited separately, by MaxHandshakes). A connection arriving when it is reached
+	// is closed on accept, one completing its handshake then is closed; both are
+	// counted in PublisherStats.Rejected and Refused[RefusedSubscriberLimit].
+	// Default 64.
 	MaxSubscribers int
+	// MaxHandshakes limits connections in the ZMTP handshake at once (each costs a
+	// goroutine and about 3 KiB). When a new connection arrives with MaxHandshakes in
+	// progress, the oldest handshake whose peer has not sent its greeting is closed (the
+	// oldest of all when every one has greeted), counted in
+	// Refused[RefusedHandshakeLimit]: connections that never greet cannot keep a real
+	// subscriber out, whose handshake takes a round trip or two. Default 128.
+	MaxHandshakes int
 	// MaxSubscriptions limits distinct prefixes per subscriber; a subscriber that asks
-	// for more is disconnected as malformed. Default 1024.
+	// for more is disconnected as malformed. Default 256.
 	MaxSubscriptions int
+	// MaxPrefixBytes limits the length of one subscription prefix; a longer one
+	// disconnects the subscriber as malformed. Default 256.
+	MaxPrefixBytes int
+	// Curve, when set, requires CURVE security (RFC 26) from every subscriber; nil
+	// means NULL (no security).
+	Curve *CurveServer
 	// StallTimeout is how long one batch write to a subscriber may take. A subscriber
 	// that does not take a batch (≤ WriteBatchBytes) within it is disconnected and
 	// counted in PublisherStats.StallDisconnects. Default 5s.
@@ -73,8 +88,14 @@ func (o *Options) setDefaults() {
 	if o.MaxSubscribers <= 0 {
 		o.MaxSubscribers = 64
 	}
+	if o.MaxHandshakes <= 0 {
+		o.MaxHandshakes = 128
+	}
 	if o.MaxSubscriptions <= 0 {
-		o.MaxSubscriptions = 1024
+		o.MaxSubscriptions = 256
+	}
+	if o.MaxPrefixBytes <= 0 {
+		o.MaxPrefixBytes = 256
 	}
 	if o.StallTimeout <= 0 {
 		o.StallTimeout = 5 * time.Second
@@ -99,15 +120,20 @@ type PublisherStats struct {
 	Dropped          uint64 // messages dropped from full queues, all subscribers ever
 	Accepted         uint64 // connections that completed the handshake
 	Rejected         uint64 // connections refused because MaxSubscribers was reached
-	HandshakeFailed  uint64 // connections that failed or timed out in the handshake
-	Malformed        uint64 // connections closed for breaking ZMTP framing
+	HandshakeFailed  uint64 // connections that failed, timed out or were evicted in the handshake
+	Malformed        uint64 // connections closed for breaking ZMTP framing or limits after the handshake
 	StallDisconnects uint64 // subscribers disconnected after StallTimeout
 	Subscribers      int    // subscribers connected now
+	Handshaking      int    // connections in the handshake now
+	// Refused counts every refused or disconnected connection by reason (index by
+	// Refusal; Refusal.String is the metrics label). A connection is counted once.
+	Refused [NumRefusals]uint64
 }
 
 // SubscriberStats describe one connected subscriber as seen by the publisher.
 type SubscriberStats struct {
 	Remote        string   // peer address
+	Key           string   // CURVE: the subscriber's long-term public key (Z85); "" with NULL
 	Sent          uint64   // messages written to the connection
 	Direct        uint64   // of those, written by Publish itself (see Options.DirectWriteGap)
 	Dropped       uint64   // messages dropped, oldest first, because the queue was full
@@ -134,12 +160,15 @@ type Publisher struct {
 	ln   net.Listener
 	addr string
 
-	mu     sync.Mutex            // guards conns, closed, and writes to subs
-	conns  map[net.Conn]struct{} // every accepted, not yet finished connection
-	closed bool
-	subs   atomic.Pointer[[]*pubConn] // copy-on-write snapshot read by Publish
-	wg     sync.WaitGroup
-	once   sync.Once
+	mu          sync.Mutex                 // guards conns, handshaking, closed, and writes to subs
+	conns       map[net.Conn]struct{}      // every accepted, not yet finished connection
+	handshaking map[net.Conn]*handshakeEnt // connections in the handshake
+	hsSeq       uint64                     // handshake arrival order, under mu
+	zcfg        *zmtp.Config               // our end of every handshake (read-only)
+	closed      bool
+	subs        atomic.Pointer[[]*pubConn] // copy-on-write snapshot read by Publish
+	wg          sync.WaitGroup
+	once        sync.Once
 
 	isClosed         atomic.Bool
 	nextID           atomic.Uint64
@@ -152,6 +181,15 @@ type Publisher struct {
 	handshakeFailed  atomic.Uint64
 	malformed        atomic.Uint64
 	stallDisconnects atomic.Uint64
+	refused          [NumRefusals]atomic.Uint64
+}
+
+// handshakeEnt is one connection in the handshake: its arrival order and whether the
+// accept loop evicted it to make room (guarded by Publisher.mu).
+type handshakeEnt struct {
+	seq     uint64
+	greeted bool // the peer's greeting arrived
+	evicted bool
 }
 
 // NewPublisher listens on endpoint ("tcp://host:port", port 0 picks one, or
@@ -171,11 +209,13 @@ func NewPublisher(endpoint string, opts Options, logger *slog.Logger) (*Publishe
 		return nil, err
 	}
 	p := &Publisher{
-		opts:  opts,
-		log:   logger.With("component", "bus.publisher", "endpoint", endpointString(ep, ln.Addr())),
-		ln:    ln,
-		addr:  endpointString(ep, ln.Addr()),
-		conns: make(map[net.Conn]struct{}),
+		opts:        opts,
+		log:         logger.With("component", "bus.publisher", "endpoint", endpointString(ep, ln.Addr())),
+		ln:          ln,
+		addr:        endpointString(ep, ln.Addr()),
+		conns:       make(map[net.Conn]struct{}),
+		handshaking: make(map[net.Conn]*handshakeEnt),
+		zcfg:        opts.Curve.config(),
 	}
 	empty := []*pubConn{}
 	p.subs.Store(&empty)
@@ -271,6 +311,12 @@ func (p *Publisher) Totals() PublisherStats {
 		StallDisconnects: p.stallDisconnects.Load(),
 		Subscribers:      len(subs),
 	}
+	for i := range t.Refused {
+		t.Refused[i] = p.refused[i].Load()
+	}
+	p.mu.Lock()
+	t.Handshaking = len(p.handshaking)
+	p.mu.Unlock()
 	for _, c := range subs {
 		c.mu.Lock()
 		t.Dropped += c.dropped
@@ -320,13 +366,19 @@ func (p *Publisher) acceptLoop() {
 			p.mu.Unlock()
 			conn.Close()
 			return
-		case len(p.conns) >= p.opts.MaxSubscribers:
+		case len(*p.subs.Load()) >= p.opts.MaxSubscribers:
 			p.mu.Unlock()
 			p.rejected.Add(1)
+			p.refused[RefusedSubscriberLimit].Add(1)
 			p.log.Warn("subscriber refused: too many subscribers", "remote", conn.RemoteAddr().String(), "max", p.opts.MaxSubscribers)
 			conn.Close()
 			continue
 		}
+		if len(p.handshaking) >= p.opts.MaxHandshakes {
+			p.evictOldestHandshake()
+		}
+		p.hsSeq++
+		p.handshaking[conn] = &handshakeEnt{seq: p.hsSeq}
 		p.conns[conn] = struct{}{}
 		p.wg.Add(1)
 		p.mu.Unlock()
@@ -352,21 +404,44 @@ func (p *Publisher) serve(conn net.Conn) {
 	}
 
 	_ = conn.SetDeadline(time.Now().Add(p.opts.HandshakeTimeout))
-	if _, err := zmq4.Open(conn, null.Security(), zmq4.Pub, nil, true, nil); err != nil {
+	zcfg := *p.zcfg
+	zcfg.OnGreeting = func() {
+		p.mu.Lock()
+		if e := p.handshaking[conn]; e != nil {
+			e.greeted = true
+		}
+		p.mu.Unlock()
+	}
+	sess, err := zmtp.Handshake(conn, &zcfg)
+	p.mu.Lock()
+	evicted := p.handshaking[conn].evicted
+	delete(p.handshaking, conn)
+	p.mu.Unlock()
+	if err != nil {
+		reason := classifyHandshake(err)
+		if evicted {
+			reason = RefusedHandshakeLimit
+		}
 		p.handshakeFailed.Add(1)
-		p.log.Info("subscriber handshake failed", "remote", remote, "err", err)
+		p.refused[reason].Add(1)
+		p.log.Info("subscriber handshake failed", "remote", remote, "reason", reason.String(), "err", err)
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	p.accepted.Add(1)
 
-	c := newPubConn(p, conn, remote)
-	p.addSub(c)
+	c := newPubConn(p, conn, remote, sess)
+	if !p.addSub(c) {
+		p.rejected.Add(1)
+		p.refused[RefusedSubscriberLimit].Add(1)
+		p.log.Warn("subscriber refused: too many subscribers", "remote", remote, "max", p.opts.MaxSubscribers)
+		return
+	}
+	p.accepted.Add(1)
 	p.log.Info("subscriber connected", "remote", remote)
 
 	var wg sync.WaitGroup
 	wg.Go(c.writeLoop)
-	err := c.readLoop()
+	err = c.readLoop()
 	c.shutdown()
 	wg.Wait()
 
@@ -380,22 +455,53 @@ func (p *Publisher) serve(conn net.Conn) {
 	case c.stalled.Load():
 		p.stallDisconnects.Add(1)
 		p.log.Warn("subscriber disconnected: stalled", "remote", remote, "stall_timeout", p.opts.StallTimeout, "dropped", dropped)
-	case errors.Is(err, errProtocol):
-		p.malformed.Add(1)
-		p.log.Warn("subscriber disconnected: malformed input", "remote", remote, "err", err)
 	default:
-		p.log.Info("subscriber disconnected", "remote", remote, "err", err, "dropped", dropped)
+		reason, bad := classifyTraffic(err)
+		if !bad {
+			p.log.Info("subscriber disconnected", "remote", remote, "err", err, "dropped", dropped)
+			break
+		}
+		p.malformed.Add(1)
+		p.refused[reason].Add(1)
+		p.log.Warn("subscriber disconnected: malformed input", "remote", remote, "reason", reason.String(), "err", err)
 	}
 }
 
-func (p *Publisher) addSub(c *pubConn) {
+// evictOldestHandshake closes the connection that has been in the handshake longest,
+// preferring one that has not even sent its greeting: a flood of silent connections
+// cannot evict handshakes that are making progress. Its serve goroutine counts it as
+// RefusedHandshakeLimit. Called under p.mu, with MaxHandshakes entries (a short scan).
+func (p *Publisher) evictOldestHandshake() {
+	var oldest net.Conn
+	var ent *handshakeEnt
+	for c, e := range p.handshaking {
+		if e.evicted {
+			continue
+		}
+		if ent == nil || (!e.greeted && ent.greeted) || (e.greeted == ent.greeted && e.seq < ent.seq) {
+			oldest, ent = c, e
+		}
+	}
+	if ent != nil {
+		ent.evicted = true
+		oldest.Close()
+	}
+}
+
+// addSub registers an established subscriber, unless MaxSubscribers are already
+// registered.
+func (p *Publisher) addSub(c *pubConn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := *p.subs.Load()
+	if len(old) >= p.opts.MaxSubscribers {
+		return false
+	}
 	next := make([]*pubConn, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, c)
 	p.subs.Store(&next)
+	return true
 }
 
 func (p *Publisher) removeSub(c *pubConn) {

@@ -14,8 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
-	"github.com/go-zeromq/zmq4/security/null"
+	"github.com/tickline/tickline/shared/zmtp"
 )
 
 // SubOptions configures a Subscriber. Zero fields take the defaults listed here.
@@ -46,6 +45,8 @@ type SubOptions struct {
 	// 3 × Heartbeat is considered dead and re-established. Negative disables heartbeats
 	// (a dead peer is then noticed only by TCP). Default 1s.
 	Heartbeat time.Duration
+	// Curve, when set, connects with CURVE security (RFC 26); nil means NULL.
+	Curve *CurveClient
 	// OnState, when set, is called from the endpoint's goroutine each time a
 	// connection comes up, goes down, or an attempt to connect fails. It must return
 	// quickly.
@@ -113,6 +114,9 @@ type EndpointStats struct {
 	// Malformed counts connections dropped for protocol violations plus skipped
 	// messages that had more than two frames.
 	Malformed uint64
+	// Refused counts failed handshakes and connections dropped for breaking the
+	// protocol, by reason (index by Refusal).
+	Refused [NumRefusals]uint64
 }
 
 // Subscriber is the SUB side of the bus: it connects to many publishers (typically one
@@ -144,8 +148,10 @@ type subConn struct {
 	raw   string
 	ep    endpoint
 
-	conn net.Conn   // live connection after handshake, nil otherwise; guarded by Subscriber.mu
-	wmu  sync.Mutex // serialises writes to the live connection
+	conn net.Conn      // live connection after handshake, nil otherwise; guarded by Subscriber.mu
+	sess *zmtp.Session // its handshake outcome; guarded by Subscriber.mu
+	wmu  sync.Mutex    // serialises writes to the live connection (and CURVE sealing)
+	wbuf []byte        // sealed writes (CURVE), under wmu
 
 	connected   atomic.Bool
 	connects    atomic.Uint64
@@ -154,6 +160,7 @@ type subConn struct {
 	messages    atomic.Uint64
 	bytes       atomic.Uint64
 	malformed   atomic.Uint64
+	refused     [NumRefusals]atomic.Uint64
 }
 
 // NewSubscriber returns a Subscriber with no endpoints and no subscriptions (a ZeroMQ
@@ -226,7 +233,7 @@ func (s *Subscriber) changeSubs(prefixes []string, op byte) {
 	}
 	for _, sc := range s.endpoints {
 		if sc.conn != nil {
-			s.write(sc, sc.conn, frames)
+			s.write(sc, sc.conn, sc.sess, frames)
 		}
 	}
 }
@@ -241,11 +248,20 @@ func appendSubscription(dst []byte, op byte, prefix string) []byte {
 	return appendFrame(dst, 0, body)
 }
 
-// write sends b on conn with a deadline; on failure the connection is closed so that
-// the reader reconnects and resends the subscriptions.
-func (s *Subscriber) write(sc *subConn, conn net.Conn, b []byte) {
+// write sends the frames b on conn (sealed first when the session is CURVE) with a
+// deadline; on failure the connection is closed so that the reader reconnects and
+// resends the subscriptions.
+func (s *Subscriber) write(sc *subConn, conn net.Conn, sess *zmtp.Session, b []byte) {
 	sc.wmu.Lock()
 	defer sc.wmu.Unlock()
+	if sess.Secure() {
+		var err error
+		if sc.wbuf, err = sess.SealFrames(sc.wbuf[:0], b); err != nil {
+			conn.Close()
+			return
+		}
+		b = sc.wbuf
+	}
 	_ = conn.SetWriteDeadline(time.Now().Add(s.opts.HandshakeTimeout))
 	if _, err := conn.Write(b); err != nil {
 		conn.Close()
@@ -268,6 +284,9 @@ func (s *Subscriber) Stats() []EndpointStats {
 			Messages:    sc.messages.Load(),
 			Bytes:       sc.bytes.Load(),
 			Malformed:   sc.malformed.Load(),
+		}
+		for j := range out[i].Refused {
+			out[i].Refused[j] = sc.refused[j].Load()
 		}
 	}
 	return out
@@ -419,7 +438,9 @@ func (s *Subscriber) session(ctx context.Context, sc *subConn, out, free chan *b
 	defer conn.Close()
 
 	_ = conn.SetDeadline(time.Now().Add(s.opts.HandshakeTimeout))
-	if _, err := zmq4.Open(conn, null.Security(), zmq4.Sub, nil, false, nil); err != nil {
+	sess, err := zmtp.Handshake(conn, s.opts.Curve.config(sc.index))
+	if err != nil {
+		sc.refused[classifyHandshake(err)].Add(1)
 		return false, fmt.Errorf("handshake with %s: %w", sc.raw, err)
 	}
 	_ = conn.SetDeadline(time.Time{})
@@ -432,9 +453,10 @@ func (s *Subscriber) session(ctx context.Context, sc *subConn, out, free chan *b
 		frames = appendSubscription(frames, 1, p)
 	}
 	if len(frames) > 0 {
-		s.write(sc, conn, frames)
+		s.write(sc, conn, sess, frames)
 	}
 	sc.conn = conn
+	sc.sess = sess
 	s.mu.Unlock()
 
 	sc.connects.Add(1)
@@ -446,11 +468,13 @@ func (s *Subscriber) session(ctx context.Context, sc *subConn, out, free chan *b
 	defer func() {
 		s.mu.Lock()
 		sc.conn = nil
+		sc.sess = nil
 		s.mu.Unlock()
 		sc.connected.Store(false)
 		sc.disconnects.Add(1)
-		if errors.Is(err, errProtocol) {
+		if reason, bad := classifyTraffic(err); bad {
 			sc.malformed.Add(1)
+			sc.refused[reason].Add(1)
 		}
 		if s.opts.OnState != nil {
 			s.opts.OnState(StateEvent{Endpoint: sc.index, Address: sc.raw, Err: err})
@@ -460,23 +484,27 @@ func (s *Subscriber) session(ctx context.Context, sc *subConn, out, free chan *b
 	if s.opts.Heartbeat > 0 {
 		var hb sync.WaitGroup
 		hbDone := make(chan struct{})
-		hb.Go(func() { s.pinger(sc, conn, hbDone) })
+		hb.Go(func() { s.pinger(sc, conn, sess, hbDone) })
 		defer func() {
 			close(hbDone)
 			conn.Close() // unblocks a PING write stuck on a dead peer
 			hb.Wait()
 		}()
 	}
+	br := bufio.NewReaderSize(conn, s.opts.ReadBufferBytes)
+	if sess.Secure() {
+		br = bufio.NewReaderSize(sess.OpenReader(br, s.opts.MaxMessageBytes), s.opts.ReadBufferBytes)
+	}
 	r := reader{
-		s: s, sc: sc, conn: conn, out: out, free: free, deliver: deliver, ctx: ctx,
-		fr: frameReader{r: bufio.NewReaderSize(conn, s.opts.ReadBufferBytes), max: s.opts.MaxMessageBytes},
+		s: s, sc: sc, conn: conn, sess: sess, out: out, free: free, deliver: deliver, ctx: ctx,
+		fr: frameReader{r: br, max: s.opts.MaxMessageBytes},
 	}
 	return true, r.run()
 }
 
 // pinger sends a ZMTP PING every Heartbeat so that an idle publisher answers with PONG
 // and the reader's deadline measures liveness, not traffic.
-func (s *Subscriber) pinger(sc *subConn, conn net.Conn, done chan struct{}) {
+func (s *Subscriber) pinger(sc *subConn, conn net.Conn, sess *zmtp.Session, done chan struct{}) {
 	t := time.NewTicker(s.opts.Heartbeat)
 	defer t.Stop()
 	// TTL (deciseconds, 16-bit) tells the peer when it may consider us gone.
@@ -485,7 +513,7 @@ func (s *Subscriber) pinger(sc *subConn, conn net.Conn, done chan struct{}) {
 	for {
 		select {
 		case <-t.C:
-			s.write(sc, conn, ping)
+			s.write(sc, conn, sess, ping)
 		case <-done:
 			return
 		}
@@ -498,6 +526,7 @@ type reader struct {
 	s    *Subscriber
 	sc   *subConn
 	conn net.Conn
+	sess *zmtp.Session
 	fr   frameReader
 	out  chan *batch
 	free chan *batch
@@ -562,7 +591,7 @@ func (r *reader) readMessage() error {
 			return fmt.Errorf("%w: command inside a message", errProtocol)
 		}
 		if len(r.topic)+psize > r.s.opts.MaxMessageBytes {
-			return fmt.Errorf("%w: message of %d bytes exceeds limit %d", errProtocol, len(r.topic)+psize, r.s.opts.MaxMessageBytes)
+			return fmt.Errorf("%w: message of %d bytes exceeds limit %d", errFrameTooLarge, len(r.topic)+psize, r.s.opts.MaxMessageBytes)
 		}
 	}
 	need := len(r.topic) + psize
@@ -638,7 +667,7 @@ func (r *reader) command(flags byte, size int) error {
 		if len(ctx) > maxPingContext {
 			ctx = ctx[:maxPingContext]
 		}
-		r.s.write(r.sc, r.conn, appendCommand(nil, cmdPong, ctx))
+		r.s.write(r.sc, r.conn, r.sess, appendCommand(nil, cmdPong, ctx))
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 package bus
 
-import "bytes"
+import "slices"
 
 // Topics are ordered general → specific, dot separated: "<kind>.<exchange>.<instrument>",
 // e.g. "bbo.binance.BTC-USDT". ZeroMQ filters by plain byte prefix, so "bbo." selects
@@ -8,68 +8,97 @@ import "bytes"
 // the match is a byte prefix, "bbo.bin" also matches "bbo.binance.…": end prefixes with
 // the separator to select whole levels.
 
-// subscription is one subscribed prefix with its reference count: ZeroMQ subscriptions
-// are a multiset (subscribing twice needs two cancels), as in libzmq's trie.
-type subscription struct {
-	prefix []byte
-	refs   int
-}
-
-// subscriptions is a small set of prefixes owned by one publisher-side connection and
-// guarded by that connection's mutex. Linear search: subscribers hold a handful of
-// prefixes, and a linear scan over a few short slices beats any index at that size.
+// subscriptions is one publisher-side connection's set of prefixes, guarded by that
+// connection's mutex. ZeroMQ subscriptions are a multiset (subscribing twice needs two
+// cancels), so each prefix carries a reference count.
+//
+// Matching is not linear in the number of prefixes: the set is a map keyed by prefix,
+// plus the sorted list of distinct prefix lengths in use, and match looks up the topic's
+// first L bytes for each such length L ≤ len(topic). The cost is bounded by the topic's
+// length whatever the subscriber sends (1,024 non-matching prefixes of one length cost
+// one lookup, not 1,024 comparisons).
 type subscriptions struct {
-	list []subscription
+	set     map[string]int // prefix → references
+	lens    []int          // distinct lengths of the prefixes in set, ascending
+	lenRefs map[int]int    // length → distinct prefixes of that length
 }
 
-// add subscribes prefix (copied) and reports whether the set may keep it: false when the
-// set already holds max distinct prefixes.
-func (s *subscriptions) add(prefix []byte, max int) bool {
-	for i := range s.list {
-		if bytes.Equal(s.list[i].prefix, prefix) {
-			s.list[i].refs++
-			return true
-		}
+// subResult is the outcome of add.
+type subResult uint8
+
+const (
+	subOK      subResult = iota
+	subTooMany           // the set already holds the maximum of distinct prefixes
+	subTooLong           // the prefix is longer than allowed
+)
+
+// add subscribes prefix (copied), unless the set already holds maxCount distinct
+// prefixes or prefix is longer than maxLen bytes.
+func (s *subscriptions) add(prefix []byte, maxCount, maxLen int) subResult {
+	if len(prefix) > maxLen {
+		return subTooLong
 	}
-	if len(s.list) >= max {
-		return false
+	if n, ok := s.set[string(prefix)]; ok {
+		s.set[string(prefix)] = n + 1
+		return subOK
 	}
-	s.list = append(s.list, subscription{prefix: bytes.Clone(prefix), refs: 1})
-	return true
+	if len(s.set) >= maxCount {
+		return subTooMany
+	}
+	if s.set == nil {
+		s.set = make(map[string]int)
+		s.lenRefs = make(map[int]int)
+	}
+	s.set[string(prefix)] = 1
+	if s.lenRefs[len(prefix)] == 0 {
+		i, _ := slices.BinarySearch(s.lens, len(prefix))
+		s.lens = slices.Insert(s.lens, i, len(prefix))
+	}
+	s.lenRefs[len(prefix)]++
+	return subOK
 }
 
 // remove cancels one reference to prefix. Cancelling a prefix that is not subscribed is
 // a no-op, as in libzmq.
 func (s *subscriptions) remove(prefix []byte) {
-	for i := range s.list {
-		if bytes.Equal(s.list[i].prefix, prefix) {
-			s.list[i].refs--
-			if s.list[i].refs == 0 {
-				last := len(s.list) - 1
-				s.list[i] = s.list[last]
-				s.list[last] = subscription{}
-				s.list = s.list[:last]
-			}
-			return
+	n, ok := s.set[string(prefix)]
+	if !ok {
+		return
+	}
+	if n > 1 {
+		s.set[string(prefix)] = n - 1
+		return
+	}
+	delete(s.set, string(prefix))
+	s.lenRefs[len(prefix)]--
+	if s.lenRefs[len(prefix)] == 0 {
+		delete(s.lenRefs, len(prefix))
+		if i, found := slices.BinarySearch(s.lens, len(prefix)); found {
+			s.lens = slices.Delete(s.lens, i, i+1)
 		}
 	}
 }
 
-// match reports whether topic starts with any subscribed prefix. It does not allocate.
+// match reports whether topic starts with any subscribed prefix. It does not allocate
+// (map lookups keyed by string(bytes) do not copy).
 func (s *subscriptions) match(topic []byte) bool {
-	for i := range s.list {
-		if bytes.HasPrefix(topic, s.list[i].prefix) {
+	for _, l := range s.lens {
+		if l > len(topic) {
+			return false
+		}
+		if _, ok := s.set[string(topic[:l])]; ok {
 			return true
 		}
 	}
 	return false
 }
 
-// strings returns the subscribed prefixes (one entry per distinct prefix).
+// strings returns the subscribed prefixes (one entry per distinct prefix), sorted.
 func (s *subscriptions) strings() []string {
-	out := make([]string, len(s.list))
-	for i := range s.list {
-		out[i] = string(s.list[i].prefix)
+	out := make([]string, 0, len(s.set))
+	for p := range s.set {
+		out = append(out, p)
 	}
+	slices.Sort(out)
 	return out
 }

@@ -92,6 +92,9 @@ type Gateway struct {
 	Metrics string `yaml:"metrics,omitempty"`
 	// Journal keeps what the gateway published for retransmits; nil = no journal.
 	Journal *Journal `yaml:"journal,omitempty"`
+	// Curve secures the bus endpoint with CURVE; nil = NULL (no security). See
+	// GatewayCurve and SECURITY.md.
+	Curve *GatewayCurve `yaml:"curve,omitempty"`
 	// Feeds maps an exchange name (wire.ParseExchange) to its connection; at least one.
 	Feeds map[string]*Feed `yaml:"exchanges"`
 }
@@ -116,7 +119,7 @@ type Feed struct {
 	RESTURL string `yaml:"rest_url,omitempty"`
 	// Symbols maps the exchange's own symbol (BTCUSDT, BTC-USD, BTC/USD, KRW-BTC, ...) to the
 	// channels wanted for it. At least one symbol; channels non-empty, no duplicates.
-	Symbols map[string][]Channel `yaml:"symbols"`
+	Symbols SymbolMap `yaml:"symbols"`
 	// BookDepth is the number of levels per side to subscribe/keep; 0 = the adapter's
 	// default for the exchange. 0..5000.
 	BookDepth int `yaml:"book_depth,omitempty"`
@@ -167,6 +170,9 @@ type Strategy struct {
 	Output string `yaml:"output,omitempty"`
 	// Metrics is the host:port for /metrics and /healthz; empty = none.
 	Metrics string `yaml:"metrics,omitempty"`
+	// Curve is the strategy's CURVE keypair, required when its gateways have curve
+	// sections; nil = NULL.
+	Curve *ReceiverCurve `yaml:"curve,omitempty"`
 }
 
 // FX is the KRW per USD(T) rate source: exactly one of Market or StaticRate.
@@ -229,6 +235,9 @@ type Archiver struct {
 	SASL KafkaSASL `yaml:"sasl"`
 	// Metrics is the host:port for /metrics and /healthz; empty = none.
 	Metrics string `yaml:"metrics,omitempty"`
+	// Curve is the archiver's CURVE keypair, required when the gateways have curve
+	// sections; nil = NULL.
+	Curve *ReceiverCurve `yaml:"curve,omitempty"`
 }
 
 // KafkaTLS is TLS to the brokers. The brokers' certificates are always verified.
@@ -301,6 +310,7 @@ func Parse(data []byte) (*Topology, error) {
 		return nil, fieldErr("", ErrSyntax, "empty topology file")
 	}
 	idx := indexNodes(&root)
+	scalarErrs := checkScalars(&root)
 
 	t := Defaults()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -308,13 +318,16 @@ func Parse(data []byte) (*Topology, error) {
 	if err := dec.Decode(t); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return nil, joinErrs(idx.decodeErrors(te.Errors))
+			return nil, joinErrs(append(idx.decodeErrors(te.Errors), scalarErrs...))
 		}
 		return nil, syntaxErr(err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err != io.EOF {
 		return nil, fieldErr("", ErrSyntax, "more than one YAML document")
+	}
+	if len(scalarErrs) > 0 {
+		return nil, joinErrs(scalarErrs) // validating truncated or defaulted values would mislead
 	}
 	applyDefaults(t)
 	errs := t.validate()

@@ -103,6 +103,24 @@ func TestInvalid(t *testing.T) {
 		{"bad duration", []edit{{"max_notional: 10000\n", "max_notional: 10000\n  staleness: 2x\n"}}, "strategy.staleness", ErrFormat, "duration"},
 		{"bare number duration", []edit{{"stale_after: 30s", "stale_after: 30"}}, "gateways[1].exchanges.okx.stale_after", ErrFormat, "duration"},
 
+		// Values yaml.v3 accepts silently (issue 10 item 7).
+		{"float into int", []edit{{"gateways:\n", "bus: {queue_depth: 1.5}\ngateways:\n"}}, "bus.queue_depth", ErrType, `"1.5"`},
+		{"float syntax into int", []edit{{"num: 2", "num: 2.0"}}, "gateways[1].num", ErrType, "integer"},
+		{"float into journal records", []edit{{"{retransmit:", "{records: 1e3, retransmit:"}}, "gateways[0].journal.records", ErrType, ""},
+		{"null for a key with a default", []edit{{"gateways:\n", "bus: {queue_depth: ~}\ngateways:\n"}}, "bus.queue_depth", ErrType, "null"},
+		{"empty value for a key with a default", []edit{{"        stale_after: 30s\n", "        stale_after:\n"}}, "gateways[1].exchanges.okx.stale_after", ErrType, "null"},
+		{"null string", []edit{{"metrics: 127.0.0.1:9101", "metrics: ~"}}, "gateways[0].metrics", ErrType, "null"},
+
+		// Addresses.
+		{"metrics host not an IPv4", []edit{{"metrics: 127.0.0.1:9101", "metrics: 999.1.1.1:9101"}}, "gateways[0].metrics", ErrFormat, "999.1.1.1"},
+		{"metrics host short IPv4", []edit{{"metrics: 127.0.0.1:9101", "metrics: 10.1.1:9101"}}, "gateways[0].metrics", ErrFormat, ""},
+		{"metrics bad host name", []edit{{"metrics: 127.0.0.1:9101", "metrics: my_host:9101"}}, "gateways[0].metrics", ErrFormat, ""},
+		{"endpoint host not an IPv4", []edit{{"tcp://127.0.0.1:7101", "tcp://256.0.0.1:7101"}}, "gateways[0].publish", ErrFormat, "256.0.0.1"},
+		{"seed host not an IPv4", []edit{{"seeds: [127.0.0.1:9092]", "seeds: [127.0.0.300:9092]"}}, "archiver.seeds[0]", ErrFormat, ""},
+		{"localhost is 127.0.0.1", []edit{{"ipc:///tmp/tickline-gw-b.sock", "tcp://localhost:7101"}}, "gateways[1].publish", ErrDuplicate, "gateways[0].publish"},
+		{"LOCALHOST. is 127.0.0.1", []edit{{"  publish: tcp://127.0.0.1:7401\n", "  publish: tcp://127.0.0.1:7401\n  metrics: LOCALHOST.:9101\n"}}, "replay.metrics", ErrDuplicate, "gateways[0].metrics"},
+		{"IPv4-mapped IPv6 is IPv4", []edit{{"  publish: tcp://127.0.0.1:7401\n", "  publish: tcp://127.0.0.1:7401\n  metrics: '[::ffff:127.0.0.1]:9101'\n"}}, "replay.metrics", ErrDuplicate, "gateways[0].metrics"},
+
 		// Top level and regions.
 		{"version missing", []edit{{"version: 1\n", ""}}, "version", ErrMissing, ""},
 		{"version unsupported", []edit{{"version: 1\n", "version: 2\n"}}, "version", ErrRange, "unsupported"},

@@ -40,8 +40,10 @@ func parseEndpoint(s string) (network, address string, err error) {
 		if err != nil {
 			return "", "", fmt.Errorf("endpoint %q: %v", s, err)
 		}
-		if strings.ContainsAny(host, "/ \t?#@") {
-			return "", "", fmt.Errorf("endpoint %q: bad host %q", s, host)
+		if host != "*" && host != "" {
+			if err := checkHost(host); err != nil {
+				return "", "", fmt.Errorf("endpoint %q: %v", s, err)
+			}
 		}
 		if _, err := parsePort(port); err != nil {
 			return "", "", fmt.Errorf("endpoint %q: %v", s, err)
@@ -96,10 +98,72 @@ func checkHostPort(s string, allowEmptyHost bool) error {
 	if host == "" && !allowEmptyHost {
 		return fmt.Errorf("address %q: host is empty", s)
 	}
-	if strings.ContainsAny(host, "/ \t?#@") {
-		return fmt.Errorf("address %q: bad host", s)
+	if host != "" {
+		if err := checkHost(host); err != nil {
+			return fmt.Errorf("address %q: %v", s, err)
+		}
 	}
 	return nil
+}
+
+// checkHost validates a host: an IPv6 literal (anything with a colon), an IPv4 address
+// (anything made of digits and dots: 999.1.1.1 and 1.2.3 are errors, not names), or a DNS
+// name (labels of letters, digits and '-', at most 63 bytes each and 253 in all).
+func checkHost(host string) error {
+	if strings.Contains(host, ":") {
+		if ip := net.ParseIP(host); ip == nil || ip.To4() != nil && !strings.Contains(host, ".") {
+			return fmt.Errorf("bad IPv6 address %q", host)
+		}
+		return nil
+	}
+	if strings.Trim(host, "0123456789.") == "" {
+		if ip := net.ParseIP(host); ip == nil || ip.To4() == nil {
+			return fmt.Errorf("bad IPv4 address %q", host)
+		}
+		return nil
+	}
+	name := strings.TrimSuffix(host, ".")
+	if len(name) == 0 || len(name) > 253 {
+		return fmt.Errorf("bad host name %q", host)
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("bad host name %q", host)
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return fmt.Errorf("bad host name %q", host)
+			}
+		}
+	}
+	return nil
+}
+
+// canonicalHost is the form two spellings of one listen address share, for the duplicate
+// check: IP literals in Go's canonical form (::ffff:127.0.0.1 is 127.0.0.1), names in lower
+// case without a trailing dot, and localhost and its subdomains as 127.0.0.1 (RFC 6761:
+// they are loopback; a listener on "localhost" binds 127.0.0.1). Other names are not
+// resolved (validation does not use the network), so two names for one address pass.
+func canonicalHost(host string) string {
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String()
+	}
+	host = strings.ToLower(host)
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return "127.0.0.1"
+	}
+	return host
+}
+
+// canonicalAddr applies canonicalHost to a host:port.
+func canonicalAddr(hostport string) string {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport
+	}
+	return net.JoinHostPort(canonicalHost(host), port)
 }
 
 // checkURL validates an absolute URL with one of the given schemes and a host.

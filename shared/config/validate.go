@@ -78,7 +78,8 @@ var replayOutputs = []string{"zmq", "jsonl", "csv", "parquet"}
 type validator struct {
 	errs []*FieldError
 	// listen maps "network|address" of everything that listens at a concrete address
-	// (publish endpoints, retransmit endpoints, metrics) to the path that claimed it.
+	// (publish endpoints, retransmit endpoints, metrics) to the path that claimed it; tcp
+	// addresses in canonical form (canonicalAddr: localhost is 127.0.0.1).
 	listen map[string]string
 }
 
@@ -103,6 +104,7 @@ func (t *Topology) validate() []*FieldError {
 	v.strategy(t)
 	v.archiver(t, regions)
 	v.replay(&t.Replay)
+	v.curve(t)
 	return v.errs
 }
 
@@ -517,6 +519,9 @@ func (v *validator) endpoint(path, s string, dialed bool) {
 		}
 	}
 	if dialed {
+		if network == "tcp" {
+			addr = canonicalAddr(addr)
+		}
 		v.claim(path, network+"|"+addr, s)
 	}
 }
@@ -532,7 +537,7 @@ func (v *validator) listenAddr(path, s string) {
 		return
 	}
 	if !unspecifiedHost(hostOf(s)) {
-		v.claim(path, "tcp|"+s, s)
+		v.claim(path, "tcp|"+canonicalAddr(s), s)
 	}
 }
 

@@ -9,11 +9,25 @@
 // # Retransmit protocol (TCP or unix socket, little-endian)
 //
 //	request:  u64 from, u64 to                      (inclusive gateway sequence range)
-//	response: repeated { u32 length, record bytes } then u32 0,
-//	          then u64 first, u64 last              (what the journal holds now)
+//	response: repeated { u32 length, record bytes }, then either
+//	            u32 0,          u64 first, u64 last            (the range is done)
+//	          or
+//	            u32 0xFFFFFFFF, u64 next, u64 first, u64 last  (cut at the server's limits:
+//	                                                            ask again from next)
+//	          first, last: what the journal holds now
 //
 // Records older than the journal holds are simply absent: the client compares the range it
-// asked for with what it got. One request per connection.
+// asked for with what it got. One request per connection; Fetch follows cuts itself.
+//
+// # Limits (ServerOptions)
+//
+// A retransmit client is untrusted: the server copies at most 64 KiB / 512 records under
+// the journal's lock at a time and writes them without it, so a client that does not read
+// never stalls Append (and so never the gateway's publishing). One response is cut at
+// MaxRecords / MaxBytes, connections beyond MaxConns are closed on accept, the request must
+// arrive within ReadTimeout, each chunk be taken within WriteTimeout and the whole response
+// within RequestTimeout; every refusal is counted in ServerStats. The endpoint has no
+// authentication: bind it where only receivers can reach it.
 package journal
 
 import (
@@ -92,20 +106,66 @@ func (j *Journal) Bounds() (first, last uint64) {
 }
 
 // Range calls f for every record held with from <= seq <= to, in order. f must not
-// retain the slice. It holds the journal's lock: keep f short (copy, or write to a
-// buffered writer).
+// retain the slice. It holds the journal's lock for the whole walk, so f must not block
+// (no I/O): the retransmit server uses AppendRange, which copies bounded chunks instead.
 func (j *Journal) Range(from, to uint64, f func(seq uint64, rec []byte) bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for i := 0; i < j.n; i++ {
+	for i := j.search(from); i < j.n; i++ {
 		e := j.index[(j.head+i)%len(j.index)]
-		if e.seq < from {
-			continue
-		}
 		if e.seq > to || !f(e.seq, j.arena[e.off:int(e.off)+int(e.size)]) {
 			return
 		}
 	}
+}
+
+// search returns the position (0 = oldest) of the first entry with seq >= from, or j.n.
+// Sequences are appended in increasing order, so this is a binary search: a request never
+// walks the ring under the lock. Call with j.mu held.
+func (j *Journal) search(from uint64) int {
+	lo, hi := 0, j.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if j.index[(j.head+m)%len(j.index)].seq < from {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// AppendRange appends to dst the records held with from <= seq <= to, in order, each framed
+// as in the retransmit response (u32 length, then the record bytes), and stops before
+// maxRecords records or before dst would grow past maxBytes (one record is always copied
+// when any is in range, whatever its size, so a chunk always makes progress). It returns
+// dst, the number of records appended, and more: whether it stopped at a limit with records
+// of the range left, to be asked for from next (the sequence after the last one copied).
+//
+// The lock is held only for the copy: the caller writes dst to a peer without it, so a
+// peer that does not read never blocks Append (DESIGN: never lock across I/O).
+// Sequences must have been appended in increasing order (the gateway's sequence is).
+func (j *Journal) AppendRange(dst []byte, from, to uint64, maxRecords, maxBytes int) (out []byte, n int, next uint64, more bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	next = from
+	for i := j.search(from); i < j.n; i++ {
+		e := j.index[(j.head+i)%len(j.index)]
+		if e.seq > to {
+			return dst, n, next, false
+		}
+		if n >= maxRecords || (n > 0 && len(dst)+4+int(e.size) > maxBytes) {
+			return dst, n, next, true
+		}
+		dst = le.AppendUint32(dst, uint32(e.size))
+		dst = append(dst, j.arena[e.off:int(e.off)+int(e.size)]...)
+		n++
+		if e.seq == ^uint64(0) {
+			return dst, n, e.seq, false
+		}
+		next = e.seq + 1
+	}
+	return dst, n, next, false
 }
 
 var le = binary.LittleEndian

@@ -62,7 +62,7 @@ type Tap struct {
 	eps    []string
 	names  map[uint16]string // gateway num → id
 	merger *arbiter.Merger
-	maxMsg int // bus.max_message_bytes
+	topo   *config.Topology
 	out    *bufio.Writer
 	Stats  Stats
 
@@ -82,7 +82,7 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Tap, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	t := &Tap{opts: opts, log: log.With("process", "tap"), names: map[uint16]string{}, maxMsg: topo.Bus.MaxMessageBytes,
+	t := &Tap{opts: opts, log: log.With("process", "tap"), names: map[uint16]string{}, topo: topo,
 		out: bufio.NewWriterSize(opts.Out, 1<<20), line: make([]byte, 0, 4096)}
 	ids := opts.Gateways
 	if len(ids) == 0 {
@@ -120,12 +120,16 @@ func (t *Tap) Endpoints() []string { return t.eps }
 // Run subscribes to every line and prints until ctx ends; it flushes the output before it
 // returns and returns nil on a normal stop.
 func (t *Tap) Run(ctx context.Context) error {
-	sub := bus.NewSubscriber(bus.SubOptions{MaxMessageBytes: t.maxMsg}, t.log)
+	so, err := bus.ReceiverOptions(t.topo, t.topo.Strategy.Curve, t.eps) // the tap reads as the strategy does
+	if err != nil {
+		return fmt.Errorf("tap: %w", err)
+	}
+	sub := bus.NewSubscriber(so, t.log)
 	if err := sub.Connect(t.eps...); err != nil {
 		return fmt.Errorf("tap: %w", err)
 	}
 	sub.Subscribe("")
-	err := sub.Run(ctx, t.handle)
+	err = sub.Run(ctx, t.handle)
 	sub.Close()
 	if ferr := t.out.Flush(); ferr != nil {
 		return fmt.Errorf("tap: writing output: %w", ferr)
