@@ -81,9 +81,6 @@ func (c closing) text() string {
 			}
 		}
 	}
-	if t := c.hopTable(); t != "" {
-		b.WriteString("\n" + t + "\n")
-	}
 	if len(c.gw) > 0 {
 		b.WriteString("- Gateway cost, records/s/core:")
 		for _, g := range c.gw {
@@ -93,6 +90,9 @@ func (c closing) text() string {
 	}
 	if c.lossless > 0 {
 		fmt.Fprintf(&b, "- Highest lossless end-to-end rate: %.0f ticks/s delivered (target ≥ 250k).\n", c.lossless)
+	}
+	if t := c.hopTable(); t != "" {
+		b.WriteString("\n" + t)
 	}
 	return b.String()
 }
