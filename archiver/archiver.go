@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/kafka"
+	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -328,6 +327,24 @@ func compression(name string) (kgo.CompressionCodec, error) {
 // returned at once; while Kafka is unreachable at start, Run retries until ctx ends.
 func (a *Archiver) Run(ctx context.Context) error {
 	a.runCtx = ctx
+	if addr := a.topo.Archiver.Metrics; addr != "" {
+		// Bound first, like the bus: a taken port is a start error. Served from the start,
+		// so recovery shows (/healthz fails until records are accepted).
+		ln, err := metrics.Listen(addr)
+		if err != nil {
+			return fmt.Errorf("archiver: metrics: %w", err)
+		}
+		sctx, stopMetrics := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		reg := a.registry()
+		go func() {
+			defer close(done)
+			if err := reg.ServeListener(sctx, ln, a.health, a.log); err != nil {
+				a.log.Error("archiver: metrics server", "err", err)
+			}
+		}()
+		defer func() { stopMetrics(); <-done }()
+	}
 	if err := a.ensureTopics(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -390,21 +407,6 @@ func (a *Archiver) Run(ctx context.Context) error {
 			sp.syncLoop(mctx, a.topo.Archiver.SpoolFsyncInterval)
 		}()
 	}
-	var srv *http.Server
-	if addr := a.topo.Archiver.Metrics; addr != "" {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			a.log.Error("archiver: metrics listener", "addr", addr, "err", err)
-		} else {
-			srv = &http.Server{Handler: a.metricsHandler(), ReadHeaderTimeout: 5 * time.Second}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_ = srv.Serve(ln)
-			}()
-		}
-	}
-
 	// The retransmitter writes to the spool under a.mu like the handler; it stops right
 	// after the subscriber, before the spool's readers do.
 	stopRetransmitter := func() {}
@@ -445,9 +447,6 @@ func (a *Archiver) Run(ctx context.Context) error {
 	}
 	cancel()
 	stopMonitor()
-	if srv != nil {
-		srv.Close()
-	}
 	wg.Wait() // the producer exits before Close so that it never produces to a closed client
 	cl.Close()
 	sp.Trim()

@@ -2,57 +2,74 @@ package archiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
+	"strconv"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/tickline/tickline/shared/metrics"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// WriteMetrics writes the counters in the Prometheus text exposition format.
-func (a *Archiver) WriteMetrics(w io.Writer) {
+// collector exports the archiver's counters through shared/metrics: a Prometheus collector
+// reading the atomic Stats, the regions' arbitration and the topic report at scrape time.
+// Describe sends nothing (an unchecked collector): the per-topic and per-line series are
+// known only once the archiver has started.
+type collector struct{ a *Archiver }
+
+func (collector) Describe(chan<- *prometheus.Desc) {}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	a := c.a
 	s := &a.Stats
-	c := func(name, help string, v uint64) {
-		fmt.Fprintf(w, "# HELP tickline_archiver_%s %s\n# TYPE tickline_archiver_%s counter\ntickline_archiver_%s %d\n", name, help, name, name, v)
+	emit := func(name, help string, t prometheus.ValueType, v float64, kv ...string) {
+		var names, vals []string
+		for i := 0; i+1 < len(kv); i += 2 {
+			names, vals = append(names, kv[i]), append(vals, kv[i+1])
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("tickline_archiver_"+name, help, names, nil), t, v, vals...)
 	}
-	g := func(name, help string, v int64) {
-		fmt.Fprintf(w, "# HELP tickline_archiver_%s %s\n# TYPE tickline_archiver_%s gauge\ntickline_archiver_%s %d\n", name, help, name, name, v)
-	}
-	c("received_total", "Bus messages received.", s.Received.Load())
-	c("malformed_total", "Messages that are not wire records.", s.Malformed.Load())
-	c("duplicates_total", "Records dropped by line arbitration.", s.Duplicates.Load())
-	c("accepted_total", "Records written to the spool.", s.Accepted.Load())
-	c("unroutable_total", "Records whose exchange has no partition (not archived).", s.Unroutable.Load())
-	c("spool_dropped_total", "Records lost: refused because the spool was full (or a spool write failed).", s.SpoolDropped.Load())
-	c("spool_corrupt_lost_total", "Records lost: spool entries inside corrupt spans found at start and not in Kafka.", s.SpoolCorruptLost.Load())
-	c("spool_corrupt_bytes_total", "Bytes of corrupt spans skipped inside spool segments at start.", s.SpoolCorruptBytes.Load())
-	c("spool_torn_bytes_total", "Bytes of torn or corrupt spool segment tails truncated at start.", s.SpoolTornBytes.Load())
+	cnt := func(name, help string, v uint64) { emit(name, help, prometheus.CounterValue, float64(v)) }
+	g := func(name, help string, v int64) { emit(name, help, prometheus.GaugeValue, float64(v)) }
+	cnt("received_total", "Bus messages received.", s.Received.Load())
+	cnt("malformed_total", "Messages that are not wire records.", s.Malformed.Load())
+	cnt("duplicates_total", "Records dropped by line arbitration.", s.Duplicates.Load())
+	cnt("accepted_total", "Records written to the spool.", s.Accepted.Load())
+	cnt("unroutable_total", "Records whose exchange has no partition (not archived).", s.Unroutable.Load())
+	cnt("spool_dropped_total", "Records lost: refused because the spool was full (or a spool write failed).", s.SpoolDropped.Load())
+	cnt("spool_corrupt_lost_total", "Records lost: spool entries inside corrupt spans found at start and not in Kafka.", s.SpoolCorruptLost.Load())
+	cnt("spool_corrupt_bytes_total", "Bytes of corrupt spans skipped inside spool segments at start.", s.SpoolCorruptBytes.Load())
+	cnt("spool_torn_bytes_total", "Bytes of torn or corrupt spool segment tails truncated at start.", s.SpoolTornBytes.Load())
 	if sp := a.spool; sp != nil {
-		c("spool_fsyncs_total", "fsync calls on spool segments (archiver.spool_fsync).", sp.syncs.Load())
+		cnt("spool_fsyncs_total", "fsync calls on spool segments (archiver.spool_fsync).", sp.syncs.Load())
 	}
-	c("produced_total", "Records acknowledged by Kafka.", s.Produced.Load())
-	c("produced_bytes_total", "Value bytes acknowledged by Kafka.", s.ProducedBytes.Load())
-	c("skipped_total", "Spool entries found already in Kafka at start.", s.Skipped.Load())
-	c("rejected_total", "Records Kafka refused for good (kept in rejected.spool).", s.Rejected.Load())
-	c("spool_alarms_total", "Times the spool alarm was raised.", s.Alarms.Load())
-	c("retransmit_requests_total", "Ranges asked from gateways' journals (restart windows and in-run gaps).", s.RetransmitRequests.Load())
-	c("retransmitted_total", "Records the gateways' journals returned.", s.Retransmitted.Load())
-	c("retransmit_accepted_total", "Retransmitted records written to the spool (also in accepted_total).", s.RetransmitAccepted.Load())
-	c("retransmit_archived_total", "Retransmitted records whose event the archive holds already (archive index).", s.RetransmitArchived.Load())
-	c("retransmit_before_tail_total", "Retransmitted records not archived: older than the partition tail read at start, so the archive may hold them.", s.RetransmitBeforeTail.Load())
-	c("retransmit_beyond_index_total", "Retransmitted records not archived: older than the archive index reaches, so the archive may hold them.", s.RetransmitBeyondIndex.Load())
-	c("retransmit_status_dropped_total", "Retransmitted status records dropped by the merger's status policy.", s.RetransmitStatusDropped.Load())
-	c("retransmit_lost_total", "Records asked for that no journal returned (evicted, never journaled, unreachable): lost unless another line carried them.", s.RetransmitLost.Load())
-	c("retransmit_failed_total", "Retransmit requests given up after every attempt.", s.RetransmitFailed.Load())
-	c("retransmit_retries_total", "Retransmit attempts repeated after a failure.", s.RetransmitRetries.Load())
-	c("retransmit_skipped_total", "Records of in-run gaps not asked for because the request queue was full.", s.RetransmitSkipped.Load())
-	c("gateway_restarts_total", "Gateway sequences seen beginning again (a gateway restarted).", s.GatewayRestarts.Load())
+	cnt("produced_total", "Records acknowledged by Kafka.", s.Produced.Load())
+	cnt("produced_bytes_total", "Value bytes acknowledged by Kafka.", s.ProducedBytes.Load())
+	cnt("skipped_total", "Spool entries found already in Kafka at start.", s.Skipped.Load())
+	cnt("rejected_total", "Records Kafka refused for good (kept in rejected.spool).", s.Rejected.Load())
+	cnt("spool_alarms_total", "Times the spool alarm was raised.", s.Alarms.Load())
+	cnt("retransmit_requests_total", "Ranges asked from gateways' journals (restart windows and in-run gaps).", s.RetransmitRequests.Load())
+	cnt("retransmitted_total", "Records the gateways' journals returned.", s.Retransmitted.Load())
+	cnt("retransmit_accepted_total", "Retransmitted records written to the spool (also in accepted_total).", s.RetransmitAccepted.Load())
+	cnt("retransmit_archived_total", "Retransmitted records whose event the archive holds already (archive index).", s.RetransmitArchived.Load())
+	cnt("retransmit_before_tail_total", "Retransmitted records not archived: older than the partition tail read at start, so the archive may hold them.", s.RetransmitBeforeTail.Load())
+	cnt("retransmit_beyond_index_total", "Retransmitted records not archived: older than the archive index reaches, so the archive may hold them.", s.RetransmitBeyondIndex.Load())
+	cnt("retransmit_status_dropped_total", "Retransmitted status records dropped by the merger's status policy.", s.RetransmitStatusDropped.Load())
+	cnt("retransmit_lost_total", "Records asked for that no journal returned (evicted, never journaled, unreachable): lost unless another line carried them.", s.RetransmitLost.Load())
+	cnt("retransmit_failed_total", "Retransmit requests given up after every attempt.", s.RetransmitFailed.Load())
+	cnt("retransmit_retries_total", "Retransmit attempts repeated after a failure.", s.RetransmitRetries.Load())
+	cnt("retransmit_skipped_total", "Records of in-run gaps not asked for because the request queue was full.", s.RetransmitSkipped.Load())
+	cnt("gateway_restarts_total", "Gateway sequences seen beginning again (a gateway restarted).", s.GatewayRestarts.Load())
 	for _, q := range a.produceLatency.quantiles() {
-		fmt.Fprintf(w, "tickline_archiver_produce_latency_microseconds{quantile=%q} %d\n", q.q, q.us)
+		emit("produce_latency_microseconds", "Kafka produce request round trip (µs), from franz-go's broker hook.", prometheus.GaugeValue, float64(q.us), "quantile", q.q)
 	}
 	alarm := int64(0)
 	if s.Alarm.Load() {
@@ -65,51 +82,66 @@ func (a *Archiver) WriteMetrics(w io.Writer) {
 		g("kafka_brokers", "Brokers the cluster listed at start.", int64(rep.Brokers))
 		g("durability_warnings", "Start-up durability warnings: replication_factor below min(brokers, 3), or an existing topic with fewer replicas or a lower min.insync.replicas than configured.", int64(len(rep.Warnings)))
 		for _, t := range rep.Topics {
-			fmt.Fprintf(w, "tickline_archiver_topic_replicas{topic=%q} %d\n", t.Topic, t.Replicas)
-			fmt.Fprintf(w, "tickline_archiver_topic_min_insync_replicas{topic=%q} %d\n", t.Topic, t.MinISR)
+			emit("topic_replicas", "Replicas of each archive topic's partitions.", prometheus.GaugeValue, float64(t.Replicas), "topic", t.Topic)
+			emit("topic_min_insync_replicas", "min.insync.replicas of each archive topic.", prometheus.GaugeValue, float64(t.MinISR), "topic", t.Topic)
 		}
 	}
 	for _, l := range a.Lines() {
-		for line := range l.Merge.SeqGaps {
-			if v := l.Merge.SeqGaps[line]; v > 0 {
-				fmt.Fprintf(w, "tickline_archiver_line_seq_gaps_total{region=%q,line=\"%d\"} %d\n", l.Region, line, v)
-			}
-		}
 		for line := 0; line < l.Lines; line++ {
+			ln := strconv.Itoa(line)
 			for _, m := range [...]struct {
-				name string
-				v    uint64
+				name, help string
+				v          uint64
 			}{
-				{"arbiter_wins_total", l.Arb.Wins[line]},
-				{"arbiter_duplicates_total", l.Arb.Duplicates[line]},
-				{"arbiter_late_total", l.Arb.Late[line]},
-				{"arbiter_resets_total", l.Arb.Resets[line]},
-				{"arbiter_evictions_total", l.Arb.Evictions[line]},
+				{"line_seq_gaps_total", "Records missing in this line's gateway sequence (bus drops).", l.Merge.SeqGaps[line]},
+				{"arbiter_wins_total", "Exchange events first delivered by this line.", l.Arb.Wins[line]},
+				{"arbiter_duplicates_total", "Copies dropped from this line.", l.Arb.Duplicates[line]},
+				{"arbiter_late_total", "Records from this line beyond the arbitration tolerance: dropped, lost unless another line brought them in time.", l.Arb.Late[line]},
+				{"arbiter_resets_total", "Exchange sequence resets (new epochs) first seen on this line.", l.Arb.Resets[line]},
+				{"arbiter_evictions_total", "Event keys forgotten before the tolerance because the key budget was spent.", l.Arb.Evictions[line]},
 			} {
-				fmt.Fprintf(w, "tickline_archiver_%s{region=%q,line=\"%d\"} %d\n", m.name, l.Region, line, m.v)
+				emit(m.name, m.help, prometheus.CounterValue, float64(m.v), "region", l.Region, "line", ln)
 			}
 		}
-		fmt.Fprintf(w, "tickline_archiver_arbiter_untracked_total{region=%q} %d\n", l.Region, l.Arb.Untracked)
-		fmt.Fprintf(w, "tickline_archiver_arbiter_keys{region=%q} %d\n", l.Region, l.Arb.Keys)
-		fmt.Fprintf(w, "tickline_archiver_real_gaps_total{region=%q} %d\n", l.Region, l.Merge.RealGaps)
-		fmt.Fprintf(w, "tickline_archiver_failovers_total{region=%q} %d\n", l.Region, l.Merge.Failovers)
+		emit("arbiter_untracked_total", "Records delivered without de-duplication (stream table or key budget full).", prometheus.CounterValue, float64(l.Arb.Untracked), "region", l.Region)
+		emit("arbiter_keys", "Event keys the region's arbiter remembers now.", prometheus.GaugeValue, float64(l.Arb.Keys), "region", l.Region)
+		emit("real_gaps_total", "Gaps no line could cover.", prometheus.CounterValue, float64(l.Merge.RealGaps), "region", l.Region)
+		emit("failovers_total", "Lines that went silent while another carried on.", prometheus.CounterValue, float64(l.Merge.Failovers), "region", l.Region)
 	}
 }
 
-func (a *Archiver) metricsHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		a.WriteMetrics(w)
-	})
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.Ready() || a.Stats.Alarm.Load() {
-			http.Error(w, "not ready or spool alarm", http.StatusServiceUnavailable)
+// WriteMetrics writes the archiver's metrics in the Prometheus text format (what /metrics
+// serves, without the Go runtime's).
+func (a *Archiver) WriteMetrics(w io.Writer) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{a})
+	mfs, err := reg.Gather()
+	if err != nil {
+		fmt.Fprintf(w, "# gather: %v\n", err)
+	}
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
 			return
 		}
-		io.WriteString(w, "ok\n")
-	})
-	return mux
+	}
+}
+
+// registry returns the archiver's metrics registry (Go runtime metrics included).
+func (a *Archiver) registry() *metrics.Registry {
+	reg := metrics.NewRegistry()
+	reg.Collector(collector{a})
+	return reg
+}
+
+// health is /healthz: ready and no spool alarm.
+func (a *Archiver) health() error {
+	switch {
+	case !a.Ready():
+		return errors.New("recovering: not accepting records yet")
+	case a.Stats.Alarm.Load():
+		return errors.New("spool alarm: Kafka acknowledges nothing")
+	}
+	return nil
 }
 
 // kgoLogger adapts slog to franz-go's logger at warn level and above (franz-go logs

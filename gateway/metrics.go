@@ -47,7 +47,7 @@ func (g *Gateway) Register(reg *metrics.Registry) {
 		reg.Counter("gateway_stale_total", "Dead sockets detected (no frame within the stale bound).", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.Stale }))
 		reg.Counter("gateway_gaps_total", "Book sequence gaps.", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.Gaps }))
 		reg.Counter("gateway_trade_gaps_total", "Holes in dense trade-id sequences (venues whose trade ids are consecutive), each marked with a gap status.", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.TradeGaps }))
-		reg.Counter("gateway_content_repeats_total", "Id-less records repeating the previous content key of their symbol and kind, given an ordinal key.", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.ContentRepeats }))
+		reg.Counter("gateway_content_repeats_total", "Id-less records repeating an earlier content key of their symbol and kind at the same exchange time (one event to the receivers).", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.ContentRepeats }))
 		reg.Counter("gateway_resyncs_total", "Books made whole again.", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.Resyncs }))
 		reg.Counter("gateway_checksum_failures_total", "Book checksum mismatches.", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.ChecksumFailures }))
 		reg.Counter("gateway_crossed_books_total", "Crossed books detected.", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.Crossed }))

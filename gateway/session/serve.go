@@ -229,7 +229,7 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 		}
 		k := r.Kind & 7
 		if r.Flags&wire.FlagNoSeq != 0 {
-			s.distinguishRepeat(sym, r)
+			s.countRepeat(sym, r)
 		}
 		if dedup && dedupable(r) && r.Seq <= sym.lastSeq[k] && r.Flags&wire.FlagSeqReset == 0 {
 			continue // delivered by the old connection already
@@ -266,24 +266,18 @@ func (s *Session) newConnection() {
 	}
 }
 
-// distinguishRepeat gives a content key that repeats an earlier key of its symbol and kind
-// within the same exchange time a new key: the key mixed with the repeat's ordinal. A
-// venue without ids may send the same content again in the same millisecond (Upbit's
-// top-1 orderbook is sent on every book event, so a change deeper in the book repeats
-// it; a top going A→B→A within a millisecond repeats A): these are distinct events whose
-// content keys (exchange time included) are equal, so receivers would drop the later ones
-// as copies. Records without an exchange time (Coinbase level2 snapshots) count only
-// consecutive repeats (a book resubscribed on the same connection starts with the
-// snapshot it had). Every gateway reading the same stream numbers the repeats alike;
-// counting restarts with each connection, so the first record of a replacement
-// connection keeps its plain key and still matches the copy the old one delivered.
-func (s *Session) distinguishRepeat(sym *symbol, r *wire.Record) {
-	n := sym.repeats[r.Kind&7].ordinal(r.TsExchange, r.Seq)
-	if n == 0 {
-		return
+// countRepeat counts a content key that repeats an earlier key of its symbol and kind at
+// the same exchange time. Identical content at an identical exchange time is one event to
+// the receivers (shared/arbiter keeps one): a venue without ids that sends the same
+// message again in the same millisecond (Upbit's top-1 orderbook on every book event, so a
+// change deeper in the book repeats it) loses nothing by it, and no per-connection
+// numbering could tell the repeats apart alike on every line (a snapshot sent on
+// subscribe repeats the last message; a connection opened within the millisecond misses
+// the first). The count shows how often it happens.
+func (s *Session) countRepeat(sym *symbol, r *wire.Record) {
+	if sym.repeats[r.Kind&7].ordinal(r.TsExchange, r.Seq) > 0 {
+		s.Stats.ContentRepeats.Add(1)
 	}
-	s.Stats.ContentRepeats.Add(1)
-	r.Seq = adapter.ContentKey(r.Seq, []byte{'#', byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 }
 
 // repeats remembers the content keys of one symbol and kind seen within the current run:

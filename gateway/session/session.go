@@ -9,9 +9,8 @@
 // a hole in a symbol's trade ids is marked with a StatusGap record (Expected = the next id
 // wanted, Got = the id seen; no FlagBookInvalid, which marks book gaps) and counted in
 // Stats.TradeGaps. Records without exchange ids (FlagNoSeq) whose content key repeats the
-// key of an earlier record of their symbol and kind with the same exchange time get an
-// ordinal-mixed key (distinguishRepeat), so that identical distinct events are not taken
-// for copies.
+// key of an earlier record of their symbol and kind with the same exchange time are
+// counted (Stats.ContentRepeats, countRepeat): receivers keep one of them.
 //
 // Ownership: Run owns the connection, the parser, every symbol's book and the output
 // batch; the emit callback runs on Run's goroutine. Helper goroutines (heartbeat sender,
@@ -74,8 +73,7 @@ type Stats struct {
 	// (adapter.Adapter.DenseTradeIDs), each marked with a StatusGap record.
 	TradeGaps atomic.Uint64
 	// ContentRepeats counts records whose content key repeated an earlier one of their
-	// symbol and kind at the same exchange time (told apart by an ordinal, see
-	// distinguishRepeat).
+	// symbol and kind at the same exchange time (one event to the receivers; countRepeat).
 	ContentRepeats atomic.Uint64
 }
 
@@ -85,7 +83,7 @@ type symbol struct {
 	sync       chain.Sync
 	lastSeq    [8]uint64  // last Seq seen per wire.Kind, for rollover de-duplication
 	lastTrade  uint64     // highest trade id seen (dense trade ids only; 0: none yet)
-	repeats    [8]repeats // content keys per wire.Kind in the current run (distinguishRepeat)
+	repeats    [8]repeats // content keys per wire.Kind in the current run (countRepeat)
 	name       wire.Name  // the exchange symbol as records carry it
 	instrument wire.Name  // learned from the first record (canonical BASE-QUOTE)
 }
