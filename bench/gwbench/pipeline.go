@@ -17,8 +17,8 @@ import (
 // lock, wire.AppendRecord, wire.AppendTopic, bus.Publisher.Publish).
 //
 // Not included, because the session keeps them unexported: the rollover de-duplication
-// check, the dense trade-id gap check, the content-key repeat ordinal of records without
-// exchange ids (distinguishRepeat) and the per-frame stats atomics. The hook that would
+// check, the dense trade-id gap check, the repeat count of records without exchange ids
+// (countRepeat) and the per-frame stats atomics. The hook that would
 // let a harness drive the real code is an exported Session method taking a frame and its
 // receive time (Session.handle without the connection).
 //

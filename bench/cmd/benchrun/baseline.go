@@ -161,7 +161,7 @@ func gatewayMarkdown(rep gwbench.Report, cfg gwbench.Config) string {
 		}
 		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %.0f | %.0f | %.0f |\n", r.Venue, r.Frames, r.Records, rpf, r.NsPerRecord, r.RecordsPerCPU, r.FramesPerCPU)
 	}
-	b.WriteString("\nTarget: ≥ 1M records/s/core mixed. The mix is the simulator's: Korean venues push whole books (30 levels a frame). The path is rebuilt from public APIs (adapter parser, chain.Sync, wire, bus) as gateway/session and Gateway.publish run it; the session's rollover de-duplication, trade-id gap check and repeat ordinals are unexported and not included.\n\n")
+	b.WriteString("\nTarget: ≥ 1M records/s/core mixed. The mix is the simulator's: Korean venues push whole books (30 levels a frame). The path is rebuilt from public APIs (adapter parser, chain.Sync, wire, bus) as gateway/session and Gateway.publish run it; the session's rollover de-duplication, trade-id gap check and repeat count are unexported and not included.\n\n")
 	return b.String()
 }
 
