@@ -44,7 +44,8 @@ const (
 
 // Config describes our end of a connection.
 type Config struct {
-	// SocketType is ours: "PUB" or "SUB" (sent in READY / INITIATE metadata and used to
+	// SocketType is ours: "PUB" or "SUB" for the bus, SocketRouter or SocketDealer for
+	// a stream (Conn) such as the journal's (sent in READY / INITIATE metadata and used to
 	// check the peer's).
 	SocketType string
 	// Curve enables the CURVE mechanism; nil means NULL (no security).
@@ -271,6 +272,10 @@ func compatible(ours, peer string) bool {
 		return peer == "SUB" || peer == "XSUB"
 	case "SUB", "XSUB":
 		return peer == "PUB" || peer == "XPUB"
+	case SocketRouter: // libzmq: ROUTER talks to DEALER, REQ, ROUTER
+		return peer == SocketDealer || peer == "REQ" || peer == SocketRouter
+	case SocketDealer: // libzmq: DEALER talks to ROUTER, REP, DEALER
+		return peer == SocketRouter || peer == "REP" || peer == SocketDealer
 	}
 	return false
 }
