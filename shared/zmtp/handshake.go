@@ -90,7 +90,15 @@ func Handshake(rw io.ReadWriter, cfg *Config) (*Session, error) {
 		return nil, fmt.Errorf("writing greeting: %w", err)
 	}
 	var peer [GreetingSize]byte
-	if _, err := io.ReadFull(rw, peer[:]); err != nil {
+	// The signature first (10 bytes): a peer that does not speak ZMTP (a plain TCP client
+	// of the same port) is refused at once, not after the deadline.
+	if _, err := io.ReadFull(rw, peer[:10]); err != nil {
+		return nil, fmt.Errorf("reading greeting: %w", err)
+	}
+	if peer[0] != 0xff || peer[9]&1 == 0 {
+		return nil, fmt.Errorf("%w: not a ZMTP 3 greeting (signature % x)", ErrProtocol, peer[:10])
+	}
+	if _, err := io.ReadFull(rw, peer[10:]); err != nil {
 		return nil, fmt.Errorf("reading greeting: %w", err)
 	}
 	minor, err := checkGreeting(peer[:], mech)
