@@ -78,6 +78,7 @@ type Options struct {
 	// WaitTimeout bounds WaitSubscribers (default 15 s); the gateway then starts anyway.
 	WaitTimeout time.Duration
 	// Journal overrides the retransmit server's limits (zero fields: journal defaults).
+	// Its Curve is replaced by the gateway's curve section (the bus keys) when it has one.
 	Journal journal.ServerOptions
 }
 
