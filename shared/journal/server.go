@@ -177,15 +177,15 @@ func ListenWith(endpoint string, j *Journal, opts ServerOptions, log *slog.Logge
 
 // listenWith is ListenWith; wrap, when set, wraps the listener (tests capture the wire).
 func listenWith(endpoint string, j *Journal, opts ServerOptions, log *slog.Logger, wrap func(net.Listener) net.Listener) (*Server, error) {
+	if opts.Curve != nil && !opts.Curve.Server {
+		return nil, fmt.Errorf("journal: %s: the CURVE options are a client's (Server false)", endpoint)
+	}
 	network, addr, err := split(endpoint)
 	if err != nil {
 		return nil, err
 	}
 	if network == "unix" {
 		os.Remove(addr)
-	}
-	if opts.Curve != nil && !opts.Curve.Server {
-		return nil, fmt.Errorf("journal: %s: the CURVE options are a client's (Server false)", endpoint)
 	}
 	ln, err := net.Listen(network, addr)
 	if err != nil {
