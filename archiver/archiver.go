@@ -18,6 +18,7 @@ import (
 	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/wire"
+	"github.com/tickline/tickline/shared/zmtp"
 )
 
 // Options tune an Archiver beyond the topology. Zero fields take the defaults written here.
@@ -208,6 +209,16 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Archiver, erro
 		return nil, fmt.Errorf("archiver: %w", err)
 	}
 	a.conn = conn
+	// Journals of gateways with a curve section are fetched over CURVE with the
+	// archiver's keypair (the one its bus subscriber uses) and the gateway's public key.
+	var ckey *zmtp.Key
+	if c := topo.Archiver.Curve; c != nil {
+		secret, err := c.Secret()
+		if err != nil {
+			return nil, fmt.Errorf("archiver: curve: %w", err)
+		}
+		ckey = &secret
+	}
 	for _, r := range topo.Regions {
 		gws := topo.GatewaysIn(r.Name)
 		if len(gws) == 0 {
@@ -248,6 +259,13 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Archiver, erro
 				l.journal = g.Journal.Retransmit
 				if o, ok := opts.Retransmits[g.ID]; ok {
 					l.journal = o
+				}
+				if g.Curve != nil && ckey != nil {
+					pub, err := zmtp.ParseKey(g.Curve.PublicKey)
+					if err != nil {
+						return nil, fmt.Errorf("archiver: gateway %s: curve.public_key: %w", g.ID, err)
+					}
+					l.fetch.Curve = &zmtp.Curve{Secret: *ckey, Public: zmtp.PublicFromSecret(*ckey), ServerKey: pub}
 				}
 			}
 			a.eps = append(a.eps, ep)

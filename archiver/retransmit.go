@@ -50,8 +50,9 @@ type line struct {
 	id      string
 	num     uint16 // the gateway number its records carry
 	reg     *region
-	idx     int    // its line number in the region's merger
-	journal string // the gateway's retransmit endpoint; "" = it keeps no journal
+	idx     int                  // its line number in the region's merger
+	journal string               // the gateway's retransmit endpoint; "" = it keeps no journal
+	fetch   journal.FetchOptions // CURVE keys for it when the gateway has a curve section
 
 	// Set by recover before the subscriber starts, then owned by the handler goroutine.
 	anchor  mark // last record of this gateway in the archive tail or the spool (gwSeq 0: none)
@@ -185,7 +186,7 @@ func (rt *retransmitter) serve(ctx context.Context, q *fetchReq) {
 	var err error
 	for attempt := 1; ; attempt++ {
 		fctx, cancel := context.WithTimeout(ctx, retransmitAttemptTimeout)
-		first, last, err = journal.Fetch(fctx, l.journal, next, q.to, func(rec []byte) error {
+		first, last, err = journal.FetchWith(fctx, l.journal, next, q.to, l.fetch, func(rec []byte) error {
 			h := &rt.hdr
 			if wire.ReadHeader(rec, h) != nil || int(h.Length) != len(rec) || h.GatewayID != l.num ||
 				h.GatewaySeq < next || h.GatewaySeq > q.to {

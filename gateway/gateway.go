@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/tickline/tickline/shared/journal"
 	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/wire"
+	"github.com/tickline/tickline/shared/zmtp"
 )
 
 // Stats are a gateway's publishing counters.
@@ -76,6 +78,7 @@ type Options struct {
 	// WaitTimeout bounds WaitSubscribers (default 15 s); the gateway then starts anyway.
 	WaitTimeout time.Duration
 	// Journal overrides the retransmit server's limits (zero fields: journal defaults).
+	// Its Curve is replaced by the gateway's curve section (the bus keys) when it has one.
 	Journal journal.ServerOptions
 }
 
@@ -134,6 +137,13 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 			return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
 		}
 		bo.Curve = &bus.CurveServer{Secret: secret, Allowed: allowed}
+		// The journal's retransmit endpoint takes the same keys: only allow-listed
+		// receivers can fetch, and the records travel encrypted.
+		jc := &zmtp.Curve{Server: true, Secret: secret, Public: zmtp.PublicFromSecret(secret)}
+		if len(allowed) > 0 { // as the bus: an empty list admits any client key
+			jc.Allow = func(k zmtp.Key) bool { return slices.Contains(allowed, k) }
+		}
+		opts.Journal.Curve = jc
 	}
 	g.pub, err = bus.NewPublisher(bind, bo, g.log)
 	if err != nil {

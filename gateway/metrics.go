@@ -75,8 +75,9 @@ func (g *Gateway) Register(reg *metrics.Registry) {
 		reg.Counter("journal_bytes_sent_total", "Record bytes sent to retransmit clients.", gw, func() float64 { return float64(st.Bytes.Load()) })
 		reg.Counter("journal_cut_total", "Retransmit responses cut at the per-request record or byte limit (the client asks again).", gw, func() float64 { return float64(st.Cut.Load()) })
 		for reason, c := range map[string]*atomic.Uint64{"conn_limit": &st.Refused, "bad_request": &st.BadRequests,
-			"write_timeout": &st.WriteTimeouts, "write_error": &st.WriteErrors} {
-			reg.Counter("journal_refused_total", "Retransmit connections refused or abandoned, by reason: conn_limit (over the connection cap), bad_request (no whole request within the read timeout), write_timeout (the client did not read), write_error.",
+			"write_timeout": &st.WriteTimeouts, "write_error": &st.WriteErrors,
+			"unauthorized": &st.Unauthorized, "handshake": &st.HandshakeFailed} {
+			reg.Counter("journal_refused_total", "Retransmit connections refused or abandoned, by reason: conn_limit (over the connection cap), bad_request (no whole request within the read timeout), write_timeout (the client did not read), write_error, unauthorized (CURVE: client key not on the allow list), handshake (CURVE: no completed handshake within the read timeout: plaintext client, wrong server key, silent or broken peer).",
 				prometheus.Labels{"gateway": g.cfg.ID, "reason": reason}, func() float64 { return float64(c.Load()) })
 		}
 	}

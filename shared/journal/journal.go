@@ -26,8 +26,15 @@
 // never stalls Append (and so never the gateway's publishing). One response is cut at
 // MaxRecords / MaxBytes, connections beyond MaxConns are closed on accept, the request must
 // arrive within ReadTimeout, each chunk be taken within WriteTimeout and the whole response
-// within RequestTimeout; every refusal is counted in ServerStats. The endpoint has no
-// authentication: bind it where only receivers can reach it.
+// within RequestTimeout; every refusal is counted in ServerStats.
+//
+// # Security (ServerOptions.Curve, FetchOptions.Curve)
+//
+// Without CURVE the endpoint has no authentication: bind it where only receivers can reach
+// it. With CURVE every connection first completes a CurveZMQ handshake (shared/zmtp; client
+// DEALER, server ROUTER) in which the server admits only allow-listed client keys and the
+// client only the server's key; the request and response above then travel unchanged inside
+// sealed ZMTP frames of at most FrameBytes (zmtp.Conn).
 package journal
 
 import (

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tickline/tickline/shared/zmtp"
 )
 
 // Server defaults (ServerOptions fields left zero).
@@ -30,6 +32,11 @@ const (
 	chunkBytes   = 64 << 10
 	chunkRecords = 512
 )
+
+// FrameBytes is the largest ZMTP frame body a CURVE retransmit connection carries, both
+// ways (zmtp.Conn's maxFrame): a response chunk travels as one or more frames of at most
+// this size, and a frame announcing more is refused before it is read.
+const FrameBytes = 64 << 10
 
 // cutMarker in place of a record length says the response was cut at the server's
 // per-request limits; the client asks again from the sequence that follows.
@@ -49,6 +56,14 @@ type ServerOptions struct {
 	// retransmits (hostile or not) cannot take the gateway's CPU from publishing; a
 	// response waits its turn (within RequestTimeout). Negative: unlimited.
 	BytesPerSec int
+	// Curve, when set, secures every connection with CURVE (RFC 26): Server must be true,
+	// with the server's keypair and the Allow list of client keys. Each accepted
+	// connection first completes the ZMTP handshake as a ROUTER (a DEALER client), within
+	// ReadTimeout together with the request; refusals are counted (Unauthorized,
+	// HandshakeFailed). The request and response are then the same bytes as without it,
+	// carried in sealed frames of at most FrameBytes (zmtp.Conn). nil: plain TCP, the
+	// protocol of the package documentation byte for byte.
+	Curve *zmtp.Curve
 }
 
 func (o *ServerOptions) defaults() {
@@ -118,6 +133,12 @@ type ServerStats struct {
 	WriteTimeouts atomic.Uint64
 	// WriteErrors: responses abandoned on another write error (peer reset).
 	WriteErrors atomic.Uint64
+	// Unauthorized (CURVE): clients whose public key is not on the allow list.
+	Unauthorized atomic.Uint64
+	// HandshakeFailed (CURVE): connections that did not complete the handshake within
+	// ReadTimeout (a plaintext or NULL client, a wrong server key, a broken or silent
+	// peer).
+	HandshakeFailed atomic.Uint64
 }
 
 // Server answers retransmit requests from a Journal. Each connection has its own goroutine
@@ -151,6 +172,14 @@ func Listen(endpoint string, j *Journal, log *slog.Logger) (*Server, error) {
 
 // ListenWith starts serving j on endpoint with the given limits.
 func ListenWith(endpoint string, j *Journal, opts ServerOptions, log *slog.Logger) (*Server, error) {
+	return listenWith(endpoint, j, opts, log, nil)
+}
+
+// listenWith is ListenWith; wrap, when set, wraps the listener (tests capture the wire).
+func listenWith(endpoint string, j *Journal, opts ServerOptions, log *slog.Logger, wrap func(net.Listener) net.Listener) (*Server, error) {
+	if opts.Curve != nil && !opts.Curve.Server {
+		return nil, fmt.Errorf("journal: %s: the CURVE options are a client's (Server false)", endpoint)
+	}
 	network, addr, err := split(endpoint)
 	if err != nil {
 		return nil, err
@@ -161,6 +190,9 @@ func ListenWith(endpoint string, j *Journal, opts ServerOptions, log *slog.Logge
 	ln, err := net.Listen(network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("journal: listening on %s: %w", endpoint, err)
+	}
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	opts.defaults()
 	if log == nil {
@@ -249,6 +281,12 @@ func (s *Server) untrack(c net.Conn) {
 func (s *Server) serve(c net.Conn) error {
 	start := time.Now()
 	c.SetReadDeadline(start.Add(s.opts.ReadTimeout))
+	if s.opts.Curve != nil {
+		var err error
+		if c, err = s.handshake(c, start); err != nil {
+			return err
+		}
+	}
 	var req [16]byte
 	if _, err := io.ReadFull(c, req[:]); err != nil {
 		s.Stats.BadRequests.Add(1)
@@ -298,6 +336,23 @@ func (s *Server) serve(c net.Conn) error {
 	}
 	s.Stats.Requests.Add(1)
 	return nil
+}
+
+// handshake runs the CURVE handshake on c within ReadTimeout (the read deadline is set)
+// and returns the stream the request and response travel on.
+func (s *Server) handshake(c net.Conn, start time.Time) (net.Conn, error) {
+	c.SetWriteDeadline(start.Add(s.opts.ReadTimeout))
+	sess, err := zmtp.Handshake(c, &zmtp.Config{SocketType: zmtp.SocketRouter, Curve: s.opts.Curve})
+	if err != nil {
+		if errors.Is(err, zmtp.ErrDenied) {
+			s.Stats.Unauthorized.Add(1)
+		} else {
+			s.Stats.HandshakeFailed.Add(1)
+		}
+		return nil, fmt.Errorf("CURVE handshake: %w", err)
+	}
+	c.SetWriteDeadline(time.Time{})
+	return zmtp.NewConn(c, sess, bufio.NewReaderSize(c, 4096), FrameBytes), nil
 }
 
 // write waits for the pace, then writes b within WriteTimeout and the request's end,
@@ -364,13 +419,30 @@ const dialTimeout = 5 * time.Second
 // is configurable up to 1 GiB; journaled records are what the gateway published).
 const MaxRecordBytes = 64 << 20
 
-// Fetch asks the server at endpoint for records from..to and calls f for each (the slice is
+// FetchOptions configure Fetch's connections.
+type FetchOptions struct {
+	// Curve, when set, secures each connection with CURVE (the server must have Curve
+	// set too): Server false, the client's keypair (Public, Secret) and the server's
+	// public key (ServerKey). The handshake is bounded by the dial's and ctx's
+	// deadlines. nil: plain TCP.
+	Curve *zmtp.Curve
+}
+
+// Fetch is FetchWith without options: plain TCP.
+func Fetch(ctx context.Context, endpoint string, from, to uint64, f func(rec []byte) error) (first, last uint64, err error) {
+	return FetchWith(ctx, endpoint, from, to, FetchOptions{}, f)
+}
+
+// FetchWith asks the server at endpoint for records from..to and calls f for each (the slice is
 // valid during the call); an error from f ends the fetch and is returned. When the server
 // cuts a response at its per-request limits, Fetch asks again from where it stopped, on a
 // new connection, until the range is done. It returns what the journal held at the last
 // answer (first, last; 0, 0 when empty). Each dial is bounded by 5 s, the whole exchange
 // by ctx's deadline.
-func Fetch(ctx context.Context, endpoint string, from, to uint64, f func(rec []byte) error) (first, last uint64, err error) {
+func FetchWith(ctx context.Context, endpoint string, from, to uint64, opts FetchOptions, f func(rec []byte) error) (first, last uint64, err error) {
+	if opts.Curve != nil && opts.Curve.Server {
+		return 0, 0, fmt.Errorf("journal: fetching from %s: the CURVE options are a server's (Server true)", endpoint)
+	}
 	network, addr, err := split(endpoint)
 	if err != nil {
 		return 0, 0, err
@@ -379,7 +451,7 @@ func Fetch(ctx context.Context, endpoint string, from, to uint64, f func(rec []b
 	for {
 		var next uint64
 		var cut bool
-		first, last, next, cut, err = fetchOnce(ctx, network, addr, endpoint, from, to, &buf, f)
+		first, last, next, cut, err = fetchOnce(ctx, network, addr, endpoint, from, to, opts.Curve, &buf, f)
 		if err != nil || !cut {
 			return first, last, err
 		}
@@ -391,7 +463,7 @@ func Fetch(ctx context.Context, endpoint string, from, to uint64, f func(rec []b
 }
 
 // fetchOnce sends one request and reads its response.
-func fetchOnce(ctx context.Context, network, addr, endpoint string, from, to uint64, buf *[]byte, f func(rec []byte) error) (first, last, next uint64, cut bool, err error) {
+func fetchOnce(ctx context.Context, network, addr, endpoint string, from, to uint64, curve *zmtp.Curve, buf *[]byte, f func(rec []byte) error) (first, last, next uint64, cut bool, err error) {
 	d := net.Dialer{Timeout: dialTimeout}
 	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
@@ -403,13 +475,40 @@ func fetchOnce(ctx context.Context, network, addr, endpoint string, from, to uin
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	var r io.Reader
+	if curve != nil {
+		hdl := time.Now().Add(dialTimeout)
+		if dl, ok := ctx.Deadline(); !ok || hdl.Before(dl) {
+			c.SetDeadline(hdl)
+		}
+		sess, err := zmtp.Handshake(c, &zmtp.Config{SocketType: zmtp.SocketDealer, Curve: curve})
+		if err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+			}
+			return 0, 0, 0, false, fmt.Errorf("journal: CURVE handshake with %s: %w", endpoint, err)
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			c.SetDeadline(dl)
+		} else {
+			c.SetDeadline(time.Time{})
+		}
+		if ctx.Err() != nil { // cancelled while the deadline was being restored
+			c.SetDeadline(time.Unix(1, 0))
+		}
+		zc := zmtp.NewConn(c, sess, bufio.NewReaderSize(c, 256<<10), FrameBytes)
+		c, r = zc, zc
+	}
 	var req [16]byte
 	le.PutUint64(req[0:], from)
 	le.PutUint64(req[8:], to)
 	if _, err := c.Write(req[:]); err != nil {
 		return 0, 0, 0, false, fmt.Errorf("journal: sending request to %s: %w", endpoint, err)
 	}
-	first, last, next, cut, err = readResponse(bufio.NewReaderSize(c, 256<<10), buf, f)
+	if r == nil {
+		r = bufio.NewReaderSize(c, 256<<10)
+	}
+	first, last, next, cut, err = readResponse(r, buf, f)
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("journal: %s: %w (%w)", endpoint, ctx.Err(), err)
 	}

@@ -13,9 +13,11 @@
 // # Scope
 //
 // Handshake performs the greeting and the mechanism's command exchange for the socket
-// types the bus uses (PUB, SUB; XPUB and XSUB peers are accepted) and returns a Session.
-// After it, the caller frames messages itself (see shared/bus); with CURVE each frame
-// travels as a MESSAGE box that Session.Seal produces and Session.OpenReader undoes.
+// types the bus uses (PUB, SUB; XPUB and XSUB peers are accepted) and those of a byte
+// stream (DEALER client, ROUTER server: the journal's retransmit endpoint) and returns a
+// Session. After it, the bus frames messages itself (see shared/bus); with CURVE each
+// frame travels as a MESSAGE box that Session.SealFrames produces and Session.OpenReader
+// undoes. Conn wraps both for a byte stream: io.Reader and io.Writer over the session.
 //
 // # Concurrency
 //

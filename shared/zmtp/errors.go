@@ -13,7 +13,7 @@ var (
 	// ZMTP version.
 	ErrMechanism = errors.New("zmtp: security mechanism or version mismatch")
 	// ErrSocketType: the peer's socket type cannot talk to ours (PUB needs SUB/XSUB, SUB
-	// needs PUB/XPUB).
+	// needs PUB/XPUB, ROUTER needs DEALER/REQ/ROUTER, DEALER needs ROUTER/REP/DEALER).
 	ErrSocketType = errors.New("zmtp: incompatible socket type")
 	// ErrDenied: a CURVE client whose public key is not on the server's allow list.
 	ErrDenied = errors.New("zmtp: client key not authorized")

@@ -44,7 +44,8 @@ const (
 
 // Config describes our end of a connection.
 type Config struct {
-	// SocketType is ours: "PUB" or "SUB" (sent in READY / INITIATE metadata and used to
+	// SocketType is ours: "PUB" or "SUB" for the bus, SocketRouter or SocketDealer for
+	// a stream (Conn) such as the journal's (sent in READY / INITIATE metadata and used to
 	// check the peer's).
 	SocketType string
 	// Curve enables the CURVE mechanism; nil means NULL (no security).
@@ -89,7 +90,15 @@ func Handshake(rw io.ReadWriter, cfg *Config) (*Session, error) {
 		return nil, fmt.Errorf("writing greeting: %w", err)
 	}
 	var peer [GreetingSize]byte
-	if _, err := io.ReadFull(rw, peer[:]); err != nil {
+	// The signature first (10 bytes): a peer that does not speak ZMTP (a plain TCP client
+	// of the same port) is refused at once, not after the deadline.
+	if _, err := io.ReadFull(rw, peer[:10]); err != nil {
+		return nil, fmt.Errorf("reading greeting: %w", err)
+	}
+	if peer[0] != 0xff || peer[9]&1 == 0 {
+		return nil, fmt.Errorf("%w: not a ZMTP 3 greeting (signature % x)", ErrProtocol, peer[:10])
+	}
+	if _, err := io.ReadFull(rw, peer[10:]); err != nil {
 		return nil, fmt.Errorf("reading greeting: %w", err)
 	}
 	minor, err := checkGreeting(peer[:], mech)
@@ -271,6 +280,10 @@ func compatible(ours, peer string) bool {
 		return peer == "SUB" || peer == "XSUB"
 	case "SUB", "XSUB":
 		return peer == "PUB" || peer == "XPUB"
+	case SocketRouter: // libzmq: ROUTER talks to DEALER, REQ, ROUTER
+		return peer == SocketDealer || peer == "REQ" || peer == SocketRouter
+	case SocketDealer: // libzmq: DEALER talks to ROUTER, REP, DEALER
+		return peer == SocketRouter || peer == "REP" || peer == SocketDealer
 	}
 	return false
 }
