@@ -80,7 +80,7 @@ func (t topicPartitioner) Partition(r *kgo.Record, n int) int {
 	if len(r.Value) < wire.HeaderSize {
 		return -1
 	}
-	p := int(t.p.parts[r.Value[8]])
+	p := int(t.p.parts[wire.ExchangeOf(r.Value)])
 	if p >= n {
 		return -1
 	}
@@ -115,10 +115,7 @@ func fill(r *kgo.Record, hdrs []kgo.RecordHeader, scratch []byte, topic string, 
 	hdrs[3] = kgo.RecordHeader{Key: HeaderArchiveSeq, Value: scratch[off:len(scratch):len(scratch)]}
 	hdrs[4] = kgo.RecordHeader{Key: HeaderExchange, Value: exchangeNames[h.Exchange]}
 	r.Topic, r.Partition = topic, partition
-	r.Key = nil
-	if n := h.Instrument.Len(); n > 0 {
-		r.Key = value[56 : 56+n : 56+n] // the instrument field of the wire header
-	}
+	r.Key = wire.InstrumentOf(value) // aliases value: no allocation
 	r.Value = value
 	r.Headers = hdrs
 	r.Timestamp = time.Unix(0, EventTime(h))

@@ -227,7 +227,7 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 		if sym.instrument != r.Instrument {
 			sym.instrument = r.Instrument
 		}
-		k := r.Kind & 7
+		k := r.Kind // a valid Kind (the parser only makes valid ones): < wire.KindCount
 		if r.Flags&wire.FlagNoSeq != 0 {
 			s.countRepeat(sym, r)
 		}
@@ -262,7 +262,7 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 // newConnection starts what is counted per connection: content-key repeats.
 func (s *Session) newConnection() {
 	for _, sym := range s.syms {
-		sym.repeats = [8]repeats{}
+		sym.repeats = [wire.KindCount]repeats{}
 	}
 }
 
@@ -275,7 +275,7 @@ func (s *Session) newConnection() {
 // subscribe repeats the last message; a connection opened within the millisecond misses
 // the first). The count shows how often it happens.
 func (s *Session) countRepeat(sym *symbol, r *wire.Record) {
-	if sym.repeats[r.Kind&7].ordinal(r.TsExchange, r.Seq) > 0 {
+	if sym.repeats[r.Kind].ordinal(r.TsExchange, r.Seq) > 0 {
 		s.Stats.ContentRepeats.Add(1)
 	}
 }

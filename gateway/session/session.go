@@ -81,11 +81,11 @@ type Stats struct {
 type symbol struct {
 	sub        adapter.Sub
 	sync       chain.Sync
-	lastSeq    [8]uint64  // last Seq seen per wire.Kind, for rollover de-duplication
-	lastTrade  uint64     // highest trade id seen (dense trade ids only; 0: none yet)
-	repeats    [8]repeats // content keys per wire.Kind in the current run (countRepeat)
-	name       wire.Name  // the exchange symbol as records carry it
-	instrument wire.Name  // learned from the first record (canonical BASE-QUOTE)
+	lastSeq    [wire.KindCount]uint64  // last Seq seen per wire.Kind, for rollover de-duplication
+	lastTrade  uint64                  // highest trade id seen (dense trade ids only; 0: none yet)
+	repeats    [wire.KindCount]repeats // content keys per wire.Kind in the current run (countRepeat)
+	name       wire.Name               // the exchange symbol as records carry it
+	instrument wire.Name               // learned from the first record (canonical BASE-QUOTE)
 }
 
 // Session is one connection plan's lifetime. Create with New, run with Run.

@@ -303,6 +303,40 @@ type Header struct {
 	Symbol     Name
 }
 
+// Byte offsets of the header fields that accessors read without a full decode (see the
+// layout in the package comment); nothing outside this package knows an offset.
+const (
+	offExchange   = 8
+	offInstrument = 56
+)
+
+// ExchangeOf returns the exchange byte of encoded record b (0, an invalid Exchange, when b
+// is shorter than a header). It does not validate the record: use ReadHeader for that.
+func ExchangeOf(b []byte) Exchange {
+	if len(b) < HeaderSize {
+		return 0
+	}
+	return Exchange(b[offExchange])
+}
+
+// InstrumentOf returns the instrument of encoded record b without its zero padding,
+// aliasing b (capacity capped at its length), or nil when b is shorter than a header or
+// the instrument is empty. It does not validate the record.
+func InstrumentOf(b []byte) []byte {
+	if len(b) < HeaderSize {
+		return nil
+	}
+	f := b[offInstrument : offInstrument+NameLen]
+	n := 0
+	for n < NameLen && f[n] != 0 {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	return f[:n:n]
+}
+
 // ReadHeader reads and checks the header of the record at the start of b (the body is not
 // validated: use DecodeRecord for that).
 func ReadHeader(b []byte, h *Header) error {

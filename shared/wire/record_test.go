@@ -296,3 +296,29 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestAccessorsMatchDecode: ExchangeOf and InstrumentOf read what ReadHeader reads.
+func TestAccessorsMatchDecode(t *testing.T) {
+	for _, inst := range []string{"BTC-USDT", "A", "ABCDEFGHIJKLMNOP", ""} {
+		r := Record{Kind: KindTrade, Exchange: Upbit, Side: SideBuy}
+		if inst != "" {
+			r.Instrument.SetString(inst)
+		}
+		b, err := AppendRecord(nil, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ExchangeOf(b) != Upbit || string(InstrumentOf(b)) != inst {
+			t.Fatalf("%q: exchange %v instrument %q", inst, ExchangeOf(b), InstrumentOf(b))
+		}
+		if got := InstrumentOf(b); got != nil && cap(got) != len(got) {
+			t.Fatal("instrument slice can grow into the record")
+		}
+	}
+	if ExchangeOf(make([]byte, HeaderSize-1)) != 0 || InstrumentOf(make([]byte, 3)) != nil {
+		t.Fatal("short input")
+	}
+	if int(kindMax) >= KindCount {
+		t.Fatal("KindCount does not cover every kind")
+	}
+}

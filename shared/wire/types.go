@@ -16,6 +16,9 @@ const (
 	kindMax               = KindTicker
 )
 
+// KindCount sizes arrays indexed by Kind (every valid Kind is below it).
+const KindCount = int(kindMax) + 1
+
 var kindNames = [...]string{"", "bbo", "trade", "book_snapshot", "book_delta", "status", "ticker"}
 
 // String returns the kind's lower-case name as used in topics and JSON ("bbo", "book_delta", ...).
