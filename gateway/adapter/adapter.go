@@ -252,3 +252,15 @@ func (b *Batch) Drop() {
 
 // MaxFrameBytes bounds a frame an adapter will parse; larger frames are ErrMalformed.
 const MaxFrameBytes = 4 << 20
+
+// Identities is an adapter's statement of how it identifies each kind of event
+// (Adapter.Identity), indexed by wire.Kind; kinds it does not produce are IdentityNone.
+type Identities [wire.KindCount]wire.Identity
+
+// Of returns the identity of kind k (IdentityNone for kinds out of range).
+func (t *Identities) Of(k wire.Kind) wire.Identity {
+	if int(k) < len(t) {
+		return t[k]
+	}
+	return wire.IdentityNone
+}

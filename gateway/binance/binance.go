@@ -148,18 +148,16 @@ func (*Adapter) SnapshotURL(restURL, symbol string, depth int) string {
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
 
-// Identity states how Binance identifies each kind of event (the package doc's table).
-func (*Adapter) Identity(k wire.Kind) wire.Identity {
-	switch k {
-	case wire.KindBBO, wire.KindBookSnapshot:
-		return wire.IdentitySparse
-	case wire.KindTrade:
-		return wire.IdentityTradeID
-	case wire.KindBookDelta:
-		return wire.IdentityDense
-	}
-	return wire.IdentityNone
+// identity is how Binance identifies each kind of event (the package doc's table).
+var identity = adapter.Identities{
+	wire.KindBBO:          wire.IdentitySparse,
+	wire.KindBookSnapshot: wire.IdentitySparse,
+	wire.KindTrade:        wire.IdentityTradeID,
+	wire.KindBookDelta:    wire.IdentityDense,
 }
+
+// Identity states how Binance identifies each kind of event (identity).
+func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
 
 // DenseTradeIDs returns true: trade ids `t` are consecutive per symbol.
 func (*Adapter) DenseTradeIDs() bool { return true }

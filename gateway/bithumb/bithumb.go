@@ -264,14 +264,17 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 // NewParser returns a parser for one connection (either API).
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
 
-// Identity states how Bithumb identifies each kind of event (the package doc's table).
-func (*Adapter) Identity(k wire.Kind) wire.Identity {
-	switch k {
-	case wire.KindBBO, wire.KindTrade, wire.KindBookSnapshot, wire.KindBookDelta, wire.KindTicker:
-		return wire.IdentityContent
-	}
-	return wire.IdentityNone
+// identity is how Bithumb identifies each kind of event (the package doc's table).
+var identity = adapter.Identities{
+	wire.KindBBO:          wire.IdentityContent,
+	wire.KindTrade:        wire.IdentityContent,
+	wire.KindBookSnapshot: wire.IdentityContent,
+	wire.KindBookDelta:    wire.IdentityContent,
+	wire.KindTicker:       wire.IdentityContent,
 }
+
+// Identity states how Bithumb identifies each kind of event (identity).
+func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
 
 // DenseTradeIDs returns false: legacy transactions carry no id; new-API sequential_id is ms-based.
 func (*Adapter) DenseTradeIDs() bool { return false }

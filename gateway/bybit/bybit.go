@@ -222,18 +222,17 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
 
-// Identity states how Bybit identifies each kind of event (the package doc's table).
-func (*Adapter) Identity(k wire.Kind) wire.Identity {
-	switch k {
-	case wire.KindBookDelta:
-		return wire.IdentityDense
-	case wire.KindTrade:
-		return wire.IdentityTradeID
-	case wire.KindBBO, wire.KindBookSnapshot, wire.KindTicker:
-		return wire.IdentitySparse
-	}
-	return wire.IdentityNone
+// identity is how Bybit identifies each kind of event (the package doc's table).
+var identity = adapter.Identities{
+	wire.KindBookDelta:    wire.IdentityDense,
+	wire.KindTrade:        wire.IdentityTradeID,
+	wire.KindBBO:          wire.IdentitySparse,
+	wire.KindBookSnapshot: wire.IdentitySparse,
+	wire.KindTicker:       wire.IdentitySparse,
 }
+
+// Identity states how Bybit identifies each kind of event (identity).
+func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
 
 // DenseTradeIDs returns false: Bybit documents `i` as a unique trade id, not a consecutive one.
 func (*Adapter) DenseTradeIDs() bool { return false }

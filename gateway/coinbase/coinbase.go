@@ -236,18 +236,17 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
 
-// Identity states how Coinbase identifies each kind of event (the package doc's table).
-func (*Adapter) Identity(k wire.Kind) wire.Identity {
-	switch k {
-	case wire.KindBBO, wire.KindTicker:
-		return wire.IdentitySparse
-	case wire.KindTrade:
-		return wire.IdentityTradeID
-	case wire.KindBookSnapshot, wire.KindBookDelta:
-		return wire.IdentityContent
-	}
-	return wire.IdentityNone
+// identity is how Coinbase identifies each kind of event (the package doc's table).
+var identity = adapter.Identities{
+	wire.KindBBO:          wire.IdentitySparse,
+	wire.KindTicker:       wire.IdentitySparse,
+	wire.KindTrade:        wire.IdentityTradeID,
+	wire.KindBookSnapshot: wire.IdentityContent,
+	wire.KindBookDelta:    wire.IdentityContent,
 }
+
+// Identity states how Coinbase identifies each kind of event (identity).
+func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
 
 // DenseTradeIDs returns true: `trade_id` is consecutive per product (the heartbeat's last_trade_id exists to detect missed trades).
 func (*Adapter) DenseTradeIDs() bool { return true }

@@ -150,16 +150,16 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
 
-// Identity states how Coinone identifies each kind of event (the package doc's table).
-func (*Adapter) Identity(k wire.Kind) wire.Identity {
-	switch k {
-	case wire.KindBBO, wire.KindBookSnapshot, wire.KindTicker:
-		return wire.IdentitySparse
-	case wire.KindTrade:
-		return wire.IdentityTradeID
-	}
-	return wire.IdentityNone
+// identity is how Coinone identifies each kind of event (the package doc's table).
+var identity = adapter.Identities{
+	wire.KindBBO:          wire.IdentitySparse,
+	wire.KindBookSnapshot: wire.IdentitySparse,
+	wire.KindTicker:       wire.IdentitySparse,
+	wire.KindTrade:        wire.IdentityTradeID,
 }
+
+// Identity states how Coinone identifies each kind of event (identity).
+func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
 
 // DenseTradeIDs returns false: ids are ms×1000+counter.
 func (*Adapter) DenseTradeIDs() bool { return false }

@@ -223,20 +223,17 @@ func (*Adapter) SnapshotURL(restURL, symbol string, depth int) string {
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
 
-// Identity states how Gate identifies each kind of event (the package doc's table).
-func (*Adapter) Identity(k wire.Kind) wire.Identity {
-	switch k {
-	case wire.KindBBO, wire.KindBookSnapshot:
-		return wire.IdentitySparse
-	case wire.KindTrade:
-		return wire.IdentityTradeID
-	case wire.KindBookDelta:
-		return wire.IdentityDense
-	case wire.KindTicker:
-		return wire.IdentityContent
-	}
-	return wire.IdentityNone
+// identity is how Gate identifies each kind of event (the package doc's table).
+var identity = adapter.Identities{
+	wire.KindBBO:          wire.IdentitySparse,
+	wire.KindBookSnapshot: wire.IdentitySparse,
+	wire.KindTrade:        wire.IdentityTradeID,
+	wire.KindBookDelta:    wire.IdentityDense,
+	wire.KindTicker:       wire.IdentityContent,
 }
+
+// Identity states how Gate identifies each kind of event (identity).
+func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
 
 // DenseTradeIDs returns false: spot trade ids are exchange-wide, not consecutive per currency pair.
 func (*Adapter) DenseTradeIDs() bool { return false }

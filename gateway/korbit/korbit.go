@@ -162,16 +162,16 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
 
-// Identity states how Korbit identifies each kind of event (the package doc's table).
-func (*Adapter) Identity(k wire.Kind) wire.Identity {
-	switch k {
-	case wire.KindBBO, wire.KindBookSnapshot, wire.KindTicker:
-		return wire.IdentityContent
-	case wire.KindTrade:
-		return wire.IdentityTradeID
-	}
-	return wire.IdentityNone
+// identity is how Korbit identifies each kind of event (the package doc's table).
+var identity = adapter.Identities{
+	wire.KindBBO:          wire.IdentityContent,
+	wire.KindBookSnapshot: wire.IdentityContent,
+	wire.KindTicker:       wire.IdentityContent,
+	wire.KindTrade:        wire.IdentityTradeID,
 }
+
+// Identity states how Korbit identifies each kind of event (identity).
+func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
 
 // DenseTradeIDs returns false: tradeId rises per symbol but is not contiguous.
 func (*Adapter) DenseTradeIDs() bool { return false }

@@ -230,20 +230,17 @@ func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
 
-// Identity states how OKX identifies each kind of event (the package doc's table).
-func (*Adapter) Identity(k wire.Kind) wire.Identity {
-	switch k {
-	case wire.KindBBO, wire.KindBookSnapshot:
-		return wire.IdentitySparse
-	case wire.KindTrade:
-		return wire.IdentityTradeID
-	case wire.KindBookDelta:
-		return wire.IdentityDense
-	case wire.KindTicker:
-		return wire.IdentityContent
-	}
-	return wire.IdentityNone
+// identity is how OKX identifies each kind of event (the package doc's table).
+var identity = adapter.Identities{
+	wire.KindBBO:          wire.IdentitySparse,
+	wire.KindBookSnapshot: wire.IdentitySparse,
+	wire.KindTrade:        wire.IdentityTradeID,
+	wire.KindBookDelta:    wire.IdentityDense,
+	wire.KindTicker:       wire.IdentityContent,
 }
+
+// Identity states how OKX identifies each kind of event (identity).
+func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
 
 // DenseTradeIDs returns false: the trades channel may aggregate fills into one push (`count`), whose tradeId is the last of them.
 func (*Adapter) DenseTradeIDs() bool { return false }
