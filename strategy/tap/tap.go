@@ -170,18 +170,6 @@ func (t *Tap) handle(batch []bus.Message) {
 	_ = t.out.Flush()
 }
 
-// appendName appends a wire name (printable ASCII, wire.Name.Set) as JSON string content,
-// escaping the two characters JSON needs escaped.
-func appendName(dst, b []byte) []byte {
-	for _, c := range b {
-		if c == '"' || c == '\\' {
-			dst = append(dst, '\\')
-		}
-		dst = append(dst, c)
-	}
-	return dst
-}
-
 // flagNames name the record flags in "flags".
 var flagNames = []struct {
 	f    wire.Flags
@@ -196,37 +184,9 @@ var flagNames = []struct {
 // gateway_id (gwID, or the number when empty), gateway_num, gateway_seq, line, ts_recv_ns
 // and flags. It does not allocate when dst has room.
 func AppendJSON(dst []byte, r *wire.Record, gwID string, line int) []byte {
-	dst = append(dst, `{"exchange":"`...)
-	dst = append(dst, r.Exchange.String()...)
-	dst = append(dst, `","symbol":"`...)
-	dst = appendName(dst, r.Symbol.Bytes())
-	dst = append(dst, `","instrument":"`...)
-	dst = appendName(dst, r.Instrument.Bytes())
-	dst = append(dst, `","kind":"`...)
-	dst = append(dst, r.Kind.String()...)
-	dst = append(dst, `","ts_exchange_ns":`...)
-	dst = strconv.AppendInt(dst, r.TsExchange, 10)
-	seq, hasSeq := r.Seq, r.Flags&wire.FlagNoSeq == 0
-	if r.Kind == wire.KindTrade {
-		seq, hasSeq = r.SeqFirst, r.SeqFirst != 0
-	}
-	if hasSeq {
-		dst = append(dst, `,"seq":"`...)
-		dst = strconv.AppendUint(dst, seq, 10)
-		dst = append(dst, '"')
-	}
-	dst = wire.AppendJSONBody(dst, r)
-	switch r.Kind {
-	case wire.KindTrade:
-		if r.Flags&wire.FlagNoSeq == 0 {
-			dst = append(dst, `,"trade_id":"`...)
-			dst = strconv.AppendUint(dst, r.Seq, 10)
-			dst = append(dst, '"')
-		}
-	case wire.KindStatus:
-		dst = append(dst, `,"status":"`...)
-		dst = append(dst, r.Status.String()...)
-		dst = append(dst, `","expected":`...)
+	dst = wire.AppendJSONHead(dst, r)
+	if r.Kind == wire.KindStatus {
+		dst = append(dst, `,"expected":`...)
 		dst = strconv.AppendUint(dst, r.Expected, 10)
 		dst = append(dst, `,"got":`...)
 		dst = strconv.AppendUint(dst, r.Got, 10)
