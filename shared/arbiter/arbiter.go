@@ -521,11 +521,7 @@ func (a *Arbiter) decideKey(line int, k *keyset, x, y uint64, idOnly bool, now i
 		a.Stats.Untracked++
 		return OutcomeFirst
 	}
-	if k.head > 0 && (len(k.e) == cap(k.e)) { // slide the live part to the front
-		n := copy(k.e, k.e[k.head:])
-		k.e, k.head = k.e[:n], 0
-		i = k.find(kx, ky)
-	}
+	i = k.find(kx, ky) // room may have moved or forgotten entries
 	k.e = append(k.e, entry{})
 	l = k.e[k.head:]
 	copy(l[i+1:], l[i:len(l)-1])
@@ -534,28 +530,40 @@ func (a *Arbiter) decideKey(line int, k *keyset, x, y uint64, idOnly bool, now i
 	return OutcomeFirst
 }
 
-// room makes sure k can take one more entry: it grows k's storage within the key budget,
-// or forgets k's oldest entry when the budget is spent. It reports false when k is empty
-// and cannot grow.
+// room makes sure k can take one more entry without reallocating. Amortized O(1): when the
+// storage is full it slides the live part to the front if a quarter or more of it has aged
+// out, else doubles the storage within the key budget, else (budget spent) forgets the
+// oldest sixteenth of k, counted as evictions, and slides. It reports false when k holds
+// nothing and cannot grow.
 func (a *Arbiter) room(k *keyset, line int) bool {
-	if len(k.e) < cap(k.e) || k.head > 0 {
+	if len(k.e) < cap(k.e) {
 		return true
 	}
-	grow := max(cap(k.e), 16)
-	if a.keys+grow <= a.opts.MaxKeys {
-		ne := make([]entry, len(k.e), cap(k.e)+grow)
-		copy(ne, k.e)
-		k.e = ne
-		a.keys += grow
-		return true
+	if k.head == 0 || k.head < cap(k.e)/4 {
+		grow := max(cap(k.e), 16)
+		if a.keys+grow <= a.opts.MaxKeys {
+			live := k.live()
+			ne := make([]entry, len(live), cap(k.e)+grow)
+			copy(ne, live)
+			k.e, k.head = ne, 0
+			a.keys += grow
+			return true
+		}
+		if len(k.live()) == 0 {
+			return false
+		}
+		drop := max(1, len(k.live())/16)
+		for range drop {
+			k.forget()
+		}
+		a.Stats.Keys -= drop
+		a.Stats.Evictions[line] += uint64(drop)
 	}
-	if len(k.live()) == 0 {
-		return false
+	if k.head > 0 {
+		n := copy(k.e, k.e[k.head:])
+		k.e, k.head = k.e[:n], 0
 	}
-	k.forget()
-	a.Stats.Keys--
-	a.Stats.Evictions[line]++
-	return true
+	return len(k.e) < cap(k.e)
 }
 
 // decideAlign decides a content-only key by time: its copies are the remembered arrivals

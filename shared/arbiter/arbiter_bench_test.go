@@ -56,3 +56,31 @@ func BenchmarkOfferContentOnly(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkOfferSteady: one busy stream at the tolerance's edge (an event per 100 µs: 100k
+// keys remembered, one aging out per event), two lines.
+func BenchmarkOfferSteady(b *testing.B) {
+	a := New(Options{})
+	h := hdr(wire.Binance, wire.KindTrade, "BTC-USDT", 0)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		h.Seq = uint64(i/2 + 1)
+		a.Offer(i&1, h, int64(i/2)*100_000)
+		i++
+	}
+}
+
+// BenchmarkOfferAtBudget: an event per µs with a 64k-key budget: the stream lives at its
+// key budget and forgets early (the replay's scale test found this path quadratic).
+func BenchmarkOfferAtBudget(b *testing.B) {
+	a := New(Options{MaxKeys: 1 << 16})
+	h := hdr(wire.Binance, wire.KindTrade, "BTC-USDT", 0)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		h.Seq = uint64(i/2 + 1)
+		a.Offer(i&1, h, int64(i/2)*1000)
+		i++
+	}
+}
