@@ -95,9 +95,15 @@ type Options struct {
 	KafkaOpts []kgo.Opt
 	// Progress, when set, receives a progress bar (every 200 ms, and a final line).
 	Progress io.Writer
-	// MaxQueued bounds the records queued per partition; beyond it the partition's
-	// fetching pauses until the merge has taken half. Default 16384.
-	MaxQueued int
+	// MaxPartitionBytes bounds the record bytes queued per partition (copied out of the
+	// fetch buffers); beyond it the partition's fetching pauses until the merge has taken
+	// half. Default 1 MiB. With FetchMaxBytes it bounds the replay's memory whatever the
+	// range: about partitions × 2 × MaxPartitionBytes + brokers × FetchMaxBytes (× the
+	// compression ratio, decompressed).
+	MaxPartitionBytes int
+	// FetchMaxBytes bounds one fetch response (franz-go FetchMaxBytes); the per-partition
+	// limit is half of it. Default 4 MiB.
+	FetchMaxBytes int32
 	// Metrics is the host:port Run serves Prometheus /metrics (tickline_replay_*) and
 	// /healthz on until it returns; empty = none. Port 0 picks a free port (MetricsAddr).
 	Metrics string
@@ -138,8 +144,11 @@ type Replayer struct {
 
 // New checks the selection against the topology. It connects to nothing; Run does.
 func New(topo *config.Topology, opts Options, sink Sink, log *slog.Logger) (*Replayer, error) {
-	if opts.MaxQueued <= 0 {
-		opts.MaxQueued = 16384
+	if opts.MaxPartitionBytes <= 0 {
+		opts.MaxPartitionBytes = 1 << 20
+	}
+	if opts.FetchMaxBytes <= 0 {
+		opts.FetchMaxBytes = 4 << 20
 	}
 	if opts.Speed < 0 || math.IsNaN(opts.Speed) || math.IsInf(opts.Speed, 0) {
 		return nil, fmt.Errorf("replay: speed %v", opts.Speed)
@@ -175,7 +184,7 @@ func New(topo *config.Topology, opts Options, sink Sink, log *slog.Logger) (*Rep
 	return r, nil
 }
 
-// Pause stops emitting records (fetching continues up to MaxQueued) until Resume. Paced
+// Pause stops emitting records (fetching continues up to MaxPartitionBytes) until Resume. Paced
 // replays resume at the same point of archive time, shifted by the pause. Safe from any
 // goroutine; idempotent.
 func (r *Replayer) Pause() {
@@ -200,7 +209,10 @@ func (r *Replayer) Resume() {
 // Paused reports whether the replay is paused.
 func (r *Replayer) Paused() bool { return r.pause.Load() != nil }
 
-// part is one partition's queue, owned by Run's goroutine.
+// part is one partition's queue, owned by Run's goroutine. Selected records are copied
+// out of franz-go's fetch buffers into buf (the values, FIFO) and q (their merge keys), so
+// what a partition holds is bounded by Options.MaxPartitionBytes whatever the range, and
+// the fetched batches are garbage as soon as they have been copied.
 type part struct {
 	topic     string
 	region    string
@@ -208,41 +220,63 @@ type part struct {
 	idx       int
 	start     int64 // first offset to read
 	end       int64 // exclusive end offset
+	next      int64 // next offset expected from a fetch (earlier ones are re-deliveries)
 	done      bool  // every record below end has been read
 	paused    bool  // fetching paused (queue full)
 	q         []queued
-	head      int
+	head      int    // first live entry of q
+	buf       []byte // values of q[head:], in order, from buf[bufHead:]
+	bufHead   int
+	bytes     int // value bytes queued
 }
 
-// queued is a selected record with its merge key.
+// queued is a selected record's merge key and where its value is in part.buf.
 type queued struct {
-	rec   *kgo.Record
-	t     int64 // event time, ns
-	recv  int64 // gateway receive time, ns
-	gw    uint16
-	gwSeq uint64
-	bytes int
+	t      int64 // event time (receive time with OrderPublish), ns
+	recv   int64 // gateway receive time, ns
+	gwSeq  uint64
+	offset int64
+	at, n  int // value at buf[at:at+n]
+	gw     uint16
 }
 
 func (p *part) len() int { return len(p.q) - p.head }
 
-func (p *part) push(q queued) {
-	if p.head > 0 && p.head == len(p.q) {
-		p.q, p.head = p.q[:0], 0
+// push copies value into the queue. It may move queued values (compaction), so a value
+// returned by pop is valid only until the next push.
+func (p *part) push(q queued, value []byte) {
+	if p.head == len(p.q) {
+		p.q, p.head, p.buf, p.bufHead = p.q[:0], 0, p.buf[:0], 0
 	}
+	if len(p.q) == cap(p.q) && p.head > len(p.q)/2 {
+		n := copy(p.q, p.q[p.head:])
+		p.q, p.head = p.q[:n], 0
+	}
+	if len(p.buf)+len(value) > cap(p.buf) && p.bufHead > len(p.buf)/2 {
+		n := copy(p.buf, p.buf[p.bufHead:])
+		for i := range p.q[p.head:] {
+			p.q[p.head+i].at -= p.bufHead
+		}
+		p.buf, p.bufHead = p.buf[:n], 0
+	}
+	q.at, q.n = len(p.buf), len(value)
+	p.buf = append(p.buf, value...)
 	p.q = append(p.q, q)
+	p.bytes += len(value)
 }
 
-func (p *part) pop() queued {
+// pop removes the head and returns it with its value (valid until the next push).
+func (p *part) pop() (queued, []byte) {
 	q := p.q[p.head]
-	p.q[p.head] = queued{}
 	p.head++
-	return q
+	p.bufHead = q.at + q.n
+	p.bytes -= q.n
+	return q, p.buf[q.at : q.at+q.n : q.at+q.n]
 }
 
 // less orders queue heads: event time, receive time, partition index — or, with
 // OrderPublish, gateway sequence within one gateway and receive time across gateways.
-func less(a queued, ai int, b queued, bi int) bool {
+func less(a *queued, ai int, b *queued, bi int) bool {
 	if a.gw != 0 && a.gw == b.gw && a.gwSeq != b.gwSeq && a.t == a.recv && b.t == b.recv {
 		return a.gwSeq < b.gwSeq // OrderPublish within one gateway: exactly its publish order
 	}
@@ -345,7 +379,11 @@ func (r *Replayer) Run(ctx context.Context) (err error) {
 	if total == 0 {
 		return nil
 	}
-	cl, err := kgo.NewClient(append(base, kgo.ConsumePartitions(from), kgo.FetchMaxBytes(16<<20))...)
+	cl, err := kgo.NewClient(append(base, kgo.ConsumePartitions(from),
+		// A fetch of partitions at their log end waits this long and delays a partition
+		// resumed meanwhile: keep it short (it costs nothing while records are there).
+		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchMaxBytes(r.opts.FetchMaxBytes), kgo.FetchMaxPartitionBytes(max(r.opts.FetchMaxBytes/2, 64<<10)))...)
 	if err != nil {
 		return fmt.Errorf("replay: kafka client: %w", err)
 	}
@@ -474,12 +512,14 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 			byTP[p.topic] = map[int32]*part{}
 		}
 		byTP[p.topic][p.partition] = p
+		p.next = p.start
 	}
 	var h wire.Header
 	pacer := pacer{speed: r.opts.Speed}
 	var fetchErr error
 	for {
-		// Fetch until every unfinished partition has a record queued.
+		// Fetch until every unfinished partition has a record queued; full partitions are
+		// paused meanwhile, so what is queued stays bounded.
 		for r.needFetch(parts) {
 			r.resumeDrained(cl, parts)
 			fetches := cl.PollFetches(ctx)
@@ -492,17 +532,13 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 			if fetchErr != nil {
 				return fetchErr
 			}
-			fetches.EachRecord(func(rec *kgo.Record) {
-				p := byTP[rec.Topic][rec.Partition]
-				if p == nil || p.done || rec.Offset >= p.end {
+			fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+				p := byTP[ftp.Topic][ftp.Partition]
+				if p == nil {
 					return
 				}
-				r.Stats.Read.Add(1)
-				if rec.Offset == p.end-1 {
-					p.done = true
-				}
-				if q, ok := r.selectRecord(rec, &h); ok {
-					p.push(q)
+				for _, rec := range ftp.Records {
+					r.take(p, rec, &h)
 				}
 			})
 			r.pauseFull(cl, parts)
@@ -513,14 +549,15 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 			if p.len() == 0 {
 				continue
 			}
-			if best < 0 || less(p.q[p.head], i, parts[best].q[parts[best].head], best) {
+			if best < 0 || less(&p.q[p.head], i, &parts[best].q[parts[best].head], best) {
 				best = i
 			}
 		}
 		if best < 0 {
 			return nil // every partition done and drained
 		}
-		q := parts[best].pop()
+		bp := parts[best]
+		q, value := bp.pop()
 		if ch := r.pause.Load(); ch != nil {
 			t0 := time.Now()
 			select {
@@ -535,21 +572,43 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 		if !pacer.wait(ctx, q.t) {
 			return nil
 		}
-		if err := wire.ReadHeader(q.rec.Value, &h); err != nil {
+		if err := wire.ReadHeader(value, &h); err != nil {
 			return fmt.Errorf("replay: %w", err) // checked when queued: cannot happen
 		}
-		if err := r.sink.Write(q.rec.Value, &h); err != nil {
-			return fmt.Errorf("replay: writing record %s/%d@%d: %w", q.rec.Topic, q.rec.Partition, q.rec.Offset, err)
+		if err := r.sink.Write(value, &h); err != nil {
+			return fmt.Errorf("replay: writing record %s/%d@%d: %w", bp.topic, bp.partition, q.offset, err)
 		}
 		r.Stats.Written.Add(1)
-		r.Stats.Bytes.Add(int64(q.bytes))
+		r.Stats.Bytes.Add(int64(q.n))
 		r.lastTime.Store(archiver.EventTime(&h))
 	}
 }
 
+// take queues one fetched record of p if it is in range and selected. A record below
+// p.next was delivered before (a fetch re-issued after a pause) and is skipped; one at or
+// beyond p.end finishes the partition.
+func (r *Replayer) take(p *part, rec *kgo.Record, h *wire.Header) {
+	if p.done || rec.Offset < p.next {
+		return
+	}
+	if rec.Offset >= p.end {
+		p.done = true
+		return
+	}
+	p.next = rec.Offset + 1
+	r.Stats.Read.Add(1)
+	if p.next == p.end {
+		p.done = true
+	}
+	if q, ok := r.selectRecord(rec.Value, h); ok {
+		q.offset = rec.Offset
+		p.push(q, rec.Value)
+	}
+}
+
 // selectRecord applies the filters and computes the merge key.
-func (r *Replayer) selectRecord(rec *kgo.Record, h *wire.Header) (queued, bool) {
-	if err := wire.ReadHeader(rec.Value, h); err != nil || int(h.Length) != len(rec.Value) {
+func (r *Replayer) selectRecord(v []byte, h *wire.Header) (queued, bool) {
+	if err := wire.ReadHeader(v, h); err != nil || int(h.Length) != len(v) {
 		r.Stats.Malformed.Add(1)
 		return queued{}, false
 	}
@@ -565,7 +624,7 @@ func (r *Replayer) selectRecord(rec *kgo.Record, h *wire.Header) (queued, bool) 
 	if r.opts.Order == OrderPublish {
 		t = h.TsRecv // the merge key becomes publish order (see OrderPublish)
 	}
-	return queued{rec: rec, t: t, recv: h.TsRecv, gw: h.GatewayID, gwSeq: h.GatewaySeq, bytes: len(rec.Value)}, true
+	return queued{t: t, recv: h.TsRecv, gw: h.GatewayID, gwSeq: h.GatewaySeq}, true
 }
 
 func (r *Replayer) needFetch(parts []*part) bool {
@@ -577,20 +636,24 @@ func (r *Replayer) needFetch(parts []*part) bool {
 	return false
 }
 
-// pauseFull pauses fetching of partitions whose queue reached MaxQueued.
+// pauseFull pauses fetching of partitions whose queue reached MaxPartitionBytes, and of
+// finished ones.
 func (r *Replayer) pauseFull(cl *kgo.Client, parts []*part) {
 	for _, p := range parts {
-		if !p.paused && !p.done && p.len() >= r.opts.MaxQueued {
+		// A finished partition is paused for good: a fetch of it alone would wait
+		// FetchMaxWait at the log end while the others need records.
+		if !p.paused && (p.done || p.bytes >= r.opts.MaxPartitionBytes) {
 			p.paused = true
 			cl.PauseFetchPartitions(map[string][]int32{p.topic: {p.partition}})
 		}
 	}
 }
 
-// resumeDrained resumes fetching of paused partitions drained below half of MaxQueued.
+// resumeDrained resumes fetching of paused partitions drained below half of
+// MaxPartitionBytes.
 func (r *Replayer) resumeDrained(cl *kgo.Client, parts []*part) {
 	for _, p := range parts {
-		if p.paused && p.len() < r.opts.MaxQueued/2 {
+		if p.paused && !p.done && p.bytes < r.opts.MaxPartitionBytes/2 {
 			p.paused = false
 			cl.ResumeFetchPartitions(map[string][]int32{p.topic: {p.partition}})
 		}
