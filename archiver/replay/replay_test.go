@@ -92,7 +92,7 @@ func TestReplayRoundTripThroughArchiver(t *testing.T) {
 	c.checkMergeOrder(t)
 	seen := map[string]bool{}
 	for _, v := range c.values {
-		if !published[string(v)] {
+		if !published[string(archived(t, v))] {
 			t.Fatalf("replayed bytes not published by any gateway: %x", v[:32])
 		}
 		var h wire.Header
