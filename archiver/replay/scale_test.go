@@ -50,7 +50,7 @@ type ScaleResult struct {
 	// the kernel's peak RSS of the replay process since exec. (The child's ru_maxrss is not
 	// used: Linux carries the parent's high-water mark across the vfork+exec.)
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
-	MaxRSSBound    int64   `json:"max_rss_bound"`
+	MaxRSSBound  int64 `json:"max_rss_bound"`
 }
 
 // TestIntegrationReplayScale archives TICKLINE_REPLAY_SCALE records (default 10M with "1")
