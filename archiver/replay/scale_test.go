@@ -131,8 +131,8 @@ func scaleTopology(t testing.TB, seeds []string, prefix string) *config.Topology
 // produceScale writes n records: region korea gets binance BTC-USDT trades (partition 0)
 // and okx BTC-USDT trades (partition 1) from gateway 1, region global ETH-USDT trades of
 // both from gateway 3 (distinct events: the default arbitration runs on every record and
-// keeps all), a quarter of n each, 1 µs apart in event time, as archiver.NewRecord builds
-// them.
+// keeps all), a quarter of n each, 100 µs apart in event time, as archiver.NewRecord
+// builds them.
 func produceScale(t *testing.T, seeds []string, prefix string, n int64) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(5*time.Millisecond), kgo.ProducerBatchMaxBytes(1<<20),
@@ -177,7 +177,9 @@ func produceScale(t *testing.T, seeds []string, prefix string, n int64) {
 		v := slab[:len(s.tmpl):len(s.tmpl)]
 		slab = slab[len(s.tmpl):]
 		copy(v, s.tmpl)
-		ts := base + int64(s.seq)*1000
+		// 100 µs apart: 10k events/s per stream, so the arbiter's 10 s of memory stays far
+		// below its key budget (at 1 µs apart it sits at the budget and evicts every key).
+		ts := base + int64(s.seq)*100_000
 		binary.LittleEndian.PutUint64(v[16:], s.seq)                  // gateway seq
 		binary.LittleEndian.PutUint64(v[24:], uint64(ts))             // exchange time
 		binary.LittleEndian.PutUint64(v[32:], uint64(ts+int64(s.gw))) // receive time

@@ -11,6 +11,7 @@ func runGateway(ctx context.Context, args []string, e *env) error {
 	fs := newFlags("gateway", e)
 	cfgPath := fs.String("config", "", "topology file")
 	id := fs.String("id", "", "gateway id in the topology")
+	waitSubs := fs.Int("wait-subscribers", 0, "hold the exchange sessions until this many receivers subscribed (at most 15 s), so they all see the stream from its first record")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -21,7 +22,7 @@ func runGateway(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	g, err := gateway.New(topo, *id, gateway.Options{}, e.log)
+	g, err := gateway.New(topo, *id, gateway.Options{WaitSubscribers: *waitSubs}, e.log)
 	if err != nil {
 		return err
 	}

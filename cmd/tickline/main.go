@@ -44,7 +44,7 @@ var errUsage = errors.New("usage")
 var commands = []command{
 	{"demo", "demo [--duration D] [--rate R]\n\tthe whole pipeline on loopback: simulator, two gateways, strategy, archive and replay, with a live view", runDemo},
 	{"check-config", "check-config FILE\n\tload a topology file strictly, apply defaults and validate it", runCheckConfig},
-	{"gateway", "gateway --config FILE --id ID\n\trun one gateway of the topology: exchange sessions → records on its bus endpoint", runGateway},
+	{"gateway", "gateway --config FILE --id ID [--wait-subscribers N]\n\trun one gateway of the topology: exchange sessions → records on its bus endpoint", runGateway},
 	{"strategy", "strategy --config FILE [--report 10s] [--endpoints EP,..]\n\tsubscribe to every gateway (or to the endpoints given, e.g. a replay's --publish), arbitrate the lines, detect cross-exchange arbitrage, emit signals", runStrategy},
 	{"archiver", "archiver --config FILE [--tail-records 16384]\n\tsubscribe to every gateway, arbitrate each region's lines, archive into Kafka (topic per region, partition per exchange) through a disk spool", runArchiver},
 	{"replay", "replay --config FILE [--regions R,..] [--topics T,..] [--exchanges EX,..] [--instruments I,..] [--kinds K,..] [--from T] [--to T] [--speed max|Nx] [--output zmq|jsonl|csv|parquet] [--publish EP] [--path FILE|-] [--wait-subscribers 1] [--metrics HOST:PORT] [--order event|publish] [--all-copies] [--seeds H:P,..] [--follow]\n\tread the archive back merged in time order, each exchange event once, paced, onto the bus or into a file (SIGUSR1 pauses, SIGUSR2 resumes; /control on the metrics address pauses, resumes, changes speed and seeks)", runReplay},
