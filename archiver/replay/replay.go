@@ -99,6 +99,11 @@ type Options struct {
 	// line whose copy comes first in the merge; the other copies count in
 	// Stats.Duplicates.
 	AllCopies bool
+	// Follow keeps reading after the end of the archive: new records are replayed as the
+	// archiver writes them (a live tail), until ctx ends or, with To, every partition has
+	// passed To. At the live edge a partition that has nothing new does not hold the others
+	// back (records are merged as they come; a late one counts in Stats.Inversions).
+	Follow bool
 	// KafkaOpts are appended to the franz-go client's options.
 	KafkaOpts []kgo.Opt
 	// Progress, when set, receives a progress bar (every 200 ms, and a final line).
@@ -152,9 +157,15 @@ type Replayer struct {
 	insts  map[wire.Name]bool
 	kinds  [256]bool
 	exs    [256]bool
-	pause  atomic.Pointer[chan struct{}] // non-nil while paused; closed by Resume
-	pmu    sync.Mutex                    // serializes Pause and Resume
-	paused atomic.Int64                  // ns spent paused in total
+	pause    atomic.Pointer[chan struct{}] // non-nil while paused; closed by Resume
+	pmu      sync.Mutex                    // serializes Pause and Resume
+	paused   atomic.Int64                  // ns spent paused in finished pauses
+	pausedAt atomic.Int64                  // when the current pause began (unix ns), 0 if none
+	// Runtime control (SetSpeed, SeekTo): ctl wakes Run's goroutine from a pause or a pacing
+	// wait; speed holds math.Float64bits of the pace factor; seek the requested position.
+	ctl   chan struct{}
+	speed atomic.Uint64
+	seek  atomic.Pointer[int64]
 
 	// Read by /metrics and /healthz; written by Run's goroutine.
 	planned     atomic.Bool            // Stats.Total is known
@@ -175,9 +186,10 @@ func New(topo *config.Topology, opts Options, sink Sink, log *slog.Logger) (*Rep
 		return nil, fmt.Errorf("replay: speed %v", opts.Speed)
 	}
 	if opts.To != 0 && opts.From >= opts.To {
-		return nil, fmt.Errorf("replay: empty time range [%d, %d)", opts.From, opts.To)
+		return nil, fmt.Errorf("replay: empty time range [%s, %s)", FormatTime(opts.From), FormatTime(opts.To))
 	}
-	r := &Replayer{topo: topo, opts: opts, sink: sink, log: log.With("process", "replay")}
+	r := &Replayer{topo: topo, opts: opts, sink: sink, log: log.With("process", "replay"), ctl: make(chan struct{}, 1)}
+	r.speed.Store(math.Float64bits(opts.Speed))
 	if !opts.AllCopies {
 		r.merger = arbiter.NewMerger(arbiter.New(arbiter.OptionsFrom(topo.Arbitration)), arbiter.MaxLines, 0)
 		r.lineOf = map[uint16]int{}
@@ -220,8 +232,10 @@ func New(topo *config.Topology, opts Options, sink Sink, log *slog.Logger) (*Rep
 func (r *Replayer) Pause() {
 	r.pmu.Lock()
 	defer r.pmu.Unlock()
+	defer r.wake()
 	if r.pause.Load() == nil {
 		ch := make(chan struct{})
+		r.pausedAt.Store(time.Now().UnixNano())
 		r.pause.Store(&ch)
 	}
 }
@@ -231,8 +245,55 @@ func (r *Replayer) Resume() {
 	r.pmu.Lock()
 	defer r.pmu.Unlock()
 	if ch := r.pause.Load(); ch != nil {
+		r.paused.Add(time.Now().UnixNano() - r.pausedAt.Swap(0))
 		r.pause.Store(nil)
 		close(*ch)
+	}
+}
+
+// PausedFor returns the time spent paused so far, the current pause included.
+func (r *Replayer) PausedFor() time.Duration {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	d := r.paused.Load()
+	if at := r.pausedAt.Load(); at != 0 {
+		d += time.Now().UnixNano() - at
+	}
+	return time.Duration(d)
+}
+
+// SetSpeed changes the pace factor while the replay runs (0 = as fast as possible): the
+// next record is written at once and the schedule restarts from it. Safe from any
+// goroutine.
+func (r *Replayer) SetSpeed(speed float64) error {
+	if speed < 0 || math.IsNaN(speed) || math.IsInf(speed, 0) {
+		return fmt.Errorf("replay: speed %v: want a factor > 0, or 0 for max", speed)
+	}
+	r.speed.Store(math.Float64bits(speed))
+	r.wake()
+	return nil
+}
+
+// Speed returns the current pace factor (0 = max).
+func (r *Replayer) Speed() float64 { return math.Float64frombits(r.speed.Load()) }
+
+// SeekTo moves the replay to event time t (ns; within [From, To) when those are set): Run
+// drops what it has queued, finds each partition's offset for t again and goes on from
+// there, with a fresh arbiter. A pause stays in force. Safe from any goroutine.
+func (r *Replayer) SeekTo(t int64) error {
+	if t < r.opts.From || r.opts.To > 0 && t >= r.opts.To {
+		return fmt.Errorf("replay: seek to %s: outside the range [%s, %s)", FormatTime(t), FormatTime(r.opts.From), FormatTime(r.opts.To))
+	}
+	r.seek.Store(&t)
+	r.wake()
+	return nil
+}
+
+// wake tells Run's goroutine that a control changed.
+func (r *Replayer) wake() {
+	select {
+	case r.ctl <- struct{}{}:
+	default:
 	}
 }
 
@@ -251,6 +312,7 @@ type part struct {
 	start     int64 // first offset to read
 	end       int64 // exclusive end offset
 	next      int64 // next offset expected from a fetch (earlier ones are re-deliveries)
+	hwm       int64 // the partition's high watermark last seen (Follow: caught up at next ≥ hwm)
 	done      bool  // every record below end has been read
 	paused    bool  // fetching paused (queue full)
 	q         []queued
@@ -387,42 +449,68 @@ func (r *Replayer) Run(ctx context.Context) (err error) {
 	}
 	slices.Sort(topics)
 	base := append([]kgo.Opt{kgo.SeedBrokers(r.topo.Archiver.Seeds...), kgo.MetadataMinAge(time.Second)}, r.opts.KafkaOpts...)
-	parts, from, err := r.plan(ctx, base, topics, sel)
-	if err != nil {
-		if ctx.Err() != nil {
+	stopProgress := func() {}
+	defer func() { stopProgress() }()
+	from := r.opts.From
+	for seeks := 0; ; seeks++ {
+		parts, offsets, err := r.plan(ctx, base, topics, sel, from)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		var total int64
+		for _, p := range parts {
+			if !p.done && p.end != math.MaxInt64 {
+				total += p.end - p.start
+			}
+		}
+		if seeks == 0 {
+			r.Stats.Total.Store(total)
+			r.planned.Store(true)
+			r.log.Info("replay: starting", "topics", topics, "partitions", len(parts), "records_in_range", total,
+				"from", FormatTime(r.opts.From), "to", FormatTime(r.opts.To), "follow", r.opts.Follow)
+			stopProgress = r.startProgress()
+		} else {
+			// Progress goes on from what is done, towards the new position's range.
+			r.Stats.Total.Store(r.processed() + total)
+			r.log.Info("replay: seeked", "to", FormatTime(from), "records_in_range", total)
+		}
+		if len(parts) == 0 || total == 0 && !r.opts.Follow {
 			return nil
 		}
-		return err
-	}
-	var total int64
-	for _, p := range parts {
-		if !p.done {
-			total += p.end - p.start
+		cl, err := kgo.NewClient(append(base, kgo.ConsumePartitions(offsets),
+			// A fetch of partitions at their log end waits this long and delays a partition
+			// resumed meanwhile: keep it short (it costs nothing while records are there).
+			kgo.FetchMaxWait(100*time.Millisecond),
+			kgo.FetchMaxBytes(r.opts.FetchMaxBytes), kgo.FetchMaxPartitionBytes(max(r.opts.FetchMaxBytes/2, 16<<10)))...)
+		if err != nil {
+			return fmt.Errorf("replay: kafka client: %w", err)
+		}
+		err = r.merge(ctx, cl, parts)
+		cl.Close()
+		if !errors.Is(err, errSeek) {
+			return err
+		}
+		from = *r.seek.Swap(nil)
+		if r.merger != nil { // what was seen before the seek is not a copy of what comes
+			r.merger = arbiter.NewMerger(arbiter.New(arbiter.OptionsFrom(r.topo.Arbitration)), arbiter.MaxLines, 0)
 		}
 	}
-	r.Stats.Total.Store(total)
-	r.planned.Store(true)
-	r.log.Info("replay: starting", "topics", topics, "partitions", len(parts), "records_in_range", total)
+}
 
-	stopProgress := r.startProgress()
-	defer stopProgress()
-	if total == 0 {
-		return nil
-	}
-	cl, err := kgo.NewClient(append(base, kgo.ConsumePartitions(from),
-		// A fetch of partitions at their log end waits this long and delays a partition
-		// resumed meanwhile: keep it short (it costs nothing while records are there).
-		kgo.FetchMaxWait(100*time.Millisecond),
-		kgo.FetchMaxBytes(r.opts.FetchMaxBytes), kgo.FetchMaxPartitionBytes(max(r.opts.FetchMaxBytes/2, 16<<10)))...)
-	if err != nil {
-		return fmt.Errorf("replay: kafka client: %w", err)
-	}
-	defer cl.Close()
-	return r.merge(ctx, cl, parts)
+// errSeek ends merge when SeekTo was called: Run plans again from the new position.
+var errSeek = errors.New("replay: seek")
+
+// processed counts the records read and settled: written, filtered, dropped by
+// arbitration or malformed (not those read ahead and still queued).
+func (r *Replayer) processed() int64 {
+	return r.Stats.Written.Load() + r.Stats.Filtered.Load() + r.Stats.Duplicates.Load() + r.Stats.Malformed.Load()
 }
 
 // plan lists the partitions of the selected topics and their offset ranges.
-func (r *Replayer) plan(ctx context.Context, base []kgo.Opt, topics []string, sel map[string]string) ([]*part, map[string]map[int32]kgo.Offset, error) {
+func (r *Replayer) plan(ctx context.Context, base []kgo.Opt, topics []string, sel map[string]string, fromNs int64) ([]*part, map[string]map[int32]kgo.Offset, error) {
 	cl, err := kgo.NewClient(base...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("replay: kafka client: %w", err)
@@ -470,9 +558,9 @@ func (r *Replayer) plan(ctx context.Context, base []kgo.Opt, topics []string, se
 		return nil, nil, err
 	}
 	var starts kadm.ListedOffsets
-	if r.opts.From > 0 {
+	if fromNs > 0 {
 		starts, err = list("from-time", func() (kadm.ListedOffsets, error) {
-			return adm.ListOffsetsAfterMilli(ctx, r.opts.From/1e6, topics...)
+			return adm.ListOffsetsAfterMilli(ctx, fromNs/1e6, topics...)
 		})
 	} else {
 		starts, err = list("start", func() (kadm.ListedOffsets, error) { return adm.ListStartOffsets(ctx, topics...) })
@@ -494,7 +582,7 @@ func (r *Replayer) plan(ctx context.Context, base []kgo.Opt, topics []string, se
 			if !r.wantPartition(e.Partition) {
 				continue
 			}
-			p := &part{topic: t, region: sel[t], partition: e.Partition, end: e.Offset}
+			p := &part{topic: t, region: sel[t], partition: e.Partition, end: e.Offset, hwm: e.Offset}
 			s, ok := starts.Lookup(t, e.Partition)
 			start := s.Offset
 			if !ok || start < 0 {
@@ -502,6 +590,8 @@ func (r *Replayer) plan(ctx context.Context, base []kgo.Opt, topics []string, se
 			}
 			if st, ok := stops.Lookup(t, e.Partition); ok && st.Offset >= 0 && st.Offset < p.end {
 				p.end = st.Offset
+			} else if r.opts.Follow {
+				p.end = math.MaxInt64 // no end yet: read what the archiver writes
 			}
 			p.start, p.done = start, start >= p.end
 			if from[t] == nil {
@@ -552,6 +642,9 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 		// Fetch until every unfinished partition has a record queued; full partitions are
 		// paused meanwhile, so what is queued stays bounded.
 		for r.needFetch(parts) {
+			if r.seek.Load() != nil {
+				return errSeek
+			}
 			r.resumeDrained(cl, parts)
 			fetches := cl.PollFetches(ctx)
 			if ctx.Err() != nil {
@@ -567,6 +660,9 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 				p := byTP[ftp.Topic][ftp.Partition]
 				if p == nil {
 					return
+				}
+				if ftp.HighWatermark > 0 {
+					p.hwm = ftp.HighWatermark
 				}
 				for _, rec := range ftp.Records {
 					r.take(p, rec, &h)
@@ -585,7 +681,17 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 			}
 		}
 		if best < 0 {
-			return nil // every partition done and drained
+			if !r.opts.Follow || allDone(parts) {
+				return nil // every partition done and drained
+			}
+			// Follow, every partition caught up: wait for new records (or a control).
+			if err := r.idlePoll(ctx, cl, byTP, &h); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			continue
 		}
 		bp := parts[best]
 		q, value := bp.pop()
@@ -596,19 +702,11 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 			r.Stats.Duplicates.Add(1)
 			continue
 		}
-		if ch := r.pause.Load(); ch != nil {
-			t0 := time.Now()
-			select {
-			case <-*ch:
-			case <-ctx.Done():
+		if err := r.hold(ctx, &pacer, q.t); err != nil {
+			if ctx.Err() != nil {
 				return nil
 			}
-			d := time.Since(t0)
-			r.paused.Add(int64(d))
-			pacer.shift(d)
-		}
-		if !pacer.wait(ctx, q.t) {
-			return nil
+			return err // errSeek
 		}
 		if q.t < lastT {
 			r.Stats.Inversions.Add(1)
@@ -641,6 +739,91 @@ func (r *Replayer) line(gw uint16) int {
 	return l
 }
 
+// hold waits until the record with merge time t may be written: not paused, due by the
+// pace. It applies speed changes and returns errSeek when a seek is pending, ctx.Err()
+// when ctx ended.
+func (r *Replayer) hold(ctx context.Context, pc *pacer, t int64) error {
+	for {
+		if r.seek.Load() != nil {
+			return errSeek
+		}
+		if sp := r.Speed(); sp != pc.speed {
+			pc.speed, pc.started = sp, false // the schedule restarts at this record
+		}
+		if ch := r.pause.Load(); ch != nil {
+			t0 := time.Now()
+			select {
+			case <-*ch:
+			case <-r.ctl:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			pc.shift(time.Since(t0))
+			continue
+		}
+		switch pc.wait(ctx, t, r.ctl) {
+		case waitDue:
+			return nil
+		case waitDone:
+			return ctx.Err()
+		}
+		// waitWoken: a control changed; look again.
+	}
+}
+
+// idlePoll (Follow) waits for new records while every partition is caught up, waking for
+// a control (SeekTo) too.
+func (r *Replayer) idlePoll(ctx context.Context, cl *kgo.Client, byTP map[string]map[int32]*part, h *wire.Header) error {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-r.ctl:
+			cancel()
+			r.wake() // hold sees it too
+		case <-pctx.Done():
+		}
+	}()
+	fetches := cl.PollFetches(pctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if r.seek.Load() != nil {
+		return errSeek
+	}
+	var fetchErr error
+	fetches.EachError(func(t string, p int32, err error) {
+		if !errors.Is(err, context.Canceled) {
+			fetchErr = fmt.Errorf("replay: fetching %s/%d: %w", t, p, err)
+		}
+	})
+	if fetchErr != nil {
+		return fetchErr
+	}
+	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		p := byTP[ftp.Topic][ftp.Partition]
+		if p == nil {
+			return
+		}
+		if ftp.HighWatermark > 0 {
+			p.hwm = ftp.HighWatermark
+		}
+		for _, rec := range ftp.Records {
+			r.take(p, rec, h)
+		}
+	})
+	return nil
+}
+
+func allDone(parts []*part) bool {
+	for _, p := range parts {
+		if !p.done || p.len() > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // take queues one fetched record of p if it is in range and selected. A record below
 // p.next was delivered before (a fetch re-issued after a pause) and is skipped; one at or
 // beyond p.end finishes the partition.
@@ -657,17 +840,22 @@ func (r *Replayer) take(p *part, rec *kgo.Record, h *wire.Header) {
 	if p.next == p.end {
 		p.done = true
 	}
-	if q, ok := r.selectRecord(rec.Value, h); ok {
+	q, ev, ok := r.selectRecord(rec.Value, h)
+	if ok {
 		q.offset = rec.Offset
 		p.push(q, rec.Value)
 	}
+	if r.opts.Follow && r.opts.To > 0 && ev >= r.opts.To {
+		p.done = true // following with an end: this partition has passed it
+	}
 }
 
-// selectRecord applies the filters and computes the merge key.
-func (r *Replayer) selectRecord(v []byte, h *wire.Header) (queued, bool) {
+// selectRecord applies the filters and computes the merge key. ev is the record's event
+// time (-1 when malformed).
+func (r *Replayer) selectRecord(v []byte, h *wire.Header) (q queued, ev int64, ok bool) {
 	if err := wire.ReadHeader(v, h); err != nil || int(h.Length) != len(v) {
 		r.Stats.Malformed.Add(1)
-		return queued{}, false
+		return queued{}, -1, false
 	}
 	t := archiver.EventTime(h)
 	switch {
@@ -676,17 +864,20 @@ func (r *Replayer) selectRecord(v []byte, h *wire.Header) (queued, bool) {
 		len(r.opts.Kinds) > 0 && !r.kinds[h.Kind],
 		len(r.opts.Exchanges) > 0 && !r.exs[h.Exchange]:
 		r.Stats.Filtered.Add(1)
-		return queued{}, false
+		return queued{}, t, false
 	}
+	ev = t
 	if r.opts.Order == OrderPublish {
 		t = h.TsRecv // the merge key becomes publish order (see OrderPublish)
 	}
-	return queued{t: t, recv: h.TsRecv, gw: h.GatewayID, gwSeq: h.GatewaySeq}, true
+	return queued{t: t, recv: h.TsRecv, gw: h.GatewayID, gwSeq: h.GatewaySeq}, ev, true
 }
 
+// needFetch: an unfinished partition has nothing queued, so the merge cannot know what
+// comes first. Following, a partition caught up with its high watermark does not count.
 func (r *Replayer) needFetch(parts []*part) bool {
 	for _, p := range parts {
-		if !p.done && p.len() == 0 {
+		if !p.done && p.len() == 0 && !(r.opts.Follow && p.next >= p.hwm) {
 			return true
 		}
 	}
@@ -728,27 +919,36 @@ type pacer struct {
 // shift moves the schedule later by d (a pause).
 func (p *pacer) shift(d time.Duration) { p.wall = p.wall.Add(d) }
 
-// wait sleeps until the record with event time t is due; false when ctx ended.
-func (p *pacer) wait(ctx context.Context, t int64) bool {
+// Results of pacer.wait.
+const (
+	waitDue   = iota // the record is due
+	waitDone         // ctx ended
+	waitWoken        // wake fired first
+)
+
+// wait sleeps until the record with event time t is due, ctx ends or wake fires.
+func (p *pacer) wait(ctx context.Context, t int64, wake <-chan struct{}) int {
 	if p.speed <= 0 {
-		return true
+		return waitDue
 	}
 	if !p.started {
 		p.started, p.base, p.wall = true, t, time.Now()
-		return true
+		return waitDue
 	}
 	due := p.wall.Add(time.Duration(float64(t-p.base) / p.speed))
 	d := time.Until(due)
 	if d < 500*time.Microsecond {
-		return true // records closer than the timer's resolution go out in a burst
+		return waitDue // records closer than the timer's resolution go out in a burst
 	}
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	select {
 	case <-tm.C:
-		return true
+		return waitDue
 	case <-ctx.Done():
-		return false
+		return waitDone
+	case <-wake:
+		return waitWoken
 	}
 }
 
@@ -780,14 +980,13 @@ func (r *Replayer) startProgress() func() {
 	return func() { close(done); wg.Wait() }
 }
 
-// drawProgress writes one progress line: bar, percent of the offset range read, counts and
-// rate.
+// drawProgress writes one progress line: bar and percent of the range settled (written,
+// filtered or dropped as a copy — not records merely read ahead), records written, their
+// rate, the ETA, and the paused state.
 func (r *Replayer) drawProgress(w io.Writer, start time.Time, final bool) {
-	total, read, written := r.Stats.Total.Load(), r.Stats.Read.Load(), r.Stats.Written.Load()
-	frac := 1.0
-	if total > 0 {
-		frac = min(float64(read)/float64(total), 1)
-	}
+	total, written := r.Stats.Total.Load(), r.Stats.Written.Load()
+	done := r.processed()
+	frac := r.progress()
 	const width = 30
 	var b []byte
 	b = append(b, "\rreplay ["...)
@@ -804,15 +1003,26 @@ func (r *Replayer) drawProgress(w io.Writer, start time.Time, final bool) {
 	b = append(b, "% "...)
 	b = strconv.AppendInt(b, written, 10)
 	b = append(b, " written, "...)
-	b = strconv.AppendInt(b, read, 10)
+	b = strconv.AppendInt(b, done, 10)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, total, 10)
-	b = append(b, " read, "...)
-	el := time.Since(start).Seconds()
+	b = append(b, " done, "...)
+	// Rate over the time not paused.
+	el := (time.Since(start) - r.PausedFor()).Seconds()
+	rate := 0.0
 	if el > 0 {
-		b = strconv.AppendFloat(b, float64(written)/el, 'f', 0, 64)
+		rate = float64(written) / el
 	}
+	b = strconv.AppendFloat(b, rate, 'f', 0, 64)
 	b = append(b, " rec/s"...)
+	switch {
+	case r.opts.Follow && frac >= 1:
+		b = append(b, ", following"...)
+	case !final && done > 0 && el > 0 && total > done:
+		eta := time.Duration(float64(total-done) / (float64(done) / el) * float64(time.Second))
+		b = append(b, ", ETA "...)
+		b = append(b, eta.Round(time.Second).String()...)
+	}
 	if r.Paused() {
 		b = append(b, " [paused]"...)
 	}
