@@ -154,9 +154,9 @@ type Replayer struct {
 	merger *arbiter.Merger // nil with AllCopies; owned by Run's goroutine
 	lineOf map[uint16]int  // gateway id → merger line
 
-	insts  map[wire.Name]bool
-	kinds  [256]bool
-	exs    [256]bool
+	insts    map[wire.Name]bool
+	kinds    [256]bool
+	exs      [256]bool
 	pause    atomic.Pointer[chan struct{}] // non-nil while paused; closed by Resume
 	pmu      sync.Mutex                    // serializes Pause and Resume
 	paused   atomic.Int64                  // ns spent paused in finished pauses
