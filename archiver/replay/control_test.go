@@ -149,3 +149,41 @@ func TestReplayControlEndpoint(t *testing.T) {
 }
 
 func base0() int64 { return base }
+
+// TestReplayFollow: with Follow the replay writes the archive, then keeps writing what is
+// archived afterwards (a live tail) until ctx ends; Run then returns nil.
+func TestReplayFollow(t *testing.T) {
+	seeds := newKafka(t)
+	topo := topology(t, seeds, "fol.")
+	threeStreams(t, seeds, "fol.", 100)
+	var got lockedTimes
+	r, err := New(topo, Options{Regions: []string{"korea"}, Follow: true}, got.sink(), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	waitFor(t, 10*time.Second, "the archive written", func() bool { return got.len() == 300 })
+	// New records, later in time, on one partition only: the other partition (okx) has
+	// nothing new and must not hold them back.
+	var more [][]byte
+	for i := 101; i <= 150; i++ {
+		more = append(more, rec(wire.Binance, wire.KindTrade, "BTC-USDT", uint64(i), time.Duration(i)*time.Millisecond, 1))
+	}
+	archive(t, seeds, "fol.korea", "korea", more)
+	waitFor(t, 20*time.Second, "the new records followed", func() bool { return got.len() == 350 })
+	if last := got.last(); last != base+int64(150*time.Millisecond) {
+		t.Errorf("last record at %s", FormatTime(last))
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("a following replay returned by itself: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+}

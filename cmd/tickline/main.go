@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -92,7 +93,8 @@ func run(ctx context.Context, args []string, e *env) int {
 			fmt.Fprintf(e.stderr, "usage: tickline %s\n", c.usage)
 			return 2
 		default:
-			fmt.Fprintf(e.stderr, "tickline %s: %v\n", c.name, err)
+			// "tickline replay: replay: …" says the command twice: once is enough.
+			fmt.Fprintf(e.stderr, "tickline %s: %s\n", c.name, strings.TrimPrefix(err.Error(), c.name+": "))
 			return 1
 		}
 	}

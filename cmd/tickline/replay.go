@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/tickline/tickline/archiver/replay"
 	"github.com/tickline/tickline/shared/bus"
@@ -36,7 +37,8 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 	publish := fs.String("publish", "", "endpoint for zmq output; default replay.publish")
 	path := fs.String("path", "", `file for jsonl/csv/parquet ("-" = stdout); default replay.path`)
 	waitSubs := fs.Int("wait-subscribers", 1, "zmq output: wait for this many subscribers before the first record")
-	progress := fs.Bool("progress", true, "file output: progress bar on stderr")
+	progress := fs.Bool("progress", true, "progress bar on stderr (records written, rate, ETA), for every output")
+	follow := fs.Bool("follow", false, "keep reading what the archiver writes after the end (a live tail) until interrupted or --to")
 	metricsAddr := fs.String("metrics", "", "host:port for /metrics, /healthz and /control (port 0 picks a free port, logged); default replay.metrics (none)")
 	order := fs.String("order", "event", "merge order: event (exchange time, for analysis) or publish (each gateway's publish order: what a live subscriber saw, for a strategy)")
 	allCopies := fs.Bool("all-copies", false, "keep every archived copy of an event (default: each exchange event once, arbitrated like the live receivers)")
@@ -67,7 +69,10 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 		return def
 	}
 	opts := replay.Options{Regions: split(*regions), Topics: split(*topics), Instruments: split(*instruments), Metrics: rc.Metrics,
-		AllCopies: *allCopies}
+		AllCopies: *allCopies, Follow: *follow}
+	if *progress {
+		opts.Progress = e.stderr
+	}
 	switch *order {
 	case "event":
 		opts.Order = replay.OrderEvent
@@ -122,9 +127,6 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 		if err != nil {
 			return err
 		}
-		if *progress {
-			opts.Progress = e.stderr
-		}
 		switch out {
 		case "jsonl":
 			sink = replay.NewJSONLSink(w)
@@ -161,9 +163,15 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 			}
 		}
 	}()
+	start := time.Now()
 	if err := r.Run(ctx); err != nil {
 		return err
 	}
+	el := time.Since(start)
+	e.log.Info("replay: done", "written", r.Stats.Written.Load(), "duplicates_dropped", r.Stats.Duplicates.Load(),
+		"filtered", r.Stats.Filtered.Load(), "malformed", r.Stats.Malformed.Load(), "order_inversions", r.Stats.Inversions.Load(),
+		"paused", r.PausedFor().Round(time.Millisecond).String(), "elapsed", el.Round(time.Millisecond).String(),
+		"records_per_s", int64(float64(r.Stats.Written.Load())/max(el.Seconds(), 1e-9)), "interrupted", ctx.Err() != nil)
 	if ctx.Err() == nil && r.Stats.Written.Load() == 0 {
 		// Nothing matched: say so and fail, so a typo in a filter is not a silent success.
 		e.log.Warn("replay: nothing matched the selection", "read", r.Stats.Read.Load(), "filtered", r.Stats.Filtered.Load(),

@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -313,4 +316,173 @@ func TestStrategyLineGapsOnReplay(t *testing.T) {
 	if gaps != 0 {
 		t.Fatalf("strategy counted %d line gaps on a lossless replay", gaps)
 	}
+}
+
+const signalTopo = `version: 1
+regions: [{name: korea}]
+gateways:
+  - id: gw-a
+    num: 1
+    region: korea
+    publish: tcp://127.0.0.1:41001
+    exchanges:
+      binance: {ws_url: "ws://127.0.0.1:1/b", rest_url: "http://127.0.0.1:1/b", symbols: {BTCUSDT: [trade]}}
+strategy: {threshold_bps: 5, max_notional: 1000, fees_bps: {binance: 10}}
+archiver:
+  seeds: [{{SEEDS}}]
+  topics: {korea: sig.korea}
+  partitions: {binance: 0}
+  replication_factor: 1
+  spool_dir: {{DIR}}/spool
+replay: {speed: 1x, output: jsonl, path: {{DIR}}/out.jsonl}
+`
+
+// TestReplaySignalsAndControl: `tickline replay` pauses on SIGUSR1 and resumes on SIGUSR2
+// (seen through GET /control on --metrics 127.0.0.1:0, whose address the replay logs), a
+// speed change through POST /control/speed finishes a 1x replay at once, and the output
+// holds every archived record.
+func TestReplaySignalsAndControl(t *testing.T) {
+	dir := t.TempDir()
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "sig.korea"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	cfg := filepath.Join(dir, "topo.yaml")
+	os.WriteFile(cfg, []byte(strings.NewReplacer("{{SEEDS}}", strings.Join(kc.ListenAddrs(), ","), "{{DIR}}", dir).Replace(signalTopo)), 0o644)
+	// 2000 trades 5 ms apart: 10 s at 1x.
+	cl := newKgo(t, kc.ListenAddrs())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const n = 2000
+	var recs []*kgo.Record
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano()
+	for i := 1; i <= n; i++ {
+		r := &wire.Record{Kind: wire.KindTrade, Exchange: wire.Binance, Seq: uint64(i), GatewayID: 1, GatewaySeq: uint64(i),
+			TsExchange: t0 + int64(i)*5e6, Price: wire.MustDecimal("100"), Size: wire.MustDecimal("1")}
+		r.TsRecv = r.TsExchange + 1000
+		r.Instrument.SetString("BTC-USDT")
+		r.Symbol.SetString("BTCUSDT")
+		v, _ := wire.AppendRecord(nil, r)
+		recs = append(recs, &kgo.Record{Topic: "sig.korea", Partition: 0, Value: v, Timestamp: time.Unix(0, r.TsExchange)})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	logs := &syncBuf{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"replay", "--config", cfg, "--metrics", "127.0.0.1:0", "--progress=false"},
+			&env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: logs, log: slog.New(slog.NewTextHandler(logs, nil))})
+	}()
+	addrRe := regexp.MustCompile(`replay: metrics and control".* addr=(\S+)`)
+	var addr string
+	for deadline := time.Now().Add(20 * time.Second); addr == ""; time.Sleep(10 * time.Millisecond) {
+		if m := addrRe.FindStringSubmatch(logs.String()); m != nil {
+			addr = m[1]
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("replay exited %d before serving control: %s", code, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no control address in the log after 20 s: %s", logs.String())
+		}
+	}
+	state := func() (st struct {
+		Paused  bool  `json:"paused"`
+		Written int64 `json:"written"`
+	}) {
+		resp, err := http.Get("http://" + addr + "/control")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	poll(t, 20*time.Second, "records written", func() bool { return state().Written > 10 })
+	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+	poll(t, 10*time.Second, "paused by SIGUSR1", func() bool { return state().Paused })
+	w := state().Written
+	syscall.Kill(os.Getpid(), syscall.SIGUSR2)
+	poll(t, 10*time.Second, "resumed by SIGUSR2", func() bool { return !state().Paused })
+	poll(t, 10*time.Second, "writing again", func() bool { return state().Written > w+1 })
+	resp, err := http.Post("http://"+addr+"/control/speed?to=max", "", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("speed max: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("replay exited %d: %s", code, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("replay did not finish at max speed")
+	}
+	if got := readLines(t, filepath.Join(dir, "out.jsonl")); len(got) != n {
+		t.Fatalf("output has %d lines, want %d", len(got), n)
+	}
+	if !strings.Contains(logs.String(), "replay: done") {
+		t.Errorf("no end-of-run summary in the log")
+	}
+}
+
+// TestReplayNothingMatched: a filter that matches nothing warns and exits 1; a bad kind
+// lists the valid ones.
+func TestReplayNothingMatched(t *testing.T) {
+	dir := t.TempDir()
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "sig.korea"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	cfg := filepath.Join(dir, "topo.yaml")
+	os.WriteFile(cfg, []byte(strings.NewReplacer("{{SEEDS}}", strings.Join(kc.ListenAddrs(), ","), "{{DIR}}", dir).Replace(signalTopo)), 0o644)
+	v, _ := wire.AppendRecord(nil, &wire.Record{Kind: wire.KindTrade, Exchange: wire.Binance, Seq: 1, GatewayID: 1, GatewaySeq: 1,
+		TsExchange: 1_772_366_400_000_000_000, TsRecv: 1_772_366_400_000_001_000, Price: wire.MustDecimal("1"), Size: wire.MustDecimal("1"),
+		Instrument: mustName("BTC-USDT"), Symbol: mustName("BTCUSDT")})
+	if err := newKgo(t, kc.ListenAddrs()).ProduceSync(context.Background(), &kgo.Record{Topic: "sig.korea", Value: v}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runLogged(t, "replay", "--config", cfg, "--instruments", "BTC-KRWW", "--speed", "max", "--progress=false")
+	if code != 1 || !strings.Contains(errOut, "nothing matched") || !strings.Contains(errOut, "1 filtered out") {
+		t.Errorf("BTC-KRWW: code %d, stderr %q", code, errOut)
+	}
+	if code, _, _ := runLogged(t, "replay", "--config", cfg, "--speed", "max", "--progress=false"); code != 0 {
+		t.Errorf("matching replay: code %d", code)
+	}
+	code, _, errOut = runLogged(t, "replay", "--config", cfg, "--kinds", "book")
+	if code != 1 || !strings.Contains(errOut, "book_snapshot") || !strings.Contains(errOut, "book_delta") {
+		t.Errorf("--kinds book: code %d, stderr %q", code, errOut)
+	}
+	if code, _, _ := runLogged(t, "help"); code != 0 {
+		t.Errorf("help: code %d", code)
+	}
+	if code, _, _ := runLogged(t, "replay", "--help"); code != 0 {
+		t.Errorf("replay --help: code %d", code)
+	}
+}
+
+func mustName(s string) (n wire.Name) {
+	if err := n.SetString(s); err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// runLogged runs a command with a logger (runCmd has none) and returns its status and
+// stderr, logs included.
+func runLogged(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out bytes.Buffer
+	errOut := &syncBuf{}
+	code = run(context.Background(), args, &env{stdin: strings.NewReader(""), stdout: &out, stderr: errOut,
+		log: slog.New(slog.NewTextHandler(errOut, nil))})
+	return code, out.String(), errOut.String()
 }
