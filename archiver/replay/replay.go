@@ -1,25 +1,38 @@
 // Package replay reads the archive back from Kafka: the topics of the chosen regions, the
 // partitions of the chosen exchanges, a time range found with offsets-for-times, merged
 // across partitions and regions in time order (event time, then gateway receive time),
+// arbitrated so that each exchange event is written once (the live receivers' arbiter),
 // paced at a speed factor or as fast as possible, and written to a Sink: the ZeroMQ bus in
-// the wire format (a strategy connects to it unchanged), JSON lines, CSV or Parquet.
+// the wire format (a strategy connects to it unchanged), JSON lines, CSV or Parquet. Every
+// record written carries wire.FlagReplay.
 //
 // # Goroutines and ownership
 //
-// Run fetches (franz-go fetches in the background), merges, paces and writes on its own
-// goroutine; it owns the per-partition queues and calls the Sink from that goroutine only.
-// A progress goroutine (Options.Progress) and the metrics server (Options.Metrics, see
-// Register) read counters. Pause and Resume may be called from any goroutine (a signal
-// handler).
+// Run fetches (franz-go fetches in the background), merges, arbitrates, paces and writes on
+// its own goroutine; it owns the per-partition queues and the merger and calls the Sink
+// from that goroutine only. A progress goroutine (Options.Progress) and the metrics server
+// (Options.Metrics, see Register and ControlHandler) read counters. Pause, Resume, SetSpeed
+// and SeekTo may be called from any goroutine (a signal handler, the HTTP control).
+//
+// # Memory
+//
+// Bounded whatever the range: selected records are copied out of the fetch buffers into
+// per-partition queues of about Options.MaxPartitionBytes; a full partition's fetching is
+// paused until the merge has taken half, a finished one for good; fetches are bounded by
+// Options.FetchMaxBytes. A slow sink stops the merge and, through the paused partitions,
+// the fetching.
 //
 // # Order
 //
-// Within a partition records keep their archive order. Across partitions the merge is a
-// k-way merge on (event time, gateway receive time, partition index): the event time is
-// the record's exact exchange time in ns (archiver.EventTime; the Kafka timestamp is the
-// same value in ms), so records within one millisecond keep their true order too. A record
-// is emitted only when every partition that is not finished has a record queued, so the
-// merge never emits a record before an earlier one that has not been fetched yet.
+// Within a partition records keep their archive order (the order the archiver received
+// them: an exchange's instruments can be out of exchange-time order by tens of ms). Across
+// partitions the merge is a k-way merge on (event time, gateway receive time, partition
+// index): the event time is the record's exact exchange time in ns (archiver.EventTime; the
+// Kafka timestamp is the same value in ms), so records within one millisecond keep their
+// true order too. A record is emitted only when every partition that is not finished has a
+// record queued, so the merge never emits a record before an earlier one that has not been
+// fetched yet (Follow relaxes this at the live edge). Steps back in time are counted
+// (Stats.Inversions). OrderPublish instead keeps each gateway's publish order.
 //
 // # Time range
 //
