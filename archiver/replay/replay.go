@@ -106,6 +106,12 @@ type Options struct {
 	Speed float64
 	// Order is the merge order across partitions (default OrderEvent).
 	Order Order
+	// Reorder (OrderEvent only) puts each partition's records in event-time order too: a
+	// record is held until its partition has queued one Reorder later in event time (or
+	// finished, or filled its queue), so records out of archive order by up to Reorder are
+	// written in exact event order. Larger disorder still shows as inversions
+	// (Stats.Inversions). 0 keeps each partition's archive order.
+	Reorder time.Duration
 	// AllCopies keeps every archived copy of an event. By default the merged records are
 	// arbitrated across regions and gateways with the live receivers' arbiter
 	// (shared/arbiter, topology arbitration section): each exchange event once, from the
@@ -197,6 +203,9 @@ func New(topo *config.Topology, opts Options, sink Sink, log *slog.Logger) (*Rep
 	}
 	if opts.Speed < 0 || math.IsNaN(opts.Speed) || math.IsInf(opts.Speed, 0) {
 		return nil, fmt.Errorf("replay: speed %v", opts.Speed)
+	}
+	if opts.Reorder < 0 || opts.Reorder > 0 && opts.Order != OrderEvent {
+		return nil, fmt.Errorf("replay: reorder %v: a window ≥ 0, for event order only (publish order is exact per gateway)", opts.Reorder)
 	}
 	if opts.To != 0 && opts.From >= opts.To {
 		return nil, fmt.Errorf("replay: empty time range [%s, %s)", FormatTime(opts.From), FormatTime(opts.To))
@@ -329,10 +338,13 @@ type part struct {
 	done      bool  // every record below end has been read
 	paused    bool  // fetching paused (queue full)
 	q         []queued
-	head      int    // first live entry of q
+	head      int    // first entry of q not yet written
+	live      int    // entries of q[head:] not yet written
 	buf       []byte // values of q[head:], in order, from buf[bufHead:]
 	bufHead   int
-	bytes     int // value bytes queued
+	maxT      int64 // latest merge time queued
+	reorder   int64 // Options.Reorder in ns; 0 = archive order
+	heap      []int // with reorder: indices of the live entries of q, a min-heap by key
 }
 
 // queued is a selected record's merge key and where its value is in part.buf.
@@ -343,9 +355,11 @@ type queued struct {
 	offset int64
 	at, n  int // value at buf[at:at+n]
 	gw     uint16
+	gone   bool // written (with reorder, entries leave out of queue order)
 }
 
-func (p *part) len() int { return len(p.q) - p.head }
+// span is the bytes the queue holds: from its oldest unwritten value to the newest.
+func (p *part) span() int { return len(p.buf) - p.bufHead }
 
 // push copies value into the queue. It may move queued values (compaction), so a value
 // returned by pop is valid only until the next push.
@@ -355,6 +369,9 @@ func (p *part) push(q queued, value []byte) {
 	}
 	if len(p.q) == cap(p.q) && p.head > len(p.q)/2 {
 		n := copy(p.q, p.q[p.head:])
+		for i := range p.heap {
+			p.heap[i] -= p.head
+		}
 		p.q, p.head = p.q[:n], 0
 	}
 	if len(p.buf)+len(value) > cap(p.buf) && p.bufHead > len(p.buf)/2 {
@@ -367,16 +384,89 @@ func (p *part) push(q queued, value []byte) {
 	q.at, q.n = len(p.buf), len(value)
 	p.buf = append(p.buf, value...)
 	p.q = append(p.q, q)
-	p.bytes += len(value)
+	p.live++
+	p.maxT = max(p.maxT, q.t)
+	if p.reorder > 0 {
+		p.heap = append(p.heap, len(p.q)-1)
+		p.up(len(p.heap) - 1)
+	}
 }
 
-// pop removes the head and returns it with its value (valid until the next push).
+// top returns the index in q of the entry to write next: the oldest, or with reorder the
+// earliest by (merge time, receive time, offset).
+func (p *part) top() int {
+	if p.reorder > 0 {
+		return p.heap[0]
+	}
+	return p.head
+}
+
+// ready reports whether the top entry may be written: without reorder always; with it once
+// the partition has queued a record reorder later (no earlier one can still come within
+// the window), or nothing more can come soon (finished, full, or caught up when
+// following).
+func (p *part) ready(full int, caughtUp bool) bool {
+	return p.reorder == 0 || p.done || caughtUp || p.span() >= full || p.q[p.heap[0]].t+p.reorder <= p.maxT
+}
+
+// pop removes the top entry and returns it with its value (valid until the next push).
 func (p *part) pop() (queued, []byte) {
-	q := p.q[p.head]
-	p.head++
-	p.bufHead = q.at + q.n
-	p.bytes -= q.n
+	i := p.top()
+	if p.reorder > 0 {
+		last := len(p.heap) - 1
+		p.heap[0] = p.heap[last]
+		p.heap = p.heap[:last]
+		p.down(0)
+	}
+	q := p.q[i]
+	p.q[i].gone = true
+	p.live--
+	for p.head < len(p.q) && p.q[p.head].gone {
+		p.bufHead = p.q[p.head].at + p.q[p.head].n
+		p.head++
+	}
 	return q, p.buf[q.at : q.at+q.n : q.at+q.n]
+}
+
+// before orders two entries of one partition for reorder.
+func (p *part) before(i, j int) bool {
+	a, b := &p.q[p.heap[i]], &p.q[p.heap[j]]
+	if a.t != b.t {
+		return a.t < b.t
+	}
+	if a.recv != b.recv {
+		return a.recv < b.recv
+	}
+	return a.offset < b.offset
+}
+
+func (p *part) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !p.before(i, parent) {
+			return
+		}
+		p.heap[i], p.heap[parent] = p.heap[parent], p.heap[i]
+		i = parent
+	}
+}
+
+func (p *part) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(p.heap) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(p.heap) && p.before(r, l) {
+			m = r
+		}
+		if !p.before(m, i) {
+			return
+		}
+		p.heap[i], p.heap[m] = p.heap[m], p.heap[i]
+		i = m
+	}
 }
 
 // less orders queue heads: event time, receive time, partition index — or, with
@@ -646,6 +736,7 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 		}
 		byTP[p.topic][p.partition] = p
 		p.next = p.start
+		p.reorder = int64(r.opts.Reorder)
 	}
 	var h wire.Header
 	pacer := pacer{speed: r.opts.Speed}
@@ -686,10 +777,10 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 		// Emit the earliest head.
 		best := -1
 		for i, p := range parts {
-			if p.len() == 0 {
+			if p.live == 0 {
 				continue
 			}
-			if best < 0 || less(&p.q[p.head], i, &parts[best].q[parts[best].head], best) {
+			if best < 0 || less(&p.q[p.top()], i, &parts[best].q[parts[best].top()], best) {
 				best = i
 			}
 		}
@@ -830,7 +921,7 @@ func (r *Replayer) idlePoll(ctx context.Context, cl *kgo.Client, byTP map[string
 
 func allDone(parts []*part) bool {
 	for _, p := range parts {
-		if !p.done || p.len() > 0 {
+		if !p.done || p.live > 0 {
 			return false
 		}
 	}
@@ -890,7 +981,11 @@ func (r *Replayer) selectRecord(v []byte, h *wire.Header) (q queued, ev int64, o
 // comes first. Following, a partition caught up with its high watermark does not count.
 func (r *Replayer) needFetch(parts []*part) bool {
 	for _, p := range parts {
-		if !p.done && p.len() == 0 && !(r.opts.Follow && p.next >= p.hwm) {
+		caughtUp := r.opts.Follow && p.next >= p.hwm
+		if p.done || caughtUp && p.live == 0 {
+			continue
+		}
+		if p.live == 0 || !p.ready(r.opts.MaxPartitionBytes, caughtUp) {
 			return true
 		}
 	}
@@ -903,7 +998,7 @@ func (r *Replayer) pauseFull(cl *kgo.Client, parts []*part) {
 	for _, p := range parts {
 		// A finished partition is paused for good: a fetch of it alone would wait
 		// FetchMaxWait at the log end while the others need records.
-		if !p.paused && (p.done || p.bytes >= r.opts.MaxPartitionBytes) {
+		if !p.paused && (p.done || p.span() >= r.opts.MaxPartitionBytes) {
 			p.paused = true
 			cl.PauseFetchPartitions(map[string][]int32{p.topic: {p.partition}})
 		}
@@ -914,7 +1009,7 @@ func (r *Replayer) pauseFull(cl *kgo.Client, parts []*part) {
 // MaxPartitionBytes.
 func (r *Replayer) resumeDrained(cl *kgo.Client, parts []*part) {
 	for _, p := range parts {
-		if p.paused && !p.done && p.bytes < r.opts.MaxPartitionBytes/2 {
+		if p.paused && !p.done && p.span() < r.opts.MaxPartitionBytes/2 {
 			p.paused = false
 			cl.ResumeFetchPartitions(map[string][]int32{p.topic: {p.partition}})
 		}

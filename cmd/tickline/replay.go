@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -41,6 +42,7 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 	follow := fs.Bool("follow", false, "keep reading what the archiver writes after the end (a live tail) until interrupted or --to")
 	metricsAddr := fs.String("metrics", "", "host:port for /metrics, /healthz and /control (port 0 picks a free port, logged); default replay.metrics (none)")
 	order := fs.String("order", "event", "merge order: event (exchange time, for analysis) or publish (each gateway's publish order: what a live subscriber saw, for a strategy)")
+	reorder := fs.Duration("reorder", 250*time.Millisecond, "event order: also order each partition's records by event time within this window (0 = archive order within a partition)")
 	allCopies := fs.Bool("all-copies", false, "keep every archived copy of an event (default: each exchange event once, arbitrated like the live receivers)")
 	seeds := fs.String("seeds", "", "comma-separated Kafka bootstrap brokers; default archiver.seeds")
 	if err := fs.Parse(args); err != nil {
@@ -78,9 +80,14 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 		opts.Order = replay.OrderEvent
 	case "publish":
 		opts.Order = replay.OrderPublish
+		if flagSet(fs, "reorder") && *reorder != 0 {
+			return fmt.Errorf("--reorder: applies to --order event only (publish order is exact per gateway)")
+		}
+		*reorder = 0
 	default:
 		return fmt.Errorf("--order: unknown order %q (valid: event, publish)", *order)
 	}
+	opts.Reorder = *reorder
 	if opts.Speed, err = config.ParseSpeed(pick(*speed, rc.Speed)); err != nil {
 		return fmt.Errorf("--speed: %w", err)
 	}
@@ -202,6 +209,13 @@ func checkMetricsFlag(topo *config.Topology, addr string) error {
 		return fmt.Errorf("--metrics: %w", err)
 	}
 	return nil
+}
+
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // kindNames lists the record kinds --kinds accepts.
