@@ -56,7 +56,8 @@ type ScaleResult struct {
 // TestIntegrationReplayScale archives TICKLINE_REPLAY_SCALE records (default 10M with "1")
 // into the real Kafka of KAFKA_SEEDS — two regions' topics, two partitions each, small
 // trade records from a franz-go producer — then replays all of them at max speed into a
-// checking null sink in a child process (this test binary again) and measures the child's
+// checking null sink in a child process (this test binary again; event order with the
+// CLI's default 250 ms reorder window, arbitration on) and measures the child's
 // peak RSS from the kernel (VmHWM). The sink checks, independently of the replay's
 // counters, that every stream's sequence arrives complete, once and in order, and that
 // event times never go back. Peak RSS must stay under 256 MB; the rate is reported.
@@ -212,7 +213,7 @@ func TestReplayScaleChild(t *testing.T) {
 	n, _ := strconv.ParseInt(ns, 10, 64)
 	topo := scaleTopology(t, kafkatest.Seeds(t), prefix)
 	chk := &scaleCheck{}
-	opts := Options{}
+	opts := Options{Reorder: 250 * time.Millisecond} // as `tickline replay` (event order) does
 	if f, err := strconv.Atoi(os.Getenv("TICKLINE_REPLAY_SCALE_FETCH")); err == nil {
 		opts.FetchMaxBytes = int32(f)
 	}
