@@ -25,7 +25,8 @@
 // # Order
 //
 // Within a partition records keep their archive order (the order the archiver received
-// them: an exchange's instruments can be out of exchange-time order by tens of ms). Across
+// them: an exchange's instruments can be out of exchange-time order by tens of ms), unless
+// Options.Reorder orders them by event time within that window (a heap per partition). Across
 // partitions the merge is a k-way merge on (event time, gateway receive time, partition
 // index): the event time is the record's exact exchange time in ns (archiver.EventTime; the
 // Kafka timestamp is the same value in ms), so records within one millisecond keep their
