@@ -151,7 +151,8 @@ func TestReplayControlEndpoint(t *testing.T) {
 func base0() int64 { return base }
 
 // TestReplayFollow: with Follow the replay writes the archive, then keeps writing what is
-// archived afterwards (a live tail) until ctx ends; Run then returns nil.
+// archived afterwards (a live tail) until ctx ends; Run then returns nil. A seek while it
+// waits at the live edge takes effect at once.
 func TestReplayFollow(t *testing.T) {
 	seeds := newKafka(t)
 	topo := topology(t, seeds, "fol.")
@@ -182,6 +183,12 @@ func TestReplayFollow(t *testing.T) {
 		t.Fatalf("a following replay returned by itself: %v", err)
 	default:
 	}
+	// A seek while idle at the live edge wakes it: from 50 ms on, everything again (153
+	// records of the first archive, 50 of the second), then it follows on.
+	if err := r.SeekTo(base + int64(50*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the records after the seek", func() bool { return got.len() == 350+153+50 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run after cancel: %v", err)

@@ -880,8 +880,9 @@ func (r *Replayer) hold(ctx context.Context, pc *pacer, t int64) error {
 // a control (SeekTo) too.
 func (r *Replayer) idlePoll(ctx context.Context, cl *kgo.Client, byTP map[string]map[int32]*part, h *wire.Header) error {
 	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	woke := make(chan struct{})
 	go func() {
+		defer close(woke)
 		select {
 		case <-r.ctl:
 			cancel()
@@ -890,6 +891,8 @@ func (r *Replayer) idlePoll(ctx context.Context, cl *kgo.Client, byTP map[string
 		}
 	}()
 	fetches := cl.PollFetches(pctx)
+	cancel()
+	<-woke // the helper has exited
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
