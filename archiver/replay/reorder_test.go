@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"slices"
@@ -84,13 +85,43 @@ func TestReplayReorderWithinPartition(t *testing.T) {
 			}
 			// A queue too small for the window: records are forced out (inversions allowed),
 			// none is lost or repeated.
-			var small collected
-			runReplay(t, topo, Options{Regions: []string{"korea"}, Reorder: 25 * time.Millisecond, MaxPartitionBytes: 2048}, small.sink())
-			got := slices.Clone(small.times)
-			slices.Sort(got)
-			if !slices.Equal(got, want) {
-				t.Errorf("small queues: %d records, want the same %d", len(got), len(want))
+			// Also a window of about 60 records (~7 KB) in an 8 KiB queue, between half and all
+			// of it (regression: its fetching paused at full and resumed only below half,
+			// which the window never reached: the replay hung).
+			for _, qb := range []int{2048, 8192} {
+				var small collected
+				runReplay(t, topo, Options{Regions: []string{"korea"}, Reorder: 60 * time.Millisecond, MaxPartitionBytes: qb}, small.sink())
+				got := slices.Clone(small.times)
+				slices.Sort(got)
+				if !slices.Equal(got, want) {
+					t.Errorf("queues of %d bytes: %d records, want the same %d", qb, len(got), len(want))
+				}
 			}
 		})
 	}
+}
+
+// TestReplayReorderWindowWiderThanHalfQueue is the regression test of a hang: a reorder
+// window needing more than half of a partition's queue (50 ms ≈ 12 KB here, queues of
+// 16 KiB) paused the partition's fetching when the queue filled and resumed it only below
+// half, which the window never reached. Now a paused partition releases records; all
+// arrive, in order wherever the window fits.
+func TestReplayReorderWindowWiderThanHalfQueue(t *testing.T) {
+	seeds := newKafka(t)
+	topo := topology(t, seeds, "rq.")
+	threeStreams(t, seeds, "rq.", 5000)
+	var c collected
+	r, err := New(topo, Options{Regions: []string{"korea"}, Reorder: 50 * time.Millisecond, MaxPartitionBytes: 16 << 10}, c.sink(), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil || len(c.values) != 15000 {
+		t.Fatalf("replayed %d of 15000 records (ctx: %v)", len(c.values), ctx.Err())
+	}
+	c.checkMergeOrder(t)
 }

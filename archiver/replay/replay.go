@@ -404,10 +404,11 @@ func (p *part) top() int {
 
 // ready reports whether the top entry may be written: without reorder always; with it once
 // the partition has queued a record reorder later (no earlier one can still come within
-// the window), or nothing more can come soon (finished, full, or caught up when
-// following).
+// the window), or nothing more can come soon: finished, caught up when following, or its
+// fetching paused because the queue filled — then records are released until it resumes
+// (a window wider than the queue holds costs order, counted as inversions, not progress).
 func (p *part) ready(full int, caughtUp bool) bool {
-	return p.reorder == 0 || p.done || caughtUp || p.span() >= full || p.q[p.heap[0]].t+p.reorder <= p.maxT
+	return p.reorder == 0 || p.done || caughtUp || p.paused || p.span() >= full || p.q[p.heap[0]].t+p.reorder <= p.maxT
 }
 
 // pop removes the top entry and returns it with its value (valid until the next push).

@@ -39,6 +39,7 @@ func BenchmarkReplayMax(b *testing.B) {
 	}
 	b.Run("null", func(b *testing.B) { run(b, func() Sink { return NullSink{} }, 0) })
 	b.Run("null-reorder-100ms", func(b *testing.B) { run(b, func() Sink { return NullSink{} }, 100*time.Millisecond) })
+	b.Run("null-reorder-5s-wider-than-queue", func(b *testing.B) { run(b, func() Sink { return NullSink{} }, 5*time.Second) })
 	b.Run("jsonl-discard", func(b *testing.B) { run(b, func() Sink { return NewJSONLSink(discard{}) }, 0) })
 }
 
