@@ -345,7 +345,13 @@ type part struct {
 	bufHead   int
 	maxT      int64 // latest merge time queued
 	reorder   int64 // Options.Reorder in ns; 0 = archive order
-	heap      []int // with reorder: indices of the live entries of q, a min-heap by key
+	// With reorder, entries that arrive in key order (the usual case) stay in the queue's
+	// order: fh is the first of them not yet written. Entries that arrive earlier than the
+	// last in-order one ("side" entries, the exchange's disorder) go to heap, a min-heap of
+	// their indices in q. The next entry is the lesser of the two.
+	fh           int
+	lastT, lastR int64 // key (merge time, receive time) of the last in-order entry
+	heap         []int
 }
 
 // queued is a selected record's merge key and where its value is in part.buf.
@@ -357,6 +363,7 @@ type queued struct {
 	at, n  int // value at buf[at:at+n]
 	gw     uint16
 	gone   bool // written (with reorder, entries leave out of queue order)
+	side   bool // with reorder: arrived out of key order, in part.heap
 }
 
 // span is the bytes the queue holds: from its oldest unwritten value to the newest.
@@ -366,14 +373,14 @@ func (p *part) span() int { return len(p.buf) - p.bufHead }
 // returned by pop is valid only until the next push.
 func (p *part) push(q queued, value []byte) {
 	if p.head == len(p.q) {
-		p.q, p.head, p.buf, p.bufHead = p.q[:0], 0, p.buf[:0], 0
+		p.q, p.head, p.fh, p.buf, p.bufHead = p.q[:0], 0, 0, p.buf[:0], 0
 	}
 	if len(p.q) == cap(p.q) && p.head > len(p.q)/2 {
 		n := copy(p.q, p.q[p.head:])
 		for i := range p.heap {
 			p.heap[i] -= p.head
 		}
-		p.q, p.head = p.q[:n], 0
+		p.q, p.fh, p.head = p.q[:n], max(p.fh, p.head)-p.head, 0
 	}
 	if len(p.buf)+len(value) > cap(p.buf) && p.bufHead > len(p.buf)/2 {
 		n := copy(p.buf, p.buf[p.bufHead:])
@@ -383,11 +390,18 @@ func (p *part) push(q queued, value []byte) {
 		p.buf, p.bufHead = p.buf[:n], 0
 	}
 	q.at, q.n = len(p.buf), len(value)
+	if p.reorder > 0 {
+		if q.t < p.lastT || q.t == p.lastT && q.recv < p.lastR {
+			q.side = true
+		} else {
+			p.lastT, p.lastR = q.t, q.recv
+		}
+	}
 	p.buf = append(p.buf, value...)
 	p.q = append(p.q, q)
 	p.live++
 	p.maxT = max(p.maxT, q.t)
-	if p.reorder > 0 {
+	if q.side {
 		p.heap = append(p.heap, len(p.q)-1)
 		p.up(len(p.heap) - 1)
 	}
@@ -396,10 +410,17 @@ func (p *part) push(q queued, value []byte) {
 // top returns the index in q of the entry to write next: the oldest, or with reorder the
 // earliest by (merge time, receive time, offset).
 func (p *part) top() int {
-	if p.reorder > 0 {
-		return p.heap[0]
+	if p.reorder == 0 {
+		return p.head
 	}
-	return p.head
+	p.fh = max(p.fh, p.head)
+	for p.fh < len(p.q) && (p.q[p.fh].gone || p.q[p.fh].side) {
+		p.fh++
+	}
+	if len(p.heap) == 0 || p.fh < len(p.q) && p.key(p.fh, p.heap[0]) {
+		return p.fh
+	}
+	return p.heap[0]
 }
 
 // ready reports whether the top entry may be written: without reorder always; with it once
@@ -408,13 +429,13 @@ func (p *part) top() int {
 // fetching paused because the queue filled — then records are released until it resumes
 // (a window wider than the queue holds costs order, counted as inversions, not progress).
 func (p *part) ready(full int, caughtUp bool) bool {
-	return p.reorder == 0 || p.done || caughtUp || p.paused || p.span() >= full || p.q[p.heap[0]].t+p.reorder <= p.maxT
+	return p.reorder == 0 || p.done || caughtUp || p.paused || p.span() >= full || p.q[p.top()].t+p.reorder <= p.maxT
 }
 
 // pop removes the top entry and returns it with its value (valid until the next push).
 func (p *part) pop() (queued, []byte) {
 	i := p.top()
-	if p.reorder > 0 {
+	if p.q[i].side {
 		last := len(p.heap) - 1
 		p.heap[0] = p.heap[last]
 		p.heap = p.heap[:last]
@@ -430,9 +451,12 @@ func (p *part) pop() (queued, []byte) {
 	return q, p.buf[q.at : q.at+q.n : q.at+q.n]
 }
 
-// before orders two entries of one partition for reorder.
-func (p *part) before(i, j int) bool {
-	a, b := &p.q[p.heap[i]], &p.q[p.heap[j]]
+// before orders two heap positions of one partition for reorder.
+func (p *part) before(i, j int) bool { return p.key(p.heap[i], p.heap[j]) }
+
+// key orders two entries of q for reorder: merge time, receive time, offset.
+func (p *part) key(i, j int) bool {
+	a, b := &p.q[i], &p.q[j]
 	if a.t != b.t {
 		return a.t < b.t
 	}

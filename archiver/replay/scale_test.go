@@ -214,6 +214,9 @@ func TestReplayScaleChild(t *testing.T) {
 	topo := scaleTopology(t, kafkatest.Seeds(t), prefix)
 	chk := &scaleCheck{}
 	opts := Options{Reorder: 250 * time.Millisecond} // as `tickline replay` (event order) does
+	if d, err := time.ParseDuration(os.Getenv("TICKLINE_REPLAY_SCALE_REORDER")); err == nil {
+		opts.Reorder = d
+	}
 	if f, err := strconv.Atoi(os.Getenv("TICKLINE_REPLAY_SCALE_FETCH")); err == nil {
 		opts.FetchMaxBytes = int32(f)
 	}
