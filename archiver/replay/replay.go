@@ -26,13 +26,14 @@
 //
 // Within a partition records keep their archive order (the order the archiver received
 // them: an exchange's instruments can be out of exchange-time order by tens of ms), unless
-// Options.Reorder orders them by event time within that window (a heap per partition). Across
-// partitions the merge is a k-way merge on (event time, gateway receive time, partition
-// index): the event time is the record's exact exchange time in ns (archiver.EventTime; the
-// Kafka timestamp is the same value in ms), so records within one millisecond keep their
-// true order too. A record is emitted only when every partition that is not finished has a
-// record queued, so the merge never emits a record before an earlier one that has not been
-// fetched yet (Follow relaxes this at the live edge). Steps back in time are counted
+// Options.Reorder orders them by event time within that window (the out-of-order ones go
+// through a heap per partition). Across partitions the merge is a k-way merge on (event
+// time, gateway receive time, partition index): the event time is the record's exact
+// exchange time in ns (archiver.EventTime; the Kafka timestamp is the same value in ms), so
+// records within one millisecond keep their true order too. A record is emitted only when
+// every partition that is not finished has a record queued (and, with Reorder, one a window
+// later), so the merge never emits a record before an earlier one that has not been fetched
+// yet (Follow relaxes this at the live edge). Steps back in time are counted
 // (Stats.Inversions). OrderPublish instead keeps each gateway's publish order.
 //
 // # Time range
