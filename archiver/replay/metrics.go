@@ -192,14 +192,16 @@ func (r *Replayer) ControlHandler() http.Handler {
 		case "speed":
 			var sp float64
 			if sp, err = config.ParseSpeed(to); err == nil {
-				err = r.SetSpeed(sp)
-				r.log.Info("replay: speed changed (control)", "speed", to)
+				if err = r.SetSpeed(sp); err == nil {
+					r.log.Info("replay: speed changed (control)", "speed", to)
+				}
 			}
 		case "seek":
 			var t int64
 			if t, err = ParseTime(to); err == nil {
-				err = r.SeekTo(t)
-				r.log.Info("replay: seek (control)", "to", FormatTime(t))
+				if err = r.SeekTo(t); err == nil {
+					r.log.Info("replay: seek (control)", "to", FormatTime(t))
+				}
 			}
 		default:
 			http.Error(w, fmt.Sprintf("unknown control %q (valid: pause, resume, speed, seek)", action), http.StatusNotFound)
