@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tickline/tickline/archiver/kafkatest"
 	"github.com/tickline/tickline/archiver/replay"
 	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/bus"
@@ -127,9 +129,9 @@ strategy:
   output: {{DIR}}/{{NAME}}.jsonl
 archiver:
   seeds: [{{SEEDS}}]
-  topics: {korea: ticks.korea}
+  topics: {korea: {{TOPIC}}}
   partitions: {binance: 0, okx: 1, bybit: 2}
-  replication_factor: 1
+  replication_factor: {{RF}}
   compression: zstd
   linger: 1ms
   spool_dir: {{DIR}}/spool
@@ -142,17 +144,29 @@ replay: {speed: max, output: zmq, publish: "ipc://{{DIR}}/replay.sock"}
 // `strategy --endpoints <gateway>` and the `archiver` into Kafka (kfake); then `replay
 // --order publish` onto the bus and a second `strategy --endpoints <replay>`. The replayed
 // strategy must write exactly the live strategy's opportunities, line for line (the oracle
-// is the live run), and there must be some.
+// is the live run), and there must be some. Kafka is the real one of KAFKA_SEEDS when set
+// (CI's cluster, a topic of its own), else an in-process kfake.
 func TestCLILiveArchiveReplayStrategy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("pipeline test")
 	}
 	dir := t.TempDir()
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
+	seeds, topic, rf := []string(nil), "ticks.korea", int16(1)
+	if os.Getenv(kafkatest.EnvSeeds) != "" {
+		seeds, topic, rf = kafkatest.Seeds(t), kafkatest.TopicName("tickline-cli-replay"), kafkatest.ReplicationFactor(t)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			kadm.NewClient(newKgo(t, seeds)).DeleteTopics(ctx, topic)
+		})
+	} else {
+		kc, err := kfake.NewCluster(kfake.NumBrokers(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer kc.Close()
+		seeds = kc.ListenAddrs()
 	}
-	defer kc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -169,7 +183,8 @@ func TestCLILiveArchiveReplayStrategy(t *testing.T) {
 		return simAddr != ""
 	})
 	topoFile := func(name string) string {
-		r := strings.NewReplacer("{{DIR}}", dir, "{{SIM}}", simAddr, "{{NAME}}", name, "{{SEEDS}}", strings.Join(kc.ListenAddrs(), ", "))
+		r := strings.NewReplacer("{{DIR}}", dir, "{{SIM}}", simAddr, "{{NAME}}", name, "{{SEEDS}}", strings.Join(seeds, ", "),
+			"{{TOPIC}}", topic, "{{RF}}", fmt.Sprint(rf))
 		p := filepath.Join(dir, name+".yaml")
 		if err := os.WriteFile(p, []byte(r.Replace(pipelineTopo)), 0o644); err != nil {
 			t.Fatal(err)
@@ -189,9 +204,9 @@ func TestCLILiveArchiveReplayStrategy(t *testing.T) {
 	stopArch, _ := bg(t, ctx, io.Discard, "archiver", "--config", live)
 	defer stopArch()
 
-	adm := kadm.NewClient(newKgo(t, kc.ListenAddrs()))
+	adm := kadm.NewClient(newKgo(t, seeds))
 	archived := func() int64 {
-		o, err := adm.ListEndOffsets(ctx, "ticks.korea")
+		o, err := adm.ListEndOffsets(ctx, topic)
 		if err != nil {
 			return -1
 		}
