@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -176,4 +177,20 @@ func runReplay(t testing.TB, topo *config.Topology, opts Options, sink Sink) *Re
 		t.Fatalf("Run: %v", err)
 	}
 	return r
+}
+
+// archived returns a replayed value as it was archived: it must carry FlagReplay, which
+// the replay sets; the copy returned has it cleared.
+func archived(t testing.TB, v []byte) []byte {
+	t.Helper()
+	var h wire.Header
+	if err := wire.ReadHeader(v, &h); err != nil {
+		t.Fatalf("replayed value: %v", err)
+	}
+	if h.Flags&wire.FlagReplay == 0 {
+		t.Fatalf("replayed record without FlagReplay: flags %#x", uint16(h.Flags))
+	}
+	out := append([]byte(nil), v...)
+	binary.LittleEndian.PutUint16(out[2:], uint16(h.Flags&^wire.FlagReplay))
+	return out
 }

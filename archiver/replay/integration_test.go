@@ -35,7 +35,7 @@ func TestIntegrationReplayRoundTrip(t *testing.T) {
 		}
 		at := time.Duration(h.TsExchange - base)
 		want := rec(h.Exchange, h.Kind, h.Instrument.String(), h.Seq, at, 1)
-		if !bytes.Equal(v, want) {
+		if !bytes.Equal(archived(t, v), want) {
 			t.Fatalf("record %d is not the archived bytes", i)
 		}
 	}

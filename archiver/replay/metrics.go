@@ -2,12 +2,19 @@ package replay
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/metrics"
 )
 
@@ -23,14 +30,19 @@ func (r *Replayer) Register(reg *metrics.Registry) {
 	counter("replay_written_bytes_total", "Record bytes written to the output.", r.Stats.Bytes.Load)
 	counter("replay_filtered_total", "Records read but not selected (time, instrument, kind, exchange).", r.Stats.Filtered.Load)
 	counter("replay_malformed_total", "Archived values that are not wire records.", r.Stats.Malformed.Load)
-	reg.Counter("replay_paused_seconds_total", "Time spent paused (counted when a pause ends), seconds.", nil,
-		func() float64 { return float64(r.paused.Load()) / 1e9 })
+	reg.Counter("replay_paused_seconds_total", "Time spent paused, the current pause included, seconds.", nil,
+		func() float64 { return r.PausedFor().Seconds() })
+	counter("replay_duplicates_total", "Records dropped by arbitration: copies of events already written (another region or gateway).", r.Stats.Duplicates.Load)
+	counter("replay_order_inversions_total", "Records written with an earlier merge time than the one before (see --order).", r.Stats.Inversions.Load)
+	reg.Gauge("replay_order_max_inversion_seconds", "Largest step back in merge time between consecutive records, seconds.", nil,
+		func() float64 { return float64(r.Stats.MaxInversionNs.Load()) / 1e9 })
+	reg.Gauge("replay_speed", "Pace factor (0 = max).", nil, r.Speed)
 	reg.Gauge("replay_range_records", "Records in the selected offset ranges (0 until Run has planned).", nil,
 		func() float64 { return float64(r.Stats.Total.Load()) })
-	reg.Gauge("replay_progress_ratio", "Records read over records in range, 0..1 (the progress bar's fraction).", nil, r.progress)
+	reg.Gauge("replay_progress_ratio", "Records settled (written, filtered, duplicates, malformed) over records in range, 0..1 (the progress bar's fraction).", nil, r.progress)
 	reg.Gauge("replay_record_time_seconds", "Event time of the last record written, Unix seconds (0 before the first).", nil,
 		func() float64 { return float64(r.lastTime.Load()) / 1e9 })
-	reg.Gauge("replay_paused", "1 while paused (SIGUSR1), else 0.", nil, func() float64 {
+	reg.Gauge("replay_paused", "1 while paused (SIGUSR1, POST /control/pause), else 0.", nil, func() float64 {
 		if r.Paused() {
 			return 1
 		}
@@ -49,8 +61,8 @@ func (r *Replayer) Register(reg *metrics.Registry) {
 	reg.Collector(&subscriberDrops{z: z})
 }
 
-// progress is the fraction of the offset range read: 0 until Run has planned, 1 for an
-// empty range.
+// progress is the fraction of the offset range settled (written, filtered, dropped as a
+// copy, malformed — not merely read ahead): 0 until Run has planned, 1 for an empty range.
 func (r *Replayer) progress() float64 {
 	if !r.planned.Load() {
 		return 0
@@ -59,7 +71,7 @@ func (r *Replayer) progress() float64 {
 	if total == 0 {
 		return 1
 	}
-	return min(float64(r.Stats.Read.Load())/float64(total), 1)
+	return min(float64(r.processed())/float64(total), 1)
 }
 
 // subscriberDrops exports the ZMQ output's drops per connected subscriber (a label per
@@ -95,9 +107,9 @@ func (r *Replayer) MetricsAddr() string {
 	return ""
 }
 
-// serveMetrics listens on Options.Metrics and serves the replay's metrics until the
-// returned function is called, which waits for the server to stop. A listen error is
-// returned: a replay asked for metrics does not run without them.
+// serveMetrics listens on Options.Metrics and serves the replay's metrics and control
+// endpoints until the returned function is called, which waits for the server to stop. A
+// listen error is returned: a replay asked for metrics does not run without them.
 func (r *Replayer) serveMetrics() (stop func(), err error) {
 	if r.opts.Metrics == "" {
 		return func() {}, nil
@@ -110,16 +122,108 @@ func (r *Replayer) serveMetrics() (stop func(), err error) {
 	r.metricsAddr.Store(&addr)
 	reg := metrics.NewRegistry()
 	r.Register(reg)
-	// Its own context: the server outlives ctx until Run has closed the output, so the
-	// drain of a ZMQ output stays observable.
-	ctx, cancel := context.WithCancel(context.Background())
+	mux := http.NewServeMux()
+	mux.Handle("/", reg.Handler(r.Health))
+	mux.Handle("/control/", r.ControlHandler())
+	mux.Handle("/control", r.ControlHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	r.log.Info("replay: metrics and control", "addr", addr, "metrics", "http://"+addr+"/metrics", "control", "http://"+addr+"/control")
+	// Its own lifetime: the server outlives Run's ctx until Run has closed the output, so
+	// the drain of a ZMQ output stays observable.
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := reg.ServeListener(ctx, ln, r.Health, r.log); err != nil {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			r.log.Error("replay: metrics server", "err", err)
 		}
 	}()
-	return func() { cancel(); wg.Wait() }, nil
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		wg.Wait()
+	}, nil
+}
+
+// ControlState is what GET /control answers (JSON).
+type ControlState struct {
+	Paused        bool    `json:"paused"`
+	PausedSeconds float64 `json:"paused_seconds"`
+	Speed         string  `json:"speed"`       // "max" or "<factor>x"
+	RecordTime    string  `json:"record_time"` // event time of the last record written, RFC 3339
+	Written       int64   `json:"written"`
+	Progress      float64 `json:"progress"`
+}
+
+// ControlHandler serves the runtime controls (the metrics server mounts it on /control):
+//
+//	GET  /control                    state (ControlState, JSON)
+//	POST /control/pause              pause
+//	POST /control/resume             resume
+//	POST /control/speed?to=10x|max   change the pace
+//	POST /control/seek?to=TIME       go to an event time (RFC 3339 or Unix ns)
+//
+// Each POST answers the new state; a bad value is 400 with the reason.
+func (r *Replayer) ControlHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		action := strings.Trim(strings.TrimPrefix(req.URL.Path, "/control"), "/")
+		if action == "" {
+			if req.Method != http.MethodGet {
+				http.Error(w, "GET /control, or POST /control/{pause,resume,speed,seek}", http.StatusMethodNotAllowed)
+				return
+			}
+			r.writeState(w)
+			return
+		}
+		if req.Method != http.MethodPost {
+			http.Error(w, "POST /control/"+action, http.StatusMethodNotAllowed)
+			return
+		}
+		to := req.URL.Query().Get("to")
+		var err error
+		switch action {
+		case "pause":
+			r.Pause()
+			r.log.Info("replay: paused (control)")
+		case "resume":
+			r.Resume()
+			r.log.Info("replay: resumed (control)")
+		case "speed":
+			var sp float64
+			if sp, err = config.ParseSpeed(to); err == nil {
+				if err = r.SetSpeed(sp); err == nil {
+					r.log.Info("replay: speed changed (control)", "speed", to)
+				}
+			}
+		case "seek":
+			var t int64
+			if t, err = ParseTime(to); err == nil {
+				if err = r.SeekTo(t); err == nil {
+					r.log.Info("replay: seek (control)", "to", FormatTime(t))
+				}
+			}
+		default:
+			http.Error(w, fmt.Sprintf("unknown control %q (valid: pause, resume, speed, seek)", action), http.StatusNotFound)
+			return
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.writeState(w)
+	})
+}
+
+func (r *Replayer) writeState(w http.ResponseWriter) {
+	st := ControlState{Paused: r.Paused(), PausedSeconds: r.PausedFor().Seconds(), Speed: "max",
+		Written: r.Stats.Written.Load(), Progress: r.progress()}
+	if sp := r.Speed(); sp > 0 {
+		st.Speed = strconv.FormatFloat(sp, 'g', -1, 64) + "x"
+	}
+	if t := r.lastTime.Load(); t != 0 {
+		st.RecordTime = FormatTime(t)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st)
 }

@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -92,7 +93,7 @@ func TestReplayRoundTripThroughArchiver(t *testing.T) {
 	c.checkMergeOrder(t)
 	seen := map[string]bool{}
 	for _, v := range c.values {
-		if !published[string(v)] {
+		if !published[string(archived(t, v))] {
 			t.Fatalf("replayed bytes not published by any gateway: %x", v[:32])
 		}
 		var h wire.Header
@@ -217,7 +218,8 @@ func TestReplaySpeedPauseResume(t *testing.T) {
 
 // TestReplayZMQByteIdentical replays to the bus at max speed into a small subscriber queue:
 // pacing on MaxQueued loses nothing, and a plain bus subscriber (what the strategy uses)
-// receives every record byte for byte with the gateway's topic.
+// receives every record byte for byte with the gateway's topic, but for the gateway
+// sequence, which the output restamps 1, 2, 3, … (the replay is the subscriber's line).
 func TestReplayZMQByteIdentical(t *testing.T) {
 	seeds := newKafka(t)
 	topo := topology(t, seeds, "ticks.")
@@ -257,6 +259,10 @@ func TestReplayZMQByteIdentical(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatalf("received %d of %d records", i, len(want))
 		}
+		if seq := binary.LittleEndian.Uint64(m[1][16:]); seq != uint64(i+1) {
+			t.Fatalf("record %d: gateway sequence %d, want the output's %d", i, seq, i+1)
+		}
+		binary.LittleEndian.PutUint64(m[1][16:], binary.LittleEndian.Uint64(w[16:]))
 		if !bytes.Equal(m[1], w) {
 			t.Fatalf("record %d differs", i)
 		}

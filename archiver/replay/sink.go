@@ -3,6 +3,7 @@ package replay
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,8 +16,9 @@ import (
 
 // Sink receives the replayed records, in merged order, from Run's goroutine only.
 //
-// Ownership: value (the archived wire record, byte for byte) and h (its header) are valid
-// only during the Write call.
+// Ownership: value (the archived wire record, byte for byte but for FlagReplay, which Run
+// sets) and h (its header) are valid only during the Write call. value is Run's own copy:
+// a sink may change it in place (ZMQSink restamps the gateway sequence).
 type Sink interface {
 	Write(value []byte, h *wire.Header) error
 	// Close flushes and releases the output. Run calls it once, at the end.
@@ -54,8 +56,12 @@ type ZMQOptions struct {
 }
 
 // ZMQSink publishes each record on the bus exactly as a gateway does: topic
-// wire.AppendTopic(kind, exchange, instrument), payload the record bytes unchanged, so a
-// strategy connects to it unchanged. The publisher drops a slow subscriber's oldest
+// wire.AppendTopic(kind, exchange, instrument), payload the record bytes, so a strategy
+// connects to it unchanged. The replay is the subscriber's line: the gateway sequence is
+// restamped with the output's own sequence (1, 2, 3, … per ZMQSink; the gateway id is
+// kept), so a strategy's line_seq_gaps_total on a replay counts exactly what the bus lost
+// between replay and strategy — the archived gateways' sequences have holes by design
+// (the archiver keeps one copy of each event) and would read as gaps. The publisher drops a slow subscriber's oldest
 // messages, so Write paces itself on Publisher.MaxQueued: it waits while the longest
 // subscriber queue is more than half full, and nothing is dropped at any speed.
 type ZMQSink struct {
@@ -65,6 +71,7 @@ type ZMQSink struct {
 	ctx    context.Context
 	limit  int
 	topic  []byte
+	seq    uint64 // last gateway sequence stamped
 	waited bool
 	// Paced counts the times Write waited for subscribers to catch up (readable from any
 	// goroutine).
@@ -111,6 +118,9 @@ func (z *ZMQSink) Write(value []byte, h *wire.Header) error {
 			return z.ctx.Err()
 		}
 	}
+	z.seq++
+	h.GatewaySeq = z.seq
+	binary.LittleEndian.PutUint64(value[16:], z.seq) // wire header: gateway sequence
 	z.topic = wire.AppendTopic(z.topic[:0], h.Kind, h.Exchange, &h.Instrument)
 	return z.pub.Publish(z.topic, value)
 }

@@ -23,3 +23,12 @@ func ParseTime(s string) (int64, error) {
 	}
 	return t.UnixNano(), nil
 }
+
+// FormatTime prints a time in ns since the epoch as RFC 3339 in UTC with its fraction
+// ("2026-03-01T12:00:00.25Z"), "unbounded" for 0 (an open end of a range).
+func FormatTime(ns int64) string {
+	if ns == 0 {
+		return "unbounded"
+	}
+	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+}

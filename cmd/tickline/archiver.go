@@ -16,6 +16,7 @@ func runArchiver(ctx context.Context, args []string, e *env) error {
 	fs := newFlags("archiver", e)
 	cfgPath := fs.String("config", "", "topology file")
 	tail := fs.Int("tail-records", 16384, "records read from each partition's tail at start to seed the arbiter")
+	seeds := fs.String("seeds", "", "comma-separated Kafka bootstrap brokers; default archiver.seeds")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -25,6 +26,9 @@ func runArchiver(ctx context.Context, args []string, e *env) error {
 	topo, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
+	}
+	if *seeds != "" {
+		topo.Archiver.Seeds = split(*seeds)
 	}
 	a, err := archiver.New(topo, archiver.Options{TailRecords: *tail, Arbiter: arbiter.OptionsFrom(topo.Arbitration)}, e.log)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -47,10 +48,10 @@ var commands = []command{
 	{"demo", "demo [--duration D] [--rate R]\n\tthe whole pipeline on loopback: simulator, two gateways, strategy, archive and replay, with a live view", runDemo},
 	{"check-config", "check-config FILE\n\tload a topology file strictly, apply defaults and validate it", runCheckConfig},
 	{"gateway", "gateway --config FILE --id ID [--wait-subscribers N]\n\trun one gateway of the topology: exchange sessions → records on its bus endpoint", runGateway},
-	{"strategy", "strategy --config FILE [--report 10s]\n\tsubscribe to every gateway, arbitrate the lines, detect cross-exchange arbitrage, emit signals", runStrategy},
+	{"strategy", "strategy --config FILE [--report 10s] [--endpoints EP,..]\n\tsubscribe to every gateway (or to the endpoints given, e.g. a replay's --publish), arbitrate the lines, detect cross-exchange arbitrage, emit signals", runStrategy},
 	{"tap", "tap --config FILE [--gateways ID,..] [--out FILE] [--duration D]\n\tsubscribe to the gateways like the strategy, arbitrate, print every delivered record as a JSON line (normalize's schema plus gateway_id, gateway_seq, line)", runTap},
-	{"archiver", "archiver --config FILE [--tail-records 16384]\n\tsubscribe to every gateway, arbitrate each region's lines, archive into Kafka (topic per region, partition per exchange) through a disk spool", runArchiver},
-	{"replay", "replay --config FILE [--regions R,..] [--topics T,..] [--exchanges EX,..] [--instruments I,..] [--kinds K,..] [--from T] [--to T] [--speed max|Nx] [--output zmq|jsonl|csv|parquet] [--publish EP] [--path FILE|-] [--wait-subscribers 1] [--metrics HOST:PORT]\n\tread the archive back in time order, paced, onto the bus or into a file (SIGUSR1 pauses, SIGUSR2 resumes)", runReplay},
+	{"archiver", "archiver --config FILE [--tail-records 16384] [--seeds H:P,..]\n\tsubscribe to every gateway, arbitrate each region's lines, archive into Kafka (topic per region, partition per exchange) through a disk spool", runArchiver},
+	{"replay", "replay --config FILE [--regions R,..] [--topics T,..] [--exchanges EX,..] [--instruments I,..] [--kinds K,..] [--from T] [--to T] [--speed max|Nx] [--output zmq|jsonl|csv|parquet] [--publish EP] [--path FILE|-] [--wait-subscribers 1] [--metrics HOST:PORT] [--order event|publish] [--reorder 250ms] [--all-copies] [--seeds H:P,..] [--follow]\n\tread the archive back merged in time order, each exchange event once, paced, onto the bus or into a file (SIGUSR1 pauses, SIGUSR2 resumes; /control on the metrics address pauses, resumes, changes speed and seeks)", runReplay},
 	{"sim", "sim [--listen 127.0.0.1:18080] [--seed N] [--rate R] [--duration D] [--fault ex:gap=N,...] [--replay ex=FILE] [--metrics HOST:PORT] [--events FILE] [--generate-for D]\n\tserve all ten exchanges' protocols on loopback from a seeded market model or recorded frames", runSim},
 	{"keygen", "keygen [--secret-file FILE]\n\tprint a new CURVE keypair for the bus in Z85 (public_key, secret_key), or write the secret to a new 0600 file and print the public key", runKeygen},
 	{"normalize", "normalize --exchange EX [FILE...]\n\tread raw frames (one JSON document per line; stdin when no FILE) and print one JSON object per normalized record", runNormalize},
@@ -73,9 +74,13 @@ func main() {
 
 // run dispatches to a subcommand and maps its error to an exit status.
 func run(ctx context.Context, args []string, e *env) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(e.stderr)
 		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stdout) // asked for: not an error
+		return 0
 	}
 	for _, c := range commands {
 		if c.name != args[0] {
@@ -85,11 +90,15 @@ func run(ctx context.Context, args []string, e *env) int {
 		switch {
 		case err == nil:
 			return 0
-		case errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp):
+		case errors.Is(err, flag.ErrHelp): // --help: the flags were printed; not an error
+			fmt.Fprintf(e.stderr, "usage: tickline %s\n", c.usage)
+			return 0
+		case errors.Is(err, errUsage):
 			fmt.Fprintf(e.stderr, "usage: tickline %s\n", c.usage)
 			return 2
 		default:
-			fmt.Fprintf(e.stderr, "tickline %s: %v\n", c.name, err)
+			// "tickline replay: replay: …" says the command twice: once is enough.
+			fmt.Fprintf(e.stderr, "tickline %s: %s\n", c.name, strings.TrimPrefix(err.Error(), c.name+": "))
 			return 1
 		}
 	}

@@ -8,10 +8,13 @@ import (
 	"github.com/tickline/tickline/strategy"
 )
 
+// runStrategy runs `tickline strategy`: subscribe to every gateway of the topology (or to
+// --endpoints, e.g. a replay), arbitrate, detect, emit.
 func runStrategy(ctx context.Context, args []string, e *env) error {
 	fs := newFlags("strategy", e)
 	cfgPath := fs.String("config", "", "topology file")
 	every := fs.Duration("report", 10*time.Second, "log latency percentiles and counters this often (0 = never)")
+	endpoints := fs.String("endpoints", "", "comma-separated bus endpoints to subscribe to instead of the topology's gateways (e.g. a replay's --publish endpoint); one line each")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -22,7 +25,7 @@ func runStrategy(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	s, err := strategy.New(topo, strategy.Options{ReportEvery: *every}, e.log)
+	s, err := strategy.New(topo, strategy.Options{ReportEvery: *every, Endpoints: split(*endpoints)}, e.log)
 	if err != nil {
 		return err
 	}

@@ -195,8 +195,9 @@ type FXMarket struct {
 // partition Partitions[exchange]. An exchange carried in two regions is archived in both
 // regions' topics.
 type Archiver struct {
-	// Seeds are Kafka bootstrap brokers, host:port; at least one.
-	Seeds []string `yaml:"seeds"`
+	// Seeds are Kafka bootstrap brokers, host:port; at least one. A YAML list or one
+	// comma-separated string (seeds: ${KAFKA_SEEDS}).
+	Seeds List `yaml:"seeds"`
 	// Topics maps region name to topic; every region that has a gateway needs one; unique.
 	Topics map[string]string `yaml:"topics"`
 	// Partitions maps exchange name to partition (>= 0). Every exchange carried in a region
@@ -299,9 +300,14 @@ func Load(path string) (*Topology, error) {
 }
 
 // Parse decodes a topology from YAML, strictly (unknown keys, duplicate keys and wrong types
-// are errors), applies the defaults and validates it. Every problem found is reported (one
+// are errors), applies the defaults and validates it. ${NAME} and ${NAME:-default} in
+// values are replaced from the environment first (expandEnv). Every problem found is reported (one
 // *FieldError each, joined), with its YAML path and line.
 func Parse(data []byte) (*Topology, error) {
+	data, envErrs := expandEnv(data)
+	if len(envErrs) > 0 {
+		return nil, joinErrs(envErrs)
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, syntaxErr(err)

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -31,7 +32,7 @@ func main() {
 	}
 	out := flag.String("out", "bench/results", "directory for results")
 	quick := flag.Bool("quick", false, "shorter phases (smoke run)")
-	suites := flag.String("suites", "baseline,bus,normalize,gateway,ingest,pipeline", "comma-separated suites to run")
+	suites := flag.String("suites", "baseline,bus,normalize,gateway,ingest,pipeline,replay", "comma-separated suites to run (replay needs KAFKA_SEEDS: scripts/kafka/with-kafka.sh single -- make bench)")
 	readme := flag.String("readme", "", "README file whose <!-- bench:baselines:begin/end --> block is regenerated from this run (empty: none)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -232,6 +233,11 @@ func run(ctx context.Context, out string, quick bool, suites []string, readme st
 				ag.Jitter, ag.Line0.P99us, ag.Line1.P99us, ag.Merged.P99us, ag.MergedVsBestP99)
 		}
 	}
+	if has(suites, "replay") {
+		if err := replayScale(ctx, out, quick, &md, log); err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+	}
 	md.WriteString("\n" + note.text())
 	if err := os.WriteFile(filepath.Join(out, "report.md"), []byte(md.String()), 0o644); err != nil {
 		return err
@@ -248,5 +254,51 @@ func run(ctx context.Context, out string, quick bool, suites []string, readme st
 		}
 	}
 	fmt.Print(md.String())
+	return nil
+}
+
+// replayScale runs the replay scale test (archiver/replay TestIntegrationReplayScale: 10M
+// records archived into the real Kafka of KAFKA_SEEDS, replayed at max speed in a child
+// process into a checking null sink) and reports its peak RSS and rate. Without
+// KAFKA_SEEDS the section says how to run it.
+func replayScale(ctx context.Context, out string, quick bool, md *strings.Builder, log func(string)) error {
+	md.WriteString("## Replay at archive scale: real Kafka → replay (max speed) → null sink\n\n")
+	if os.Getenv("KAFKA_SEEDS") == "" {
+		log("replay: skipped (KAFKA_SEEDS unset)")
+		md.WriteString("Skipped: KAFKA_SEEDS is not set. Run `scripts/kafka/with-kafka.sh single -- make bench`.\n\n")
+		return nil
+	}
+	n := "10000000"
+	if quick {
+		n = "1000000"
+	}
+	log("replay: " + n + " records through Kafka")
+	res := filepath.Join(out, "replay.json")
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout=20m", "-run", "^TestIntegrationReplayScale$", "-v", "./archiver/replay")
+	cmd.Env = append(os.Environ(), "TICKLINE_REPLAY_SCALE="+n, "TICKLINE_REPLAY_SCALE_OUT="+res)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("scale test: %w", err)
+	}
+	b, err := os.ReadFile(res)
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Records        int64   `json:"records"`
+		Partitions     int     `json:"partitions"`
+		ProduceSeconds float64 `json:"produce_seconds"`
+		ReplaySeconds  float64 `json:"replay_seconds"`
+		RecordsPerS    float64 `json:"records_per_s"`
+		PeakRSSBytes   int64   `json:"peak_rss_bytes"`
+		MaxRSSBound    int64   `json:"max_rss_bound"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("%s: %w", res, err)
+	}
+	md.WriteString("| records | partitions | produce s | replay s | records/s | peak RSS MB (VmHWM) | bound MB |\n|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(md, "| %d | %d | %.1f | %.1f | %.0f | %.1f | %.0f |\n\n", r.Records, r.Partitions, r.ProduceSeconds, r.ReplaySeconds,
+		r.RecordsPerS, float64(r.PeakRSSBytes)/1e6, float64(r.MaxRSSBound)/(1<<20))
+	md.WriteString("Targets: peak RSS ≤ 256 MiB whatever the range; ≥ 1M records/s to a null sink (arbitration on, every record checked by the sink).\n\n")
 	return nil
 }
