@@ -468,6 +468,7 @@ func (a *Archiver) Run(ctx context.Context) error {
 	wg.Wait() // the producer exits before Close so that it never produces to a closed client
 	cl.Close()
 	sp.Trim()
+	a.summary()
 	if prodErr != nil {
 		return prodErr
 	}
@@ -475,6 +476,26 @@ func (a *Archiver) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// summary logs the end-of-run counts: what came in, what was archived, and every loss
+// counter the archiver keeps (archiver/doc.go "Guarantees").
+func (a *Archiver) summary() {
+	s := &a.Stats
+	a.log.Info("archiver stopped", "received", s.Received.Load(), "accepted", s.Accepted.Load(),
+		"produced", s.Produced.Load(), "duplicates", s.Duplicates.Load(), "spool_backlog", s.SpoolBacklog.Load(),
+		"retransmitted", s.Retransmitted.Load(), "retransmit_accepted", s.RetransmitAccepted.Load(),
+		"lost_spool_full", s.SpoolDropped.Load(), "lost_spool_corrupt", s.SpoolCorruptLost.Load(),
+		"lost_retransmit", s.RetransmitLost.Load(), "rejected", s.Rejected.Load(), "unroutable", s.Unroutable.Load())
+	for _, l := range a.Lines() {
+		var late, evicted uint64
+		for i := 0; i < l.Lines; i++ {
+			late += l.Arb.Late[i]
+			evicted += l.Arb.Evictions[i]
+		}
+		a.log.Info("archiver stopped: region", "region", l.Region, "real_gaps", l.Merge.RealGaps,
+			"arbiter_late", late, "arbiter_evictions", evicted, "failovers", l.Merge.Failovers)
+	}
 }
 
 // ensureTopics creates or checks the topics (EnsureTopicsDurable), retrying while Kafka is

@@ -280,11 +280,30 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.jsrv != nil {
 		g.jsrv.Close()
 	}
+	g.summary()
 	err := g.pub.Close()
 	if ctx.Err() != nil && !errors.Is(err, bus.ErrClosed) {
 		return err
 	}
 	return nil
+}
+
+// summary logs the end-of-run counts: what was published, and per exchange what came in
+// and what went wrong.
+func (g *Gateway) summary() {
+	g.log.Info("gateway stopped", "published", g.Stats.Published.Load(), "last_seq", g.seq,
+		"bus_dropped", g.pub.Totals().Dropped, "encode_errors", g.Stats.EncodeErrors.Load(), "publish_errors", g.Stats.PublishErrors.Load())
+	seen := map[string]bool{}
+	for _, ex := range g.names {
+		if seen[ex] {
+			continue
+		}
+		seen[ex] = true
+		st := g.sessionStats(ex)
+		g.log.Info("gateway stopped: exchange", "exchange", ex, "frames", st.Frames, "records", st.Records,
+			"parse_errors", st.ParseErrors, "reconnects", st.Reconnects, "gaps", st.Gaps, "trade_gaps", st.TradeGaps,
+			"resyncs", st.Resyncs, "checksum_failures", st.ChecksumFailures, "stale", st.Stale)
+	}
 }
 
 // publish stamps and publishes a session's batch. It runs on session goroutines.
