@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -153,18 +154,18 @@ func TestArchiveTwoLinesHeadersTimestamps(t *testing.T) {
 			if r.Timestamp.UnixMilli() != wantTs/1e6 {
 				t.Fatalf("%v: timestamp %d ms, want %d", e, r.Timestamp.UnixMilli(), wantTs/1e6)
 			}
-			if v := string(HeaderValue(r, HeaderWireVersion)); v != strconv.Itoa(wire.Version) {
+			if v := string(HeaderValue(r, kafka.HeaderWireVersion)); v != strconv.Itoa(wire.Version) {
 				t.Fatalf("%v: wire version header %q", e, v)
 			}
-			if v := string(HeaderValue(r, HeaderRegion)); v != "korea" {
+			if v := string(HeaderValue(r, kafka.HeaderRegion)); v != "korea" {
 				t.Fatalf("%v: region header %q", e, v)
 			}
-			if v := string(HeaderValue(r, HeaderExchange)); v != e.ex.String() {
+			if v := string(HeaderValue(r, kafka.HeaderExchange)); v != e.ex.String() {
 				t.Fatalf("%v: exchange header %q", e, v)
 			}
 			var h wire.Header
 			wire.ReadHeader(r.Value, &h)
-			if v := string(HeaderValue(r, HeaderGateway)); v != strconv.Itoa(int(h.GatewayID)) || (v != "1" && v != "2") {
+			if v := string(HeaderValue(r, kafka.HeaderGateway)); v != strconv.Itoa(int(h.GatewayID)) || (v != "1" && v != "2") {
 				t.Fatalf("%v: gateway header %q, record says %d", e, v, h.GatewayID)
 			}
 		}

@@ -117,7 +117,7 @@
 //
 // # Exactly once across a crash
 //
-// Every record carries an archive sequence number in a Kafka header (HeaderArchiveSeq),
+// Every record carries an archive sequence number in a Kafka header (kafka.HeaderArchiveSeq),
 // assigned by the handler per (region, partition) when the record enters the spool,
 // strictly increasing. Within a partition the idempotent producer writes in order without
 // gaps, so "is this spool entry already in Kafka?" is answered by comparing its sequence
@@ -220,10 +220,10 @@
 // Topic = archiver.topics[region]; partition = archiver.partitions[exchange] through
 // Partitioner (no hashing and no fallback: a record whose exchange has no partition is
 // counted in Stats.Unroutable and never produced); key = instrument; value = the wire
-// record bytes unchanged; headers HeaderWireVersion, HeaderGateway, HeaderRegion,
-// HeaderArchiveSeq (decimal text) and HeaderExchange (the exchange's name, so that tools
+// record bytes unchanged; headers kafka.HeaderWireVersion, kafka.HeaderGateway, kafka.HeaderRegion,
+// kafka.HeaderArchiveSeq (decimal text) and kafka.HeaderExchange (the exchange's name, so that tools
 // like kcat can check the partition map without decoding values); timestamp = exchange
-// time, or the gateway receive time when the exchange gives none (EventTime), in Kafka's
+// time, or the gateway receive time when the exchange gives none (kafka.EventTime), in Kafka's
 // millisecond resolution.
 //
 // # Producer settings

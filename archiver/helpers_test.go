@@ -20,6 +20,7 @@ import (
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/journal"
+	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -474,7 +475,7 @@ func checkExactlyOnce(t testing.TB, got map[int32][]*kgo.Record, want []event, o
 			if part[e.ex] != p {
 				t.Errorf("partition %d holds %v", p, e)
 			}
-			if v := string(HeaderValue(r, HeaderExchange)); v != e.ex.String() {
+			if v := string(HeaderValue(r, kafka.HeaderExchange)); v != e.ex.String() {
 				t.Errorf("partition %d offset %d: exchange header %q for %v", p, r.Offset, v, e)
 			}
 			aseq, ok := ArchiveSeq(r)

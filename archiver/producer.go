@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -159,7 +160,7 @@ func (p *producer) acked(r *kgo.Record, err error) {
 		p.stats.Unflushed.Add(1)
 	default:
 		aseq, _ := ArchiveSeq(r)
-		if rerr := p.spool.reject(aseq, r.Partition, HeaderValue(r, HeaderRegion), r.Value); rerr != nil {
+		if rerr := p.spool.reject(aseq, r.Partition, HeaderValue(r, kafka.HeaderRegion), r.Value); rerr != nil {
 			p.log.Error("spool: cannot keep rejected record", "err", rerr)
 		}
 		p.stats.Rejected.Add(1)

@@ -10,31 +10,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/wire"
-)
-
-// Kafka record header keys written on every archived record. Values are decimal text
-// (version, gateway number, archive sequence) or names (region, exchange).
-const (
-	HeaderWireVersion = "tickline.wire_version" // wire.Version of the value
-	HeaderGateway     = "tickline.gateway"      // the gateway number (wire GatewayID) that delivered the record first
-	HeaderRegion      = "tickline.region"       // the region whose lines were arbitrated
-	HeaderArchiveSeq  = "tickline.archive_seq"  // per-partition archive sequence, from 1, strictly increasing
-	HeaderExchange    = "tickline.exchange"     // the exchange's name as in archiver.partitions ("binance"), for tools that do not decode the value
 )
 
 // ErrUnroutable: a record's exchange has no partition in archiver.partitions.
 var ErrUnroutable = errors.New("archiver: exchange has no partition")
-
-// EventTime returns the time a record is filed under, in ns since the Unix epoch: the
-// exchange time, or the gateway receive time when the exchange gives none. The Kafka record
-// timestamp is this value in milliseconds; replay merges by it.
-func EventTime(h *wire.Header) int64 {
-	if h.TsExchange > 0 {
-		return h.TsExchange
-	}
-	return h.TsRecv
-}
 
 // Partitioner maps a record to its exchange's configured partition. It implements
 // kgo.Partitioner: the exchange is read from the record value (a wire record), there is no
@@ -87,11 +68,11 @@ func (t topicPartitioner) Partition(r *kgo.Record, n int) int {
 	return p
 }
 
-// wireVersion is the HeaderWireVersion value of every record. Shared by all records: franz-go
+// wireVersion is the kafka.HeaderWireVersion value of every record. Shared by all records: franz-go
 // only reads header values.
 var wireVersion = []byte(strconv.Itoa(wire.Version))
 
-// exchangeNames holds the HeaderExchange value of every exchange, shared read-only.
+// exchangeNames holds the kafka.HeaderExchange value of every exchange, shared read-only.
 var exchangeNames = func() (names [256][]byte) {
 	for _, ex := range wire.Exchanges() {
 		names[ex] = []byte(ex.String())
@@ -109,16 +90,16 @@ func fill(r *kgo.Record, hdrs []kgo.RecordHeader, scratch []byte, topic string, 
 	h *wire.Header, value, gateway, region []byte, aseq uint64) []byte {
 	off := len(scratch)
 	scratch = strconv.AppendUint(scratch, aseq, 10)
-	hdrs[0] = kgo.RecordHeader{Key: HeaderWireVersion, Value: wireVersion}
-	hdrs[1] = kgo.RecordHeader{Key: HeaderGateway, Value: gateway}
-	hdrs[2] = kgo.RecordHeader{Key: HeaderRegion, Value: region}
-	hdrs[3] = kgo.RecordHeader{Key: HeaderArchiveSeq, Value: scratch[off:len(scratch):len(scratch)]}
-	hdrs[4] = kgo.RecordHeader{Key: HeaderExchange, Value: exchangeNames[h.Exchange]}
+	hdrs[0] = kgo.RecordHeader{Key: kafka.HeaderWireVersion, Value: wireVersion}
+	hdrs[1] = kgo.RecordHeader{Key: kafka.HeaderGateway, Value: gateway}
+	hdrs[2] = kgo.RecordHeader{Key: kafka.HeaderRegion, Value: region}
+	hdrs[3] = kgo.RecordHeader{Key: kafka.HeaderArchiveSeq, Value: scratch[off:len(scratch):len(scratch)]}
+	hdrs[4] = kgo.RecordHeader{Key: kafka.HeaderExchange, Value: exchangeNames[h.Exchange]}
 	r.Topic, r.Partition = topic, partition
 	r.Key = wire.InstrumentOf(value) // aliases value: no allocation
 	r.Value = value
 	r.Headers = hdrs
-	r.Timestamp = time.Unix(0, EventTime(h))
+	r.Timestamp = time.Unix(0, kafka.EventTime(h))
 	return scratch
 }
 
@@ -135,10 +116,10 @@ func NewRecord(topic, region string, partition int32, aseq uint64, value []byte)
 	return r, nil
 }
 
-// ArchiveSeq returns the HeaderArchiveSeq of an archived record (0, false when absent or
+// ArchiveSeq returns the kafka.HeaderArchiveSeq of an archived record (0, false when absent or
 // malformed).
 func ArchiveSeq(r *kgo.Record) (uint64, bool) {
-	return headerUint(r, HeaderArchiveSeq)
+	return headerUint(r, kafka.HeaderArchiveSeq)
 }
 
 func headerUint(r *kgo.Record, key string) (uint64, bool) {

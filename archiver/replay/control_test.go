@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickline/tickline/archiver"
+	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -41,7 +41,7 @@ type lockedTimes struct {
 func (l *lockedTimes) sink() Sink {
 	return FuncSink(func(_ []byte, h *wire.Header) error {
 		l.mu.Lock()
-		l.times = append(l.times, archiver.EventTime(h))
+		l.times = append(l.times, kafka.EventTime(h))
 		l.mu.Unlock()
 		return nil
 	})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tickline/tickline/archiver"
 	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -148,7 +149,7 @@ type collected struct {
 func (c *collected) sink() Sink {
 	return FuncSink(func(v []byte, h *wire.Header) error {
 		c.values = append(c.values, append([]byte(nil), v...))
-		c.times = append(c.times, archiver.EventTime(h))
+		c.times = append(c.times, kafka.EventTime(h))
 		c.recvs = append(c.recvs, h.TsRecv)
 		c.at = append(c.at, time.Now())
 		return nil

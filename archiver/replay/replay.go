@@ -29,7 +29,7 @@
 // Options.Reorder orders them by event time within that window (the out-of-order ones go
 // through a heap per partition). Across partitions the merge is a k-way merge on (event
 // time, gateway receive time, partition index): the event time is the record's exact
-// exchange time in ns (archiver.EventTime; the Kafka timestamp is the same value in ms), so
+// exchange time in ns (kafka.EventTime; the Kafka timestamp is the same value in ms), so
 // records within one millisecond keep their true order too. A record is emitted only when
 // every partition that is not finished has a record queued (and, with Reorder, one a window
 // later), so the merge never emits a record before an earlier one that has not been fetched
@@ -64,7 +64,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tickline/tickline/archiver"
 	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/kafka"
@@ -860,7 +859,7 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 		}
 		r.Stats.Written.Add(1)
 		r.Stats.Bytes.Add(int64(q.n))
-		r.lastTime.Store(archiver.EventTime(&h))
+		r.lastTime.Store(kafka.EventTime(&h))
 	}
 }
 
@@ -996,7 +995,7 @@ func (r *Replayer) selectRecord(v []byte, h *wire.Header) (q queued, ev int64, o
 		r.Stats.Malformed.Add(1)
 		return queued{}, -1, false
 	}
-	t := archiver.EventTime(h)
+	t := kafka.EventTime(h)
 	switch {
 	case t < r.opts.From, r.opts.To > 0 && t >= r.opts.To,
 		r.insts != nil && !r.insts[h.Instrument],
