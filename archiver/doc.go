@@ -162,9 +162,9 @@
 // arbiter: each region keeps an archive index (index.go) of the events it archived —
 // every record written to the spool in this run, plus the partition tails and spool
 // entries recovery read — keyed by what every line's copy shares (exchange, kind,
-// instrument, Seq, SeqFirst, exchange time, identity flags). The arbiter's windows answer
-// "did a line deliver this lately?" and forget (a sparse-id stream's window is milliseconds
-// of exchange time, a content key lives 30 s); the index answers "is it in the archive?"
+// instrument, Seq and identity flags; content keys also SeqFirst and exchange time). The
+// arbiter answers "did a line deliver this lately?" and forgets after
+// `arbitration.tolerance` (10 s); the index answers "is it in the archive?"
 // for at least Options.IndexRecords events (default the region's largest journal plus the
 // tails recovery reads; 21 to 43 bytes per event; 1M events ≈ 32 MB). Outcomes: in the index, RetransmitArchived; not in it but older than
 // a partial tail or than the index reaches, RetransmitBeforeTail / RetransmitBeyondIndex
