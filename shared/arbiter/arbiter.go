@@ -251,7 +251,8 @@ type Arbiter struct {
 	window  int64
 	index   map[streamKey]int32
 	streams []stream
-	keys    int // entries' capacity reserved across streams (the budget in use)
+	keys    int   // entries' capacity reserved across streams (the budget in use)
+	swept   int64 // when reclaim last swept the streams (receiver clock)
 	// lineLag is each line's lag behind the first arrival, per venue, as its last copy on
 	// any stream showed: where a content-only stream has no order to go by for a line new
 	// to it, this is where its copy is looked for.
@@ -516,7 +517,7 @@ func (a *Arbiter) decideKey(line int, k *keyset, x, y uint64, idOnly bool, now i
 		a.lineLag[line][k.ex] = now - l[i].at
 		return OutcomeDuplicate
 	}
-	if !a.room(k, line) {
+	if !a.room(k, line, now) {
 		// The budget is spent and k has nothing to give back: deliver, unremembered.
 		a.Stats.Untracked++
 		return OutcomeFirst
@@ -530,17 +531,77 @@ func (a *Arbiter) decideKey(line int, k *keyset, x, y uint64, idOnly bool, now i
 	return OutcomeFirst
 }
 
+// reclaim gives back the key budget that streams no longer need: every stream's keys older
+// than the tolerance are forgotten, and storage less than a quarter used shrinks (empty:
+// released). A quiet stream ages only when it gets a record, so without this a burst on
+// many streams would keep the budget spent for good. O(streams), at most once per eighth
+// of the tolerance (the budget being spent is what calls it).
+func (a *Arbiter) reclaim(now int64) {
+	if a.swept != 0 && now-a.swept < a.tol/8 {
+		return
+	}
+	a.swept = now
+	for i := range a.streams {
+		s := &a.streams[i]
+		a.age(&s.cur, now)
+		a.shrink(&s.cur)
+		for j := range s.past {
+			a.age(&s.past[j], now)
+			a.shrink(&s.past[j])
+		}
+		if al := s.align; al != nil {
+			n := 0
+			for n < len(al.keys) && now-al.at[n] > a.tol {
+				n++
+			}
+			al.keys = al.keys[:copy(al.keys, al.keys[n:])]
+			al.at = al.at[:copy(al.at, al.at[n:])]
+			a.Stats.Keys -= n
+			if c := cap(al.keys); c > 16 && len(al.keys) < c/4 {
+				nc := max(16, 2*len(al.keys))
+				nk, na := make([]uint64, len(al.keys), nc), make([]int64, len(al.at), nc)
+				copy(nk, al.keys)
+				copy(na, al.at)
+				al.keys, al.at = nk, na
+				a.keys -= c - nc
+			}
+		}
+	}
+}
+
+// shrink reallocates k's storage to twice its live keys (at least 16; none when empty) when
+// less than a quarter of it is used, giving the rest back to the budget.
+func (a *Arbiter) shrink(k *keyset) {
+	c, live := cap(k.e), k.live()
+	if c <= 16 || len(live) >= c/4 {
+		return
+	}
+	if len(live) == 0 {
+		a.keys -= c
+		k.e, k.head = nil, 0
+		return
+	}
+	nc := max(16, 2*len(live))
+	ne := make([]entry, len(live), nc)
+	copy(ne, live)
+	k.e, k.head = ne, 0
+	a.keys -= c - nc
+}
+
 // room makes sure k can take one more entry without reallocating. Amortized O(1): when the
 // storage is full it slides the live part to the front if a quarter or more of it has aged
 // out, else doubles the storage within the key budget, else (budget spent) forgets the
 // oldest sixteenth of k, counted as evictions, and slides. It reports false when k holds
 // nothing and cannot grow.
-func (a *Arbiter) room(k *keyset, line int) bool {
+func (a *Arbiter) room(k *keyset, line int, now int64) bool {
 	if len(k.e) < cap(k.e) {
 		return true
 	}
 	if k.head == 0 || k.head < cap(k.e)/4 {
 		grow := max(cap(k.e), 16)
+		if a.keys+grow > a.opts.MaxKeys {
+			a.reclaim(now) // other streams may hold storage they no longer need
+		}
 		if a.keys+grow <= a.opts.MaxKeys {
 			live := k.live()
 			ne := make([]entry, len(live), cap(k.e)+grow)
@@ -610,6 +671,9 @@ func (a *Arbiter) decideAlign(line int, s *stream, key uint64, now int64) Outcom
 	}
 	if len(al.keys) == cap(al.keys) {
 		grow := max(cap(al.keys), 16)
+		if a.keys+grow > a.opts.MaxKeys {
+			a.reclaim(now)
+		}
 		if a.keys+grow > a.opts.MaxKeys || len(al.keys) >= maxContentOnly {
 			if len(al.keys) == 0 {
 				a.Stats.Untracked++

@@ -309,3 +309,23 @@ func TestRegressionSubscribeSnapshotRepeatsID(t *testing.T) {
 		t.Fatalf("snapshot repeat started an epoch (resets %d)", a.Stats.Resets[1])
 	}
 }
+
+// Regression (review): a spent key budget comes back once the streams that spent it go
+// quiet past the tolerance, so a new stream is de-duplicated again.
+func TestKeyBudgetReclaimed(t *testing.T) {
+	a := New(Options{MaxKeys: 1024, Tolerance: time.Second})
+	for seq := uint64(1); seq <= 600; seq++ {
+		a.Offer(0, hdr(wire.Binance, wire.KindTrade, "BTC-USDT", seq), 1)
+	}
+	later := int64(time.Hour)
+	h := hdr(wire.OKX, wire.KindTrade, "ETH-USDT", 7)
+	if o := a.Decide(0, h, later); o != OutcomeFirst {
+		t.Fatalf("new stream's first record: %v", o)
+	}
+	if o := a.Decide(1, h, later+1); o != OutcomeDuplicate {
+		t.Fatalf("copy on the new stream: %v (untracked %d, keys %d, reserved %d)", o, a.Stats.Untracked, a.Stats.Keys, a.keys)
+	}
+	if a.Stats.Keys != 1 {
+		t.Fatalf("%d keys remembered, want 1 (the quiet stream's aged out)", a.Stats.Keys)
+	}
+}

@@ -12,8 +12,8 @@ import (
 // stale — FlagBookInvalid): line i is marked unhealthy for that stream (exchange,
 // instrument). If another line has delivered the stream, is healthy for it and is alive,
 // the status is covered: dropped and counted. Otherwise it is a real gap: delivered, and
-// the stream stays broken for the consumer until a line delivers a snapshot (its
-// resync status is then delivered too). A line becomes healthy again for a stream when
+// the stream stays broken for the consumer until a line delivers a snapshot (the snapshot
+// carries the news: the line's resync status is not delivered). A line becomes healthy again for a stream when
 // it delivers that stream's snapshot.
 //
 // Book snapshots: a snapshot (exchange or FlagRefresh) that reaches a stream the consumer
@@ -70,6 +70,7 @@ type streamID struct {
 
 type health struct {
 	seen, unhealthy uint64 // bit per line
+	bookSeen        uint64 // bit per line that delivered a book record of the stream
 	broken          bool   // a real gap was delivered; waiting for a snapshot
 	whole           bool   // a snapshot was delivered (the consumer can hold the book)
 	lead            int8   // line of the newest first arrival of a book record; -1 none
@@ -117,6 +118,9 @@ func (m *Merger) offer(line int, h *wire.Header, nowNs int64) bool {
 	s := m.stream(h)
 	if h.Kind != wire.KindStatus {
 		s.seen |= bit
+		if h.Kind == wire.KindBookSnapshot || h.Kind == wire.KindBookDelta {
+			s.bookSeen |= bit // only a line carrying the book can cover a book gap
+		}
 		snap := h.Kind == wire.KindBookSnapshot
 		if snap {
 			s.unhealthy &^= bit
@@ -192,9 +196,10 @@ func (m *Merger) offerRefresh(line int, s *health, snap bool) bool {
 	return false
 }
 
-// covered reports whether a line other than line is alive and healthy on stream s.
+// covered reports whether a line other than line is alive and healthy on stream s's book
+// (a line that carries only the instrument's trades or BBO covers no book gap).
 func (m *Merger) covered(s *health, line int, now int64) bool {
-	others := s.seen &^ s.unhealthy &^ (1 << line)
+	others := s.bookSeen &^ s.unhealthy &^ (1 << line)
 	for j := 0; j < m.lines; j++ {
 		if others&(1<<j) != 0 && !m.down[j] && (m.LineTimeoutNs <= 0 || now-m.lastSeen[j] <= m.LineTimeoutNs) {
 			return true

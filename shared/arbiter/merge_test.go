@@ -224,3 +224,15 @@ func TestTradeGapCoveredByAnotherLine(t *testing.T) {
 		t.Fatalf("stats %+v", m.Stats)
 	}
 }
+
+// Regression (review): a line that carries only the instrument's trades covers no book gap.
+func TestTradesOnlyLineDoesNotCoverBookGap(t *testing.T) {
+	m := NewMerger(New(Options{}), 2, 1e9)
+	m.Offer(0, hdr(wire.Coinbase, wire.KindBookDelta, "BTC-USD", 1), 1)
+	m.Offer(1, hdr(wire.Coinbase, wire.KindTrade, "BTC-USD", 1), 2)
+	st := hdr(wire.Coinbase, wire.KindStatus, "BTC-USD", 0)
+	st.Aux, st.Flags = uint8(wire.StatusGap), wire.FlagBookInvalid
+	if !m.Offer(0, st, 3) || m.Stats.RealGaps != 1 {
+		t.Fatalf("book gap hidden by a trades-only line (stats %+v)", m.Stats)
+	}
+}
