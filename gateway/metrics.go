@@ -76,8 +76,8 @@ func (g *Gateway) Register(reg *metrics.Registry) {
 		reg.Counter("journal_cut_total", "Retransmit responses cut at the per-request record or byte limit (the client asks again).", gw, func() float64 { return float64(st.Cut.Load()) })
 		for reason, c := range map[string]*atomic.Uint64{"conn_limit": &st.Refused, "bad_request": &st.BadRequests,
 			"write_timeout": &st.WriteTimeouts, "write_error": &st.WriteErrors,
-			"unauthorized": &st.Unauthorized, "handshake": &st.HandshakeFailed} {
-			reg.Counter("journal_refused_total", "Retransmit connections refused or abandoned, by reason: conn_limit (over the connection cap), bad_request (no whole request within the read timeout), write_timeout (the client did not read), write_error, unauthorized (CURVE: client key not on the allow list), handshake (CURVE: no completed handshake within the read timeout: plaintext client, wrong server key, silent or broken peer).",
+			"unauthorized": &st.Unauthorized, "handshake": &st.HandshakeFailed, "accept_error": &st.AcceptErrors} {
+			reg.Counter("journal_refused_total", "Retransmit connections refused or abandoned, by reason: conn_limit (over the connection cap), bad_request (no whole request within the read timeout), write_timeout (the client did not read), write_error, unauthorized (CURVE: client key not on the allow list), handshake (CURVE: no completed handshake within the read timeout: plaintext client, wrong server key, silent or broken peer), accept_error (accept failed, e.g. file descriptors exhausted: served again after a short pause).",
 				prometheus.Labels{"gateway": g.cfg.ID, "reason": reason}, func() float64 { return float64(c.Load()) })
 		}
 	}

@@ -42,6 +42,9 @@ const FrameBytes = 64 << 10
 // per-request limits; the client asks again from the sequence that follows.
 const cutMarker = 0xFFFFFFFF
 
+// acceptBackoff is the pause after a failed accept (fd exhaustion) before the next one.
+const acceptBackoff = 50 * time.Millisecond
+
 // ServerOptions bound what one client can cost a gateway. Zero fields take the defaults.
 type ServerOptions struct {
 	// MaxConns is the number of connections served at once; a connection beyond it is
@@ -123,6 +126,9 @@ type ServerStats struct {
 	Records, Bytes atomic.Uint64
 	// Cut: responses cut at MaxRecords/MaxBytes (the client continues).
 	Cut atomic.Uint64
+	// AcceptErrors: accept failures other than Close (file descriptors exhausted, ...),
+	// each followed by a short pause before accepting again.
+	AcceptErrors atomic.Uint64
 	// Refused: connections closed on accept because MaxConns were being served.
 	Refused atomic.Uint64
 	// BadRequests: connections that closed, or sent nothing, before a whole request
@@ -229,11 +235,19 @@ func (s *Server) accept() {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue // a transient accept error (EMFILE is not a Timeout; it ends the loop)
+			if errors.Is(err, net.ErrClosed) {
+				return // Close
 			}
-			return
+			// Anything else (EMFILE in a connection flood, a timeout) is transient: count it,
+			// back off briefly and keep serving — ending the loop would end retransmits until
+			// the gateway restarts.
+			s.Stats.AcceptErrors.Add(1)
+			select {
+			case <-s.done:
+				return
+			case <-time.After(acceptBackoff):
+			}
+			continue
 		}
 		select {
 		case s.sem <- struct{}{}:
