@@ -3,7 +3,6 @@ package replay
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -120,7 +119,7 @@ func (z *ZMQSink) Write(value []byte, h *wire.Header) error {
 	}
 	z.seq++
 	h.GatewaySeq = z.seq
-	binary.LittleEndian.PutUint64(value[16:], z.seq) // wire header: gateway sequence
+	wire.SetGatewaySeq(value, z.seq)
 	z.topic = wire.AppendTopic(z.topic[:0], h.Kind, h.Exchange, &h.Instrument)
 	return z.pub.Publish(z.topic, value)
 }

@@ -237,9 +237,14 @@ func TestCLILiveArchiveReplayStrategy(t *testing.T) {
 	if code := stopReplay(); code != 0 {
 		t.Fatalf("replay exited %d", code)
 	}
-	steady(t, 60*time.Second, 500*time.Millisecond, "the replayed strategy's opportunities", func() int64 {
-		return int64(len(readLines(t, filepath.Join(dir, "replayed.jsonl"))))
-	})
+	// The replay has written everything; the replayed strategy may still be working through
+	// its socket (slow under -race): wait until it has at least the live count (or a
+	// minute: then the comparison below fails), then for a second without more.
+	replayedN := func() int64 { return int64(len(readLines(t, filepath.Join(dir, "replayed.jsonl")))) }
+	for deadline := time.Now().Add(60 * time.Second); replayedN() < int64(len(liveOpps)) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+	steady(t, 60*time.Second, time.Second, "the replayed strategy's opportunities", replayedN)
 	stopRS()
 	got := readLines(t, filepath.Join(dir, "replayed.jsonl"))
 	if len(got) != len(liveOpps) {

@@ -307,8 +307,15 @@ type Header struct {
 // layout in the package comment); nothing outside this package knows an offset.
 const (
 	offExchange   = 8
+	offGatewaySeq = 16
 	offInstrument = 56
 )
+
+// SetGatewaySeq overwrites the gateway sequence of encoded record b in place (a replay
+// restamps the records it publishes with its own sequence). b must hold a header.
+func SetGatewaySeq(b []byte, seq uint64) {
+	le.PutUint64(b[offGatewaySeq:offGatewaySeq+8], seq)
+}
 
 // ExchangeOf returns the exchange byte of encoded record b (0, an invalid Exchange, when b
 // is shorter than a header). It does not validate the record: use ReadHeader for that.

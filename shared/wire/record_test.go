@@ -322,3 +322,16 @@ func TestAccessorsMatchDecode(t *testing.T) {
 		t.Fatal("KindCount does not cover every kind")
 	}
 }
+
+func TestSetGatewaySeq(t *testing.T) {
+	r := Record{Kind: KindTrade, Exchange: OKX, GatewaySeq: 5, Side: SideSell}
+	b, err := AppendRecord(nil, &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	SetGatewaySeq(b, 1<<40+3)
+	var h Header
+	if err := ReadHeader(b, &h); err != nil || h.GatewaySeq != 1<<40+3 {
+		t.Fatalf("gateway seq %d, err %v", h.GatewaySeq, err)
+	}
+}
