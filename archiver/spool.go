@@ -517,6 +517,10 @@ func (s *spool) read(c *cursor) ([]byte, *segment, error) {
 		}
 		if used == 0 {
 			n := int64(binary.LittleEndian.Uint32(buf)) + entryFrame
+			if n > size-c.off {
+				// A length beyond what the segment holds: corrupt (checked before allocating).
+				return nil, nil, fmt.Errorf("spool read %s at %d: entry of %d bytes but %d left in the segment (corrupt)", seg.path, c.off, n, size-c.off)
+			}
 			buf = make([]byte, n)
 			if _, err := seg.rf.ReadAt(buf, c.off); err != nil {
 				return nil, nil, fmt.Errorf("spool read %s at %d: %w", seg.path, c.off, err)
