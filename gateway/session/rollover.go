@@ -182,22 +182,41 @@ func (s *Session) caughtUp(now time.Time) bool {
 // old connection delivered.
 const dedupWindow = 5 * time.Second
 
-// handover waits for the replacement's reader to stop after its next frame, replays the
-// queued frames with de-duplication and returns the new connection to Run.
-func (s *Session) handover() (*websocket.Conn, error) {
+// handover asks the replacement's reader to stop after its next frame and, once it has,
+// replays the queued frames with de-duplication and returns the new connection to Run
+// (ok). Until the reader has stopped it returns ok == false at once and Run keeps serving
+// the old connection: waiting here for the replacement's next frame would hold Run — and
+// everything the old socket still delivers, and cancellation — for as long as the feed is
+// quiet (a test caught Run blocked here for the whole stale bound after the last trade).
+//
+// With wait (the old connection broke: nothing else to serve), it waits for the reader, up
+// to the stale bound or until ctx ends.
+func (s *Session) handover(ctx context.Context, wait bool) (conn *websocket.Conn, ok bool, err error) {
 	r := s.roll
-	s.roll = nil
 	r.mu.Lock()
 	r.stop = true
 	r.mu.Unlock()
+	if wait {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			s.roll = nil
+			r.abandon()
+			return nil, true, ctx.Err()
+		case <-time.After(s.opts.StaleAfter):
+			s.roll = nil
+			r.abandon()
+			return nil, true, ErrStale
+		}
+	}
 	select {
 	case <-r.done:
-	case <-time.After(s.opts.StaleAfter):
-		r.abandon()
-		return nil, ErrStale
+	default:
+		return nil, false, nil
 	}
+	s.roll = nil
 	if r.err != nil {
-		return nil, r.err
+		return nil, true, r.err
 	}
 	// The new connection may lag the old one: what it delivers first can already have
 	// come from the old one, in the queue or after it. De-duplicate its records (by id per
@@ -207,8 +226,8 @@ func (s *Session) handover() (*websocket.Conn, error) {
 	for _, f := range r.queue {
 		if err := s.handle(r.conn, f, time.Now().UnixNano(), true); err != nil {
 			r.conn.Close()
-			return nil, err
+			return nil, true, err
 		}
 	}
-	return r.conn, errRollover
+	return r.conn, true, errRollover
 }

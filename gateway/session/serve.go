@@ -93,7 +93,8 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websoc
 		_, frame, rerr := s.readFrame(conn)
 		if rerr != nil {
 			if s.roll != nil && s.roll.isReady() { // the old line broke, the new one is live
-				return s.handover()
+				next, _, err := s.handover(ctx, true)
+				return next, err
 			}
 			var ne net.Error
 			switch {
@@ -129,7 +130,9 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websoc
 				case s.roll.failed():
 					s.roll, s.rollAfter = nil, now.Add(s.backoff.Wait(1, time.Second))
 				case s.roll.isReady() && s.caughtUp(now):
-					return s.handover()
+					if next, ok, err := s.handover(ctx, false); ok {
+						return next, err
+					}
 				}
 			}
 		}
