@@ -171,7 +171,7 @@ func (s *Session) caughtUp(now time.Time) bool {
 		}
 	}
 	for k, id := range r.need {
-		if s.syms[k.sym].lastSeq[k.kind&7] < id {
+		if s.syms[k.sym].lastSeq[k.kind] < id {
 			return false
 		}
 	}

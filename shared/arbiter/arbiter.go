@@ -550,13 +550,7 @@ func (a *Arbiter) reclaim(now int64) {
 			a.shrink(&s.past[j])
 		}
 		if al := s.align; al != nil {
-			n := 0
-			for n < len(al.keys) && now-al.at[n] > a.tol {
-				n++
-			}
-			al.keys = al.keys[:copy(al.keys, al.keys[n:])]
-			al.at = al.at[:copy(al.at, al.at[n:])]
-			a.Stats.Keys -= n
+			a.ageAlign(al, now)
 			if c := cap(al.keys); c > 16 && len(al.keys) < c/4 {
 				nc := max(16, 2*len(al.keys))
 				nk, na := make([]uint64, len(al.keys), nc), make([]int64, len(al.at), nc)
@@ -627,16 +621,9 @@ func (a *Arbiter) room(k *keyset, line int, now int64) bool {
 	return len(k.e) < cap(k.e)
 }
 
-// decideAlign decides a content-only key by time: its copies are the remembered arrivals
-// of the same key, and the one that belongs to this record is the one whose first arrival
-// is nearest to now − the lag this line last showed, within Options.ContentWindow.
-func (a *Arbiter) decideAlign(line int, s *stream, key uint64, now int64) Outcome {
-	al := s.align
-	if al == nil {
-		al = &alignset{}
-		s.align = al
-	}
-	// Age out the front (first arrivals are appended in time order).
+// ageAlign forgets a content-only stream's keys older than the tolerance (first arrivals
+// are appended in time order: they age from the front).
+func (a *Arbiter) ageAlign(al *alignset, now int64) {
 	n := 0
 	for n < len(al.keys) && now-al.at[n] > a.tol {
 		n++
@@ -646,6 +633,18 @@ func (a *Arbiter) decideAlign(line int, s *stream, key uint64, now int64) Outcom
 		al.at = al.at[:copy(al.at, al.at[n:])]
 		a.Stats.Keys -= n
 	}
+}
+
+// decideAlign decides a content-only key by time: its copies are the remembered arrivals
+// of the same key, and the one that belongs to this record is the one whose first arrival
+// is nearest to now − the lag this line last showed, within Options.ContentWindow.
+func (a *Arbiter) decideAlign(line int, s *stream, key uint64, now int64) Outcome {
+	al := s.align
+	if al == nil {
+		al = &alignset{}
+		s.align = al
+	}
+	a.ageAlign(al, now)
 	lag, known := al.lag[line], al.known&(1<<line) != 0
 	if !known {
 		lag = a.lineLag[line][s.ex] // new to this stream: the line's lag on this venue
