@@ -281,12 +281,21 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.jsrv.Close()
 	}
 	g.summary()
+	// Hand what is queued to the subscribers' sockets before closing them (bounded: a
+	// stalled subscriber does not hold the shutdown).
+	if n := g.pub.Drain(context.Background(), drainOnStop); n > 0 {
+		g.log.Warn("gateway: closing the bus with records still unsent", "unsent", n)
+	}
 	err := g.pub.Close()
 	if ctx.Err() != nil && !errors.Is(err, bus.ErrClosed) {
 		return err
 	}
 	return nil
 }
+
+// drainOnStop bounds how long a stopping gateway waits for subscribers to take what is
+// queued for them.
+const drainOnStop = 2 * time.Second
 
 // summary logs the end-of-run counts: what was published, and per exchange what came in
 // and what went wrong.

@@ -124,15 +124,15 @@ func (z *ZMQSink) Write(value []byte, h *wire.Header) error {
 	return z.pub.Publish(z.topic, value)
 }
 
-// Close waits (up to DrainTimeout) until subscribers have taken everything queued, then
-// closes the publisher.
+// Close waits (up to DrainTimeout) until subscribers have been sent everything, including
+// a last batch still waiting for a slow subscriber's socket, then closes the publisher.
 func (z *ZMQSink) Close() error {
-	deadline := time.Now().Add(z.opts.DrainTimeout)
-	for z.pub.MaxQueued() > 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	ctx := z.ctx
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	if n := z.pub.MaxQueued(); n > 0 {
-		z.log.Warn("replay: closing the bus with records still queued", "queued", n)
+	if n := z.pub.Drain(ctx, z.opts.DrainTimeout); n > 0 {
+		z.log.Warn("replay: closing the bus with records still unsent", "unsent", n)
 	}
 	return z.pub.Close()
 }

@@ -247,7 +247,7 @@ func TestStalledSubscriberIsolation(t *testing.T) {
 	stalledAddr := stalled.conn.LocalAddr().String()
 
 	var got, outOfOrder atomic.Int64
-	s := NewSubscriber(SubOptions{QueueBatches: 4, BatchBytes: 64 << 10}, nil)
+	s := NewSubscriber(SubOptions{BatchBytes: 64 << 10}, nil)
 	s.Connect(p.Endpoint())
 	s.Subscribe("bbo.")
 	runSubscriber(t, s, func(batch []Message) {
@@ -707,7 +707,7 @@ func TestReadMessageZeroAlloc(t *testing.T) {
 		s: s, sc: &subConn{}, conn: discardConn{}, ctx: context.Background(),
 		fr: frameReader{r: bufio.NewReader(bytes.NewReader(in)), max: s.opts.MaxMessageBytes},
 	}
-	rd.b = rd.get()
+	rd.b = rd.newBatch()
 	allocs := testing.AllocsPerRun(1000, func() {
 		if err := rd.readMessage(); err != nil {
 			t.Fatal(err)

@@ -30,7 +30,7 @@ func TestCurveRoundTrip(t *testing.T) {
 	srv, cli := genKeys(t), genKeys(t)
 	p := newTestPublisher(t, "tcp://127.0.0.1:0", Options{MaxMessageBytes: 1 << 20,
 		Curve: &CurveServer{Secret: srv.sec, Allowed: []zmtp.Key{cli.pub}}})
-	s, c := newTestSubscriber(t, SubOptions{MaxMessageBytes: 1 << 20, BatchBytes: 4096, Heartbeat: 20 * time.Millisecond,
+	s, c := newTestSubscriber(t, SubOptions{MaxMessageBytes: 1 << 20, BatchBytes: 4096, Heartbeat: 150 * time.Millisecond,
 		Curve: &CurveClient{Secret: cli.sec, ServerKey: srv.pub}}, []string{p.Endpoint()}, "bbo.")
 	waitSubscribed(t, p, 1, "bbo.")
 	const n = 2000
@@ -61,8 +61,10 @@ func TestCurveRoundTrip(t *testing.T) {
 	// Heartbeats keep an idle CURVE connection up: PING sealed by the subscriber, PONG
 	// sealed by the publisher's writer, both opened on the other side.
 	before := s.Stats()[0]
-	deadline := time.Now().Add(300 * time.Millisecond)
-	for time.Now().Before(deadline) { // an idle period of 15 heartbeats, not a synchronisation
+	// (150 ms heartbeats: a 20 ms one, i.e. a 60 ms liveness bound, was broken by
+	// scheduling stalls alone on a loaded 2-core machine.)
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(deadline) { // an idle period of 10 heartbeats, not a synchronisation
 		time.Sleep(10 * time.Millisecond)
 	}
 	if st := s.Stats()[0]; st.Disconnects != before.Disconnects || !st.Connected {

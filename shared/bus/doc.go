@@ -45,12 +45,13 @@
 //     only when full, up to QueueDepth, so memory follows what is actually queued (a
 //     subscriber that keeps up costs 32 KiB of slots with the defaults); slots grow only
 //     for messages larger than SlotBytes.
-//   - Subscriber memory is bounded by (QueueBatches + endpoints + 1) batches of
+//   - Subscriber memory is bounded by one batch per endpoint of
 //     max(BatchBytes, largest message received) bytes, plus one ReadBufferBytes per
 //     endpoint.
-//   - The Subscriber reads each connection in its own goroutine into reused batches and
-//     hands them to one handler through a bounded channel (with a single publisher, Run
-//     reads it itself and calls the handler directly). A slow handler blocks the
+//   - The Subscriber reads each connection in its own goroutine into a reused batch, and
+//     that goroutine calls the handler itself (calls serialized by a mutex held only
+//     around the handler; with a single publisher Run's goroutine is the reader): no
+//     hand-off, no wake-up between the read and the handler. A slow handler blocks the
 //     readers, TCP pushes back, and the publisher drops for this subscriber alone.
 //   - Nobody is told about drops in-band: receivers detect them as gaps in each
 //     gateway's record sequence number, with SeqTracker.

@@ -123,7 +123,7 @@ func FuzzMessageReader(f *testing.F) {
 				s: s, sc: &subConn{}, conn: discardConn{}, ctx: context.Background(),
 				fr: frameReader{r: bufio.NewReaderSize(r, 16), max: s.opts.MaxMessageBytes},
 			}
-			rd.b = rd.get()
+			rd.b = rd.newBatch()
 			var out bytes.Buffer
 			for {
 				err := rd.readMessage()

@@ -388,6 +388,18 @@ func (c *pubConn) shutdown() {
 	})
 }
 
+// unsent counts the messages still to be written: the queue, plus one for a batch or a
+// direct write in progress or the rest of a direct write.
+func (c *pubConn) unsent() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.count
+	if c.writer != writerNone || len(c.partial) > 0 {
+		n++
+	}
+	return n
+}
+
 func (c *pubConn) stats() SubscriberStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -283,6 +284,43 @@ func (p *Publisher) MaxQueued() int {
 		c.mu.Unlock()
 	}
 	return m
+}
+
+// Unsent returns the most messages any subscriber still has to receive from this
+// process: queued, or taken by its writer and not yet accepted by the socket (a batch
+// in a blocking write, the rest of a direct write count as one). MaxQueued counts the
+// queue alone, so it reads 0 while the last batch may still be waiting for the socket.
+func (p *Publisher) Unsent() int {
+	m := 0
+	for _, c := range *p.subs.Load() {
+		if n := c.unsent(); n > m {
+			m = n
+		}
+	}
+	return m
+}
+
+// Drain waits until no subscriber has anything unsent (see Unsent), or until timeout
+// has passed or ctx is done, and returns what is still unsent then. Call it before
+// Close to hand the last messages to the sockets: Close ends the connections at once.
+func (p *Publisher) Drain(ctx context.Context, timeout time.Duration) int {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		n := p.Unsent()
+		if n == 0 {
+			return 0
+		}
+		select {
+		case <-tick.C:
+		case <-t.C:
+			return n
+		case <-ctx.Done():
+			return n
+		}
+	}
 }
 
 // Stats returns one entry per connected subscriber, in connection order. It allocates;

@@ -28,10 +28,6 @@ type SubOptions struct {
 	// gets a batch of its own, whose arena grows to fit (and stays grown while the
 	// batch is recycled). Default 256 KiB.
 	BatchBytes int
-	// QueueBatches is the capacity of the channel of batches between the connection
-	// readers and Run's handler. When it is full readers stop reading, TCP pushes back
-	// and the publisher drops for this subscriber (seen as sequence gaps). Default 64.
-	QueueBatches int
 	// ReadBufferBytes is the size of each connection's read buffer. Default 64 KiB.
 	ReadBufferBytes int
 	// ReconnectMin and ReconnectMax bound the reconnect backoff: exponential from
@@ -62,9 +58,6 @@ func (o *SubOptions) setDefaults() {
 	}
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 256 << 10
-	}
-	if o.QueueBatches <= 0 {
-		o.QueueBatches = 64
 	}
 	if o.ReadBufferBytes <= 0 {
 		o.ReadBufferBytes = 64 << 10
@@ -313,14 +306,18 @@ type batch struct {
 
 // Run connects to every endpoint and calls handler with batches of received messages
 // until ctx is done or Close is called; then it closes the connections, waits for its
-// goroutines and returns nil. Messages that were received but not yet handed to the
-// handler are discarded.
+// goroutines and returns nil.
 //
-// handler is called from Run's goroutine only, one batch at a time, with a non-empty
-// batch. The batch slice and every Message in it are valid only until handler returns.
-// Within one endpoint, messages arrive in publisher order; batches from different
-// endpoints interleave in arrival order. A slow handler fills the batch channel, the
-// readers stop reading, and the publishers drop for this subscriber.
+// Each endpoint is read by its own goroutine, and that goroutine calls handler itself
+// with the batch it has just read (with a single endpoint, Run's own goroutine): there
+// is no hand-off to another goroutine, so a message reaches the handler without a
+// wake-up. Calls are serialized by a mutex held only around handler (never across a
+// read): handler runs one batch at a time, with a non-empty batch, and what it writes
+// is visible to its next call whichever goroutine makes it. The batch slice and every
+// Message in it are valid only until handler returns. Within one endpoint, messages
+// arrive in publisher order; batches from different endpoints interleave in arrival
+// order. A slow handler stops the readers, TCP pushes back, and the publishers drop for
+// this subscriber (seen as sequence gaps).
 func (s *Subscriber) Run(ctx context.Context, handler func(batch []Message)) error {
 	s.mu.Lock()
 	switch {
@@ -338,51 +335,32 @@ func (s *Subscriber) Run(ctx context.Context, handler func(batch []Message)) err
 	s.mu.Unlock()
 	defer cancel()
 
+	var deliverMu sync.Mutex // serializes handler calls across endpoint readers
+	deliver := func(b *batch) {
+		deliverMu.Lock()
+		handler(b.msgs)
+		deliverMu.Unlock()
+		b.msgs = b.msgs[:0] // Messages point only into b.arena: nothing foreign is retained
+		b.arena = b.arena[:0]
+	}
 	if len(eps) == 1 {
-		// One publisher: read on this goroutine and call the handler directly, without the
-		// hand-off through a channel (one goroutine wake-up less per batch). The handler
-		// still runs on the goroutine that called Run, and a slow handler still pushes back
-		// through TCP.
-		deliver := func(b *batch) {
-			handler(b.msgs)
-			b.msgs = b.msgs[:0]
-			b.arena = b.arena[:0]
-		}
-		s.connLoop(ctx, eps[0], nil, nil, deliver)
-		cancel()
+		s.connLoop(ctx, eps[0], deliver)
 		return nil
 	}
-	out := make(chan *batch, s.opts.QueueBatches)
-	free := make(chan *batch, s.opts.QueueBatches+len(eps)+1)
 	var wg sync.WaitGroup
 	for _, sc := range eps {
-		wg.Go(func() { s.connLoop(ctx, sc, out, free, nil) })
+		wg.Go(func() { s.connLoop(ctx, sc, deliver) })
 	}
-	for done := false; !done; {
-		select {
-		case b := <-out:
-			handler(b.msgs)
-			b.msgs = b.msgs[:0] // Messages point only into b.arena: nothing foreign is retained
-			b.arena = b.arena[:0]
-			select {
-			case free <- b:
-			default:
-			}
-		case <-ctx.Done():
-			done = true
-		}
-	}
-	cancel()
 	wg.Wait()
 	return nil
 }
 
 // connLoop keeps one endpoint connected until ctx is done.
-func (s *Subscriber) connLoop(ctx context.Context, sc *subConn, out, free chan *batch, deliver func(*batch)) {
+func (s *Subscriber) connLoop(ctx context.Context, sc *subConn, deliver func(*batch)) {
 	log := s.log.With("endpoint", sc.raw)
 	attempt := 0
 	for ctx.Err() == nil {
-		up, err := s.session(ctx, sc, out, free, deliver)
+		up, err := s.session(ctx, sc, deliver)
 		if ctx.Err() != nil {
 			return
 		}
@@ -427,7 +405,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // session dials, handshakes, subscribes and reads until the connection fails. up
 // reports whether the handshake succeeded.
-func (s *Subscriber) session(ctx context.Context, sc *subConn, out, free chan *batch, deliver func(*batch)) (up bool, err error) {
+func (s *Subscriber) session(ctx context.Context, sc *subConn, deliver func(*batch)) (up bool, err error) {
 	d := net.Dialer{Timeout: s.opts.HandshakeTimeout}
 	conn, err := d.DialContext(ctx, sc.ep.network, sc.ep.address)
 	if err != nil {
@@ -496,7 +474,7 @@ func (s *Subscriber) session(ctx context.Context, sc *subConn, out, free chan *b
 		br = bufio.NewReaderSize(sess.OpenReader(br, s.opts.MaxMessageBytes), s.opts.ReadBufferBytes)
 	}
 	r := reader{
-		s: s, sc: sc, conn: conn, sess: sess, out: out, free: free, deliver: deliver, ctx: ctx,
+		s: s, sc: sc, conn: conn, sess: sess, deliver: deliver, ctx: ctx,
 		fr: frameReader{r: br, max: s.opts.MaxMessageBytes},
 	}
 	return true, r.run()
@@ -528,10 +506,8 @@ type reader struct {
 	conn net.Conn
 	sess *zmtp.Session
 	fr   frameReader
-	out  chan *batch
-	free chan *batch
-	// deliver, when set (a single publisher), takes the batch on this goroutine instead
-	// of out; the batch is reused afterwards.
+	// deliver calls the handler with the batch on this goroutine; the batch is reused
+	// afterwards.
 	deliver func(*batch)
 	ctx     context.Context
 	b       *batch
@@ -541,7 +517,7 @@ type reader struct {
 
 func (r *reader) run() error {
 	o := &r.s.opts
-	r.b = r.get()
+	r.b = r.newBatch()
 	for {
 		// Hand the batch over before a read that may block: never sit on messages
 		// while waiting for the network.
@@ -672,22 +648,12 @@ func (r *reader) command(flags byte, size int) error {
 	return nil
 }
 
-// flush hands the current batch to Run and takes a fresh one. It returns false when ctx
-// ended while waiting for room.
+// flush hands the current batch to the handler (on this goroutine) and reuses it. It
+// returns false when ctx has ended.
 func (r *reader) flush() bool {
-	if r.deliver != nil {
-		r.deliver(r.b)
-		r.refreshDeadline()
-		return r.ctx.Err() == nil
-	}
-	select {
-	case r.out <- r.b:
-	case <-r.ctx.Done():
-		return false
-	}
-	r.b = r.get()
+	r.deliver(r.b)
 	r.refreshDeadline() // data is flowing: keep the liveness deadline ahead of it
-	return true
+	return r.ctx.Err() == nil
 }
 
 // refreshDeadline moves the read deadline to 3 heartbeats from now. It is called once
@@ -698,15 +664,7 @@ func (r *reader) refreshDeadline() {
 	}
 }
 
-func (r *reader) get() *batch {
-	select {
-	case b := <-r.free:
-		return b
-	default:
-		o := &r.s.opts
-		return &batch{
-			msgs:  make([]Message, 0, o.BatchMessages),
-			arena: make([]byte, 0, o.BatchBytes),
-		}
-	}
+func (r *reader) newBatch() *batch {
+	o := &r.s.opts
+	return &batch{msgs: make([]Message, 0, o.BatchMessages), arena: make([]byte, 0, o.BatchBytes)}
 }
