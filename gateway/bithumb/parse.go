@@ -22,12 +22,6 @@ var (
 	simpleKeys = keys{"ty", "cd", "tms", "ttms", "tp", "tv", "ab", "sid", "obu", "ap", "bp", "as", "bs"}
 )
 
-// FNV-1a 64 parameters for content keys.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
 // Parser normalizes Bithumb frames of either API. It is owned by one goroutine.
 type Parser struct {
 	p    fastjson.Parser
@@ -48,12 +42,9 @@ func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
 
 // Parse normalizes one frame of either API (see the package doc).
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) > adapter.MaxFrameBytes {
-		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
-	}
-	v, err := ps.p.ParseBytes(frame)
+	v, err := adapter.ParseFrame(&ps.p, frame)
 	if err != nil {
-		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+		return adapter.ResultData, err
 	}
 	if v.Type() == fastjson.TypeArray { // new API SIMPLE_LIST / JSON_LIST
 		arr, _ := v.Array()
@@ -126,12 +117,6 @@ func (ps *Parser) object(v *fastjson.Value, recvNs int64, out *adapter.Batch) (a
 	return adapter.ResultData, fmt.Errorf("%w: message without type", adapter.ErrMalformed)
 }
 
-// fail drops the half-built record and returns err.
-func fail(out *adapter.Batch, err error) error {
-	out.Drop()
-	return err
-}
-
 // hash folds one field text into the content key.
 func (ps *Parser) hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
 
@@ -141,9 +126,9 @@ func (ps *Parser) start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.B
 	r := out.Next()
 	r.Kind, r.Exchange, r.TsRecv = kind, wire.Bithumb, recvNs
 	if err := ps.syms.Resolve(r, sym, instrument); err != nil {
-		return nil, fail(out, err)
+		return nil, adapter.Fail(out, err)
 	}
-	ps.h = fnvOffset
+	ps.h = adapter.FNVOffset64
 	ps.hash(sym)
 	return r, nil
 }
@@ -209,16 +194,16 @@ func (ps *Parser) trade(v *fastjson.Value, k *keys, recvNs int64, out *adapter.B
 		return err
 	}
 	if r.Seq, err = ps.rd.UintAt(v, k.seqID); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.TsExchange, err = ps.ts(v, k.tradeTs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.dec(v, k.price); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Size, err = ps.dec(v, k.volume); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	switch ab := v.GetStringBytes(k.askBid); string(ab) {
 	case "ASK":
@@ -226,7 +211,7 @@ func (ps *Parser) trade(v *fastjson.Value, k *keys, recvNs int64, out *adapter.B
 	case "BID":
 		r.Side = wire.SideBuy
 	default:
-		return fail(out, fmt.Errorf("%w: %s %q, want ASK or BID", adapter.ErrMalformed, k.askBid, ab))
+		return adapter.Fail(out, fmt.Errorf("%w: %s %q, want ASK or BID", adapter.ErrMalformed, k.askBid, ab))
 	}
 	return nil
 }
@@ -242,13 +227,13 @@ func (ps *Parser) ticker(v *fastjson.Value, k *keys, recvNs int64, out *adapter.
 	}
 	r.Flags |= wire.FlagNoSeq
 	if r.TsExchange, err = ps.ts(v, k.ts); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.dec(v, k.price); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Size, err = ps.dec(v, k.volume); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	r.Seq = ps.h
 	return nil
@@ -265,28 +250,28 @@ func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 	}
 	r.Flags |= wire.FlagNoSeq
 	if r.TsExchange, err = ps.ts(v, k.ts); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	units, err := array(v, k.units)
 	if err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	for _, u := range units {
 		if u.Type() != fastjson.TypeObject {
-			return fail(out, fmt.Errorf("%w: orderbook unit is %s, want object", adapter.ErrMalformed, u.Type()))
+			return adapter.Fail(out, fmt.Errorf("%w: orderbook unit is %s, want object", adapter.ErrMalformed, u.Type()))
 		}
 		var ask, bid wire.Level
 		if ask.Price, err = ps.dec(u, k.ap); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if ask.Size, err = ps.dec(u, k.as); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if bid.Price, err = ps.dec(u, k.bp); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if bid.Size, err = ps.dec(u, k.bs); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if !ask.Price.IsZero() { // price 0: a padding unit
 			r.Asks = append(r.Asks, ask)
@@ -337,15 +322,15 @@ func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batc
 		r.Flags |= wire.FlagNoSeq
 		dtm, err := adapter.StringAt(it, "contDtm")
 		if err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if r.TsExchange, err = adapter.ISONs(dtm, adapter.KST); err != nil {
-			return fail(out, fmt.Errorf("contDtm: %w", err))
+			return adapter.Fail(out, fmt.Errorf("contDtm: %w", err))
 		}
 		ps.hash(dtm)
 		gb, err := ps.raw(it, "buySellGb")
 		if err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		switch string(gb) {
 		case "1":
@@ -353,13 +338,13 @@ func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batc
 		case "2":
 			r.Side = wire.SideBuy
 		default:
-			return fail(out, fmt.Errorf("%w: buySellGb %q, want 1 or 2", adapter.ErrMalformed, gb))
+			return adapter.Fail(out, fmt.Errorf("%w: buySellGb %q, want 1 or 2", adapter.ErrMalformed, gb))
 		}
 		if r.Price, err = ps.dec(it, "contPrice"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if r.Size, err = ps.dec(it, "contQty"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		ps.hash(strconv.AppendInt(ps.num[:0], int64(i), 10))
 		r.Seq = ps.h
@@ -411,7 +396,7 @@ func (ps *Parser) legacyBook(c *fastjson.Value, recvNs int64, out *adapter.Batch
 	r.Flags |= wire.FlagNoSeq
 	if c.Exists("datetime") {
 		if r.TsExchange, err = ps.ts(c, "datetime"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 	}
 	for _, side := range [...]struct {
@@ -420,12 +405,12 @@ func (ps *Parser) legacyBook(c *fastjson.Value, recvNs int64, out *adapter.Batch
 	}{{"bids", &r.Bids}, {"asks", &r.Asks}} {
 		levels, err := array(c, side.key)
 		if err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		for _, lv := range levels {
 			l, err := ps.level(lv)
 			if err != nil {
-				return fail(out, fmt.Errorf("%s: %w", side.key, err))
+				return adapter.Fail(out, fmt.Errorf("%s: %w", side.key, err))
 			}
 			*side.dst = append(*side.dst, l)
 		}
@@ -442,7 +427,7 @@ func (ps *Parser) depth(c *fastjson.Value, recvNs int64, out *adapter.Batch) err
 		}
 		return err
 	}
-	ps.h = fnvOffset
+	ps.h = adapter.FNVOffset64
 	ts, err := ps.ts(c, "datetime")
 	if err != nil {
 		return err
@@ -517,18 +502,18 @@ func (ps *Parser) legacyTicker(c *fastjson.Value, recvNs int64, out *adapter.Bat
 	}
 	r.Flags |= wire.FlagNoSeq
 	if _, err := ps.raw(c, "tickType"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	date, err := adapter.StringAt(c, "date")
 	if err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	tm, err := adapter.StringAt(c, "time")
 	if err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if len(date) != 8 || len(tm) != 6 {
-		return fail(out, fmt.Errorf("%w: date %q time %q, want YYYYMMDD HHMMSS", adapter.ErrMalformed, date, tm))
+		return adapter.Fail(out, fmt.Errorf("%w: date %q time %q, want YYYYMMDD HHMMSS", adapter.ErrMalformed, date, tm))
 	}
 	ps.hash(date)
 	ps.hash(tm)
@@ -541,14 +526,14 @@ func (ps *Parser) legacyTicker(c *fastjson.Value, recvNs int64, out *adapter.Bat
 	copy(d[17:19], tm[4:6])
 	d[4], d[7], d[10], d[13], d[16] = '-', '-', ' ', ':', ':'
 	if r.TsExchange, err = adapter.ISONs(d, adapter.KST); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.dec(c, "closePrice"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if c.Exists("volume") {
 		if _, err := ps.raw(c, "volume"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 	}
 	r.Seq = ps.h

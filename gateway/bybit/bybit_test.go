@@ -2,6 +2,7 @@ package bybit
 
 import (
 	"encoding/json"
+	"hash/fnv"
 	"strings"
 	"testing"
 
@@ -51,6 +52,13 @@ func TestSeqMapping(t *testing.T) {
 	if fnv64a([]byte("a")) != 0xaf63dc4c8601ec8c {
 		t.Fatalf("fnv64a(a) = %#x", fnv64a([]byte("a")))
 	}
+}
+
+// fnv64a is FNV-1a 64 of b computed independently of the adapter (hash/fnv).
+func fnv64a(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
 }
 
 func TestPlan(t *testing.T) {

@@ -21,12 +21,6 @@ var (
 	simpleKeys = keys{"ty", "cd", "tms", "ttms", "tp", "tv", "ab", "sid", "obu", "ap", "bp", "as", "bs"}
 )
 
-// FNV-1a 64 parameters for content keys.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
 // Parser normalizes Upbit frames. It is owned by one goroutine.
 type Parser struct {
 	p    fastjson.Parser
@@ -46,12 +40,9 @@ func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
 // Parse normalizes one frame (text or binary): a data object, a SIMPLE_LIST/JSON_LIST
 // array of them, {"status":"UP"} (control) or {"error":{...}} (error).
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) > adapter.MaxFrameBytes {
-		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
-	}
-	v, err := ps.p.ParseBytes(frame)
+	v, err := adapter.ParseFrame(&ps.p, frame)
 	if err != nil {
-		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
+		return adapter.ResultData, err
 	}
 	if v.Type() == fastjson.TypeArray {
 		arr, _ := v.Array()
@@ -100,12 +91,6 @@ func (ps *Parser) object(v *fastjson.Value, recvNs int64, out *adapter.Batch) (a
 	return adapter.ResultData, fmt.Errorf("%w: upbit type %q", adapter.ErrUnsupported, typ)
 }
 
-// fail drops the half-built record and returns err.
-func fail(out *adapter.Batch, err error) error {
-	out.Drop()
-	return err
-}
-
 // hash folds one field text into the content key.
 func (ps *Parser) hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
 
@@ -118,9 +103,9 @@ func (ps *Parser) start(v *fastjson.Value, k *keys, kind wire.Kind, recvNs int64
 	r := out.Next()
 	r.Kind, r.Exchange, r.TsRecv = kind, wire.Upbit, recvNs
 	if err := ps.syms.Resolve(r, code, instrument); err != nil {
-		return nil, fail(out, err)
+		return nil, adapter.Fail(out, err)
 	}
-	ps.h = fnvOffset
+	ps.h = adapter.FNVOffset64
 	ps.hash(code)
 	return r, nil
 }
@@ -169,16 +154,16 @@ func (ps *Parser) trade(v *fastjson.Value, k *keys, recvNs int64, out *adapter.B
 		return err
 	}
 	if r.Seq, err = ps.rd.UintAt(v, k.seqID); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.TsExchange, err = ps.ts(v, k.tradeTs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.dec(v, k.price); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Size, err = ps.dec(v, k.volume); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	switch ab := v.GetStringBytes(k.askBid); string(ab) {
 	case "ASK":
@@ -186,7 +171,7 @@ func (ps *Parser) trade(v *fastjson.Value, k *keys, recvNs int64, out *adapter.B
 	case "BID":
 		r.Side = wire.SideBuy
 	default:
-		return fail(out, fmt.Errorf("%w: %s %q, want ASK or BID", adapter.ErrMalformed, k.askBid, ab))
+		return adapter.Fail(out, fmt.Errorf("%w: %s %q, want ASK or BID", adapter.ErrMalformed, k.askBid, ab))
 	}
 	return nil
 }
@@ -198,13 +183,13 @@ func (ps *Parser) ticker(v *fastjson.Value, k *keys, recvNs int64, out *adapter.
 	}
 	r.Flags |= wire.FlagNoSeq
 	if r.TsExchange, err = ps.ts(v, k.ts); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.dec(v, k.price); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Size, err = ps.dec(v, k.volume); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	r.Seq = ps.h
 	return nil
@@ -217,35 +202,35 @@ func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 	}
 	r.Flags |= wire.FlagNoSeq
 	if r.TsExchange, err = ps.ts(v, k.ts); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	uv := v.Get(k.units)
 	if uv == nil {
-		return fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, k.units))
+		return adapter.Fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, k.units))
 	}
 	units, err := uv.Array()
 	if err != nil {
-		return fail(out, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, k.units, uv.Type()))
+		return adapter.Fail(out, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, k.units, uv.Type()))
 	}
 	if len(units) > wire.MaxLevels {
-		return fail(out, fmt.Errorf("%w: %d orderbook units", adapter.ErrMalformed, len(units)))
+		return adapter.Fail(out, fmt.Errorf("%w: %d orderbook units", adapter.ErrMalformed, len(units)))
 	}
 	for _, u := range units {
 		if u.Type() != fastjson.TypeObject {
-			return fail(out, fmt.Errorf("%w: orderbook unit is %s, want object", adapter.ErrMalformed, u.Type()))
+			return adapter.Fail(out, fmt.Errorf("%w: orderbook unit is %s, want object", adapter.ErrMalformed, u.Type()))
 		}
 		var ask, bid wire.Level
 		if ask.Price, err = ps.dec(u, k.ap); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if ask.Size, err = ps.dec(u, k.as); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if bid.Price, err = ps.dec(u, k.bp); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if bid.Size, err = ps.dec(u, k.bs); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if !ask.Price.IsZero() { // price 0: a padding unit
 			r.Asks = append(r.Asks, ask)
