@@ -201,7 +201,6 @@ func (ps *Parser) seqID(it *fastjson.Value, r *wire.Record) error {
 	return err
 }
 
-
 func (ps *Parser) bbo(it *fastjson.Value, sym []byte, recvNs int64, out *adapter.Batch) error {
 	r, err := ps.start(it, sym, wire.KindBBO, recvNs, out)
 	if err != nil {
