@@ -91,40 +91,8 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 	}
 	g := &Gateway{cfg: gc, log: log.With("gateway", gc.ID), buf: make([]byte, 0, 64<<10), noMetrics: opts.NoMetrics || opts.Bind != "",
 		waitSubs: opts.WaitSubscribers, waitTimeout: opts.WaitTimeout}
-	names := make([]string, 0, len(gc.Feeds))
-	for name := range gc.Feeds {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		feed := gc.Feeds[name]
-		ex, err := wire.ParseExchange(name)
-		if err != nil {
-			return nil, err
-		}
-		a, err := Adapter(ex)
-		if err != nil {
-			return nil, err
-		}
-		subs, err := feedSubs(feed)
-		if err != nil {
-			return nil, fmt.Errorf("gateway %s: %s: %w", gc.ID, name, err)
-		}
-		plans, err := a.Plan(feed.WSURL, subs)
-		if err != nil {
-			return nil, fmt.Errorf("gateway %s: %s: planning connections: %w", gc.ID, name, err)
-		}
-		for _, plan := range plans {
-			s, err := session.New(session.Options{Adapter: a, Plan: plan, Subs: plansSubs(subs, plan),
-				RESTURL: feed.RESTURL, StaleAfter: feed.StaleAfter, MinBackoff: opts.MinBackoff, MaxBackoff: opts.MaxBackoff,
-				RefreshEvery: opts.RefreshEvery},
-				g.publish, g.log)
-			if err != nil {
-				return nil, fmt.Errorf("gateway %s: %s: %w", gc.ID, name, err)
-			}
-			g.sessions = append(g.sessions, s)
-			g.names = append(g.names, name)
-		}
+	if err := g.addSessions(gc, opts); err != nil {
+		return nil, err
 	}
 	bind := gc.BindEndpoint()
 	if opts.Bind != "" {
@@ -132,18 +100,9 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 	}
 	bo := busOptions(&topo.Bus)
 	if c := gc.Curve; c != nil {
-		secret, allowed, err := c.Keys()
-		if err != nil {
+		if err := curveOptions(c, &bo, &opts.Journal); err != nil {
 			return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
 		}
-		bo.Curve = &bus.CurveServer{Secret: secret, Allowed: allowed}
-		// The journal's retransmit endpoint takes the same keys: only allow-listed
-		// receivers can fetch, and the records travel encrypted.
-		jc := &zmtp.Curve{Server: true, Secret: secret, Public: zmtp.PublicFromSecret(secret)}
-		if len(allowed) > 0 { // as the bus: an empty list admits any client key
-			jc.Allow = func(k zmtp.Key) bool { return slices.Contains(allowed, k) }
-		}
-		opts.Journal.Curve = jc
 	}
 	g.pub, err = bus.NewPublisher(bind, bo, g.log)
 	if err != nil {
@@ -176,6 +135,64 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 		}
 	}
 	return g, nil
+}
+
+// addSessions plans each feed's connections (feeds in name order) and makes one session
+// per connection plan.
+func (g *Gateway) addSessions(gc *config.Gateway, opts Options) error {
+	names := make([]string, 0, len(gc.Feeds))
+	for name := range gc.Feeds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		feed := gc.Feeds[name]
+		ex, err := wire.ParseExchange(name)
+		if err != nil {
+			return err
+		}
+		a, err := Adapter(ex)
+		if err != nil {
+			return err
+		}
+		subs, err := feedSubs(feed)
+		if err != nil {
+			return fmt.Errorf("gateway %s: %s: %w", gc.ID, name, err)
+		}
+		plans, err := a.Plan(feed.WSURL, subs)
+		if err != nil {
+			return fmt.Errorf("gateway %s: %s: planning connections: %w", gc.ID, name, err)
+		}
+		for _, plan := range plans {
+			s, err := session.New(session.Options{Adapter: a, Plan: plan, Subs: plansSubs(subs, plan),
+				RESTURL: feed.RESTURL, StaleAfter: feed.StaleAfter, MinBackoff: opts.MinBackoff, MaxBackoff: opts.MaxBackoff,
+				RefreshEvery: opts.RefreshEvery},
+				g.publish, g.log)
+			if err != nil {
+				return fmt.Errorf("gateway %s: %s: %w", gc.ID, name, err)
+			}
+			g.sessions = append(g.sessions, s)
+			g.names = append(g.names, name)
+		}
+	}
+	return nil
+}
+
+// curveOptions sets CURVE on the bus options and on the journal's retransmit endpoint,
+// which takes the same keys: only allow-listed receivers can fetch, and the records
+// travel encrypted.
+func curveOptions(c *config.GatewayCurve, bo *bus.Options, jo *journal.ServerOptions) error {
+	secret, allowed, err := c.Keys()
+	if err != nil {
+		return err
+	}
+	bo.Curve = &bus.CurveServer{Secret: secret, Allowed: allowed}
+	jc := &zmtp.Curve{Server: true, Secret: secret, Public: zmtp.PublicFromSecret(secret)}
+	if len(allowed) > 0 { // as the bus: an empty list admits any client key
+		jc.Allow = func(k zmtp.Key) bool { return slices.Contains(allowed, k) }
+	}
+	jo.Curve = jc
+	return nil
 }
 
 // busOptions maps the topology's bus section to publisher options.

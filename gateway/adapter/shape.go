@@ -110,7 +110,7 @@ func (c *Conv) Failed() bool { return c.failed }
 
 // Uint is Reader.Uint of a Shape value.
 func (c *Conv) Uint(b []byte) uint64 {
-	n, ok := parseUint(b)
+	n, ok := ParseID(b)
 	c.failed = c.failed || !ok
 	return n
 }

@@ -80,45 +80,7 @@ func streams(s adapter.Sub) ([]string, error) {
 // SUBSCRIBE frames on the combined-stream endpoint (wsURL, e.g.
 // wss://stream.binance.com:9443/stream).
 func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, error) {
-	var plans []adapter.ConnPlan
-	var cur *adapter.ConnPlan
-	var params []string
-	id := 0
-	flush := func() {
-		if len(params) == 0 {
-			return
-		}
-		id++
-		cur.Subscribe = append(cur.Subscribe, subscribeFrame(params, id))
-		params = params[:0]
-	}
-	n := 0
-	for _, s := range subs {
-		names, err := streams(s)
-		if err != nil {
-			return nil, err
-		}
-		if cur == nil || n+len(names) > a.Limits().MaxSubsPerConn {
-			if cur != nil {
-				flush()
-			}
-			plans = append(plans, adapter.ConnPlan{URL: wsURL})
-			cur = &plans[len(plans)-1]
-			n = 0
-		}
-		cur.Symbols = append(cur.Symbols, s.Symbol)
-		for _, name := range names {
-			params = append(params, name)
-			n++
-			if len(params) == maxParamsPerFrame {
-				flush()
-			}
-		}
-	}
-	if cur != nil {
-		flush()
-	}
-	return plans, nil
+	return adapter.Pack(wsURL, subs, a.Limits().MaxSubsPerConn, maxParamsPerFrame, streams, subscribeFrame)
 }
 
 func subscribeFrame(params []string, id int) []byte {

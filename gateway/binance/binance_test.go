@@ -13,15 +13,7 @@ import (
 
 const cases = "testdata/cases.txt"
 
-func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
-
-func TestSamplesAllChecked(t *testing.T) {
-	adaptertest.RequireSamples(t, "binance", cases, "depthSnapshot-1.json") // REST: TestSnapshotSample
-}
-
-func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
-
-func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases, "depthSnapshot-1.json") } // REST: TestSnapshotSample
 
 func TestSnapshotSample(t *testing.T) {
 	body, err := os.ReadFile(filepath.Join(adaptertest.SamplesDir, "depthSnapshot-1.json"))
@@ -98,13 +90,4 @@ func TestPlan(t *testing.T) {
 
 func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
 
-// treeParser is the parser without its fast path: FuzzSame's reference.
-type treeParser struct{ Parser }
-
-func (p *treeParser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	return p.parseTree(frame, recvNs, out)
-}
-
-func FuzzSame(f *testing.F) {
-	adaptertest.FuzzSame(f, New(), cases, func() adapter.Parser { return &treeParser{} })
-}
+func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), cases, (*Parser).parseTree) }

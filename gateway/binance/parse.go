@@ -66,15 +66,9 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) > adapter.MaxFrameBytes {
-		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
-	}
-	v, err := ps.p.ParseBytes(frame)
+	v, err := adapter.ParseObject(&ps.p, frame)
 	if err != nil {
-		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	if v.Type() != fastjson.TypeObject {
-		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+		return adapter.ResultData, err
 	}
 	if d := v.Get("data"); d != nil {
 		v = d
@@ -126,34 +120,28 @@ func (ps *Parser) resolve(r *wire.Record, sym []byte, recvNs int64) error {
 	return ps.syms.Resolve(r, sym, adapter.InstrumentConcat)
 }
 
-// fail drops the half-built record and returns err.
-func fail(out *adapter.Batch, err error) error {
-	out.Drop()
-	return err
-}
-
 func (ps *Parser) bookTicker(recvNs int64, out *adapter.Batch) error {
 	f := &ps.f
 	r := out.Next()
 	r.Kind = wire.KindBBO
 	var err error
 	if err = ps.header(r, recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.rd.Uint(f['u'], "u"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.BidPx, err = ps.rd.Decimal(f['b'], "b"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.BidSz, err = ps.rd.Decimal(f['B'], "B"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.AskPx, err = ps.rd.Decimal(f['a'], "a"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.AskSz, err = ps.rd.Decimal(f['A'], "A"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	return nil
 }
@@ -164,30 +152,30 @@ func (ps *Parser) trade(recvNs int64, out *adapter.Batch, idKey byte, idName str
 	r.Kind = wire.KindTrade
 	var err error
 	if err = ps.header(r, recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.rd.Uint(f[idKey], idName); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.TsExchange, err = ps.rd.Epoch(f['T'], "T", time.Millisecond); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.rd.Decimal(f['p'], "p"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Size, err = ps.rd.Decimal(f['q'], "q"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	m := f['m']
 	switch {
 	case m == nil:
-		return fail(out, fmt.Errorf("%w: missing m", adapter.ErrMalformed))
+		return adapter.Fail(out, fmt.Errorf("%w: missing m", adapter.ErrMalformed))
 	case m.Type() == fastjson.TypeTrue:
 		r.Side = wire.SideSell // the buyer was the maker: the taker sold
 	case m.Type() == fastjson.TypeFalse:
 		r.Side = wire.SideBuy
 	default:
-		return fail(out, fmt.Errorf("%w: m is %s, want bool", adapter.ErrMalformed, m.Type()))
+		return adapter.Fail(out, fmt.Errorf("%w: m is %s, want bool", adapter.ErrMalformed, m.Type()))
 	}
 	return nil
 }
@@ -198,25 +186,25 @@ func (ps *Parser) depth(recvNs int64, out *adapter.Batch) error {
 	r.Kind = wire.KindBookDelta
 	var err error
 	if err = ps.header(r, recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.TsExchange, err = ps.rd.Epoch(f['E'], "E", time.Millisecond); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.SeqFirst, err = ps.rd.Uint(f['U'], "U"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.rd.Uint(f['u'], "u"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.SeqFirst > r.Seq {
-		return fail(out, fmt.Errorf("%w: U %d > u %d", adapter.ErrMalformed, r.SeqFirst, r.Seq))
+		return adapter.Fail(out, fmt.Errorf("%w: U %d > u %d", adapter.ErrMalformed, r.SeqFirst, r.Seq))
 	}
 	if r.Bids, err = ps.rd.Levels(r.Bids, f['b'], "b"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Asks, err = ps.rd.Levels(r.Asks, f['a'], "a"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	return nil
 }
@@ -231,16 +219,16 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	r := out.Next()
 	r.Kind, r.Exchange, r.TsRecv = wire.KindBookSnapshot, wire.Binance, recvNs
 	if err := ps.syms.Resolve(r, bytes.ToUpper([]byte(symbol)), adapter.InstrumentConcat); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(v, "lastUpdateId"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Bids, err = ps.rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Asks, err = ps.rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	return nil
 }

@@ -262,7 +262,7 @@ func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
 func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection (either API).
-func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+func (*Adapter) NewParser() adapter.Parser { return newParser() }
 
 // identity is how Bithumb identifies each kind of event (the package doc's table).
 var identity = adapter.Identities{

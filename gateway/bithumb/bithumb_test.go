@@ -2,7 +2,6 @@ package bithumb
 
 import (
 	"errors"
-	"hash/fnv"
 	"strings"
 	"testing"
 
@@ -13,54 +12,32 @@ import (
 
 const cases = "testdata/cases.txt"
 
-func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
-
-func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "bithumb", cases) }
-
-func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
-
-func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
-
-// contentKey is the documented content key computed independently: FNV-1a 64 over each
-// field text followed by a 0xff byte.
-func contentKey(fields ...string) uint64 {
-	h := fnv.New64a()
-	for _, f := range fields {
-		h.Write([]byte(f))
-		h.Write([]byte{0xff})
-	}
-	return h.Sum64()
-}
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
 
 func parse(t *testing.T, frame string) []wire.Record {
-	t.Helper()
-	var out adapter.Batch
-	if _, err := New().NewParser().Parse([]byte(frame), 1, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out.Records[:out.Len()]
+	return adaptertest.ParseAll(t, New().NewParser(), frame)
 }
 
 func TestContentKeys(t *testing.T) {
 	tx := parse(t, `{"type":"transaction","content":{"list":[{"symbol":"BTC_KRW","buySellGb":"1","contPrice":"10579000","contQty":"0.01","contDtm":"2022-01-25 17:13:46.366317"},{"symbol":"BTC_KRW","buySellGb":"1","contPrice":"10579000","contQty":"0.01","contDtm":"2022-01-25 17:13:46.366317"}]}}`)
-	k0 := contentKey("BTC_KRW", "2022-01-25 17:13:46.366317", "1", "10579000", "0.01", "0")
-	k1 := contentKey("BTC_KRW", "2022-01-25 17:13:46.366317", "1", "10579000", "0.01", "1")
+	k0 := adaptertest.ContentKey("BTC_KRW", "2022-01-25 17:13:46.366317", "1", "10579000", "0.01", "0")
+	k1 := adaptertest.ContentKey("BTC_KRW", "2022-01-25 17:13:46.366317", "1", "10579000", "0.01", "1")
 	if len(tx) != 2 || tx[0].Seq != k0 || tx[1].Seq != k1 || tx[0].Flags&wire.FlagNoSeq == 0 {
 		t.Fatalf("transaction keys %x %x, want %x %x", tx[0].Seq, tx[1].Seq, k0, k1)
 	}
 	depth := parse(t, `{"type":"orderbookdepth","content":{"list":[{"symbol":"BTC_KRW","orderType":"ask","price":"1","quantity":"2"},{"symbol":"ETH_KRW","orderType":"bid","price":"3","quantity":"0"}],"datetime":"1628835823604483"}}`)
 	msg := []string{"1628835823604483", "BTC_KRW", "ask", "1", "2", "ETH_KRW", "bid", "3", "0"}
-	if len(depth) != 2 || depth[0].Seq != contentKey(append(msg, "BTC_KRW")...) || depth[1].Seq != contentKey(append(msg, "ETH_KRW")...) {
+	if len(depth) != 2 || depth[0].Seq != adaptertest.ContentKey(append(msg, "BTC_KRW")...) || depth[1].Seq != adaptertest.ContentKey(append(msg, "ETH_KRW")...) {
 		t.Fatalf("depth keys %x %x", depth[0].Seq, depth[1].Seq)
 	}
 	tk := parse(t, `{"type":"ticker","content":{"symbol":"UNI_KRW","tickType":"24H","date":"20210811","time":"132017","closePrice":"34010","volume":"1359398.4"}}`)
-	if tk[0].Seq != contentKey("UNI_KRW", "24H", "20210811", "132017", "34010", "1359398.4") {
+	if tk[0].Seq != adaptertest.ContentKey("UNI_KRW", "24H", "20210811", "132017", "34010", "1359398.4") {
 		t.Fatalf("ticker key %x", tk[0].Seq)
 	}
 	// The same new-API book in DEFAULT and SIMPLE keys, SNAPSHOT or REALTIME: one key.
 	a := parse(t, `{"type":"orderbook","code":"KRW-BTC","timestamp":1727163842716,"orderbook_units":[{"ask_price":2,"bid_price":1,"ask_size":0.5,"bid_size":3}],"stream_type":"SNAPSHOT"}`)
 	b := parse(t, `{"ty":"orderbook","cd":"KRW-BTC","tms":1727163842716,"obu":[{"ap":2,"bp":1,"as":0.5,"bs":3}],"st":"REALTIME"}`)
-	if a[0].Seq != b[0].Seq || a[0].Seq != contentKey("KRW-BTC", "1727163842716", "2", "0.5", "1", "3") {
+	if a[0].Seq != b[0].Seq || a[0].Seq != adaptertest.ContentKey("KRW-BTC", "1727163842716", "2", "0.5", "1", "3") {
 		t.Fatalf("book keys %x %x", a[0].Seq, b[0].Seq)
 	}
 }

@@ -152,47 +152,13 @@ func topics(s adapter.Sub) ([]string, error) {
 // at most 10 topics, on the spot endpoint wsURL (wss://stream.bybit.com/v5/public/spot).
 // Symbols are Bybit's ("BTCUSDT").
 func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, error) {
-	var plans []adapter.ConnPlan
-	var cur *adapter.ConnPlan
-	var args []string
-	id := 0
-	flush := func() {
-		if len(args) > 0 {
-			id++
-			cur.Subscribe = append(cur.Subscribe, frame("subscribe", strconv.Itoa(id), args))
-			args = args[:0]
-		}
-	}
-	n := 0
-	for _, s := range subs {
+	return adapter.Pack(wsURL, subs, maxTopicsPerConn, maxArgsPerFrame, func(s adapter.Sub) ([]string, error) {
 		names, err := topics(s)
-		if err != nil {
-			return nil, err
+		if err == nil && len(names) > maxTopicsPerConn {
+			err = fmt.Errorf("bybit: %s needs %d topics, more than one connection carries", s.Symbol, len(names))
 		}
-		if len(names) > maxTopicsPerConn {
-			return nil, fmt.Errorf("bybit: %s needs %d topics, more than one connection carries", s.Symbol, len(names))
-		}
-		if cur == nil || n+len(names) > maxTopicsPerConn {
-			if cur != nil {
-				flush()
-			}
-			plans = append(plans, adapter.ConnPlan{URL: wsURL})
-			cur = &plans[len(plans)-1]
-			n = 0
-		}
-		cur.Symbols = append(cur.Symbols, s.Symbol)
-		for _, name := range names {
-			args = append(args, name)
-			n++
-			if len(args) == maxArgsPerFrame {
-				flush()
-			}
-		}
-	}
-	if cur != nil {
-		flush()
-	}
-	return plans, nil
+		return names, err
+	}, func(args []string, n int) []byte { return frame("subscribe", strconv.Itoa(n), args) })
 }
 
 // frame builds {"req_id":id,"op":op,"args":[...]}.

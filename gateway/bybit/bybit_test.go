@@ -2,6 +2,7 @@ package bybit
 
 import (
 	"encoding/json"
+	"hash/fnv"
 	"strings"
 	"testing"
 
@@ -12,13 +13,7 @@ import (
 
 const cases = "testdata/cases.txt"
 
-func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
-
-func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "bybit", cases) }
-
-func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
-
-func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
 
 // TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and
 // FlagSeqReset (a snapshot with u = 1: Bybit's service-restart snapshot, orderbook.1
@@ -57,6 +52,13 @@ func TestSeqMapping(t *testing.T) {
 	if fnv64a([]byte("a")) != 0xaf63dc4c8601ec8c {
 		t.Fatalf("fnv64a(a) = %#x", fnv64a([]byte("a")))
 	}
+}
+
+// fnv64a is FNV-1a 64 of b computed independently of the adapter (hash/fnv).
+func fnv64a(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
 }
 
 func TestPlan(t *testing.T) {
@@ -120,13 +122,4 @@ func TestPlan(t *testing.T) {
 
 func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
 
-// treeParser is the parser without its fast path: FuzzSame's reference.
-type treeParser struct{ Parser }
-
-func (p *treeParser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	return p.parseTree(frame, recvNs, out)
-}
-
-func FuzzSame(f *testing.F) {
-	adaptertest.FuzzSame(f, New(), cases, func() adapter.Parser { return &treeParser{} })
-}
+func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), cases, (*Parser).parseTree) }

@@ -61,15 +61,9 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) > adapter.MaxFrameBytes {
-		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
-	}
-	v, err := ps.p.ParseBytes(frame)
+	v, err := adapter.ParseObject(&ps.p, frame)
 	if err != nil {
-		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	if v.Type() != fastjson.TypeObject {
-		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+		return adapter.ResultData, err
 	}
 	tv := v.Get("topic")
 	if tv == nil {
@@ -125,12 +119,6 @@ func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 	return ps.syms.Resolve(r, sym, adapter.InstrumentConcat)
 }
 
-// fail drops the half-built record and returns err.
-func fail(out *adapter.Batch, err error) error {
-	out.Drop()
-	return err
-}
-
 // object returns v's "data" object.
 func object(v *fastjson.Value) (*fastjson.Value, error) {
 	d := v.Get("data")
@@ -150,10 +138,10 @@ func (ps *Parser) start(v, d *fastjson.Value, symKey string, k wire.Kind, recvNs
 	r := out.Next()
 	r.Kind = k
 	if err := ps.header(r, sym, recvNs); err != nil {
-		return nil, fail(out, err)
+		return nil, adapter.Fail(out, err)
 	}
 	if r.TsExchange, err = ps.rd.EpochAt(v, "ts", time.Millisecond); err != nil {
-		return nil, fail(out, err)
+		return nil, adapter.Fail(out, err)
 	}
 	return r, nil
 }
@@ -165,27 +153,6 @@ func (ps *Parser) updateID(d *fastjson.Value) (uint64, error) {
 		err = fmt.Errorf("%w: u is 0", adapter.ErrMalformed)
 	}
 	return u, err
-}
-
-// top reads the best level of a side ([[px, sz], ...]).
-func (ps *Parser) top(d *fastjson.Value, field string) (px, sz wire.Decimal, err error) {
-	v := d.Get(field)
-	if v == nil {
-		return px, sz, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, field)
-	}
-	lv, err := v.Array()
-	if err != nil || len(lv) == 0 {
-		return px, sz, fmt.Errorf("%w: %s has no level", adapter.ErrMalformed, field)
-	}
-	pair, err := lv[0].Array()
-	if err != nil || len(pair) < 2 {
-		return px, sz, fmt.Errorf("%w: %s level is not [price, size]", adapter.ErrMalformed, field)
-	}
-	if px, err = ps.rd.Decimal(pair[0], field); err != nil {
-		return px, sz, err
-	}
-	sz, err = ps.rd.Decimal(pair[1], field)
-	return px, sz, err
 }
 
 // bbo normalizes an orderbook.1 snapshot.
@@ -202,14 +169,14 @@ func (ps *Parser) bbo(v *fastjson.Value, recvNs int64, out *adapter.Batch) error
 		return err
 	}
 	if r.Seq, err = ps.updateID(d); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	seqReset(r)
-	if r.BidPx, r.BidSz, err = ps.top(d, "b"); err != nil {
-		return fail(out, err)
+	if r.BidPx, r.BidSz, err = ps.rd.Top(d, "b"); err != nil {
+		return adapter.Fail(out, err)
 	}
-	if r.AskPx, r.AskSz, err = ps.top(d, "a"); err != nil {
-		return fail(out, err)
+	if r.AskPx, r.AskSz, err = ps.rd.Top(d, "a"); err != nil {
+		return adapter.Fail(out, err)
 	}
 	return nil
 }
@@ -234,7 +201,7 @@ func (ps *Parser) book(v *fastjson.Value, recvNs int64, out *adapter.Batch) erro
 		return err
 	}
 	if r.Seq, err = ps.updateID(d); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if k == wire.KindBookDelta {
 		r.SeqFirst = r.Seq // u is consecutive: one update id per push
@@ -242,10 +209,10 @@ func (ps *Parser) book(v *fastjson.Value, recvNs int64, out *adapter.Batch) erro
 		seqReset(r)
 	}
 	if r.Bids, err = ps.rd.Levels(r.Bids, d.Get("b"), "b"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Asks, err = ps.rd.Levels(r.Asks, d.Get("a"), "a"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	return nil
 }
@@ -257,36 +224,6 @@ func seqReset(r *wire.Record) {
 	if r.Seq == 1 {
 		r.Flags |= wire.FlagSeqReset
 	}
-}
-
-// fnv64a is FNV-1a 64 of b: the content key of events without a numeric id.
-func fnv64a(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
-}
-
-// decimalID parses a trade id of decimal digits that fits a uint64, without an error
-// value (a non-numeric id is expected, not a failure).
-func decimalID(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if n > (1<<64-1-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
 }
 
 // trades normalizes a publicTrade push: one record per trade.
@@ -315,30 +252,30 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	r := out.Next()
 	r.Kind = wire.KindTrade
 	if err := ps.header(r, sym, recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.TsExchange, err = ps.rd.EpochAt(it, "T", time.Millisecond); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	id, err := ps.rd.Raw(it.Get("i"))
 	if err != nil || len(id) == 0 {
-		return fail(out, fmt.Errorf("%w: trade id i missing or empty", adapter.ErrMalformed))
+		return adapter.Fail(out, fmt.Errorf("%w: trade id i missing or empty", adapter.ErrMalformed))
 	}
 	var ok bool
-	if r.Seq, ok = decimalID(id); !ok {
+	if r.Seq, ok = adapter.ParseID(id); !ok {
 		r.Flags |= wire.FlagNoSeq
-		r.Seq = fnv64a(id)
+		r.Seq = adapter.FNV64a(adapter.FNVOffset64, id)
 	}
 	if sq := it.Get("seq"); sq != nil {
 		if r.SeqFirst, err = ps.rd.Uint(sq, "seq"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 	}
 	if r.Price, err = ps.rd.DecimalAt(it, "p"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Size, err = ps.rd.DecimalAt(it, "v"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	switch side := it.GetStringBytes("S"); string(side) { // S is the taker's side
 	case "Buy":
@@ -346,7 +283,7 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	case "Sell":
 		r.Side = wire.SideSell
 	default:
-		return fail(out, fmt.Errorf("%w: trade side S %q", adapter.ErrMalformed, side))
+		return adapter.Fail(out, fmt.Errorf("%w: trade side S %q", adapter.ErrMalformed, side))
 	}
 	return nil
 }
@@ -383,7 +320,7 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	}
 	if cs := v.Get("cs"); cs != nil {
 		if r.Seq, err = ps.rd.Uint(cs, "cs"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 	} else {
 		r.Flags |= wire.FlagNoSeq
@@ -392,13 +329,13 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	if k == wire.KindBBO {
 		for i, dst := range [...]*wire.Decimal{&r.BidPx, &r.BidSz, &r.AskPx, &r.AskSz} {
 			if *dst, err = ps.rd.Decimal(quote[i], quoteKeys[i]); err != nil {
-				return fail(out, err)
+				return adapter.Fail(out, err)
 			}
 		}
 		return nil
 	}
 	if r.Price, err = ps.rd.DecimalAt(d, "lastPrice"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	return nil
 }

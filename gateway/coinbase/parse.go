@@ -64,15 +64,9 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) > adapter.MaxFrameBytes {
-		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
-	}
-	v, err := ps.p.ParseBytes(frame)
+	v, err := adapter.ParseObject(&ps.p, frame)
 	if err != nil {
-		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	if v.Type() != fastjson.TypeObject {
-		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+		return adapter.ResultData, err
 	}
 	typ, err := adapter.StringAt(v, "type")
 	if err != nil {
@@ -126,12 +120,6 @@ func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 // instrument converts a product id ("BTC-USD") to the canonical instrument.
 func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '-', false) }
 
-// fail drops the half-built record and returns err.
-func fail(out *adapter.Batch, err error) error {
-	out.Drop()
-	return err
-}
-
 // present reports whether an optional field is given (not missing, null or "").
 func present(v *fastjson.Value) bool {
 	if v == nil || v.Type() == fastjson.TypeNull {
@@ -163,22 +151,22 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	}
 	r := out.Next()
 	if err := ps.header(r, sym, recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(v, "sequence"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.TsExchange, _, err = timeAt(v, false); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if !present(v.Get("best_bid")) || !present(v.Get("best_ask")) {
 		r.Kind = wire.KindTicker
 		if r.Price, err = ps.rd.DecimalAt(v, "price"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if sz := v.Get("last_size"); present(sz) {
 			if r.Size, err = ps.rd.Decimal(sz, "last_size"); err != nil {
-				return fail(out, err)
+				return adapter.Fail(out, err)
 			}
 		}
 		return nil
@@ -194,7 +182,7 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 			continue // 0 = size not given (the 2021 format has no sizes); "" is malformed
 		}
 		if *f.dst, err = ps.rd.Decimal(x, f.key); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 	}
 	return nil
@@ -209,23 +197,23 @@ func (ps *Parser) match(v *fastjson.Value, recvNs int64, out *adapter.Batch) err
 	r := out.Next()
 	r.Kind = wire.KindTrade
 	if err := ps.header(r, sym, recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(v, "trade_id"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.SeqFirst, err = ps.rd.UintAt(v, "sequence"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.rd.DecimalAt(v, "price"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Size, err = ps.rd.DecimalAt(v, "size"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	side, err := adapter.StringAt(v, "side")
 	if err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	switch string(side) {
 	case "buy":
@@ -233,10 +221,10 @@ func (ps *Parser) match(v *fastjson.Value, recvNs int64, out *adapter.Batch) err
 	case "sell":
 		r.Side = wire.SideBuy
 	default:
-		return fail(out, fmt.Errorf("%w: side %q", adapter.ErrMalformed, side))
+		return adapter.Fail(out, fmt.Errorf("%w: side %q", adapter.ErrMalformed, side))
 	}
 	if r.TsExchange, _, err = timeAt(v, true); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	return nil
 }
@@ -250,18 +238,18 @@ func (ps *Parser) snapshot(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 	r := out.Next()
 	r.Kind, r.Flags = wire.KindBookSnapshot, wire.FlagNoSeq
 	if err := ps.header(r, sym, recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	var ts []byte
 	if r.TsExchange, ts, err = timeAt(v, false); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
-	h := fnvAdd(fnvAdd(fnvOffset, sym), ts)
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
 	if r.Bids, h, err = ps.levels(r.Bids, v.Get("bids"), "bids", h); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
-	if r.Asks, h, err = ps.levels(r.Asks, v.Get("asks"), "asks", fnvAdd(h, nil)); err != nil {
-		return fail(out, err)
+	if r.Asks, h, err = ps.levels(r.Asks, v.Get("asks"), "asks", adapter.ContentKey(h, nil)); err != nil {
+		return adapter.Fail(out, err)
 	}
 	r.Seq = h
 	return nil
@@ -276,40 +264,40 @@ func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 	r := out.Next()
 	r.Kind, r.Flags = wire.KindBookDelta, wire.FlagNoSeq
 	if err := ps.header(r, sym, recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	var ts []byte
 	if r.TsExchange, ts, err = timeAt(v, true); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	cv := v.Get("changes")
 	if cv == nil {
-		return fail(out, fmt.Errorf("%w: missing changes", adapter.ErrMalformed))
+		return adapter.Fail(out, fmt.Errorf("%w: missing changes", adapter.ErrMalformed))
 	}
 	changes, err := cv.Array()
 	if err != nil {
-		return fail(out, fmt.Errorf("%w: changes is %s, want array", adapter.ErrMalformed, cv.Type()))
+		return adapter.Fail(out, fmt.Errorf("%w: changes is %s, want array", adapter.ErrMalformed, cv.Type()))
 	}
 	if len(changes) > wire.MaxLevels {
-		return fail(out, fmt.Errorf("%w: %d changes", adapter.ErrMalformed, len(changes)))
+		return adapter.Fail(out, fmt.Errorf("%w: %d changes", adapter.ErrMalformed, len(changes)))
 	}
-	h := fnvAdd(fnvAdd(fnvOffset, sym), ts)
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
 	for _, c := range changes {
 		f, err := c.Array()
 		if err != nil || len(f) < 3 {
-			return fail(out, fmt.Errorf("%w: change is not [side, price, size]", adapter.ErrMalformed))
+			return adapter.Fail(out, fmt.Errorf("%w: change is not [side, price, size]", adapter.ErrMalformed))
 		}
 		side, err := f[0].StringBytes()
 		if err != nil {
-			return fail(out, fmt.Errorf("%w: change side is %s, want string", adapter.ErrMalformed, f[0].Type()))
+			return adapter.Fail(out, fmt.Errorf("%w: change side is %s, want string", adapter.ErrMalformed, f[0].Type()))
 		}
-		h = fnvAdd(h, side)
+		h = adapter.ContentKey(h, side)
 		var l wire.Level
-		if l.Price, h, err = ps.decimal(f[1], "change price", h); err != nil {
-			return fail(out, err)
+		if l.Price, h, err = ps.rd.KeyedDecimal(f[1], "change price", h); err != nil {
+			return adapter.Fail(out, err)
 		}
-		if l.Size, h, err = ps.decimal(f[2], "change size", h); err != nil {
-			return fail(out, err)
+		if l.Size, h, err = ps.rd.KeyedDecimal(f[2], "change size", h); err != nil {
+			return adapter.Fail(out, err)
 		}
 		switch string(side) {
 		case "buy":
@@ -317,7 +305,7 @@ func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 		case "sell":
 			r.Asks = append(r.Asks, l)
 		default:
-			return fail(out, fmt.Errorf("%w: change side %q", adapter.ErrMalformed, side))
+			return adapter.Fail(out, fmt.Errorf("%w: change side %q", adapter.ErrMalformed, side))
 		}
 	}
 	r.Seq = h
@@ -343,28 +331,16 @@ func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h ui
 			return dst, h, fmt.Errorf("%w: %s level is not [price, size]", adapter.ErrMalformed, field)
 		}
 		var l wire.Level
-		if l.Price, h, err = ps.decimal(pair[0], field, h); err != nil {
+		if l.Price, h, err = ps.rd.KeyedDecimal(pair[0], field, h); err != nil {
 			return dst, h, err
 		}
-		if l.Size, h, err = ps.decimal(pair[1], field, h); err != nil {
+		if l.Size, h, err = ps.rd.KeyedDecimal(pair[1], field, h); err != nil {
 			return dst, h, err
 		}
 		dst = append(dst, l)
 	}
 	return dst, h, nil
 }
-
-// decimal reads an exact decimal (adapter.Reader.Decimal) and hashes its text, as
-// Coinbase wrote it, into the content key h.
-func (ps *Parser) decimal(v *fastjson.Value, field string, h uint64) (wire.Decimal, uint64, error) {
-	d, b, err := ps.rd.DecimalText(v, field)
-	return d, fnvAdd(h, b), err
-}
-
-const fnvOffset = adapter.FNVOffset64
-
-// fnvAdd hashes b and a field separator into h (adapter.ContentKey).
-func fnvAdd(h uint64, b []byte) uint64 { return adapter.ContentKey(h, b) }
 
 // ParseSnapshot is not used: Coinbase books come from the stream (BookStreamSnapshot),
 // and the REST book's sequence cannot be chained to level2 messages, which have none.

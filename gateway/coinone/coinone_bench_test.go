@@ -7,6 +7,7 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-func BenchmarkParseBBO(b *testing.B)   { adaptertest.BenchParse(b, New(), cases, wire.KindBBO) }
-func BenchmarkParseTrade(b *testing.B) { adaptertest.BenchParse(b, New(), cases, wire.KindTrade) }
-func BenchmarkParseBook(b *testing.B)  { adaptertest.BenchParse(b, New(), cases, wire.KindBookSnapshot) }
+// BenchmarkParse: parse+normalize+encode per kind (BenchmarkParse/bbo, ...).
+func BenchmarkParse(b *testing.B) {
+	adaptertest.BenchKinds(b, New(), cases, wire.KindBBO, wire.KindTrade, wire.KindBookSnapshot)
+}

@@ -10,15 +10,9 @@ import (
 
 const cases = "testdata/cases.txt"
 
-func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
-
-// TestSamplesAllChecked checks the sample files that exist: the README lists trade-1.json
-// and trade-2.json, but the folder holds none (their documented frames are in the cases).
-func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "coinone", cases) }
-
-func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
-
-func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+// TestAdapter's samples check covers the sample files that exist: the README lists
+// trade-1.json and trade-2.json, but the folder holds none (their documented frames are in the cases).
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
 
 func TestSnapshotUnsupported(t *testing.T) {
 	var out adapter.Batch

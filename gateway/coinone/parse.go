@@ -38,15 +38,9 @@ func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
 // Parse normalizes one frame: DATA messages, CONNECTED/SUBSCRIBED/UNSUBSCRIBED/PONG
 // (control) and ERROR, in the DEFAULT or the SHORT format.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) > adapter.MaxFrameBytes {
-		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
-	}
-	v, err := ps.p.ParseBytes(frame)
+	v, err := adapter.ParseObject(&ps.p, frame)
 	if err != nil {
-		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	if v.Type() != fastjson.TypeObject {
-		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+		return adapter.ResultData, err
 	}
 	k := &defaultKeys
 	resp := v.GetStringBytes(k.resp)
@@ -81,12 +75,6 @@ func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter
 	}
 }
 
-// fail drops the half-built record and returns err.
-func fail(out *adapter.Batch, err error) error {
-	out.Drop()
-	return err
-}
-
 // start appends a record of kind for the data's market, with Seq = its id and TsExchange
 // = its timestamp.
 func (ps *Parser) start(d *fastjson.Value, k *keys, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
@@ -101,19 +89,19 @@ func (ps *Parser) start(d *fastjson.Value, k *keys, kind wire.Kind, recvNs int64
 	r := out.Next()
 	r.Kind, r.Exchange, r.TsRecv = kind, wire.Coinone, recvNs
 	if err := adapter.SetInstrument(&r.Instrument, tc, qc); err != nil {
-		return nil, fail(out, err)
+		return nil, adapter.Fail(out, err)
 	}
 	n := copy(ps.sym[:], tc) // both fit: SetInstrument checked tc-qc against NameLen
 	ps.sym[n] = '-'
 	n += 1 + copy(ps.sym[n+1:], qc)
 	if err := r.Symbol.Set(ps.sym[:n]); err != nil {
-		return nil, fail(out, fmt.Errorf("%w: %w", adapter.ErrMalformed, err))
+		return nil, adapter.Fail(out, fmt.Errorf("%w: %w", adapter.ErrMalformed, err))
 	}
 	if r.Seq, err = ps.rd.UintAt(d, k.id); err != nil {
-		return nil, fail(out, err)
+		return nil, adapter.Fail(out, err)
 	}
 	if r.TsExchange, err = ps.rd.EpochAt(d, k.ts, time.Millisecond); err != nil {
-		return nil, fail(out, err)
+		return nil, adapter.Fail(out, err)
 	}
 	return r, nil
 }
@@ -131,7 +119,7 @@ func (ps *Parser) ticker(d *fastjson.Value, k *keys, recvNs int64, out *adapter.
 			return err
 		}
 		if r.Price, err = ps.rd.DecimalAt(d, k.last); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		return nil
 	}
@@ -144,7 +132,7 @@ func (ps *Parser) ticker(d *fastjson.Value, k *keys, recvNs int64, out *adapter.
 		dst *wire.Decimal
 	}{{k.bbp, &r.BidPx}, {k.bbq, &r.BidSz}, {k.abp, &r.AskPx}, {k.abq, &r.AskSz}} {
 		if *f.dst, err = ps.rd.DecimalAt(d, f.key); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 	}
 	return nil
@@ -156,20 +144,20 @@ func (ps *Parser) trade(d *fastjson.Value, k *keys, recvNs int64, out *adapter.B
 		return err
 	}
 	if r.Price, err = ps.rd.DecimalAt(d, k.price); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Size, err = ps.rd.DecimalAt(d, k.qty); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	switch sm := d.Get(k.sm); {
 	case sm == nil:
-		return fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, k.sm))
+		return adapter.Fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, k.sm))
 	case sm.Type() == fastjson.TypeTrue:
 		r.Side = wire.SideBuy // the seller was the maker: the buyer took
 	case sm.Type() == fastjson.TypeFalse:
 		r.Side = wire.SideSell
 	default:
-		return fail(out, fmt.Errorf("%w: %s is %s, want bool", adapter.ErrMalformed, k.sm, sm.Type()))
+		return adapter.Fail(out, fmt.Errorf("%w: %s is %s, want bool", adapter.ErrMalformed, k.sm, sm.Type()))
 	}
 	return nil
 }
@@ -185,25 +173,25 @@ func (ps *Parser) book(d *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 	}{{k.bids, &r.Bids}, {k.asks, &r.Asks}} {
 		v := d.Get(side.key)
 		if v == nil {
-			return fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, side.key))
+			return adapter.Fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, side.key))
 		}
 		levels, err := v.Array()
 		if err != nil {
-			return fail(out, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, side.key, v.Type()))
+			return adapter.Fail(out, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, side.key, v.Type()))
 		}
 		if len(levels) > wire.MaxLevels {
-			return fail(out, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, side.key, len(levels)))
+			return adapter.Fail(out, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, side.key, len(levels)))
 		}
 		for _, lv := range levels {
 			if lv.Type() != fastjson.TypeObject {
-				return fail(out, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, side.key, lv.Type()))
+				return adapter.Fail(out, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, side.key, lv.Type()))
 			}
 			var l wire.Level
 			if l.Price, err = ps.rd.DecimalAt(lv, k.price); err != nil {
-				return fail(out, err)
+				return adapter.Fail(out, err)
 			}
 			if l.Size, err = ps.rd.DecimalAt(lv, k.qty); err != nil {
-				return fail(out, err)
+				return adapter.Fail(out, err)
 			}
 			*side.dst = append(*side.dst, l)
 		}

@@ -16,13 +16,7 @@ import (
 
 const cases = "testdata/cases.txt"
 
-func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
-
-func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "gateio", cases) }
-
-func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
-
-func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
 
 // TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and the
 // tickers' content key. The two sample keys were computed independently (python: FNV-1a
@@ -178,13 +172,4 @@ func TestPlan(t *testing.T) {
 
 func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
 
-// treeParser is the parser without its fast path: FuzzSame's reference.
-type treeParser struct{ Parser }
-
-func (p *treeParser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	return p.parseTree(frame, recvNs, out)
-}
-
-func FuzzSame(f *testing.F) {
-	adaptertest.FuzzSame(f, New(), cases, func() adapter.Parser { return &treeParser{} })
-}
+func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), cases, (*Parser).parseTree) }

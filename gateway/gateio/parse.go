@@ -57,15 +57,9 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) > adapter.MaxFrameBytes {
-		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
-	}
-	v, err := ps.p.ParseBytes(frame)
+	v, err := adapter.ParseObject(&ps.p, frame)
 	if err != nil {
-		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	if v.Type() != fastjson.TypeObject {
-		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+		return adapter.ResultData, err
 	}
 	if e := v.Get("error"); e != nil && e.Type() != fastjson.TypeNull {
 		return adapter.ResultError, exchangeError(v, e)
@@ -135,12 +129,6 @@ func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 // instrument converts a currency pair ("BTC_USDT") to the canonical instrument.
 func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '_', false) }
 
-// fail drops the half-built record and returns err.
-func fail(out *adapter.Batch, err error) error {
-	out.Drop()
-	return err
-}
-
 // start takes a record slot of kind k for the pair at symKey of res.
 func (ps *Parser) start(res *fastjson.Value, symKey string, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	sym, err := adapter.StringAt(res, symKey)
@@ -150,7 +138,7 @@ func (ps *Parser) start(res *fastjson.Value, symKey string, k wire.Kind, recvNs 
 	r := out.Next()
 	r.Kind = k
 	if err := ps.header(r, sym, recvNs); err != nil {
-		return nil, fail(out, err)
+		return nil, adapter.Fail(out, err)
 	}
 	return r, nil
 }
@@ -161,17 +149,17 @@ func (ps *Parser) bookTicker(_, res *fastjson.Value, recvNs int64, out *adapter.
 		return err
 	}
 	if r.TsExchange, err = ps.rd.EpochAt(res, "t", time.Millisecond); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(res, "u"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	for _, f := range [...]struct {
 		key string
 		dst *wire.Decimal
 	}{{"b", &r.BidPx}, {"B", &r.BidSz}, {"a", &r.AskPx}, {"A", &r.AskSz}} {
 		if *f.dst, err = ps.rd.DecimalAt(res, f.key); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 	}
 	return nil
@@ -183,7 +171,7 @@ func (ps *Parser) trade(_, res *fastjson.Value, recvNs int64, out *adapter.Batch
 		return err
 	}
 	if r.Seq, err = ps.rd.UintAt(res, "id"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if res.Exists("create_time_ms") {
 		r.TsExchange, err = ps.rd.EpochAt(res, "create_time_ms", time.Millisecond)
@@ -191,13 +179,13 @@ func (ps *Parser) trade(_, res *fastjson.Value, recvNs int64, out *adapter.Batch
 		r.TsExchange, err = ps.rd.EpochAt(res, "create_time", time.Second)
 	}
 	if err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.rd.DecimalAt(res, "price"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Size, err = ps.rd.DecimalAt(res, "amount"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	switch side := res.GetStringBytes("side"); string(side) { // the taker's side
 	case "buy":
@@ -205,7 +193,7 @@ func (ps *Parser) trade(_, res *fastjson.Value, recvNs int64, out *adapter.Batch
 	case "sell":
 		r.Side = wire.SideSell
 	default:
-		return fail(out, fmt.Errorf("%w: trade side %q", adapter.ErrMalformed, side))
+		return adapter.Fail(out, fmt.Errorf("%w: trade side %q", adapter.ErrMalformed, side))
 	}
 	return nil
 }
@@ -216,22 +204,22 @@ func (ps *Parser) bookUpdate(_, res *fastjson.Value, recvNs int64, out *adapter.
 		return err
 	}
 	if r.TsExchange, err = ps.rd.EpochAt(res, "t", time.Millisecond); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.SeqFirst, err = ps.rd.UintAt(res, "U"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(res, "u"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.SeqFirst > r.Seq || r.SeqFirst == 0 {
-		return fail(out, fmt.Errorf("%w: U %d, u %d", adapter.ErrMalformed, r.SeqFirst, r.Seq))
+		return adapter.Fail(out, fmt.Errorf("%w: U %d, u %d", adapter.ErrMalformed, r.SeqFirst, r.Seq))
 	}
 	if r.Bids, err = ps.rd.Levels(r.Bids, res.Get("b"), "b"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Asks, err = ps.rd.Levels(r.Asks, res.Get("a"), "a"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	return nil
 }
@@ -251,35 +239,25 @@ func (ps *Parser) ticker(env, res *fastjson.Value, recvNs int64, out *adapter.Ba
 		r.TsExchange, err = ps.rd.EpochAt(env, "time", time.Second)
 	}
 	if err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.rd.DecimalAt(res, "last"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
-	h := uint64(fnvOffset)
+	h := uint64(adapter.FNVOffset64)
 	for _, k := range tickerKeyFields {
+		var b []byte
 		if f := res.Get(k); f != nil {
-			b, err := ps.rd.Raw(f)
-			if err != nil {
-				return fail(out, fmt.Errorf("%s: %w", k, err))
+			if b, err = ps.rd.Raw(f); err != nil {
+				return adapter.Fail(out, fmt.Errorf("%s: %w", k, err))
 			}
-			h = fnvAdd(h, b)
 		}
-		h = fnvAdd(h, []byte{0})
+		h = adapter.ContentKeyNUL(h, b)
 	}
 	r.Flags |= wire.FlagNoSeq
 	r.Seq = h
 	return nil
 }
-
-// FNV-1a 64.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-// fnvAdd folds b into the FNV-1a 64 hash h (adapter.FNV64a).
-func fnvAdd(h uint64, b []byte) uint64 { return adapter.FNV64a(h, b) }
 
 // ParseSnapshot normalizes a GET /api/v4/spot/order_book?...&with_id=true body into a book
 // snapshot with Seq = id and ts = update (ms, when the book last changed), else current.
@@ -300,24 +278,24 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	r := out.Next()
 	r.Kind = wire.KindBookSnapshot
 	if err := ps.header(r, []byte(symbol), recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(v, "id"); err != nil {
-		return fail(out, fmt.Errorf("snapshot (with_id=true?): %w", err))
+		return adapter.Fail(out, fmt.Errorf("snapshot (with_id=true?): %w", err))
 	}
 	for _, k := range [...]string{"update", "current"} {
 		if v.Exists(k) {
 			if r.TsExchange, err = ps.rd.EpochAt(v, k, time.Millisecond); err != nil {
-				return fail(out, err)
+				return adapter.Fail(out, err)
 			}
 			break
 		}
 	}
 	if r.Bids, err = ps.rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Asks, err = ps.rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package korbit
 
 import (
 	"errors"
-	"hash/fnv"
 	"testing"
 
 	"github.com/tickline/tickline/gateway/adapter"
@@ -12,24 +11,9 @@ import (
 
 const cases = "testdata/cases.txt"
 
-func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
-
-// TestSamplesAllChecked skips: there are no Korbit reference samples (see the package doc
+// TestAdapter's samples check finds no Korbit reference samples (see the package doc
 // for the sources the cases are modelled on).
-func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "korbit", cases) }
-
-func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
-
-func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
-
-func contentKey(fields ...string) uint64 {
-	h := fnv.New64a()
-	for _, f := range fields {
-		h.Write([]byte(f))
-		h.Write([]byte{0xff})
-	}
-	return h.Sum64()
-}
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
 
 func TestContentKeys(t *testing.T) {
 	p := New().NewParser()
@@ -37,14 +21,14 @@ func TestContentKeys(t *testing.T) {
 	if _, err := p.Parse([]byte(`{"symbol":"btc_krw","timestamp":1790134243081,"type":"orderbook","data":{"timestamp":1790134243067,"asks":[{"price":"3","qty":"4"}],"bids":[{"price":"1","qty":"2"}]}}`), 1, &out); err != nil {
 		t.Fatal(err)
 	}
-	if r := out.At(0); r.Flags&wire.FlagNoSeq == 0 || r.Seq != contentKey("btc_krw", "1790134243067", "1", "2", "3", "4") {
+	if r := out.At(0); r.Flags&wire.FlagNoSeq == 0 || r.Seq != adaptertest.ContentKey("btc_krw", "1790134243067", "1", "2", "3", "4") {
 		t.Fatalf("book key %x flags %b", r.Seq, r.Flags)
 	}
 	out.Reset()
 	if _, err := p.Parse([]byte(`{"symbol":"btc_krw","timestamp":1790134313071,"type":"ticker","data":{"close":"116463000","bestAskPrice":"1","bestBidPrice":"2"}}`), 1, &out); err != nil {
 		t.Fatal(err)
 	}
-	if r := out.At(0); r.Seq != contentKey("btc_krw", "1790134313071", "116463000") {
+	if r := out.At(0); r.Seq != adaptertest.ContentKey("btc_krw", "1790134313071", "116463000") {
 		t.Fatalf("ticker key %x", r.Seq)
 	}
 }

@@ -10,12 +10,6 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// FNV-1a 64 parameters for content keys.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
 // Parser normalizes Korbit frames. It is owned by one goroutine.
 type Parser struct {
 	p    fastjson.Parser
@@ -35,15 +29,9 @@ func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
 // Parse normalizes one frame: a data message {"symbol","timestamp","type","data"} or a
 // control message {"status":"success"|"fail",...}.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) > adapter.MaxFrameBytes {
-		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
-	}
-	v, err := ps.p.ParseBytes(frame)
+	v, err := adapter.ParseObject(&ps.p, frame)
 	if err != nil {
-		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	if v.Type() != fastjson.TypeObject {
-		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+		return adapter.ResultData, err
 	}
 	typ := v.GetStringBytes("type")
 	if typ == nil {
@@ -93,12 +81,6 @@ func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter
 	return adapter.ResultData, fmt.Errorf("%w: korbit type %q", adapter.ErrUnsupported, typ)
 }
 
-// fail drops the half-built record and returns err.
-func fail(out *adapter.Batch, err error) error {
-	out.Drop()
-	return err
-}
-
 // hash folds one field text into the content key.
 func (ps *Parser) hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
 
@@ -107,9 +89,9 @@ func (ps *Parser) start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.B
 	r := out.Next()
 	r.Kind, r.Exchange, r.TsRecv = kind, wire.Korbit, recvNs
 	if err := ps.syms.Resolve(r, sym, instrument); err != nil {
-		return nil, fail(out, err)
+		return nil, adapter.Fail(out, err)
 	}
-	ps.h = fnvOffset
+	ps.h = adapter.FNVOffset64
 	ps.hash(sym)
 	return r, nil
 }
@@ -151,7 +133,7 @@ func (ps *Parser) book(sym []byte, data *fastjson.Value, recvNs int64, out *adap
 	}
 	r.Flags |= wire.FlagNoSeq
 	if r.TsExchange, err = ps.ts(data, "timestamp"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	for _, side := range [...]struct {
 		key string
@@ -159,25 +141,25 @@ func (ps *Parser) book(sym []byte, data *fastjson.Value, recvNs int64, out *adap
 	}{{"bids", &r.Bids}, {"asks", &r.Asks}} {
 		v := data.Get(side.key)
 		if v == nil {
-			return fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, side.key))
+			return adapter.Fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, side.key))
 		}
 		levels, err := v.Array()
 		if err != nil {
-			return fail(out, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, side.key, v.Type()))
+			return adapter.Fail(out, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, side.key, v.Type()))
 		}
 		if len(levels) > wire.MaxLevels {
-			return fail(out, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, side.key, len(levels)))
+			return adapter.Fail(out, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, side.key, len(levels)))
 		}
 		for _, lv := range levels {
 			if lv.Type() != fastjson.TypeObject {
-				return fail(out, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, side.key, lv.Type()))
+				return adapter.Fail(out, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, side.key, lv.Type()))
 			}
 			var l wire.Level
 			if l.Price, err = ps.dec(lv, "price"); err != nil {
-				return fail(out, err)
+				return adapter.Fail(out, err)
 			}
 			if l.Size, err = ps.dec(lv, "qty"); err != nil {
-				return fail(out, err)
+				return adapter.Fail(out, err)
 			}
 			*side.dst = append(*side.dst, l)
 		}
@@ -200,26 +182,26 @@ func (ps *Parser) trades(sym []byte, data *fastjson.Value, recvNs int64, out *ad
 			return err
 		}
 		if r.Seq, err = ps.rd.UintAt(it, "tradeId"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if r.TsExchange, err = ps.ts(it, "timestamp"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if r.Price, err = ps.dec(it, "price"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if r.Size, err = ps.dec(it, "qty"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		switch bt := it.Get("isBuyerTaker"); {
 		case bt == nil:
-			return fail(out, fmt.Errorf("%w: missing isBuyerTaker", adapter.ErrMalformed))
+			return adapter.Fail(out, fmt.Errorf("%w: missing isBuyerTaker", adapter.ErrMalformed))
 		case bt.Type() == fastjson.TypeTrue:
 			r.Side = wire.SideBuy
 		case bt.Type() == fastjson.TypeFalse:
 			r.Side = wire.SideSell
 		default:
-			return fail(out, fmt.Errorf("%w: isBuyerTaker is %s, want bool", adapter.ErrMalformed, bt.Type()))
+			return adapter.Fail(out, fmt.Errorf("%w: isBuyerTaker is %s, want bool", adapter.ErrMalformed, bt.Type()))
 		}
 	}
 	return nil
@@ -235,10 +217,10 @@ func (ps *Parser) ticker(sym []byte, v, data *fastjson.Value, recvNs int64, out 
 	}
 	r.Flags |= wire.FlagNoSeq
 	if r.TsExchange, err = ps.ts(v, "timestamp"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.dec(data, "close"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	r.Seq = ps.h
 	return nil

@@ -7,9 +7,10 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-func BenchmarkParseBBO(b *testing.B)   { adaptertest.BenchParse(b, New(), cases, wire.KindBBO) }
-func BenchmarkParseTrade(b *testing.B) { adaptertest.BenchParse(b, New(), cases, wire.KindTrade) }
-func BenchmarkParseBook(b *testing.B)  { adaptertest.BenchParse(b, New(), cases, wire.KindBookDelta) }
+// BenchmarkParse: parse+normalize+encode per kind (BenchmarkParse/bbo, ...).
+func BenchmarkParse(b *testing.B) {
+	adaptertest.BenchKinds(b, New(), cases, wire.KindBBO, wire.KindTrade, wire.KindBookDelta)
+}
 
 // BenchmarkChecksum: the CRC32 over a 10×10 book, run after every applied update.
 func BenchmarkChecksum(b *testing.B) {

@@ -17,25 +17,12 @@ import (
 
 const cases = "testdata/cases.txt"
 
-func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
-
-func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "kraken", cases) }
-
-func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
-
-func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
 
 // parseOne parses frame into exactly one record.
 func parseOne(t *testing.T, p adapter.Parser, frame []byte) *wire.Record {
 	t.Helper()
-	var out adapter.Batch
-	if _, err := p.Parse(frame, 1, &out); err != nil || out.Len() != 1 {
-		t.Fatalf("%.80s: %v (%d records)", frame, err, out.Len())
-	}
-	r := *out.At(0)
-	r.Bids = append([]wire.Level(nil), r.Bids...)
-	r.Asks = append([]wire.Level(nil), r.Asks...)
-	return &r
+	return adaptertest.ParseOne(t, p, string(frame))
 }
 
 // testBook applies Kraken book records the way the checksum guide says: absolute
@@ -312,16 +299,7 @@ func TestSession(t *testing.T) {
 
 func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
 
-// treeParser is the parser without its fast path: FuzzSame's reference.
-type treeParser struct{ Parser }
-
-func (p *treeParser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	return p.parseTree(frame, recvNs, out)
-}
-
-func FuzzSame(f *testing.F) {
-	adaptertest.FuzzSame(f, New(), cases, func() adapter.Parser { return &treeParser{} })
-}
+func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), cases, (*Parser).parseTree) }
 
 // TestTimeInContentKeys: the exchange time is part of every content key where the venue
 // sends one: the same content at another time is another event.

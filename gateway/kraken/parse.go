@@ -58,9 +58,9 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 		return false
 	}
 	r.TsExchange = tsNs
-	h := fnvAdd(fnvAdd(fnvOffset, sym), ts)
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
 	for _, b := range v[2:6] {
-		h = fnvAdd(h, b)
+		h = adapter.ContentKey(h, b)
 	}
 	r.Seq = h
 	return true
@@ -68,15 +68,9 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) > adapter.MaxFrameBytes {
-		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
-	}
-	v, err := ps.p.ParseBytes(frame)
+	v, err := adapter.ParseObject(&ps.p, frame)
 	if err != nil {
-		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	if v.Type() != fastjson.TypeObject {
-		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+		return adapter.ResultData, err
 	}
 	if v.Exists("channel") {
 		ch, err := adapter.StringAt(v, "channel")
@@ -165,12 +159,6 @@ func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 // instrument converts a v2 symbol ("BTC/USD") to the canonical instrument.
 func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '/', false) }
 
-// fail drops the half-built record and returns err.
-func fail(out *adapter.Batch, err error) error {
-	out.Drop()
-	return err
-}
-
 // present reports whether an optional field is given (not missing or null).
 func present(v *fastjson.Value) bool { return v != nil && v.Type() != fastjson.TypeNull }
 
@@ -197,18 +185,18 @@ func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) e
 	r := out.Next()
 	r.Flags = wire.FlagNoSeq
 	if err := ps.header(r, sym, recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	var ts []byte
 	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
-	h := fnvAdd(fnvAdd(fnvOffset, sym), ts)
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
 	bid, ask := it.Get("bid"), it.Get("ask")
 	if !present(bid) || !present(ask) {
 		r.Kind = wire.KindTicker
-		if r.Price, r.Seq, err = ps.decimal(it.Get("last"), "last", h); err != nil {
-			return fail(out, err)
+		if r.Price, r.Seq, err = ps.rd.KeyedDecimal(it.Get("last"), "last", h); err != nil {
+			return adapter.Fail(out, err)
 		}
 		return nil
 	}
@@ -218,8 +206,8 @@ func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) e
 		key string
 		dst *wire.Decimal
 	}{{bid, "bid", &r.BidPx}, {it.Get("bid_qty"), "bid_qty", &r.BidSz}, {ask, "ask", &r.AskPx}, {it.Get("ask_qty"), "ask_qty", &r.AskSz}} {
-		if *f.dst, h, err = ps.decimal(f.v, f.key, h); err != nil {
-			return fail(out, err)
+		if *f.dst, h, err = ps.rd.KeyedDecimal(f.v, f.key, h); err != nil {
+			return adapter.Fail(out, err)
 		}
 	}
 	r.Seq = h
@@ -235,20 +223,20 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	r := out.Next()
 	r.Kind = wire.KindTrade
 	if err := ps.header(r, sym, recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.rd.UintAt(it, "trade_id"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.rd.DecimalAt(it, "price"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Size, err = ps.rd.DecimalAt(it, "qty"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	side, err := adapter.StringAt(it, "side")
 	if err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	switch string(side) {
 	case "buy":
@@ -256,10 +244,10 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	case "sell":
 		r.Side = wire.SideSell
 	default:
-		return fail(out, fmt.Errorf("%w: side %q", adapter.ErrMalformed, side))
+		return adapter.Fail(out, fmt.Errorf("%w: side %q", adapter.ErrMalformed, side))
 	}
 	if r.TsExchange, _, err = timestamp(it, true); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	return nil
 }
@@ -276,27 +264,27 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 		r.Kind = wire.KindBookSnapshot
 	}
 	if err := ps.header(r, sym, recvNs); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	var ts []byte
 	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	sum, err := ps.rd.UintAt(it, "checksum")
 	if err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if sum > math.MaxUint32 {
-		return fail(out, fmt.Errorf("%w: checksum %d above 2^32", adapter.ErrMalformed, sum))
+		return adapter.Fail(out, fmt.Errorf("%w: checksum %d above 2^32", adapter.ErrMalformed, sum))
 	}
 	r.Checksum, r.HasChecksum = uint32(sum), true
-	h := fnvAdd(fnvAdd(fnvOffset, sym), ts)
-	h = fnvAdd(h, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
+	h = adapter.ContentKey(h, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
 	if r.Bids, h, err = ps.levels(r.Bids, it.Get("bids"), "bids", h); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
-	if r.Asks, h, err = ps.levels(r.Asks, it.Get("asks"), "asks", fnvAdd(h, nil)); err != nil {
-		return fail(out, err)
+	if r.Asks, h, err = ps.levels(r.Asks, it.Get("asks"), "asks", adapter.ContentKey(h, nil)); err != nil {
+		return adapter.Fail(out, err)
 	}
 	r.Seq = h
 	return nil
@@ -319,28 +307,16 @@ func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h ui
 			return dst, h, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, field, lv.Type())
 		}
 		var l wire.Level
-		if l.Price, h, err = ps.decimal(lv.Get("price"), "price", h); err != nil {
+		if l.Price, h, err = ps.rd.KeyedDecimal(lv.Get("price"), "price", h); err != nil {
 			return dst, h, err
 		}
-		if l.Size, h, err = ps.decimal(lv.Get("qty"), "qty", h); err != nil {
+		if l.Size, h, err = ps.rd.KeyedDecimal(lv.Get("qty"), "qty", h); err != nil {
 			return dst, h, err
 		}
 		dst = append(dst, l)
 	}
 	return dst, h, nil
 }
-
-// decimal reads an exact decimal (adapter.Reader.Decimal) and hashes its text, as
-// Kraken wrote it, into the content key h.
-func (ps *Parser) decimal(v *fastjson.Value, field string, h uint64) (wire.Decimal, uint64, error) {
-	d, b, err := ps.rd.DecimalText(v, field)
-	return d, fnvAdd(h, b), err
-}
-
-const fnvOffset = adapter.FNVOffset64
-
-// fnvAdd hashes b and a field separator into h (adapter.ContentKey).
-func fnvAdd(h uint64, b []byte) uint64 { return adapter.ContentKey(h, b) }
 
 // ParseSnapshot is not used: Kraken books are snapshotted on the stream.
 func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {

@@ -161,17 +161,7 @@ type arg struct{ channel, instID string }
 // at most 100 args, on the public endpoint wsURL (wss://ws.okx.com:8443/ws/v5/public).
 // Symbols are OKX instIds as written in config ("BTC-USDT").
 func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, error) {
-	var plans []adapter.ConnPlan
-	var cur *adapter.ConnPlan
-	var args []arg
-	flush := func() {
-		if len(args) > 0 {
-			cur.Subscribe = append(cur.Subscribe, frame("subscribe", args))
-			args = args[:0]
-		}
-	}
-	n := 0
-	for _, s := range subs {
+	return adapter.Pack(wsURL, subs, maxArgsPerConn, maxArgsPerFrame, func(s adapter.Sub) ([]arg, error) {
 		names, err := channels(s)
 		if err != nil {
 			return nil, err
@@ -179,27 +169,12 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		if len(names) > maxArgsPerConn {
 			return nil, fmt.Errorf("okx: %s needs %d channels, more than one connection carries", s.Symbol, len(names))
 		}
-		if cur == nil || n+len(names) > maxArgsPerConn {
-			if cur != nil {
-				flush()
-			}
-			plans = append(plans, adapter.ConnPlan{URL: wsURL})
-			cur = &plans[len(plans)-1]
-			n = 0
+		args := make([]arg, len(names))
+		for i, name := range names {
+			args[i] = arg{name, s.Symbol}
 		}
-		cur.Symbols = append(cur.Symbols, s.Symbol)
-		for _, name := range names {
-			args = append(args, arg{name, s.Symbol})
-			n++
-			if len(args) == maxArgsPerFrame {
-				flush()
-			}
-		}
-	}
-	if cur != nil {
-		flush()
-	}
-	return plans, nil
+		return args, nil
+	}, func(args []arg, _ int) []byte { return frame("subscribe", args) })
 }
 
 // frame builds {"op":op,"args":[{"channel":..,"instId":..},...]}.

@@ -58,18 +58,12 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) > adapter.MaxFrameBytes {
-		return adapter.ResultData, fmt.Errorf("%w: %d-byte frame", adapter.ErrMalformed, len(frame))
-	}
 	if string(frame) == "pong" {
 		return adapter.ResultControl, nil
 	}
-	v, err := ps.p.ParseBytes(frame)
+	v, err := adapter.ParseObject(&ps.p, frame)
 	if err != nil {
-		return adapter.ResultData, fmt.Errorf("%w: %w", adapter.ErrMalformed, err)
-	}
-	if v.Type() != fastjson.TypeObject {
-		return adapter.ResultData, fmt.Errorf("%w: frame is %s, want object", adapter.ErrMalformed, v.Type())
+		return adapter.ResultData, err
 	}
 	if ev := v.Get("event"); ev != nil {
 		return ps.event(v, ev)
@@ -173,22 +167,16 @@ func instrument(dst *wire.Name, sym []byte) error {
 	return adapter.InstrumentSep(dst, sym, '-', false)
 }
 
-// fail drops the half-built record and returns err.
-func fail(out *adapter.Batch, err error) error {
-	out.Drop()
-	return err
-}
-
 // start takes a record slot of kind k for sym and reads the item's ts (ms).
 func (ps *Parser) start(it *fastjson.Value, sym []byte, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	r := out.Next()
 	r.Kind = k
 	if err := ps.header(r, sym, recvNs); err != nil {
-		return nil, fail(out, err)
+		return nil, adapter.Fail(out, err)
 	}
 	ts, err := ps.rd.EpochAt(it, "ts", time.Millisecond)
 	if err != nil {
-		return nil, fail(out, err)
+		return nil, adapter.Fail(out, err)
 	}
 	r.TsExchange = ts
 	return r, nil
@@ -213,40 +201,19 @@ func (ps *Parser) seqID(it *fastjson.Value, r *wire.Record) error {
 	return err
 }
 
-// top reads the best level of a side ([[px, sz, "0", count]]).
-func (ps *Parser) top(it *fastjson.Value, field string) (px, sz wire.Decimal, err error) {
-	v := it.Get(field)
-	if v == nil {
-		return px, sz, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, field)
-	}
-	lv, err := v.Array()
-	if err != nil || len(lv) == 0 {
-		return px, sz, fmt.Errorf("%w: %s has no level", adapter.ErrMalformed, field)
-	}
-	pair, err := lv[0].Array()
-	if err != nil || len(pair) < 2 {
-		return px, sz, fmt.Errorf("%w: %s level is not [price, size]", adapter.ErrMalformed, field)
-	}
-	if px, err = ps.rd.Decimal(pair[0], field); err != nil {
-		return px, sz, err
-	}
-	sz, err = ps.rd.Decimal(pair[1], field)
-	return px, sz, err
-}
-
 func (ps *Parser) bbo(it *fastjson.Value, sym []byte, recvNs int64, out *adapter.Batch) error {
 	r, err := ps.start(it, sym, wire.KindBBO, recvNs, out)
 	if err != nil {
 		return err
 	}
 	if err := ps.seqID(it, r); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
-	if r.BidPx, r.BidSz, err = ps.top(it, "bids"); err != nil {
-		return fail(out, err)
+	if r.BidPx, r.BidSz, err = ps.rd.Top(it, "bids"); err != nil {
+		return adapter.Fail(out, err)
 	}
-	if r.AskPx, r.AskSz, err = ps.top(it, "asks"); err != nil {
-		return fail(out, err)
+	if r.AskPx, r.AskSz, err = ps.rd.Top(it, "asks"); err != nil {
+		return adapter.Fail(out, err)
 	}
 	return nil
 }
@@ -277,17 +244,17 @@ func (ps *Parser) ticker(it *fastjson.Value, sym []byte, recvNs int64, out *adap
 	if whole {
 		for i, dst := range [...]*wire.Decimal{&r.BidPx, &r.BidSz, &r.AskPx, &r.AskSz} {
 			if *dst, err = ps.rd.Decimal(quote[i], quoteKeys[i]); err != nil {
-				return fail(out, err)
+				return adapter.Fail(out, err)
 			}
 		}
 		return nil
 	}
 	if r.Price, err = ps.rd.DecimalAt(it, "last"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if sz := it.Get("lastSz"); present(sz) {
 		if r.Size, err = ps.rd.Decimal(sz, "lastSz"); err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 	}
 	return nil
@@ -311,13 +278,13 @@ func (ps *Parser) trade(it *fastjson.Value, sym []byte, recvNs int64, out *adapt
 		return err
 	}
 	if r.Seq, err = ps.rd.UintAt(it, "tradeId"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Price, err = ps.rd.DecimalAt(it, "px"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Size, err = ps.rd.DecimalAt(it, "sz"); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	switch side := it.GetStringBytes("side"); string(side) { // OKX: the taker's side
 	case "buy":
@@ -325,7 +292,7 @@ func (ps *Parser) trade(it *fastjson.Value, sym []byte, recvNs int64, out *adapt
 	case "sell":
 		r.Side = wire.SideSell
 	default:
-		return fail(out, fmt.Errorf("%w: trade side %q", adapter.ErrMalformed, side))
+		return adapter.Fail(out, fmt.Errorf("%w: trade side %q", adapter.ErrMalformed, side))
 	}
 	return nil
 }
@@ -347,10 +314,10 @@ func (ps *Parser) books5(it *fastjson.Value, sym []byte, recvNs int64, out *adap
 		return err
 	}
 	if err := ps.seqID(it, r); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if err := ps.levels(it, r); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	return nil
 }
@@ -368,15 +335,15 @@ func (ps *Parser) bookUpdate(it *fastjson.Value, sym []byte, recvNs int64, out *
 		return err
 	}
 	if err := ps.seqID(it, r); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	if r.Flags&wire.FlagNoSeq == 0 {
 		prev, err := ps.rd.Uint(it.Get("prevSeqId"), "prevSeqId")
 		if err != nil {
-			return fail(out, err)
+			return adapter.Fail(out, err)
 		}
 		if prev == math.MaxUint64 {
-			return fail(out, fmt.Errorf("%w: prevSeqId %d out of range", adapter.ErrMalformed, prev))
+			return adapter.Fail(out, fmt.Errorf("%w: prevSeqId %d out of range", adapter.ErrMalformed, prev))
 		}
 		r.SeqFirst = prev + 1
 		if r.Seq < prev {
@@ -385,7 +352,7 @@ func (ps *Parser) bookUpdate(it *fastjson.Value, sym []byte, recvNs int64, out *
 		}
 	}
 	if err := ps.levels(it, r); err != nil {
-		return fail(out, err)
+		return adapter.Fail(out, err)
 	}
 	return nil
 }

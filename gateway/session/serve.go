@@ -27,10 +27,54 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websoc
 		s.newConnection()
 	}
 	s.rollAfter = time.Time{}
-	deadline := func() time.Time { return time.Now().Add(s.opts.StaleAfter) }
-	conn.SetReadDeadline(deadline())
 	var lastFrame atomic.Int64
 	lastFrame.Store(time.Now().UnixNano())
+	s.setHandlers(conn, &lastFrame)
+	s.conn.Store(conn)
+	defer s.conn.Store(nil)
+
+	stop := make(chan struct{})
+	var hb sync.WaitGroup
+	s.startHelpers(ctx, conn, stop, &hb, &lastFrame)
+	s.subscribed = false
+	defer func() {
+		close(stop)
+		hb.Wait()
+		if s.roll != nil && !errors.Is(err, errRollover) {
+			s.roll.abandon()
+			s.roll = nil
+		}
+	}()
+
+	for {
+		_, frame, rerr := s.readFrame(conn)
+		if rerr != nil {
+			return s.readFailed(ctx, rerr)
+		}
+		now := time.Now()
+		lastFrame.Store(now.UnixNano())
+		conn.SetReadDeadline(now.Add(s.opts.StaleAfter))
+		if err := s.handle(conn, frame, now.UnixNano(), !s.dedupUntil.IsZero() && now.Before(s.dedupUntil)); err != nil {
+			return nil, err
+		}
+		if s.snapsIn.Load() {
+			s.applySnapshots()
+		}
+		if s.refresh.Swap(false) || s.opts.RefreshEvery > 0 && now.Sub(s.lastRefresh) >= s.opts.RefreshEvery {
+			s.publishRefresh(now)
+		}
+		if next, done, err := s.maybeRoll(ctx, now); done {
+			return next, err
+		}
+	}
+}
+
+// setHandlers answers the server's pings (under writeMu) and takes its pongs as signs of
+// life; both push the read deadline back. A pong also applies snapshots a fetch finished
+// on a quiet socket (it pinged to wake the reader).
+func (s *Session) setHandlers(conn *websocket.Conn, lastFrame *atomic.Int64) {
+	deadline := func() time.Time { return time.Now().Add(s.opts.StaleAfter) }
+	conn.SetReadDeadline(deadline())
 	conn.SetPingHandler(func(data string) error {
 		conn.SetReadDeadline(deadline())
 		s.writeMu.Lock()
@@ -49,94 +93,81 @@ func (s *Session) serve(ctx context.Context, conn *websocket.Conn) (next *websoc
 		}
 		return nil
 	})
-	s.conn.Store(conn)
-	defer s.conn.Store(nil)
+}
 
-	stop := make(chan struct{})
-	var hb sync.WaitGroup
+// startHelpers starts serve's helper goroutines, counted in hb and ended by stop: the
+// heartbeat (pings, dead-socket probes, unblocking the reader on ctx end) and, on a
+// connection not subscribed yet, the subscriber.
+func (s *Session) startHelpers(ctx context.Context, conn *websocket.Conn, stop <-chan struct{}, hb *sync.WaitGroup, lastFrame *atomic.Int64) {
 	hb.Add(1)
-	go func() { // heartbeats, dead-socket probes, and unblocking the reader on ctx end
+	go func() {
 		defer hb.Done()
-		s.heartbeat(ctx, conn, stop, &lastFrame)
+		s.heartbeat(ctx, conn, stop, lastFrame)
 	}()
-	if next == nil && !s.subscribed {
-		// Subscribe while reading: data flows as soon as the first frame is accepted, and
-		// pacing many frames must not leave the socket unread.
-		hb.Add(1)
+	if s.subscribed {
+		return
+	}
+	// Subscribe while reading: data flows as soon as the first frame is accepted, and
+	// pacing many frames must not leave the socket unread.
+	hb.Add(1)
+	go func() {
+		defer hb.Done()
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
 		go func() {
-			defer hb.Done()
-			sctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			go func() {
-				select {
-				case <-stop:
-					cancel()
-				case <-sctx.Done():
-				}
-			}()
-			if err := s.subscribe(sctx, conn); err != nil && sctx.Err() == nil {
-				conn.Close() // the reader sees it and the session reconnects
+			select {
+			case <-stop:
+				cancel()
+			case <-sctx.Done():
 			}
 		}()
-	}
-	s.subscribed = false
-	defer func() {
-		close(stop)
-		hb.Wait()
-		if s.roll != nil && !errors.Is(err, errRollover) {
-			s.roll.abandon()
-			s.roll = nil
+		if err := s.subscribe(sctx, conn); err != nil && sctx.Err() == nil {
+			conn.Close() // the reader sees it and the session reconnects
 		}
 	}()
+}
 
-	for {
-		_, frame, rerr := s.readFrame(conn)
-		if rerr != nil {
-			if s.roll != nil && s.roll.isReady() { // the old line broke, the new one is live
-				next, _, err := s.handover(ctx, true)
-				return next, err
-			}
-			var ne net.Error
-			switch {
-			case ctx.Err() != nil:
-				return nil, ctx.Err()
-			case errors.As(rerr, &ne) && ne.Timeout():
-				s.Stats.Stale.Add(1)
-				s.markBroken(wire.StatusStale, uint64(s.opts.StaleAfter/time.Millisecond))
-				return nil, ErrStale
-			case errors.Is(rerr, websocket.ErrReadLimit):
-				s.Stats.Oversized.Add(1)
-			}
-			return nil, fmt.Errorf("reading: %w", rerr)
-		}
-		now := time.Now()
-		lastFrame.Store(now.UnixNano())
-		conn.SetReadDeadline(now.Add(s.opts.StaleAfter))
-		if err := s.handle(conn, frame, now.UnixNano(), !s.dedupUntil.IsZero() && now.Before(s.dedupUntil)); err != nil {
-			return nil, err
-		}
-		if s.snapsIn.Load() {
-			s.applySnapshots()
-		}
-		if s.refresh.Swap(false) || s.opts.RefreshEvery > 0 && now.Sub(s.lastRefresh) >= s.opts.RefreshEvery {
-			s.publishRefresh(now)
-		}
-		if s.opts.MaxConnAge > 0 {
-			if s.roll == nil && now.After(s.connectedAt.Add(s.opts.MaxConnAge-s.opts.RolloverLead)) && now.After(s.rollAfter) {
-				s.startRollover(ctx)
-			}
-			if s.roll != nil {
-				switch {
-				case s.roll.failed():
-					s.roll, s.rollAfter = nil, now.Add(s.backoff.Wait(1, time.Second))
-				case s.roll.isReady() && s.caughtUp(now):
-					if next, ok, err := s.handover(ctx, false); ok {
-						return next, err
-					}
-				}
-			}
-		}
+// readFailed ends serve after a read error: a handover when a rollover's new connection
+// is live, else the error (ErrStale for a read deadline, counted).
+func (s *Session) readFailed(ctx context.Context, rerr error) (*websocket.Conn, error) {
+	if s.roll != nil && s.roll.isReady() { // the old line broke, the new one is live
+		next, _, err := s.handover(ctx, true)
+		return next, err
 	}
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.As(rerr, &ne) && ne.Timeout():
+		s.Stats.Stale.Add(1)
+		s.markBroken(wire.StatusStale, uint64(s.opts.StaleAfter/time.Millisecond))
+		return nil, ErrStale
+	case errors.Is(rerr, websocket.ErrReadLimit):
+		s.Stats.Oversized.Add(1)
+	}
+	return nil, fmt.Errorf("reading: %w", rerr)
+}
+
+// maybeRoll drives a planned rollover between two frames: it starts one RolloverLead
+// before MaxConnAge, retries a failed one after a backoff, and hands over once the new
+// connection has caught up (done: serve returns next, err).
+func (s *Session) maybeRoll(ctx context.Context, now time.Time) (next *websocket.Conn, done bool, err error) {
+	if s.opts.MaxConnAge <= 0 {
+		return nil, false, nil
+	}
+	if s.roll == nil && now.After(s.connectedAt.Add(s.opts.MaxConnAge-s.opts.RolloverLead)) && now.After(s.rollAfter) {
+		s.startRollover(ctx)
+	}
+	if s.roll == nil {
+		return nil, false, nil
+	}
+	switch {
+	case s.roll.failed():
+		s.roll, s.rollAfter = nil, now.Add(s.backoff.Wait(1, time.Second))
+	case s.roll.isReady() && s.caughtUp(now):
+		return s.handover(ctx, false)
+	}
+	return nil, false, nil
 }
 
 // dedupable reports whether r carries an id that orders it among its symbol's records of

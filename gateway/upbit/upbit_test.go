@@ -2,7 +2,6 @@ package upbit
 
 import (
 	"errors"
-	"hash/fnv"
 	"strings"
 	"testing"
 
@@ -13,55 +12,25 @@ import (
 
 const cases = "testdata/cases.txt"
 
-func TestCases(t *testing.T) { adaptertest.Run(t, New(), cases) }
-
-func TestSamplesAllChecked(t *testing.T) { adaptertest.RequireSamples(t, "upbit", cases) }
-
-func TestIdentity(t *testing.T) { adaptertest.CheckIdentity(t, New(), cases) }
-
-func TestZeroAlloc(t *testing.T) { adaptertest.AssertZeroAlloc(t, New(), cases) }
-
-// contentKey is the documented content key computed independently: FNV-1a 64 over each
-// field text followed by a 0xff byte.
-func contentKey(fields ...string) uint64 {
-	h := fnv.New64a()
-	for _, f := range fields {
-		h.Write([]byte(f))
-		h.Write([]byte{0xff})
-	}
-	return h.Sum64()
-}
-
-func parseOne(t *testing.T, p adapter.Parser, frame string) *wire.Record {
-	t.Helper()
-	var out adapter.Batch
-	if _, err := p.Parse([]byte(frame), 1, &out); err != nil {
-		t.Fatal(err)
-	}
-	if out.Len() != 1 {
-		t.Fatalf("%d records", out.Len())
-	}
-	r := *out.At(0)
-	return &r
-}
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
 
 func TestContentKey(t *testing.T) {
 	p := New().NewParser()
-	def := parseOne(t, p, `{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"orderbook_units":[{"ask_price":52418000,"bid_price":52412000,"ask_size":0.2542,"bid_size":0E-8}],"stream_type":"REALTIME"}`)
-	simple := parseOne(t, p, `{"ty":"orderbook","cd":"KRW-BTC","tms":1704867306396,"obu":[{"ap":52418000,"bp":52412000,"as":0.2542,"bs":0E-8}],"st":"SNAPSHOT"}`)
-	want := contentKey("KRW-BTC", "1704867306396", "52418000", "0.2542", "52412000", "0E-8")
+	def := adaptertest.ParseOne(t, p, `{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"orderbook_units":[{"ask_price":52418000,"bid_price":52412000,"ask_size":0.2542,"bid_size":0E-8}],"stream_type":"REALTIME"}`)
+	simple := adaptertest.ParseOne(t, p, `{"ty":"orderbook","cd":"KRW-BTC","tms":1704867306396,"obu":[{"ap":52418000,"bp":52412000,"as":0.2542,"bs":0E-8}],"st":"SNAPSHOT"}`)
+	want := adaptertest.ContentKey("KRW-BTC", "1704867306396", "52418000", "0.2542", "52412000", "0E-8")
 	if def.Flags&wire.FlagNoSeq == 0 || def.Seq != want || simple.Seq != want {
 		t.Fatalf("content keys %x (DEFAULT) %x (SIMPLE), want %x with FlagNoSeq", def.Seq, simple.Seq, want)
 	}
-	other := parseOne(t, p, `{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"orderbook_units":[{"ask_price":52418000,"bid_price":52412000,"ask_size":0.2543,"bid_size":0E-8}]}`)
+	other := adaptertest.ParseOne(t, p, `{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"orderbook_units":[{"ask_price":52418000,"bid_price":52412000,"ask_size":0.2543,"bid_size":0E-8}]}`)
 	if other.Seq == want {
 		t.Fatal("a different book got the same content key")
 	}
-	tk := parseOne(t, p, `{"type":"ticker","code":"KRW-BTC","trade_price":8629000.0,"trade_volume":0.0105675,"timestamp":1524046049766}`)
-	if tk.Flags&wire.FlagNoSeq == 0 || tk.Seq != contentKey("KRW-BTC", "1524046049766", "8629000.0", "0.0105675") {
+	tk := adaptertest.ParseOne(t, p, `{"type":"ticker","code":"KRW-BTC","trade_price":8629000.0,"trade_volume":0.0105675,"timestamp":1524046049766}`)
+	if tk.Flags&wire.FlagNoSeq == 0 || tk.Seq != adaptertest.ContentKey("KRW-BTC", "1524046049766", "8629000.0", "0.0105675") {
 		t.Fatalf("ticker key %x", tk.Seq)
 	}
-	tr := parseOne(t, p, `{"type":"trade","code":"KRW-BTC","trade_timestamp":1676965262139,"trade_price":1,"trade_volume":1,"ask_bid":"ASK","sequential_id":77}`)
+	tr := adaptertest.ParseOne(t, p, `{"type":"trade","code":"KRW-BTC","trade_timestamp":1676965262139,"trade_price":1,"trade_volume":1,"ask_bid":"ASK","sequential_id":77}`)
 	if tr.Flags&wire.FlagNoSeq != 0 || tr.Seq != 77 {
 		t.Fatalf("trade seq %d flags %b", tr.Seq, tr.Flags)
 	}

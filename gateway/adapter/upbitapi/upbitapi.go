@@ -1,0 +1,268 @@
+// Package upbitapi reads the Upbit WebSocket message format, which Upbit speaks and
+// Bithumb's new API copies ("Upbit-compatible"): trade, orderbook and ticker objects in the
+// DEFAULT or SIMPLE key format, error objects, and the content keys of records without an
+// id (FNV-1a 64 over the exact field texts, each followed by 0xff: adapter.ContentKey).
+// The venue packages keep what is their own (control messages, Bithumb's legacy API) and
+// embed Parser.
+package upbitapi
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/shared/wire"
+	"github.com/valyala/fastjson"
+)
+
+// keys names the fields of one message format.
+type keys struct {
+	typ, code, ts, tradeTs, price, volume, askBid, seqID, units, ap, bp, as, bs string
+}
+
+var (
+	defaultKeys = keys{"type", "code", "timestamp", "trade_timestamp", "trade_price", "trade_volume",
+		"ask_bid", "sequential_id", "orderbook_units", "ask_price", "bid_price", "ask_size", "bid_size"}
+	simpleKeys = keys{"ty", "cd", "tms", "ttms", "tp", "tv", "ab", "sid", "obu", "ap", "bp", "as", "bs"}
+)
+
+// Venue is what differs between the venues that speak the format.
+type Venue struct {
+	Exchange wire.Exchange
+	// Instrument converts a market code (and, for Bithumb, a legacy symbol) to the
+	// canonical instrument.
+	Instrument func(dst *wire.Name, code []byte) error
+}
+
+// Parser reads Upbit-format messages. It is owned by one goroutine, as the venue parser
+// that embeds it.
+type Parser struct {
+	JSON fastjson.Parser // the venue's frames are parsed with it
+	Rd   adapter.Reader
+	v    Venue
+	syms adapter.SymbolCache
+	h    uint64 // content key of the record being built
+}
+
+// NewParser returns a parser for venue v.
+func NewParser(v Venue) Parser { return Parser{v: v} }
+
+// Messages returns the messages of a parsed frame: the elements of a top-level array
+// (SIMPLE_LIST / JSON_LIST) or the frame's value itself, held in one.
+func Messages(v *fastjson.Value, one *[1]*fastjson.Value) []*fastjson.Value {
+	if v.Type() == fastjson.TypeArray {
+		arr, _ := v.Array()
+		return arr
+	}
+	one[0] = v
+	return one[:]
+}
+
+// Message normalizes a typed message (trade, orderbook, ticker, in either key format) or
+// an error object. handled is false for a message with neither a type nor an error (the
+// venue's control messages): the caller classifies it.
+func (ps *Parser) Message(v *fastjson.Value, recvNs int64, out *adapter.Batch) (res adapter.Result, handled bool, err error) {
+	k := &defaultKeys
+	typ := v.GetStringBytes("type")
+	if typ == nil {
+		if typ = v.GetStringBytes("ty"); typ != nil {
+			k = &simpleKeys
+		}
+	}
+	switch string(typ) {
+	case "trade":
+		return adapter.ResultData, true, ps.trade(v, k, recvNs, out)
+	case "orderbook":
+		return adapter.ResultData, true, ps.book(v, k, recvNs, out)
+	case "ticker":
+		return adapter.ResultData, true, ps.ticker(v, k, recvNs, out)
+	case "":
+	default:
+		return adapter.ResultData, true, fmt.Errorf("%w: %s type %q", adapter.ErrUnsupported, ps.v.Exchange, typ)
+	}
+	if e := v.Get("error"); e != nil {
+		name := e.GetStringBytes("name")
+		if bytes.Contains(name, []byte("TOO_MANY")) {
+			return adapter.ResultError, true, fmt.Errorf("%w: %w: %s: %s", adapter.ErrExchange, adapter.ErrRateLimited, name, e.GetStringBytes("message"))
+		}
+		return adapter.ResultError, true, fmt.Errorf("%w: %s: %s", adapter.ErrExchange, name, e.GetStringBytes("message"))
+	}
+	return adapter.ResultData, false, nil
+}
+
+// Hash folds one field text into the content key.
+func (ps *Parser) Hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
+
+// Key returns the content key so far.
+func (ps *Parser) Key() uint64 { return ps.h }
+
+// SetKey sets the content key (a key that goes on over several records).
+func (ps *Parser) SetKey(h uint64) { ps.h = h }
+
+// Start appends a record of kind for symbol sym and starts its content key with sym.
+func (ps *Parser) Start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
+	r := out.Next()
+	r.Kind, r.Exchange, r.TsRecv = kind, ps.v.Exchange, recvNs
+	if err := ps.syms.Resolve(r, sym, ps.v.Instrument); err != nil {
+		return nil, adapter.Fail(out, err)
+	}
+	ps.h = adapter.FNVOffset64
+	ps.Hash(sym)
+	return r, nil
+}
+
+// startCode is Start for the message's market code.
+func (ps *Parser) startCode(v *fastjson.Value, k *keys, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
+	code, err := adapter.StringAt(v, k.code)
+	if err != nil {
+		return nil, err
+	}
+	return ps.Start(code, kind, recvNs, out)
+}
+
+// Raw returns the text of a string or number field and folds it into the content key.
+func (ps *Parser) Raw(o *fastjson.Value, key string) ([]byte, error) {
+	b, err := ps.Rd.Raw(o.Get(key))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	ps.Hash(b)
+	return b, nil
+}
+
+// Dec reads an exact non-negative decimal and folds its text into the content key.
+func (ps *Parser) Dec(o *fastjson.Value, key string) (wire.Decimal, error) {
+	b, err := ps.Raw(o, key)
+	if err != nil {
+		return wire.Decimal{}, err
+	}
+	return adapter.ParseDecimal(b, key)
+}
+
+// Ts reads an epoch timestamp in ms (or µs when it has 16 or more integer digits, seen in
+// one 2023 Upbit orderbook capture and reported on Bithumb) and folds its text into the
+// content key.
+func (ps *Parser) Ts(o *fastjson.Value, key string) (int64, error) {
+	b, err := ps.Raw(o, key)
+	if err != nil {
+		return 0, err
+	}
+	digits := bytes.IndexByte(b, '.')
+	if digits < 0 {
+		digits = len(b)
+	}
+	unit := time.Millisecond
+	if digits >= 16 {
+		unit = time.Microsecond
+	}
+	ns, err := adapter.EpochNs(b, unit)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", key, err)
+	}
+	return ns, nil
+}
+
+func (ps *Parser) trade(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Batch) error {
+	r, err := ps.startCode(v, k, wire.KindTrade, recvNs, out)
+	if err != nil {
+		return err
+	}
+	if r.Seq, err = ps.Rd.UintAt(v, k.seqID); err != nil {
+		return adapter.Fail(out, err)
+	}
+	if r.TsExchange, err = ps.Ts(v, k.tradeTs); err != nil {
+		return adapter.Fail(out, err)
+	}
+	if r.Price, err = ps.Dec(v, k.price); err != nil {
+		return adapter.Fail(out, err)
+	}
+	if r.Size, err = ps.Dec(v, k.volume); err != nil {
+		return adapter.Fail(out, err)
+	}
+	switch ab := v.GetStringBytes(k.askBid); string(ab) {
+	case "ASK":
+		r.Side = wire.SideSell // the taker sold into the bids
+	case "BID":
+		r.Side = wire.SideBuy
+	default:
+		return adapter.Fail(out, fmt.Errorf("%w: %s %q, want ASK or BID", adapter.ErrMalformed, k.askBid, ab))
+	}
+	return nil
+}
+
+func (ps *Parser) ticker(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Batch) error {
+	r, err := ps.startCode(v, k, wire.KindTicker, recvNs, out)
+	if err != nil {
+		return err
+	}
+	r.Flags |= wire.FlagNoSeq
+	if r.TsExchange, err = ps.Ts(v, k.ts); err != nil {
+		return adapter.Fail(out, err)
+	}
+	if r.Price, err = ps.Dec(v, k.price); err != nil {
+		return adapter.Fail(out, err)
+	}
+	if r.Size, err = ps.Dec(v, k.volume); err != nil {
+		return adapter.Fail(out, err)
+	}
+	r.Seq = ps.h
+	return nil
+}
+
+func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Batch) error {
+	r, err := ps.startCode(v, k, wire.KindBookSnapshot, recvNs, out)
+	if err != nil {
+		return err
+	}
+	r.Flags |= wire.FlagNoSeq
+	if r.TsExchange, err = ps.Ts(v, k.ts); err != nil {
+		return adapter.Fail(out, err)
+	}
+	units, err := Array(v, k.units)
+	if err != nil {
+		return adapter.Fail(out, err)
+	}
+	for _, u := range units {
+		if u.Type() != fastjson.TypeObject {
+			return adapter.Fail(out, fmt.Errorf("%w: orderbook unit is %s, want object", adapter.ErrMalformed, u.Type()))
+		}
+		var ask, bid wire.Level
+		if ask.Price, err = ps.Dec(u, k.ap); err != nil {
+			return adapter.Fail(out, err)
+		}
+		if ask.Size, err = ps.Dec(u, k.as); err != nil {
+			return adapter.Fail(out, err)
+		}
+		if bid.Price, err = ps.Dec(u, k.bp); err != nil {
+			return adapter.Fail(out, err)
+		}
+		if bid.Size, err = ps.Dec(u, k.bs); err != nil {
+			return adapter.Fail(out, err)
+		}
+		if !ask.Price.IsZero() { // price 0: a padding unit
+			r.Asks = append(r.Asks, ask)
+		}
+		if !bid.Price.IsZero() {
+			r.Bids = append(r.Bids, bid)
+		}
+	}
+	r.Seq = ps.h
+	return nil
+}
+
+// Array returns the JSON array at key, at most wire.MaxLevels long.
+func Array(o *fastjson.Value, key string) ([]*fastjson.Value, error) {
+	v := o.Get(key)
+	if v == nil {
+		return nil, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, key)
+	}
+	arr, err := v.Array()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, key, v.Type())
+	}
+	if len(arr) > wire.MaxLevels {
+		return nil, fmt.Errorf("%w: %s has %d entries", adapter.ErrMalformed, key, len(arr))
+	}
+	return arr, nil
+}
