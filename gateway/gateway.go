@@ -98,7 +98,7 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 	if opts.Bind != "" {
 		bind = opts.Bind
 	}
-	bo := busOptions(&topo.Bus)
+	bo := bus.PublisherOptions(&topo.Bus)
 	if c := gc.Curve; c != nil {
 		if err := curveOptions(c, &bo, &opts.Journal); err != nil {
 			return nil, fmt.Errorf("gateway %s: %w", gc.ID, err)
@@ -193,11 +193,6 @@ func curveOptions(c *config.GatewayCurve, bo *bus.Options, jo *journal.ServerOpt
 	}
 	jo.Curve = jc
 	return nil
-}
-
-// busOptions maps the topology's bus section to publisher options.
-func busOptions(b *config.Bus) bus.Options {
-	return bus.Options{QueueDepth: b.QueueDepth, MaxMessageBytes: b.MaxMessageBytes, StallTimeout: b.StallTimeout}
 }
 
 func feedSubs(feed *config.Feed) ([]adapter.Sub, error) {

@@ -139,7 +139,7 @@ func New(topo *config.Topology, opts Options, log *slog.Logger) (*Strategy, erro
 	if bind != "" {
 		// The topology's bus section tunes every publisher, this one too.
 		b := &topo.Bus
-		p, err := bus.NewPublisher(bind, bus.Options{QueueDepth: b.QueueDepth, MaxMessageBytes: b.MaxMessageBytes, StallTimeout: b.StallTimeout}, s.log)
+		p, err := bus.NewPublisher(bind, bus.PublisherOptions(b), s.log)
 		if err != nil {
 			return nil, fmt.Errorf("strategy signals: %w", err)
 		}

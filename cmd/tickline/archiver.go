@@ -5,7 +5,6 @@ import (
 	"github.com/tickline/tickline/shared/arbiter"
 
 	"github.com/tickline/tickline/archiver"
-	"github.com/tickline/tickline/shared/config"
 )
 
 // runArchiver runs `tickline archiver --config FILE`: subscribe to every gateway, arbitrate
@@ -23,7 +22,7 @@ func runArchiver(ctx context.Context, args []string, e *env) error {
 	if *cfgPath == "" || fs.NArg() != 0 {
 		return errUsage
 	}
-	topo, err := config.Load(*cfgPath)
+	topo, err := loadTopology(*cfgPath, e)
 	if err != nil {
 		return err
 	}

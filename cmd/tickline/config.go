@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
 )
 
@@ -51,4 +54,19 @@ func interruptible(ctx context.Context, f func() error) error {
 	case <-t.C:
 	}
 	return fmt.Errorf("interrupted: %w", ctx.Err())
+}
+
+// loadTopology loads the topology a process runs on and applies what it sets for the
+// whole process: in the bus's low-latency mode, the garbage collector's settings.
+func loadTopology(path string, e *env) (*config.Topology, error) {
+	topo, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if bus.ApplyRuntime(&topo.Bus) {
+		ll := topo.Bus.LowLatency
+		e.log.Info("bus low-latency mode", "spin", ll.Spin, "gc_percent", ll.GCPercent, "memory_limit", ll.MemoryLimit,
+			"asyncpreemptoff", strings.Contains(os.Getenv("GODEBUG"), "asyncpreemptoff=1"))
+	}
+	return topo, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/tickline/tickline/gateway"
-	"github.com/tickline/tickline/shared/config"
 )
 
 func runGateway(ctx context.Context, args []string, e *env) error {
@@ -18,7 +17,7 @@ func runGateway(ctx context.Context, args []string, e *env) error {
 	if *cfgPath == "" || *id == "" || fs.NArg() != 0 {
 		return errUsage
 	}
-	topo, err := config.Load(*cfgPath)
+	topo, err := loadTopology(*cfgPath, e)
 	if err != nil {
 		return err
 	}

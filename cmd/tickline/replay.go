@@ -51,7 +51,7 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 	if *cfgPath == "" || fs.NArg() != 0 {
 		return errUsage
 	}
-	topo, err := config.Load(*cfgPath)
+	topo, err := loadTopology(*cfgPath, e)
 	if err != nil {
 		return err
 	}

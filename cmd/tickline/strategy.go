@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/strategy"
 )
 
@@ -21,7 +20,7 @@ func runStrategy(ctx context.Context, args []string, e *env) error {
 	if *cfgPath == "" || fs.NArg() != 0 {
 		return errUsage
 	}
-	topo, err := config.Load(*cfgPath)
+	topo, err := loadTopology(*cfgPath, e)
 	if err != nil {
 		return err
 	}

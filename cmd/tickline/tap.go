@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/strategy/tap"
 )
 
@@ -25,7 +24,7 @@ func runTap(ctx context.Context, args []string, e *env) error {
 	if *cfgPath == "" || fs.NArg() != 0 || *duration < 0 {
 		return errUsage
 	}
-	topo, err := config.Load(*cfgPath)
+	topo, err := loadTopology(*cfgPath, e)
 	if err != nil {
 		return err
 	}

@@ -57,39 +57,57 @@ func TestParseEndpoint(t *testing.T) {
 
 func TestRoundTrip(t *testing.T) {
 	for _, ep := range []string{"tcp://127.0.0.1:0", "ipc"} {
+		t.Run(ep[:3], func(t *testing.T) { roundTrip(t, ep, Options{}, SubOptions{}) })
+	}
+}
+
+// TestLowLatencyRoundTrip: with the writer and the readers spinning (bus.low_latency),
+// every message still arrives intact and in order, over tcp and ipc, in a burst (the
+// spinning writer) and paced one by one (direct writes met by a spinning reader).
+func TestLowLatencyRoundTrip(t *testing.T) {
+	for _, ep := range []string{"tcp://127.0.0.1:0", "ipc"} {
 		t.Run(ep[:3], func(t *testing.T) {
-			if ep == "ipc" {
-				ep = ipcEndpoint(t, "pub.sock")
-			}
-			p := newTestPublisher(t, ep, Options{})
-			_, c := newTestSubscriber(t, SubOptions{}, []string{p.Endpoint()}, "")
-			waitSubscribed(t, p, 1, "")
-			const n = 1000
-			big := make([]byte, 1500) // long frames (> 255 bytes) too
-			for i := range n {
-				payload := []byte("p" + strconv.Itoa(i))
-				if i%10 == 0 {
-					payload = append(payload, big...)
-				}
-				if err := p.Publish([]byte("bbo.binance.BTC-USDT"), payload); err != nil {
-					t.Fatal(err)
-				}
-			}
-			waitFor(t, waitLong, func() bool { return len(c.snapshot()) == n }, "%d messages", n)
-			for i, r := range c.snapshot() {
-				want := "p" + strconv.Itoa(i)
-				if i%10 == 0 {
-					want += string(big)
-				}
-				if r.topic != "bbo.binance.BTC-USDT" || r.payload != want || r.ep != 0 {
-					t.Fatalf("message %d = %q/%.20q ep %d", i, r.topic, r.payload, r.ep)
-				}
-			}
-			st := p.Stats()[0]
-			if st.Sent != n || st.Dropped != 0 || st.Queued != 0 {
-				t.Fatalf("stats %+v", st)
-			}
+			roundTrip(t, ep, Options{WriterSpin: time.Millisecond}, SubOptions{ReadSpin: time.Millisecond})
 		})
+	}
+}
+
+// roundTrip publishes 1000 messages (every tenth with a long frame), the second half one
+// at a time after the previous one arrived, and checks that all arrive in order.
+func roundTrip(t *testing.T, ep string, po Options, so SubOptions) {
+	if ep == "ipc" {
+		ep = ipcEndpoint(t, "pub.sock")
+	}
+	p := newTestPublisher(t, ep, po)
+	_, c := newTestSubscriber(t, so, []string{p.Endpoint()}, "")
+	waitSubscribed(t, p, 1, "")
+	const n = 1000
+	big := make([]byte, 1500) // long frames (> 255 bytes) too
+	for i := range n {
+		payload := []byte("p" + strconv.Itoa(i))
+		if i%10 == 0 {
+			payload = append(payload, big...)
+		}
+		if err := p.Publish([]byte("bbo.binance.BTC-USDT"), payload); err != nil {
+			t.Fatal(err)
+		}
+		if i >= n/2 {
+			waitFor(t, waitLong, func() bool { return len(c.snapshot()) == i+1 }, "message %d", i)
+		}
+	}
+	waitFor(t, waitLong, func() bool { return len(c.snapshot()) == n }, "%d messages", n)
+	for i, r := range c.snapshot() {
+		want := "p" + strconv.Itoa(i)
+		if i%10 == 0 {
+			want += string(big)
+		}
+		if r.topic != "bbo.binance.BTC-USDT" || r.payload != want || r.ep != 0 {
+			t.Fatalf("message %d = %q/%.20q ep %d", i, r.topic, r.payload, r.ep)
+		}
+	}
+	st := p.Stats()[0]
+	if st.Sent != n || st.Dropped != 0 || st.Queued != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 

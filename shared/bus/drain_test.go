@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -66,5 +67,54 @@ func TestDrainBeforeClose(t *testing.T) {
 	p.Close()
 	if n := <-got; n != sent {
 		t.Fatalf("subscriber got %d of %d messages in order before EOF", n, sent)
+	}
+}
+
+// TestSubscriberTakesTailAfterPublisherClosed: the publisher sends its last messages and
+// closes while the subscriber's handler is still busy; the subscriber's next PING fails
+// (the peer is gone), yet everything the publisher sent is still in the subscriber's
+// receive buffer and must reach the handler before the connection ends. (Closing the
+// connection on that failed write lost the tail: a replayed strategy under load.)
+func TestSubscriberTakesTailAfterPublisherClosed(t *testing.T) {
+	p := newTestPublisher(t, ipcEndpoint(t, "tail.sock"), Options{})
+	release := make(chan struct{})
+	var got []string
+	var mu sync.Mutex
+	s := NewSubscriber(SubOptions{Heartbeat: 20 * time.Millisecond, ReconnectMin: time.Hour, ReconnectMax: time.Hour}, nil)
+	if err := s.Connect(p.Endpoint()); err != nil {
+		t.Fatal(err)
+	}
+	s.Subscribe("")
+	runSubscriber(t, s, func(batch []Message) {
+		<-release // a slow handler: it takes nothing until the publisher is gone
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range batch {
+			got = append(got, string(m.Payload))
+		}
+	})
+	waitSubscribed(t, p, 1, "")
+	const n = 2000
+	for i := range n {
+		if err := p.Publish([]byte("bbo.x"), []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left := p.Drain(context.Background(), waitLong); left != 0 {
+		t.Fatalf("Drain: %d unsent", left)
+	}
+	p.Close()
+	waitFor(t, waitLong, func() bool { return s.Stats()[0].WriteErrors > 0 }, "a PING to the closed publisher to fail")
+	close(release)
+	waitFor(t, waitLong, func() bool { return !s.Stats()[0].Connected }, "the connection to end")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != n {
+		t.Fatalf("handler got %d of %d messages", len(got), n)
+	}
+	for i, v := range got {
+		if v != strconv.Itoa(i) {
+			t.Fatalf("message %d = %q", i, v)
+		}
 	}
 }

@@ -307,10 +307,10 @@ func (c *pubConn) take() ([]byte, int, int) {
 // written within StallTimeout marks the subscriber stalled and ends the connection.
 func (c *pubConn) writeLoop() {
 	stall := c.p.opts.StallTimeout
+	spin := c.p.opts.WriterSpin
+	defer pinThread(spin)()
 	for {
-		select {
-		case <-c.wake:
-		case <-c.done:
+		if !c.await(spin) {
 			return
 		}
 		for {
@@ -338,6 +338,30 @@ func (c *pubConn) writeLoop() {
 			c.sent.Add(uint64(n))
 			c.bytes.Add(uint64(len(buf)))
 		}
+	}
+}
+
+// await waits for a wake-up and reports false when the connection is done. With spin
+// (low-latency mode) it first polls the wake-up channel without sleeping for up to spin:
+// Publish's signal then lands in a buffered channel the writer is already looking at.
+func (c *pubConn) await(spin time.Duration) bool {
+	if spin > 0 {
+		start := time.Now()
+		for time.Since(start) < spin {
+			select {
+			case <-c.wake:
+				return true
+			case <-c.done:
+				return false
+			default:
+			}
+		}
+	}
+	select {
+	case <-c.wake:
+		return true
+	case <-c.done:
+		return false
 	}
 }
 

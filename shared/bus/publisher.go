@@ -68,6 +68,11 @@ type Options struct {
 	// buffers make a slow subscriber show up sooner as drops instead of as latency.
 	// Default 0: the OS default.
 	SendBufferBytes int
+	// WriterSpin (low-latency mode) makes each subscriber's writer goroutine poll its
+	// queue for this long after its last write before it sleeps, on an OS thread of its
+	// own (runtime.LockOSThread): a message queued meanwhile is written without a
+	// wake-up. 0 = off: the writer sleeps as soon as the queue is empty.
+	WriterSpin time.Duration
 }
 
 func (o *Options) setDefaults() {

@@ -12,6 +12,9 @@ import (
 // and each gateway's public key.
 func ReceiverOptions(topo *config.Topology, curve *config.ReceiverCurve, eps []string) (SubOptions, error) {
 	so := SubOptions{MaxMessageBytes: topo.Bus.MaxMessageBytes}
+	if ll := topo.Bus.LowLatency; ll != nil {
+		so.ReadSpin = ll.Spin
+	}
 	if curve == nil {
 		return so, nil
 	}

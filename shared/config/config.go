@@ -72,6 +72,24 @@ type Bus struct {
 	WriteDeadline time.Duration `yaml:"write_deadline"`
 	// MaxMessageBytes is the largest message a subscriber accepts. 1 KiB..1 GiB.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// LowLatency, when set, trades CPU for latency on dedicated cores; nil = off.
+	LowLatency *LowLatency `yaml:"low_latency,omitempty"`
+}
+
+// LowLatency is the bus's mode for dedicated cores: receivers and publisher writers spin
+// on their sockets instead of parking, their goroutines keep their OS threads, and the
+// process's garbage collector runs only near a memory limit. Every process that reads
+// the topology (gateway, strategy, archiver, tap, replay) applies it.
+type LowLatency struct {
+	// Spin is how long a connection reader (and a publisher's writer) polls without
+	// sleeping after its last data before it parks in the poller. (0, 100ms].
+	Spin time.Duration `yaml:"spin"`
+	// GCPercent is the process's GOGC: -1 = off (collection only near MemoryLimit), or
+	// 25..10000. 0 = the default, -1.
+	GCPercent int `yaml:"gc_percent"`
+	// MemoryLimit is the process's GOMEMLIMIT in bytes, 64 MiB..1 TiB; 0 = the default,
+	// 1 GiB.
+	MemoryLimit int64 `yaml:"memory_limit"`
 }
 
 // Gateway is one gateway process: the exchange feeds it carries and where it publishes them.

@@ -131,6 +131,10 @@ func TestInvalid(t *testing.T) {
 		{"queue_depth explicit zero", []edit{{"gateways:\n", "bus: {queue_depth: 0}\ngateways:\n"}}, "bus.queue_depth", ErrRange, ""},
 		{"queue_depth absurd", []edit{{"gateways:\n", "bus: {queue_depth: 16777217}\ngateways:\n"}}, "bus.queue_depth", ErrRange, ""},
 		{"negative stall_timeout", []edit{{"gateways:\n", "bus: {stall_timeout: -1s}\ngateways:\n"}}, "bus.stall_timeout", ErrRange, ""},
+		{"low_latency spin too long", []edit{{"gateways:\n", "bus: {low_latency: {spin: 1s}}\ngateways:\n"}}, "bus.low_latency.spin", ErrRange, ""},
+		{"low_latency gc_percent 10", []edit{{"gateways:\n", "bus: {low_latency: {gc_percent: 10}}\ngateways:\n"}}, "bus.low_latency.gc_percent", ErrRange, ""},
+		{"low_latency memory_limit 1 MiB", []edit{{"gateways:\n", "bus: {low_latency: {memory_limit: 1048576}}\ngateways:\n"}}, "bus.low_latency.memory_limit", ErrRange, ""},
+		{"low_latency unknown key", []edit{{"gateways:\n", "bus: {low_latency: {spinn: 1ms}}\ngateways:\n"}}, "bus.low_latency.spinn", ErrUnknownKey, ""},
 		{"write_deadline over stall_timeout", []edit{{"gateways:\n", "bus: {stall_timeout: 1s, write_deadline: 2s}\ngateways:\n"}}, "bus.write_deadline", ErrConflict, ""},
 
 		// Gateways.
@@ -362,6 +366,27 @@ func TestDefaultsApplied(t *testing.T) {
 	// partition_count 0: per topic, highest partition of the region + 1.
 	if got := top.PartitionCount("korea"); got != 2 {
 		t.Errorf("PartitionCount(korea) = %d, want 2", got)
+	}
+}
+
+// TestLowLatencyDefaults: an empty bus.low_latency turns the mode on with the documented
+// values; a value in the file wins.
+func TestLowLatencyDefaults(t *testing.T) {
+	doc := strings.Replace(readBase(t), "gateways:\n", "bus: {low_latency: {}}\ngateways:\n", 1)
+	top, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := LowLatency{Spin: 200 * time.Microsecond, GCPercent: -1, MemoryLimit: 1 << 30}
+	if ll := top.Bus.LowLatency; ll == nil || *ll != want {
+		t.Fatalf("low_latency = %+v, want %+v", ll, want)
+	}
+	doc = strings.Replace(readBase(t), "gateways:\n", "bus: {low_latency: {spin: 1ms, gc_percent: 400}}\ngateways:\n", 1)
+	if top, err = Parse([]byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	if ll := top.Bus.LowLatency; ll.Spin != time.Millisecond || ll.GCPercent != 400 || ll.MemoryLimit != 1<<30 {
+		t.Fatalf("low_latency = %+v", ll)
 	}
 }
 

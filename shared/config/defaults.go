@@ -18,6 +18,10 @@ const (
 	DefaultWriteDeadline   = 1 * time.Second // bus.write_deadline
 	DefaultMaxMessageBytes = 4 << 20         // bus.max_message_bytes: 4 MiB
 
+	DefaultLowLatencySpin   = 200 * time.Microsecond // bus.low_latency.spin
+	DefaultLowLatencyGC     = -1                     // bus.low_latency.gc_percent: off
+	DefaultLowLatencyMemory = 1 << 30                // bus.low_latency.memory_limit: 1 GiB
+
 	DefaultJournalRecords = 1 << 20          // gateways[].journal.records (when a journal is configured)
 	DefaultStaleAfter     = 10 * time.Second // gateways[].exchanges.*.stale_after
 
@@ -87,6 +91,17 @@ func applyDefaults(t *Topology) {
 			if f != nil && f.StaleAfter == 0 {
 				f.StaleAfter = DefaultStaleAfter
 			}
+		}
+	}
+	if ll := t.Bus.LowLatency; ll != nil {
+		if ll.Spin == 0 {
+			ll.Spin = DefaultLowLatencySpin
+		}
+		if ll.GCPercent == 0 {
+			ll.GCPercent = DefaultLowLatencyGC
+		}
+		if ll.MemoryLimit == 0 {
+			ll.MemoryLimit = DefaultLowLatencyMemory
 		}
 	}
 	// strategy.subscribe: empty means every gateway, in file order.

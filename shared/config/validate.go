@@ -146,6 +146,13 @@ func (v *validator) bus(b *Bus) {
 		v.add("bus.write_deadline", ErrConflict, "%s is longer than bus.stall_timeout %s", b.WriteDeadline, b.StallTimeout)
 	}
 	v.intRange("bus.max_message_bytes", int64(b.MaxMessageBytes), minMessageBytes, maxMessageBytes)
+	if ll := b.LowLatency; ll != nil {
+		v.durRange("bus.low_latency.spin", ll.Spin, 100*time.Millisecond)
+		if ll.GCPercent != -1 {
+			v.intRange("bus.low_latency.gc_percent", int64(ll.GCPercent), 25, 10000)
+		}
+		v.intRange("bus.low_latency.memory_limit", ll.MemoryLimit, 64<<20, 1<<40)
+	}
 }
 
 func (v *validator) gateways(gs []Gateway, regions map[string]bool) {
