@@ -149,6 +149,11 @@ func Systems(b Binaries, exe string) []System {
 	// knob that cut Go's sender tail in the measurements behind issue #12.
 	out = append(out, System{Name: "bus-nopreempt", Lang: "Go", argv: []string{exe, "bus"},
 		env: []string{PeerEnv + "=1", "GODEBUG=asyncpreemptoff=1"}})
+	// The bus in its low-latency mode (bus.low_latency with its defaults: spinning reader
+	// and writer on locked threads, GC off below the memory limit), started as
+	// configs/README.md says: asynchronous preemption off.
+	out = append(out, System{Name: "bus-lowlat", Lang: "Go", argv: []string{exe, "bus-lowlat"},
+		env: []string{PeerEnv + "=1", "GODEBUG=asyncpreemptoff=1"}})
 	return out
 }
 

@@ -89,12 +89,12 @@ func TestIntegrationCPeers(t *testing.T) {
 	checkPairs(t, cs, 2000)
 }
 
-// TestGoPeers holds the Go peers (go-floor, zmq4, bus, bus-nopreempt) to the same
+// TestGoPeers holds the Go peers (go-floor, zmq4, bus, bus-nopreempt, bus-lowlat) to the same
 // contract and oracle.
 func TestGoPeers(t *testing.T) {
 	gs := Systems(Binaries{}, exe(t))
-	if len(gs) != 4 {
-		t.Fatalf("want the 4 Go systems, got %d", len(gs))
+	if len(gs) != 5 {
+		t.Fatalf("want the 5 Go systems, got %d", len(gs))
 	}
 	checkPairs(t, gs, 2000)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/tickline/tickline/shared/bus"
+	"github.com/tickline/tickline/shared/config"
 )
 
 // PeerEnv is the environment variable that turns a binary linking this package into a Go
@@ -31,7 +32,7 @@ func IsPeer() bool { return os.Getenv(PeerEnv) == "1" }
 
 // PeerMain runs one Go peer and returns its exit code. args are
 // "SYSTEM send tcp|ipc BIND RATE COUNT" or "SYSTEM recv tcp|ipc ENDPOINT COUNT OUT", with
-// SYSTEM one of go-floor, zmq4, bus; the contract is the C peers' (csrc/peer.h).
+// SYSTEM one of go-floor, zmq4, bus, bus-lowlat; the contract is the C peers' (csrc/peer.h).
 func PeerMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := peerMain(args, stdin, stdout); err != nil {
 		fmt.Fprintf(stderr, "cfloor peer %s: %v\n", strings.Join(args, " "), err)
@@ -122,7 +123,9 @@ func runSender(sys, tr, bind string, rate int64, count int, stdin io.Reader, std
 	case "zmq4":
 		s, err = newZmq4Sender(tr, bind)
 	case "bus":
-		s, err = newBusSender(tr, bind)
+		s, err = newBusSender(tr, bind, nil)
+	case "bus-lowlat":
+		s, err = newBusSender(tr, bind, lowLatency())
 	default:
 		return fmt.Errorf("unknown Go system %q", sys)
 	}
@@ -281,12 +284,29 @@ const busQueueDepth = 65536
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func newBusSender(tr, bind string) (*busSender, error) {
+// lowLatency returns the topology's bus section in low-latency mode with its documented
+// defaults (the bus-lowlat system), applied to this process as `tickline` applies it.
+func lowLatency() *config.Bus {
+	b := config.Defaults().Bus
+	b.LowLatency = &config.LowLatency{Spin: config.DefaultLowLatencySpin, GCPercent: config.DefaultLowLatencyGC,
+		MemoryLimit: config.DefaultLowLatencyMemory}
+	b.QueueDepth = busQueueDepth
+	bus.ApplyRuntime(&b)
+	return &b
+}
+
+// newBusSender binds a bus publisher; b, when set, is the bus section it is configured
+// from (nil: the bench's plain options).
+func newBusSender(tr, bind string, b *config.Bus) (*busSender, error) {
 	ep := "tcp://" + net.JoinHostPort(bind, "0")
 	if tr == "ipc" {
 		ep = "ipc://" + bind
 	}
-	pub, err := bus.NewPublisher(ep, bus.Options{QueueDepth: busQueueDepth}, quiet)
+	opts := bus.Options{QueueDepth: busQueueDepth}
+	if b != nil {
+		opts = bus.PublisherOptions(b)
+	}
+	pub, err := bus.NewPublisher(ep, opts, quiet)
 	if err != nil {
 		return nil, fmt.Errorf("bus publisher %s: %w", ep, err)
 	}
@@ -414,7 +434,9 @@ func runReceiver(sys, tr, ep string, count int, out string, stdout io.Writer) er
 	case "zmq4":
 		err = recvZmq4(ep, r, done)
 	case "bus":
-		err = recvBus(ep, r, done)
+		err = recvBus(ep, r, done, nil)
+	case "bus-lowlat":
+		err = recvBus(ep, r, done, lowLatency())
 	default:
 		return fmt.Errorf("unknown Go system %q", sys)
 	}
@@ -483,8 +505,12 @@ func recvZmq4(ep string, r *goRx, done chan struct{}) error {
 	}
 }
 
-func recvBus(ep string, r *goRx, done chan struct{}) error {
-	sub := bus.NewSubscriber(bus.SubOptions{}, quiet)
+func recvBus(ep string, r *goRx, done chan struct{}, b *config.Bus) error {
+	var so bus.SubOptions
+	if b != nil {
+		so.ReadSpin = b.LowLatency.Spin
+	}
+	sub := bus.NewSubscriber(so, quiet)
 	defer sub.Close()
 	if err := sub.Connect(ep); err != nil {
 		return fmt.Errorf("bus connect %s: %w", ep, err)

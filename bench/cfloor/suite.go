@@ -148,6 +148,11 @@ type Ratios struct {
 	// The bus with asynchronous preemption off (bus-nopreempt).
 	NoPreemptP99VsCFloor float64 `json:"bus_nopreempt_p99_vs_c_floor"`
 	NoPreemptP99VsLibzmq float64 `json:"bus_nopreempt_p99_vs_libzmq"`
+	// The bus in low-latency mode (bus-lowlat).
+	LowLatP50VsCFloor float64 `json:"bus_lowlat_p50_vs_c_floor"`
+	LowLatP99VsCFloor float64 `json:"bus_lowlat_p99_vs_c_floor"`
+	LowLatP50VsLibzmq float64 `json:"bus_lowlat_p50_vs_libzmq"`
+	LowLatP99VsLibzmq float64 `json:"bus_lowlat_p99_vs_libzmq"`
 }
 
 func div(a, b float64) float64 {
@@ -168,14 +173,16 @@ func ComputeRatios(rs []Result, transports []string) []Ratios {
 			return Result{}
 		}
 		cf, lz, bs, gf := get("c-floor", "paced"), get("libzmq", "paced"), get("bus", "paced"), get("go-floor", "paced")
-		np := get("bus-nopreempt", "paced")
+		np, ll := get("bus-nopreempt", "paced"), get("bus-lowlat", "paced")
 		cff, lzf, bsf := get("c-floor", "flood"), get("libzmq", "flood"), get("bus", "flood")
 		out = append(out, Ratios{Transport: tr,
 			BusP50VsCFloor: div(bs.P50us, cf.P50us), BusP99VsCFloor: div(bs.P99us, cf.P99us), BusP999VsCFloor: div(bs.P999us, cf.P999us),
 			BusP50VsLibzmq: div(bs.P50us, lz.P50us), BusP99VsLibzmq: div(bs.P99us, lz.P99us), BusP999VsLibzmq: div(bs.P999us, lz.P999us),
 			BusFloodVsLibzmq: div(bsf.MsgsPerS, lzf.MsgsPerS), BusFloodVsCFloor: div(bsf.MsgsPerS, cff.MsgsPerS),
 			GoFloorP99VsCFloor: div(gf.P99us, cf.P99us), LibzmqP99VsCFloor: div(lz.P99us, cf.P99us),
-			NoPreemptP99VsCFloor: div(np.P99us, cf.P99us), NoPreemptP99VsLibzmq: div(np.P99us, lz.P99us)})
+			NoPreemptP99VsCFloor: div(np.P99us, cf.P99us), NoPreemptP99VsLibzmq: div(np.P99us, lz.P99us),
+			LowLatP50VsCFloor: div(ll.P50us, cf.P50us), LowLatP99VsCFloor: div(ll.P99us, cf.P99us),
+			LowLatP50VsLibzmq: div(ll.P50us, lz.P50us), LowLatP99VsLibzmq: div(ll.P99us, lz.P99us)})
 	}
 	return out
 }
@@ -190,14 +197,15 @@ func ratio(v float64) string {
 // RatioTable renders the ratios (the table that leads the report and the README).
 func RatioTable(rs []Result, cfg Config) string {
 	var b strings.Builder
-	b.WriteString("| transport | bus / C floor p50 · p99 · p99.9 | bus / libzmq p50 · p99 · p99.9 | bus flood / libzmq flood | bus flood / C floor flood | Go floor / C floor p99 | libzmq / C floor p99 | bus, async preemption off: p99 / C floor · / libzmq |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---|\n")
+	b.WriteString("| transport | bus / C floor p50 · p99 · p99.9 | bus / libzmq p50 · p99 · p99.9 | bus flood / libzmq flood | bus flood / C floor flood | Go floor / C floor p99 | libzmq / C floor p99 | bus, async preemption off: p99 / C floor · / libzmq | bus low-latency mode: p50 · p99 / C floor | bus low-latency mode: p50 · p99 / libzmq |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---|---|---|\n")
 	for _, r := range ComputeRatios(rs, cfg.Transports) {
-		fmt.Fprintf(&b, "| %s | %s · %s · %s | %s · %s · %s | %s | %s | %s | %s | %s · %s |\n", r.Transport,
+		fmt.Fprintf(&b, "| %s | %s · %s · %s | %s · %s · %s | %s | %s | %s | %s | %s · %s | %s · %s | %s · %s |\n", r.Transport,
 			ratio(r.BusP50VsCFloor), ratio(r.BusP99VsCFloor), ratio(r.BusP999VsCFloor),
 			ratio(r.BusP50VsLibzmq), ratio(r.BusP99VsLibzmq), ratio(r.BusP999VsLibzmq),
 			ratio(r.BusFloodVsLibzmq), ratio(r.BusFloodVsCFloor), ratio(r.GoFloorP99VsCFloor), ratio(r.LibzmqP99VsCFloor),
-			ratio(r.NoPreemptP99VsCFloor), ratio(r.NoPreemptP99VsLibzmq))
+			ratio(r.NoPreemptP99VsCFloor), ratio(r.NoPreemptP99VsLibzmq),
+			ratio(r.LowLatP50VsCFloor), ratio(r.LowLatP99VsCFloor), ratio(r.LowLatP50VsLibzmq), ratio(r.LowLatP99VsLibzmq))
 	}
 	return b.String()
 }

@@ -185,7 +185,7 @@ func (c closing) hopTable() string {
 			ratioText(safeDiv(p50, cf.P50us)), ratioText(safeDiv(p99, cf.P99us)), ratioText(safeDiv(p999, cf.P999us)),
 			ratioText(safeDiv(p50, lz.P50us)), ratioText(safeDiv(p99, lz.P99us)), ratioText(safeDiv(p999, lz.P999us)))
 	}
-	for _, sys := range []string{"c-floor", "libzmq", "go-floor", "zmq4", "bus", "bus-nopreempt"} {
+	for _, sys := range []string{"c-floor", "libzmq", "go-floor", "zmq4", "bus", "bus-nopreempt", "bus-lowlat"} {
 		if r := cfloor.Find(c.baseline, sys, "tcp", "paced"); r != nil {
 			row(sys, r.P50us, r.P99us, r.P999us)
 		}
