@@ -141,22 +141,22 @@ replay: {speed: max, output: zmq, publish: "ipc://{{DIR}}/replay.sock"}
 
 // TestCLILiveArchiveReplayStrategy runs the pipeline from the CLI's code path (run() with
 // the same arguments a user types): sim, `gateway --wait-subscribers 2`, a live
-// `strategy --endpoints <gateway>` and the `archiver` into Kafka (kfake); then `replay
+// `strategy --endpoints <gateway>` and the `archiver` into Kafka; then `replay
 // --order publish` onto the bus and a second `strategy --endpoints <replay>`. The replayed
 // strategy must write exactly the live strategy's opportunities, line for line (the oracle
-// is the live run), and there must be some. Kafka is an in-process kfake (the real one of
-// KAFKA_SEEDS with TICKLINE_CLI_REAL_KAFKA=1).
+// is the live run), and there must be some. Kafka is the real one of KAFKA_SEEDS, or an
+// in-process kfake without it.
 func TestCLILiveArchiveReplayStrategy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("pipeline test")
 	}
 	dir := t.TempDir()
 	seeds, topic, rf := []string(nil), "ticks.korea", int16(1)
-	// Against the real 3-broker cluster under -race, the replayed strategy intermittently
-	// found fewer opportunities than the live one (487 of 493, 396 of 411; 2 runs in 4),
-	// not yet explained (issue 11 stays open for it): the equivalence is checked on kfake,
-	// where it is exact, unless TICKLINE_CLI_REAL_KAFKA=1 asks for the real broker.
-	if os.Getenv(kafkatest.EnvSeeds) != "" && os.Getenv("TICKLINE_CLI_REAL_KAFKA") == "1" {
+	// On the real cluster when there is one (CI), else on kfake. Under load the real one
+	// once lost the replay's tail twice over (the ZMQ output closing before its last
+	// batch left, and the strategy dropping its receive buffer when a PING to the closed
+	// output failed): both fixed in shared/bus and tested there.
+	if os.Getenv(kafkatest.EnvSeeds) != "" {
 		seeds, topic, rf = kafkatest.Seeds(t), kafkatest.TopicName("tickline-cli-replay"), kafkatest.ReplicationFactor(t)
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
