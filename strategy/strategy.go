@@ -238,6 +238,7 @@ func (s *Strategy) Run(ctx context.Context) error {
 	err = s.sub.Run(ctx, s.handle)
 	wg.Wait()
 	s.sub.Close()
+	s.report() // the end-of-run summary: latency, lines, counts
 	if s.sig != nil {
 		s.sig.Close()
 	}
