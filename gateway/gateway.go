@@ -106,7 +106,7 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 		if err != nil {
 			return nil, err
 		}
-		subs, err := feedSubs(feed)
+		subs, err := FeedSubs(feed)
 		if err != nil {
 			return nil, fmt.Errorf("gateway %s: %s: %w", gc.ID, name, err)
 		}
@@ -115,7 +115,7 @@ func New(topo *config.Topology, id string, opts Options, log *slog.Logger) (*Gat
 			return nil, fmt.Errorf("gateway %s: %s: planning connections: %w", gc.ID, name, err)
 		}
 		for _, plan := range plans {
-			s, err := session.New(session.Options{Adapter: a, Plan: plan, Subs: plansSubs(subs, plan),
+			s, err := session.New(session.Options{Adapter: a, Plan: plan, Subs: PlanSubs(subs, plan),
 				RESTURL: feed.RESTURL, StaleAfter: feed.StaleAfter, MinBackoff: opts.MinBackoff, MaxBackoff: opts.MaxBackoff,
 				RefreshEvery: opts.RefreshEvery},
 				g.publish, g.log)
@@ -183,7 +183,8 @@ func busOptions(b *config.Bus) bus.Options {
 	return bus.Options{QueueDepth: b.QueueDepth, MaxMessageBytes: b.MaxMessageBytes, StallTimeout: b.StallTimeout}
 }
 
-func feedSubs(feed *config.Feed) ([]adapter.Sub, error) {
+// FeedSubs turns a feed's symbols and channels into subscriptions, in symbol order.
+func FeedSubs(feed *config.Feed) ([]adapter.Sub, error) {
 	syms := make([]string, 0, len(feed.Symbols))
 	for s := range feed.Symbols {
 		syms = append(syms, s)
@@ -204,8 +205,8 @@ func feedSubs(feed *config.Feed) ([]adapter.Sub, error) {
 	return subs, nil
 }
 
-// plansSubs returns the subscriptions of the symbols a plan carries.
-func plansSubs(subs []adapter.Sub, plan adapter.ConnPlan) []adapter.Sub {
+// PlanSubs returns the subscriptions of the symbols a plan carries.
+func PlanSubs(subs []adapter.Sub, plan adapter.ConnPlan) []adapter.Sub {
 	var out []adapter.Sub
 	for _, sym := range plan.Symbols {
 		for _, s := range subs {
