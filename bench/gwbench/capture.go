@@ -187,7 +187,7 @@ func snapshots(ctx context.Context, a adapter.Adapter, restURL string, subs []ad
 	case <-t.C:
 	}
 	for _, s := range subs {
-		if !slices.Contains(s.Channels, adapter.ChanBook) && !wantsDerivedBBO(a, s) {
+		if !slices.Contains(s.Channels, adapter.ChanBook) && !adapter.DerivesBBO(a, s) {
 			continue
 		}
 		url := a.SnapshotURL(restURL, s.Symbol, s.Depth)
