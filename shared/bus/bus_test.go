@@ -509,11 +509,7 @@ func TestMaxSubscribers(t *testing.T) {
 // TestSubscriberHeartbeat: a publisher that handshakes and then goes silent (never
 // answers PING) is abandoned after 3 heartbeats and redialled.
 func TestSubscriberHeartbeat(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenLocal(t)
 	accepted := make(chan net.Conn, 16)
 	go func() {
 		for {
