@@ -406,15 +406,7 @@ func (g *Gateway) AwaitSubscribers(ctx context.Context, n int, timeout time.Dura
 }
 
 // Subscribed counts the publisher's peers that hold at least one subscription.
-func (g *Gateway) Subscribed() int {
-	n := 0
-	for _, st := range g.pub.Stats() {
-		if len(st.Subscriptions) > 0 {
-			n++
-		}
-	}
-	return n
-}
+func (g *Gateway) Subscribed() int { return g.pub.Subscribed() }
 
 // watchSubscribers asks every session to republish its books when a subscriber joins or
 // changes its subscriptions, so that late joiners get whole books without waiting for the
