@@ -155,7 +155,7 @@ func (g *Gateway) addSessions(gc *config.Gateway, opts Options) error {
 		if err != nil {
 			return err
 		}
-		subs, err := feedSubs(feed)
+		subs, err := FeedSubs(feed)
 		if err != nil {
 			return fmt.Errorf("gateway %s: %s: %w", gc.ID, name, err)
 		}
@@ -164,7 +164,7 @@ func (g *Gateway) addSessions(gc *config.Gateway, opts Options) error {
 			return fmt.Errorf("gateway %s: %s: planning connections: %w", gc.ID, name, err)
 		}
 		for _, plan := range plans {
-			s, err := session.New(session.Options{Adapter: a, Plan: plan, Subs: plansSubs(subs, plan),
+			s, err := session.New(session.Options{Adapter: a, Plan: plan, Subs: PlanSubs(subs, plan),
 				RESTURL: feed.RESTURL, StaleAfter: feed.StaleAfter, MinBackoff: opts.MinBackoff, MaxBackoff: opts.MaxBackoff,
 				RefreshEvery: opts.RefreshEvery},
 				g.publish, g.log)
@@ -195,7 +195,8 @@ func curveOptions(c *config.GatewayCurve, bo *bus.Options, jo *journal.ServerOpt
 	return nil
 }
 
-func feedSubs(feed *config.Feed) ([]adapter.Sub, error) {
+// FeedSubs turns a feed's symbols and channels into subscriptions, in symbol order.
+func FeedSubs(feed *config.Feed) ([]adapter.Sub, error) {
 	syms := make([]string, 0, len(feed.Symbols))
 	for s := range feed.Symbols {
 		syms = append(syms, s)
@@ -216,8 +217,8 @@ func feedSubs(feed *config.Feed) ([]adapter.Sub, error) {
 	return subs, nil
 }
 
-// plansSubs returns the subscriptions of the symbols a plan carries.
-func plansSubs(subs []adapter.Sub, plan adapter.ConnPlan) []adapter.Sub {
+// PlanSubs returns the subscriptions of the symbols a plan carries.
+func PlanSubs(subs []adapter.Sub, plan adapter.ConnPlan) []adapter.Sub {
 	var out []adapter.Sub
 	for _, sym := range plan.Symbols {
 		for _, s := range subs {
@@ -426,15 +427,7 @@ func (g *Gateway) AwaitSubscribers(ctx context.Context, n int, timeout time.Dura
 }
 
 // Subscribed counts the publisher's peers that hold at least one subscription.
-func (g *Gateway) Subscribed() int {
-	n := 0
-	for _, st := range g.pub.Stats() {
-		if len(st.Subscriptions) > 0 {
-			n++
-		}
-	}
-	return n
-}
+func (g *Gateway) Subscribed() int { return g.pub.Subscribed() }
 
 // watchSubscribers asks every session to republish its books when a subscriber joins or
 // changes its subscriptions, so that late joiners get whole books without waiting for the

@@ -72,6 +72,7 @@ type Strategy struct {
 	hdr     wire.Header
 	line    []byte
 	changed []int
+	pending []byte // the batch's JSONL output, written by handle after it releases mu
 }
 
 // New builds a strategy from the topology; Run starts it.
@@ -254,10 +255,22 @@ func (s *Strategy) Run(ctx context.Context) error {
 	return err
 }
 
-// handle processes one batch from the subscriber (one goroutine).
+// handle processes one batch from the subscriber (one goroutine) and writes its JSONL
+// output without holding mu, so a slow output never holds up the reporter or a scrape.
 func (s *Strategy) handle(batch []bus.Message) {
+	s.process(batch)
+	if s.out != nil {
+		s.out.Write(s.pending)
+		s.out.Flush()
+	}
+}
+
+// process runs one batch through the merger and the engine under mu; the JSONL lines of
+// its opportunities collect in s.pending.
+func (s *Strategy) process(batch []bus.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.pending = s.pending[:0]
 	now := time.Now().UnixNano()
 	for i := range batch {
 		m := &batch[i]
@@ -290,9 +303,6 @@ func (s *Strategy) handle(batch []bus.Message) {
 	for _, line := range s.changed {
 		s.log.Warn("line state changed", "line", s.eps[line], "down", s.merger.Down(line))
 	}
-	if s.out != nil {
-		s.out.Flush()
-	}
 }
 
 func (s *Strategy) emit(o Opportunity, recvNs int64) {
@@ -305,8 +315,7 @@ func (s *Strategy) emit(o Opportunity, recvNs int64) {
 		s.sig.Publish([]byte(topic), s.line)
 	}
 	if s.out != nil {
-		s.out.Write(s.line)
-		s.out.WriteByte('\n')
+		s.pending = append(append(s.pending, s.line...), '\n')
 	}
 	s.Latency.Record(HopStrategyToSignal, time.Now().UnixNano()-recvNs)
 	if s.opts.OnOpportunity != nil {

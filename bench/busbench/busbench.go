@@ -143,31 +143,49 @@ func run(ctx context.Context, cfg Config, res *Result, pr pair, heap func(gc boo
 	if err := warmUp(pr, rc); err != nil {
 		return err
 	}
-	var heapMu sync.Mutex
-	stopHeap := make(chan struct{})
-	heapDone := make(chan struct{})
+	stopHeap := func() {}
 	if heap != nil {
 		res.HeapStartMiB = heap(true)
-		go func() {
-			defer close(heapDone)
-			t := time.NewTicker(50 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-stopHeap:
-					return
-				case <-t.C:
-					h := heap(false)
-					heapMu.Lock()
-					res.HeapPeakMiB = max(res.HeapPeakMiB, h)
-					heapMu.Unlock()
-				}
-			}
-		}()
-	} else {
-		close(heapDone)
+		stopHeap = watchHeap(res, heap)
 	}
-	// Paced phase: spin-wait between sends (sleeps are too coarse for 50 µs gaps).
+	seq, err := paced(ctx, cfg, res, pr, rc)
+	if err == nil {
+		err = flood(ctx, cfg, res, pr, rc, seq)
+	}
+	stopHeap()
+	if err != nil {
+		return err
+	}
+	if heap != nil {
+		res.HeapEndMiB = heap(true)
+	}
+	return nil
+}
+
+// watchHeap samples heap every 50 ms into res.HeapPeakMiB until the returned stop function
+// is called; stop returns once the sampler has exited.
+func watchHeap(res *Result, heap func(gc bool) float64) (stop func()) {
+	stopc, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopc:
+				return
+			case <-t.C:
+				res.HeapPeakMiB = max(res.HeapPeakMiB, heap(false))
+			}
+		}
+	}()
+	return func() { close(stopc); <-done }
+}
+
+// paced sends cfg.Rate messages/s for cfg.PacedFor, spin-waiting between sends (sleeps are
+// too coarse for 50 µs gaps), and records the receiver's latency figures in res. It returns
+// the last sequence number sent.
+func paced(ctx context.Context, cfg Config, res *Result, pr pair, rc *receiver) (uint64, error) {
 	p := make([]byte, PayloadBytes)
 	rc.mu.Lock()
 	rc.record, rc.count = true, 0
@@ -186,7 +204,7 @@ func run(ctx context.Context, cfg Config, res *Result, pr pair, heap func(gc boo
 		seq++
 		stamp(p, seq)
 		if err := pr.send(p); err != nil {
-			return err
+			return seq, err
 		}
 	}
 	res.Sent = int(seq)
@@ -199,9 +217,14 @@ func run(ctx context.Context, cfg Config, res *Result, pr pair, heap func(gc boo
 	res.Maxus = float64(rc.hist.Max())
 	rc.record, rc.count, rc.want = false, 0, cfg.FloodCount
 	rc.mu.Unlock()
+	return seq, nil
+}
 
-	// Flood phase: send as fast as the sender can; throughput is what the receiver got.
-	start = time.Now()
+// flood sends as fast as the sender can, numbering from seq+1; throughput is what the
+// receiver got.
+func flood(ctx context.Context, cfg Config, res *Result, pr pair, rc *receiver, seq uint64) error {
+	p := make([]byte, PayloadBytes)
+	start := time.Now()
 	sent := 0
 	for sent < cfg.FloodCount && time.Since(start) < cfg.FloodMaxDur && ctx.Err() == nil {
 		seq++
@@ -220,11 +243,6 @@ func run(ctx context.Context, cfg Config, res *Result, pr pair, heap func(gc boo
 	res.FloodSent, res.FloodRecv = sent, rc.count
 	rc.mu.Unlock()
 	res.FloodMsgs = float64(res.FloodRecv) / el.Seconds()
-	close(stopHeap)
-	<-heapDone
-	if heap != nil {
-		res.HeapEndMiB = heap(true)
-	}
 	return nil
 }
 

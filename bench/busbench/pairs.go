@@ -11,12 +11,12 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
 	"github.com/go-zeromq/zmq4/security/null"
 
+	"github.com/tickline/tickline/bench/cfloor"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/zmtp"
 )
@@ -26,22 +26,9 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // listen opens a listener on loopback tcp or a unix socket in dir.
 func listen(transport, dir, name string) (net.Listener, string, error) {
 	if transport == "ipc" {
-		path := filepath.Join(dir, name+".sock")
-		ln, err := net.Listen("unix", path)
-		return ln, "ipc://" + path, err
+		return cfloor.Listen(transport, filepath.Join(dir, name+".sock"))
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	return ln, "tcp://" + ln.Addr().String(), nil
-}
-
-func dialEndpoint(ep string) (net.Conn, error) {
-	if p, ok := strings.CutPrefix(ep, "ipc://"); ok {
-		return net.Dial("unix", p)
-	}
-	return net.Dial("tcp", strings.TrimPrefix(ep, "tcp://"))
+	return cfloor.Listen(transport, "127.0.0.1")
 }
 
 // floorPair is the raw floor: one length-prefixed write syscall per message, a buffered
@@ -65,7 +52,7 @@ func newFloor(transport, dir string) (*floorPair, error) {
 		}
 		close(acc)
 	}()
-	w, err := dialEndpoint(ep)
+	w, err := cfloor.Dial(ep)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +159,7 @@ func (z *zmqPair) close() {
 
 // stalledSubscriber connects a ZMTP SUB that subscribes to everything and never reads.
 func stalledSubscriber(ep string) (net.Conn, error) {
-	c, err := dialEndpoint(ep)
+	c, err := cfloor.Dial(ep)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,6 @@
 package cfloor
 
 import (
-	"bufio"
 	"context"
 	_ "embed"
 	"encoding/binary"
@@ -49,8 +48,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/tickline/tickline/bench/proc"
 )
 
 // PayloadBytes is the size of one message (peer.h PAYLOAD).
@@ -192,57 +192,6 @@ func ExpectedSum(n int) uint64 {
 	return sum
 }
 
-// lineReader delivers a process's stdout lines on a channel.
-func lineReader(r io.Reader) <-chan string {
-	ch := make(chan string, 16)
-	go func() {
-		defer close(ch)
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			ch <- sc.Text()
-		}
-	}()
-	return ch
-}
-
-// expectLine waits for a line starting with prefix, up to d.
-func expectLine(ch <-chan string, prefix string, d time.Duration) (string, error) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	for {
-		select {
-		case l, ok := <-ch:
-			if !ok {
-				return "", fmt.Errorf("output ended before %q", prefix)
-			}
-			if strings.HasPrefix(l, prefix) {
-				return l, nil
-			}
-		case <-t.C:
-			return "", fmt.Errorf("no %q within %v", prefix, d)
-		}
-	}
-}
-
-// capWriter keeps the first 4 KiB written (a peer's stderr, for error messages).
-type capWriter struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (w *capWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.b = append(w.b, p[:min(len(p), 4096-len(w.b))]...)
-	return len(p), nil
-}
-
-func (w *capWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.TrimSpace(string(w.b))
-}
-
 // RunPair runs sys's sender and receiver once: count messages over transport (tcp or
 // ipc; ipc sockets go in dir) at rate messages/s (0: flood).
 func RunPair(ctx context.Context, sys System, transport, dir string, rate, count int) (PairResult, error) {
@@ -257,63 +206,90 @@ func RunPair(ctx context.Context, sys System, transport, dir string, rate, count
 		bind = filepath.Join(dir, sys.Name+".sock")
 		os.Remove(bind)
 	}
-	start := func(args ...string) (*exec.Cmd, io.WriteCloser, <-chan string, *capWriter, error) {
-		cmd := exec.CommandContext(ctx, sys.argv[0], append(slices.Clone(sys.argv[1:]), args...)...)
-		cmd.Env = append(os.Environ(), sys.env...)
-		stderr := &capWriter{}
-		cmd.Stderr = stderr
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			return nil, nil, nil, nil, err
-		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return nil, nil, nil, nil, err
-		}
-		if err := cmd.Start(); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("starting %s: %w", sys.Name, err)
-		}
-		return cmd, in, lineReader(out), stderr, nil
-	}
-	sCmd, sIn, sOut, sErr, err := start("send", transport, bind, strconv.Itoa(rate), strconv.Itoa(count))
+	sender, err := startPeer(ctx, sys, "send", transport, bind, strconv.Itoa(rate), strconv.Itoa(count))
 	if err != nil {
 		return res, err
 	}
-	defer func() { sIn.Close(); cancel(); _ = sCmd.Wait() }()
-	fail := func(who string, e *capWriter, err error) error {
-		return fmt.Errorf("%s %s: %w (stderr: %s)", sys.Name, who, err, e.String())
-	}
-	ep, err := expectLine(sOut, "EP ", 10*time.Second)
+	defer func() { sender.In.Close(); cancel(); _ = sender.Cmd.Wait() }()
+	ep, err := sender.Expect("EP ", 10*time.Second)
 	if err != nil {
-		return res, fail("sender", sErr, err)
+		return res, sender.fail(err)
 	}
 	latFile := filepath.Join(dir, sys.Name+"-"+transport+".lat")
-	rCmd, rIn, rOut, rErr, err := start("recv", transport, strings.TrimPrefix(ep, "EP "), strconv.Itoa(count), latFile)
+	receiver, err := startPeer(ctx, sys, "recv", transport, strings.TrimPrefix(ep, "EP "), strconv.Itoa(count), latFile)
 	if err != nil {
 		return res, err
 	}
-	defer func() { rIn.Close(); cancel(); _ = rCmd.Wait() }()
-	if _, err := expectLine(rOut, "READY", 15*time.Second); err != nil {
-		return res, fail("receiver", rErr, err)
+	defer func() { receiver.In.Close(); cancel(); _ = receiver.Cmd.Wait() }()
+	if _, err := receiver.Expect("READY", 15*time.Second); err != nil {
+		return res, receiver.fail(err)
 	}
-	if _, err := io.WriteString(sIn, "go\n"); err != nil {
-		return res, fail("sender", sErr, err)
+	if _, err := io.WriteString(sender.In, "go\n"); err != nil {
+		return res, sender.fail(err)
 	}
 	sendFor := time.Duration(0)
 	if rate > 0 {
 		sendFor = time.Duration(count) * time.Second / time.Duration(rate)
 	}
-	sent, err := expectLine(sOut, "SENT ", sendFor+time.Minute)
+	sent, err := sender.Expect("SENT ", sendFor+time.Minute)
 	if err != nil {
-		return res, fail("sender", sErr, err)
+		return res, sender.fail(err)
 	}
 	res.Sent, _ = strconv.Atoi(strings.TrimPrefix(sent, "SENT "))
-	done, err := expectLine(rOut, "DONE ", time.Minute)
+	done, err := receiver.Expect("DONE ", time.Minute)
 	if err != nil {
-		return res, fail("receiver", rErr, err)
+		return res, receiver.fail(err)
 	}
-	io.WriteString(sIn, "quit\n")
-	var firstSent, lastRecv int64
+	io.WriteString(sender.In, "quit\n")
+	firstSent, lastRecv := parseDone(done, &res)
+	if err := receiver.Cmd.Wait(); err != nil {
+		return res, receiver.fail(err)
+	}
+	if res.Latencies, err = readLatencies(latFile, count); err != nil {
+		return res, err
+	}
+	os.Remove(latFile)
+	if len(res.Latencies) != res.Received {
+		return res, fmt.Errorf("%s: receiver reported %d messages but wrote %d latencies", sys.Name, res.Received, len(res.Latencies))
+	}
+	res.Intact = res.Received == count && res.Sent == count && res.Bad == 0 && res.Dups == 0 && res.Sum == ExpectedSum(count)
+	if lastRecv > firstSent && res.Received > 0 {
+		res.MsgsPerS = float64(res.Received) / (float64(lastRecv-firstSent) / 1e9)
+	}
+	summarize(&res)
+	return res, nil
+}
+
+// peer is one running process of a pair.
+type peer struct {
+	*proc.Proc
+	role   string // "sender" or "receiver", for errors
+	system string
+}
+
+// startPeer starts sys with its role's arguments (args[0] is "send" or "recv").
+func startPeer(ctx context.Context, sys System, args ...string) (*peer, error) {
+	p := &peer{role: "sender", system: sys.Name}
+	if args[0] == "recv" {
+		p.role = "receiver"
+	}
+	cmd := exec.CommandContext(ctx, sys.argv[0], append(slices.Clone(sys.argv[1:]), args...)...)
+	cmd.Env = append(os.Environ(), sys.env...)
+	var err error
+	if p.Proc, err = proc.Start(cmd); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", sys.Name, err)
+	}
+	return p, nil
+}
+
+// fail wraps err with the peer's role and what it wrote to stderr.
+func (p *peer) fail(err error) error {
+	return fmt.Errorf("%s %s: %w (stderr: %s)", p.system, p.role, err, p.Stderr())
+}
+
+// parseDone reads the receiver's DONE line into res and returns its first send and last
+// receive times (ns).
+func parseDone(done string, res *PairResult) (firstSent, lastRecv int64) {
 	for _, kv := range strings.Fields(strings.TrimPrefix(done, "DONE ")) {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
@@ -331,22 +307,7 @@ func RunPair(ctx context.Context, sys System, transport, dir string, rate, count
 			lastRecv, _ = strconv.ParseInt(v, 10, 64)
 		}
 	}
-	if err := rCmd.Wait(); err != nil {
-		return res, fail("receiver", rErr, err)
-	}
-	if res.Latencies, err = readLatencies(latFile, count); err != nil {
-		return res, err
-	}
-	os.Remove(latFile)
-	if len(res.Latencies) != res.Received {
-		return res, fmt.Errorf("%s: receiver reported %d messages but wrote %d latencies", sys.Name, res.Received, len(res.Latencies))
-	}
-	res.Intact = res.Received == count && res.Sent == count && res.Bad == 0 && res.Dups == 0 && res.Sum == ExpectedSum(count)
-	if lastRecv > firstSent && res.Received > 0 {
-		res.MsgsPerS = float64(res.Received) / (float64(lastRecv-firstSent) / 1e9)
-	}
-	summarize(&res)
-	return res, nil
+	return firstSent, lastRecv
 }
 
 // readLatencies reads a receiver's latency file, bounded by count before allocating.

@@ -179,8 +179,10 @@ probe: // probes until the runner says go (PUB drops until SUB joins)
 	return nil
 }
 
-// goListen listens on loopback tcp (port chosen) or a unix socket path.
-func goListen(tr, bind string) (net.Listener, string, error) {
+// Listen listens on tcp at bind (a host; the port is chosen) or, for transport "ipc", on
+// the unix socket path bind, and returns the listener and its endpoint ("tcp://host:port",
+// "ipc://path"). The Go peers and busbench's raw floor use it.
+func Listen(tr, bind string) (net.Listener, string, error) {
 	if tr == "ipc" {
 		ln, err := net.Listen("unix", bind)
 		return ln, "ipc://" + bind, err
@@ -192,7 +194,8 @@ func goListen(tr, bind string) (net.Listener, string, error) {
 	return ln, "tcp://" + ln.Addr().String(), nil
 }
 
-func goDial(ep string) (net.Conn, error) {
+// Dial connects to an endpoint Listen returned.
+func Dial(ep string) (net.Conn, error) {
 	if p, ok := strings.CutPrefix(ep, "ipc://"); ok {
 		return net.Dial("unix", p)
 	}
@@ -209,7 +212,7 @@ type floorSender struct {
 }
 
 func newFloorSender(tr, bind string) (*floorSender, error) {
-	ln, ep, err := goListen(tr, bind)
+	ln, ep, err := Listen(tr, bind)
 	if err != nil {
 		return nil, err
 	}
@@ -447,7 +450,7 @@ func runReceiver(sys, tr, ep string, count int, out string, stdout io.Writer) er
 }
 
 func recvFloor(ep string, r *goRx, done chan struct{}) error {
-	c, err := goDial(ep)
+	c, err := Dial(ep)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/tickline/tickline/bench/sim"
 	"github.com/tickline/tickline/gateway"
 	"github.com/tickline/tickline/shared/bus"
+	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/wire"
 	"github.com/tickline/tickline/strategy"
 )
@@ -89,16 +90,11 @@ type IngestResult struct {
 // Ingest measures one gateway carrying every exchange of the demo topology.
 func Ingest(rate float64, d time.Duration) (IngestResult, error) {
 	res := IngestResult{SimRate: rate, Exchanges: 10}
-	s, err := StartSim(sim.Options{Seed: 5, Rate: rate})
+	s, topo, g, err := startRig(5, rate)
 	if err != nil {
 		return res, err
 	}
 	defer s.Close()
-	topo, err := Topology(".", s.Addr())
-	if err != nil {
-		return res, err
-	}
-	g := NewGroup()
 	defer g.Stop()
 	gw, err := StartGateway(topo, "gw-korea", "tcp://127.0.0.1:0", gateway.Options{})
 	if err != nil {
@@ -152,21 +148,31 @@ type ArbitrationGain struct {
 	MergedVsBestP99 float64   `json:"merged_p99_vs_better_line_p99"` // target ≤ 1.2
 }
 
+// startRig starts the simulator and loads the demo topology pointed at it, with a group for
+// the helpers' goroutines; the caller closes the simulator and stops the group.
+func startRig(seed uint64, rate float64) (*sim.Server, *config.Topology, *Group, error) {
+	s, err := StartSim(sim.Options{Seed: seed, Rate: rate})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	topo, err := Topology(".", s.Addr())
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	return s, topo, NewGroup(), nil
+}
+
 // Pipeline runs simulator → 2 gateways → strategy for d. With jitter > 0, line 1 goes
 // through a shaper adding uniform jitter, and plain subscribers on both lines measure each
 // line alone in the same run (arbitration gain).
 func Pipeline(rate float64, d time.Duration, jitter time.Duration) (PipelineResult, error) {
 	var res PipelineResult
-	s, err := StartSim(sim.Options{Seed: 6, Rate: rate})
+	s, topo, g, err := startRig(6, rate)
 	if err != nil {
 		return res, err
 	}
 	defer s.Close()
-	topo, err := Topology(".", s.Addr())
-	if err != nil {
-		return res, err
-	}
-	g := NewGroup()
 	defer g.Stop()
 	var gws []*Gateway
 	for _, id := range []string{"gw-korea", "gw-global"} {
@@ -178,31 +184,21 @@ func Pipeline(rate float64, d time.Duration, jitter time.Duration) (PipelineResu
 		gws = append(gws, gw)
 	}
 	lines := []string{gws[0].Endpoint(), gws[1].Endpoint()}
+	var alone [2]*counter
 	if jitter > 0 {
 		sh, err := StartShaper(lines[1], shaper.Options{Jitter: jitter, Seed: 1}, g)
 		if err != nil {
 			return res, err
 		}
 		lines[1] = sh.Endpoint()
-	}
-	var alone [2]*counter
-	if jitter > 0 {
 		for i := range lines {
 			if alone[i], err = startCounter(lines[i], g); err != nil {
 				return res, err
 			}
 		}
 	}
-	merged := hdrhistogram.New(1, 60_000_000, 3)
-	var measure atomic.Bool
-	var mu sync.Mutex
-	st, err := strategy.New(topo, strategy.Options{Endpoints: lines, NoMetrics: true, SignalBind: "tcp://127.0.0.1:0", Out: io.Discard, OnRecord: func(_ int, r *wire.Record) {
-		if measure.Load() {
-			mu.Lock()
-			merged.RecordValue(max((time.Now().UnixNano()-r.TsRecv)/1000, 1))
-			mu.Unlock()
-		}
-	}}, Quiet)
+	merged := &mergedLatency{hist: hdrhistogram.New(1, 60_000_000, 3)}
+	st, err := strategy.New(topo, strategy.Options{Endpoints: lines, NoMetrics: true, SignalBind: "tcp://127.0.0.1:0", Out: io.Discard, OnRecord: merged.record}, Quiet)
 	if err != nil {
 		return res, err
 	}
@@ -210,7 +206,7 @@ func Pipeline(rate float64, d time.Duration, jitter time.Duration) (PipelineResu
 	sg.Go(func(ctx context.Context) { st.Run(ctx) })
 	time.Sleep(2 * time.Second)
 	d0, r0 := st.Stats.Delivered.Load(), st.Stats.Received.Load()
-	measure.Store(true)
+	merged.measure.Store(true)
 	for _, c := range alone {
 		if c != nil {
 			c.measure.Store(true)
@@ -218,7 +214,7 @@ func Pipeline(rate float64, d time.Duration, jitter time.Duration) (PipelineResu
 	}
 	start := time.Now()
 	time.Sleep(d)
-	measure.Store(false)
+	merged.measure.Store(false)
 	el := time.Since(start).Seconds()
 	sg.Stop()
 	res.Seconds = el
@@ -231,30 +227,51 @@ func Pipeline(rate float64, d time.Duration, jitter time.Duration) (PipelineResu
 	res.Opportunities = st.Stats.Opportunities.Load()
 	res.Hops = st.Latency.Snapshot()
 	if jitter > 0 {
-		ag := &ArbitrationGain{Jitter: jitter.String()}
-		for i, c := range alone {
-			c.mu.Lock()
-			l := summarize(c.hist)
-			c.mu.Unlock()
-			if i == 0 {
-				ag.Line0 = l
-			} else {
-				ag.Line1 = l
-			}
-		}
-		mu.Lock()
-		ag.Merged = summarize(merged)
-		mu.Unlock()
-		best := min(ag.Line0.P99us, ag.Line1.P99us)
-		if best > 0 {
-			ag.MergedVsBestP99 = ag.Merged.P99us / best
-		}
-		res.JitterLine = ag
+		res.JitterLine = arbitrationGain(jitter, alone, merged)
 	}
 	if res.SeqGaps[0]+res.SeqGaps[1] > 0 {
 		res.Note = fmt.Sprintf("bus drops: %v", res.SeqGaps)
 	}
 	return res, nil
+}
+
+// mergedLatency is the strategy's gateway→strategy latency of every delivered record while
+// measure is set; record runs on the strategy's handler goroutine.
+type mergedLatency struct {
+	measure atomic.Bool
+	mu      sync.Mutex
+	hist    *hdrhistogram.Histogram // guarded by mu
+}
+
+func (l *mergedLatency) record(_ int, r *wire.Record) {
+	if l.measure.Load() {
+		l.mu.Lock()
+		l.hist.RecordValue(max((time.Now().UnixNano()-r.TsRecv)/1000, 1))
+		l.mu.Unlock()
+	}
+}
+
+// arbitrationGain compares the merged stream's latency with each line's alone.
+func arbitrationGain(jitter time.Duration, alone [2]*counter, merged *mergedLatency) *ArbitrationGain {
+	ag := &ArbitrationGain{Jitter: jitter.String()}
+	for i, c := range alone {
+		c.mu.Lock()
+		l := summarize(c.hist)
+		c.mu.Unlock()
+		if i == 0 {
+			ag.Line0 = l
+		} else {
+			ag.Line1 = l
+		}
+	}
+	merged.mu.Lock()
+	ag.Merged = summarize(merged.hist)
+	merged.mu.Unlock()
+	best := min(ag.Line0.P99us, ag.Line1.P99us)
+	if best > 0 {
+		ag.MergedVsBestP99 = ag.Merged.P99us / best
+	}
+	return ag
 }
 
 // Lossless reports whether a pipeline run lost nothing and kept up: no bus drop on either

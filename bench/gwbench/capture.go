@@ -71,87 +71,109 @@ func capture(ctx context.Context, root string, rate float64, d time.Duration) (*
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	c := &captured{}
-	var mu sync.Mutex
-	size := 0
-	add := func(e entry) {
-		mu.Lock()
-		defer mu.Unlock()
-		if size+len(e.data) > maxCaptureBytes {
+	cp := &capturer{ctx: ctx, c: &captured{}, deadline: time.Now().Add(d)}
+	for _, name := range names {
+		if err := cp.feed(name, gc.Feeds[name]); err != nil {
+			return nil, err
+		}
+	}
+	cp.wg.Wait()
+	if cp.firstErr != nil {
+		return nil, cp.firstErr
+	}
+	slices.SortStableFunc(cp.c.entries, func(x, y entry) int { return x.t.Compare(y.t) })
+	return cp.c, nil
+}
+
+// capturer is one capture in progress: the connections' reader goroutines add entries
+// under mu (bounded by maxCaptureBytes) until the deadline; the first error wins.
+type capturer struct {
+	ctx      context.Context
+	deadline time.Time
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	c        *captured // entries guarded by mu; conns written before the readers start
+	size     int       // guarded by mu
+	errOnce  sync.Once
+	firstErr error
+}
+
+func (cp *capturer) add(e entry) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if cp.size+len(e.data) > maxCaptureBytes {
+		return
+	}
+	cp.size += len(e.data)
+	cp.c.entries = append(cp.c.entries, e)
+}
+
+func (cp *capturer) fail(err error) { cp.errOnce.Do(func() { cp.firstErr = err }) }
+
+// feed dials every connection plan of one venue's feed and starts its reader.
+func (cp *capturer) feed(name string, feed *config.Feed) error {
+	ex, err := wire.ParseExchange(name)
+	if err != nil {
+		return err
+	}
+	a, err := gateway.Adapter(ex)
+	if err != nil {
+		return err
+	}
+	subs, err := gateway.FeedSubs(feed)
+	if err != nil {
+		return fmt.Errorf("gwbench: %s: %w", name, err)
+	}
+	plans, err := a.Plan(feed.WSURL, subs)
+	if err != nil {
+		return fmt.Errorf("gwbench: %s: plan: %w", name, err)
+	}
+	for _, plan := range plans {
+		ci := len(cp.c.conns)
+		ps := gateway.PlanSubs(subs, plan)
+		cp.c.conns = append(cp.c.conns, connPlan{venue: name, a: a, subs: ps})
+		ws, resp, err := websocket.DefaultDialer.DialContext(cp.ctx, plan.URL, nil)
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("gwbench: %s: dial %s: %w", name, plan.URL, err)
+		}
+		cp.wg.Add(1)
+		go func() {
+			defer cp.wg.Done()
+			cp.read(ws, name, a, plan, feed.RESTURL, ps, ci)
+		}()
+	}
+	return nil
+}
+
+// read subscribes one connection, starts its REST snapshots where the venue needs them and
+// records its frames until the deadline.
+func (cp *capturer) read(ws *websocket.Conn, name string, a adapter.Adapter, plan adapter.ConnPlan, restURL string, ps []adapter.Sub, ci int) {
+	defer ws.Close()
+	for _, f := range plan.Subscribe {
+		if err := ws.WriteMessage(websocket.TextMessage, f); err != nil {
+			cp.fail(fmt.Errorf("gwbench: %s: subscribe: %w", name, err))
 			return
 		}
-		size += len(e.data)
-		c.entries = append(c.entries, e)
 	}
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	var firstErr error
-	var errOnce sync.Once
-	fail := func(err error) { errOnce.Do(func() { firstErr = err }) }
-	for _, name := range names {
-		feed := gc.Feeds[name]
-		ex, err := wire.ParseExchange(name)
-		if err != nil {
-			return nil, err
-		}
-		a, err := gateway.Adapter(ex)
-		if err != nil {
-			return nil, err
-		}
-		subs, err := feedSubs(feed)
-		if err != nil {
-			return nil, fmt.Errorf("gwbench: %s: %w", name, err)
-		}
-		plans, err := a.Plan(feed.WSURL, subs)
-		if err != nil {
-			return nil, fmt.Errorf("gwbench: %s: plan: %w", name, err)
-		}
-		for _, plan := range plans {
-			ci := len(c.conns)
-			ps := planSubs(subs, plan)
-			c.conns = append(c.conns, connPlan{venue: name, a: a, subs: ps})
-			ws, resp, err := websocket.DefaultDialer.DialContext(ctx, plan.URL, nil)
-			if resp != nil && resp.Body != nil {
-				resp.Body.Close()
-			}
-			if err != nil {
-				return nil, fmt.Errorf("gwbench: %s: dial %s: %w", name, plan.URL, err)
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer ws.Close()
-				for _, f := range plan.Subscribe {
-					if err := ws.WriteMessage(websocket.TextMessage, f); err != nil {
-						fail(fmt.Errorf("gwbench: %s: subscribe: %w", name, err))
-						return
-					}
-				}
-				if a.BookRule() == adapter.BookRESTSnapshot {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						snapshots(ctx, a, feed.RESTURL, ps, ci, add, fail)
-					}()
-				}
-				ws.SetReadLimit(adapter.MaxFrameBytes)
-				for {
-					_ = ws.SetReadDeadline(deadline)
-					_, data, err := ws.ReadMessage()
-					if err != nil {
-						return // the deadline ends the capture
-					}
-					add(entry{t: time.Now(), conn: ci, data: data})
-				}
-			}()
-		}
+	if a.BookRule() == adapter.BookRESTSnapshot {
+		cp.wg.Add(1)
+		go func() {
+			defer cp.wg.Done()
+			snapshots(cp.ctx, a, restURL, ps, ci, cp.add, cp.fail)
+		}()
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	ws.SetReadLimit(adapter.MaxFrameBytes)
+	for {
+		_ = ws.SetReadDeadline(cp.deadline)
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return // the deadline ends the capture
+		}
+		cp.add(entry{t: time.Now(), conn: ci, data: data})
 	}
-	slices.SortStableFunc(c.entries, func(x, y entry) int { return x.t.Compare(y.t) })
-	return c, nil
 }
 
 // snapshots fetches the REST book snapshot of every book subscription of a connection,
@@ -165,7 +187,7 @@ func snapshots(ctx context.Context, a adapter.Adapter, restURL string, subs []ad
 	case <-t.C:
 	}
 	for _, s := range subs {
-		if !slices.Contains(s.Channels, adapter.ChanBook) && !wantsDerivedBBO(a, s) {
+		if !slices.Contains(s.Channels, adapter.ChanBook) && !adapter.DerivesBBO(a, s) {
 			continue
 		}
 		url := a.SnapshotURL(restURL, s.Symbol, s.Depth)
@@ -187,39 +209,4 @@ func snapshots(ctx context.Context, a adapter.Adapter, restURL string, subs []ad
 		}
 		add(entry{t: time.Now(), conn: ci, data: body, snapSym: s.Symbol})
 	}
-}
-
-// feedSubs turns a feed's symbols into subscriptions, as the gateway does.
-func feedSubs(feed *config.Feed) ([]adapter.Sub, error) {
-	syms := make([]string, 0, len(feed.Symbols))
-	for s := range feed.Symbols {
-		syms = append(syms, s)
-	}
-	sort.Strings(syms)
-	subs := make([]adapter.Sub, 0, len(syms))
-	for _, s := range syms {
-		sub := adapter.Sub{Symbol: s, Depth: feed.BookDepth}
-		for _, ch := range feed.Symbols[s] {
-			c, err := adapter.ParseChannel(string(ch))
-			if err != nil {
-				return nil, err
-			}
-			sub.Channels = append(sub.Channels, c)
-		}
-		subs = append(subs, sub)
-	}
-	return subs, nil
-}
-
-// planSubs returns the subscriptions of the symbols a plan carries.
-func planSubs(subs []adapter.Sub, plan adapter.ConnPlan) []adapter.Sub {
-	var out []adapter.Sub
-	for _, sym := range plan.Symbols {
-		for _, s := range subs {
-			if s.Symbol == sym {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
 }

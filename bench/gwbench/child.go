@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -50,7 +49,7 @@ func child(args []string, stdin io.Reader, stdout io.Writer) error {
 	defer pub.Close()
 	fmt.Fprintf(stdout, "EP %s\n", pub.Endpoint())
 	deadline := time.Now().Add(15 * time.Second)
-	for !subscribed(pub) {
+	for pub.Subscribed() == 0 {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("no subscriber within 15 s")
 		}
@@ -86,10 +85,6 @@ func child(args []string, stdin io.Reader, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "END %d\n", total)
 	bufio.NewScanner(stdin).Scan() // quit: the parent has counted everything
 	return nil
-}
-
-func subscribed(pub *bus.Publisher) bool {
-	return slices.ContainsFunc(pub.Stats(), func(s bus.SubscriberStats) bool { return len(s.Subscriptions) > 0 })
 }
 
 // runPhase replays in until measure of CPU is used, then waits for the publisher's queue

@@ -17,9 +17,7 @@
 package gwbench
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tickline/tickline/bench/proc"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/wire"
 )
@@ -84,6 +83,47 @@ type Report struct {
 // its publisher, collects its phase results and checks every record arrived.
 func Run(ctx context.Context, cfg Config, exe string, progress func(string)) (Report, error) {
 	var rep Report
+	c, err := startChild(ctx, cfg, exe)
+	if err != nil {
+		return rep, err
+	}
+	defer func() { c.In.Close(); _ = c.Cmd.Wait() }()
+	l, err := c.Next(cfg.Capture + time.Minute)
+	if err != nil {
+		return rep, c.fail(err)
+	}
+	ep, ok := strings.CutPrefix(l, "EP ")
+	if !ok {
+		return rep, c.fail(fmt.Errorf("child said %q, want EP", l))
+	}
+	sub := newCounter()
+	if err := sub.start(ep); err != nil {
+		return rep, c.fail(err)
+	}
+	defer sub.stop()
+	if err := c.readReport(&rep, cfg.Measure*20+time.Minute, progress); err != nil {
+		return rep, c.fail(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for sub.received() < rep.Published && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling the subscriber's count
+	}
+	io.WriteString(c.In, "quit\n")
+	rep.Received, rep.Holes = sub.received(), sub.holes()
+	if err := sub.err(); err != nil {
+		return rep, c.fail(err)
+	}
+	if rep.Received != rep.Published || rep.Holes != 0 {
+		return rep, c.fail(fmt.Errorf("subscriber received %d of %d published records, %d sequence holes", rep.Received, rep.Published, rep.Holes))
+	}
+	return rep, nil
+}
+
+// childProc is the measured child.
+type childProc struct{ *proc.Proc }
+
+// startChild re-executes exe as the measuring child with cfg's flags, on one CPU.
+func startChild(ctx context.Context, cfg Config, exe string) (childProc, error) {
 	args := []string{"-root", cfg.Root, "-rate", fmt.Sprint(cfg.SimRate), "-capture", cfg.Capture.String(), "-measure", cfg.Measure.String()}
 	if len(cfg.Venues) > 0 {
 		args = append(args, "-venues", strings.Join(cfg.Venues, ","))
@@ -93,61 +133,25 @@ func Run(ctx context.Context, cfg Config, exe string, progress func(string)) (Re
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(os.Environ(), ChildEnv+"=1", "GOMAXPROCS=1")
-	var stderr strings.Builder
-	cmd.Stderr = &limitWriter{w: &stderr, n: 4096}
-	in, err := cmd.StdinPipe()
+	p, err := proc.Start(cmd)
 	if err != nil {
-		return rep, err
+		return childProc{}, fmt.Errorf("gwbench: starting child: %w", err)
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return rep, err
-	}
-	if err := cmd.Start(); err != nil {
-		return rep, fmt.Errorf("gwbench: starting child: %w", err)
-	}
-	defer func() { in.Close(); _ = cmd.Wait() }()
-	fail := func(err error) error {
-		return fmt.Errorf("gwbench: %w (child stderr: %s)", err, strings.TrimSpace(stderr.String()))
-	}
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	next := func(d time.Duration) (string, error) {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				return "", errors.New("child output ended")
-			}
-			return l, nil
-		case <-t.C:
-			return "", fmt.Errorf("child said nothing for %v", d)
-		}
-	}
-	l, err := next(cfg.Capture + time.Minute)
-	if err != nil {
-		return rep, fail(err)
-	}
-	ep, ok := strings.CutPrefix(l, "EP ")
-	if !ok {
-		return rep, fail(fmt.Errorf("child said %q, want EP", l))
-	}
-	sub := newCounter()
-	if err := sub.start(ep); err != nil {
-		return rep, fail(err)
-	}
-	defer sub.stop()
+	return childProc{p}, nil
+}
+
+// fail wraps err with what the child wrote to stderr.
+func (c childProc) fail(err error) error {
+	return fmt.Errorf("gwbench: %w (child stderr: %s)", err, c.Stderr())
+}
+
+// readReport reads the child's CAPTURED and RESULT lines into rep until its END line, each
+// within wait.
+func (c childProc) readReport(rep *Report, wait time.Duration, progress func(string)) error {
 	for {
-		l, err := next(cfg.Measure*20 + time.Minute)
+		l, err := c.Next(wait)
 		if err != nil {
-			return rep, fail(err)
+			return err
 		}
 		if rest, ok := strings.CutPrefix(l, "CAPTURED "); ok {
 			rep.Captured, _ = strconv.Atoi(rest)
@@ -156,7 +160,7 @@ func Run(ctx context.Context, cfg Config, exe string, progress func(string)) (Re
 		if rest, ok := strings.CutPrefix(l, "RESULT "); ok {
 			r, err := parseResult(rest)
 			if err != nil {
-				return rep, fail(err)
+				return err
 			}
 			rep.Results = append(rep.Results, r)
 			if progress != nil {
@@ -166,23 +170,10 @@ func Run(ctx context.Context, cfg Config, exe string, progress func(string)) (Re
 		}
 		if rest, ok := strings.CutPrefix(l, "END "); ok {
 			rep.Published, _ = strconv.ParseUint(rest, 10, 64)
-			break
+			return nil
 		}
-		return rep, fail(fmt.Errorf("unexpected child line %q", l))
+		return fmt.Errorf("unexpected child line %q", l)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for sub.received() < rep.Published && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // polling the subscriber's count
-	}
-	io.WriteString(in, "quit\n")
-	rep.Received, rep.Holes = sub.received(), sub.holes()
-	if err := sub.err(); err != nil {
-		return rep, fail(err)
-	}
-	if rep.Received != rep.Published || rep.Holes != 0 {
-		return rep, fail(fmt.Errorf("subscriber received %d of %d published records, %d sequence holes", rep.Received, rep.Published, rep.Holes))
-	}
-	return rep, nil
 }
 
 func parseResult(s string) (Result, error) {
@@ -267,24 +258,6 @@ func (c *counter) stop() {
 	c.cancel()
 	<-c.done
 	c.sub.Close()
-}
-
-// limitWriter keeps the first n bytes written.
-type limitWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-	n  int
-}
-
-func (l *limitWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	k := min(len(p), l.n)
-	if k > 0 {
-		l.w.Write(p[:k])
-		l.n -= k
-	}
-	return len(p), nil
 }
 
 // cpuNow is the process's CPU time (user + system) in ns.

@@ -58,8 +58,8 @@ func newPipeline(c *captured, pub *bus.Publisher) (*pipeline, error) {
 			if err := s.name.SetString(sub.Symbol); err != nil {
 				return nil, err
 			}
-			s.sync = chain.Sync{Rule: rule, Checksum: ck, DeriveBBO: wantsDerivedBBO(cp.a, sub)}
-			s.sync.Book.MaxDepth = bookDepth(cp.a, sub)
+			s.sync = chain.Sync{Rule: rule, Checksum: ck, DeriveBBO: adapter.DerivesBBO(cp.a, sub)}
+			s.sync.Book.MaxDepth = adapter.LocalBookDepth(cp.a, sub)
 			cs.syms[s.name] = s
 		}
 		p.conns = append(p.conns, cs)
@@ -169,24 +169,4 @@ func copyRecord(dst, src *wire.Record) {
 	*dst = *src
 	dst.Bids = append(bids[:0], src.Bids...)
 	dst.Asks = append(asks[:0], src.Asks...)
-}
-
-// bookDepth and wantsDerivedBBO are the session's rules (gateway/session).
-func bookDepth(a adapter.Adapter, sub adapter.Sub) int {
-	if d, ok := a.(adapter.BookDepther); ok {
-		return d.BookDepth(sub.Depth)
-	}
-	return sub.Depth
-}
-
-func wantsDerivedBBO(a adapter.Adapter, sub adapter.Sub) bool {
-	if !a.Limits().BBOFromBook {
-		return false
-	}
-	for _, c := range sub.Channels {
-		if c == adapter.ChanBBO {
-			return true
-		}
-	}
-	return false
 }

@@ -139,12 +139,4 @@ func (s *Shaper) dropNow(payload []byte) bool {
 }
 
 // Subscribers returns how many subscribers of the shaped line have subscribed.
-func (s *Shaper) Subscribers() int {
-	n := 0
-	for _, st := range s.pub.Stats() {
-		if len(st.Subscriptions) > 0 {
-			n++
-		}
-	}
-	return n
-}
+func (s *Shaper) Subscribers() int { return s.pub.Subscribed() }

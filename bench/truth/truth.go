@@ -263,120 +263,155 @@ type Result struct {
 
 // match compares recs with ev.
 func match(ev *Events, recs []Line, name string, maxSamples int) *Result {
-	res := &Result{Name: name, Rows: map[streamKey]*Counts{}}
-	row := func(ex, kind string) *Counts {
-		k := streamKey{ex, kind}
-		if res.Rows[k] == nil {
-			res.Rows[k] = &Counts{}
-		}
-		return res.Rows[k]
+	m := &matcher{res: &Result{Name: name, Rows: map[streamKey]*Counts{}}, maxSamples: maxSamples}
+	m.expect(ev)
+	m.receive(recs)
+	m.tally()
+	return m.res
+}
+
+// matcher holds one match: the events expected by key and what the records delivered.
+type matcher struct {
+	res        *Result
+	maxSamples int
+	emitted    map[string]int           // shared events by key
+	body       map[string]string        // id keys: the event's content, checked on every match
+	pre        map[string]bool          // deltas covered by their book's first snapshot
+	byID       map[streamKey]bool       // streams whose events carry ids
+	perConn    map[string]int           // per-connection snapshots by content
+	got        map[string]int           // records matching an emitted key
+	firstSnap  map[string]firstSnapshot // by exchange|instrument
+}
+
+// firstSnapshot is the first per-connection book snapshot with an id of a book, in log
+// order.
+type firstSnapshot struct {
+	line int
+	id   uint64
+}
+
+func (m *matcher) row(ex, kind string) *Counts {
+	k := streamKey{ex, kind}
+	if m.res.Rows[k] == nil {
+		m.res.Rows[k] = &Counts{}
 	}
-	sample := func(format string, a ...any) {
-		if len(res.Samples) < maxSamples {
-			res.Samples = append(res.Samples, fmt.Sprintf(format, a...))
-		}
+	return m.res.Rows[k]
+}
+
+func (m *matcher) sample(format string, a ...any) {
+	if len(m.res.Samples) < m.maxSamples {
+		m.res.Samples = append(m.res.Samples, fmt.Sprintf(format, a...))
 	}
-	// the first per-connection snapshot with an id of each book, in log order
-	type first struct {
-		line int
-		id   uint64
-	}
-	firstSnap := map[string]first{}
+}
+
+// expect indexes the event log: emitted keys, pre-snapshot deltas, identical repeats and
+// per-connection snapshots.
+func (m *matcher) expect(ev *Events) {
+	m.firstSnap = map[string]firstSnapshot{}
 	for i := range ev.PerConn {
 		l := &ev.PerConn[i]
 		if l.Kind != "book_snapshot" || l.ID == "" {
 			continue
 		}
 		id, err := strconv.ParseUint(l.ID, 10, 64)
-		if _, ok := firstSnap[l.Exchange+"|"+l.Instrument]; !ok && err == nil {
-			firstSnap[l.Exchange+"|"+l.Instrument] = first{l.Line, id}
+		if _, ok := m.firstSnap[l.Exchange+"|"+l.Instrument]; !ok && err == nil {
+			m.firstSnap[l.Exchange+"|"+l.Instrument] = firstSnapshot{l.Line, id}
 		}
 	}
-	emitted := map[string]int{}
-	body := map[string]string{} // id keys: the event's content, checked on every match
-	pre := map[string]bool{}
-	byID := map[streamKey]bool{} // streams whose events carry ids
+	m.emitted, m.body, m.pre, m.byID = map[string]int{}, map[string]string{}, map[string]bool{}, map[streamKey]bool{}
 	for i := range ev.Shared {
-		l := &ev.Shared[i]
-		if l.Kind == "book_delta" && l.ID != "" {
-			if f, ok := firstSnap[l.Exchange+"|"+l.Instrument]; ok && l.Line < f.line {
-				if id, err := strconv.ParseUint(l.ID, 10, 64); err == nil && id <= f.id {
-					row(l.Exchange, l.Kind).PreSnapshot++
-					pre[eventKey(l)] = true
-					continue
-				}
-			}
-		}
-		k := eventKey(l)
-		if l.ID == "" && emitted[k] > 0 {
-			row(l.Exchange, l.Kind).Identical++
-			continue
-		}
-		emitted[k]++
-		if l.ID != "" {
-			body[k] = content(l)
-		}
-		row(l.Exchange, l.Kind).Emitted++
-		if l.ID != "" {
-			byID[streamKey{l.Exchange, l.Kind}] = true
-		}
+		m.expectShared(&ev.Shared[i])
 	}
-	perConn := map[string]int{}
+	m.perConn = map[string]int{}
 	for i := range ev.PerConn {
 		l := &ev.PerConn[i]
-		perConn[base(l)+content(l)]++
+		m.perConn[base(l)+content(l)]++
 	}
-	got := map[string]int{}
+}
+
+// expectShared indexes one shared exchange event.
+func (m *matcher) expectShared(l *Line) {
+	if l.Kind == "book_delta" && l.ID != "" {
+		if f, ok := m.firstSnap[l.Exchange+"|"+l.Instrument]; ok && l.Line < f.line {
+			if id, err := strconv.ParseUint(l.ID, 10, 64); err == nil && id <= f.id {
+				m.row(l.Exchange, l.Kind).PreSnapshot++
+				m.pre[eventKey(l)] = true
+				return
+			}
+		}
+	}
+	k := eventKey(l)
+	if l.ID == "" && m.emitted[k] > 0 {
+		m.row(l.Exchange, l.Kind).Identical++
+		return
+	}
+	m.emitted[k]++
+	if l.ID != "" {
+		m.body[k] = content(l)
+	}
+	m.row(l.Exchange, l.Kind).Emitted++
+	if l.ID != "" {
+		m.byID[streamKey{l.Exchange, l.Kind}] = true
+	}
+}
+
+// receive matches each record with the expected events.
+func (m *matcher) receive(recs []Line) {
+	m.got = map[string]int{}
+	name := m.res.Name
 	for i := range recs {
 		r := &recs[i]
 		if made(r) {
-			row(r.Exchange, r.Kind).Made++
+			m.row(r.Exchange, r.Kind).Made++
 			continue
 		}
 		var key string
-		if byID[streamKey{r.Exchange, r.Kind}] && recordID(r) != "" {
+		if m.byID[streamKey{r.Exchange, r.Kind}] && recordID(r) != "" {
 			key = base(r) + "id:" + recordID(r)
 		} else {
 			key = base(r) + "c:" + strconv.FormatInt(r.TsExchangeNs, 10) + "|" + content(r)
 		}
-		if pre[key] { // a pre-snapshot delta some line delivered anyway: neither event nor error
+		if m.pre[key] { // a pre-snapshot delta some line delivered anyway: neither event nor error
 			continue
 		}
-		if _, ok := emitted[key]; ok {
-			got[key]++
-			row(r.Exchange, r.Kind).Delivered++
-			if want, ok := body[key]; ok && want != content(r) {
-				row(r.Exchange, r.Kind).Mismatched++
-				sample("%s mismatch: %s: record %s, event %s", name, key, content(r), want)
+		if _, ok := m.emitted[key]; ok {
+			m.got[key]++
+			m.row(r.Exchange, r.Kind).Delivered++
+			if want, ok := m.body[key]; ok && want != content(r) {
+				m.row(r.Exchange, r.Kind).Mismatched++
+				m.sample("%s mismatch: %s: record %s, event %s", name, key, content(r), want)
 			}
 			continue
 		}
-		if perConn[base(r)+content(r)] > 0 {
-			row(r.Exchange, r.Kind).PerConn++
+		if m.perConn[base(r)+content(r)] > 0 {
+			m.row(r.Exchange, r.Kind).PerConn++
 			continue
 		}
-		row(r.Exchange, r.Kind).Unexpected++
-		sample("%s unexpected: %s (gateway %s seq %d)", name, key, r.GatewayID, r.GatewaySeq)
+		m.row(r.Exchange, r.Kind).Unexpected++
+		m.sample("%s unexpected: %s (gateway %s seq %d)", name, key, r.GatewayID, r.GatewaySeq)
 	}
-	keys := make([]string, 0, len(emitted))
-	for k := range emitted {
+}
+
+// tally counts each emitted key's losses and duplicates, in key order.
+func (m *matcher) tally() {
+	keys := make([]string, 0, len(m.emitted))
+	for k := range m.emitted {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		e, g := emitted[k], got[k]
+		e, g := m.emitted[k], m.got[k]
 		f := strings.SplitN(k, "|", 3)
-		c := row(f[0], f[1])
+		c := m.row(f[0], f[1])
 		switch {
 		case g < e:
 			c.Lost += e - g
-			sample("%s lost: %s (emitted %d, delivered %d)", name, k, e, g)
+			m.sample("%s lost: %s (emitted %d, delivered %d)", m.res.Name, k, e, g)
 		case g > e:
 			c.Duplicated += g - e
-			sample("%s duplicated: %s (emitted %d, delivered %d)", name, k, e, g)
+			m.sample("%s duplicated: %s (emitted %d, delivered %d)", m.res.Name, k, e, g)
 		}
 	}
-	return res
 }
 
 // Report is the comparison of the tap's stream and the archive with the events.

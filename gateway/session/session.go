@@ -170,8 +170,8 @@ func New(opts Options, emit Emit, log *slog.Logger) (*Session, error) {
 		if err := sym.name.SetString(sub.Symbol); err != nil {
 			return nil, fmt.Errorf("session: symbol %q: %w", sub.Symbol, err)
 		}
-		sym.sync = chain.Sync{Rule: rule, Checksum: ck, DeriveBBO: wantsDerivedBBO(opts.Adapter, sub)}
-		sym.sync.Book.MaxDepth = bookDepth(opts.Adapter, sub)
+		sym.sync = chain.Sync{Rule: rule, Checksum: ck, DeriveBBO: adapter.DerivesBBO(opts.Adapter, sub)}
+		sym.sync.Book.MaxDepth = adapter.LocalBookDepth(opts.Adapter, sub)
 		s.syms[sym.name] = sym
 	}
 	s.parser = opts.Adapter.NewParser()
@@ -179,34 +179,11 @@ func New(opts Options, emit Emit, log *slog.Logger) (*Session, error) {
 	return s, nil
 }
 
-// bookDepth is the depth the local book keeps: the depth the exchange's own book for the
-// subscription has (Kraken rounds 0 to 10 and 20 to 25, and its checksum covers that
-// book), else the configured depth (0: untrimmed).
-func bookDepth(a adapter.Adapter, sub adapter.Sub) int {
-	if d, ok := a.(adapter.BookDepther); ok {
-		return d.BookDepth(sub.Depth)
-	}
-	return sub.Depth
-}
-
 func cmpOr(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
 	}
 	return def
-}
-
-// wantsDerivedBBO: the BBO of exchanges without a BBO channel comes from the book top.
-func wantsDerivedBBO(a adapter.Adapter, sub adapter.Sub) bool {
-	if !a.Limits().BBOFromBook {
-		return false
-	}
-	for _, c := range sub.Channels {
-		if c == adapter.ChanBBO {
-			return true
-		}
-	}
-	return false
 }
 
 // errRollover ends serve when the replacement connection has taken over.

@@ -222,18 +222,26 @@ func run(s schedule, tol time.Duration) result {
 	return r
 }
 
-func TestReferenceModel(t *testing.T) {
-	const tol = 200 * time.Millisecond
-	schedules := 3000
+// modelTol is the tolerance of the reference-model tests.
+const modelTol = 200 * time.Millisecond
+
+// forSchedules runs n seeded schedules (short under -short) cycling through the first
+// patterns patterns, late as genSchedule takes it, and hands each with its run to check.
+func forSchedules(n, short int, salt uint64, patterns pattern, late int, check func(seed uint64, p pattern, s schedule, r result)) {
 	if testing.Short() {
-		schedules = 500
+		n = short
 	}
-	for i := 0; i < schedules; i++ {
+	for i := 0; i < n; i++ {
 		seed := uint64(i)
-		rng := rand.New(rand.NewPCG(seed, 0x5eed))
-		p := pattern(i % int(patCount))
-		s := genSchedule(rng, p, int64(tol), -1)
-		r := run(s, tol)
+		rng := rand.New(rand.NewPCG(seed, salt))
+		p := pattern(i % int(patterns))
+		s := genSchedule(rng, p, int64(modelTol), late)
+		check(seed, p, s, run(s, modelTol))
+	}
+}
+
+func TestReferenceModel(t *testing.T) {
+	forSchedules(3000, 500, 0x5eed, patCount, -1, func(seed uint64, p pattern, s schedule, r result) {
 		for id := range r.carried {
 			if r.delivered[id] != 1 {
 				e := s.events[id]
@@ -249,27 +257,17 @@ func TestReferenceModel(t *testing.T) {
 		if r.late != 0 {
 			t.Fatalf("seed %d %s: %d late within the tolerance", seed, patNames[p], r.late)
 		}
-	}
+	})
 }
 
 // TestReferenceModelBeyondTolerance: one line lags past the tolerance. Nothing is delivered
 // twice (id and exchange-time streams); an event not delivered is one whose every copy came
 // past the tolerance, and it is counted late.
 func TestReferenceModelBeyondTolerance(t *testing.T) {
-	const tol = 200 * time.Millisecond
-	schedules := 1500
-	if testing.Short() {
-		schedules = 300
-	}
-	for i := 0; i < schedules; i++ {
-		seed := uint64(i)
-		rng := rand.New(rand.NewPCG(seed, 0x1a7e))
-		// Content-only streams have no order to be late against. Sequence resets are left
-		// out: a line more than the tolerance behind across a reset can still have a copy
-		// delivered again (a known limitation, issue 9's closing note).
-		p := pattern(i % int(patContentOnly))
-		s := genSchedule(rng, p, int64(tol), 1)
-		r := run(s, tol)
+	// Content-only streams have no order to be late against. Sequence resets are left
+	// out: a line more than the tolerance behind across a reset can still have a copy
+	// delivered again (a known limitation, issue 9's closing note).
+	forSchedules(1500, 300, 0x1a7e, patContentOnly, 1, func(seed uint64, p pattern, s schedule, r result) {
 		firstCopy := map[int]int64{}
 		for _, x := range s.arr {
 			if _, ok := firstCopy[x.ev]; !ok {
@@ -283,7 +281,7 @@ func TestReferenceModelBeyondTolerance(t *testing.T) {
 				t.Fatalf("seed %d %s: event %d delivered %d times", seed, patNames[p], id, n)
 			case n == 0:
 				lost++
-				if firstCopy[id] < int64(tol) {
+				if firstCopy[id] < int64(modelTol) {
 					t.Fatalf("seed %d %s: event %d not delivered although a copy came %v after it happened",
 						seed, patNames[p], id, time.Duration(firstCopy[id]))
 				}
@@ -292,7 +290,7 @@ func TestReferenceModelBeyondTolerance(t *testing.T) {
 		if r.late < uint64(lost) {
 			t.Fatalf("seed %d %s: %d events lost, %d counted late", seed, patNames[p], lost, r.late)
 		}
-	}
+	})
 }
 
 func ExampleOutcome() {

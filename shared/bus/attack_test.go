@@ -70,11 +70,7 @@ const maxHandshakeFrameForTest = 2048
 // the 73-byte attack. With zmq4's handshake the subscriber process died; now the
 // connection fails, is counted, and the subscriber keeps retrying (it dials again).
 func TestHandshakeHugeFrameToSubscriber(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenLocal(t)
 	accepts := make(chan struct{}, 64)
 	go func() {
 		for {
@@ -111,11 +107,7 @@ func TestHandshakeHugeFrameToSubscriber(t *testing.T) {
 // TestSubscriberHandshakeTimeout: a "publisher" that accepts and never greets costs the
 // subscriber one HandshakeTimeout per attempt, counted, and it keeps redialling.
 func TestSubscriberHandshakeTimeout(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenLocal(t)
 	go func() {
 		for {
 			c, err := ln.Accept()

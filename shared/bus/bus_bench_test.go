@@ -82,11 +82,7 @@ func BenchmarkEncode(b *testing.B) {
 	})
 	b.Run("zmq4SendMsg", func(b *testing.B) {
 		// net.Pipe would deadlock: both sides write their greeting first.
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
+		ln := listenLocal(b)
 		peer := make(chan net.Conn, 1)
 		go func() {
 			z, err := net.Dial("tcp", ln.Addr().String())

@@ -527,11 +527,7 @@ func TestMaxSubscribers(t *testing.T) {
 // TestSubscriberHeartbeat: a publisher that handshakes and then goes silent (never
 // answers PING) is abandoned after 3 heartbeats and redialled.
 func TestSubscriberHeartbeat(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenLocal(t)
 	accepted := make(chan net.Conn, 16)
 	go func() {
 		for {
@@ -736,5 +732,21 @@ func TestReadMessageZeroAlloc(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("readMessage: %v allocs/op", allocs)
+	}
+}
+
+// TestSubscribed: Subscribed counts the subscribers holding a subscription, not the
+// connections: a subscriber without one (or that cancelled its last) is not counted.
+func TestSubscribed(t *testing.T) {
+	p := newTestPublisher(t, "tcp://127.0.0.1:0", Options{})
+	a, b := dialRaw(t, p.Endpoint()), dialRaw(t, p.Endpoint())
+	a.subscribeMsg("bbo.")
+	waitFor(t, waitLong, func() bool { return len(p.Stats()) == 2 && p.Subscribed() == 1 }, "one of two subscribed (have %d)", p.Subscribed())
+	b.subscribeMsg("")
+	waitFor(t, waitLong, func() bool { return p.Subscribed() == 2 }, "both subscribed")
+	a.cancelMsg("bbo.")
+	waitFor(t, waitLong, func() bool { return p.Subscribed() == 1 }, "one left after a cancel")
+	if allocs := testing.AllocsPerRun(100, func() { p.Subscribed() }); allocs != 0 {
+		t.Fatalf("Subscribed: %v allocs", allocs)
 	}
 }

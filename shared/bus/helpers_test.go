@@ -202,3 +202,15 @@ func (c *rawClient) readMessage() (topic, payload string) {
 func nullSec() zmq4.Security { return null.Security() }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+// listenLocal listens on a loopback TCP port the kernel picks; the listener is closed
+// when the test ends.
+func listenLocal(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}

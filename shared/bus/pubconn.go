@@ -19,8 +19,8 @@ import (
 //
 // Ownership: Publish (any goroutine) pushes under mu; the writer goroutine pops under
 // mu and alone writes to conn; the reader goroutine alone reads conn and updates subs
-// under mu. Lock order: Publisher.mu may be held while taking pubConn.mu, never the
-// reverse.
+// under mu. Lock order (ARCHITECTURE.md, "Lock order"): Publisher.mu may be held while
+// taking pubConn.mu, never the reverse.
 //
 // Why the bus frames messages itself instead of calling zmq4's Conn.SendMsg over a
 // buffering net.Conn: both end in one write per batch, but the queue must copy the

@@ -328,6 +328,21 @@ func (p *Publisher) Drain(ctx context.Context, timeout time.Duration) int {
 	}
 }
 
+// Subscribed returns how many connected subscribers hold at least one subscription: the
+// ones a message can reach (a gateway holding its sessions until N receivers are there,
+// a replay or a shaper waiting for its audience). It does not allocate.
+func (p *Publisher) Subscribed() int {
+	n := 0
+	for _, c := range *p.subs.Load() {
+		c.mu.Lock()
+		if len(c.subs.set) > 0 {
+			n++
+		}
+		c.mu.Unlock()
+	}
+	return n
+}
+
 // Stats returns one entry per connected subscriber, in connection order. It allocates;
 // call it from monitoring, not per message.
 func (p *Publisher) Stats() []SubscriberStats {

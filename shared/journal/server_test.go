@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -88,6 +89,26 @@ func TestAppendRangeMatchesModel(t *testing.T) {
 	}
 }
 
+// fetchExact runs fetch (a Fetch of from..to) and fails unless it delivered exactly the
+// records o holds for from..to, in order, and reported the journal's bounds as 1..last.
+func fetchExact(t *testing.T, o oracle, from, to, last uint64, fetch func(f func([]byte) error) (uint64, uint64, error)) {
+	t.Helper()
+	next := from
+	first, got, err := fetch(func(r []byte) error {
+		if !bytes.Equal(r, o[next]) {
+			return fmt.Errorf("record %d differs from the one appended", next)
+		}
+		next++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next != to+1 || first != 1 || got != last {
+		t.Fatalf("got up to %d, bounds %d..%d", next-1, first, got)
+	}
+}
+
 // TestRetransmitCutAndContinue: a response cut at the server's limits is continued by Fetch
 // until the whole range arrived, byte-exact; the cuts are counted.
 func TestRetransmitCutAndContinue(t *testing.T) {
@@ -98,20 +119,9 @@ func TestRetransmitCutAndContinue(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	next := uint64(10)
-	first, last, err := Fetch(context.Background(), s.Endpoint(), 10, 4990, func(r []byte) error {
-		if !bytes.Equal(r, o[next]) {
-			return errors.New("record differs from the one appended")
-		}
-		next++
-		return nil
+	fetchExact(t, o, 10, 4990, 5000, func(f func([]byte) error) (uint64, uint64, error) {
+		return Fetch(context.Background(), s.Endpoint(), 10, 4990, f)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if next != 4991 || first != 1 || last != 5000 {
-		t.Fatalf("got up to %d, bounds %d..%d", next-1, first, last)
-	}
 	if s.Stats.Cut.Load() < 5 {
 		t.Fatalf("%d cuts for 4981 records at ≤ 700 / 50 KiB per response", s.Stats.Cut.Load())
 	}

@@ -78,13 +78,7 @@ func TestIdleKeepAlivesNotHeld(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for closed.Load() < n-MaxConns {
-		if time.Now().After(deadline) {
-			t.Fatalf("server still holds %d of %d idle keep-alives (cap %d)", n-closed.Load(), n, MaxConns)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitBeyondCap(t, &closed, n, "idle keep-alives")
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -122,13 +116,7 @@ func TestSilentConnsNotHeld(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for closed.Load() < n-MaxConns {
-		if time.Now().After(deadline) {
-			t.Fatalf("server still holds %d of %d silent connections (cap %d)", n-closed.Load(), n, MaxConns)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitBeyondCap(t, &closed, n, "silent connections")
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -189,4 +177,17 @@ func TestListen(t *testing.T) {
 func isReset(err error) bool {
 	_, ok := err.(*net.OpError)
 	return ok
+}
+
+// waitBeyondCap polls until the server has closed every one of n client connections
+// beyond MaxConns (closed counts those the clients saw closed), for 30 s at most.
+func waitBeyondCap(t *testing.T, closed *atomic.Int64, n int64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for closed.Load() < n-MaxConns {
+		if time.Now().After(deadline) {
+			t.Fatalf("server still holds %d of %d %s (cap %d)", n-closed.Load(), n, what, MaxConns)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

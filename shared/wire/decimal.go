@@ -139,34 +139,11 @@ func parseDecimal(b []byte) (Decimal, error) {
 	}
 	scale := frac
 	if i < len(b) {
-		if b[i] != 'e' && b[i] != 'E' {
-			return Decimal{}, ErrDecimalSyntax
+		exp, err := parseExponent(b[i:])
+		if err != nil {
+			return Decimal{}, err
 		}
-		i++
-		eneg := false
-		if i < len(b) && (b[i] == '-' || b[i] == '+') {
-			eneg = b[i] == '-'
-			i++
-		}
-		if i == len(b) {
-			return Decimal{}, ErrDecimalSyntax
-		}
-		exp := 0
-		for ; i < len(b); i++ {
-			c := b[i]
-			if c < '0' || c > '9' {
-				return Decimal{}, ErrDecimalSyntax
-			}
-			exp = exp*10 + int(c-'0')
-			if exp > 1000 {
-				return Decimal{}, ErrDecimalRange
-			}
-		}
-		if eneg {
-			scale += exp
-		} else {
-			scale -= exp
-		}
+		scale -= exp
 	}
 	if scale < 0 {
 		h, l, ok := mul10(hi, lo, -scale)
@@ -183,6 +160,38 @@ func parseDecimal(b []byte) (Decimal, error) {
 		d.neg = false
 	}
 	return d, nil
+}
+
+// parseExponent parses a decimal's exponent suffix, b starting at its 'e' or 'E': an
+// optional sign and at least one digit, the magnitude at most 1000. It does not allocate.
+func parseExponent(b []byte) (int, error) {
+	if b[0] != 'e' && b[0] != 'E' {
+		return 0, ErrDecimalSyntax
+	}
+	i := 1
+	neg := false
+	if i < len(b) && (b[i] == '-' || b[i] == '+') {
+		neg = b[i] == '-'
+		i++
+	}
+	if i == len(b) {
+		return 0, ErrDecimalSyntax
+	}
+	exp := 0
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c < '0' || c > '9' {
+			return 0, ErrDecimalSyntax
+		}
+		exp = exp*10 + int(c-'0')
+		if exp > 1000 {
+			return 0, ErrDecimalRange
+		}
+	}
+	if neg {
+		return -exp, nil
+	}
+	return exp, nil
 }
 
 // ParseDecimalString is ParseDecimal for a string.

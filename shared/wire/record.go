@@ -306,10 +306,28 @@ type Header struct {
 // Byte offsets of the header fields that accessors read without a full decode (see the
 // layout in the package comment); nothing outside this package knows an offset.
 const (
+	offKind       = 1
+	offFlags      = 2
 	offExchange   = 8
 	offGatewaySeq = 16
 	offInstrument = 56
 )
+
+// KindOf returns the kind byte of encoded record b (0, an invalid Kind, when b is shorter
+// than a header). It does not validate the record: use ReadHeader for that.
+func KindOf(b []byte) Kind {
+	if len(b) < HeaderSize {
+		return 0
+	}
+	return Kind(b[offKind])
+}
+
+// SetFlags overwrites the flags of encoded record b in place (a replay marks the records
+// it emits with FlagReplay). b must hold a header; f must hold known flags only, or the
+// record no longer decodes.
+func SetFlags(b []byte, f Flags) {
+	le.PutUint16(b[offFlags:offFlags+2], uint16(f))
+}
 
 // SetGatewaySeq overwrites the gateway sequence of encoded record b in place (a replay
 // restamps the records it publishes with its own sequence). b must hold a header.

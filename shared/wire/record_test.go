@@ -323,6 +323,28 @@ func TestAccessorsMatchDecode(t *testing.T) {
 	}
 }
 
+// TestKindOfAndSetFlags: KindOf reads and SetFlags writes what ReadHeader reads.
+func TestKindOfAndSetFlags(t *testing.T) {
+	for _, k := range []Kind{KindBBO, KindBookSnapshot, KindBookDelta} {
+		r := Record{Kind: k, Exchange: Kraken, Flags: FlagNoSeq}
+		b, err := AppendRecord(nil, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if KindOf(b) != k {
+			t.Fatalf("KindOf = %v, want %v", KindOf(b), k)
+		}
+		SetFlags(b, FlagNoSeq|FlagReplay)
+		var h Header
+		if err := ReadHeader(b, &h); err != nil || h.Flags != FlagNoSeq|FlagReplay || h.Kind != k {
+			t.Fatalf("%v: flags %v kind %v, err %v", k, h.Flags, h.Kind, err)
+		}
+	}
+	if KindOf(make([]byte, HeaderSize-1)) != 0 {
+		t.Fatal("KindOf of a short record is not 0")
+	}
+}
+
 func TestSetGatewaySeq(t *testing.T) {
 	r := Record{Kind: KindTrade, Exchange: OKX, GatewaySeq: 5, Side: SideSell}
 	b, err := AppendRecord(nil, &r)

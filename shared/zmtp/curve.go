@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 
 	"golang.org/x/crypto/nacl/box"
 	"golang.org/x/crypto/nacl/secretbox"
@@ -123,12 +124,9 @@ func (h *handshaker) curveClient(s *Session) error {
 	}
 
 	// WELCOME: Box[S' + cookie](S→C').
-	name, data, err := h.readCommand()
+	data, err := h.expectCommand("WELCOME", welcomeDataSize, welcomeDataSize)
 	if err != nil {
 		return err
-	}
-	if name != "WELCOME" || len(data) != welcomeDataSize {
-		return fmt.Errorf("%w: expected WELCOME, got %q (%d bytes)", ErrProtocol, sanitize(name), len(data))
 	}
 	welcome, ok := box.Open(nil, data[16:], nonce(prefixWelcome, data[:16]), server, csec)
 	if !ok {
@@ -160,12 +158,9 @@ func (h *handshaker) curveClient(s *Session) error {
 	}
 
 	// READY: Box[metadata](S'→C').
-	name, data, err = h.readCommand()
+	data, err = h.expectCommand("READY", readyMinDataSize, math.MaxInt)
 	if err != nil {
 		return err
-	}
-	if name != "READY" || len(data) < readyMinDataSize {
-		return fmt.Errorf("%w: expected READY, got %q (%d bytes)", ErrProtocol, sanitize(name), len(data))
 	}
 	meta, ok := box.OpenAfterPrecomputation(nil, data[8:], nonce(prefixReady, data[:8]), &st.shared)
 	if !ok {
@@ -185,12 +180,9 @@ func (h *handshaker) curveServer(s *Session) error {
 	secret := (*[32]byte)(&c.Secret)
 
 	// HELLO
-	name, data, err := h.readCommand()
+	data, err := h.expectCommand("HELLO", helloDataSize, helloDataSize)
 	if err != nil {
 		return err
-	}
-	if name != "HELLO" || len(data) != helloDataSize {
-		return fmt.Errorf("%w: expected HELLO, got %q (%d bytes)", ErrProtocol, sanitize(name), len(data))
 	}
 	if data[0] != 1 || data[1] != 0 {
 		return fmt.Errorf("%w: CURVE version %d.%d", ErrMechanism, data[0], data[1])
@@ -202,66 +194,12 @@ func (h *handshaker) curveServer(s *Session) error {
 		return fmt.Errorf("%w: HELLO does not open (client has another server key)", ErrCrypto)
 	}
 
-	// WELCOME with a cookie only this connection can open.
-	spub, ssec, err := box.GenerateKey(rand.Reader)
-	if err != nil {
-		return fmt.Errorf("generating transient key: %w", err)
-	}
-	var cookieKey [32]byte
-	if _, err := rand.Read(cookieKey[:]); err != nil {
-		return fmt.Errorf("generating cookie key: %w", err)
-	}
-	cn, err := randomBytes(16)
+	ck, err := h.welcome(&cprime, secret)
 	if err != nil {
 		return err
 	}
-	cookiePlain := append(append(make([]byte, 0, 64), cprime[:]...), ssec[:]...)
-	cookie := append([]byte{}, cn...)
-	cookie = secretbox.Seal(cookie, cookiePlain, nonce(prefixCookie, cn), &cookieKey)
-	welcomePlain := append(append([]byte{}, spub[:]...), cookie...)
-	wn, err := randomBytes(16)
+	st, initNonce, err := h.acceptInitiate(s, &cprime, ck, helloNonce)
 	if err != nil {
-		return err
-	}
-	welcome := append([]byte{}, wn...)
-	welcome = box.Seal(welcome, welcomePlain, nonce(prefixWelcome, wn), &cprime, secret)
-	if err := h.writeCommand("WELCOME", welcome); err != nil {
-		return err
-	}
-
-	// INITIATE
-	name, data, err = h.readCommand()
-	if err != nil {
-		return err
-	}
-	if name != "INITIATE" || len(data) < initiateMinSize {
-		return fmt.Errorf("%w: expected INITIATE, got %q (%d bytes)", ErrProtocol, sanitize(name), len(data))
-	}
-	back, ok := secretbox.Open(nil, data[16:cookieSize], nonce(prefixCookie, data[:16]), &cookieKey)
-	if !ok || !bytes.Equal(back, cookiePlain) {
-		return fmt.Errorf("%w: INITIATE cookie is not ours", ErrCrypto)
-	}
-	st := &curveState{}
-	box.Precompute(&st.shared, &cprime, ssec)
-	initNonce := binary.BigEndian.Uint64(data[cookieSize : cookieSize+8])
-	if initNonce <= helloNonce {
-		return fmt.Errorf("%w: INITIATE nonce did not increase", ErrCrypto)
-	}
-	plain, ok := box.OpenAfterPrecomputation(nil, data[cookieSize+8:], nonce(prefixInitiate, data[cookieSize:cookieSize+8]), &st.shared)
-	if !ok {
-		return fmt.Errorf("%w: INITIATE does not open", ErrCrypto)
-	}
-	var client Key
-	copy(client[:], plain[:32])
-	vouch, ok := box.Open(nil, plain[48:128], nonce(prefixVouch, plain[32:48]), (*[32]byte)(&client), ssec)
-	if !ok || subtle.ConstantTimeCompare(vouch[:32], cprime[:]) != 1 || subtle.ConstantTimeCompare(vouch[32:], c.Public[:]) != 1 {
-		return fmt.Errorf("%w: INITIATE vouch does not match", ErrCrypto)
-	}
-	s.PeerKey = client
-	if c.Allow != nil && !c.Allow(client) {
-		return h.sendError("Access denied", fmt.Errorf("%w: client key %s", ErrDenied, client))
-	}
-	if err := h.peerMetadata(s, plain[128:]); err != nil {
 		return err
 	}
 
@@ -275,6 +213,99 @@ func (h *handshaker) curveServer(s *Session) error {
 	st.init(true, readyNonce+1, initNonce)
 	s.curve = st
 	return nil
+}
+
+// expectCommand reads the next handshake command and checks that it is want with a body
+// of lo to hi bytes (readCommand has already bounded it by MaxCommandBytes). The body
+// aliases the handshake buffer: it is valid until the next read.
+func (h *handshaker) expectCommand(want string, lo, hi int) ([]byte, error) {
+	name, data, err := h.readCommand()
+	if err != nil {
+		return nil, err
+	}
+	if name != want || len(data) < lo || len(data) > hi {
+		return nil, fmt.Errorf("%w: expected %s, got %q (%d bytes)", ErrProtocol, want, sanitize(name), len(data))
+	}
+	return data, nil
+}
+
+// serverCookie is what the server keeps between WELCOME and INITIATE: its transient secret
+// key and the cookie's plaintext and key (a key only this connection holds, so only the
+// peer that got this WELCOME can present the cookie back).
+type serverCookie struct {
+	ssec  *[32]byte
+	key   [32]byte
+	plain []byte // C' + s'
+}
+
+// welcome sends WELCOME: a new transient key pair and a cookie, boxed to the client's C'.
+func (h *handshaker) welcome(cprime, secret *[32]byte) (*serverCookie, error) {
+	spub, ssec, err := box.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generating transient key: %w", err)
+	}
+	ck := &serverCookie{ssec: ssec}
+	if _, err := rand.Read(ck.key[:]); err != nil {
+		return nil, fmt.Errorf("generating cookie key: %w", err)
+	}
+	cn, err := randomBytes(16)
+	if err != nil {
+		return nil, err
+	}
+	ck.plain = append(append(make([]byte, 0, 64), cprime[:]...), ssec[:]...)
+	cookie := append([]byte{}, cn...)
+	cookie = secretbox.Seal(cookie, ck.plain, nonce(prefixCookie, cn), &ck.key)
+	welcomePlain := append(append([]byte{}, spub[:]...), cookie...)
+	wn, err := randomBytes(16)
+	if err != nil {
+		return nil, err
+	}
+	welcome := append([]byte{}, wn...)
+	welcome = box.Seal(welcome, welcomePlain, nonce(prefixWelcome, wn), cprime, secret)
+	if err := h.writeCommand("WELCOME", welcome); err != nil {
+		return nil, err
+	}
+	return ck, nil
+}
+
+// acceptInitiate reads INITIATE and checks, in order, our cookie, the nonce, the box, the
+// client's vouch for C' and our key, the allow list and the metadata. It returns the
+// session's crypto state and INITIATE's nonce; s.PeerKey is the client's key once the
+// vouch holds.
+func (h *handshaker) acceptInitiate(s *Session, cprime *[32]byte, ck *serverCookie, helloNonce uint64) (*curveState, uint64, error) {
+	c := h.cfg.Curve
+	data, err := h.expectCommand("INITIATE", initiateMinSize, math.MaxInt)
+	if err != nil {
+		return nil, 0, err
+	}
+	back, ok := secretbox.Open(nil, data[16:cookieSize], nonce(prefixCookie, data[:16]), &ck.key)
+	if !ok || !bytes.Equal(back, ck.plain) {
+		return nil, 0, fmt.Errorf("%w: INITIATE cookie is not ours", ErrCrypto)
+	}
+	st := &curveState{}
+	box.Precompute(&st.shared, cprime, ck.ssec)
+	initNonce := binary.BigEndian.Uint64(data[cookieSize : cookieSize+8])
+	if initNonce <= helloNonce {
+		return nil, 0, fmt.Errorf("%w: INITIATE nonce did not increase", ErrCrypto)
+	}
+	plain, ok := box.OpenAfterPrecomputation(nil, data[cookieSize+8:], nonce(prefixInitiate, data[cookieSize:cookieSize+8]), &st.shared)
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: INITIATE does not open", ErrCrypto)
+	}
+	var client Key
+	copy(client[:], plain[:32])
+	vouch, ok := box.Open(nil, plain[48:128], nonce(prefixVouch, plain[32:48]), (*[32]byte)(&client), ck.ssec)
+	if !ok || subtle.ConstantTimeCompare(vouch[:32], cprime[:]) != 1 || subtle.ConstantTimeCompare(vouch[32:], c.Public[:]) != 1 {
+		return nil, 0, fmt.Errorf("%w: INITIATE vouch does not match", ErrCrypto)
+	}
+	s.PeerKey = client
+	if c.Allow != nil && !c.Allow(client) {
+		return nil, 0, h.sendError("Access denied", fmt.Errorf("%w: client key %s", ErrDenied, client))
+	}
+	if err := h.peerMetadata(s, plain[128:]); err != nil {
+		return nil, 0, err
+	}
+	return st, initNonce, nil
 }
 
 // SealFrames appends to dst one CURVE MESSAGE frame per ZMTP frame in plain (frames as

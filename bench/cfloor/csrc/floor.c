@@ -41,6 +41,20 @@ static void nodelay(int fd) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+/* floor_out is a sender's socket and its one frame: the length prefix, then the payload
+ * send_run fills in place. */
+typedef struct {
+    int fd;
+    uint8_t frame[4 + PAYLOAD];
+} floor_out;
+
+/* send_frame writes the whole frame with one write call (p is its payload, already filled). */
+static void send_frame(void *ctx, const uint8_t *p) {
+    floor_out *o = ctx;
+    (void)p;
+    if (write_all(o->fd, o->frame, sizeof o->frame) < 0) die("write");
+}
+
 static int do_send(int tcp, const char *bind_to, int64_t rate, int64_t count) {
     int ln;
     if (tcp) {
@@ -63,28 +77,10 @@ static int do_send(int tcp, const char *bind_to, int64_t rate, int64_t count) {
     int fd = accept(ln, NULL, NULL);
     if (fd < 0) die("accept");
     if (tcp) nodelay(fd);
-    uint8_t frame[4 + PAYLOAD];
-    frame[0] = PAYLOAD; /* little-endian uint32 length */
-    frame[1] = frame[2] = frame[3] = 0;
-    uint8_t *p = frame + 4;
-    while (!stdin_ready()) { /* probes until the runner says go */
-        fill(p, 0);
-        stamp(p);
-        if (write_all(fd, frame, sizeof frame) < 0) die("write");
-        usleep(1000);
-    }
-    wait_line();
-    int64_t gap = rate > 0 ? 1000000000LL / rate : 0;
-    int64_t t0 = now_ns();
-    for (int64_t i = 0; i < count; i++) {
-        pace(t0, i, gap);
-        fill(p, (uint64_t)i + 1);
-        stamp(p);
-        if (write_all(fd, frame, sizeof frame) < 0) die("write");
-    }
-    printf("SENT %" PRId64 "\n", count);
-    fflush(stdout);
-    wait_line();
+    floor_out o = {.fd = fd};
+    o.frame[0] = PAYLOAD; /* little-endian uint32 length */
+    o.frame[1] = o.frame[2] = o.frame[3] = 0;
+    send_run(o.frame + 4, rate, count, send_frame, &o);
     close(fd);
     close(ln);
     if (!tcp) unlink(bind_to);

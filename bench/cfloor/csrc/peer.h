@@ -77,6 +77,33 @@ static inline void wait_line(void) {
     if (fgets(buf, sizeof buf, stdin) == NULL) return;
 }
 
+/* send_run is a sender's protocol once it has printed its endpoint: warm-up probes (seq 0)
+ * every millisecond until the runner writes "go" (they also let a PUB socket find its
+ * subscriber), then count messages with seq 1..count at rate messages/s (0: flood) on
+ * absolute deadlines, "SENT <count>", and a wait for the runner's last line. send writes
+ * the PAYLOAD bytes at p to the peer (ctx is its socket state) and dies on failure. */
+static inline void send_run(uint8_t *p, int64_t rate, int64_t count,
+                            void (*send)(void *ctx, const uint8_t *p), void *ctx) {
+    while (!stdin_ready()) {
+        fill(p, 0);
+        stamp(p);
+        send(ctx, p);
+        usleep(1000);
+    }
+    wait_line();
+    int64_t gap = rate > 0 ? 1000000000LL / rate : 0;
+    int64_t t0 = now_ns();
+    for (int64_t i = 0; i < count; i++) {
+        pace(t0, i, gap);
+        fill(p, (uint64_t)i + 1);
+        stamp(p);
+        send(ctx, p);
+    }
+    printf("SENT %" PRId64 "\n", count);
+    fflush(stdout);
+    wait_line();
+}
+
 /* rx is a receiver's state. */
 typedef struct {
     int64_t count, got, bad, dups;

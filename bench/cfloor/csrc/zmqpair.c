@@ -43,24 +43,7 @@ static int do_send(int tcp, const char *bind_to, int64_t rate, int64_t count) {
     printf("EP %s\n", ep);
     fflush(stdout);
     uint8_t p[PAYLOAD];
-    while (!stdin_ready()) { /* probes until the runner says go (PUB drops until SUB joins) */
-        fill(p, 0);
-        stamp(p);
-        send_msg(s, p);
-        usleep(1000);
-    }
-    wait_line();
-    int64_t gap = rate > 0 ? 1000000000LL / rate : 0;
-    int64_t t0 = now_ns();
-    for (int64_t i = 0; i < count; i++) {
-        pace(t0, i, gap);
-        fill(p, (uint64_t)i + 1);
-        stamp(p);
-        send_msg(s, p);
-    }
-    printf("SENT %" PRId64 "\n", count);
-    fflush(stdout);
-    wait_line();
+    send_run(p, rate, count, send_msg, s); /* the probes also cover PUB dropping until SUB joins */
     int zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_close(s);

@@ -68,183 +68,65 @@ func writeJSON(dir, name string, v any) error {
 	return os.WriteFile(filepath.Join(dir, name), b, 0o644)
 }
 
-func run(ctx context.Context, out string, quick bool, suites []string, readme string) error {
+// suiteRun is one benchrun invocation: where results go, what machine took them, and the
+// report and closing note the suites add to in order.
+type suiteRun struct {
+	ctx   context.Context
+	out   string
+	quick bool
+	m     machine
+	md    strings.Builder
+	note  closing
+	phase time.Duration // ingest and pipeline phase length
+}
+
+func (r *suiteRun) log(s string) { fmt.Fprintln(os.Stderr, "bench:", s) }
+
+// suites in the order they run: baselines first, so every later ratio has its floor.
+var suites = []struct {
+	name string
+	run  func(*suiteRun) error
+}{
+	{"baseline", (*suiteRun).baseline},
+	{"bus", (*suiteRun).bus},
+	{"normalize", (*suiteRun).normalize},
+	{"gateway", (*suiteRun).gateway},
+	{"ingest", (*suiteRun).ingest},
+	{"pipeline", (*suiteRun).pipeline},
+	{"replay", (*suiteRun).replay},
+}
+
+func run(ctx context.Context, out string, quick bool, selected []string, readme string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	m := machine{runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), time.Now().UTC()}
-	var md strings.Builder
-	fmt.Fprintf(&md, "# tickline benchmark report\n\n%s, %d CPUs, %s/%s, %s. All ratios use baselines measured in this run.\n\n",
-		m.Go, m.CPUs, m.GOOS, m.GOARCH, m.When.Format(time.RFC3339))
-	log := func(s string) { fmt.Fprintln(os.Stderr, "bench:", s) }
-	var note closing
-
-	if has(suites, "baseline") {
-		res, cfg, err := runBaseline(ctx, quick, log)
-		if err != nil {
-			return fmt.Errorf("baseline: %w", err)
-		}
-		if err := writeJSON(out, "baseline.json", map[string]any{"machine": m, "config": cfg, "results": res,
-			"ratios": cfloor.ComputeRatios(res, cfg.Transports)}); err != nil {
-			return err
-		}
-		md.WriteString("## Baselines: C raw-socket floor and libzmq vs Go floor, zmq4 and the bus (separate processes)\n\n")
-		md.WriteString(cfloor.Markdown(res, cfg))
-		md.WriteString("\n")
-		note.baseline, note.baselineCfg = res, cfg
-	}
-
-	if has(suites, "bus") {
-		dir, err := os.MkdirTemp("", "tickline-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		cfg := busbench.DefaultConfig(dir)
-		if quick {
-			cfg.PacedFor, cfg.FloodCount, cfg.FloodMaxDur = 500*time.Millisecond, 50000, 3*time.Second
-		}
-		res := busbench.Run(ctx, cfg, log)
-		if err := writeJSON(out, "bus.json", map[string]any{"machine": m, "config": cfg, "results": res, "ratios": busbench.ComputeRatios(res)}); err != nil {
-			return err
-		}
-		md.WriteString("## Bus: raw floor vs bare zmq4 vs tickline bus\n\n")
-		md.WriteString(busbench.Markdown(res, cfg))
-		md.WriteString("\n")
-		if err := writeSVG(filepath.Join(out, "bus_latency.svg"), res); err != nil {
-			return err
-		}
-		md.WriteString("![bus latency](bus_latency.svg)\n\n")
-	}
-	if has(suites, "normalize") {
-		log("normalize")
-		res := normbench.Run(".")
-		if err := writeJSON(out, "normalize.json", map[string]any{"machine": m, "results": res}); err != nil {
-			return err
-		}
-		md.WriteString("## Normalize: parse + normalize + encode, one core\n\n| exchange | kind | ns/msg | allocs/msg | msgs/s/core |\n|---|---|---:|---:|---:|\n")
-		for _, r := range res {
-			fmt.Fprintf(&md, "| %s | %s | %.0f | %d | %.0f |\n", r.Exchange, r.Kind, r.NsPerOp, r.AllocsPerOp, r.MsgsPerCore)
-		}
-		md.WriteString("\nTarget: ≥ 2M msgs/s/core for BBO frames, 0 allocs/op.\n\n")
-	}
-	if has(suites, "gateway") {
-		cfg := gwbench.DefaultConfig(".")
-		if quick {
-			cfg.SimRate, cfg.Capture, cfg.Measure = 300, time.Second, 300*time.Millisecond
-		}
-		exe, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		log("gateway cost: capturing simulator frames")
-		rep, err := gwbench.Run(ctx, cfg, exe, log)
-		if err != nil {
-			return fmt.Errorf("gateway cost: %w", err)
-		}
-		if err := writeJSON(out, "gateway.json", map[string]any{"machine": m, "config": cfg, "report": rep}); err != nil {
-			return err
-		}
-		md.WriteString(gatewayMarkdown(rep, cfg))
-		for _, r := range rep.Results {
-			note.gw = append(note.gw, gwRow{Venue: r.Venue, RecordsPerSec: r.RecordsPerCPU})
-		}
-	}
-	d := 8 * time.Second
+	r := &suiteRun{ctx: ctx, out: out, quick: quick, phase: 8 * time.Second,
+		m: machine{runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), time.Now().UTC()}}
 	if quick {
-		d = 3 * time.Second
+		r.phase = 3 * time.Second
 	}
-	if has(suites, "ingest") {
-		fmt.Fprintf(&md, "## Gateway ingest: simulator → gateway → bus subscriber (all ten exchanges, all in one process on %d CPUs)\n\n", m.CPUs)
-		md.WriteString("| sim events/book/s | records/s | sim frames/s | gateway-seq holes | gateway→subscriber p50 / p99 / p99.9 µs |\n|---:|---:|---:|---:|---|\n")
-		var all []e2e.IngestResult
-		for _, rate := range []float64{400, 20000} { // a paced load for latency, then saturation
-			log(fmt.Sprintf("ingest at %.0f events/book/s", rate))
-			res, err := e2e.Ingest(rate, d)
-			if err != nil {
-				return fmt.Errorf("ingest: %w", err)
-			}
-			all = append(all, res)
-			fmt.Fprintf(&md, "| %.0f | %.0f | %.0f | %d | %.0f / %.0f / %.0f |\n", rate, res.RecordsPerS, res.FramesPerS, res.Holes,
-				res.Latency.P50us, res.Latency.P99us, res.Latency.P999us)
+	fmt.Fprintf(&r.md, "# tickline benchmark report\n\n%s, %d CPUs, %s/%s, %s. All ratios use baselines measured in this run.\n\n",
+		r.m.Go, r.m.CPUs, r.m.GOOS, r.m.GOARCH, r.m.When.Format(time.RFC3339))
+	for _, s := range suites {
+		if !has(selected, s.name) {
+			continue
 		}
-		md.WriteString("\nThe second row saturates the machine: simulator, gateway and subscriber share the two cores, so records/s there is the gateway's ingest ceiling here, and its latency is queueing.\n\n")
-		if err := writeJSON(out, "ingest.json", map[string]any{"machine": m, "results": all}); err != nil {
+		if err := s.run(r); err != nil {
 			return err
 		}
 	}
-	if has(suites, "pipeline") {
-		capRuns, err := e2e.Capacity([]float64{400, 800, 1600, 2400, 3200, 4000, 4800, 6400, 9600}, d, func(rate float64) {
-			log(fmt.Sprintf("pipeline capacity search: %.0f events/book/s", rate))
-		})
-		if err != nil {
-			return fmt.Errorf("pipeline capacity: %w", err)
-		}
-		log("pipeline at saturation")
-		sat, err := e2e.Pipeline(20000, d, 0)
-		if err != nil {
-			return fmt.Errorf("pipeline: %w", err)
-		}
-		log("pipeline")
-		plain, err := e2e.Pipeline(400, d, 0)
-		if err != nil {
-			return fmt.Errorf("pipeline: %w", err)
-		}
-		log("pipeline with a jittered line")
-		jit, err := e2e.Pipeline(200, d, 2*time.Millisecond)
-		if err != nil {
-			return fmt.Errorf("pipeline: %w", err)
-		}
-		if err := writeJSON(out, "pipeline.json", map[string]any{"machine": m, "capacity": capRuns, "saturation": sat, "plain": plain, "jittered": jit}); err != nil {
-			return err
-		}
-		md.WriteString("## End to end: simulator → 2 gateways → strategy\n\n| run | delivered ticks/s | received (both lines)/s | bus drops per line | real gaps | chain breaks |\n|---|---:|---:|---|---:|---:|\n")
-		for _, r := range []struct {
-			name string
-			p    e2e.PipelineResult
-		}{{"saturation (20000 events/book/s offered)", sat}, {"two clean lines, 400 events/book/s", plain}, {"line 1 jittered, 200 events/book/s", jit}} {
-			fmt.Fprintf(&md, "| %s | %.0f | %.0f | %v | %d | %d |\n", r.name, r.p.DeliveredPerS, r.p.ReceivedPerS, r.p.SeqGaps, r.p.RealGaps, r.p.ChainBreaks)
-		}
-		md.WriteString("\n| hop (two clean lines) | n | p50 µs | p99 µs | p99.9 µs | min µs | negative |\n|---|---:|---:|---:|---:|---:|---:|\n")
-		for _, h := range plain.Hops {
-			fmt.Fprintf(&md, "| %s | %d | %.0f | %.0f | %.0f | %.0f | %d |\n", h.Hop, h.Count, h.P50us, h.P99us, h.P999us, h.MinUs, h.Negative)
-		}
-		md.WriteString("\nCapacity search (each rate for the phase length; lossless = no bus drop on either line, no real gap, exchange→gateway p99 < 50 ms):\n\n| sim events/book/s | delivered ticks/s | bus drops per line | real gaps | exchange→gateway p99 µs | gateway→strategy p99 µs | lossless |\n|---:|---:|---|---:|---:|---:|---|\n")
-		best := 0.0
-		for _, r := range capRuns {
-			var e2g, g2s float64
-			for _, h := range r.Result.Hops {
-				switch h.Hop {
-				case "exchange_to_gateway":
-					e2g = h.P99us
-				case "gateway_to_strategy":
-					g2s = h.P99us
-				}
-			}
-			fmt.Fprintf(&md, "| %.0f | %.0f | %v | %d | %.0f | %.0f | %v |\n", r.Rate, r.Result.DeliveredPerS, r.Result.SeqGaps, r.Result.RealGaps, e2g, g2s, r.Lossless)
-			if r.Lossless {
-				best = max(best, r.Result.DeliveredPerS)
-			}
-		}
-		note.plain, note.lossless = &plain, best
-		fmt.Fprintf(&md, "\nHighest lossless throughput: %.0f ticks/s delivered (target ≥ 300k ticks/s with no loss).\n", best)
-		if ag := jit.JitterLine; ag != nil {
-			fmt.Fprintf(&md, "\nArbitration gain (line 1 jittered by up to %s): line 0 alone p99 %.0f µs, line 1 alone p99 %.0f µs, merged p99 %.0f µs → merged / better line = %.2f (target ≤ 1.2)\n\n",
-				ag.Jitter, ag.Line0.P99us, ag.Line1.P99us, ag.Merged.P99us, ag.MergedVsBestP99)
-		}
-	}
-	if has(suites, "replay") {
-		if err := replayScale(ctx, out, quick, &md, log); err != nil {
-			return fmt.Errorf("replay: %w", err)
-		}
-	}
-	md.WriteString("\n" + note.text())
-	if err := os.WriteFile(filepath.Join(out, "report.md"), []byte(md.String()), 0o644); err != nil {
+	return r.finish(readme)
+}
+
+// finish writes report.md and, when the baselines ran, the README baseline block.
+func (r *suiteRun) finish(readme string) error {
+	r.md.WriteString("\n" + r.note.text())
+	if err := os.WriteFile(filepath.Join(r.out, "report.md"), []byte(r.md.String()), 0o644); err != nil {
 		return err
 	}
-	if len(note.baseline) > 0 {
-		block := note.readmeBlock(m.When)
-		if err := os.WriteFile(filepath.Join(out, "readme_baselines.md"), []byte(block), 0o644); err != nil {
+	if len(r.note.baseline) > 0 {
+		block := r.note.readmeBlock(r.m.When)
+		if err := os.WriteFile(filepath.Join(r.out, "readme_baselines.md"), []byte(block), 0o644); err != nil {
 			return err
 		}
 		if readme != "" {
@@ -253,7 +135,180 @@ func run(ctx context.Context, out string, quick bool, suites []string, readme st
 			}
 		}
 	}
-	fmt.Print(md.String())
+	fmt.Print(r.md.String())
+	return nil
+}
+
+func (r *suiteRun) baseline() error {
+	res, cfg, err := runBaseline(r.ctx, r.quick, r.log)
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	if err := writeJSON(r.out, "baseline.json", map[string]any{"machine": r.m, "config": cfg, "results": res,
+		"ratios": cfloor.ComputeRatios(res, cfg.Transports)}); err != nil {
+		return err
+	}
+	r.md.WriteString("## Baselines: C raw-socket floor and libzmq vs Go floor, zmq4 and the bus (separate processes)\n\n")
+	r.md.WriteString(cfloor.Markdown(res, cfg))
+	r.md.WriteString("\n")
+	r.note.baseline, r.note.baselineCfg = res, cfg
+	return nil
+}
+
+func (r *suiteRun) bus() error {
+	dir, err := os.MkdirTemp("", "tickline-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := busbench.DefaultConfig(dir)
+	if r.quick {
+		cfg.PacedFor, cfg.FloodCount, cfg.FloodMaxDur = 500*time.Millisecond, 50000, 3*time.Second
+	}
+	res := busbench.Run(r.ctx, cfg, r.log)
+	if err := writeJSON(r.out, "bus.json", map[string]any{"machine": r.m, "config": cfg, "results": res, "ratios": busbench.ComputeRatios(res)}); err != nil {
+		return err
+	}
+	r.md.WriteString("## Bus: raw floor vs bare zmq4 vs tickline bus\n\n")
+	r.md.WriteString(busbench.Markdown(res, cfg))
+	r.md.WriteString("\n")
+	if err := writeSVG(filepath.Join(r.out, "bus_latency.svg"), res); err != nil {
+		return err
+	}
+	r.md.WriteString("![bus latency](bus_latency.svg)\n\n")
+	return nil
+}
+
+func (r *suiteRun) normalize() error {
+	r.log("normalize")
+	res := normbench.Run(".")
+	if err := writeJSON(r.out, "normalize.json", map[string]any{"machine": r.m, "results": res}); err != nil {
+		return err
+	}
+	r.md.WriteString("## Normalize: parse + normalize + encode, one core\n\n| exchange | kind | ns/msg | allocs/msg | msgs/s/core |\n|---|---|---:|---:|---:|\n")
+	for _, x := range res {
+		fmt.Fprintf(&r.md, "| %s | %s | %.0f | %d | %.0f |\n", x.Exchange, x.Kind, x.NsPerOp, x.AllocsPerOp, x.MsgsPerCore)
+	}
+	r.md.WriteString("\nTarget: ≥ 2M msgs/s/core for BBO frames, 0 allocs/op.\n\n")
+	return nil
+}
+
+func (r *suiteRun) gateway() error {
+	cfg := gwbench.DefaultConfig(".")
+	if r.quick {
+		cfg.SimRate, cfg.Capture, cfg.Measure = 300, time.Second, 300*time.Millisecond
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	r.log("gateway cost: capturing simulator frames")
+	rep, err := gwbench.Run(r.ctx, cfg, exe, r.log)
+	if err != nil {
+		return fmt.Errorf("gateway cost: %w", err)
+	}
+	if err := writeJSON(r.out, "gateway.json", map[string]any{"machine": r.m, "config": cfg, "report": rep}); err != nil {
+		return err
+	}
+	r.md.WriteString(gatewayMarkdown(rep, cfg))
+	for _, x := range rep.Results {
+		r.note.gw = append(r.note.gw, gwRow{Venue: x.Venue, RecordsPerSec: x.RecordsPerCPU})
+	}
+	return nil
+}
+
+func (r *suiteRun) ingest() error {
+	fmt.Fprintf(&r.md, "## Gateway ingest: simulator → gateway → bus subscriber (all ten exchanges, all in one process on %d CPUs)\n\n", r.m.CPUs)
+	r.md.WriteString("| sim events/book/s | records/s | sim frames/s | gateway-seq holes | gateway→subscriber p50 / p99 / p99.9 µs |\n|---:|---:|---:|---:|---|\n")
+	var all []e2e.IngestResult
+	for _, rate := range []float64{400, 20000} { // a paced load for latency, then saturation
+		r.log(fmt.Sprintf("ingest at %.0f events/book/s", rate))
+		res, err := e2e.Ingest(rate, r.phase)
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		all = append(all, res)
+		fmt.Fprintf(&r.md, "| %.0f | %.0f | %.0f | %d | %.0f / %.0f / %.0f |\n", rate, res.RecordsPerS, res.FramesPerS, res.Holes,
+			res.Latency.P50us, res.Latency.P99us, res.Latency.P999us)
+	}
+	r.md.WriteString("\nThe second row saturates the machine: simulator, gateway and subscriber share the two cores, so records/s there is the gateway's ingest ceiling here, and its latency is queueing.\n\n")
+	return writeJSON(r.out, "ingest.json", map[string]any{"machine": r.m, "results": all})
+}
+
+// pipeline runs the capacity search, then three fixed end-to-end runs (saturation, two clean
+// lines, one jittered line).
+func (r *suiteRun) pipeline() error {
+	capRuns, err := e2e.Capacity([]float64{400, 800, 1600, 2400, 3200, 4000, 4800, 6400, 9600}, r.phase, func(rate float64) {
+		r.log(fmt.Sprintf("pipeline capacity search: %.0f events/book/s", rate))
+	})
+	if err != nil {
+		return fmt.Errorf("pipeline capacity: %w", err)
+	}
+	runs := []struct {
+		log, name string
+		rate      float64
+		jitter    time.Duration
+		p         e2e.PipelineResult
+	}{
+		{"pipeline at saturation", "saturation (20000 events/book/s offered)", 20000, 0, e2e.PipelineResult{}},
+		{"pipeline", "two clean lines, 400 events/book/s", 400, 0, e2e.PipelineResult{}},
+		{"pipeline with a jittered line", "line 1 jittered, 200 events/book/s", 200, 2 * time.Millisecond, e2e.PipelineResult{}},
+	}
+	for i := range runs {
+		r.log(runs[i].log)
+		if runs[i].p, err = e2e.Pipeline(runs[i].rate, r.phase, runs[i].jitter); err != nil {
+			return fmt.Errorf("pipeline: %w", err)
+		}
+	}
+	sat, plain, jit := runs[0].p, runs[1].p, runs[2].p
+	if err := writeJSON(r.out, "pipeline.json", map[string]any{"machine": r.m, "capacity": capRuns, "saturation": sat, "plain": plain, "jittered": jit}); err != nil {
+		return err
+	}
+	r.md.WriteString("## End to end: simulator → 2 gateways → strategy\n\n| run | delivered ticks/s | received (both lines)/s | bus drops per line | real gaps | chain breaks |\n|---|---:|---:|---|---:|---:|\n")
+	for _, x := range runs {
+		fmt.Fprintf(&r.md, "| %s | %.0f | %.0f | %v | %d | %d |\n", x.name, x.p.DeliveredPerS, x.p.ReceivedPerS, x.p.SeqGaps, x.p.RealGaps, x.p.ChainBreaks)
+	}
+	r.md.WriteString("\n| hop (two clean lines) | n | p50 µs | p99 µs | p99.9 µs | min µs | negative |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, h := range plain.Hops {
+		fmt.Fprintf(&r.md, "| %s | %d | %.0f | %.0f | %.0f | %.0f | %d |\n", h.Hop, h.Count, h.P50us, h.P99us, h.P999us, h.MinUs, h.Negative)
+	}
+	best := r.capacityTable(capRuns)
+	r.note.plain, r.note.lossless = &plain, best
+	fmt.Fprintf(&r.md, "\nHighest lossless throughput: %.0f ticks/s delivered (target ≥ 300k ticks/s with no loss).\n", best)
+	if ag := jit.JitterLine; ag != nil {
+		fmt.Fprintf(&r.md, "\nArbitration gain (line 1 jittered by up to %s): line 0 alone p99 %.0f µs, line 1 alone p99 %.0f µs, merged p99 %.0f µs → merged / better line = %.2f (target ≤ 1.2)\n\n",
+			ag.Jitter, ag.Line0.P99us, ag.Line1.P99us, ag.Merged.P99us, ag.MergedVsBestP99)
+	}
+	return nil
+}
+
+// capacityTable writes the capacity search's table and returns the highest lossless
+// delivered rate.
+func (r *suiteRun) capacityTable(capRuns []e2e.CapacityRun) float64 {
+	r.md.WriteString("\nCapacity search (each rate for the phase length; lossless = no bus drop on either line, no real gap, exchange→gateway p99 < 50 ms):\n\n| sim events/book/s | delivered ticks/s | bus drops per line | real gaps | exchange→gateway p99 µs | gateway→strategy p99 µs | lossless |\n|---:|---:|---|---:|---:|---:|---|\n")
+	best := 0.0
+	for _, x := range capRuns {
+		var e2g, g2s float64
+		for _, h := range x.Result.Hops {
+			switch h.Hop {
+			case "exchange_to_gateway":
+				e2g = h.P99us
+			case "gateway_to_strategy":
+				g2s = h.P99us
+			}
+		}
+		fmt.Fprintf(&r.md, "| %.0f | %.0f | %v | %d | %.0f | %.0f | %v |\n", x.Rate, x.Result.DeliveredPerS, x.Result.SeqGaps, x.Result.RealGaps, e2g, g2s, x.Lossless)
+		if x.Lossless {
+			best = max(best, x.Result.DeliveredPerS)
+		}
+	}
+	return best
+}
+
+func (r *suiteRun) replay() error {
+	if err := replayScale(r.ctx, r.out, r.quick, &r.md, r.log); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
 	return nil
 }
 
