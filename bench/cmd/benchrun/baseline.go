@@ -11,6 +11,7 @@ import (
 	"github.com/tickline/tickline/bench/cfloor"
 	"github.com/tickline/tickline/bench/e2e"
 	"github.com/tickline/tickline/bench/gwbench"
+	"github.com/tickline/tickline/bench/procbench"
 )
 
 // runBaseline builds the C peers and runs the baseline suite. Without gcc or libzmq the
@@ -47,6 +48,7 @@ type closing struct {
 	plain       *e2e.PipelineResult // pipeline, two clean lines
 	lossless    float64             // highest lossless delivered ticks/s (0: not run)
 	gw          []gwRow             // gateway cost per record
+	procs       []procbench.Result  // the real processes, normal and low-latency mode
 }
 
 // gwRow is one line of the gateway cost table.
@@ -69,7 +71,10 @@ func (c closing) text() string {
 			fmt.Fprintf(&b, "- %s, bus with async preemption off (GODEBUG=asyncpreemptoff=1): p99 / C floor %s, p99 / libzmq %s.\n", r.Transport,
 				ratioText(r.NoPreemptP99VsCFloor), ratioText(r.NoPreemptP99VsLibzmq))
 		}
-		b.WriteString("- Low-latency mode (busy-poll receive, pinned publisher): not measured by this suite.\n")
+		for _, r := range cfloor.ComputeRatios(c.baseline, c.baselineCfg.Transports) {
+			fmt.Fprintf(&b, "- %s, bus in low-latency mode (bus-lowlat): p50 / C floor %s, p99 / C floor %s; p50 / libzmq %s, p99 / libzmq %s (target p99 ≤ libzmq's).\n", r.Transport,
+				ratioText(r.LowLatP50VsCFloor), ratioText(r.LowLatP99VsCFloor), ratioText(r.LowLatP50VsLibzmq), ratioText(r.LowLatP99VsLibzmq))
+		}
 	} else {
 		b.WriteString("- Baselines: suite not run.\n")
 	}
@@ -81,6 +86,7 @@ func (c closing) text() string {
 			}
 		}
 	}
+	c.procsText(&b)
 	if len(c.gw) > 0 {
 		b.WriteString("- Gateway cost, records/s/core:")
 		for _, g := range c.gw {
@@ -110,6 +116,9 @@ func (c closing) readmeBlock(when time.Time) string {
 	fmt.Fprintf(&b, "Baselines from `make bench` of %s (every system as a sender process and a receiver process, the same pacing and clock; medians of %d rounds; `bench/results/baseline.json`):\n\n",
 		when.Format("2006-01-02"), c.baselineCfg.Rounds)
 	b.WriteString(cfloor.RatioTable(c.baseline, c.baselineCfg))
+	if t := c.hopTable(); t != "" {
+		b.WriteString("\nThe product's hop beside them (p50 · p99 · p99.9 ratios):\n\n" + t)
+	}
 	b.WriteString("\n| system | transport | p50 µs | p99 µs | p99.9 µs | flood msgs/s |\n|---|---|---:|---:|---:|---:|\n")
 	for _, tr := range c.baselineCfg.Transports {
 		for _, r := range c.baseline {
@@ -193,11 +202,33 @@ func (c closing) hopTable() string {
 	if c.plain != nil {
 		for _, h := range c.plain.Hops {
 			if h.Hop == "gateway_to_strategy" {
-				row("pipeline hop gateway→strategy (e2e, 400 events/book/s)", h.P50us, h.P99us, h.P999us)
+				row("pipeline hop gateway→strategy (e2e, one process, 400 events/book/s)", h.P50us, h.P99us, h.P999us)
 			}
 		}
 	}
+	for _, p := range c.procs {
+		h := p.Hops["gateway_to_strategy"]
+		row(fmt.Sprintf("gateway→strategy, real processes, %s mode (%.0f events/book/s)", p.Mode, p.Rate), h.P50us, h.P99us, h.P999us)
+	}
 	return b.String()
+}
+
+// procsText states the real pipeline's gateway→strategy hop against the bus micro
+// benchmark of the same run (the same mode: bus for normal, bus-lowlat for low-latency).
+func (c closing) procsText(b *strings.Builder) {
+	for _, p := range c.procs {
+		sys := "bus"
+		if p.Mode == "low-latency" {
+			sys = "bus-lowlat"
+		}
+		h := p.Hops["gateway_to_strategy"]
+		fmt.Fprintf(b, "- Real processes (sim, 2 gateways, strategy), %s mode, %.0f events/book/s: gateway→strategy p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs; %.0f events delivered, %.0f bus losses",
+			p.Mode, p.Rate, h.P50us, h.P99us, h.P999us, p.Delivered, p.SeqGaps)
+		if bus := cfloor.Find(c.baseline, sys, "tcp", "paced"); bus != nil && bus.P50us > 0 {
+			fmt.Fprintf(b, "; p50 / %s p50 (tcp, process pair) %s (target ≤ 1.3×)", sys, ratioText(h.P50us/bus.P50us))
+		}
+		b.WriteString(".\n")
+	}
 }
 
 func safeDiv(a, b float64) float64 {

@@ -21,6 +21,7 @@ import (
 	"github.com/tickline/tickline/bench/e2e"
 	"github.com/tickline/tickline/bench/gwbench"
 	"github.com/tickline/tickline/bench/normbench"
+	"github.com/tickline/tickline/bench/procbench"
 )
 
 func main() {
@@ -32,7 +33,7 @@ func main() {
 	}
 	out := flag.String("out", "bench/results", "directory for results")
 	quick := flag.Bool("quick", false, "shorter phases (smoke run)")
-	suites := flag.String("suites", "baseline,bus,normalize,gateway,ingest,pipeline,replay", "comma-separated suites to run (replay needs KAFKA_SEEDS: scripts/kafka/with-kafka.sh single -- make bench)")
+	suites := flag.String("suites", "baseline,bus,normalize,gateway,ingest,pipeline,procs,replay", "comma-separated suites to run (replay needs KAFKA_SEEDS: scripts/kafka/with-kafka.sh single -- make bench)")
 	readme := flag.String("readme", "", "README file whose <!-- bench:baselines:begin/end --> block is regenerated from this run (empty: none)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -93,6 +94,7 @@ var suites = []struct {
 	{"gateway", (*suiteRun).gateway},
 	{"ingest", (*suiteRun).ingest},
 	{"pipeline", (*suiteRun).pipeline},
+	{"procs", (*suiteRun).procs},
 	{"replay", (*suiteRun).replay},
 }
 
@@ -356,4 +358,36 @@ func replayScale(ctx context.Context, out string, quick bool, md *strings.Builde
 		r.RecordsPerS, float64(r.PeakRSSBytes)/1e6, float64(r.MaxRSSBound)/(1<<20))
 	md.WriteString("Targets: peak RSS ≤ 256 MiB whatever the range; ≥ 1M records/s to a null sink (arbitration on, every record checked by the sink).\n\n")
 	return nil
+}
+
+// procs runs the real pipeline as separate processes (bench/procbench), in normal and in
+// low-latency mode, with the binary built from this tree.
+func (r *suiteRun) procs() error {
+	dir, err := os.MkdirTemp("", "tickline-procs-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "tickline")
+	if out, err := exec.CommandContext(r.ctx, "go", "build", "-o", bin, "./cmd/tickline").CombinedOutput(); err != nil {
+		return fmt.Errorf("procs: go build: %v\n%s", err, out)
+	}
+	d := 20 * time.Second
+	if r.quick {
+		d = 4 * time.Second
+	}
+	r.md.WriteString("## Real processes: sim (--frame-per-event) → 2 gateways → strategy, loopback TCP\n\n| mode | events/book/s | gateway→strategy p50 / p99 / p99.9 µs | exchange→gateway p50 / p99 µs | events delivered | bus losses |\n|---|---:|---|---|---:|---:|\n")
+	for _, ll := range []bool{false, true} {
+		r.log(fmt.Sprintf("real processes, low-latency %v", ll))
+		res, err := procbench.Run(r.ctx, procbench.Config{Bin: bin, Rate: 100, Duration: d, LowLatency: ll})
+		if err != nil {
+			return fmt.Errorf("procs: %w", err)
+		}
+		h, x := res.Hops["gateway_to_strategy"], res.Hops["exchange_to_gateway"]
+		fmt.Fprintf(&r.md, "| %s | %.0f | %.0f / %.0f / %.0f | %.0f / %.0f | %.0f | %.0f |\n", res.Mode, res.Rate,
+			h.P50us, h.P99us, h.P999us, x.P50us, x.P99us, res.Delivered, res.SeqGaps)
+		r.note.procs = append(r.note.procs, res)
+	}
+	r.md.WriteString("\nLow-latency mode spins a reader or writer per connection: on a 2-core machine shared by four processes it competes with them for the cores it is meant to own.\n\n")
+	return writeJSON(r.out, "procs.json", map[string]any{"machine": r.m, "results": r.note.procs})
 }
