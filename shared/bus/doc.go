@@ -45,14 +45,15 @@
 //     only when full, up to QueueDepth, so memory follows what is actually queued (a
 //     subscriber that keeps up costs 32 KiB of slots with the defaults); slots grow only
 //     for messages larger than SlotBytes.
-//   - Subscriber memory is bounded by one batch per endpoint of
+//   - Subscriber memory is bounded by (QueueBatches + 2 × endpoints) batches of
 //     max(BatchBytes, largest message received) bytes, plus one ReadBufferBytes per
 //     endpoint.
-//   - The Subscriber reads each connection in its own goroutine into a reused batch, and
-//     that goroutine calls the handler itself (calls serialized by a mutex held only
-//     around the handler; with a single publisher Run's goroutine is the reader): no
-//     hand-off, no wake-up between the read and the handler. A slow handler blocks the
-//     readers, TCP pushes back, and the publisher drops for this subscriber alone.
+//   - The Subscriber reads each connection in its own goroutine into reused batches. A
+//     reader that finds the handler idle with nothing waiting calls it itself (no
+//     hand-off, no wake-up); otherwise its batch joins a bounded FIFO queue that Run's
+//     goroutine drains, so endpoints reach the handler in arrival order under load. A
+//     slow handler fills the queue, the readers stop, TCP pushes back, and the publisher
+//     drops for this subscriber alone.
 //   - Nobody is told about drops in-band: receivers detect them as gaps in each
 //     gateway's record sequence number, with SeqTracker.
 //

@@ -28,6 +28,10 @@ type SubOptions struct {
 	// gets a batch of its own, whose arena grows to fit (and stays grown while the
 	// batch is recycled). Default 256 KiB.
 	BatchBytes int
+	// QueueBatches bounds the batches waiting for the handler while it is busy with
+	// another (see Run). When it is full the readers stop reading, TCP pushes back and the
+	// publishers drop for this subscriber (seen as sequence gaps). Default 64.
+	QueueBatches int
 	// ReadBufferBytes is the size of each connection's read buffer. Default 64 KiB.
 	ReadBufferBytes int
 	// ReconnectMin and ReconnectMax bound the reconnect backoff: exponential from
@@ -62,6 +66,9 @@ func (o *SubOptions) setDefaults() {
 	}
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 256 << 10
+	}
+	if o.QueueBatches <= 0 {
+		o.QueueBatches = 64
 	}
 	if o.ReadBufferBytes <= 0 {
 		o.ReadBufferBytes = 64 << 10
@@ -321,16 +328,17 @@ type batch struct {
 // until ctx is done or Close is called; then it closes the connections, waits for its
 // goroutines and returns nil.
 //
-// Each endpoint is read by its own goroutine, and that goroutine calls handler itself
-// with the batch it has just read (with a single endpoint, Run's own goroutine): there
-// is no hand-off to another goroutine, so a message reaches the handler without a
-// wake-up. Calls are serialized by a mutex held only around handler (never across a
-// read): handler runs one batch at a time, with a non-empty batch, and what it writes
-// is visible to its next call whichever goroutine makes it. The batch slice and every
-// Message in it are valid only until handler returns. Within one endpoint, messages
-// arrive in publisher order; batches from different endpoints interleave in arrival
-// order. A slow handler stops the readers, TCP pushes back, and the publishers drop for
-// this subscriber (seen as sequence gaps).
+// Each endpoint is read by its own goroutine. When the handler is idle and no batch is
+// waiting, the reader that got a batch calls handler itself: no hand-off, no wake-up
+// between the socket and the handler. When the handler is busy (another endpoint's batch)
+// the batch waits in a FIFO queue (QueueBatches) that Run's goroutine drains, so readers
+// keep reading and endpoints reach the handler in arrival order under load (see
+// delivery). Calls never overlap: handler runs one batch at a time, with a non-empty
+// batch, and what it writes is visible to its next call whichever goroutine makes it. The
+// batch slice and every Message in it are valid only until handler returns. Within one
+// endpoint, messages arrive in publisher order. A slow handler fills the queue, the
+// readers stop reading, TCP pushes back, and the publishers drop for this subscriber
+// (seen as sequence gaps).
 func (s *Subscriber) Run(ctx context.Context, handler func(batch []Message)) error {
 	s.mu.Lock()
 	switch {
@@ -348,32 +356,23 @@ func (s *Subscriber) Run(ctx context.Context, handler func(batch []Message)) err
 	s.mu.Unlock()
 	defer cancel()
 
-	var deliverMu sync.Mutex // serializes handler calls across endpoint readers
-	deliver := func(b *batch) {
-		deliverMu.Lock()
-		handler(b.msgs)
-		deliverMu.Unlock()
-		b.msgs = b.msgs[:0] // Messages point only into b.arena: nothing foreign is retained
-		b.arena = b.arena[:0]
-	}
-	if len(eps) == 1 {
-		s.connLoop(ctx, eps[0], deliver)
-		return nil
-	}
+	d := newDelivery(handler, s.opts.QueueBatches, len(eps))
 	var wg sync.WaitGroup
 	for _, sc := range eps {
-		wg.Go(func() { s.connLoop(ctx, sc, deliver) })
+		wg.Go(func() { s.connLoop(ctx, sc, d) })
 	}
+	d.drain(ctx)
+	cancel()
 	wg.Wait()
 	return nil
 }
 
 // connLoop keeps one endpoint connected until ctx is done.
-func (s *Subscriber) connLoop(ctx context.Context, sc *subConn, deliver func(*batch)) {
+func (s *Subscriber) connLoop(ctx context.Context, sc *subConn, d *delivery) {
 	log := s.log.With("endpoint", sc.raw)
 	attempt := 0
 	for ctx.Err() == nil {
-		up, err := s.session(ctx, sc, deliver)
+		up, err := s.session(ctx, sc, d)
 		if ctx.Err() != nil {
 			return
 		}
@@ -418,9 +417,9 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // session dials, handshakes, subscribes and reads until the connection fails. up
 // reports whether the handshake succeeded.
-func (s *Subscriber) session(ctx context.Context, sc *subConn, deliver func(*batch)) (up bool, err error) {
-	d := net.Dialer{Timeout: s.opts.HandshakeTimeout}
-	conn, err := d.DialContext(ctx, sc.ep.network, sc.ep.address)
+func (s *Subscriber) session(ctx context.Context, sc *subConn, d *delivery) (up bool, err error) {
+	dialer := net.Dialer{Timeout: s.opts.HandshakeTimeout}
+	conn, err := dialer.DialContext(ctx, sc.ep.network, sc.ep.address)
 	if err != nil {
 		return false, fmt.Errorf("dialing %s: %w", sc.raw, err)
 	}
@@ -488,7 +487,7 @@ func (s *Subscriber) session(ctx context.Context, sc *subConn, deliver func(*bat
 		br = bufio.NewReaderSize(sess.OpenReader(br, s.opts.MaxMessageBytes), s.opts.ReadBufferBytes)
 	}
 	r := reader{
-		s: s, sc: sc, conn: conn, sess: sess, deliver: deliver, ctx: ctx,
+		s: s, sc: sc, conn: conn, sess: sess, d: d, ctx: ctx,
 		fr: frameReader{r: br, max: s.opts.MaxMessageBytes},
 	}
 	return true, r.run()
@@ -515,18 +514,16 @@ func (s *Subscriber) pinger(sc *subConn, conn net.Conn, sess *zmtp.Session, done
 // reader is the receive path of one connection. It owns its frame reader and the batch
 // it is filling.
 type reader struct {
-	s    *Subscriber
-	sc   *subConn
-	conn net.Conn
-	sess *zmtp.Session
-	fr   frameReader
-	// deliver calls the handler with the batch on this goroutine; the batch is reused
-	// afterwards.
-	deliver func(*batch)
-	ctx     context.Context
-	b       *batch
-	cmd     []byte // scratch for command bodies
-	topic   []byte // scratch for the topic frame until the payload size is known
+	s     *Subscriber
+	sc    *subConn
+	conn  net.Conn
+	sess  *zmtp.Session
+	fr    frameReader
+	d     *delivery // hands batches to the handler (see delivery)
+	ctx   context.Context
+	b     *batch
+	cmd   []byte // scratch for command bodies
+	topic []byte // scratch for the topic frame until the payload size is known
 }
 
 func (r *reader) run() error {
@@ -662,10 +659,16 @@ func (r *reader) command(flags byte, size int) error {
 	return nil
 }
 
-// flush hands the current batch to the handler (on this goroutine) and reuses it. It
-// returns false when ctx has ended.
+// flush hands the current batch to the handler (see delivery) and takes a fresh one when
+// it went to the queue. It returns false when ctx has ended.
 func (r *reader) flush() bool {
-	r.deliver(r.b)
+	queued, ok := r.d.deliver(r.ctx, r.b)
+	if !ok {
+		return false
+	}
+	if queued {
+		r.b = r.d.get(&r.s.opts)
+	}
 	r.refreshDeadline() // data is flowing: keep the liveness deadline ahead of it
 	return r.ctx.Err() == nil
 }
