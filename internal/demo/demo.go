@@ -22,9 +22,9 @@ import (
 
 	"github.com/tickline/tickline/archiver"
 	"github.com/tickline/tickline/archiver/replay"
-	"github.com/tickline/tickline/bench/sim"
 	"github.com/tickline/tickline/configs"
 	"github.com/tickline/tickline/gateway"
+	"github.com/tickline/tickline/internal/sim"
 	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
