@@ -18,6 +18,8 @@ import (
 // times are ms; trade m = "the buyer is the maker" (a taker sell).
 type binanceVenue struct{}
 
+func init() { register(binanceVenue{}) }
+
 // Binance stream variants (streamKey.v): bit 0 = combined envelope, bits 1+ = flavour.
 const (
 	bnCombined  = 1
@@ -27,9 +29,11 @@ const (
 	bnFlavourMk = 0xfe
 )
 
-func (binanceVenue) name() string      { return "binance" }
-func (binanceVenue) wsPaths() []string { return []string{"/stream", "/ws", "/ws/"} }
-func (binanceVenue) depth() int        { return 0 }
+func (binanceVenue) name() string              { return "binance" }
+func (binanceVenue) premium() float64          { return 0 }
+func (binanceVenue) serverPing() time.Duration { return 20 * time.Second }
+func (binanceVenue) wsPaths() []string         { return []string{"/stream", "/ws", "/ws/"} }
+func (binanceVenue) depth() int                { return 0 }
 func (binanceVenue) styles() (numStyle, numStyle) {
 	return styleFixed8, styleFixed8
 }

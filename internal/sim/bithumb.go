@@ -24,12 +24,15 @@ import (
 // REST: GET /public/orderbook/BTC_KRW (legacy snapshot, no sequence).
 type bithumbVenue struct{}
 
+func init() { register(bithumbVenue{}) }
+
 // bhLegacy marks legacy-API streams (streamKey.v); other variants are Upbit's.
 const bhLegacy uint8 = 0x80
 
 var bhUpbit = upbitVenue{ex: "bithumb"}
 
-func (bithumbVenue) name() string { return "bithumb" }
+func (bithumbVenue) name() string     { return "bithumb" }
+func (bithumbVenue) premium() float64 { return 0.027 }
 func (bithumbVenue) wsPaths() []string {
 	return []string{"/pub/ws", "/websocket/v1"}
 }

@@ -17,7 +17,10 @@ import (
 // {"op":"ping"} → {"success":true,"ret_msg":"pong",...}. Times in ms.
 type bybitVenue struct{}
 
+func init() { register(bybitVenue{}) }
+
 func (bybitVenue) name() string                             { return "bybit" }
+func (bybitVenue) premium() float64                         { return -0.0002 }
 func (bybitVenue) wsPaths() []string                        { return []string{"/v5/public/spot"} }
 func (bybitVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
 func (bybitVenue) depth() int                               { return 0 }

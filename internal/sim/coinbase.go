@@ -16,6 +16,8 @@ import (
 // last_trade_id). Times are RFC 3339 with microseconds, UTC.
 type coinbaseVenue struct{}
 
+func init() { register(coinbaseVenue{}) }
+
 // Coinbase channel variants.
 const (
 	cbLevel2 uint8 = iota
@@ -23,6 +25,7 @@ const (
 )
 
 func (coinbaseVenue) name() string                             { return "coinbase" }
+func (coinbaseVenue) premium() float64                         { return 0.0006 }
 func (coinbaseVenue) wsPaths() []string                        { return []string{"/"} }
 func (coinbaseVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
 func (coinbaseVenue) depth() int                               { return 0 }

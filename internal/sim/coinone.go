@@ -19,9 +19,12 @@ import (
 // Book symbols are TARGET-QUOTE ("BTC-KRW").
 type coinoneVenue struct{}
 
+func init() { register(coinoneVenue{}) }
+
 const coinoneDepth = 16
 
 func (coinoneVenue) name() string                             { return "coinone" }
+func (coinoneVenue) premium() float64                         { return 0.026 }
 func (coinoneVenue) wsPaths() []string                        { return []string{"/"} }
 func (coinoneVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
 func (coinoneVenue) depth() int                               { return coinoneDepth }

@@ -279,7 +279,7 @@ func TestParseFault(t *testing.T) {
 // Coinbase level2 and the full-book venues have no sequence: a dropped push is invisible
 // there by design.
 func TestFaultGapVisiblePerVenue(t *testing.T) {
-	for _, vc := range venueCases {
+	for _, vc := range venueCases() {
 		rule := vc.adapter.BookRule()
 		if rule == adapter.BookFullEachPush || vc.ex == "coinbase" {
 			continue

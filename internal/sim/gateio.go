@@ -17,7 +17,10 @@ import (
 // in s, inner t in ms.
 type gateVenue struct{}
 
+func init() { register(gateVenue{}) }
+
 func (gateVenue) name() string                             { return "gateio" }
+func (gateVenue) premium() float64                         { return 0.0004 }
 func (gateVenue) wsPaths() []string                        { return []string{"/ws/v4/"} }
 func (gateVenue) depth() int                               { return 0 }
 func (gateVenue) styles() (numStyle, numStyle)             { return styleTrim, styleTrim }

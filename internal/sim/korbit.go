@@ -19,7 +19,11 @@ import (
 // unverified against live traffic.
 type korbitVenue struct{}
 
+func init() { register(korbitVenue{}) }
+
 func (korbitVenue) name() string                             { return "korbit" }
+func (korbitVenue) premium() float64                         { return 0.023 }
+func (korbitVenue) serverPing() time.Duration                { return 30 * time.Second }
 func (korbitVenue) wsPaths() []string                        { return []string{"/v2/public"} }
 func (korbitVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
 func (korbitVenue) depth() int                               { return 30 }

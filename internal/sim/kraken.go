@@ -19,6 +19,8 @@ import (
 // covers), whatever depth is subscribed.
 type krakenVenue struct{}
 
+func init() { register(krakenVenue{}) }
+
 // Kraken ticker variants.
 const (
 	krTickerTrades uint8 = iota
@@ -28,6 +30,7 @@ const (
 var krakenHeartbeat = []byte(`{"channel":"heartbeat"}`)
 
 func (krakenVenue) name() string                             { return "kraken" }
+func (krakenVenue) premium() float64                         { return -0.0005 }
 func (krakenVenue) wsPaths() []string                        { return []string{"/v2"} }
 func (krakenVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
 func (krakenVenue) depth() int                               { return 10 }

@@ -15,6 +15,8 @@ import (
 // trimmed of trailing zeros; ts is ms as a string. No checksum (OKX dropped it).
 type okxVenue struct{}
 
+func init() { register(okxVenue{}) }
+
 // OKX channel variants.
 const (
 	okxBooks uint8 = iota
@@ -23,6 +25,7 @@ const (
 )
 
 func (okxVenue) name() string                             { return "okx" }
+func (okxVenue) premium() float64                         { return 0.0002 }
 func (okxVenue) wsPaths() []string                        { return []string{"/ws/v5/public"} }
 func (okxVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
 func (okxVenue) depth() int                               { return 0 }

@@ -112,11 +112,8 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 		}
 		h.fault.Store(&f)
 		h.refuse.Store(int64(f.RefuseConnects))
-		switch v.name() { // exchanges whose servers send WebSocket pings
-		case "binance":
-			h.pingInterval = 20 * time.Second
-		case "korbit":
-			h.pingInterval = 30 * time.Second
+		if p, ok := v.(serverPinger); ok {
+			h.pingInterval = p.serverPing()
 		}
 		if opts.PingInterval > 0 && h.pingInterval > 0 {
 			h.pingInterval = opts.PingInterval

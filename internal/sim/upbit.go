@@ -19,6 +19,8 @@ import (
 // text "PING" is answered by {"status":"UP"}. Times in ms.
 type upbitVenue struct{ ex string }
 
+func init() { register(upbitVenue{ex: "upbit"}) }
+
 // Upbit stream variants (bit flags).
 const (
 	upSimple   uint8 = 1 // SIMPLE format keys
@@ -29,6 +31,7 @@ const (
 const upbitMaxUnits = 30
 
 func (v upbitVenue) name() string                           { return v.ex }
+func (upbitVenue) premium() float64                         { return 0.025 }
 func (upbitVenue) wsPaths() []string                        { return []string{"/websocket/v1"} }
 func (upbitVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
 func (upbitVenue) depth() int                               { return upbitMaxUnits }

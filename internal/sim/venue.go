@@ -3,6 +3,8 @@ package sim
 import (
 	"net/http"
 	"time"
+
+	"github.com/tickline/tickline/shared/wire"
 )
 
 // kind is what a stream carries.
@@ -37,8 +39,13 @@ type stream struct {
 // writes. Every exchange file (binance.go, okx.go, ...) implements it the same way.
 // Implementations are stateless; per-connection state lives in the session.
 type venue interface {
-	// name is the exchange ("binance"), also the first path segment.
+	// name is the exchange's name in the venue table (shared/wire/venue.go: "binance"),
+	// also the first path segment.
 	name() string
+	// premium is the exchange's persistent premium (fraction) over the common price;
+	// Korean venues carry a "kimchi premium" on top of the FX rate. The differences, plus
+	// idiosyncratic noise, open cross-exchange arbitrage windows.
+	premium() float64
 	// wsPaths are the WebSocket paths under /<name> ("/stream"; a trailing "/" also
 	// matches longer paths).
 	wsPaths() []string
@@ -71,10 +78,45 @@ type session interface {
 	handle(msg []byte)
 }
 
-// venues lists every exchange the simulator serves, in the registry order.
+// serverPinger is implemented by venues whose servers send WebSocket pings on their own,
+// every serverPing() (Options.PingInterval overrides it).
+type serverPinger interface {
+	serverPing() time.Duration
+}
+
+// registered holds the simulator's venues by name. Each exchange file registers its own
+// from an init function, so that adding a venue is that file and its venue table row.
+var registered = map[string]venue{}
+
+// register adds v; a name outside the venue table or registered twice panics at start.
+func register(v venue) {
+	if _, err := wire.ParseExchange(v.name()); err != nil {
+		panic("sim: register: " + err.Error())
+	}
+	if _, dup := registered[v.name()]; dup {
+		panic("sim: register: " + v.name() + " registered twice")
+	}
+	registered[v.name()] = v
+}
+
+// allVenues lists every exchange the simulator serves, in the venue table's order. A
+// table row without a simulator file is not served (TestVenueTableServed fails).
 func allVenues() []venue {
-	return []venue{binanceVenue{}, coinbaseVenue{}, krakenVenue{}, okxVenue{}, bybitVenue{},
-		gateVenue{}, upbitVenue{ex: "upbit"}, bithumbVenue{}, korbitVenue{}, coinoneVenue{}}
+	var out []venue
+	for _, row := range wire.Venues() {
+		if v, ok := registered[row.Name]; ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// premium returns the premium of exchange ex (0 for one the simulator does not serve).
+func premium(ex string) float64 {
+	if v, ok := registered[ex]; ok {
+		return v.premium()
+	}
+	return 0
 }
 
 // Exchanges returns the names of the exchanges the simulator serves.

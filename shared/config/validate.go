@@ -40,32 +40,18 @@ var (
 	reTopic = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 )
 
-// symbolStyle is how an exchange spells its own symbols; a symbol in another exchange's
-// style (BTC-USDT on binance) is the most common copy-paste mistake.
-type symbolStyle struct {
-	re      *regexp.Regexp
-	example string
+// symbolStyles are the venue table's symbol styles (shared/wire/venue.go), compiled: a
+// symbol in another exchange's style (BTC-USDT on binance) is the most common copy-paste
+// mistake.
+var symbolStyles = compileSymbolStyles()
+
+func compileSymbolStyles() map[wire.Exchange]*regexp.Regexp {
+	out := make(map[wire.Exchange]*regexp.Regexp)
+	for _, v := range wire.Venues() {
+		out[v.Exchange] = regexp.MustCompile(v.Symbol)
+	}
+	return out
 }
-
-var symbolStyles = map[wire.Exchange]symbolStyle{
-	wire.Binance:  {regexp.MustCompile(`^[A-Z0-9]{2,}$`), "BTCUSDT"},
-	wire.Coinbase: {regexp.MustCompile(`^[A-Z0-9]+-[A-Z0-9]+$`), "BTC-USD"},
-	wire.Kraken:   {regexp.MustCompile(`^[A-Z0-9]+/[A-Z0-9]+$`), "BTC/USD"},
-	wire.OKX:      {regexp.MustCompile(`^[A-Z0-9]+-[A-Z0-9]+$`), "BTC-USDT"},
-	wire.Bybit:    {regexp.MustCompile(`^[A-Z0-9]{2,}$`), "BTCUSDT"},
-	wire.GateIO:   {regexp.MustCompile(`^[A-Z0-9]+_[A-Z0-9]+$`), "BTC_USDT"},
-	wire.Upbit:    {regexp.MustCompile(`^[A-Z0-9]+-[A-Z0-9]+$`), "KRW-BTC"},
-	wire.Bithumb:  {regexp.MustCompile(`^[A-Z0-9]+_[A-Z0-9]+$`), "BTC_KRW"},
-	wire.Korbit:   {regexp.MustCompile(`^[a-z0-9]+_[a-z0-9]+$`), "btc_krw"},
-	wire.Coinone:  {regexp.MustCompile(`^[A-Z0-9]+-[A-Z0-9]+$`), "BTC-KRW"},
-}
-
-// needsRESTSnapshot: exchanges whose book channel is diffs that must start from a REST
-// snapshot, so a feed subscribing "book" needs rest_url.
-var needsRESTSnapshot = []wire.Exchange{wire.Binance, wire.GateIO}
-
-// krwExchanges quote in KRW: subscribing one of them needs strategy.fx.
-var krwExchanges = []wire.Exchange{wire.Upbit, wire.Bithumb, wire.Korbit, wire.Coinone}
 
 var compressions = []string{"lz4", "zstd", "snappy", "gzip", "none"}
 
@@ -198,7 +184,7 @@ func (v *validator) gateways(gs []Gateway, regions map[string]bool) {
 func (v *validator) feed(p, name string, f *Feed) {
 	ex, err := wire.ParseExchange(name)
 	if err != nil {
-		v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, exchangeNames())
+		v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, wire.ExchangeNames())
 		return
 	}
 	if f == nil {
@@ -219,11 +205,11 @@ func (v *validator) feed(p, name string, f *Feed) {
 		v.add(p+".symbols", ErrMissing, "at least one symbol is required")
 	}
 	book := false
-	style := symbolStyles[ex]
+	venue, _ := ex.Venue()
 	for _, sym := range sortedKeys(f.Symbols) {
 		sp := p + ".symbols." + sym
-		if !style.re.MatchString(sym) {
-			v.add(sp, ErrFormat, "symbol %q is not in %s's own style (e.g. %s)", sym, name, style.example)
+		if !symbolStyles[ex].MatchString(sym) {
+			v.add(sp, ErrFormat, "symbol %q is not in %s's own style (e.g. %s)", sym, name, venue.SymbolExample)
 		}
 		chans := f.Symbols[sym]
 		if len(chans) == 0 {
@@ -239,7 +225,7 @@ func (v *validator) feed(p, name string, f *Feed) {
 			book = book || c == ChannelBook
 		}
 	}
-	if book && f.RESTURL == "" && slices.Contains(needsRESTSnapshot, ex) {
+	if book && f.RESTURL == "" && venue.NeedsRESTSnapshot() {
 		v.add(p+".rest_url", ErrMissing, "required: %s books start from a REST snapshot and a book channel is subscribed", name)
 	}
 	v.intRange(p+".book_depth", int64(f.BookDepth), 0, maxBookDepth)
@@ -280,7 +266,7 @@ func (v *validator) strategy(t *Topology) {
 	for _, name := range sortedKeys(s.FeesBps) {
 		p := "strategy.fees_bps." + name
 		if _, err := wire.ParseExchange(name); err != nil {
-			v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, exchangeNames())
+			v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, wire.ExchangeNames())
 			continue
 		}
 		v.floatRange(p, s.FeesBps[name], true, maxFeeBps, false)
@@ -306,7 +292,7 @@ func (v *validator) strategy(t *Topology) {
 		case m.Exchange == "":
 			v.add("strategy.fx.market.exchange", ErrMissing, "required")
 		case err != nil:
-			v.add("strategy.fx.market.exchange", ErrUnknownName, "unknown exchange %q (known: %s)", m.Exchange, exchangeNames())
+			v.add("strategy.fx.market.exchange", ErrUnknownName, "unknown exchange %q (known: %s)", m.Exchange, wire.ExchangeNames())
 		case m.Symbol == "":
 			v.add("strategy.fx.market.symbol", ErrMissing, "required")
 		default:
@@ -323,9 +309,9 @@ func (v *validator) strategy(t *Topology) {
 		}
 	}
 	if fx.Market == nil && fx.StaticRate == 0 {
-		for _, ex := range krwExchanges {
-			if _, ok := carried[ex]; ok {
-				v.add("strategy.fx", ErrMissing, "required: KRW exchange %s is subscribed; set fx.market or fx.static_rate", ex)
+		for _, venue := range wire.Venues() {
+			if _, ok := carried[venue.Exchange]; ok && venue.Quote != "" {
+				v.add("strategy.fx", ErrMissing, "required: %s exchange %s is subscribed; set fx.market or fx.static_rate", venue.Quote, venue.Name)
 				break
 			}
 		}
@@ -408,7 +394,7 @@ func (v *validator) archiver(t *Topology, regions map[string]bool) {
 	for _, name := range sortedKeys(a.Partitions) {
 		p := "archiver.partitions." + name
 		if _, err := wire.ParseExchange(name); err != nil {
-			v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, exchangeNames())
+			v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, wire.ExchangeNames())
 		}
 		v.intRange(p, int64(a.Partitions[name]), 0, maxPartition)
 	}
@@ -596,12 +582,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func exchangeNames() string {
-	var names []string
-	for _, ex := range wire.Exchanges() {
-		names = append(names, ex.String())
-	}
-	return strings.Join(names, ", ")
 }
