@@ -160,68 +160,14 @@ func (v binanceVenue) encode(dst []byte, b *book, ev *event, k streamKey) []byte
 		if !ev.top {
 			return dst[:0]
 		}
-		dst = append(dst, `{"u":`...)
-		dst = appendUint(dst, ev.seq)
-		dst = append(dst, `,"s":"`...)
-		dst = appendConcat(dst, b)
-		dst = append(dst, `","b":"`...)
-		dst = b.appendPx(dst, b.bids[0].px, styleFixed8)
-		dst = append(dst, `","B":"`...)
-		dst = b.appendSz(dst, b.bids[0].sz, styleFixed8)
-		dst = append(dst, `","a":"`...)
-		dst = b.appendPx(dst, b.asks[0].px, styleFixed8)
-		dst = append(dst, `","A":"`...)
-		dst = b.appendSz(dst, b.asks[0].sz, styleFixed8)
-		dst = append(dst, `"}`...)
+		dst = appendBinanceBBO(dst, b, ev)
 	case kTrade:
 		if !ev.trade {
 			return dst[:0]
 		}
-		agg := k.v&bnFlavourMk == bnAggTrade
-		if agg {
-			dst = append(dst, `{"e":"aggTrade","E":`...)
-		} else {
-			dst = append(dst, `{"e":"trade","E":`...)
-		}
-		dst = appendMs(dst, ev.ns)
-		dst = append(dst, `,"s":"`...)
-		dst = appendConcat(dst, b)
-		if agg {
-			dst = append(dst, `","a":`...)
-		} else {
-			dst = append(dst, `","t":`...)
-		}
-		dst = appendUint(dst, ev.tradeID)
-		dst = append(dst, `,"p":"`...)
-		dst = b.appendPx(dst, ev.tradePx, styleFixed8)
-		dst = append(dst, `","q":"`...)
-		dst = b.appendSz(dst, ev.tradeSz, styleFixed8)
-		dst = append(dst, '"')
-		if agg {
-			dst = append(dst, `,"f":`...)
-			dst = appendUint(dst, ev.tradeID)
-			dst = append(dst, `,"l":`...)
-			dst = appendUint(dst, ev.tradeID)
-		}
-		dst = append(dst, `,"T":`...)
-		dst = appendMs(dst, ev.ns)
-		dst = append(dst, `,"m":`...)
-		dst = strconv.AppendBool(dst, !ev.takerBuy) // the buyer was the maker: a taker sell
-		dst = append(dst, `,"M":true}`...)
+		dst = appendBinanceTrade(dst, b, ev, k)
 	case kDelta:
-		dst = append(dst, `{"e":"depthUpdate","E":`...)
-		dst = appendMs(dst, ev.ns)
-		dst = append(dst, `,"s":"`...)
-		dst = appendConcat(dst, b)
-		dst = append(dst, `","U":`...)
-		dst = appendUint(dst, ev.seqFirst)
-		dst = append(dst, `,"u":`...)
-		dst = appendUint(dst, ev.seq)
-		dst = append(dst, `,"b":`...)
-		dst = appendChanges(dst, b, ev, false, styleFixed8, styleFixed8, "")
-		dst = append(dst, `,"a":`...)
-		dst = appendChanges(dst, b, ev, true, styleFixed8, styleFixed8, "")
-		dst = append(dst, '}')
+		dst = appendBinanceDelta(dst, b, ev)
 	case kFull:
 		dst = v.partial(dst, b, k.depth%100)
 	}
@@ -231,6 +177,78 @@ func (v binanceVenue) encode(dst []byte, b *book, ev *event, k streamKey) []byte
 	if combined {
 		dst = append(dst, '}')
 	}
+	return dst
+}
+
+// appendBinanceBBO appends a bookTicker object.
+func appendBinanceBBO(dst []byte, b *book, ev *event) []byte {
+	dst = append(dst, `{"u":`...)
+	dst = appendUint(dst, ev.seq)
+	dst = append(dst, `,"s":"`...)
+	dst = appendConcat(dst, b)
+	dst = append(dst, `","b":"`...)
+	dst = b.appendPx(dst, b.bids[0].px, styleFixed8)
+	dst = append(dst, `","B":"`...)
+	dst = b.appendSz(dst, b.bids[0].sz, styleFixed8)
+	dst = append(dst, `","a":"`...)
+	dst = b.appendPx(dst, b.asks[0].px, styleFixed8)
+	dst = append(dst, `","A":"`...)
+	dst = b.appendSz(dst, b.asks[0].sz, styleFixed8)
+	dst = append(dst, `"}`...)
+	return dst
+}
+
+// appendBinanceTrade appends a trade or aggTrade object.
+func appendBinanceTrade(dst []byte, b *book, ev *event, k streamKey) []byte {
+	agg := k.v&bnFlavourMk == bnAggTrade
+	if agg {
+		dst = append(dst, `{"e":"aggTrade","E":`...)
+	} else {
+		dst = append(dst, `{"e":"trade","E":`...)
+	}
+	dst = appendMs(dst, ev.ns)
+	dst = append(dst, `,"s":"`...)
+	dst = appendConcat(dst, b)
+	if agg {
+		dst = append(dst, `","a":`...)
+	} else {
+		dst = append(dst, `","t":`...)
+	}
+	dst = appendUint(dst, ev.tradeID)
+	dst = append(dst, `,"p":"`...)
+	dst = b.appendPx(dst, ev.tradePx, styleFixed8)
+	dst = append(dst, `","q":"`...)
+	dst = b.appendSz(dst, ev.tradeSz, styleFixed8)
+	dst = append(dst, '"')
+	if agg {
+		dst = append(dst, `,"f":`...)
+		dst = appendUint(dst, ev.tradeID)
+		dst = append(dst, `,"l":`...)
+		dst = appendUint(dst, ev.tradeID)
+	}
+	dst = append(dst, `,"T":`...)
+	dst = appendMs(dst, ev.ns)
+	dst = append(dst, `,"m":`...)
+	dst = strconv.AppendBool(dst, !ev.takerBuy) // the buyer was the maker: a taker sell
+	dst = append(dst, `,"M":true}`...)
+	return dst
+}
+
+// appendBinanceDelta appends a depthUpdate object (the event's changed levels).
+func appendBinanceDelta(dst []byte, b *book, ev *event) []byte {
+	dst = append(dst, `{"e":"depthUpdate","E":`...)
+	dst = appendMs(dst, ev.ns)
+	dst = append(dst, `,"s":"`...)
+	dst = appendConcat(dst, b)
+	dst = append(dst, `","U":`...)
+	dst = appendUint(dst, ev.seqFirst)
+	dst = append(dst, `,"u":`...)
+	dst = appendUint(dst, ev.seq)
+	dst = append(dst, `,"b":`...)
+	dst = appendChanges(dst, b, ev, false, styleFixed8, styleFixed8, "")
+	dst = append(dst, `,"a":`...)
+	dst = appendChanges(dst, b, ev, true, styleFixed8, styleFixed8, "")
+	dst = append(dst, '}')
 	return dst
 }
 
@@ -322,4 +340,26 @@ func (s *binanceSession) handle(msg []byte) {
 	default:
 		reply(`{"error":{"code":2,"msg":"Invalid request: unknown method"}}`)
 	}
+}
+
+// describe says what the frames of stream k become (events.go).
+func (binanceVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap:
+	case k.kind == kBBO && d.top:
+		return d.set(bodyBBO, 0, idStr(ev.seq), u("u", ev.seq))
+	case k.kind == kTrade && d.trade:
+		f := "t"
+		if k.v&bnFlavourMk == bnAggTrade {
+			f = "a"
+		}
+		return d.set(bodyTrade, ms, idStr(ev.tradeID), u(f, ev.tradeID))
+	case k.kind == kDelta:
+		return d.set(bodyDelta, ms, idStr(ev.seq), u("U", ev.seqFirst), u("u", ev.seq))
+	case k.kind == kFull:
+		d.e.depth = k.depth % 100
+		return d.set(bodyBook, 0, idStr(b.seq), u("lastUpdateId", b.seq))
+	}
+	return entry{}
 }

@@ -248,3 +248,26 @@ func (s *bithumbSession) handle(msg []byte) {
 		_, _ = s.c.subscribe(string(sv.GetStringBytes()), k)
 	}
 }
+
+// describe says what the frames of stream k become (events.go); the v2 API's are
+// Upbit's.
+func (bithumbVenue) describe(b *book, ev *event, k streamKey) entry {
+	if k.v&bhLegacy == 0 {
+		return bhUpbit.describe(b, ev, k) // the Upbit-compatible API
+	}
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kFull:
+		return d.set(bodyBook, us, "")
+	case d.snap:
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, us, "")
+	case k.kind == kDelta:
+		return d.set(bodyDelta, us, "")
+	case k.kind == kFull:
+		return d.set(bodyBook, us, "")
+	case k.kind == kTicker && d.trade:
+		return d.set(bodyTicker, int64(1e9), "")
+	}
+	return entry{}
+}

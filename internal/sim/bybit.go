@@ -234,3 +234,28 @@ func (s *bybitSession) handle(msg []byte) {
 		s.c.send([]byte(`{"success":false,"ret_msg":"Invalid op","conn_id":"sim-0001"` + reqID + `,"op":"` + jsonSafe([]byte(op)) + `"}`))
 	}
 }
+
+// describe says what the frames of stream k become (events.go).
+func (bybitVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kDelta:
+		d.e.depth = k.depth
+		return d.set(bodyBook, ms, idStr(b.events), u("u", b.events), u("seq", b.seq))
+	case d.snap && k.kind == kBBO:
+		return d.set(bodyBBO, ms, idStr(b.tops), u("u", b.tops), u("seq", b.seq))
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyTicker, ms, idStr(b.seq), u("cs", b.seq))
+	case d.snap:
+	case k.kind == kDelta:
+		return d.set(bodyDelta, ms, idStr(ev.n), u("u", ev.n), u("seq", b.seq))
+	case k.kind == kBBO && d.top:
+		return d.set(bodyBBO, ms, idStr(b.tops), u("u", b.tops), u("seq", b.seq))
+	case k.kind == kTrade && d.trade:
+		i := 2290000000000000000 + ev.tradeID
+		return d.set(bodyTrade, ms, idStr(i), u("i", i), u("seq", ev.seq))
+	case k.kind == kTicker && d.trade:
+		return d.set(bodyTicker, ms, idStr(b.seq), u("cs", b.seq))
+	}
+	return entry{}
+}

@@ -278,3 +278,22 @@ func (s *coinbaseSession) handle(msg []byte) {
 		}
 	}
 }
+
+// describe says what the frames of stream k become (events.go).
+func (coinbaseVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kDelta:
+		return d.set(bodyBook, 0, "")
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyBBO, us, idStr(b.seq), u("sequence", b.seq), u("trade_id", b.tradeID))
+	case d.snap:
+	case k.kind == kTicker && d.trade:
+		return d.set(bodyBBO, us, idStr(b.seq), u("sequence", b.seq), u("trade_id", b.tradeID))
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, us, idStr(ev.tradeID), u("trade_id", ev.tradeID), u("sequence", ev.seq))
+	case k.kind == kDelta:
+		return d.set(bodyDelta, us, "")
+	}
+	return entry{}
+}

@@ -182,3 +182,25 @@ func (s *coinoneSession) handle(msg []byte) {
 		s.c.unsubscribe(sym, k)
 	}
 }
+
+// describe says what the frames of stream k become (events.go).
+func (coinoneVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	// id "<ms><3 digits of the book's event count>"; a snapshot's ms is its send time,
+	// unknown here, so its id is left out (per-connection lines match by content).
+	n := func() uint64 { return uint64(ev.ns/1e6)*1000 + ev.n%1000 }
+	switch {
+	case d.snap && k.kind == kFull:
+		return d.set(bodyBook, ms, "")
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyBBO, ms, "")
+	case d.snap:
+	case k.kind == kFull:
+		return d.set(bodyBook, ms, idStr(n()), u("id", n()))
+	case k.kind == kTicker && (d.top || d.trade):
+		return d.set(bodyBBO, ms, idStr(n()), u("id", n()))
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, ms, idStr(n()), u("id", n()))
+	}
+	return entry{}
+}

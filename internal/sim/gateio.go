@@ -113,100 +113,120 @@ func (v gateVenue) encode(dst []byte, b *book, ev *event, k streamKey) []byte {
 		if !ev.top {
 			return dst
 		}
-		dst = v.head(dst, k, ev.ns)
-		dst = append(dst, `{"t":`...)
-		dst = appendMs(dst, ev.ns)
-		dst = append(dst, `,"u":`...)
-		dst = appendUint(dst, ev.seq)
-		dst = append(dst, `,"s":"`...)
-		dst = appendGateSym(dst, b)
-		dst = append(dst, `","b":"`...)
-		dst = b.appendPx(dst, b.bids[0].px, styleTrim)
-		dst = append(dst, `","B":"`...)
-		dst = b.appendSz(dst, b.bids[0].sz, styleTrim)
-		dst = append(dst, `","a":"`...)
-		dst = b.appendPx(dst, b.asks[0].px, styleTrim)
-		dst = append(dst, `","A":"`...)
-		dst = b.appendSz(dst, b.asks[0].sz, styleTrim)
-		return append(dst, `"}}`...)
+		return appendGateBBO(v.head(dst, k, ev.ns), b, ev)
 	case kTrade:
 		if !ev.trade {
 			return dst
 		}
-		dst = v.head(dst, k, ev.ns)
-		dst = append(dst, `{"id":`...)
-		dst = appendUint(dst, ev.tradeID)
-		dst = append(dst, `,"create_time":`...)
-		dst = appendInt(dst, ev.ns/1e9)
-		dst = append(dst, `,"create_time_ms":"`...)
-		dst = appendMs(dst, ev.ns)
-		dst = append(dst, '.')
-		dst = strconv.AppendInt(dst, ev.ns/1e5%10, 10)
-		dst = append(dst, `","side":"`...)
-		dst = append(dst, side(ev.takerBuy, "buy", "sell")...)
-		dst = append(dst, `","currency_pair":"`...)
-		dst = appendGateSym(dst, b)
-		dst = append(dst, `","amount":"`...)
-		dst = b.appendSz(dst, ev.tradeSz, styleTrim)
-		dst = append(dst, `","price":"`...)
-		dst = b.appendPx(dst, ev.tradePx, styleTrim)
-		dst = append(dst, `","range":"`...)
-		dst = appendUint(dst, ev.seq)
-		dst = append(dst, '-')
-		dst = appendUint(dst, ev.seq)
-		return append(dst, `"}}`...)
+		return appendGateTrade(v.head(dst, k, ev.ns), b, ev)
 	case kDelta:
-		dst = v.head(dst, k, ev.ns)
-		dst = append(dst, `{"t":`...)
-		dst = appendMs(dst, ev.ns)
-		dst = append(dst, `,"e":"depthUpdate","E":`...)
-		dst = appendInt(dst, ev.ns/1e9)
-		dst = append(dst, `,"s":"`...)
-		dst = appendGateSym(dst, b)
-		dst = append(dst, `","U":`...)
-		dst = appendUint(dst, ev.seqFirst)
-		dst = append(dst, `,"u":`...)
-		dst = appendUint(dst, ev.seq)
-		dst = append(dst, `,"b":`...)
-		dst = appendChanges(dst, b, ev, false, styleTrim, styleTrim, "")
-		dst = append(dst, `,"a":`...)
-		dst = appendChanges(dst, b, ev, true, styleTrim, styleTrim, "")
-		return append(dst, `}}`...)
+		return appendGateDelta(v.head(dst, k, ev.ns), b, ev)
 	case kFull:
-		dst = v.head(dst, k, ev.ns)
-		dst = append(dst, `{"t":`...)
-		dst = appendMs(dst, ev.ns)
-		dst = append(dst, `,"lastUpdateId":`...)
-		dst = appendUint(dst, ev.seq)
-		dst = append(dst, `,"s":"`...)
-		dst = appendGateSym(dst, b)
-		dst = append(dst, `","bids":`...)
-		dst = appendLevels(dst, b, false, k.depth, styleTrim, styleTrim)
-		dst = append(dst, `,"asks":`...)
-		dst = appendLevels(dst, b, true, k.depth, styleTrim, styleTrim)
-		return append(dst, `}}`...)
+		return appendGateFull(v.head(dst, k, ev.ns), b, ev, k.depth)
 	case kTicker:
 		if !ev.trade && !ev.top {
 			return dst
 		}
-		dst = v.head(dst, k, ev.ns)
-		dst = append(dst, `{"currency_pair":"`...)
-		dst = appendGateSym(dst, b)
-		dst = append(dst, `","last":"`...)
-		dst = b.appendPx(dst, b.lastPx, styleTrim)
-		dst = append(dst, `","lowest_ask":"`...)
-		dst = b.appendPx(dst, b.asks[0].px, styleTrim)
-		dst = append(dst, `","highest_bid":"`...)
-		dst = b.appendPx(dst, b.bids[0].px, styleTrim)
-		dst = append(dst, `","change_percentage":"0","base_volume":"`...)
-		dst = b.appendSz(dst, b.volume, styleTrim)
-		dst = append(dst, `","quote_volume":"0","high_24h":"`...)
-		dst = b.appendPx(dst, b.lastPx, styleTrim)
-		dst = append(dst, `","low_24h":"`...)
-		dst = b.appendPx(dst, b.lastPx, styleTrim)
-		return append(dst, `"}}`...)
+		return appendGateTicker(v.head(dst, k, ev.ns), b)
 	}
 	return dst
+}
+
+// appendGateBBO appends the result object of the book ticker, closing the envelope.
+func appendGateBBO(dst []byte, b *book, ev *event) []byte {
+	dst = append(dst, `{"t":`...)
+	dst = appendMs(dst, ev.ns)
+	dst = append(dst, `,"u":`...)
+	dst = appendUint(dst, ev.seq)
+	dst = append(dst, `,"s":"`...)
+	dst = appendGateSym(dst, b)
+	dst = append(dst, `","b":"`...)
+	dst = b.appendPx(dst, b.bids[0].px, styleTrim)
+	dst = append(dst, `","B":"`...)
+	dst = b.appendSz(dst, b.bids[0].sz, styleTrim)
+	dst = append(dst, `","a":"`...)
+	dst = b.appendPx(dst, b.asks[0].px, styleTrim)
+	dst = append(dst, `","A":"`...)
+	dst = b.appendSz(dst, b.asks[0].sz, styleTrim)
+	return append(dst, `"}}`...)
+}
+
+// appendGateTrade appends the result object of one trade, closing the envelope.
+func appendGateTrade(dst []byte, b *book, ev *event) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendUint(dst, ev.tradeID)
+	dst = append(dst, `,"create_time":`...)
+	dst = appendInt(dst, ev.ns/1e9)
+	dst = append(dst, `,"create_time_ms":"`...)
+	dst = appendMs(dst, ev.ns)
+	dst = append(dst, '.')
+	dst = strconv.AppendInt(dst, ev.ns/1e5%10, 10)
+	dst = append(dst, `","side":"`...)
+	dst = append(dst, side(ev.takerBuy, "buy", "sell")...)
+	dst = append(dst, `","currency_pair":"`...)
+	dst = appendGateSym(dst, b)
+	dst = append(dst, `","amount":"`...)
+	dst = b.appendSz(dst, ev.tradeSz, styleTrim)
+	dst = append(dst, `","price":"`...)
+	dst = b.appendPx(dst, ev.tradePx, styleTrim)
+	dst = append(dst, `","range":"`...)
+	dst = appendUint(dst, ev.seq)
+	dst = append(dst, '-')
+	dst = appendUint(dst, ev.seq)
+	return append(dst, `"}}`...)
+}
+
+// appendGateDelta appends the result object of a depth update (the event's changed levels), closing the envelope.
+func appendGateDelta(dst []byte, b *book, ev *event) []byte {
+	dst = append(dst, `{"t":`...)
+	dst = appendMs(dst, ev.ns)
+	dst = append(dst, `,"e":"depthUpdate","E":`...)
+	dst = appendInt(dst, ev.ns/1e9)
+	dst = append(dst, `,"s":"`...)
+	dst = appendGateSym(dst, b)
+	dst = append(dst, `","U":`...)
+	dst = appendUint(dst, ev.seqFirst)
+	dst = append(dst, `,"u":`...)
+	dst = appendUint(dst, ev.seq)
+	dst = append(dst, `,"b":`...)
+	dst = appendChanges(dst, b, ev, false, styleTrim, styleTrim, "")
+	dst = append(dst, `,"a":`...)
+	dst = appendChanges(dst, b, ev, true, styleTrim, styleTrim, "")
+	return append(dst, `}}`...)
+}
+
+// appendGateFull appends the result object of the top depth levels (0: all), closing the envelope.
+func appendGateFull(dst []byte, b *book, ev *event, depth int) []byte {
+	dst = append(dst, `{"t":`...)
+	dst = appendMs(dst, ev.ns)
+	dst = append(dst, `,"lastUpdateId":`...)
+	dst = appendUint(dst, ev.seq)
+	dst = append(dst, `,"s":"`...)
+	dst = appendGateSym(dst, b)
+	dst = append(dst, `","bids":`...)
+	dst = appendLevels(dst, b, false, depth, styleTrim, styleTrim)
+	dst = append(dst, `,"asks":`...)
+	dst = appendLevels(dst, b, true, depth, styleTrim, styleTrim)
+	return append(dst, `}}`...)
+}
+
+// appendGateTicker appends the result object of the ticker, closing the envelope.
+func appendGateTicker(dst []byte, b *book) []byte {
+	dst = append(dst, `{"currency_pair":"`...)
+	dst = appendGateSym(dst, b)
+	dst = append(dst, `","last":"`...)
+	dst = b.appendPx(dst, b.lastPx, styleTrim)
+	dst = append(dst, `","lowest_ask":"`...)
+	dst = b.appendPx(dst, b.asks[0].px, styleTrim)
+	dst = append(dst, `","highest_bid":"`...)
+	dst = b.appendPx(dst, b.bids[0].px, styleTrim)
+	dst = append(dst, `","change_percentage":"0","base_volume":"`...)
+	dst = b.appendSz(dst, b.volume, styleTrim)
+	dst = append(dst, `","quote_volume":"0","high_24h":"`...)
+	dst = b.appendPx(dst, b.lastPx, styleTrim)
+	dst = append(dst, `","low_24h":"`...)
+	dst = b.appendPx(dst, b.lastPx, styleTrim)
+	return append(dst, `"}}`...)
 }
 
 type gateSession struct {
@@ -287,4 +307,24 @@ func (s *gateSession) handle(msg []byte) {
 			s.c.unsubscribe(sym, k)
 		}
 	}
+}
+
+// describe says what the frames of stream k become (events.go).
+func (gateVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap:
+	case k.kind == kBBO && d.top:
+		return d.set(bodyBBO, ms, idStr(ev.seq), u("u", ev.seq))
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, ms/10, idStr(ev.tradeID), u("id", ev.tradeID))
+	case k.kind == kDelta:
+		return d.set(bodyDelta, ms, idStr(ev.seq), u("U", ev.seqFirst), u("u", ev.seq))
+	case k.kind == kFull:
+		d.e.depth = k.depth
+		return d.set(bodyBook, ms, idStr(ev.seq), u("lastUpdateId", ev.seq))
+	case k.kind == kTicker && (d.trade || d.top):
+		return d.set(bodyTicker, 0, "")
+	}
+	return entry{}
 }

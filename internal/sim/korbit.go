@@ -222,3 +222,24 @@ func (s *korbitSession) handle(msg []byte) {
 		}
 	}
 }
+
+// describe says what the frames of stream k become (events.go).
+func (korbitVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kFull:
+		return d.set(bodyBook, ms, "")
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyTicker, ms, "")
+	case d.snap && k.kind == kTrade && b.lastSz > 0:
+		return d.set(bodyTrade, ms, idStr(b.tradeID), u("tradeId", b.tradeID))
+	case d.snap:
+	case k.kind == kFull:
+		return d.set(bodyBook, ms, "")
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, ms, idStr(ev.tradeID), u("tradeId", ev.tradeID))
+	case k.kind == kTicker && (d.trade || d.top):
+		return d.set(bodyTicker, ms, "")
+	}
+	return entry{}
+}

@@ -283,3 +283,22 @@ func (s *krakenSession) handle(msg []byte) {
 		}
 	}
 }
+
+// describe says what the frames of stream k become (events.go).
+func (krakenVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kDelta:
+		return d.set(bodyBook, us, "", u("checksum", uint64(krakenChecksum(b))))
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyBBO, us, "")
+	case d.snap:
+	case k.kind == kDelta:
+		return d.set(bodyDelta, us, "", u("checksum", uint64(krakenChecksum(b))))
+	case k.kind == kTicker && (k.v == krTickerBBO && d.top || k.v == krTickerTrades && d.trade):
+		return d.set(bodyBBO, us, "")
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, us, idStr(ev.tradeID), u("trade_id", ev.tradeID))
+	}
+	return entry{}
+}

@@ -322,3 +322,33 @@ func jsonSafe(s []byte) string {
 	}
 	return string(out)
 }
+
+// describe says what the frames of stream k become (events.go).
+func (okxVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kDelta:
+		d.e.depth = k.depth
+		return d.set(bodyBook, ms, idStr(b.seq), u("seqId", b.seq))
+	case d.snap && k.kind == kFull:
+		d.e.depth = k.depth
+		return d.set(bodyBook, ms, idStr(b.seq), u("seqId", b.seq))
+	case d.snap && k.kind == kBBO:
+		return d.set(bodyBBO, ms, idStr(b.seq), u("seqId", b.seq))
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyBBO, ms, "")
+	case d.snap:
+	case k.kind == kDelta:
+		return d.set(bodyDelta, ms, idStr(ev.seq), u("prevSeqId", ev.seqFirst-1), u("seqId", ev.seq))
+	case k.kind == kFull:
+		d.e.depth = k.depth
+		return d.set(bodyBook, ms, idStr(b.seq), u("seqId", b.seq))
+	case k.kind == kBBO && d.top:
+		return d.set(bodyBBO, ms, idStr(b.seq), u("seqId", b.seq))
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, ms, idStr(ev.tradeID), u("tradeId", ev.tradeID))
+	case k.kind == kTicker && (d.top || d.trade):
+		return d.set(bodyBBO, ms, "")
+	}
+	return entry{}
+}

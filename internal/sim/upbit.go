@@ -289,46 +289,9 @@ func (s *upbitSession) handle(msg []byte) {
 				return
 			}
 		case o.Exists("type"):
-			var k streamKey
-			switch string(o.GetStringBytes("type")) {
-			case "trade":
-				k.kind = kTrade
-			case "orderbook":
-				k.kind = kFull
-			case "ticker":
-				k.kind = kTicker
-			default:
-				s.fail("INVALID_PARAM", "unknown type "+string(o.GetStringBytes("type")))
+			var ok bool
+			if subs, ok = s.typeSubs(o, subs); !ok {
 				return
-			}
-			k.bin = true
-			if o.GetBool("is_only_realtime") || o.GetBool("isOnlyRealtime") {
-				k.v |= upRealtime
-			}
-			codes := o.GetArray("codes")
-			if len(codes) == 0 {
-				s.fail("NO_CODES", "codes field is missing")
-				return
-			}
-			for _, c := range codes {
-				code := string(c.GetStringBytes())
-				kk := k
-				if kk.kind == kFull {
-					kk.depth = upbitMaxUnits
-					if base, n, ok := strings.Cut(code, "."); ok {
-						d, err := strconv.Atoi(n)
-						if err != nil || d <= 0 || d > upbitMaxUnits {
-							s.fail("INVALID_PARAM", "invalid orderbook unit count "+code)
-							return
-						}
-						code, kk.depth = base, d
-					}
-				}
-				if _, ok := s.v.instrument(code); !ok || strings.Contains(code, "_") {
-					s.fail("INVALID_PARAM", "invalid code "+code)
-					return
-				}
-				subs = append(subs, upSub{code, kk})
 			}
 		}
 	}
@@ -349,4 +312,83 @@ func (s *upbitSession) handle(msg []byte) {
 		_, _ = s.c.subscribe(x.code, x.k)
 		s.subs = append(s.subs, x)
 	}
+}
+
+// typeSubs appends the subscriptions of one {"type":...,"codes":[...]} object to subs;
+// false when it answered an error instead.
+func (s *upbitSession) typeSubs(o *fastjson.Value, subs []upSub) ([]upSub, bool) {
+	var k streamKey
+	switch string(o.GetStringBytes("type")) {
+	case "trade":
+		k.kind = kTrade
+	case "orderbook":
+		k.kind = kFull
+	case "ticker":
+		k.kind = kTicker
+	default:
+		s.fail("INVALID_PARAM", "unknown type "+string(o.GetStringBytes("type")))
+		return subs, false
+	}
+	k.bin = true
+	if o.GetBool("is_only_realtime") || o.GetBool("isOnlyRealtime") {
+		k.v |= upRealtime
+	}
+	codes := o.GetArray("codes")
+	if len(codes) == 0 {
+		s.fail("NO_CODES", "codes field is missing")
+		return subs, false
+	}
+	for _, c := range codes {
+		sub, ok := s.codeSub(string(c.GetStringBytes()), k)
+		if !ok {
+			return subs, false
+		}
+		subs = append(subs, sub)
+	}
+	return subs, true
+}
+
+// codeSub is the subscription of one code ("KRW-BTC", for order books also "KRW-BTC.5":
+// 5 units); false when it answered an error instead.
+func (s *upbitSession) codeSub(code string, k streamKey) (upSub, bool) {
+	if k.kind == kFull {
+		k.depth = upbitMaxUnits
+		if base, n, ok := strings.Cut(code, "."); ok {
+			d, err := strconv.Atoi(n)
+			if err != nil || d <= 0 || d > upbitMaxUnits {
+				s.fail("INVALID_PARAM", "invalid orderbook unit count "+code)
+				return upSub{}, false
+			}
+			code, k.depth = base, d
+		}
+	}
+	if _, ok := s.v.instrument(code); !ok || strings.Contains(code, "_") {
+		s.fail("INVALID_PARAM", "invalid code "+code)
+		return upSub{}, false
+	}
+	return upSub{code, k}, true
+}
+
+// describe says what the frames of stream k become (events.go), for Bithumb's v2 API
+// as well.
+func (upbitVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	if d.snap && k.v&upRealtime != 0 {
+		return entry{}
+	}
+	switch {
+	case k.kind == kFull:
+		d.e.depth = k.depth
+		return d.set(bodyBook, ms, "")
+	case d.snap && k.kind == kTrade:
+		return d.set(bodyTrade, ms, idStr(b.tradeID), u("sequential_id", b.tradeID))
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyTicker, ms, "")
+	case d.snap:
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, ms, idStr(ev.tradeID), u("sequential_id", ev.tradeID))
+	case k.kind == kTicker && d.trade:
+		return d.set(bodyTicker, ms, "")
+	}
+	return entry{}
 }

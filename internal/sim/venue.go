@@ -67,6 +67,10 @@ type venue interface {
 	encode(dst []byte, b *book, ev *event, k streamKey) []byte
 	// snapshot appends the frame a new subscriber of k receives first, or returns dst.
 	snapshot(dst []byte, b *book, k streamKey) []byte
+	// describe says what the frame encode (ev == nil: snapshot) writes for k becomes in
+	// normalized terms, for the event log (events.go): kind, ids, time precision,
+	// content; entry{} when it makes no record. It mirrors encode and snapshot.
+	describe(b *book, ev *event, k streamKey) entry
 }
 
 // session is one connection's protocol state. Its methods run on the connection's reader
