@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // binanceVenue serves Binance spot: the combined-stream endpoint /stream (with
@@ -33,12 +31,10 @@ func (binanceVenue) name() string              { return "binance" }
 func (binanceVenue) premium() float64          { return 0 }
 func (binanceVenue) serverPing() time.Duration { return 20 * time.Second }
 func (binanceVenue) wsPaths() []string         { return []string{"/stream", "/ws", "/ws/"} }
-func (binanceVenue) depth() int                { return 0 }
 func (binanceVenue) styles() (numStyle, numStyle) {
 	return styleFixed8, styleFixed8
 }
-func (binanceVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
-func (binanceVenue) symbol(i instrument) string               { return i.base + i.quote }
+func (binanceVenue) symbol(i instrument) string { return i.base + i.quote }
 func (binanceVenue) instrument(s string) (instrument, bool) {
 	if s != strings.ToUpper(s) && s != strings.ToLower(s) {
 		return instrument{}, false
@@ -49,31 +45,35 @@ func (binanceVenue) instrument(s string) (instrument, bool) {
 func (v binanceVenue) rest(s *Server) map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{"/api/v3/depth": func(w http.ResponseWriter, r *http.Request) {
 		sym := r.URL.Query().Get("symbol")
-		limit := 100
-		if l := r.URL.Query().Get("limit"); l != "" {
-			n, err := strconv.Atoi(l)
-			if err != nil || n <= 0 || n > 5000 {
-				writeJSON(w, http.StatusBadRequest, `{"code":-1100,"msg":"Illegal characters found in parameter 'limit'."}`)
-				return
-			}
-			limit = n
+		limit, ok := queryLimit(w, r, 100, 5000, `{"code":-1100,"msg":"Illegal characters found in parameter 'limit'."}`)
+		if !ok {
+			return
 		}
 		var body []byte
 		if sym == "" || sym != strings.ToUpper(sym) || !s.restBook(v, sym, func(b *book) {
 			s.logREST(b, limit, "lastUpdateId")
-			body = append(body, `{"lastUpdateId":`...)
-			body = appendUint(body, b.seq)
-			body = append(body, `,"bids":`...)
-			body = appendLevels(body, b, false, limit, styleFixed8, styleFixed8)
-			body = append(body, `,"asks":`...)
-			body = appendLevels(body, b, true, limit, styleFixed8, styleFixed8)
-			body = append(body, '}')
+			body = v.partial(body, b, limit)
 		}) {
 			writeJSON(w, http.StatusBadRequest, `{"code":-1121,"msg":"Invalid symbol."}`)
 			return
 		}
 		writeJSON(w, http.StatusOK, string(body))
 	}}
+}
+
+// queryLimit reads a REST request's "limit" parameter: def when absent, 1..max, else it
+// answers 400 with bad and returns false.
+func queryLimit(w http.ResponseWriter, r *http.Request, def, max int, bad string) (int, bool) {
+	l := r.URL.Query().Get("limit")
+	if l == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n <= 0 || n > max {
+		writeJSON(w, http.StatusBadRequest, bad)
+		return 0, false
+	}
+	return n, true
 }
 
 // writeJSON writes a JSON response.
@@ -266,14 +266,13 @@ func (binanceVenue) partial(dst []byte, b *book, n int) []byte {
 func (binanceVenue) snapshot(dst []byte, _ *book, _ streamKey) []byte { return dst }
 
 type binanceSession struct {
+	jsonSession
 	v        binanceVenue
-	c        *conn
 	combined bool
-	p        fastjson.Parser
 }
 
 func (v binanceVenue) newSession(c *conn, path string) session {
-	return &binanceSession{v: v, c: c, combined: strings.HasPrefix(path, "/stream")}
+	return &binanceSession{jsonSession: jsonSession{c: c}, v: v, combined: strings.HasPrefix(path, "/stream")}
 }
 
 // open subscribes the streams named in the URL (/stream?streams=a/b, /ws/a).
@@ -296,9 +295,10 @@ func (s *binanceSession) open() {
 }
 
 func (s *binanceSession) handle(msg []byte) {
-	v, err := s.p.ParseBytes(msg)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		s.c.send([]byte(`{"error":{"code":3,"msg":"Invalid JSON: expected value at line 1 column 1"}}`))
+	v := s.object(msg, func() []byte {
+		return []byte(`{"error":{"code":3,"msg":"Invalid JSON: expected value at line 1 column 1"}}`)
+	})
+	if v == nil {
 		return
 	}
 	id := v.Get("id")
@@ -329,11 +329,7 @@ func (s *binanceSession) handle(msg []byte) {
 		}
 		reply(`{"result":null}`)
 		for _, x := range subs {
-			if method == "SUBSCRIBE" {
-				_, _ = s.c.subscribe(x.sym, x.k)
-			} else {
-				s.c.unsubscribe(x.sym, x.k)
-			}
+			s.c.setSubscribed(method == "SUBSCRIBE", x.sym, x.k)
 		}
 	case "LIST_SUBSCRIPTIONS":
 		reply(`{"result":[]}`)

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // bithumbVenue serves both Bithumb public WebSocket APIs:
@@ -36,10 +34,9 @@ func (bithumbVenue) premium() float64 { return 0.027 }
 func (bithumbVenue) wsPaths() []string {
 	return []string{"/pub/ws", "/websocket/v1"}
 }
-func (bithumbVenue) depth() int                               { return 30 }
-func (bithumbVenue) styles() (numStyle, numStyle)             { return styleTrim, styleTrim }
-func (bithumbVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
-func (bithumbVenue) symbol(i instrument) string               { return i.base + "_" + i.quote }
+func (bithumbVenue) depth() int                   { return 30 }
+func (bithumbVenue) styles() (numStyle, numStyle) { return styleTrim, styleTrim }
+func (bithumbVenue) symbol(i instrument) string   { return i.base + "_" + i.quote }
 
 // instrument accepts both the legacy BTC_KRW and the v2 KRW-BTC.
 func (bithumbVenue) instrument(s string) (instrument, bool) {
@@ -51,9 +48,9 @@ func (bithumbVenue) instrument(s string) (instrument, bool) {
 
 func (v bithumbVenue) newSession(c *conn, path string) session {
 	if strings.HasPrefix(path, "/websocket") {
-		return &upbitSession{v: v, c: c}
+		return &upbitSession{jsonSession: jsonSession{c: c}, v: v}
 	}
-	return &bithumbSession{c: c}
+	return &bithumbSession{jsonSession{c: c}}
 }
 
 func (v bithumbVenue) rest(s *Server) map[string]http.HandlerFunc {
@@ -201,10 +198,7 @@ func (v bithumbVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
-type bithumbSession struct {
-	c *conn
-	p fastjson.Parser
-}
+type bithumbSession struct{ jsonSession }
 
 func (s *bithumbSession) open() {
 	s.c.send([]byte(`{"status":"0000","resmsg":"Connected Successfully"}`))
@@ -212,9 +206,8 @@ func (s *bithumbSession) open() {
 
 func (s *bithumbSession) handle(msg []byte) {
 	bad := []byte(`{"status":"5100","resmsg":"Invalid Filter Syntax"}`)
-	v, err := s.p.ParseBytes(msg)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		s.c.send(bad)
+	v := s.object(msg, func() []byte { return bad })
+	if v == nil {
 		return
 	}
 	k := streamKey{v: bhLegacy}

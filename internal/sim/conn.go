@@ -177,7 +177,12 @@ func (c *conn) writeLoop() {
 		defer t.Stop()
 		pingC = t.C
 	}
-	hbEvery, hbOp, hbFrame := c.hub.v.heartbeat()
+	var hbEvery time.Duration
+	var hbOp byte
+	var hbFrame []byte
+	if hb, ok := c.hub.v.(heartbeater); ok {
+		hbEvery, hbOp, hbFrame = hb.heartbeat()
+	}
 	if hbEvery > 0 && c.srv.opts.PingInterval > 0 {
 		hbEvery = c.srv.opts.PingInterval
 	}

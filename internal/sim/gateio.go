@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // gateVenue serves Gate v4 spot: /ws/v4/, {"time","channel","event":"subscribe",
@@ -19,15 +17,13 @@ type gateVenue struct{}
 
 func init() { register(gateVenue{}) }
 
-func (gateVenue) name() string                             { return "gateio" }
-func (gateVenue) premium() float64                         { return 0.0004 }
-func (gateVenue) wsPaths() []string                        { return []string{"/ws/v4/"} }
-func (gateVenue) depth() int                               { return 0 }
-func (gateVenue) styles() (numStyle, numStyle)             { return styleTrim, styleTrim }
-func (gateVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
-func (gateVenue) symbol(i instrument) string               { return i.base + "_" + i.quote }
-func (gateVenue) instrument(s string) (instrument, bool)   { return splitUpper(s, '_', false) }
-func (gateVenue) newSession(c *conn, _ string) session     { return &gateSession{c: c} }
+func (gateVenue) name() string                           { return "gateio" }
+func (gateVenue) premium() float64                       { return 0.0004 }
+func (gateVenue) wsPaths() []string                      { return []string{"/ws/v4/"} }
+func (gateVenue) styles() (numStyle, numStyle)           { return styleTrim, styleTrim }
+func (gateVenue) symbol(i instrument) string             { return i.base + "_" + i.quote }
+func (gateVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '_', false) }
+func (gateVenue) newSession(c *conn, _ string) session   { return &gateSession{jsonSession{c: c}} }
 func (gateVenue) snapshot(dst []byte, _ *book, _ streamKey) []byte {
 	return dst // books come from REST; spot.order_book pushes whole books anyway
 }
@@ -36,14 +32,9 @@ func (v gateVenue) rest(s *Server) map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{"/api/v4/spot/order_book": func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		sym := q.Get("currency_pair")
-		limit := 10
-		if l := q.Get("limit"); l != "" {
-			n, err := strconv.Atoi(l)
-			if err != nil || n <= 0 || n > 1000 {
-				writeJSON(w, http.StatusBadRequest, `{"label":"INVALID_PARAM_VALUE","message":"invalid limit"}`)
-				return
-			}
-			limit = n
+		limit, ok := queryLimit(w, r, 10, 1000, `{"label":"INVALID_PARAM_VALUE","message":"invalid limit"}`)
+		if !ok {
+			return
 		}
 		withID := q.Get("with_id") == "true"
 		var body []byte
@@ -229,17 +220,13 @@ func appendGateTicker(dst []byte, b *book) []byte {
 	return append(dst, `"}}`...)
 }
 
-type gateSession struct {
-	c *conn
-	p fastjson.Parser
-}
-
-func (*gateSession) open() {}
+type gateSession struct{ jsonSession }
 
 func (s *gateSession) handle(msg []byte) {
-	v, err := s.p.ParseBytes(msg)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		s.c.send([]byte(`{"time":` + strconv.FormatInt(time.Now().Unix(), 10) + `,"channel":"","event":"","error":{"code":1,"message":"invalid argument provided"},"result":null}`))
+	v := s.object(msg, func() []byte {
+		return []byte(`{"time":` + strconv.FormatInt(time.Now().Unix(), 10) + `,"channel":"","event":"","error":{"code":1,"message":"invalid argument provided"},"result":null}`)
+	})
+	if v == nil {
 		return
 	}
 	ch := string(v.GetStringBytes("channel"))
@@ -301,11 +288,7 @@ func (s *gateSession) handle(msg []byte) {
 	}
 	s.c.send([]byte(head + `,"payload":` + v.Get("payload").String() + `,"result":{"status":"success"}}`))
 	for _, sym := range syms {
-		if ev == "subscribe" {
-			_, _ = s.c.subscribe(sym, k)
-		} else {
-			s.c.unsubscribe(sym, k)
-		}
+		s.c.setSubscribed(ev == "subscribe", sym, k)
 	}
 }
 

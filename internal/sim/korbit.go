@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"net/http"
 	"strings"
 	"time"
 
@@ -21,14 +20,12 @@ type korbitVenue struct{}
 
 func init() { register(korbitVenue{}) }
 
-func (korbitVenue) name() string                             { return "korbit" }
-func (korbitVenue) premium() float64                         { return 0.023 }
-func (korbitVenue) serverPing() time.Duration                { return 30 * time.Second }
-func (korbitVenue) wsPaths() []string                        { return []string{"/v2/public"} }
-func (korbitVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
-func (korbitVenue) depth() int                               { return 30 }
-func (korbitVenue) styles() (numStyle, numStyle)             { return styleTrim, styleTrim }
-func (korbitVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
+func (korbitVenue) name() string                 { return "korbit" }
+func (korbitVenue) premium() float64             { return 0.023 }
+func (korbitVenue) serverPing() time.Duration    { return 30 * time.Second }
+func (korbitVenue) wsPaths() []string            { return []string{"/v2/public"} }
+func (korbitVenue) depth() int                   { return 30 }
+func (korbitVenue) styles() (numStyle, numStyle) { return styleTrim, styleTrim }
 func (korbitVenue) symbol(i instrument) string {
 	return strings.ToLower(i.base + "_" + i.quote)
 }
@@ -38,7 +35,7 @@ func (korbitVenue) instrument(s string) (instrument, bool) {
 	}
 	return splitSep(s, '_', false)
 }
-func (korbitVenue) newSession(c *conn, _ string) session { return &korbitSession{c: c} }
+func (korbitVenue) newSession(c *conn, _ string) session { return &korbitSession{jsonSession{c: c}} }
 
 func (korbitVenue) head(dst []byte, b *book, typ string, ns int64, snapshot bool) []byte {
 	dst = append(dst, `{"symbol":"`...)
@@ -146,12 +143,7 @@ func (v korbitVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
-type korbitSession struct {
-	c *conn
-	p fastjson.Parser
-}
-
-func (*korbitSession) open() {}
+type korbitSession struct{ jsonSession }
 
 func (s *korbitSession) handle(msg []byte) {
 	v, err := s.p.ParseBytes(msg)
@@ -214,11 +206,7 @@ func (s *korbitSession) handle(msg []byte) {
 			s.c.send([]byte(`{"status":"success"` + id + `}`))
 		}
 		for _, sym := range syms {
-			if method == "subscribe" {
-				_, _ = s.c.subscribe(sym, k)
-			} else {
-				s.c.unsubscribe(sym, k)
-			}
+			s.c.setSubscribed(method == "subscribe", sym, k)
 		}
 	}
 }

@@ -151,7 +151,7 @@ func TestEncodeZeroAllocs(t *testing.T) {
 		if ex, _ := wire.ParseExchange(v.name()); mustVenue(t, ex).Quote == "KRW" {
 			inst = instrument{"BTC", "KRW"}
 		}
-		b := m.book(v.name(), inst, v.depth(), v)
+		b := m.book(v.name(), inst, venueDepth(v), v)
 		for i := 0; i < 50; i++ {
 			b.step(int64(i))
 		}

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -30,18 +29,19 @@ const (
 // upbitMaxUnits is the default and largest number of orderbook units.
 const upbitMaxUnits = 30
 
-func (v upbitVenue) name() string                           { return v.ex }
-func (upbitVenue) premium() float64                         { return 0.025 }
-func (upbitVenue) wsPaths() []string                        { return []string{"/websocket/v1"} }
-func (upbitVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
-func (upbitVenue) depth() int                               { return upbitMaxUnits }
-func (upbitVenue) styles() (numStyle, numStyle)             { return stylePoint0, stylePoint0 }
+func (v upbitVenue) name() string               { return v.ex }
+func (upbitVenue) premium() float64             { return 0.025 }
+func (upbitVenue) wsPaths() []string            { return []string{"/websocket/v1"} }
+func (upbitVenue) depth() int                   { return upbitMaxUnits }
+func (upbitVenue) styles() (numStyle, numStyle) { return stylePoint0, stylePoint0 }
 func (upbitVenue) heartbeat() (time.Duration, byte, []byte) {
 	return 0, 0, nil
 }
 func (upbitVenue) symbol(i instrument) string             { return i.quote + "-" + i.base }
 func (upbitVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', true) }
-func (v upbitVenue) newSession(c *conn, _ string) session { return &upbitSession{v: v, c: c} }
+func (v upbitVenue) newSession(c *conn, _ string) session {
+	return &upbitSession{jsonSession: jsonSession{c: c}, v: v}
+}
 
 // upKeys names the fields of one format.
 type upKeys struct {
@@ -244,10 +244,9 @@ func (v upbitVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 // upbitSession is an Upbit-protocol connection (Upbit, Bithumb v2). variant is OR-ed
 // into every stream key (Bithumb tells its two APIs apart by it).
 type upbitSession struct {
+	jsonSession
 	v       venue
-	c       *conn
 	variant uint8
-	p       fastjson.Parser
 	subs    []upSub
 }
 
@@ -255,8 +254,6 @@ type upSub struct {
 	code string
 	k    streamKey
 }
-
-func (*upbitSession) open() {}
 
 func (s *upbitSession) fail(name, message string) {
 	s.c.sendOp(opBinary, []byte(`{"error":{"name":"`+name+`","message":"`+jsonSafe([]byte(message))+`"}}`))

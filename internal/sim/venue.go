@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -49,17 +51,11 @@ type venue interface {
 	// wsPaths are the WebSocket paths under /<name> ("/stream"; a trailing "/" also
 	// matches longer paths).
 	wsPaths() []string
-	// rest returns REST handlers by path under /<name> (nil: none).
-	rest(s *Server) map[string]http.HandlerFunc
 	// symbol writes inst the exchange's way; instrument parses it back.
 	symbol(inst instrument) string
 	instrument(sym string) (instrument, bool)
-	// depth is the number of levels per side the exchange's books keep (0: Options.Depth).
-	depth() int
 	// styles returns how prices and sizes are written.
 	styles() (px, sz numStyle)
-	// heartbeat is a frame the server sends every interval on its own (0: none).
-	heartbeat() (every time.Duration, op byte, frame []byte)
 	// newSession returns the protocol state of one connection opened on path.
 	newSession(c *conn, path string) session
 	// encode appends the frame stream k sends for ev to dst (empty on entry), or returns
@@ -80,6 +76,53 @@ type session interface {
 	open()
 	// handle answers one client frame: subscribe, unsubscribe, heartbeat.
 	handle(msg []byte)
+}
+
+// jsonSession is what most venues' sessions hold: the connection and the parser of the
+// client's JSON frames. Its open sends nothing; a venue that greets on connect defines
+// its own.
+type jsonSession struct {
+	c *conn
+	p fastjson.Parser
+}
+
+func (*jsonSession) open() {}
+
+// object parses a client frame that must be a JSON object; anything else is answered with
+// bad() (the venue's error frame) and returns nil. The value lives until the next call.
+func (s *jsonSession) object(msg []byte, bad func() []byte) *fastjson.Value {
+	v, err := s.p.ParseBytes(msg)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		s.c.send(bad())
+		return nil
+	}
+	return v
+}
+
+// restServer is implemented by venues that serve REST (book snapshots): handlers by
+// path under /<name>.
+type restServer interface {
+	rest(s *Server) map[string]http.HandlerFunc
+}
+
+// heartbeater is implemented by venues whose servers send a frame every interval on
+// their own.
+type heartbeater interface {
+	heartbeat() (every time.Duration, op byte, frame []byte)
+}
+
+// bookDepther is implemented by venues whose books keep a fixed number of levels per
+// side; the others keep Options.Depth.
+type bookDepther interface {
+	depth() int
+}
+
+// venueDepth is v's levels per side (0: Options.Depth).
+func venueDepth(v venue) int {
+	if d, ok := v.(bookDepther); ok {
+		return d.depth()
+	}
+	return 0
 }
 
 // serverPinger is implemented by venues whose servers send WebSocket pings on their own,
@@ -134,6 +177,12 @@ func Exchanges() []string {
 
 // appendLevels appends [["px","sz"],...] for the top n levels of a side.
 func appendLevels(dst []byte, b *book, ask bool, n int, pst, sst numStyle) []byte {
+	return appendLevelsSuffix(dst, b, ask, n, pst, sst, "")
+}
+
+// appendLevelsSuffix is appendLevels with suffix appended inside each level after the
+// size (OKX's `,"0","1"`).
+func appendLevelsSuffix(dst []byte, b *book, ask bool, n int, pst, sst numStyle, suffix string) []byte {
 	s := *b.side(ask)
 	if n <= 0 || n > len(s) {
 		n = len(s)
@@ -143,11 +192,7 @@ func appendLevels(dst []byte, b *book, ask bool, n int, pst, sst numStyle) []byt
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, '[', '"')
-		dst = b.appendPx(dst, s[i].px, pst)
-		dst = append(dst, '"', ',', '"')
-		dst = b.appendSz(dst, s[i].sz, sst)
-		dst = append(dst, '"', ']')
+		dst = appendLevel(dst, b, s[i].px, s[i].sz, pst, sst, suffix)
 	}
 	return append(dst, ']')
 }
@@ -165,13 +210,18 @@ func appendChanges(dst []byte, b *book, ev *event, ask bool, pst, sst numStyle, 
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = append(dst, '[', '"')
-		dst = b.appendPx(dst, c.px, pst)
-		dst = append(dst, '"', ',', '"')
-		dst = b.appendSz(dst, c.sz, sst)
-		dst = append(dst, '"')
-		dst = append(dst, suffix...)
-		dst = append(dst, ']')
+		dst = appendLevel(dst, b, c.px, c.sz, pst, sst, suffix)
 	}
+	return append(dst, ']')
+}
+
+// appendLevel appends one level ["px","sz"<suffix>].
+func appendLevel(dst []byte, b *book, px, sz int64, pst, sst numStyle, suffix string) []byte {
+	dst = append(dst, '[', '"')
+	dst = b.appendPx(dst, px, pst)
+	dst = append(dst, '"', ',', '"')
+	dst = b.appendSz(dst, sz, sst)
+	dst = append(dst, '"')
+	dst = append(dst, suffix...)
 	return append(dst, ']')
 }
