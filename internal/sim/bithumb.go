@@ -38,6 +38,9 @@ func (bithumbVenue) depth() int                   { return 30 }
 func (bithumbVenue) styles() (numStyle, numStyle) { return styleTrim, styleTrim }
 func (bithumbVenue) symbol(i instrument) string   { return i.base + "_" + i.quote }
 
+// binaryFrames: the v2 API (/websocket/v1) sends binary frames, as Upbit does.
+func (bithumbVenue) binaryFrames(path string) bool { return strings.HasPrefix(path, "/websocket") }
+
 // instrument accepts both the legacy BTC_KRW and the v2 KRW-BTC.
 func (bithumbVenue) instrument(s string) (instrument, bool) {
 	if strings.Contains(s, "_") {

@@ -30,6 +30,7 @@ const (
 const upbitMaxUnits = 30
 
 func (v upbitVenue) name() string               { return v.ex }
+func (upbitVenue) binaryFrames(string) bool     { return true }
 func (upbitVenue) premium() float64             { return 0.025 }
 func (upbitVenue) wsPaths() []string            { return []string{"/websocket/v1"} }
 func (upbitVenue) depth() int                   { return upbitMaxUnits }

@@ -125,6 +125,12 @@ func venueDepth(v venue) int {
 	return 0
 }
 
+// binaryFramer is implemented by venues that send data as binary WebSocket frames on
+// some paths (recorded frames are replayed that way).
+type binaryFramer interface {
+	binaryFrames(path string) bool
+}
+
 // serverPinger is implemented by venues whose servers send WebSocket pings on their own,
 // every serverPing() (Options.PingInterval overrides it).
 type serverPinger interface {
