@@ -177,12 +177,7 @@ func (c *conn) writeLoop() {
 		defer t.Stop()
 		pingC = t.C
 	}
-	var hbEvery time.Duration
-	var hbOp byte
-	var hbFrame []byte
-	if hb, ok := c.hub.v.(heartbeater); ok {
-		hbEvery, hbOp, hbFrame = hb.heartbeat()
-	}
+	hbEvery, hbOp, hbFrame := venueHeartbeat(c.hub.v)
 	if hbEvery > 0 && c.srv.opts.PingInterval > 0 {
 		hbEvery = c.srv.opts.PingInterval
 	}

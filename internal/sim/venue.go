@@ -111,6 +111,14 @@ type heartbeater interface {
 	heartbeat() (every time.Duration, op byte, frame []byte)
 }
 
+// venueHeartbeat is v's own heartbeat frame and interval (0: none).
+func venueHeartbeat(v venue) (every time.Duration, op byte, frame []byte) {
+	if hb, ok := v.(heartbeater); ok {
+		return hb.heartbeat()
+	}
+	return 0, 0, nil
+}
+
 // bookDepther is implemented by venues whose books keep a fixed number of levels per
 // side; the others keep Options.Depth.
 type bookDepther interface {
