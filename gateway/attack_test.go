@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickline/tickline/bench/sim"
+	"github.com/tickline/tickline/internal/sim"
 	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/metrics/metricstest"
 	"github.com/tickline/tickline/shared/zmtp"

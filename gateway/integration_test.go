@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickline/tickline/bench/sim"
+	"github.com/tickline/tickline/internal/sim"
 	"github.com/tickline/tickline/shared/book"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"

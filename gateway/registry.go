@@ -20,7 +20,9 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-// adapters maps each exchange to its adapter. Adapters are immutable and shared.
+// adapters maps each exchange of the venue table (shared/wire/venue.go) to its adapter:
+// one line per venue (TestRegistryCoversVenueTable fails while a row has none). Adapters
+// are immutable and shared.
 var adapters = map[wire.Exchange]adapter.Adapter{
 	wire.Binance:  binance.New(),
 	wire.Coinbase: coinbase.New(),

@@ -6,6 +6,30 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
+// TestRegistryCoversVenueTable: every row of the venue table has an adapter registered
+// here that speaks that exchange and follows the book rule the table states; nothing is
+// registered outside the table.
+func TestRegistryCoversVenueTable(t *testing.T) {
+	for _, v := range wire.Venues() {
+		a, err := Adapter(v.Exchange)
+		if err != nil {
+			t.Errorf("venue %s (shared/wire/venue.go) has no adapter in gateway/registry.go", v.Name)
+			continue
+		}
+		if a.Exchange() != v.Exchange {
+			t.Errorf("registry: %s's adapter speaks %s", v.Name, a.Exchange())
+		}
+		if a.BookRule() != v.Book {
+			t.Errorf("%s: adapter book rule %d, venue table %d", v.Name, a.BookRule(), v.Book)
+		}
+	}
+	for ex := range adapters {
+		if !ex.Valid() {
+			t.Errorf("registry: adapter for %s, which the venue table does not list", ex)
+		}
+	}
+}
+
 // TestIdentityEveryVenue: every venue states an identity for the kinds all of them
 // produce (BBO, trade, book snapshot) and none for status records; dense trade ids go
 // with the trade-id class.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickline/tickline/bench/sim"
+	"github.com/tickline/tickline/internal/sim"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickline/tickline/bench/sim"
 	"github.com/tickline/tickline/gateway"
+	"github.com/tickline/tickline/internal/sim"
 	"github.com/tickline/tickline/shared/wire"
 	"github.com/tickline/tickline/strategy"
 )

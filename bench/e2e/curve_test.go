@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickline/tickline/bench/sim"
 	"github.com/tickline/tickline/gateway"
+	"github.com/tickline/tickline/internal/sim"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/wire"

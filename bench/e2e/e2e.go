@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/bench/shaper"
-	"github.com/tickline/tickline/bench/sim"
 	"github.com/tickline/tickline/gateway"
+	"github.com/tickline/tickline/internal/sim"
 	"github.com/tickline/tickline/shared/config"
 )
 

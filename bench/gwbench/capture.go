@@ -13,9 +13,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/tickline/tickline/bench/e2e"
-	"github.com/tickline/tickline/bench/sim"
 	"github.com/tickline/tickline/gateway"
 	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/internal/sim"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/wire"
 )

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/archiver/kafkatest"
-	"github.com/tickline/tickline/bench/sim"
 	"github.com/tickline/tickline/gateway"
+	"github.com/tickline/tickline/internal/sim"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/strategy/tap"
 )
@@ -38,7 +38,7 @@ func (l *lockedBuf) Len() int {
 // TestGroundTruthOneGateway runs the simulator (all ten venues, the demo topology's symbols
 // and channels), one gateway and the tap in-process, without faults, and requires the
 // event log and the tap's records to agree exactly: every event delivered once, no record
-// left unmatched. It pins the event log's mapping (bench/sim/events.go: kind, id field,
+// left unmatched. It pins the event log's mapping (internal/sim/events.go: kind, id field,
 // time precision, content per venue) to what the adapters really make of the frames, so a
 // change on either side shows up here rather than as a false loss in the end-to-end run.
 func TestGroundTruthOneGateway(t *testing.T) {

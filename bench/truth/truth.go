@@ -1,5 +1,5 @@
 // Package truth holds the merged stream and the archive to the simulator's ground truth:
-// it reads the event log `tickline sim --events` wrote (bench/sim/events.go), the records
+// it reads the event log `tickline sim --events` wrote (internal/sim/events.go), the records
 // `tickline tap` printed (strategy/tap) and the records read back from the archive, and
 // counts per venue and kind what was emitted, delivered, archived, lost and duplicated.
 //

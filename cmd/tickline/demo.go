@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/tickline/tickline/bench/demo"
+	"github.com/tickline/tickline/internal/demo"
 )
 
 func runDemo(ctx context.Context, args []string, e *env) error {

@@ -5,7 +5,7 @@
 //	tickline gateway --config FILE --id ID     run one gateway
 //	tickline strategy --config FILE            run the strategy
 //	tickline tap --config FILE [--gateways ..] the merged stream as JSON lines (strategy/tap)
-//	tickline sim [flags]                       the exchange simulator (bench/sim)
+//	tickline sim [flags]                       the exchange simulator (internal/sim)
 //	tickline archiver --config FILE            archive every region's arbitrated stream into Kafka
 //	tickline replay --config FILE [flags]      replay the archive onto the bus or into JSONL/CSV/Parquet
 //	tickline normalize --exchange EX [FILE...] raw exchange frames (JSON lines) → normalized JSON lines

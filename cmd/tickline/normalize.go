@@ -13,7 +13,7 @@ import (
 
 func runNormalize(ctx context.Context, args []string, e *env) error {
 	fs := newFlags("normalize", e)
-	exName := fs.String("exchange", "", "exchange of the frames: binance, coinbase, kraken, okx, bybit, gateio, upbit, bithumb, korbit, coinone")
+	exName := fs.String("exchange", "", "exchange of the frames: "+wire.ExchangeNames())
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 
-	"github.com/tickline/tickline/bench/sim"
+	"github.com/tickline/tickline/internal/sim"
 )
 
 func runSim(ctx context.Context, args []string, e *env) error {

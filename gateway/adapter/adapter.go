@@ -99,25 +99,17 @@ const (
 	PingText      PingKind = 2 // a text frame with PingPayload ("ping", {"op":"ping"}, ...)
 )
 
-// BookRule tells the gateway's book sync how an exchange's book messages chain.
-type BookRule uint8
+// BookRule tells the gateway's book sync how an exchange's book messages chain. The rules
+// are wire's (documented there): the venue table states each exchange's, and its adapter's
+// BookRule returns the same (gateway's registry test checks).
+type BookRule = wire.BookRule
 
 // Book rules.
 const (
-	// BookFullEachPush: every book message is a full snapshot of the top N (Upbit,
-	// Bithumb, Korbit, Coinone). No sequence chaining.
-	BookFullEachPush BookRule = 1
-	// BookStreamSnapshot: the stream sends a snapshot, then deltas; a delta continues the
-	// book when its SeqFirst == previous Seq + 1 (OKX: prevSeqId+1, Bybit u, Coinbase
-	// sequence). A gap re-subscribes the symbol to get a fresh snapshot.
-	BookStreamSnapshot BookRule = 2
-	// BookRESTSnapshot: deltas come from the stream, the snapshot from REST (Binance,
-	// Gate): buffer deltas, fetch, drop deltas with Seq <= snapshot Seq, the first applied
-	// must have SeqFirst <= snapshot Seq + 1 <= Seq, then SeqFirst == previous Seq + 1.
-	BookRESTSnapshot BookRule = 3
-	// BookChecksum: snapshot then deltas without sequence ids; each delta carries a CRC32
-	// of the top of book to verify after applying it (Kraken).
-	BookChecksum BookRule = 4
+	BookFullEachPush   = wire.BookFullEachPush   // full top N each push (Upbit, Bithumb, Korbit, Coinone)
+	BookStreamSnapshot = wire.BookStreamSnapshot // stream snapshot + chained deltas (OKX, Bybit, Coinbase)
+	BookRESTSnapshot   = wire.BookRESTSnapshot   // REST snapshot + chained stream deltas (Binance, Gate)
+	BookChecksum       = wire.BookChecksum       // snapshot + deltas verified by CRC32 (Kraken)
 )
 
 // Result classifies a frame that Parse consumed.

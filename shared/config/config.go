@@ -132,8 +132,8 @@ type Feed struct {
 	WSURL string `yaml:"ws_url"`
 	// RESTURL is the base (scheme://host[:port][/prefix]) for REST book snapshots; the
 	// adapter appends the exchange's documented path (e.g. /api/v3/depth). Required where
-	// the exchange's book needs a REST snapshot (binance, gateio) and a book channel is
-	// subscribed.
+	// the exchange's book needs a REST snapshot (book rule BookRESTSnapshot in the venue
+	// table, shared/wire/venue.go: binance, gateio) and a book channel is subscribed.
 	RESTURL string `yaml:"rest_url,omitempty"`
 	// Symbols maps the exchange's own symbol (BTCUSDT, BTC-USD, BTC/USD, KRW-BTC, ...) to the
 	// channels wanted for it. At least one symbol; channels non-empty, no duplicates.
@@ -179,8 +179,8 @@ type Strategy struct {
 	// FeesBps maps exchange name to taker fee in basis points, [0, 1000). Every exchange a
 	// subscribed gateway carries needs one.
 	FeesBps map[string]float64 `yaml:"fees_bps"`
-	// FX converts KRW prices; required when a KRW exchange (upbit, bithumb, korbit,
-	// coinone) is subscribed.
+	// FX converts KRW prices; required when a KRW exchange (quote KRW in the venue table,
+	// shared/wire/venue.go: upbit, bithumb, korbit, coinone) is subscribed.
 	FX FX `yaml:"fx"`
 	// SignalPublish is the endpoint signals are published on; empty = none.
 	SignalPublish string `yaml:"signal_publish,omitempty"`

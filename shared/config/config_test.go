@@ -40,7 +40,7 @@ func TestConfigsDir(t *testing.T) {
 }
 
 // TestDemoShape pins what the demo promises: two loopback gateways in two regions, each
-// carrying all ten exchanges.
+// carrying every exchange of the venue table.
 func TestDemoShape(t *testing.T) {
 	top, err := Load("../../configs/demo.yaml")
 	if err != nil {
@@ -51,7 +51,7 @@ func TestDemoShape(t *testing.T) {
 	}
 	for _, g := range top.Gateways {
 		if got := g.Exchanges(); !reflect.DeepEqual(got, wire.Exchanges()) {
-			t.Errorf("%s carries %v, want all ten", g.ID, got)
+			t.Errorf("%s carries %v, want every exchange of the venue table (shared/wire/venue.go)", g.ID, got)
 		}
 		for name, f := range g.Feeds {
 			if !strings.HasPrefix(f.WSURL, "ws://127.0.0.1:") {

@@ -40,32 +40,18 @@ var (
 	reTopic = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 )
 
-// symbolStyle is how an exchange spells its own symbols; a symbol in another exchange's
-// style (BTC-USDT on binance) is the most common copy-paste mistake.
-type symbolStyle struct {
-	re      *regexp.Regexp
-	example string
+// symbolStyles are the venue table's symbol styles (shared/wire/venue.go), compiled: a
+// symbol in another exchange's style (BTC-USDT on binance) is the most common copy-paste
+// mistake.
+var symbolStyles = compileSymbolStyles()
+
+func compileSymbolStyles() map[wire.Exchange]*regexp.Regexp {
+	out := make(map[wire.Exchange]*regexp.Regexp)
+	for _, v := range wire.Venues() {
+		out[v.Exchange] = regexp.MustCompile(v.Symbol)
+	}
+	return out
 }
-
-var symbolStyles = map[wire.Exchange]symbolStyle{
-	wire.Binance:  {regexp.MustCompile(`^[A-Z0-9]{2,}$`), "BTCUSDT"},
-	wire.Coinbase: {regexp.MustCompile(`^[A-Z0-9]+-[A-Z0-9]+$`), "BTC-USD"},
-	wire.Kraken:   {regexp.MustCompile(`^[A-Z0-9]+/[A-Z0-9]+$`), "BTC/USD"},
-	wire.OKX:      {regexp.MustCompile(`^[A-Z0-9]+-[A-Z0-9]+$`), "BTC-USDT"},
-	wire.Bybit:    {regexp.MustCompile(`^[A-Z0-9]{2,}$`), "BTCUSDT"},
-	wire.GateIO:   {regexp.MustCompile(`^[A-Z0-9]+_[A-Z0-9]+$`), "BTC_USDT"},
-	wire.Upbit:    {regexp.MustCompile(`^[A-Z0-9]+-[A-Z0-9]+$`), "KRW-BTC"},
-	wire.Bithumb:  {regexp.MustCompile(`^[A-Z0-9]+_[A-Z0-9]+$`), "BTC_KRW"},
-	wire.Korbit:   {regexp.MustCompile(`^[a-z0-9]+_[a-z0-9]+$`), "btc_krw"},
-	wire.Coinone:  {regexp.MustCompile(`^[A-Z0-9]+-[A-Z0-9]+$`), "BTC-KRW"},
-}
-
-// needsRESTSnapshot: exchanges whose book channel is diffs that must start from a REST
-// snapshot, so a feed subscribing "book" needs rest_url.
-var needsRESTSnapshot = []wire.Exchange{wire.Binance, wire.GateIO}
-
-// krwExchanges quote in KRW: subscribing one of them needs strategy.fx.
-var krwExchanges = []wire.Exchange{wire.Upbit, wire.Bithumb, wire.Korbit, wire.Coinone}
 
 var compressions = []string{"lz4", "zstd", "snappy", "gzip", "none"}
 
@@ -205,7 +191,7 @@ func (v *validator) gateways(gs []Gateway, regions map[string]bool) {
 func (v *validator) feed(p, name string, f *Feed) {
 	ex, err := wire.ParseExchange(name)
 	if err != nil {
-		v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, exchangeNames())
+		v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, wire.ExchangeNames())
 		return
 	}
 	if f == nil {
@@ -226,11 +212,11 @@ func (v *validator) feed(p, name string, f *Feed) {
 		v.add(p+".symbols", ErrMissing, "at least one symbol is required")
 	}
 	book := false
-	style := symbolStyles[ex]
+	venue, _ := ex.Venue()
 	for _, sym := range sortedKeys(f.Symbols) {
 		sp := p + ".symbols." + sym
-		if !style.re.MatchString(sym) {
-			v.add(sp, ErrFormat, "symbol %q is not in %s's own style (e.g. %s)", sym, name, style.example)
+		if !symbolStyles[ex].MatchString(sym) {
+			v.add(sp, ErrFormat, "symbol %q is not in %s's own style (e.g. %s)", sym, name, venue.SymbolExample)
 		}
 		chans := f.Symbols[sym]
 		if len(chans) == 0 {
@@ -246,7 +232,7 @@ func (v *validator) feed(p, name string, f *Feed) {
 			book = book || c == ChannelBook
 		}
 	}
-	if book && f.RESTURL == "" && slices.Contains(needsRESTSnapshot, ex) {
+	if book && f.RESTURL == "" && venue.NeedsRESTSnapshot() {
 		v.add(p+".rest_url", ErrMissing, "required: %s books start from a REST snapshot and a book channel is subscribed", name)
 	}
 	v.intRange(p+".book_depth", int64(f.BookDepth), 0, maxBookDepth)
@@ -255,9 +241,27 @@ func (v *validator) feed(p, name string, f *Feed) {
 
 func (v *validator) strategy(t *Topology) {
 	s := &t.Strategy
-	// The exchanges the strategy sees, with a gateway carrying each (for messages).
-	carried := make(map[wire.Exchange]string)
-	var subscribed []*Gateway
+	carried, subscribed := v.strategySubscribe(t)
+	v.floatRange("strategy.threshold_bps", s.ThresholdBps, false, maxThresholdBps, true)
+	v.floatRange("strategy.max_notional", s.MaxNotional, false, maxNotional, true)
+	v.durRange("strategy.staleness", s.Staleness, maxStale)
+	v.durRange("arbitration.tolerance", t.Arbitration.Tolerance, 10*time.Minute)
+	if k := t.Arbitration.MaxKeys; k < 1024 || k > 1<<26 {
+		v.add("arbitration.max_keys", ErrRange, "%d: want 1024..%d", k, 1<<26)
+	}
+	v.fees(s, carried)
+	v.fx(&s.FX, carried, subscribed)
+	if s.SignalPublish != "" {
+		v.endpoint("strategy.signal_publish", s.SignalPublish, true)
+	}
+	v.listenAddr("strategy.metrics", s.Metrics)
+}
+
+// strategySubscribe checks strategy.subscribe and returns the exchanges the strategy
+// sees, each with a gateway carrying it (for messages), and the subscribed gateways.
+func (v *validator) strategySubscribe(t *Topology) (carried map[wire.Exchange]string, subscribed []*Gateway) {
+	s := &t.Strategy
+	carried = make(map[wire.Exchange]string)
 	for i, id := range s.Subscribe {
 		p := fmt.Sprintf("strategy.subscribe[%d]", i)
 		g, err := t.Gateway(id)
@@ -276,18 +280,15 @@ func (v *validator) strategy(t *Topology) {
 			}
 		}
 	}
-	v.floatRange("strategy.threshold_bps", s.ThresholdBps, false, maxThresholdBps, true)
-	v.floatRange("strategy.max_notional", s.MaxNotional, false, maxNotional, true)
-	v.durRange("strategy.staleness", s.Staleness, maxStale)
-	v.durRange("arbitration.tolerance", t.Arbitration.Tolerance, 10*time.Minute)
-	if k := t.Arbitration.MaxKeys; k < 1024 || k > 1<<26 {
-		v.add("arbitration.max_keys", ErrRange, "%d: want 1024..%d", k, 1<<26)
-	}
+	return carried, subscribed
+}
 
+// fees checks strategy.fees_bps: known exchanges, a fee for every carried one.
+func (v *validator) fees(s *Strategy, carried map[wire.Exchange]string) {
 	for _, name := range sortedKeys(s.FeesBps) {
 		p := "strategy.fees_bps." + name
 		if _, err := wire.ParseExchange(name); err != nil {
-			v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, exchangeNames())
+			v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, wire.ExchangeNames())
 			continue
 		}
 		v.floatRange(p, s.FeesBps[name], true, maxFeeBps, false)
@@ -299,8 +300,11 @@ func (v *validator) strategy(t *Topology) {
 			}
 		}
 	}
+}
 
-	fx := &s.FX
+// fx checks strategy.fx: one source, a market some subscribed gateway carries, and a rate
+// at all when an exchange quoting in another currency (the venue table's Quote) is seen.
+func (v *validator) fx(fx *FX, carried map[wire.Exchange]string, subscribed []*Gateway) {
 	if fx.Market != nil && fx.StaticRate != 0 {
 		v.add("strategy.fx", ErrConflict, "set exactly one of market and static_rate")
 	}
@@ -308,39 +312,41 @@ func (v *validator) strategy(t *Topology) {
 		v.floatRange("strategy.fx.static_rate", fx.StaticRate, false, maxStaticRate, true)
 	}
 	if m := fx.Market; m != nil {
-		ex, err := wire.ParseExchange(m.Exchange)
-		switch {
-		case m.Exchange == "":
-			v.add("strategy.fx.market.exchange", ErrMissing, "required")
-		case err != nil:
-			v.add("strategy.fx.market.exchange", ErrUnknownName, "unknown exchange %q (known: %s)", m.Exchange, exchangeNames())
-		case m.Symbol == "":
-			v.add("strategy.fx.market.symbol", ErrMissing, "required")
-		default:
-			found := false
-			for _, g := range subscribed {
-				if f, ok := g.Feed(ex); ok {
-					_, has := f.Symbols[m.Symbol]
-					found = found || has
-				}
-			}
-			if !found {
-				v.add("strategy.fx.market.symbol", ErrUnknownName, "%s %q is not subscribed by any gateway in strategy.subscribe", m.Exchange, m.Symbol)
-			}
-		}
+		v.fxMarket(m, subscribed)
 	}
 	if fx.Market == nil && fx.StaticRate == 0 {
-		for _, ex := range krwExchanges {
-			if _, ok := carried[ex]; ok {
-				v.add("strategy.fx", ErrMissing, "required: KRW exchange %s is subscribed; set fx.market or fx.static_rate", ex)
+		for _, venue := range wire.Venues() {
+			if _, ok := carried[venue.Exchange]; ok && venue.Quote != "" {
+				v.add("strategy.fx", ErrMissing, "required: %s exchange %s is subscribed; set fx.market or fx.static_rate", venue.Quote, venue.Name)
 				break
 			}
 		}
 	}
-	if s.SignalPublish != "" {
-		v.endpoint("strategy.signal_publish", s.SignalPublish, true)
+}
+
+// fxMarket checks strategy.fx.market: a known exchange and a symbol that a subscribed
+// gateway carries.
+func (v *validator) fxMarket(m *FXMarket, subscribed []*Gateway) {
+	ex, err := wire.ParseExchange(m.Exchange)
+	switch {
+	case m.Exchange == "":
+		v.add("strategy.fx.market.exchange", ErrMissing, "required")
+	case err != nil:
+		v.add("strategy.fx.market.exchange", ErrUnknownName, "unknown exchange %q (known: %s)", m.Exchange, wire.ExchangeNames())
+	case m.Symbol == "":
+		v.add("strategy.fx.market.symbol", ErrMissing, "required")
+	default:
+		found := false
+		for _, g := range subscribed {
+			if f, ok := g.Feed(ex); ok {
+				_, has := f.Symbols[m.Symbol]
+				found = found || has
+			}
+		}
+		if !found {
+			v.add("strategy.fx.market.symbol", ErrUnknownName, "%s %q is not subscribed by any gateway in strategy.subscribe", m.Exchange, m.Symbol)
+		}
 	}
-	v.listenAddr("strategy.metrics", s.Metrics)
 }
 
 // kafkaSecurity checks archiver.tls and archiver.sasl (files are read when a client is
@@ -377,24 +383,35 @@ func (v *validator) kafkaSecurity(a *Archiver) {
 
 func (v *validator) archiver(t *Topology, regions map[string]bool) {
 	a := &t.Archiver
-	if len(a.Seeds) == 0 {
+	v.seeds(a.Seeds)
+	v.kafkaSecurity(a)
+	v.topics(a.Topics, regions)
+	v.partitions(a)
+	v.regionPartitions(t)
+	v.archiverDurability(a)
+}
+
+// seeds checks archiver.seeds: at least one, each host:port, no repeats.
+func (v *validator) seeds(seeds []string) {
+	if len(seeds) == 0 {
 		v.add("archiver.seeds", ErrMissing, "at least one Kafka broker (host:port) is required")
 	}
-	for i, s := range a.Seeds {
+	for i, s := range seeds {
 		p := fmt.Sprintf("archiver.seeds[%d]", i)
 		if err := checkHostPort(s, false); err != nil {
 			v.add(p, ErrFormat, "%v", err)
-		} else if slices.Contains(a.Seeds[:i], s) {
+		} else if slices.Contains(seeds[:i], s) {
 			v.add(p, ErrDuplicate, "seed %q listed twice", s)
 		}
 	}
+}
 
-	v.kafkaSecurity(a)
-
+// topics checks archiver.topics: known regions, valid Kafka topic names, one region each.
+func (v *validator) topics(topics map[string]string, regions map[string]bool) {
 	topicOwner := make(map[string]string)
-	for _, region := range sortedKeys(a.Topics) {
+	for _, region := range sortedKeys(topics) {
 		p := "archiver.topics." + region
-		topic := a.Topics[region]
+		topic := topics[region]
 		if !regions[region] {
 			v.add(p, ErrUnknownName, "unknown region %q", region)
 		}
@@ -411,11 +428,15 @@ func (v *validator) archiver(t *Topology, regions map[string]bool) {
 			}
 		}
 	}
+}
 
+// partitions checks archiver.partitions (known exchanges, in range) against
+// archiver.partition_count.
+func (v *validator) partitions(a *Archiver) {
 	for _, name := range sortedKeys(a.Partitions) {
 		p := "archiver.partitions." + name
 		if _, err := wire.ParseExchange(name); err != nil {
-			v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, exchangeNames())
+			v.add(p, ErrUnknownName, "unknown exchange %q (known: %s)", name, wire.ExchangeNames())
 		}
 		v.intRange(p, int64(a.Partitions[name]), 0, maxPartition)
 	}
@@ -426,8 +447,12 @@ func (v *validator) archiver(t *Topology, regions map[string]bool) {
 			}
 		}
 	}
+}
 
-	// Per region that has gateways: a topic, a partition per exchange, no shared partition.
+// regionPartitions checks that every region with gateways has a topic and a partition per
+// exchange it archives, no two exchanges sharing one.
+func (v *validator) regionPartitions(t *Topology) {
+	a := &t.Archiver
 	missingPart := make(map[wire.Exchange]bool)
 	for _, r := range t.Regions {
 		gws := t.GatewaysIn(r.Name)
@@ -455,7 +480,10 @@ func (v *validator) archiver(t *Topology, regions map[string]bool) {
 			used[part] = ex
 		}
 	}
+}
 
+// archiverDurability checks replication, the spool, compression and linger.
+func (v *validator) archiverDurability(a *Archiver) {
 	if a.ReplicationFactor < 1 {
 		v.add("archiver.replication_factor", ErrRange, "%d: want 1..32767", a.ReplicationFactor)
 	}
@@ -603,12 +631,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func exchangeNames() string {
-	var names []string
-	for _, ex := range wire.Exchanges() {
-		names = append(names, ex.String())
-	}
-	return strings.Join(names, ", ")
 }

@@ -42,56 +42,6 @@ func ParseKind(s string) (Kind, error) {
 	return 0, fmt.Errorf("%w: kind %q", ErrUnknown, s)
 }
 
-// Exchange identifies a venue. The numeric values are part of the wire format.
-type Exchange uint8
-
-// Exchanges tickline speaks to.
-const (
-	Binance  Exchange = 1
-	Coinbase Exchange = 2
-	Kraken   Exchange = 3
-	OKX      Exchange = 4
-	Bybit    Exchange = 5
-	GateIO   Exchange = 6
-	Upbit    Exchange = 7
-	Bithumb  Exchange = 8
-	Korbit   Exchange = 9
-	Coinone  Exchange = 10
-	exchMax           = Coinone
-)
-
-var exchNames = [...]string{"", "binance", "coinbase", "kraken", "okx", "bybit", "gateio", "upbit", "bithumb", "korbit", "coinone"}
-
-// Exchanges lists every known exchange in id order.
-func Exchanges() []Exchange {
-	out := make([]Exchange, 0, exchMax)
-	for e := Binance; e <= exchMax; e++ {
-		out = append(out, e)
-	}
-	return out
-}
-
-// String returns the exchange's lower-case name ("binance", "gateio", ...).
-func (e Exchange) String() string {
-	if e == 0 || e > exchMax {
-		return fmt.Sprintf("exchange(%d)", uint8(e))
-	}
-	return exchNames[e]
-}
-
-// Valid reports whether e is a known exchange.
-func (e Exchange) Valid() bool { return e >= Binance && e <= exchMax }
-
-// ParseExchange maps a lower-case exchange name to its Exchange.
-func ParseExchange(s string) (Exchange, error) {
-	for i := Binance; i <= exchMax; i++ {
-		if exchNames[i] == s {
-			return i, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: exchange %q", ErrUnknown, s)
-}
-
 // Side is the aggressor (taker) side of a trade.
 type Side uint8
 

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,8 @@ import (
 // text "PING" is answered by {"status":"UP"}. Times in ms.
 type upbitVenue struct{ ex string }
 
+func init() { register(upbitVenue{ex: "upbit"}) }
+
 // Upbit stream variants (bit flags).
 const (
 	upSimple   uint8 = 1 // SIMPLE format keys
@@ -28,17 +29,20 @@ const (
 // upbitMaxUnits is the default and largest number of orderbook units.
 const upbitMaxUnits = 30
 
-func (v upbitVenue) name() string                           { return v.ex }
-func (upbitVenue) wsPaths() []string                        { return []string{"/websocket/v1"} }
-func (upbitVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
-func (upbitVenue) depth() int                               { return upbitMaxUnits }
-func (upbitVenue) styles() (numStyle, numStyle)             { return stylePoint0, stylePoint0 }
+func (v upbitVenue) name() string               { return v.ex }
+func (upbitVenue) binaryFrames(string) bool     { return true }
+func (upbitVenue) premium() float64             { return 0.025 }
+func (upbitVenue) wsPaths() []string            { return []string{"/websocket/v1"} }
+func (upbitVenue) depth() int                   { return upbitMaxUnits }
+func (upbitVenue) styles() (numStyle, numStyle) { return stylePoint0, stylePoint0 }
 func (upbitVenue) heartbeat() (time.Duration, byte, []byte) {
 	return 0, 0, nil
 }
 func (upbitVenue) symbol(i instrument) string             { return i.quote + "-" + i.base }
 func (upbitVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', true) }
-func (v upbitVenue) newSession(c *conn, _ string) session { return &upbitSession{v: v, c: c} }
+func (v upbitVenue) newSession(c *conn, _ string) session {
+	return &upbitSession{jsonSession: jsonSession{c: c}, v: v}
+}
 
 // upKeys names the fields of one format.
 type upKeys struct {
@@ -241,10 +245,9 @@ func (v upbitVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 // upbitSession is an Upbit-protocol connection (Upbit, Bithumb v2). variant is OR-ed
 // into every stream key (Bithumb tells its two APIs apart by it).
 type upbitSession struct {
+	jsonSession
 	v       venue
-	c       *conn
 	variant uint8
-	p       fastjson.Parser
 	subs    []upSub
 }
 
@@ -252,8 +255,6 @@ type upSub struct {
 	code string
 	k    streamKey
 }
-
-func (*upbitSession) open() {}
 
 func (s *upbitSession) fail(name, message string) {
 	s.c.sendOp(opBinary, []byte(`{"error":{"name":"`+name+`","message":"`+jsonSafe([]byte(message))+`"}}`))
@@ -286,46 +287,9 @@ func (s *upbitSession) handle(msg []byte) {
 				return
 			}
 		case o.Exists("type"):
-			var k streamKey
-			switch string(o.GetStringBytes("type")) {
-			case "trade":
-				k.kind = kTrade
-			case "orderbook":
-				k.kind = kFull
-			case "ticker":
-				k.kind = kTicker
-			default:
-				s.fail("INVALID_PARAM", "unknown type "+string(o.GetStringBytes("type")))
+			var ok bool
+			if subs, ok = s.typeSubs(o, subs); !ok {
 				return
-			}
-			k.bin = true
-			if o.GetBool("is_only_realtime") || o.GetBool("isOnlyRealtime") {
-				k.v |= upRealtime
-			}
-			codes := o.GetArray("codes")
-			if len(codes) == 0 {
-				s.fail("NO_CODES", "codes field is missing")
-				return
-			}
-			for _, c := range codes {
-				code := string(c.GetStringBytes())
-				kk := k
-				if kk.kind == kFull {
-					kk.depth = upbitMaxUnits
-					if base, n, ok := strings.Cut(code, "."); ok {
-						d, err := strconv.Atoi(n)
-						if err != nil || d <= 0 || d > upbitMaxUnits {
-							s.fail("INVALID_PARAM", "invalid orderbook unit count "+code)
-							return
-						}
-						code, kk.depth = base, d
-					}
-				}
-				if _, ok := s.v.instrument(code); !ok || strings.Contains(code, "_") {
-					s.fail("INVALID_PARAM", "invalid code "+code)
-					return
-				}
-				subs = append(subs, upSub{code, kk})
 			}
 		}
 	}
@@ -346,4 +310,83 @@ func (s *upbitSession) handle(msg []byte) {
 		_, _ = s.c.subscribe(x.code, x.k)
 		s.subs = append(s.subs, x)
 	}
+}
+
+// typeSubs appends the subscriptions of one {"type":...,"codes":[...]} object to subs;
+// false when it answered an error instead.
+func (s *upbitSession) typeSubs(o *fastjson.Value, subs []upSub) ([]upSub, bool) {
+	var k streamKey
+	switch string(o.GetStringBytes("type")) {
+	case "trade":
+		k.kind = kTrade
+	case "orderbook":
+		k.kind = kFull
+	case "ticker":
+		k.kind = kTicker
+	default:
+		s.fail("INVALID_PARAM", "unknown type "+string(o.GetStringBytes("type")))
+		return subs, false
+	}
+	k.bin = true
+	if o.GetBool("is_only_realtime") || o.GetBool("isOnlyRealtime") {
+		k.v |= upRealtime
+	}
+	codes := o.GetArray("codes")
+	if len(codes) == 0 {
+		s.fail("NO_CODES", "codes field is missing")
+		return subs, false
+	}
+	for _, c := range codes {
+		sub, ok := s.codeSub(string(c.GetStringBytes()), k)
+		if !ok {
+			return subs, false
+		}
+		subs = append(subs, sub)
+	}
+	return subs, true
+}
+
+// codeSub is the subscription of one code ("KRW-BTC", for order books also "KRW-BTC.5":
+// 5 units); false when it answered an error instead.
+func (s *upbitSession) codeSub(code string, k streamKey) (upSub, bool) {
+	if k.kind == kFull {
+		k.depth = upbitMaxUnits
+		if base, n, ok := strings.Cut(code, "."); ok {
+			d, err := strconv.Atoi(n)
+			if err != nil || d <= 0 || d > upbitMaxUnits {
+				s.fail("INVALID_PARAM", "invalid orderbook unit count "+code)
+				return upSub{}, false
+			}
+			code, k.depth = base, d
+		}
+	}
+	if _, ok := s.v.instrument(code); !ok || strings.Contains(code, "_") {
+		s.fail("INVALID_PARAM", "invalid code "+code)
+		return upSub{}, false
+	}
+	return upSub{code, k}, true
+}
+
+// describe says what the frames of stream k become (events.go), for Bithumb's v2 API
+// as well.
+func (upbitVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	if d.snap && k.v&upRealtime != 0 {
+		return entry{}
+	}
+	switch {
+	case k.kind == kFull:
+		d.e.depth = k.depth
+		return d.set(bodyBook, ms, "")
+	case d.snap && k.kind == kTrade:
+		return d.set(bodyTrade, ms, idStr(b.tradeID), u("sequential_id", b.tradeID))
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyTicker, ms, "")
+	case d.snap:
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, ms, idStr(ev.tradeID), u("sequential_id", ev.tradeID))
+	case k.kind == kTicker && d.trade:
+		return d.set(bodyTicker, ms, "")
+	}
+	return entry{}
 }

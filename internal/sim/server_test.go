@@ -35,7 +35,7 @@ func TestUnknownSymbol(t *testing.T) {
 	}
 	s := start(t, Options{Seed: 1})
 	adapters := map[string]adapter.Adapter{}
-	for _, vc := range venueCases {
+	for _, vc := range venueCases() {
 		adapters[strings.TrimSuffix(vc.ex, "-v2")] = vc.adapter
 	}
 	for _, c := range cases {

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"net/http"
 	"strings"
 	"time"
 
@@ -19,12 +18,14 @@ import (
 // unverified against live traffic.
 type korbitVenue struct{}
 
-func (korbitVenue) name() string                             { return "korbit" }
-func (korbitVenue) wsPaths() []string                        { return []string{"/v2/public"} }
-func (korbitVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
-func (korbitVenue) depth() int                               { return 30 }
-func (korbitVenue) styles() (numStyle, numStyle)             { return styleTrim, styleTrim }
-func (korbitVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
+func init() { register(korbitVenue{}) }
+
+func (korbitVenue) name() string                 { return "korbit" }
+func (korbitVenue) premium() float64             { return 0.023 }
+func (korbitVenue) serverPing() time.Duration    { return 30 * time.Second }
+func (korbitVenue) wsPaths() []string            { return []string{"/v2/public"} }
+func (korbitVenue) depth() int                   { return 30 }
+func (korbitVenue) styles() (numStyle, numStyle) { return styleTrim, styleTrim }
 func (korbitVenue) symbol(i instrument) string {
 	return strings.ToLower(i.base + "_" + i.quote)
 }
@@ -34,7 +35,7 @@ func (korbitVenue) instrument(s string) (instrument, bool) {
 	}
 	return splitSep(s, '_', false)
 }
-func (korbitVenue) newSession(c *conn, _ string) session { return &korbitSession{c: c} }
+func (korbitVenue) newSession(c *conn, _ string) session { return &korbitSession{jsonSession{c: c}} }
 
 func (korbitVenue) head(dst []byte, b *book, typ string, ns int64, snapshot bool) []byte {
 	dst = append(dst, `{"symbol":"`...)
@@ -142,12 +143,7 @@ func (v korbitVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
-type korbitSession struct {
-	c *conn
-	p fastjson.Parser
-}
-
-func (*korbitSession) open() {}
+type korbitSession struct{ jsonSession }
 
 func (s *korbitSession) handle(msg []byte) {
 	v, err := s.p.ParseBytes(msg)
@@ -210,11 +206,28 @@ func (s *korbitSession) handle(msg []byte) {
 			s.c.send([]byte(`{"status":"success"` + id + `}`))
 		}
 		for _, sym := range syms {
-			if method == "subscribe" {
-				_, _ = s.c.subscribe(sym, k)
-			} else {
-				s.c.unsubscribe(sym, k)
-			}
+			s.c.setSubscribed(method == "subscribe", sym, k)
 		}
 	}
+}
+
+// describe says what the frames of stream k become (events.go).
+func (korbitVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kFull:
+		return d.set(bodyBook, ms, "")
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyTicker, ms, "")
+	case d.snap && k.kind == kTrade && b.lastSz > 0:
+		return d.set(bodyTrade, ms, idStr(b.tradeID), u("tradeId", b.tradeID))
+	case d.snap:
+	case k.kind == kFull:
+		return d.set(bodyBook, ms, "")
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, ms, idStr(ev.tradeID), u("tradeId", ev.tradeID))
+	case k.kind == kTicker && (d.trade || d.top):
+		return d.set(bodyTicker, ms, "")
+	}
+	return entry{}
 }

@@ -30,17 +30,19 @@
 //	            subscribe/unsubscribe, the generator and fan-out (hub = one exchange)
 //	conn.go     conn: per-connection queue, reader/writer goroutines, fault application
 //	options.go  Options, Fault, Counters/Stats, defaults and validation
-//	model.go    model: seeded common factors per asset, FX and venue premiums, instruments
+//	model.go    model: seeded common factors per asset, FX, instruments
 //	book.go     book: integer L2 book per (exchange, instrument) stepping by events; Level
-//	venue.go    venue/session interfaces, stream keys, shared level encoders
+//	venue.go    venue/session interfaces, registration (venues served in the order of the
+//	            venue table, shared/wire/venue.go), stream keys, shared level encoders
 //	num.go      append-style decimal and time formatting in each exchange's style
 //	wsframe.go  server-side WebSocket frame headers
 //	replay.go   recorded-frame mode (Options.Replay)
 //	main.go     Main (`tickline sim` flags), ParseFault
 //	metrics.go  Register (tickline_sim_* per exchange, read from the counters), Health
 //	events.go   the event log (Options.Events, --events): the ground truth of bench/truth
-//	<exchange>.go  one venue per exchange, all of the same shape: symbol mapping,
-//	            subscribe/heartbeat handling (session), encode and snapshot
+//	<exchange>.go  one venue per exchange, all of the same shape: registration (init),
+//	            premium, symbol mapping, subscribe/heartbeat handling (session), encode
+//	            and snapshot
 //
 // # Ownership and concurrency
 //

@@ -1,11 +1,6 @@
 package sim
 
-import (
-	"net/http"
-	"time"
-
-	"github.com/valyala/fastjson"
-)
+import "time"
 
 // coinoneVenue serves Coinone's public WebSocket at /: {"response_type":"CONNECTED"} on
 // connect, {"request_type":"SUBSCRIBE"|"UNSUBSCRIBE","channel":"TICKER"|"TRADE"|
@@ -19,17 +14,18 @@ import (
 // Book symbols are TARGET-QUOTE ("BTC-KRW").
 type coinoneVenue struct{}
 
+func init() { register(coinoneVenue{}) }
+
 const coinoneDepth = 16
 
-func (coinoneVenue) name() string                             { return "coinone" }
-func (coinoneVenue) wsPaths() []string                        { return []string{"/"} }
-func (coinoneVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
-func (coinoneVenue) depth() int                               { return coinoneDepth }
-func (coinoneVenue) styles() (numStyle, numStyle)             { return styleTrim, styleTrim }
-func (coinoneVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
-func (coinoneVenue) symbol(i instrument) string               { return i.base + "-" + i.quote }
-func (coinoneVenue) instrument(s string) (instrument, bool)   { return splitUpper(s, '-', false) }
-func (coinoneVenue) newSession(c *conn, _ string) session     { return &coinoneSession{c: c} }
+func (coinoneVenue) name() string                           { return "coinone" }
+func (coinoneVenue) premium() float64                       { return 0.026 }
+func (coinoneVenue) wsPaths() []string                      { return []string{"/"} }
+func (coinoneVenue) depth() int                             { return coinoneDepth }
+func (coinoneVenue) styles() (numStyle, numStyle)           { return styleTrim, styleTrim }
+func (coinoneVenue) symbol(i instrument) string             { return i.base + "-" + i.quote }
+func (coinoneVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', false) }
+func (coinoneVenue) newSession(c *conn, _ string) session   { return &coinoneSession{jsonSession{c: c}} }
 
 func (coinoneVenue) head(dst []byte, b *book, channel string, ns int64, n uint64) []byte {
 	dst = append(dst, `{"response_type":"DATA","channel":"`...)
@@ -127,19 +123,17 @@ func (v coinoneVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
-type coinoneSession struct {
-	c *conn
-	p fastjson.Parser
-}
+type coinoneSession struct{ jsonSession }
 
 func (s *coinoneSession) open() {
 	s.c.send([]byte(`{"response_type":"CONNECTED","data":{"session_id":"00000000-0000-4000-8000-000000000001"}}`))
 }
 
 func (s *coinoneSession) handle(msg []byte) {
-	v, err := s.p.ParseBytes(msg)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		s.c.send([]byte(`{"response_type":"ERROR","error_code":160001,"message":"Invalid Format"}`))
+	v := s.object(msg, func() []byte {
+		return []byte(`{"response_type":"ERROR","error_code":160001,"message":"Invalid Format"}`)
+	})
+	if v == nil {
 		return
 	}
 	rt := string(v.GetStringBytes("request_type"))
@@ -173,9 +167,27 @@ func (s *coinoneSession) handle(msg []byte) {
 		return
 	}
 	s.c.send([]byte(`{"response_type":"` + rt + `D","channel":"` + ch + `","data":{"quote_currency":"` + q + `","target_currency":"` + tc + `"}}`))
-	if rt == "SUBSCRIBE" {
-		_, _ = s.c.subscribe(sym, k)
-	} else {
-		s.c.unsubscribe(sym, k)
+	s.c.setSubscribed(rt == "SUBSCRIBE", sym, k)
+}
+
+// describe says what the frames of stream k become (events.go).
+func (coinoneVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	// id "<ms><3 digits of the book's event count>"; a snapshot's ms is its send time,
+	// unknown here, so its id is left out (per-connection lines match by content).
+	n := func() uint64 { return uint64(ev.ns/1e6)*1000 + ev.n%1000 }
+	switch {
+	case d.snap && k.kind == kFull:
+		return d.set(bodyBook, ms, "")
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyBBO, ms, "")
+	case d.snap:
+	case k.kind == kFull:
+		return d.set(bodyBook, ms, idStr(n()), u("id", n()))
+	case k.kind == kTicker && (d.top || d.trade):
+		return d.set(bodyBBO, ms, idStr(n()), u("id", n()))
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, ms, idStr(n()), u("id", n()))
 	}
+	return entry{}
 }

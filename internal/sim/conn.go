@@ -177,7 +177,7 @@ func (c *conn) writeLoop() {
 		defer t.Stop()
 		pingC = t.C
 	}
-	hbEvery, hbOp, hbFrame := c.hub.v.heartbeat()
+	hbEvery, hbOp, hbFrame := venueHeartbeat(c.hub.v)
 	if hbEvery > 0 && c.srv.opts.PingInterval > 0 {
 		hbEvery = c.srv.opts.PingInterval
 	}

@@ -159,205 +159,37 @@ const (
 
 func u(n string, v uint64) idField { return idField{n, v} }
 
-// describe maps the frame stream k sends for ev (ev == nil: the stream's snapshot on
-// subscribe) to what its record is: kind, ids, time precision and content. It mirrors
-// the venues' encode and snapshot; a venue/stream pair without a record returns kind "".
-func describe(b *book, ev *event, k streamKey) entry {
-	var e entry
-	snap := ev == nil
-	evTop, evTrade := !snap && ev.top, !snap && ev.trade
-	if !snap {
-		e.ns = ev.ns
-	}
-	set := func(body bodyKind, unit int64, id string, ids ...idField) entry {
-		e.body, e.kind, e.tsUnit, e.id, e.ids = body, bodyKinds[body], unit, id, ids
-		return e
-	}
-	str := func(v uint64) string { return strconv.FormatUint(v, 10) }
-	name := b.v.name()
-	if name == "bithumb" && k.v&bhLegacy == 0 {
-		name = "upbit" // the Upbit-compatible API
-	}
-	switch name {
-	case "binance":
-		switch {
-		case snap:
-		case k.kind == kBBO && evTop:
-			return set(bodyBBO, 0, str(ev.seq), u("u", ev.seq))
-		case k.kind == kTrade && evTrade:
-			f := "t"
-			if k.v&bnFlavourMk == bnAggTrade {
-				f = "a"
-			}
-			return set(bodyTrade, ms, str(ev.tradeID), u(f, ev.tradeID))
-		case k.kind == kDelta:
-			return set(bodyDelta, ms, str(ev.seq), u("U", ev.seqFirst), u("u", ev.seq))
-		case k.kind == kFull:
-			e.depth = k.depth % 100
-			return set(bodyBook, 0, str(b.seq), u("lastUpdateId", b.seq))
-		}
-	case "coinbase":
-		switch {
-		case snap && k.kind == kDelta:
-			return set(bodyBook, 0, "")
-		case snap && k.kind == kTicker:
-			return set(bodyBBO, us, str(b.seq), u("sequence", b.seq), u("trade_id", b.tradeID))
-		case snap:
-		case k.kind == kTicker && evTrade:
-			return set(bodyBBO, us, str(b.seq), u("sequence", b.seq), u("trade_id", b.tradeID))
-		case k.kind == kTrade && evTrade:
-			return set(bodyTrade, us, str(ev.tradeID), u("trade_id", ev.tradeID), u("sequence", ev.seq))
-		case k.kind == kDelta:
-			return set(bodyDelta, us, "")
-		}
-	case "kraken":
-		switch {
-		case snap && k.kind == kDelta:
-			return set(bodyBook, us, "", u("checksum", uint64(krakenChecksum(b))))
-		case snap && k.kind == kTicker:
-			return set(bodyBBO, us, "")
-		case snap:
-		case k.kind == kDelta:
-			return set(bodyDelta, us, "", u("checksum", uint64(krakenChecksum(b))))
-		case k.kind == kTicker && (k.v == krTickerBBO && evTop || k.v == krTickerTrades && evTrade):
-			return set(bodyBBO, us, "")
-		case k.kind == kTrade && evTrade:
-			return set(bodyTrade, us, str(ev.tradeID), u("trade_id", ev.tradeID))
-		}
-	case "okx":
-		switch {
-		case snap && k.kind == kDelta:
-			e.depth = k.depth
-			return set(bodyBook, ms, str(b.seq), u("seqId", b.seq))
-		case snap && k.kind == kFull:
-			e.depth = k.depth
-			return set(bodyBook, ms, str(b.seq), u("seqId", b.seq))
-		case snap && k.kind == kBBO:
-			return set(bodyBBO, ms, str(b.seq), u("seqId", b.seq))
-		case snap && k.kind == kTicker:
-			return set(bodyBBO, ms, "")
-		case snap:
-		case k.kind == kDelta:
-			return set(bodyDelta, ms, str(ev.seq), u("prevSeqId", ev.seqFirst-1), u("seqId", ev.seq))
-		case k.kind == kFull:
-			e.depth = k.depth
-			return set(bodyBook, ms, str(b.seq), u("seqId", b.seq))
-		case k.kind == kBBO && evTop:
-			return set(bodyBBO, ms, str(b.seq), u("seqId", b.seq))
-		case k.kind == kTrade && evTrade:
-			return set(bodyTrade, ms, str(ev.tradeID), u("tradeId", ev.tradeID))
-		case k.kind == kTicker && (evTop || evTrade):
-			return set(bodyBBO, ms, "")
-		}
-	case "bybit":
-		switch {
-		case snap && k.kind == kDelta:
-			e.depth = k.depth
-			return set(bodyBook, ms, str(b.events), u("u", b.events), u("seq", b.seq))
-		case snap && k.kind == kBBO:
-			return set(bodyBBO, ms, str(b.tops), u("u", b.tops), u("seq", b.seq))
-		case snap && k.kind == kTicker:
-			return set(bodyTicker, ms, str(b.seq), u("cs", b.seq))
-		case snap:
-		case k.kind == kDelta:
-			return set(bodyDelta, ms, str(ev.n), u("u", ev.n), u("seq", b.seq))
-		case k.kind == kBBO && evTop:
-			return set(bodyBBO, ms, str(b.tops), u("u", b.tops), u("seq", b.seq))
-		case k.kind == kTrade && evTrade:
-			i := 2290000000000000000 + ev.tradeID
-			return set(bodyTrade, ms, str(i), u("i", i), u("seq", ev.seq))
-		case k.kind == kTicker && evTrade:
-			return set(bodyTicker, ms, str(b.seq), u("cs", b.seq))
-		}
-	case "gateio":
-		switch {
-		case snap:
-		case k.kind == kBBO && evTop:
-			return set(bodyBBO, ms, str(ev.seq), u("u", ev.seq))
-		case k.kind == kTrade && evTrade:
-			return set(bodyTrade, ms/10, str(ev.tradeID), u("id", ev.tradeID))
-		case k.kind == kDelta:
-			return set(bodyDelta, ms, str(ev.seq), u("U", ev.seqFirst), u("u", ev.seq))
-		case k.kind == kFull:
-			e.depth = k.depth
-			return set(bodyBook, ms, str(ev.seq), u("lastUpdateId", ev.seq))
-		case k.kind == kTicker && (evTrade || evTop):
-			return set(bodyTicker, 0, "")
-		}
-	case "upbit": // and Bithumb's Upbit-compatible API
-		if snap && k.v&upRealtime != 0 {
-			break
-		}
-		switch {
-		case k.kind == kFull:
-			e.depth = k.depth
-			return set(bodyBook, ms, "")
-		case snap && k.kind == kTrade:
-			return set(bodyTrade, ms, str(b.tradeID), u("sequential_id", b.tradeID))
-		case snap && k.kind == kTicker:
-			return set(bodyTicker, ms, "")
-		case snap:
-		case k.kind == kTrade && evTrade:
-			return set(bodyTrade, ms, str(ev.tradeID), u("sequential_id", ev.tradeID))
-		case k.kind == kTicker && evTrade:
-			return set(bodyTicker, ms, "")
-		}
-	case "bithumb": // the legacy API
-		switch {
-		case snap && k.kind == kFull:
-			return set(bodyBook, us, "")
-		case snap:
-		case k.kind == kTrade && evTrade:
-			return set(bodyTrade, us, "")
-		case k.kind == kDelta:
-			return set(bodyDelta, us, "")
-		case k.kind == kFull:
-			return set(bodyBook, us, "")
-		case k.kind == kTicker && evTrade:
-			return set(bodyTicker, int64(1e9), "")
-		}
-	case "korbit":
-		switch {
-		case snap && k.kind == kFull:
-			return set(bodyBook, ms, "")
-		case snap && k.kind == kTicker:
-			return set(bodyTicker, ms, "")
-		case snap && k.kind == kTrade && b.lastSz > 0:
-			return set(bodyTrade, ms, str(b.tradeID), u("tradeId", b.tradeID))
-		case snap:
-		case k.kind == kFull:
-			return set(bodyBook, ms, "")
-		case k.kind == kTrade && evTrade:
-			return set(bodyTrade, ms, str(ev.tradeID), u("tradeId", ev.tradeID))
-		case k.kind == kTicker && (evTrade || evTop):
-			return set(bodyTicker, ms, "")
-		}
-	case "coinone":
-		// id "<ms><3 digits of the book's event count>"; a snapshot's ms is its send time,
-		// unknown here, so its id is left out (per-connection lines match by content).
-		n := func() uint64 { return uint64(ev.ns/1e6)*1000 + ev.n%1000 }
-		switch {
-		case snap && k.kind == kFull:
-			return set(bodyBook, ms, "")
-		case snap && k.kind == kTicker:
-			return set(bodyBBO, ms, "")
-		case snap:
-		case k.kind == kFull:
-			return set(bodyBook, ms, str(n()), u("id", n()))
-		case k.kind == kTicker && (evTop || evTrade):
-			return set(bodyBBO, ms, str(n()), u("id", n()))
-		case k.kind == kTrade && evTrade:
-			return set(bodyTrade, ms, str(n()), u("id", n()))
-		}
-	}
-	return entry{}
+// frameDesc is what a venue's describe starts from: whether the frame is the snapshot a
+// subscriber receives first (ev == nil) or which parts of the event it reports, and the
+// entry being built.
+type frameDesc struct {
+	snap, top, trade bool
+	e                entry
 }
+
+// describing starts the description of the frame a stream sends for ev (nil: its
+// subscribe snapshot).
+func describing(ev *event) frameDesc {
+	if ev == nil {
+		return frameDesc{snap: true}
+	}
+	return frameDesc{top: ev.top, trade: ev.trade, e: entry{ns: ev.ns}}
+}
+
+// set completes the entry: its body (and so its kind), the precision of its exchange
+// time, its id and id fields.
+func (d *frameDesc) set(body bodyKind, unit int64, id string, ids ...idField) entry {
+	d.e.body, d.e.kind, d.e.tsUnit, d.e.id, d.e.ids = body, bodyKinds[body], unit, id, ids
+	return d.e
+}
+
+func idStr(v uint64) string { return strconv.FormatUint(v, 10) }
 
 // logEvent logs what stream k emitted for ev, unless a stream of the same record kind
 // (and depth) already logged it for this event. Called by deliver under Server.mu.
 func (s *Server) logEvent(b *book, ev *event, k streamKey) {
 	l := s.evlog
-	e := describe(b, ev, k)
+	e := b.v.describe(b, ev, k)
 	if e.kind == "" {
 		return
 	}
@@ -376,7 +208,7 @@ func (s *Server) logEvent(b *book, ev *event, k streamKey) {
 // logSnapshot logs the snapshot stream k sent to connection c alone (per_connection).
 // Called under Server.mu.
 func (s *Server) logSnapshot(c *conn, b *book, k streamKey) {
-	e := describe(b, nil, k)
+	e := b.v.describe(b, nil, k)
 	if e.kind == "" {
 		return
 	}
@@ -412,8 +244,16 @@ func (s *Server) logPerConn(c *conn, b *book, e *entry) {
 	l.write()
 }
 
-// appendEntry appends a line without its closing brace.
+// appendEntry appends a line without its closing brace: what identifies the event, then
+// its content.
 func (s *Server) appendEntry(dst []byte, b *book, ev *event, e *entry) []byte {
+	dst = s.appendEntryHead(dst, b, e)
+	return appendEntryBody(dst, b, ev, e)
+}
+
+// appendEntryHead appends the event number, exchange, instrument, symbol, kind, exchange
+// time and ids.
+func (s *Server) appendEntryHead(dst []byte, b *book, e *entry) []byte {
 	dst = append(dst, `{"ev":`...)
 	dst = appendUint(dst, s.model.events)
 	dst = append(dst, `,"exchange":"`...)
@@ -451,6 +291,11 @@ func (s *Server) appendEntry(dst []byte, b *book, ev *event, e *entry) []byte {
 		}
 		dst = append(dst, '}')
 	}
+	return dst
+}
+
+// appendEntryBody appends the content fields of e's body: prices and sizes, or levels.
+func appendEntryBody(dst []byte, b *book, ev *event, e *entry) []byte {
 	px := func(name string, v int64) {
 		dst = append(dst, `,"`...)
 		dst = append(dst, name...)

@@ -38,7 +38,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&exchanges, "exchanges", "", "comma-separated exchanges to serve (default: all ten)")
 	fs.Var(&replays, "replay", "exchange=file: serve that file's lines (one raw frame each) instead of the model (repeatable)")
 	fs.BoolVar(&opts.ReplayLoop, "loop", false, "loop replay files")
-	fs.StringVar(&opts.Events, "events", "", "write every emitted exchange event to this file as JSON lines (ground truth; bench/sim/events.go)")
+	fs.StringVar(&opts.Events, "events", "", "write every emitted exchange event to this file as JSON lines (ground truth; internal/sim/events.go)")
 	fs.Int64Var(&opts.EventsMaxBytes, "events-max-bytes", DefaultEventsMaxBytes, "bound of the --events file; lines beyond it are counted as dropped")
 	fs.DurationVar(&opts.GenerateFor, "generate-for", 0, "stop generating events after this long but keep serving (0: never)")
 	fs.BoolVar(&opts.FramePerEvent, "frame-per-event", false, "no batching: each event when due, stamped when generated, in its own frame and write (latency runs)")

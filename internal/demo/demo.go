@@ -22,9 +22,9 @@ import (
 
 	"github.com/tickline/tickline/archiver"
 	"github.com/tickline/tickline/archiver/replay"
-	"github.com/tickline/tickline/bench/sim"
 	"github.com/tickline/tickline/configs"
 	"github.com/tickline/tickline/gateway"
+	"github.com/tickline/tickline/internal/sim"
 	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
@@ -51,21 +51,9 @@ func Topology() (*config.Topology, error) { return config.Parse(configs.Demo) }
 // then replays the korea region's archive at ReplaySpeed into a second strategy and checks
 // that it finds exactly the opportunities a live strategy reading the same gateway found.
 func Run(ctx context.Context, opts Options, log *slog.Logger) error {
-	if opts.Out == nil {
-		opts.Out = os.Stdout
-	}
-	if opts.Rate <= 0 {
-		opts.Rate = 20
-	}
-	if opts.ReplaySpeed <= 0 {
-		opts.ReplaySpeed = 100
-	}
-	if opts.Dir == "" {
-		d, err := os.MkdirTemp("", "tickline-demo-")
-		if err != nil {
-			return err
-		}
-		opts.Dir = d
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return err
 	}
 	topo, err := Topology()
 	if err != nil {
@@ -79,163 +67,266 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	s.Pause() // the market opens once every receiver is subscribed (see below)
-
-	var cluster *kfake.Cluster
+	s.Pause() // the market opens once every receiver is subscribed (watch)
 	if !opts.NoArchive {
-		// Embedded Kafka, persisted under the demo directory.
-		cluster, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(filepath.Join(opts.Dir, "kafka")))
+		cluster, err := startKafka(topo, opts.Dir)
 		if err != nil {
-			return fmt.Errorf("embedded kafka: %w", err)
+			return err
 		}
 		defer cluster.Close()
-		topo.Archiver.Seeds = cluster.ListenAddrs()
-		topo.Archiver.SpoolDir = filepath.Join(opts.Dir, "spool")
 	}
 
-	liveCtx, stopLive := context.WithCancel(ctx)
-	defer stopLive()
-	var timeUp <-chan time.Time // Duration ends the live phase gracefully (drained, below)
+	r := &run{opts: opts, log: log, topo: topo, sim: s, fail: make(chan error, 8)}
+	r.liveCtx, r.stopLive = context.WithCancel(ctx)
+	defer r.stopLive()
+	r.archCtx, r.stopArch = context.WithCancel(ctx)
+	defer r.stopArch()
+	var timeUp <-chan time.Time // Duration ends the live phase gracefully (drained, in watch)
 	if opts.Duration > 0 {
 		timeUp = time.After(opts.Duration)
 	}
-	var live, archive group
-	fail := make(chan error, 8)
-	start := func(g *group, gctx context.Context, name string, f func(context.Context) error) {
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			if err := f(gctx); err != nil && gctx.Err() == nil {
-				fail <- fmt.Errorf("%s: %w", name, err)
-				stopLive()
-			}
-		}()
+	defer func() {
+		if r.oppFile != nil {
+			r.oppFile.Close()
+		}
+	}()
+	if err := r.startLive(); err != nil {
+		return err
 	}
-	start(&live, liveCtx, "simulator", s.Run)
-	var gws []*gateway.Gateway
-	for i, g := range topo.Gateways {
+	r.watch(timeUp)
+	r.stopLive()
+	r.live.wg.Wait()
+	select {
+	case err := <-r.fail:
+		r.stopArch()
+		r.archive.wg.Wait()
+		return err
+	default:
+	}
+	fmt.Fprintf(opts.Out, "\nlive run: %d records delivered, %d opportunities (%s)\n", r.st.Stats.Delivered.Load(), len(r.liveOpps), r.oppFile.Name())
+	if r.arch == nil {
+		return nil
+	}
+	r.stopArchiver(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return r.checkReplay(ctx)
+}
+
+// withDefaults fills in the defaults the Options fields document; a missing Dir becomes
+// a new temporary directory.
+func (o Options) withDefaults() (Options, error) {
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Rate <= 0 {
+		o.Rate = 20
+	}
+	if o.ReplaySpeed <= 0 {
+		o.ReplaySpeed = 100
+	}
+	if o.Dir == "" {
+		d, err := os.MkdirTemp("", "tickline-demo-")
+		if err != nil {
+			return o, err
+		}
+		o.Dir = d
+	}
+	return o, nil
+}
+
+// startKafka starts the embedded Kafka, persisted under dir, and points the topology's
+// archiver (seeds, spool) at it.
+func startKafka(topo *config.Topology, dir string) (*kfake.Cluster, error) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(filepath.Join(dir, "kafka")))
+	if err != nil {
+		return nil, fmt.Errorf("embedded kafka: %w", err)
+	}
+	topo.Archiver.Seeds = cluster.ListenAddrs()
+	topo.Archiver.SpoolDir = filepath.Join(dir, "spool")
+	return cluster, nil
+}
+
+// run is one demo run: the processes of the live phase (group live: simulator, gateways,
+// strategies; group archive: the archiver, stopped after them so that it drains) and what
+// the strategies found. Run's goroutine owns it; the strategies' callbacks append to the
+// opportunity lists under mu.
+type run struct {
+	opts Options
+	log  *slog.Logger
+	topo *config.Topology
+	sim  *sim.Server
+
+	liveCtx, archCtx   context.Context
+	stopLive, stopArch context.CancelFunc
+	live, archive      group
+	fail               chan error // the first errors of the processes (buffered)
+
+	gws        []*gateway.Gateway
+	arch       *archiver.Archiver // nil with NoArchive
+	st, shadow *strategy.Strategy
+	oppFile    *os.File
+
+	mu                   sync.Mutex
+	liveOpps, shadowOpps []strategy.Opportunity
+}
+
+// start runs f in group g; an error while gctx is live fails the run and ends the live
+// phase.
+func (r *run) start(g *group, gctx context.Context, name string, f func(context.Context) error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(gctx); err != nil && gctx.Err() == nil {
+			r.fail <- fmt.Errorf("%s: %w", name, err)
+			r.stopLive()
+		}
+	}()
+}
+
+// abort stops what the live phase started and returns err.
+func (r *run) abort(err error) error {
+	r.stopLive()
+	r.live.wg.Wait()
+	return err
+}
+
+// startLive starts the simulator, the gateways, the archiver and both strategies.
+func (r *run) startLive() error {
+	r.start(&r.live, r.liveCtx, "simulator", r.sim.Run)
+	if err := r.startGateways(); err != nil {
+		return r.abort(err)
+	}
+	if !r.opts.NoArchive {
+		arch, err := archiver.New(r.topo, archiver.Options{}, r.log)
+		if err != nil {
+			return r.abort(fmt.Errorf("archiver: %w", err))
+		}
+		r.arch = arch
+		r.start(&r.archive, r.archCtx, "archiver", arch.Run)
+	}
+	f, err := os.Create(filepath.Join(r.opts.Dir, "opportunities.jsonl"))
+	if err != nil {
+		return r.abort(err)
+	}
+	r.oppFile = f
+	if err := r.startStrategies(); err != nil {
+		return r.abort(err)
+	}
+	return nil
+}
+
+// startGateways starts every gateway of the topology.
+func (r *run) startGateways() error {
+	for i, g := range r.topo.Gateways {
 		// Every receiver must see each gateway's stream from its first record, or the
 		// live and replayed runs start from different states: a gateway opens its
 		// exchange sessions once the strategy, the archiver and (on gw-korea) the shadow
 		// strategy have subscribed.
 		wait := 1 // strategy
-		if !opts.NoArchive {
+		if !r.opts.NoArchive {
 			wait++
 		}
 		if i == 0 {
 			wait++ // shadow
 		}
-		gw, err := gateway.New(topo, g.ID, gateway.Options{WaitSubscribers: wait}, log)
+		gw, err := gateway.New(r.topo, g.ID, gateway.Options{WaitSubscribers: wait}, r.log)
 		if err != nil {
-			stopLive()
-			live.wg.Wait()
 			return err
 		}
-		gws = append(gws, gw)
-		start(&live, liveCtx, "gateway "+g.ID, gw.Run)
+		r.gws = append(r.gws, gw)
+		r.start(&r.live, r.liveCtx, "gateway "+g.ID, gw.Run)
 	}
-	archCtx, stopArch := context.WithCancel(ctx)
-	defer stopArch()
-	var arch *archiver.Archiver
-	if !opts.NoArchive {
-		if arch, err = archiver.New(topo, archiver.Options{}, log); err != nil {
-			stopLive()
-			live.wg.Wait()
-			return fmt.Errorf("archiver: %w", err)
-		}
-		start(&archive, archCtx, "archiver", arch.Run)
-	}
-	oppFile, err := os.Create(filepath.Join(opts.Dir, "opportunities.jsonl"))
+	return nil
+}
+
+// startStrategies starts the strategy and the shadow strategy. The shadow reads gw-korea
+// alone: exactly what the korea topic archives, so its opportunities are what the replay
+// of that topic must reproduce.
+func (r *run) startStrategies() error {
+	var err error
+	r.st, err = strategy.New(r.topo, strategy.Options{Out: r.oppFile, OnOpportunity: r.collect(&r.liveOpps)}, r.log)
 	if err != nil {
-		stopLive()
-		live.wg.Wait()
 		return err
 	}
-	defer oppFile.Close()
-	var mu sync.Mutex
-	var liveOpps, shadowOpps []strategy.Opportunity
-	st, err := strategy.New(topo, strategy.Options{Out: oppFile, OnOpportunity: func(o strategy.Opportunity) {
-		mu.Lock()
-		liveOpps = append(liveOpps, o)
-		mu.Unlock()
-	}}, log)
+	r.start(&r.live, r.liveCtx, "strategy", r.st.Run)
+	r.shadow, err = strategy.New(r.topo, strategy.Options{Endpoints: []string{r.gws[0].Endpoint()}, NoMetrics: true,
+		SignalBind: "tcp://127.0.0.1:0", Out: io.Discard, OnOpportunity: r.collect(&r.shadowOpps)}, r.log)
 	if err != nil {
-		stopLive()
-		live.wg.Wait()
 		return err
 	}
-	start(&live, liveCtx, "strategy", st.Run)
-	// The shadow strategy reads gw-korea alone: exactly what the korea topic archives, so
-	// its opportunities are what the replay of that topic must reproduce.
-	shadow, err := strategy.New(topo, strategy.Options{Endpoints: []string{gws[0].Endpoint()}, NoMetrics: true,
-		SignalBind: "tcp://127.0.0.1:0", Out: io.Discard, OnOpportunity: func(o strategy.Opportunity) {
-			mu.Lock()
-			shadowOpps = append(shadowOpps, o)
-			mu.Unlock()
-		}}, log)
-	if err != nil {
-		stopLive()
-		live.wg.Wait()
-		return err
+	r.start(&r.live, r.liveCtx, "shadow strategy", r.shadow.Run)
+	return nil
+}
+
+// collect returns a strategy callback that appends to *list under mu.
+func (r *run) collect(list *[]strategy.Opportunity) func(strategy.Opportunity) {
+	return func(o strategy.Opportunity) {
+		r.mu.Lock()
+		*list = append(*list, o)
+		r.mu.Unlock()
 	}
-	start(&live, liveCtx, "shadow strategy", shadow.Run)
+}
+
+// watch opens the market once every receiver of gw-korea subscribed, then renders the
+// live view every second until the live phase ends or timeUp fires; then it closes the
+// market and lets every receiver take what is in flight, so that the live strategies
+// and the archive end on the same record.
+func (r *run) watch(timeUp <-chan time.Time) {
 	want := 2 // strategy + shadow
-	if arch != nil {
+	if r.arch != nil {
 		want++ // + archiver
 	}
-	gws[0].AwaitSubscribers(liveCtx, want, 15*time.Second)
-	s.Resume()
-
+	r.gws[0].AwaitSubscribers(r.liveCtx, want, 15*time.Second)
+	r.sim.Resume()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	began := time.Now()
-loop:
 	for {
 		select {
-		case <-liveCtx.Done():
-			break loop
+		case <-r.liveCtx.Done():
+			return
 		case <-timeUp:
-			// Close the market and let every receiver take what is in flight, so that the
-			// live strategies and the archive end on the same record.
-			s.Pause()
-			drained(liveCtx, func() uint64 {
-				n := shadow.Stats.Received.Load() + st.Stats.Received.Load()
-				if arch != nil {
-					n += arch.Stats.Received.Load()
-				}
-				return n
-			})
-			break loop
+			r.sim.Pause()
+			drained(r.liveCtx, r.received)
+			return
 		case <-tick.C:
-			mu.Lock()
-			var last *strategy.Opportunity
-			if len(liveOpps) > 0 {
-				o := liveOpps[len(liveOpps)-1]
-				last = &o
-			}
-			n := len(liveOpps)
-			mu.Unlock()
-			var archived uint64
-			if arch != nil {
-				archived = arch.Stats.Produced.Load()
-			}
-			render(opts.Out, opts.TTY, st, time.Since(began), last, n, archived)
+			r.view(time.Since(began))
 		}
 	}
-	stopLive()
-	live.wg.Wait()
-	select {
-	case err := <-fail:
-		stopArch()
-		archive.wg.Wait()
-		return err
-	default:
+}
+
+// received counts the records the receivers got (strategies, archiver).
+func (r *run) received() uint64 {
+	n := r.shadow.Stats.Received.Load() + r.st.Stats.Received.Load()
+	if r.arch != nil {
+		n += r.arch.Stats.Received.Load()
 	}
-	fmt.Fprintf(opts.Out, "\nlive run: %d records delivered, %d opportunities (%s)\n", st.Stats.Delivered.Load(), len(liveOpps), oppFile.Name())
-	if arch == nil {
-		return nil
+	return n
+}
+
+// view renders the live view after elapsed.
+func (r *run) view(elapsed time.Duration) {
+	r.mu.Lock()
+	var last *strategy.Opportunity
+	if len(r.liveOpps) > 0 {
+		o := r.liveOpps[len(r.liveOpps)-1]
+		last = &o
 	}
-	// Let the archiver drain its spool into Kafka, then stop it.
+	n := len(r.liveOpps)
+	r.mu.Unlock()
+	var archived uint64
+	if r.arch != nil {
+		archived = r.arch.Stats.Produced.Load()
+	}
+	render(r.opts.Out, r.opts.TTY, r.st, elapsed, last, n, archived)
+}
+
+// stopArchiver lets the archiver drain its spool into Kafka (at most 30 s), stops it and
+// reports what it archived.
+func (r *run) stopArchiver(ctx context.Context) {
+	arch := r.arch
 	deadline := time.Now().Add(30 * time.Second)
 	for arch.Stats.SpoolBacklog.Load() > 0 || arch.Stats.Produced.Load() < arch.Stats.Accepted.Load() {
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -243,41 +334,43 @@ loop:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	stopArch()
-	archive.wg.Wait()
-	fmt.Fprintf(opts.Out, "archived: %d records in Kafka (%s); retransmitted %d, lost %d\n", arch.Stats.Produced.Load(),
-		filepath.Join(opts.Dir, "kafka"), arch.Stats.RetransmitAccepted.Load(), arch.Stats.RetransmitLost.Load())
-	shadow.View(func(_ *strategy.Engine, m *arbiter.Merger) {
+	r.stopArch()
+	r.archive.wg.Wait()
+	fmt.Fprintf(r.opts.Out, "archived: %d records in Kafka (%s); retransmitted %d, lost %d\n", arch.Stats.Produced.Load(),
+		filepath.Join(r.opts.Dir, "kafka"), arch.Stats.RetransmitAccepted.Load(), arch.Stats.RetransmitLost.Load())
+	r.shadow.View(func(_ *strategy.Engine, m *arbiter.Merger) {
 		if g := m.Stats.SeqGaps[0]; g > 0 {
-			fmt.Fprintf(opts.Out, "note: the shadow strategy lost %d records on its line (bus drops); the replay comparison may differ\n", g)
+			fmt.Fprintf(r.opts.Out, "note: the shadow strategy lost %d records on its line (bus drops); the replay comparison may differ\n", g)
 		}
 	})
-	if ctx.Err() != nil {
-		return nil
-	}
-	fmt.Fprintf(opts.Out, "replaying region korea at %gx into a second strategy...\n", opts.ReplaySpeed)
-	replayed, err := replayInto(ctx, topo, opts.ReplaySpeed, log)
+}
+
+// checkReplay replays the korea region into a second strategy and compares what it found
+// with the shadow strategy's live opportunities; both lists stay beside the archive.
+func (r *run) checkReplay(ctx context.Context) error {
+	out := r.opts.Out
+	fmt.Fprintf(out, "replaying region korea at %gx into a second strategy...\n", r.opts.ReplaySpeed)
+	replayed, err := replayInto(ctx, r.topo, r.opts.ReplaySpeed, r.log)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	// Both lists stay beside the archive for anyone who wants to diff them.
-	for name, set := range map[string][]strategy.Opportunity{"shadow-opportunities.jsonl": shadowOpps, "replay-opportunities.jsonl": replayed} {
-		if err := writeJSONL(filepath.Join(opts.Dir, name), set); err != nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, set := range map[string][]strategy.Opportunity{"shadow-opportunities.jsonl": r.shadowOpps, "replay-opportunities.jsonl": replayed} {
+		if err := writeJSONL(filepath.Join(r.opts.Dir, name), set); err != nil {
 			return err
 		}
 	}
-	same, diff := compare(shadowOpps, replayed)
-	fmt.Fprintf(opts.Out, "replay: %d opportunities; live strategy on gw-korea found %d; identical %d, different %d\n",
-		len(replayed), len(shadowOpps), same, diff)
+	same, diff := compare(r.shadowOpps, replayed)
+	fmt.Fprintf(out, "replay: %d opportunities; live strategy on gw-korea found %d; identical %d, different %d\n",
+		len(replayed), len(r.shadowOpps), same, diff)
 	if diff > 0 {
-		for _, d := range differences(shadowOpps, replayed) {
-			fmt.Fprintln(opts.Out, "  differs:", d)
+		for _, d := range differences(r.shadowOpps, replayed) {
+			fmt.Fprintln(out, "  differs:", d)
 		}
 		return fmt.Errorf("the replay found different opportunities than the live run")
 	}
-	fmt.Fprintln(opts.Out, "replay matches the live run")
+	fmt.Fprintln(out, "replay matches the live run")
 	return nil
 }
 

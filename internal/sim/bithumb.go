@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // bithumbVenue serves both Bithumb public WebSocket APIs:
@@ -24,19 +22,24 @@ import (
 // REST: GET /public/orderbook/BTC_KRW (legacy snapshot, no sequence).
 type bithumbVenue struct{}
 
+func init() { register(bithumbVenue{}) }
+
 // bhLegacy marks legacy-API streams (streamKey.v); other variants are Upbit's.
 const bhLegacy uint8 = 0x80
 
 var bhUpbit = upbitVenue{ex: "bithumb"}
 
-func (bithumbVenue) name() string { return "bithumb" }
+func (bithumbVenue) name() string     { return "bithumb" }
+func (bithumbVenue) premium() float64 { return 0.027 }
 func (bithumbVenue) wsPaths() []string {
 	return []string{"/pub/ws", "/websocket/v1"}
 }
-func (bithumbVenue) depth() int                               { return 30 }
-func (bithumbVenue) styles() (numStyle, numStyle)             { return styleTrim, styleTrim }
-func (bithumbVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
-func (bithumbVenue) symbol(i instrument) string               { return i.base + "_" + i.quote }
+func (bithumbVenue) depth() int                   { return 30 }
+func (bithumbVenue) styles() (numStyle, numStyle) { return styleTrim, styleTrim }
+func (bithumbVenue) symbol(i instrument) string   { return i.base + "_" + i.quote }
+
+// binaryFrames: the v2 API (/websocket/v1) sends binary frames, as Upbit does.
+func (bithumbVenue) binaryFrames(path string) bool { return strings.HasPrefix(path, "/websocket") }
 
 // instrument accepts both the legacy BTC_KRW and the v2 KRW-BTC.
 func (bithumbVenue) instrument(s string) (instrument, bool) {
@@ -48,9 +51,9 @@ func (bithumbVenue) instrument(s string) (instrument, bool) {
 
 func (v bithumbVenue) newSession(c *conn, path string) session {
 	if strings.HasPrefix(path, "/websocket") {
-		return &upbitSession{v: v, c: c}
+		return &upbitSession{jsonSession: jsonSession{c: c}, v: v}
 	}
-	return &bithumbSession{c: c}
+	return &bithumbSession{jsonSession{c: c}}
 }
 
 func (v bithumbVenue) rest(s *Server) map[string]http.HandlerFunc {
@@ -198,10 +201,7 @@ func (v bithumbVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
-type bithumbSession struct {
-	c *conn
-	p fastjson.Parser
-}
+type bithumbSession struct{ jsonSession }
 
 func (s *bithumbSession) open() {
 	s.c.send([]byte(`{"status":"0000","resmsg":"Connected Successfully"}`))
@@ -209,9 +209,8 @@ func (s *bithumbSession) open() {
 
 func (s *bithumbSession) handle(msg []byte) {
 	bad := []byte(`{"status":"5100","resmsg":"Invalid Filter Syntax"}`)
-	v, err := s.p.ParseBytes(msg)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		s.c.send(bad)
+	v := s.object(msg, func() []byte { return bad })
+	if v == nil {
 		return
 	}
 	k := streamKey{v: bhLegacy}
@@ -244,4 +243,27 @@ func (s *bithumbSession) handle(msg []byte) {
 	for _, sv := range syms {
 		_, _ = s.c.subscribe(string(sv.GetStringBytes()), k)
 	}
+}
+
+// describe says what the frames of stream k become (events.go); the v2 API's are
+// Upbit's.
+func (bithumbVenue) describe(b *book, ev *event, k streamKey) entry {
+	if k.v&bhLegacy == 0 {
+		return bhUpbit.describe(b, ev, k) // the Upbit-compatible API
+	}
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kFull:
+		return d.set(bodyBook, us, "")
+	case d.snap:
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, us, "")
+	case k.kind == kDelta:
+		return d.set(bodyDelta, us, "")
+	case k.kind == kFull:
+		return d.set(bodyBook, us, "")
+	case k.kind == kTicker && d.trade:
+		return d.set(bodyTicker, int64(1e9), "")
+	}
+	return entry{}
 }

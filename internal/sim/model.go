@@ -77,14 +77,6 @@ var basePrices = map[string]float64{
 // quoteUSD values fiat and stable quotes in USD; KRW is handled by the FX rate.
 var quoteUSD = map[string]float64{"USD": 1, "USDT": 1, "USDC": 1, "FDUSD": 1, "BUSD": 1, "EUR": 1.08, "GBP": 1.27, "KRW": 0}
 
-// venueOffset is each exchange's persistent premium (fraction) over the common price;
-// Korean venues carry a "kimchi premium" on top of the FX rate. The differences, plus
-// idiosyncratic noise, open cross-exchange arbitrage windows.
-var venueOffset = map[string]float64{
-	"binance": 0, "okx": 0.0002, "bybit": -0.0002, "gateio": 0.0004, "coinbase": 0.0006,
-	"kraken": -0.0005, "upbit": 0.025, "bithumb": 0.027, "korbit": 0.023, "coinone": 0.026,
-}
-
 // hash64 mixes a seed with names into a stream seed.
 func hash64(seed uint64, parts ...string) uint64 {
 	h := fnv.New64a()
@@ -157,7 +149,7 @@ func (m *model) advance(dt float64) {
 }
 
 // fair returns the fair price of inst on exchange ex in quote units, before the book's
-// own noise: common factor × FX × (1 + exchange offset).
+// own noise: common factor × FX × (1 + the exchange's premium).
 func (m *model) fair(ex string, inst instrument) float64 {
 	p := math.Exp(m.asset(inst.base).logp)
 	if inst.base == "USDT" || inst.base == "USDC" {
@@ -171,7 +163,7 @@ func (m *model) fair(ex string, inst instrument) float64 {
 	default: // crypto quote (ETH-BTC)
 		p /= math.Exp(m.asset(inst.quote).logp)
 	}
-	return p * (1 + venueOffset[ex])
+	return p * (1 + premium(ex))
 }
 
 // book returns the book of (ex, inst), creating it with depth levels per side.

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"net/http"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -16,21 +15,23 @@ import (
 // last_trade_id). Times are RFC 3339 with microseconds, UTC.
 type coinbaseVenue struct{}
 
+func init() { register(coinbaseVenue{}) }
+
 // Coinbase channel variants.
 const (
 	cbLevel2 uint8 = iota
 	cbLevel2Batch
 )
 
-func (coinbaseVenue) name() string                             { return "coinbase" }
-func (coinbaseVenue) wsPaths() []string                        { return []string{"/"} }
-func (coinbaseVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
-func (coinbaseVenue) depth() int                               { return 0 }
-func (coinbaseVenue) styles() (numStyle, numStyle)             { return styleNatural, styleFixed8 }
-func (coinbaseVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
-func (coinbaseVenue) symbol(i instrument) string               { return i.base + "-" + i.quote }
-func (coinbaseVenue) instrument(s string) (instrument, bool)   { return splitUpper(s, '-', false) }
-func (coinbaseVenue) newSession(c *conn, _ string) session     { return &coinbaseSession{c: c} }
+func (coinbaseVenue) name() string                           { return "coinbase" }
+func (coinbaseVenue) premium() float64                       { return 0.0006 }
+func (coinbaseVenue) wsPaths() []string                      { return []string{"/"} }
+func (coinbaseVenue) styles() (numStyle, numStyle)           { return styleNatural, styleFixed8 }
+func (coinbaseVenue) symbol(i instrument) string             { return i.base + "-" + i.quote }
+func (coinbaseVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', false) }
+func (coinbaseVenue) newSession(c *conn, _ string) session {
+	return &coinbaseSession{jsonSession{c: c}}
+}
 
 func coinbaseChannel(name string) (streamKey, bool) {
 	switch name {
@@ -195,17 +196,13 @@ func (v coinbaseVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
-type coinbaseSession struct {
-	c *conn
-	p fastjson.Parser
-}
-
-func (*coinbaseSession) open() {}
+type coinbaseSession struct{ jsonSession }
 
 func (s *coinbaseSession) handle(msg []byte) {
-	v, err := s.p.ParseBytes(msg)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		s.c.send([]byte(`{"type":"error","message":"Malformed JSON","reason":"invalid character"}`))
+	v := s.object(msg, func() []byte {
+		return []byte(`{"type":"error","message":"Malformed JSON","reason":"invalid character"}`)
+	})
+	if v == nil {
 		return
 	}
 	typ := string(v.GetStringBytes("type"))
@@ -268,10 +265,25 @@ func (s *coinbaseSession) handle(msg []byte) {
 	ack = append(ack, `]}`...)
 	s.c.send(ack)
 	for _, x := range subs {
-		if typ == "subscribe" {
-			_, _ = s.c.subscribe(x.sym, x.k)
-		} else {
-			s.c.unsubscribe(x.sym, x.k)
-		}
+		s.c.setSubscribed(typ == "subscribe", x.sym, x.k)
 	}
+}
+
+// describe says what the frames of stream k become (events.go).
+func (coinbaseVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kDelta:
+		return d.set(bodyBook, 0, "")
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyBBO, us, idStr(b.seq), u("sequence", b.seq), u("trade_id", b.tradeID))
+	case d.snap:
+	case k.kind == kTicker && d.trade:
+		return d.set(bodyBBO, us, idStr(b.seq), u("sequence", b.seq), u("trade_id", b.tradeID))
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, us, idStr(ev.tradeID), u("trade_id", ev.tradeID), u("sequence", ev.seq))
+	case k.kind == kDelta:
+		return d.set(bodyDelta, us, "")
+	}
+	return entry{}
 }

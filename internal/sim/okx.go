@@ -1,11 +1,6 @@
 package sim
 
-import (
-	"net/http"
-	"time"
-
-	"github.com/valyala/fastjson"
-)
+import "time"
 
 // okxVenue serves OKX v5 public: /ws/v5/public, {"op":"subscribe","args":[{"channel",
 // "instId"}]} with one {"event":"subscribe","arg":...} ack per arg; channels bbo-tbt
@@ -15,6 +10,8 @@ import (
 // trimmed of trailing zeros; ts is ms as a string. No checksum (OKX dropped it).
 type okxVenue struct{}
 
+func init() { register(okxVenue{}) }
+
 // OKX channel variants.
 const (
 	okxBooks uint8 = iota
@@ -22,15 +19,13 @@ const (
 	okxBooks50L2TBT
 )
 
-func (okxVenue) name() string                             { return "okx" }
-func (okxVenue) wsPaths() []string                        { return []string{"/ws/v5/public"} }
-func (okxVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
-func (okxVenue) depth() int                               { return 0 }
-func (okxVenue) styles() (numStyle, numStyle)             { return styleTrim, styleTrim }
-func (okxVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
-func (okxVenue) symbol(i instrument) string               { return i.base + "-" + i.quote }
-func (okxVenue) instrument(s string) (instrument, bool)   { return splitUpper(s, '-', false) }
-func (okxVenue) newSession(c *conn, _ string) session     { return &okxSession{c: c} }
+func (okxVenue) name() string                           { return "okx" }
+func (okxVenue) premium() float64                       { return 0.0002 }
+func (okxVenue) wsPaths() []string                      { return []string{"/ws/v5/public"} }
+func (okxVenue) styles() (numStyle, numStyle)           { return styleTrim, styleTrim }
+func (okxVenue) symbol(i instrument) string             { return i.base + "-" + i.quote }
+func (okxVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', false) }
+func (okxVenue) newSession(c *conn, _ string) session   { return &okxSession{jsonSession{c: c}} }
 
 // splitUpper is splitSep for exchanges whose symbols are upper case only.
 func splitUpper(s string, sep byte, quoteFirst bool) (instrument, bool) {
@@ -93,31 +88,13 @@ func (okxVenue) appendArg(dst []byte, b *book, k streamKey) []byte {
 	return append(dst, `"}`...)
 }
 
-// appendOKXLevel appends ["px","sz","0","n"].
+// appendOKXLevel appends ["px","sz","0","n"]: n is the level's order count, 0 for a
+// removed level.
 func appendOKXLevel(dst []byte, b *book, px, sz int64) []byte {
-	dst = append(dst, '[', '"')
-	dst = b.appendPx(dst, px, styleTrim)
-	dst = append(dst, '"', ',', '"')
-	dst = b.appendSz(dst, sz, styleTrim)
 	if sz == 0 {
-		return append(dst, `","0","0"]`...)
+		return appendLevel(dst, b, px, sz, styleTrim, styleTrim, `,"0","0"`)
 	}
-	return append(dst, `","0","1"]`...)
-}
-
-func appendOKXSide(dst []byte, b *book, ask bool, n int) []byte {
-	s := *b.side(ask)
-	if n <= 0 || n > len(s) {
-		n = len(s)
-	}
-	dst = append(dst, '[')
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendOKXLevel(dst, b, s[i].px, s[i].sz)
-	}
-	return append(dst, ']')
+	return appendLevel(dst, b, px, sz, styleTrim, styleTrim, `,"0","1"`)
 }
 
 func appendOKXChanges(dst []byte, b *book, ev *event, ask bool) []byte {
@@ -144,9 +121,9 @@ func (v okxVenue) books(dst []byte, b *book, k streamKey, n int, action string, 
 		dst = append(dst, '"')
 	}
 	dst = append(dst, `,"data":[{"asks":`...)
-	dst = appendOKXSide(dst, b, true, n)
+	dst = appendLevelsSuffix(dst, b, true, n, styleTrim, styleTrim, `,"0","1"`)
 	dst = append(dst, `,"bids":`...)
-	dst = appendOKXSide(dst, b, false, n)
+	dst = appendLevelsSuffix(dst, b, false, n, styleTrim, styleTrim, `,"0","1"`)
 	if k.kind == kFull {
 		dst = append(dst, `,"instId":"`...)
 		dst = append(dst, b.inst.String()...)
@@ -260,21 +237,17 @@ func side(buy bool, b, s string) string {
 	return s
 }
 
-type okxSession struct {
-	c *conn
-	p fastjson.Parser
-}
-
-func (*okxSession) open() {}
+type okxSession struct{ jsonSession }
 
 func (s *okxSession) handle(msg []byte) {
 	if string(msg) == "ping" {
 		s.c.send([]byte("pong"))
 		return
 	}
-	v, err := s.p.ParseBytes(msg)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		s.c.send([]byte(`{"event":"error","code":"60012","msg":"Invalid request: ` + jsonSafe(msg) + `","connId":"sim0001"}`))
+	v := s.object(msg, func() []byte {
+		return []byte(`{"event":"error","code":"60012","msg":"Invalid request: ` + jsonSafe(msg) + `","connId":"sim0001"}`)
+	})
+	if v == nil {
 		return
 	}
 	op := string(v.GetStringBytes("op"))
@@ -292,11 +265,7 @@ func (s *okxSession) handle(msg []byte) {
 			continue
 		}
 		s.c.send([]byte(`{"event":"` + op + `","arg":` + arg + `,"connId":"sim0001"}`))
-		if op == "subscribe" {
-			_, _ = s.c.subscribe(inst, k)
-		} else {
-			s.c.unsubscribe(inst, k)
-		}
+		s.c.setSubscribed(op == "subscribe", inst, k)
 	}
 }
 
@@ -318,4 +287,34 @@ func jsonSafe(s []byte) string {
 		}
 	}
 	return string(out)
+}
+
+// describe says what the frames of stream k become (events.go).
+func (okxVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kDelta:
+		d.e.depth = k.depth
+		return d.set(bodyBook, ms, idStr(b.seq), u("seqId", b.seq))
+	case d.snap && k.kind == kFull:
+		d.e.depth = k.depth
+		return d.set(bodyBook, ms, idStr(b.seq), u("seqId", b.seq))
+	case d.snap && k.kind == kBBO:
+		return d.set(bodyBBO, ms, idStr(b.seq), u("seqId", b.seq))
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyBBO, ms, "")
+	case d.snap:
+	case k.kind == kDelta:
+		return d.set(bodyDelta, ms, idStr(ev.seq), u("prevSeqId", ev.seqFirst-1), u("seqId", ev.seq))
+	case k.kind == kFull:
+		d.e.depth = k.depth
+		return d.set(bodyBook, ms, idStr(b.seq), u("seqId", b.seq))
+	case k.kind == kBBO && d.top:
+		return d.set(bodyBBO, ms, idStr(b.seq), u("seqId", b.seq))
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, ms, idStr(ev.tradeID), u("tradeId", ev.tradeID))
+	case k.kind == kTicker && (d.top || d.trade):
+		return d.set(bodyBBO, ms, "")
+	}
+	return entry{}
 }

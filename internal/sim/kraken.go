@@ -2,11 +2,8 @@ package sim
 
 import (
 	"hash/crc32"
-	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // krakenVenue serves Kraken spot WebSocket v2 at /v2: a status frame on connect,
@@ -19,6 +16,8 @@ import (
 // covers), whatever depth is subscribed.
 type krakenVenue struct{}
 
+func init() { register(krakenVenue{}) }
+
 // Kraken ticker variants.
 const (
 	krTickerTrades uint8 = iota
@@ -27,17 +26,17 @@ const (
 
 var krakenHeartbeat = []byte(`{"channel":"heartbeat"}`)
 
-func (krakenVenue) name() string                             { return "kraken" }
-func (krakenVenue) wsPaths() []string                        { return []string{"/v2"} }
-func (krakenVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
-func (krakenVenue) depth() int                               { return 10 }
-func (krakenVenue) styles() (numStyle, numStyle)             { return styleNatural, styleFixed8 }
+func (krakenVenue) name() string                 { return "kraken" }
+func (krakenVenue) premium() float64             { return -0.0005 }
+func (krakenVenue) wsPaths() []string            { return []string{"/v2"} }
+func (krakenVenue) depth() int                   { return 10 }
+func (krakenVenue) styles() (numStyle, numStyle) { return styleNatural, styleFixed8 }
 func (krakenVenue) heartbeat() (time.Duration, byte, []byte) {
 	return time.Second, opText, krakenHeartbeat
 }
 func (krakenVenue) symbol(i instrument) string             { return i.base + "/" + i.quote }
 func (krakenVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '/', false) }
-func (krakenVenue) newSession(c *conn, _ string) session   { return &krakenSession{c: c} }
+func (krakenVenue) newSession(c *conn, _ string) session   { return &krakenSession{jsonSession{c: c}} }
 
 // krakenChecksum is Kraken's book checksum: CRC32 (IEEE) of the top 10 asks (lowest
 // first) then the top 10 bids (highest first), each level's price then qty text with
@@ -201,10 +200,7 @@ func (v krakenVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
-type krakenSession struct {
-	c *conn
-	p fastjson.Parser
-}
+type krakenSession struct{ jsonSession }
 
 func (s *krakenSession) open() {
 	s.c.send([]byte(`{"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":12893057198423418112,"system":"online","version":"2.0.10"}]}`))
@@ -216,9 +212,8 @@ func krakenTimes() string {
 }
 
 func (s *krakenSession) handle(msg []byte) {
-	v, err := s.p.ParseBytes(msg)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		s.c.send([]byte(`{"error":"Malformed request","success":false,` + krakenTimes() + `}`))
+	v := s.object(msg, func() []byte { return []byte(`{"error":"Malformed request","success":false,` + krakenTimes() + `}`) })
+	if v == nil {
 		return
 	}
 	method := string(v.GetStringBytes("method"))
@@ -273,10 +268,25 @@ func (s *krakenSession) handle(msg []byte) {
 			continue
 		}
 		s.c.send([]byte(`{"method":"` + method + `","result":{"channel":"` + ch + `"` + extra + `,"symbol":"` + sym + `"},"success":true` + reqID + `,` + krakenTimes() + `}`))
-		if method == "subscribe" {
-			_, _ = s.c.subscribe(sym, k)
-		} else {
-			s.c.unsubscribe(sym, k)
-		}
+		s.c.setSubscribed(method == "subscribe", sym, k)
 	}
+}
+
+// describe says what the frames of stream k become (events.go).
+func (krakenVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kDelta:
+		return d.set(bodyBook, us, "", u("checksum", uint64(krakenChecksum(b))))
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyBBO, us, "")
+	case d.snap:
+	case k.kind == kDelta:
+		return d.set(bodyDelta, us, "", u("checksum", uint64(krakenChecksum(b))))
+	case k.kind == kTicker && (k.v == krTickerBBO && d.top || k.v == krTickerTrades && d.trade):
+		return d.set(bodyBBO, us, "")
+	case k.kind == kTrade && d.trade:
+		return d.set(bodyTrade, us, idStr(ev.tradeID), u("trade_id", ev.tradeID))
+	}
+	return entry{}
 }

@@ -39,12 +39,12 @@ func binanceDepth(t *testing.T, s *Server, streams ...string) *client {
 	return c
 }
 
-func TestFaultGap(t *testing.T) {
-	s := start(t, Options{Seed: 1, Rate: 500, Exchanges: []string{"binance"},
-		Faults: map[string]Fault{"binance": {GapEvery: 4}}})
-	c := binanceDepth(t, s)
+// countDepthGaps reads c's Binance depth updates until stop(updates, gaps) says so and
+// returns the gaps seen: updates whose U does not follow the previous update's u.
+func countDepthGaps(t *testing.T, c *client, stop func(updates, gaps int) bool) int {
+	t.Helper()
 	var last uint64
-	gaps := 0
+	updates, gaps := 0, 0
 	c.until(5*time.Second, func(m msg) bool {
 		U, u, ok := depthIDs(t, m.data)
 		if !ok {
@@ -54,8 +54,16 @@ func TestFaultGap(t *testing.T) {
 			gaps++
 		}
 		last = u
-		return gaps >= 2
+		updates++
+		return stop(updates, gaps)
 	})
+	return gaps
+}
+
+func TestFaultGap(t *testing.T) {
+	s := start(t, Options{Seed: 1, Rate: 500, Exchanges: []string{"binance"},
+		Faults: map[string]Fault{"binance": {GapEvery: 4}}})
+	gaps := countDepthGaps(t, binanceDepth(t, s), func(_, gaps int) bool { return gaps >= 2 })
 	if st := s.Stats().ByExchange["binance"]; st.Gaps < 2 {
 		t.Errorf("Stats.Gaps = %d, saw %d gaps", st.Gaps, gaps)
 	}
@@ -63,21 +71,9 @@ func TestFaultGap(t *testing.T) {
 
 func TestFaultNoneChains(t *testing.T) {
 	s := start(t, Options{Seed: 1, Rate: 500, Exchanges: []string{"binance"}})
-	c := binanceDepth(t, s)
-	var last uint64
-	n := 0
-	c.until(5*time.Second, func(m msg) bool {
-		U, u, ok := depthIDs(t, m.data)
-		if !ok {
-			return false
-		}
-		if last != 0 && U != last+1 {
-			t.Fatalf("U %d after u %d without faults", U, last)
-		}
-		last = u
-		n++
-		return n == 100
-	})
+	if gaps := countDepthGaps(t, binanceDepth(t, s), func(n, _ int) bool { return n == 100 }); gaps != 0 {
+		t.Fatalf("%d gaps in 100 depth updates without faults", gaps)
+	}
 }
 
 func TestFaultReorder(t *testing.T) {
@@ -279,7 +275,7 @@ func TestParseFault(t *testing.T) {
 // Coinbase level2 and the full-book venues have no sequence: a dropped push is invisible
 // there by design.
 func TestFaultGapVisiblePerVenue(t *testing.T) {
-	for _, vc := range venueCases {
+	for _, vc := range venueCases() {
 		rule := vc.adapter.BookRule()
 		if rule == adapter.BookFullEachPush || vc.ex == "coinbase" {
 			continue

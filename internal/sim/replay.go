@@ -40,15 +40,10 @@ func loadReplay(files []string) ([][]byte, error) {
 }
 
 // replayBinary reports whether the exchange sends data as binary frames on this path
-// (Upbit, and Bithumb's Upbit-compatible v2 endpoint).
+// (binaryFramer: Upbit, and Bithumb's Upbit-compatible v2 endpoint).
 func (c *conn) replayBinary() bool {
-	switch c.hub.v.name() {
-	case "upbit":
-		return true
-	case "bithumb":
-		return strings.HasPrefix(c.path, "/websocket")
-	}
-	return false
+	b, ok := c.hub.v.(binaryFramer)
+	return ok && b.binaryFrames(c.path)
 }
 
 // startReplay starts the connection's replay goroutine once (on its first subscription).

@@ -1,12 +1,9 @@
 package sim
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // bybitVenue serves Bybit v5 spot: /v5/public/spot, {"op":"subscribe","args":[topics],
@@ -17,20 +14,20 @@ import (
 // {"op":"ping"} → {"success":true,"ret_msg":"pong",...}. Times in ms.
 type bybitVenue struct{}
 
-func (bybitVenue) name() string                             { return "bybit" }
-func (bybitVenue) wsPaths() []string                        { return []string{"/v5/public/spot"} }
-func (bybitVenue) rest(*Server) map[string]http.HandlerFunc { return nil }
-func (bybitVenue) depth() int                               { return 0 }
-func (bybitVenue) styles() (numStyle, numStyle)             { return styleTrim, styleTrim }
-func (bybitVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
-func (bybitVenue) symbol(i instrument) string               { return i.base + i.quote }
+func init() { register(bybitVenue{}) }
+
+func (bybitVenue) name() string                 { return "bybit" }
+func (bybitVenue) premium() float64             { return -0.0002 }
+func (bybitVenue) wsPaths() []string            { return []string{"/v5/public/spot"} }
+func (bybitVenue) styles() (numStyle, numStyle) { return styleTrim, styleTrim }
+func (bybitVenue) symbol(i instrument) string   { return i.base + i.quote }
 func (bybitVenue) instrument(s string) (instrument, bool) {
 	if s != strings.ToUpper(s) {
 		return instrument{}, false
 	}
 	return splitConcat(s)
 }
-func (bybitVenue) newSession(c *conn, _ string) session { return &bybitSession{c: c} }
+func (bybitVenue) newSession(c *conn, _ string) session { return &bybitSession{jsonSession{c: c}} }
 
 // bybitTopic maps "orderbook.50.BTCUSDT" to its symbol and key.
 func bybitTopic(t string) (string, streamKey, bool) {
@@ -175,17 +172,13 @@ func (v bybitVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
-type bybitSession struct {
-	c *conn
-	p fastjson.Parser
-}
-
-func (*bybitSession) open() {}
+type bybitSession struct{ jsonSession }
 
 func (s *bybitSession) handle(msg []byte) {
-	v, err := s.p.ParseBytes(msg)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		s.c.send([]byte(`{"success":false,"ret_msg":"Invalid request: ` + jsonSafe(msg) + `","conn_id":"sim-0001","op":""}`))
+	v := s.object(msg, func() []byte {
+		return []byte(`{"success":false,"ret_msg":"Invalid request: ` + jsonSafe(msg) + `","conn_id":"sim-0001","op":""}`)
+	})
+	if v == nil {
 		return
 	}
 	op := string(v.GetStringBytes("op"))
@@ -221,13 +214,34 @@ func (s *bybitSession) handle(msg []byte) {
 		}
 		s.c.send([]byte(`{"success":true,"ret_msg":"` + op + `","conn_id":"sim-0001"` + reqID + `,"op":"` + op + `"}`))
 		for _, x := range subs {
-			if op == "subscribe" {
-				_, _ = s.c.subscribe(x.sym, x.k)
-			} else {
-				s.c.unsubscribe(x.sym, x.k)
-			}
+			s.c.setSubscribed(op == "subscribe", x.sym, x.k)
 		}
 	default:
 		s.c.send([]byte(`{"success":false,"ret_msg":"Invalid op","conn_id":"sim-0001"` + reqID + `,"op":"` + jsonSafe([]byte(op)) + `"}`))
 	}
+}
+
+// describe says what the frames of stream k become (events.go).
+func (bybitVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap && k.kind == kDelta:
+		d.e.depth = k.depth
+		return d.set(bodyBook, ms, idStr(b.events), u("u", b.events), u("seq", b.seq))
+	case d.snap && k.kind == kBBO:
+		return d.set(bodyBBO, ms, idStr(b.tops), u("u", b.tops), u("seq", b.seq))
+	case d.snap && k.kind == kTicker:
+		return d.set(bodyTicker, ms, idStr(b.seq), u("cs", b.seq))
+	case d.snap:
+	case k.kind == kDelta:
+		return d.set(bodyDelta, ms, idStr(ev.n), u("u", ev.n), u("seq", b.seq))
+	case k.kind == kBBO && d.top:
+		return d.set(bodyBBO, ms, idStr(b.tops), u("u", b.tops), u("seq", b.seq))
+	case k.kind == kTrade && d.trade:
+		i := 2290000000000000000 + ev.tradeID
+		return d.set(bodyTrade, ms, idStr(i), u("i", i), u("seq", ev.seq))
+	case k.kind == kTicker && d.trade:
+		return d.set(bodyTicker, ms, idStr(b.seq), u("cs", b.seq))
+	}
+	return entry{}
 }

@@ -17,12 +17,12 @@ import (
 // to BBO, trades and book for one symbol, as the adapters plan it. Clients read with
 // NextReader into io.Discard. It reports msgs/s (frames received per second).
 func BenchmarkServerThroughput(b *testing.B) {
-	benchThroughput(b, venueCases, 100000)
+	benchThroughput(b, venueCases(), 100000)
 }
 
 // BenchmarkServerThroughputBinance is the same on one Binance connection (two symbols).
 func BenchmarkServerThroughputBinance(b *testing.B) {
-	vc := venueCases[0]
+	vc := venueCases()[0]
 	benchThroughput(b, []venueCase{vc, {vc.ex, vc.ws, "ETHUSDT", vc.adapter}}, 200000)
 }
 

@@ -7,42 +7,77 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tickline/tickline/gateway"
 	"github.com/tickline/tickline/gateway/adapter"
-	"github.com/tickline/tickline/gateway/binance"
-	"github.com/tickline/tickline/gateway/bithumb"
-	"github.com/tickline/tickline/gateway/bybit"
-	"github.com/tickline/tickline/gateway/coinbase"
-	"github.com/tickline/tickline/gateway/coinone"
-	"github.com/tickline/tickline/gateway/gateio"
-	"github.com/tickline/tickline/gateway/korbit"
-	"github.com/tickline/tickline/gateway/kraken"
-	"github.com/tickline/tickline/gateway/okx"
-	"github.com/tickline/tickline/gateway/upbit"
 	"github.com/tickline/tickline/shared/wire"
 )
 
-// venueCase is one exchange as configs/demo.yaml reaches it. adapter is the gateway's
-// adapter for it; when adding an exchange whose adapter does not exist yet, leave it nil:
-// the protocol-only tests still run and this test skips until it is filled in.
+// venueCase is one exchange as a gateway reaches it: its WebSocket path under /<ex>, a
+// symbol in its style and the gateway's adapter for it (nil while the venue has none:
+// the protocol-only tests still run, TestVenueWithAdapter skips it and
+// gateway's TestRegistryCoversVenueTable fails).
 type venueCase struct {
 	ex      string
-	ws      string // WebSocket path under /<ex> (configs/demo.yaml)
-	sym     string // config symbol
+	ws      string // WebSocket path under /<ex>: the venue's first wsPaths entry
+	sym     string // config symbol: the venue table's example
 	adapter adapter.Adapter
 }
 
-var venueCases = []venueCase{
-	{"binance", "/stream", "BTCUSDT", binance.New()},
-	{"coinbase", "/", "BTC-USD", coinbase.New()},
-	{"kraken", "/v2", "BTC/USD", kraken.New()},
-	{"okx", "/ws/v5/public", "BTC-USDT", okx.New()},
-	{"bybit", "/v5/public/spot", "BTCUSDT", bybit.New()},
-	{"gateio", "/ws/v4/", "BTC_USDT", gateio.New()},
-	{"upbit", "/websocket/v1", "KRW-BTC", upbit.New()},
-	{"bithumb", "/pub/ws", "BTC_KRW", bithumb.New()},
-	{"bithumb-v2", "/websocket/v1", "BTC_KRW", bithumb.New()},
-	{"korbit", "/v2/public", "btc_krw", korbit.New()},
-	{"coinone", "/", "BTC-KRW", coinone.New()},
+// venueCases returns the simulator's venues in the venue table's order, plus Bithumb's v2
+// API (the Upbit protocol on its second path). A function, not a variable: the venues
+// register from init functions, which run after package variables are initialized.
+func venueCases() []venueCase {
+	var out []venueCase
+	for _, row := range wire.Venues() {
+		v, ok := registered[row.Name]
+		if !ok {
+			continue // TestVenueTableServed says so
+		}
+		a, _ := gateway.Adapter(row.Exchange)
+		out = append(out, venueCase{row.Name, v.wsPaths()[0], row.SymbolExample, a})
+		if row.Exchange == wire.Bithumb {
+			out = append(out, venueCase{"bithumb-v2", "/websocket/v1", row.SymbolExample, a})
+		}
+	}
+	return out
+}
+
+// mustVenue returns ex's venue table row.
+func mustVenue(t testing.TB, ex wire.Exchange) wire.Venue {
+	t.Helper()
+	v, ok := ex.Venue()
+	if !ok {
+		t.Fatalf("exchange %s is not in the venue table", ex)
+	}
+	return v
+}
+
+// TestVenueTableServed: the simulator serves every exchange of the venue table
+// (shared/wire/venue.go) and only those, in the table's order, each on at least one
+// WebSocket path and with a symbol mapping that reads the table's example symbol back.
+func TestVenueTableServed(t *testing.T) {
+	var names []string
+	for _, row := range wire.Venues() {
+		names = append(names, row.Name)
+		v, ok := registered[row.Name]
+		if !ok {
+			t.Errorf("venue %s (shared/wire/venue.go) has no simulator file (internal/sim/%s.go registering it)", row.Name, row.Name)
+			continue
+		}
+		if len(v.wsPaths()) == 0 {
+			t.Errorf("%s: no WebSocket path", row.Name)
+		}
+		inst, ok := v.instrument(row.SymbolExample)
+		if !ok || v.symbol(inst) != row.SymbolExample {
+			t.Errorf("%s: the table's example symbol %q maps to %v %v and back to %q", row.Name, row.SymbolExample, inst, ok, v.symbol(inst))
+		}
+	}
+	if got := Exchanges(); strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Errorf("simulator serves %v, venue table lists %v", got, names)
+	}
+	if len(registered) != len(names) {
+		t.Errorf("%d venues registered, %d in the venue table", len(registered), len(names))
+	}
 }
 
 // tbook is the test's own book: exact decimals as written, no sorting until compared.
@@ -119,7 +154,7 @@ func (b *tbook) equal(bids, asks []Level) error {
 // checksums, full books), and once the simulator pauses the book the test rebuilt from
 // the stream must equal Server.Book.
 func TestVenueWithAdapter(t *testing.T) {
-	for _, vc := range venueCases {
+	for _, vc := range venueCases() {
 		t.Run(vc.ex, func(t *testing.T) {
 			if vc.adapter == nil {
 				t.Skip("no adapter yet")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/tickline/tickline/shared/wire"
 )
 
 // trace steps the books of a fresh model n times and records every event.
@@ -146,10 +148,10 @@ func TestEncodeZeroAllocs(t *testing.T) {
 	buf := make([]byte, 0, 64<<10)
 	for _, v := range allVenues() {
 		inst := instrument{"BTC", "USDT"}
-		if venueOffset[v.name()] > 0.01 {
+		if ex, _ := wire.ParseExchange(v.name()); mustVenue(t, ex).Quote == "KRW" {
 			inst = instrument{"BTC", "KRW"}
 		}
-		b := m.book(v.name(), inst, v.depth(), v)
+		b := m.book(v.name(), inst, venueDepth(v), v)
 		for i := 0; i < 50; i++ {
 			b.step(int64(i))
 		}

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // binanceVenue serves Binance spot: the combined-stream endpoint /stream (with
@@ -18,6 +16,8 @@ import (
 // times are ms; trade m = "the buyer is the maker" (a taker sell).
 type binanceVenue struct{}
 
+func init() { register(binanceVenue{}) }
+
 // Binance stream variants (streamKey.v): bit 0 = combined envelope, bits 1+ = flavour.
 const (
 	bnCombined  = 1
@@ -27,14 +27,14 @@ const (
 	bnFlavourMk = 0xfe
 )
 
-func (binanceVenue) name() string      { return "binance" }
-func (binanceVenue) wsPaths() []string { return []string{"/stream", "/ws", "/ws/"} }
-func (binanceVenue) depth() int        { return 0 }
+func (binanceVenue) name() string              { return "binance" }
+func (binanceVenue) premium() float64          { return 0 }
+func (binanceVenue) serverPing() time.Duration { return 20 * time.Second }
+func (binanceVenue) wsPaths() []string         { return []string{"/stream", "/ws", "/ws/"} }
 func (binanceVenue) styles() (numStyle, numStyle) {
 	return styleFixed8, styleFixed8
 }
-func (binanceVenue) heartbeat() (time.Duration, byte, []byte) { return 0, 0, nil }
-func (binanceVenue) symbol(i instrument) string               { return i.base + i.quote }
+func (binanceVenue) symbol(i instrument) string { return i.base + i.quote }
 func (binanceVenue) instrument(s string) (instrument, bool) {
 	if s != strings.ToUpper(s) && s != strings.ToLower(s) {
 		return instrument{}, false
@@ -45,31 +45,35 @@ func (binanceVenue) instrument(s string) (instrument, bool) {
 func (v binanceVenue) rest(s *Server) map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{"/api/v3/depth": func(w http.ResponseWriter, r *http.Request) {
 		sym := r.URL.Query().Get("symbol")
-		limit := 100
-		if l := r.URL.Query().Get("limit"); l != "" {
-			n, err := strconv.Atoi(l)
-			if err != nil || n <= 0 || n > 5000 {
-				writeJSON(w, http.StatusBadRequest, `{"code":-1100,"msg":"Illegal characters found in parameter 'limit'."}`)
-				return
-			}
-			limit = n
+		limit, ok := queryLimit(w, r, 100, 5000, `{"code":-1100,"msg":"Illegal characters found in parameter 'limit'."}`)
+		if !ok {
+			return
 		}
 		var body []byte
 		if sym == "" || sym != strings.ToUpper(sym) || !s.restBook(v, sym, func(b *book) {
 			s.logREST(b, limit, "lastUpdateId")
-			body = append(body, `{"lastUpdateId":`...)
-			body = appendUint(body, b.seq)
-			body = append(body, `,"bids":`...)
-			body = appendLevels(body, b, false, limit, styleFixed8, styleFixed8)
-			body = append(body, `,"asks":`...)
-			body = appendLevels(body, b, true, limit, styleFixed8, styleFixed8)
-			body = append(body, '}')
+			body = v.partial(body, b, limit)
 		}) {
 			writeJSON(w, http.StatusBadRequest, `{"code":-1121,"msg":"Invalid symbol."}`)
 			return
 		}
 		writeJSON(w, http.StatusOK, string(body))
 	}}
+}
+
+// queryLimit reads a REST request's "limit" parameter: def when absent, 1..max, else it
+// answers 400 with bad and returns false.
+func queryLimit(w http.ResponseWriter, r *http.Request, def, max int, bad string) (int, bool) {
+	l := r.URL.Query().Get("limit")
+	if l == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n <= 0 || n > max {
+		writeJSON(w, http.StatusBadRequest, bad)
+		return 0, false
+	}
+	return n, true
 }
 
 // writeJSON writes a JSON response.
@@ -156,68 +160,14 @@ func (v binanceVenue) encode(dst []byte, b *book, ev *event, k streamKey) []byte
 		if !ev.top {
 			return dst[:0]
 		}
-		dst = append(dst, `{"u":`...)
-		dst = appendUint(dst, ev.seq)
-		dst = append(dst, `,"s":"`...)
-		dst = appendConcat(dst, b)
-		dst = append(dst, `","b":"`...)
-		dst = b.appendPx(dst, b.bids[0].px, styleFixed8)
-		dst = append(dst, `","B":"`...)
-		dst = b.appendSz(dst, b.bids[0].sz, styleFixed8)
-		dst = append(dst, `","a":"`...)
-		dst = b.appendPx(dst, b.asks[0].px, styleFixed8)
-		dst = append(dst, `","A":"`...)
-		dst = b.appendSz(dst, b.asks[0].sz, styleFixed8)
-		dst = append(dst, `"}`...)
+		dst = appendBinanceBBO(dst, b, ev)
 	case kTrade:
 		if !ev.trade {
 			return dst[:0]
 		}
-		agg := k.v&bnFlavourMk == bnAggTrade
-		if agg {
-			dst = append(dst, `{"e":"aggTrade","E":`...)
-		} else {
-			dst = append(dst, `{"e":"trade","E":`...)
-		}
-		dst = appendMs(dst, ev.ns)
-		dst = append(dst, `,"s":"`...)
-		dst = appendConcat(dst, b)
-		if agg {
-			dst = append(dst, `","a":`...)
-		} else {
-			dst = append(dst, `","t":`...)
-		}
-		dst = appendUint(dst, ev.tradeID)
-		dst = append(dst, `,"p":"`...)
-		dst = b.appendPx(dst, ev.tradePx, styleFixed8)
-		dst = append(dst, `","q":"`...)
-		dst = b.appendSz(dst, ev.tradeSz, styleFixed8)
-		dst = append(dst, '"')
-		if agg {
-			dst = append(dst, `,"f":`...)
-			dst = appendUint(dst, ev.tradeID)
-			dst = append(dst, `,"l":`...)
-			dst = appendUint(dst, ev.tradeID)
-		}
-		dst = append(dst, `,"T":`...)
-		dst = appendMs(dst, ev.ns)
-		dst = append(dst, `,"m":`...)
-		dst = strconv.AppendBool(dst, !ev.takerBuy) // the buyer was the maker: a taker sell
-		dst = append(dst, `,"M":true}`...)
+		dst = appendBinanceTrade(dst, b, ev, k)
 	case kDelta:
-		dst = append(dst, `{"e":"depthUpdate","E":`...)
-		dst = appendMs(dst, ev.ns)
-		dst = append(dst, `,"s":"`...)
-		dst = appendConcat(dst, b)
-		dst = append(dst, `","U":`...)
-		dst = appendUint(dst, ev.seqFirst)
-		dst = append(dst, `,"u":`...)
-		dst = appendUint(dst, ev.seq)
-		dst = append(dst, `,"b":`...)
-		dst = appendChanges(dst, b, ev, false, styleFixed8, styleFixed8, "")
-		dst = append(dst, `,"a":`...)
-		dst = appendChanges(dst, b, ev, true, styleFixed8, styleFixed8, "")
-		dst = append(dst, '}')
+		dst = appendBinanceDelta(dst, b, ev)
 	case kFull:
 		dst = v.partial(dst, b, k.depth%100)
 	}
@@ -227,6 +177,78 @@ func (v binanceVenue) encode(dst []byte, b *book, ev *event, k streamKey) []byte
 	if combined {
 		dst = append(dst, '}')
 	}
+	return dst
+}
+
+// appendBinanceBBO appends a bookTicker object.
+func appendBinanceBBO(dst []byte, b *book, ev *event) []byte {
+	dst = append(dst, `{"u":`...)
+	dst = appendUint(dst, ev.seq)
+	dst = append(dst, `,"s":"`...)
+	dst = appendConcat(dst, b)
+	dst = append(dst, `","b":"`...)
+	dst = b.appendPx(dst, b.bids[0].px, styleFixed8)
+	dst = append(dst, `","B":"`...)
+	dst = b.appendSz(dst, b.bids[0].sz, styleFixed8)
+	dst = append(dst, `","a":"`...)
+	dst = b.appendPx(dst, b.asks[0].px, styleFixed8)
+	dst = append(dst, `","A":"`...)
+	dst = b.appendSz(dst, b.asks[0].sz, styleFixed8)
+	dst = append(dst, `"}`...)
+	return dst
+}
+
+// appendBinanceTrade appends a trade or aggTrade object.
+func appendBinanceTrade(dst []byte, b *book, ev *event, k streamKey) []byte {
+	agg := k.v&bnFlavourMk == bnAggTrade
+	if agg {
+		dst = append(dst, `{"e":"aggTrade","E":`...)
+	} else {
+		dst = append(dst, `{"e":"trade","E":`...)
+	}
+	dst = appendMs(dst, ev.ns)
+	dst = append(dst, `,"s":"`...)
+	dst = appendConcat(dst, b)
+	if agg {
+		dst = append(dst, `","a":`...)
+	} else {
+		dst = append(dst, `","t":`...)
+	}
+	dst = appendUint(dst, ev.tradeID)
+	dst = append(dst, `,"p":"`...)
+	dst = b.appendPx(dst, ev.tradePx, styleFixed8)
+	dst = append(dst, `","q":"`...)
+	dst = b.appendSz(dst, ev.tradeSz, styleFixed8)
+	dst = append(dst, '"')
+	if agg {
+		dst = append(dst, `,"f":`...)
+		dst = appendUint(dst, ev.tradeID)
+		dst = append(dst, `,"l":`...)
+		dst = appendUint(dst, ev.tradeID)
+	}
+	dst = append(dst, `,"T":`...)
+	dst = appendMs(dst, ev.ns)
+	dst = append(dst, `,"m":`...)
+	dst = strconv.AppendBool(dst, !ev.takerBuy) // the buyer was the maker: a taker sell
+	dst = append(dst, `,"M":true}`...)
+	return dst
+}
+
+// appendBinanceDelta appends a depthUpdate object (the event's changed levels).
+func appendBinanceDelta(dst []byte, b *book, ev *event) []byte {
+	dst = append(dst, `{"e":"depthUpdate","E":`...)
+	dst = appendMs(dst, ev.ns)
+	dst = append(dst, `,"s":"`...)
+	dst = appendConcat(dst, b)
+	dst = append(dst, `","U":`...)
+	dst = appendUint(dst, ev.seqFirst)
+	dst = append(dst, `,"u":`...)
+	dst = appendUint(dst, ev.seq)
+	dst = append(dst, `,"b":`...)
+	dst = appendChanges(dst, b, ev, false, styleFixed8, styleFixed8, "")
+	dst = append(dst, `,"a":`...)
+	dst = appendChanges(dst, b, ev, true, styleFixed8, styleFixed8, "")
+	dst = append(dst, '}')
 	return dst
 }
 
@@ -244,14 +266,13 @@ func (binanceVenue) partial(dst []byte, b *book, n int) []byte {
 func (binanceVenue) snapshot(dst []byte, _ *book, _ streamKey) []byte { return dst }
 
 type binanceSession struct {
+	jsonSession
 	v        binanceVenue
-	c        *conn
 	combined bool
-	p        fastjson.Parser
 }
 
 func (v binanceVenue) newSession(c *conn, path string) session {
-	return &binanceSession{v: v, c: c, combined: strings.HasPrefix(path, "/stream")}
+	return &binanceSession{jsonSession: jsonSession{c: c}, v: v, combined: strings.HasPrefix(path, "/stream")}
 }
 
 // open subscribes the streams named in the URL (/stream?streams=a/b, /ws/a).
@@ -274,9 +295,10 @@ func (s *binanceSession) open() {
 }
 
 func (s *binanceSession) handle(msg []byte) {
-	v, err := s.p.ParseBytes(msg)
-	if err != nil || v.Type() != fastjson.TypeObject {
-		s.c.send([]byte(`{"error":{"code":3,"msg":"Invalid JSON: expected value at line 1 column 1"}}`))
+	v := s.object(msg, func() []byte {
+		return []byte(`{"error":{"code":3,"msg":"Invalid JSON: expected value at line 1 column 1"}}`)
+	})
+	if v == nil {
 		return
 	}
 	id := v.Get("id")
@@ -307,15 +329,33 @@ func (s *binanceSession) handle(msg []byte) {
 		}
 		reply(`{"result":null}`)
 		for _, x := range subs {
-			if method == "SUBSCRIBE" {
-				_, _ = s.c.subscribe(x.sym, x.k)
-			} else {
-				s.c.unsubscribe(x.sym, x.k)
-			}
+			s.c.setSubscribed(method == "SUBSCRIBE", x.sym, x.k)
 		}
 	case "LIST_SUBSCRIPTIONS":
 		reply(`{"result":[]}`)
 	default:
 		reply(`{"error":{"code":2,"msg":"Invalid request: unknown method"}}`)
 	}
+}
+
+// describe says what the frames of stream k become (events.go).
+func (binanceVenue) describe(b *book, ev *event, k streamKey) entry {
+	d := describing(ev)
+	switch {
+	case d.snap:
+	case k.kind == kBBO && d.top:
+		return d.set(bodyBBO, 0, idStr(ev.seq), u("u", ev.seq))
+	case k.kind == kTrade && d.trade:
+		f := "t"
+		if k.v&bnFlavourMk == bnAggTrade {
+			f = "a"
+		}
+		return d.set(bodyTrade, ms, idStr(ev.tradeID), u(f, ev.tradeID))
+	case k.kind == kDelta:
+		return d.set(bodyDelta, ms, idStr(ev.seq), u("U", ev.seqFirst), u("u", ev.seq))
+	case k.kind == kFull:
+		d.e.depth = k.depth % 100
+		return d.set(bodyBook, 0, idStr(b.seq), u("lastUpdateId", b.seq))
+	}
+	return entry{}
 }

@@ -112,11 +112,8 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 		}
 		h.fault.Store(&f)
 		h.refuse.Store(int64(f.RefuseConnects))
-		switch v.name() { // exchanges whose servers send WebSocket pings
-		case "binance":
-			h.pingInterval = 20 * time.Second
-		case "korbit":
-			h.pingInterval = 30 * time.Second
+		if p, ok := v.(serverPinger); ok {
+			h.pingInterval = p.serverPing()
 		}
 		if opts.PingInterval > 0 && h.pingInterval > 0 {
 			h.pingInterval = opts.PingInterval
@@ -331,8 +328,10 @@ func (s *Server) Book(ex, sym string) (bids, asks []Level, ok bool) {
 func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	for name, h := range s.hubs {
-		for path, fn := range h.v.rest(s) {
-			mux.HandleFunc("/"+name+path, fn)
+		if r, ok := h.v.(restServer); ok {
+			for path, fn := range r.rest(s) {
+				mux.HandleFunc("/"+name+path, fn)
+			}
 		}
 		for _, p := range h.v.wsPaths() {
 			mux.Handle("/"+name+p, s.wsHandler(h))
@@ -412,7 +411,7 @@ func (c *conn) subscribe(sym string, k streamKey) (*book, error) {
 	s := c.srv
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.model.book(c.hub.v.name(), inst, c.hub.v.depth(), c.hub.v)
+	b := s.model.book(c.hub.v.name(), inst, venueDepth(c.hub.v), c.hub.v)
 	b.live = true
 	var st *stream
 	for _, x := range b.streams {
@@ -437,6 +436,16 @@ func (c *conn) subscribe(sym string, k streamKey) (*book, error) {
 	st.conns = append(st.conns, c)
 	c.subs = append(c.subs, subRef{b, st})
 	return b, nil
+}
+
+// setSubscribed subscribes c to (sym, k) when on, else unsubscribes it: a client's
+// subscribe or unsubscribe request. Errors were answered by the venue before.
+func (c *conn) setSubscribed(on bool, sym string, k streamKey) {
+	if on {
+		_, _ = c.subscribe(sym, k)
+		return
+	}
+	c.unsubscribe(sym, k)
 }
 
 // unsubscribe removes c from stream k of sym's book.
@@ -681,7 +690,7 @@ func (s *Server) restBook(v venue, sym string, fn func(b *book)) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.model.book(v.name(), inst, v.depth(), v)
+	b := s.model.book(v.name(), inst, venueDepth(v), v)
 	b.live = true
 	fn(b)
 	return true
