@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/wire"
 )
@@ -45,8 +46,8 @@ func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
 	live := events(1000, 50)
 	publishAll(lines, live)
 	want := cat(early, live)
-	waitFor(t, 60*time.Second, "backfill and live archived", func() bool { return endOffsets(t, seeds, topic) >= int64(len(want)) })
-	waitFor(t, 10*time.Second, "both windows done", func() bool {
+	testkit.Poll(t, 60*time.Second, "backfill and live archived", func() bool { return endOffsets(t, seeds, topic) >= int64(len(want)) })
+	testkit.Poll(t, 10*time.Second, "both windows done", func() bool {
 		return a.Stats.RetransmitRequests.Load() == 2 && a.Stats.Retransmitted.Load() >= uint64(2*len(early)-2*len(early)/40)
 	})
 	if err := stop(); err != nil {
@@ -76,7 +77,7 @@ func TestArchiveRestartWindowPastArbiterWindow(t *testing.T) {
 	lines[1].waitSubscribed(1)
 	before := events(200, 20)
 	publishAll(lines, before)
-	waitFor(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
+	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +96,14 @@ func TestArchiveRestartWindowPastArbiterWindow(t *testing.T) {
 	resubscribed(t, lines[1], 2)
 	onlyA := events(520, 200) // ids 200 past the downtime's: beyond the arbiter's window
 	publishAll(lines[:1], onlyA)
-	waitFor(t, 20*time.Second, "A's window and live records archived", func() bool {
+	testkit.Poll(t, 20*time.Second, "A's window and live records archived", func() bool {
 		return endOffsets(t, seeds, "ticks.korea") >= int64(len(before)+len(down)-len(down)/50+len(onlyA))
 	})
 	both := events(720, 10)
 	publishAll(lines, both) // B's first live record opens B's window
 	want := cat(before, down, onlyA, both)
-	waitFor(t, 20*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	waitFor(t, 10*time.Second, "B's window done", func() bool {
+	testkit.Poll(t, 20*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	testkit.Poll(t, 10*time.Second, "B's window done", func() bool {
 		return a.Stats.RetransmitRequests.Load() == 2 && a.Stats.Retransmitted.Load() >= uint64(2*len(down)-2*len(down)/50)
 	})
 	if err := stop(); err != nil {
@@ -142,14 +143,14 @@ func TestArchiveRetransmitContentKeyAfterTTL(t *testing.T) {
 		lines[0].publish(contentTrade(key))
 		lines[1].journalOnly(contentTrade(key)) // dropped on B's way: an in-run gap
 	}
-	waitFor(t, 20*time.Second, "A's copies archived", func() bool {
+	testkit.Poll(t, 20*time.Second, "A's copies archived", func() bool {
 		return endOffsets(t, seeds, "ticks.korea") >= int64(len(first)+len(content))
 	})
 	last := events(5, 5)
 	publishAll(lines, last) // B's next record shows the gap
-	waitFor(t, 20*time.Second, "B's gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() >= uint64(len(content)) })
+	testkit.Poll(t, 20*time.Second, "B's gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() >= uint64(len(content)) })
 	want := cat(first, content, last)
-	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +176,8 @@ func TestArchiveRetransmitEventTwiceInOneChunk(t *testing.T) {
 	}
 	publishAll(lines, last) // shows the gap
 	want := cat(first, twice, last)
-	waitFor(t, 20*time.Second, "gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() == uint64(2*len(twice)) })
-	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	testkit.Poll(t, 20*time.Second, "gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() == uint64(2*len(twice)) })
+	testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/config"
 )
 
@@ -39,7 +40,7 @@ func publishAll(lines []*fakeGateway, evs []event) {
 // archiver's connection is gone).
 func resubscribed(t *testing.T, l *fakeGateway, accepted uint64) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "archiver subscribed again", func() bool {
+	testkit.Poll(t, 10*time.Second, "archiver subscribed again", func() bool {
 		st := l.pub.Stats()
 		return l.pub.Totals().Accepted >= accepted && len(st) == 1 && len(st[0].Subscriptions) == 1
 	})
@@ -67,7 +68,7 @@ func TestArchiveRestartRetransmitsDowntime(t *testing.T) {
 	lines[1].waitSubscribed(1)
 	before := events(0, 200)
 	publishAll(lines, before)
-	waitFor(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
+	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestArchiveRestartRetransmitsDowntime(t *testing.T) {
 	after := events(500, 100)
 	publishAll(lines, after)
 	want := cat(before, down, after)
-	waitFor(t, 30*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	testkit.Poll(t, 30*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func startOneLine(t *testing.T, records int, before []event, opts ...func(string
 	_, stop := startArchiver(t, topo, Options{Endpoints: eps})
 	lines[0].waitSubscribed(1)
 	publishAll(lines, before)
-	waitFor(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
+	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,12 +140,12 @@ func TestArchiveRetransmitJournalEvicted(t *testing.T) {
 	first := events(70, 1)[:1]
 	publishAll([]*fakeGateway{g}, first)
 	g.startJournal()
-	waitFor(t, 10*time.Second, "window done", func() bool { return a.Stats.RetransmitLost.Load() > 0 })
+	testkit.Poll(t, 10*time.Second, "window done", func() bool { return a.Stats.RetransmitLost.Load() > 0 })
 	after := events(71, 10)
 	publishAll([]*fakeGateway{g}, after)
 	kept := down[151-60:] // seqs 152..210
 	want := cat(before, kept, first, after)
-	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestArchiveRetransmitGatewayRestarted(t *testing.T) {
 			after := events(30+tt.newCount, 10)
 			publishAll([]*fakeGateway{g}, after)
 			want := cat(before, fresh, after)
-			waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+			testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
@@ -212,8 +213,8 @@ func TestArchiveRetransmitUnreachable(t *testing.T) {
 		after := events(30, 10)
 		publishAll([]*fakeGateway{g}, after)
 		want := cat(before, after)
-		waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-		waitFor(t, 10*time.Second, "window given up", func() bool { return a.Stats.RetransmitFailed.Load() == 1 })
+		testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+		testkit.Poll(t, 10*time.Second, "window given up", func() bool { return a.Stats.RetransmitFailed.Load() == 1 })
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -235,12 +236,12 @@ func TestArchiveRetransmitUnreachable(t *testing.T) {
 		resubscribed(t, g, 2)
 		first := events(30, 1)[:1]
 		publishAll([]*fakeGateway{g}, first)
-		waitFor(t, 10*time.Second, "retrying", func() bool { return a.Stats.RetransmitRetries.Load() >= 2 })
+		testkit.Poll(t, 10*time.Second, "retrying", func() bool { return a.Stats.RetransmitRetries.Load() >= 2 })
 		g.startJournal()
 		after := events(31, 10)
 		publishAll([]*fakeGateway{g}, after)
 		want := cat(before, down, first, after)
-		waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+		testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +277,7 @@ func TestArchiveRetransmitFillsInRunGap(t *testing.T) {
 			dropped++
 		}
 	}
-	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(evs)) })
+	testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(evs)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -311,10 +312,10 @@ func retransmitStopsAtTail(t *testing.T, wipeSpool bool) {
 	lines[1].waitSubscribed(1)
 	early := events(0, 10)
 	publishAll(lines[1:], early) // B wins these: its anchor
-	waitFor(t, 20*time.Second, "early archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(early)) })
+	testkit.Poll(t, 20*time.Second, "early archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(early)) })
 	mid := events(10, 190)
 	publishAll(lines[:1], mid) // A wins everything after
-	waitFor(t, 20*time.Second, "mid archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(early)+len(mid)) })
+	testkit.Poll(t, 20*time.Second, "mid archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(early)+len(mid)) })
 	publishAll(lines[1:], mid) // B's copies: all duplicates, B's anchor stays in early
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -333,8 +334,8 @@ func retransmitStopsAtTail(t *testing.T, wipeSpool bool) {
 	after := events(220, 5)
 	publishAll(lines, after)
 	want := cat(early, mid, down, after)
-	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	waitFor(t, 10*time.Second, "both windows done", func() bool {
+	testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	testkit.Poll(t, 10*time.Second, "both windows done", func() bool {
 		return a.Stats.Retransmitted.Load() >= uint64(len(mid)+2*len(down))
 	})
 	if err := stop(); err != nil {

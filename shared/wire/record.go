@@ -199,7 +199,7 @@ func AppendRecord(dst []byte, r *Record) ([]byte, error) {
 	b := dst[off : off+size]
 	b[0] = Version
 	b[1] = byte(r.Kind)
-	le.PutUint16(b[2:], uint16(r.Flags))
+	le.PutUint16(b[offFlags:], uint16(r.Flags))
 	le.PutUint32(b[4:], uint32(size))
 	b[8] = byte(r.Exchange)
 	b[9] = 0
@@ -306,6 +306,7 @@ type Header struct {
 // Byte offsets of the header fields that accessors read without a full decode (see the
 // layout in the package comment); nothing outside this package knows an offset.
 const (
+	offFlags      = 2
 	offExchange   = 8
 	offGatewaySeq = 16
 	offInstrument = 56
@@ -315,6 +316,12 @@ const (
 // restamps the records it publishes with its own sequence). b must hold a header.
 func SetGatewaySeq(b []byte, seq uint64) {
 	le.PutUint64(b[offGatewaySeq:offGatewaySeq+8], seq)
+}
+
+// SetFlags overwrites the flags of encoded record b in place (a replay marks what it reads
+// back with FlagReplay). b must hold a header; the flags are not checked.
+func SetFlags(b []byte, f Flags) {
+	le.PutUint16(b[offFlags:offFlags+2], uint16(f))
 }
 
 // ExchangeOf returns the exchange byte of encoded record b (0, an invalid Exchange, when b
@@ -354,7 +361,7 @@ func ReadHeader(b []byte, h *Header) error {
 		return fmt.Errorf("%w %d", ErrVersion, b[0])
 	}
 	h.Kind = Kind(b[1])
-	h.Flags = Flags(le.Uint16(b[2:]))
+	h.Flags = Flags(le.Uint16(b[offFlags:]))
 	h.Length = le.Uint32(b[4:])
 	h.Exchange = Exchange(b[8])
 	h.Aux = b[9]
