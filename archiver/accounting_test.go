@@ -22,7 +22,7 @@ func TestArchiveBackfillOnStart(t *testing.T) {
 // testBackfill is TestArchiveBackfillOnStart on the brokers of seeds, topics prefix<region>
 // created by the archiver with replication factor rf.
 func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps := gatewayEndpoints(t, gws)
 	js := map[string]string{}
 	for i, g := range gws {
@@ -40,9 +40,7 @@ func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
 			lines[1].publish(trade(e, false))
 		}
 	}
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	live := events(1000, 50)
 	publishAll(lines, live)
 	want := cat(early, live)
@@ -69,12 +67,10 @@ func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
 // "archived already" because the arbiter's window no longer reaches them.
 func TestArchiveRestartWindowPastArbiterWindow(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
 	opts := Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Millisecond}}
-	_, stop := startArchiver(t, topo, opts)
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	_, stop := startSubscribed(t, topo, opts, lines...)
 	before := events(200, 20)
 	publishAll(lines, before)
 	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
@@ -129,11 +125,9 @@ func contentTrade(key uint64) *wire.Record {
 // not archived twice.
 func TestArchiveRetransmitContentKeyAfterTTL(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Nanosecond}})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Nanosecond}}, lines...)
 	first := events(0, 5)
 	publishAll(lines, first)
 	var content []event
@@ -150,11 +144,7 @@ func TestArchiveRetransmitContentKeyAfterTTL(t *testing.T) {
 	publishAll(lines, last) // B's next record shows the gap
 	testkit.Poll(t, 20*time.Second, "B's gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() >= uint64(len(content)) })
 	want := cat(first, content, last)
-	testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	stopWhenArchived(t, seeds, stop, want, false)
 	if n := a.Stats.RetransmitArchived.Load(); n != uint64(len(content)) {
 		t.Errorf("%d retransmitted records found archived already, want %d", n, len(content))
 	}
@@ -177,11 +167,7 @@ func TestArchiveRetransmitEventTwiceInOneChunk(t *testing.T) {
 	publishAll(lines, last) // shows the gap
 	want := cat(first, twice, last)
 	testkit.Poll(t, 20*time.Second, "gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() == uint64(2*len(twice)) })
-	testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	stopWhenArchived(t, seeds, stop, want, false)
 	if n := a.Stats.RetransmitArchived.Load(); n != uint64(len(twice)) {
 		t.Errorf("%d second copies found archived already, want %d", n, len(twice))
 	}

@@ -78,32 +78,21 @@ func (o *Options) defaults() {
 	if o.TailRecords == 0 {
 		o.TailRecords = 16384
 	}
-	if o.LineTimeout <= 0 {
-		o.LineTimeout = 2 * time.Second
-	}
-	if o.AlarmAfter <= 0 {
-		o.AlarmAfter = 5 * time.Second
-	}
-	if o.MaxBufferedRecords <= 0 {
-		o.MaxBufferedRecords = 65536
-	}
-	if o.ShutdownTimeout <= 0 {
-		o.ShutdownTimeout = 10 * time.Second
-	}
-	if o.StartRetry <= 0 {
-		o.StartRetry = time.Second
-	}
-	if o.RetransmitWait <= 0 {
-		o.RetransmitWait = 5 * time.Second
-	}
-	if o.RetransmitAttempts <= 0 {
-		o.RetransmitAttempts = 5
-	}
-	if o.RetransmitBackoff <= 0 {
-		o.RetransmitBackoff = 100 * time.Millisecond
-	}
-	if o.IndexSlack <= 0 {
-		o.IndexSlack = 2 * time.Second
+	positive(&o.LineTimeout, 2*time.Second)
+	positive(&o.AlarmAfter, 5*time.Second)
+	positive(&o.MaxBufferedRecords, 65536)
+	positive(&o.ShutdownTimeout, 10*time.Second)
+	positive(&o.StartRetry, time.Second)
+	positive(&o.RetransmitWait, 5*time.Second)
+	positive(&o.RetransmitAttempts, 5)
+	positive(&o.RetransmitBackoff, 100*time.Millisecond)
+	positive(&o.IndexSlack, 2*time.Second)
+}
+
+// positive sets *v to def when it is not positive (an Options default).
+func positive[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 
@@ -781,14 +770,7 @@ func (a *Archiver) writeSpool(entries []byte, pend []pendingEntry) bool {
 
 // monitor updates the spool gauges and raises or clears the alarm every 100 ms.
 func (a *Archiver) monitor(ctx context.Context, p *producer) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, 100*time.Millisecond, func() {
 		backlog := a.spool.Backlog()
 		a.Stats.SpoolBacklog.Store(backlog)
 		a.Stats.SpoolBytes.Store(a.spool.Bytes())
@@ -803,6 +785,20 @@ func (a *Archiver) monitor(ctx context.Context, p *producer) {
 			a.log.Info("archiver: spool alarm cleared", "backlog_records", backlog)
 		}
 		a.Stats.Alarm.Store(alarm)
+	})
+}
+
+// every calls f every d, on the calling goroutine, until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f()
 	}
 }
 

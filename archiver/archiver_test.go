@@ -182,12 +182,7 @@ func TestArchiveLineDropFilledByOtherLine(t *testing.T) {
 
 // testLineDrop is TestArchiveLineDropFilledByOtherLine against any broker (kfake or real).
 func testLineDrop(t *testing.T, seeds []string, prefix string) {
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
-	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), prefix))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	lines, a, stop := startLines(t, koreaAB, seeds, prefix, Options{})
 	evs := events(0, 300)
 	dropped := 0
 	for i, e := range evs {
@@ -220,12 +215,7 @@ func TestArchiveGatewayDownOtherLineCarries(t *testing.T) {
 
 // testGatewayDown is TestArchiveGatewayDownOtherLineCarries against any broker.
 func testGatewayDown(t *testing.T, seeds []string, prefix string) {
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
-	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), prefix))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	lines, a, stop := startLines(t, koreaAB, seeds, prefix, Options{})
 	evs := events(0, 400)
 	half := len(evs) / 2
 	for i, e := range evs {
@@ -248,11 +238,7 @@ func testGatewayDown(t *testing.T, seeds []string, prefix string) {
 // goes nowhere.
 func TestArchiveUnroutableCountedNeverSent(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}}
-	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
+	lines, a, stop := startLines(t, koreaA, seeds, "ticks.", Options{})
 	lines[0].publish(trade(event{wire.Kraken, wire.KindTrade, "BTC-USD", 1}, false))
 	evs := events(0, 5)
 	for _, e := range evs {
@@ -272,12 +258,7 @@ func TestArchiveUnroutableCountedNeverSent(t *testing.T) {
 // spool with the alarm raised; when they are back the spool drains in order, exactly once.
 func TestArchiveKafkaOutageSpoolsAndDrains(t *testing.T) {
 	_, seeds, gate := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
-	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps, AlarmAfter: 200 * time.Millisecond, SegmentBytes: 64 << 10})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	lines, a, stop := startLines(t, koreaAB, seeds, "ticks.", Options{AlarmAfter: 200 * time.Millisecond, SegmentBytes: 64 << 10})
 
 	before := events(0, 200)
 	for _, e := range before {
@@ -402,11 +383,7 @@ func TestArchiveRestartSkipsWhatKafkaHas(t *testing.T) {
 // quantiles once records were acknowledged.
 func TestArchiverMetrics(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}}
-	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
+	lines, a, stop := startLines(t, koreaA, seeds, "ticks.", Options{})
 	evs := events(0, 50)
 	for _, e := range evs {
 		lines[0].publish(trade(e, false))

@@ -157,7 +157,7 @@ func TestArchiveSIGKILLRestart(t *testing.T) {
 		t.Skip("starts archiver processes")
 	}
 	kf, seeds, gate := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps := gatewayEndpoints(t, gws)
 	cfg := filepath.Join(t.TempDir(), "topology.yaml")
 	if err := os.WriteFile(cfg, []byte(topoYAML(gws, seeds, spoolDir(t), "ticks.")), 0o644); err != nil {
@@ -265,7 +265,7 @@ func TestIntegrationArchiveSIGKILLRetransmit(t *testing.T) {
 
 func testSIGKILLRetransmit(t *testing.T, seeds []string, prefix string) {
 	topic := prefix + "korea"
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps := gatewayEndpoints(t, gws)
 	js := map[string]string{}
 	for i, g := range gws {

@@ -76,11 +76,7 @@ func TestArchiveRetransmitOverCurve(t *testing.T) {
 	after := events(250, 50)
 	publishAll([]*fakeGateway{g}, after)
 	want := cat(before, down, after)
-	testkit.Poll(t, 30*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	stopWhenArchived(t, seeds, stop, want, false)
 	if n := a.Stats.RetransmitAccepted.Load(); n != uint64(len(down)) {
 		t.Errorf("retransmit archived %d records, want %d", n, len(down))
 	}

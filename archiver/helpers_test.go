@@ -345,15 +345,8 @@ func events(from, n uint64) []event {
 // endOffsets returns the sum of end offsets of a topic's partitions.
 func endOffsets(t testing.TB, seeds []string, topic string) int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
+	ends, ok := listEnds(t, seeds, topic)
+	if !ok {
 		return -1
 	}
 	var n int64
@@ -363,6 +356,32 @@ func endOffsets(t testing.TB, seeds []string, topic string) int64 {
 		}
 	})
 	return n
+}
+
+// listEnds lists the end offsets of topic's partitions (false while it cannot).
+func listEnds(t testing.TB, seeds []string, topic string) (kadm.ListedOffsets, bool) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	return ends, err == nil
+}
+
+// stopWhenArchived waits until ticks.korea holds as many records as want, stops the
+// archiver and checks that it holds each wanted event exactly once (in stream order when
+// ordered).
+func stopWhenArchived(t testing.TB, seeds []string, stop func() error, want []event, ordered bool) {
+	t.Helper()
+	testkit.Poll(t, 30*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, ordered)
 }
 
 // consumeAll reads every record of topic up to its current end, in offset order per
@@ -488,6 +507,30 @@ func checkExactlyOnce(t testing.TB, got map[int32][]*kgo.Record, want []event, o
 	if missing+dup+extra > 0 {
 		t.Fatalf("%d missing, %d duplicated, %d unexpected of %d events", missing, dup, extra, len(wantSet))
 	}
+}
+
+// koreaAB are two lines of one region, the tests' usual pair; koreaA is the first alone.
+var koreaAB, koreaA = []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}, []gw{{"gw-a", 1, "korea"}}
+
+// startSubscribed is startArchiver, returning once the archiver has subscribed to each of
+// lines.
+func startSubscribed(t testing.TB, topo *config.Topology, opts Options, lines ...*fakeGateway) (*Archiver, func() error) {
+	t.Helper()
+	a, stop := startArchiver(t, topo, opts)
+	for _, l := range lines {
+		l.waitSubscribed(1)
+	}
+	return a, stop
+}
+
+// startLines starts a fake gateway per gw (topics <prefix><region>) and an archiver with
+// opts (and their endpoints) subscribed to all of them.
+func startLines(t testing.TB, gws []gw, seeds []string, prefix string, opts Options) ([]*fakeGateway, *Archiver, func() error) {
+	t.Helper()
+	lines, eps := gatewayEndpoints(t, gws)
+	opts.Endpoints = eps
+	a, stop := startSubscribed(t, parseTopo(t, topoYAML(gws, seeds, spoolDir(t), prefix)), opts, lines...)
+	return lines, a, stop
 }
 
 // startArchiver runs an archiver in the background and returns it with a stop function

@@ -23,7 +23,7 @@ func TestIntegrationArchiveOutageRestart(t *testing.T) {
 	seeds := kafkatest.Seeds(t)
 	prefix := kafkatest.TopicName("tickline-it") + "."
 	topic := prefix + "korea"
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps := gatewayEndpoints(t, gws)
 	dir := spoolDir(t)
 	topo := parseTopo(t, topoYAML(gws, seeds, dir, prefix))
@@ -32,9 +32,7 @@ func TestIntegrationArchiveOutageRestart(t *testing.T) {
 	g := newGate()
 	opts := Options{Endpoints: eps, AlarmAfter: 300 * time.Millisecond, KafkaOpts: []kgo.Opt{kgo.Dialer(g.dial)}}
 
-	a, stop := startArchiver(t, topo, opts)
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, opts, lines...)
 	both := func(evs []event) {
 		for _, e := range evs {
 			lines[0].publish(trade(e, false))
@@ -100,16 +98,14 @@ func TestIntegrationKafkaFaultArchiverLeaderKill(t *testing.T) {
 	c := kafkatest.NewCluster(t, 3)
 	prefix := kafkatest.TopicName("tickline-fault") + "."
 	topic := prefix + "korea"
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps := gatewayEndpoints(t, gws)
 	topo := parseTopo(t, topoYAML(gws, c.Seeds, spoolDir(t), prefix))
 	topo.Archiver.ReplicationFactor = 3
 	cfgs := maps.Clone(topicConfigs)
 	cfgs["min.insync.replicas"] = kadm.StringPtr("2")
 	kafkatest.CreateTopic(t, topic, 2, 3, cfgs) // the archiver finds it; deleted at cleanup
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 
 	// The stream runs on its own goroutine (the test goroutine kills and restarts the
 	// broker): one event per stream every 2 ms, on both lines.
@@ -178,15 +174,8 @@ func TestIntegrationKafkaFaultArchiverLeaderKill(t *testing.T) {
 // without a leader).
 func partitionEnd(t testing.TB, seeds []string, topic string, p int32) int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
+	ends, ok := listEnds(t, seeds, topic)
+	if !ok {
 		return -1
 	}
 	o, ok := ends.Lookup(topic, p)

@@ -60,12 +60,10 @@ func cat(parts ...[]event) []event {
 // counted as lost.
 func TestArchiveRestartRetransmitsDowntime(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
 
-	_, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	_, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	before := events(0, 200)
 	publishAll(lines, before)
 	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
@@ -89,11 +87,7 @@ func TestArchiveRestartRetransmitsDowntime(t *testing.T) {
 	after := events(500, 100)
 	publishAll(lines, after)
 	want := cat(before, down, after)
-	testkit.Poll(t, 30*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	stopWhenArchived(t, seeds, stop, want, false)
 	if n := a.Stats.RetransmitAccepted.Load(); n != uint64(len(down)) {
 		t.Errorf("retransmit archived %d records, want %d", n, len(down))
 	}
@@ -145,11 +139,7 @@ func TestArchiveRetransmitJournalEvicted(t *testing.T) {
 	publishAll([]*fakeGateway{g}, after)
 	kept := down[151-60:] // seqs 152..210
 	want := cat(before, kept, first, after)
-	testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, true)
+	stopWhenArchived(t, seeds, stop, want, true)
 	if n := a.Stats.RetransmitLost.Load(); n != 91 {
 		t.Errorf("lost %d, want 91 (seqs 61..151)", n)
 	}
@@ -184,11 +174,7 @@ func TestArchiveRetransmitGatewayRestarted(t *testing.T) {
 			after := events(30+tt.newCount, 10)
 			publishAll([]*fakeGateway{g}, after)
 			want := cat(before, fresh, after)
-			testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-			if err := stop(); err != nil {
-				t.Fatal(err)
-			}
-			checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, true)
+			stopWhenArchived(t, seeds, stop, want, true)
 			if n := a.Stats.GatewayRestarts.Load(); n != 1 {
 				t.Errorf("gateway restarts %d, want 1", n)
 			}
@@ -258,11 +244,9 @@ func TestArchiveRetransmitUnreachable(t *testing.T) {
 // ask the journals, and every event is archived exactly once.
 func TestArchiveRetransmitFillsInRunGap(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	evs := events(0, 300)
 	dropped := 0
 	for i, e := range evs {
@@ -304,12 +288,10 @@ func TestArchiveRetransmitStopsAtTail(t *testing.T) {
 
 func retransmitStopsAtTail(t *testing.T, wipeSpool bool) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
 	opts := Options{Endpoints: eps, TailRecords: 30}
-	_, stop := startArchiver(t, topo, opts)
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	_, stop := startSubscribed(t, topo, opts, lines...)
 	early := events(0, 10)
 	publishAll(lines[1:], early) // B wins these: its anchor
 	testkit.Poll(t, 20*time.Second, "early archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(early)) })

@@ -214,11 +214,10 @@ func TestArchiveSpoolFullCountedNoHoles(t *testing.T) {
 // (the oracle: published events minus those read back from Kafka).
 func TestArchiveSpoolCorruptionLostCounted(t *testing.T) {
 	_, seeds, gate := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}}
+	gws := koreaA
 	lines, eps := gatewayEndpoints(t, gws)
 	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	gate.SetDown(true)
 	want := events(0, 100)
 	publishAll(lines, want)

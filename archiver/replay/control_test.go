@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -70,14 +69,7 @@ func TestReplayControlEndpoint(t *testing.T) {
 	topo := topology(t, seeds, "ctl.")
 	threeStreams(t, seeds, "ctl.", 3000) // 3 s of archive time, 9000 records
 	var got lockedTimes
-	r, err := New(topo, Options{Regions: []string{"korea"}, Speed: 1, Metrics: "127.0.0.1:0"}, got.sink(), testkit.Log(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	r, done, _ := startReplay(t, topo, Options{Regions: []string{"korea"}, Speed: 1, Metrics: "127.0.0.1:0"}, got.sink())
 	testkit.Poll(t, 10*time.Second, "records written", func() bool { return got.len() > 100 })
 	base := "http://" + r.MetricsAddr()
 
@@ -159,14 +151,7 @@ func TestReplayFollow(t *testing.T) {
 	topo := topology(t, seeds, "fol.")
 	threeStreams(t, seeds, "fol.", 100)
 	var got lockedTimes
-	r, err := New(topo, Options{Regions: []string{"korea"}, Follow: true}, got.sink(), testkit.Log(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	r, done, cancel := startReplay(t, topo, Options{Regions: []string{"korea"}, Follow: true}, got.sink())
 	testkit.Poll(t, 10*time.Second, "the archive written", func() bool { return got.len() == 300 })
 	// New records, later in time, on one partition only: the other partition (okx) has
 	// nothing new and must not hold them back.

@@ -146,6 +146,21 @@ func (c *collected) checkMergeOrder(t testing.TB) {
 	}
 }
 
+// startReplay runs a replay of opts into sink in the background (for at most 60 s): done
+// receives Run's error, cancel ends it (the test's cleanup does too).
+func startReplay(t testing.TB, topo *config.Topology, opts Options, sink Sink) (r *Replayer, done <-chan error, cancel context.CancelFunc) {
+	t.Helper()
+	r, err := New(topo, opts, sink, testkit.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	errc := make(chan error, 1)
+	go func() { errc <- r.Run(ctx) }()
+	return r, errc, cancel
+}
+
 func runReplay(t testing.TB, topo *config.Topology, opts Options, sink Sink) *Replayer {
 	t.Helper()
 	r, err := New(topo, opts, sink, testkit.Log(t))

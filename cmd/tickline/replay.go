@@ -43,13 +43,7 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 	fs.DurationVar(&a.Reorder, "reorder", 250*time.Millisecond, "event order: also order each partition's records by event time within this window (0 = archive order within a partition)")
 	fs.BoolVar(&a.AllCopies, "all-copies", false, "keep every archived copy of an event (default: each exchange event once, arbitrated like the live receivers)")
 	seeds := fs.String("seeds", "", "comma-separated Kafka bootstrap brokers; default archiver.seeds")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *cfgPath == "" || fs.NArg() != 0 {
-		return errUsage
-	}
-	topo, err := config.Load(*cfgPath)
+	topo, err := parseConfig(fs, args, cfgPath)
 	if err != nil {
 		return err
 	}
