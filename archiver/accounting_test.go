@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/wire"
 )
@@ -21,7 +22,7 @@ func TestArchiveBackfillOnStart(t *testing.T) {
 // testBackfill is TestArchiveBackfillOnStart on the brokers of seeds, topics prefix<region>
 // created by the archiver with replication factor rf.
 func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps := gatewayEndpoints(t, gws)
 	js := map[string]string{}
 	for i, g := range gws {
@@ -39,14 +40,12 @@ func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
 			lines[1].publish(trade(e, false))
 		}
 	}
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	live := events(1000, 50)
 	publishAll(lines, live)
 	want := cat(early, live)
-	waitFor(t, 60*time.Second, "backfill and live archived", func() bool { return endOffsets(t, seeds, topic) >= int64(len(want)) })
-	waitFor(t, 10*time.Second, "both windows done", func() bool {
+	testkit.Poll(t, 60*time.Second, "backfill and live archived", func() bool { return endOffsets(t, seeds, topic) >= int64(len(want)) })
+	testkit.Poll(t, 10*time.Second, "both windows done", func() bool {
 		return a.Stats.RetransmitRequests.Load() == 2 && a.Stats.Retransmitted.Load() >= uint64(2*len(early)-2*len(early)/40)
 	})
 	if err := stop(); err != nil {
@@ -68,15 +67,13 @@ func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
 // "archived already" because the arbiter's window no longer reaches them.
 func TestArchiveRestartWindowPastArbiterWindow(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
 	opts := Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Millisecond}}
-	_, stop := startArchiver(t, topo, opts)
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	_, stop := startSubscribed(t, topo, opts, lines...)
 	before := events(200, 20)
 	publishAll(lines, before)
-	waitFor(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
+	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +92,14 @@ func TestArchiveRestartWindowPastArbiterWindow(t *testing.T) {
 	resubscribed(t, lines[1], 2)
 	onlyA := events(520, 200) // ids 200 past the downtime's: beyond the arbiter's window
 	publishAll(lines[:1], onlyA)
-	waitFor(t, 20*time.Second, "A's window and live records archived", func() bool {
+	testkit.Poll(t, 20*time.Second, "A's window and live records archived", func() bool {
 		return endOffsets(t, seeds, "ticks.korea") >= int64(len(before)+len(down)-len(down)/50+len(onlyA))
 	})
 	both := events(720, 10)
 	publishAll(lines, both) // B's first live record opens B's window
 	want := cat(before, down, onlyA, both)
-	waitFor(t, 20*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	waitFor(t, 10*time.Second, "B's window done", func() bool {
+	testkit.Poll(t, 20*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	testkit.Poll(t, 10*time.Second, "B's window done", func() bool {
 		return a.Stats.RetransmitRequests.Load() == 2 && a.Stats.Retransmitted.Load() >= uint64(2*len(down)-2*len(down)/50)
 	})
 	if err := stop(); err != nil {
@@ -128,11 +125,9 @@ func contentTrade(key uint64) *wire.Record {
 // not archived twice.
 func TestArchiveRetransmitContentKeyAfterTTL(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Nanosecond}})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Nanosecond}}, lines...)
 	first := events(0, 5)
 	publishAll(lines, first)
 	var content []event
@@ -142,18 +137,14 @@ func TestArchiveRetransmitContentKeyAfterTTL(t *testing.T) {
 		lines[0].publish(contentTrade(key))
 		lines[1].journalOnly(contentTrade(key)) // dropped on B's way: an in-run gap
 	}
-	waitFor(t, 20*time.Second, "A's copies archived", func() bool {
+	testkit.Poll(t, 20*time.Second, "A's copies archived", func() bool {
 		return endOffsets(t, seeds, "ticks.korea") >= int64(len(first)+len(content))
 	})
 	last := events(5, 5)
 	publishAll(lines, last) // B's next record shows the gap
-	waitFor(t, 20*time.Second, "B's gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() >= uint64(len(content)) })
+	testkit.Poll(t, 20*time.Second, "B's gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() >= uint64(len(content)) })
 	want := cat(first, content, last)
-	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	stopWhenArchived(t, seeds, stop, want, false)
 	if n := a.Stats.RetransmitArchived.Load(); n != uint64(len(content)) {
 		t.Errorf("%d retransmitted records found archived already, want %d", n, len(content))
 	}
@@ -175,12 +166,8 @@ func TestArchiveRetransmitEventTwiceInOneChunk(t *testing.T) {
 	}
 	publishAll(lines, last) // shows the gap
 	want := cat(first, twice, last)
-	waitFor(t, 20*time.Second, "gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() == uint64(2*len(twice)) })
-	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	testkit.Poll(t, 20*time.Second, "gap retransmitted", func() bool { return a.Stats.Retransmitted.Load() == uint64(2*len(twice)) })
+	stopWhenArchived(t, seeds, stop, want, false)
 	if n := a.Stats.RetransmitArchived.Load(); n != uint64(len(twice)) {
 		t.Errorf("%d second copies found archived already, want %d", n, len(twice))
 	}

@@ -78,32 +78,21 @@ func (o *Options) defaults() {
 	if o.TailRecords == 0 {
 		o.TailRecords = 16384
 	}
-	if o.LineTimeout <= 0 {
-		o.LineTimeout = 2 * time.Second
-	}
-	if o.AlarmAfter <= 0 {
-		o.AlarmAfter = 5 * time.Second
-	}
-	if o.MaxBufferedRecords <= 0 {
-		o.MaxBufferedRecords = 65536
-	}
-	if o.ShutdownTimeout <= 0 {
-		o.ShutdownTimeout = 10 * time.Second
-	}
-	if o.StartRetry <= 0 {
-		o.StartRetry = time.Second
-	}
-	if o.RetransmitWait <= 0 {
-		o.RetransmitWait = 5 * time.Second
-	}
-	if o.RetransmitAttempts <= 0 {
-		o.RetransmitAttempts = 5
-	}
-	if o.RetransmitBackoff <= 0 {
-		o.RetransmitBackoff = 100 * time.Millisecond
-	}
-	if o.IndexSlack <= 0 {
-		o.IndexSlack = 2 * time.Second
+	positive(&o.LineTimeout, 2*time.Second)
+	positive(&o.AlarmAfter, 5*time.Second)
+	positive(&o.MaxBufferedRecords, 65536)
+	positive(&o.ShutdownTimeout, 10*time.Second)
+	positive(&o.StartRetry, time.Second)
+	positive(&o.RetransmitWait, 5*time.Second)
+	positive(&o.RetransmitAttempts, 5)
+	positive(&o.RetransmitBackoff, 100*time.Millisecond)
+	positive(&o.IndexSlack, 2*time.Second)
+}
+
+// positive sets *v to def when it is not positive (an Options default).
+func positive[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 
@@ -345,24 +334,11 @@ func compression(name string) (kgo.CompressionCodec, error) {
 // returned at once; while Kafka is unreachable at start, Run retries until ctx ends.
 func (a *Archiver) Run(ctx context.Context) error {
 	a.runCtx = ctx
-	if addr := a.topo.Archiver.Metrics; addr != "" {
-		// Bound first, like the bus: a taken port is a start error. Served from the start,
-		// so recovery shows (/healthz fails until records are accepted).
-		ln, err := metrics.Listen(addr)
-		if err != nil {
-			return fmt.Errorf("archiver: metrics: %w", err)
-		}
-		sctx, stopMetrics := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		reg := a.registry()
-		go func() {
-			defer close(done)
-			if err := reg.ServeListener(sctx, ln, a.health, a.log); err != nil {
-				a.log.Error("archiver: metrics server", "err", err)
-			}
-		}()
-		defer func() { stopMetrics(); <-done }()
+	stopMetrics, err := a.serveMetrics()
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	if err := a.ensureTopics(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -402,79 +378,114 @@ func (a *Archiver) Run(ctx context.Context) error {
 	for _, r := range a.regs {
 		topics[r.name] = r.topic
 	}
-	prod := newProducer(cl, sp, topics, skip, &a.Stats, a.log)
-
-	var wg sync.WaitGroup
-	pctx, stopProducer := context.WithCancel(context.Background())
-	var prodErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		prodErr = prod.run(pctx)
-	}()
-	mctx, stopMonitor := context.WithCancel(context.Background())
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.monitor(mctx, prod)
-	}()
-	if a.topo.Archiver.SpoolFsync == config.SpoolFsyncInterval {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sp.syncLoop(mctx, a.topo.Archiver.SpoolFsyncInterval)
-		}()
-	}
+	bg := a.startBackground(newProducer(cl, sp, topics, skip, &a.Stats, a.log), sp)
 	// The retransmitter writes to the spool under a.mu like the handler; it stops right
 	// after the subscriber, before the spool's readers do.
-	stopRetransmitter := func() {}
-	if a.rt != nil {
-		rctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			a.rt.run(rctx)
-		}()
-		stopRetransmitter = func() {
-			cancel()
-			<-done
-			a.rt.drain() // what the handler queued while the retransmitter stopped
-		}
-	}
-
-	sub := bus.NewSubscriber(so, a.log)
-	err = sub.Connect(a.eps...)
-	if err == nil {
-		sub.Subscribe("")
-		a.ready.Store(true)
-		if a.opts.OnReady != nil {
-			a.opts.OnReady()
-		}
-		a.log.Info("archiver: running", "endpoints", len(a.eps), "regions", len(a.regs))
-		err = sub.Run(ctx, a.handle)
-		sub.Close()
-	}
+	stopRetransmitter := a.startRetransmitter()
+	err = a.receive(ctx, so)
 
 	// Shut down in reverse: the subscriber is gone; stop the retransmitter and reading the
 	// spool, flush what franz-go holds (bounded), close the client; the spool keeps the rest.
 	stopRetransmitter()
-	stopProducer()
+	bg.stopProducer()
 	flushCtx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
 	if ferr := cl.Flush(flushCtx); ferr != nil {
 		a.log.Warn("archiver: flush at shutdown incomplete; unacknowledged records stay in the spool", "err", ferr)
 	}
 	cancel()
-	stopMonitor()
-	wg.Wait() // the producer exits before Close so that it never produces to a closed client
+	bg.stopMonitor()
+	bg.wg.Wait() // the producer exits before Close so that it never produces to a closed client
 	cl.Close()
 	sp.Trim()
 	a.summary()
-	if prodErr != nil {
-		return prodErr
+	if bg.prodErr != nil {
+		return bg.prodErr
 	}
 	if ctx.Err() != nil {
 		return nil
 	}
+	return err
+}
+
+// serveMetrics binds archiver.metrics first, like the bus (a taken port is a start
+// error), and serves it from the start, so recovery shows (/healthz fails until records
+// are accepted). stop ends the server and waits for it.
+func (a *Archiver) serveMetrics() (stop func(), err error) {
+	addr := a.topo.Archiver.Metrics
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := metrics.Listen(addr)
+	if err != nil {
+		return nil, fmt.Errorf("archiver: metrics: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	reg := a.registry()
+	go func() {
+		defer close(done)
+		if err := reg.ServeListener(sctx, ln, a.health, a.log); err != nil {
+			a.log.Error("archiver: metrics server", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }, nil
+}
+
+// background is Run's goroutines besides the subscriber: the producer (reads the spool,
+// calls franz-go), the spool monitor and, with spool_fsync interval, the sync loop.
+type background struct {
+	wg           sync.WaitGroup
+	prodErr      error // the producer's, read after wg.Wait
+	stopProducer context.CancelFunc
+	stopMonitor  context.CancelFunc // and the sync loop
+}
+
+func (a *Archiver) startBackground(prod *producer, sp *spool) *background {
+	bg := &background{}
+	pctx, stopProducer := context.WithCancel(context.Background())
+	mctx, stopMonitor := context.WithCancel(context.Background())
+	bg.stopProducer, bg.stopMonitor = stopProducer, stopMonitor
+	bg.wg.Go(func() { bg.prodErr = prod.run(pctx) })
+	bg.wg.Go(func() { a.monitor(mctx, prod) })
+	if a.topo.Archiver.SpoolFsync == config.SpoolFsyncInterval {
+		bg.wg.Go(func() { sp.syncLoop(mctx, a.topo.Archiver.SpoolFsyncInterval) })
+	}
+	return bg
+}
+
+// startRetransmitter runs the retransmitter, if any; stop ends it, waits for it and
+// drains what the handler queued meanwhile.
+func (a *Archiver) startRetransmitter() (stop func()) {
+	if a.rt == nil {
+		return func() {}
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.rt.run(rctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+		a.rt.drain() // what the handler queued while the retransmitter stopped
+	}
+}
+
+// receive subscribes to every gateway and handles what arrives until ctx ends.
+func (a *Archiver) receive(ctx context.Context, so bus.SubOptions) error {
+	sub := bus.NewSubscriber(so, a.log)
+	if err := sub.Connect(a.eps...); err != nil {
+		return err
+	}
+	sub.Subscribe("")
+	a.ready.Store(true)
+	if a.opts.OnReady != nil {
+		a.opts.OnReady()
+	}
+	a.log.Info("archiver: running", "endpoints", len(a.eps), "regions", len(a.regs))
+	err := sub.Run(ctx, a.handle)
+	sub.Close()
 	return err
 }
 
@@ -556,48 +567,15 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 		r.index.add(&h)
 		a.noteSeed(r, &h, partial, first)
 	}
-	var last map[seqKey]uint64
-	for attempt := 0; ; attempt++ {
-		var err error
-		n := uint64(0)
-		a.anchors = map[uint16]mark{}
-		for _, r := range a.regs {
-			clear(r.horizon)
-			clear(r.floor)
-			r.seeded = false
-			r.index = newArchiveIndex(r.index.perGen, time.Duration(r.index.slack))
-		}
-		last, err = readTails(ctx, a.adminOpts(), topics, parts, a.opts.TailRecords, func(region string, r *kgo.Record, partial, first bool) {
-			n++
-			seed(byName[region], r.Value, partial, first)
-		})
-		if err == nil {
-			a.Stats.TailRecords.Store(n)
-			break
-		}
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		a.log.Warn("archiver: reading partition tails, retrying", "attempt", attempt+1, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(a.opts.StartRetry):
-		}
+	last, err := a.seedTails(ctx, topics, parts, func(region string, value []byte, partial, first bool) {
+		seed(byName[region], value, partial, first)
+	})
+	if err != nil {
+		return nil, err
 	}
-	var lost uint64
-	for _, g := range rec.lost {
-		from := max(g.from, last[g.key]+1) // at or below Kafka's last sequence: produced before the damage
-		if from <= g.to {
-			lost += g.to - from + 1
-		}
-	}
-	if lost > 0 {
-		a.Stats.SpoolCorruptLost.Store(lost)
-		a.log.Error("archiver: spool entries lost to corruption (not in Kafka either)", "records", lost, "corrupt_bytes", rec.corrupt)
-	}
+	a.countSpoolLost(rec, last)
 	pending := 0
-	err := a.spool.scan(func(e *entry) {
+	err = a.spool.scan(func(e *entry) {
 		if e.aseq <= last[seqKey{string(e.region), e.partition}] {
 			// In Kafka already (maybe before the tail): an anchor, not a seed.
 			if r := byName[string(e.region)]; r != nil && wire.ReadHeader(e.record, &h) == nil {
@@ -615,14 +593,11 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 	for _, r := range a.regs {
 		r.merger.Arb.Stats = arbiter.Stats{Streams: r.merger.Arb.Stats.Streams}
 	}
-	for k, v := range last {
-		if r := byName[k.region]; r != nil {
-			r.seq[k.partition] = max(r.seq[k.partition], v)
-		}
-	}
-	for k, v := range rec.maxSeq {
-		if r := byName[k.region]; r != nil {
-			r.seq[k.partition] = max(r.seq[k.partition], v)
+	for _, seqs := range []map[seqKey]uint64{last, rec.maxSeq} {
+		for k, v := range seqs {
+			if r := byName[k.region]; r != nil {
+				r.seq[k.partition] = max(r.seq[k.partition], v)
+			}
 		}
 	}
 	a.log.Info("archiver: recovered", "tail_records", a.Stats.TailRecords.Load(), "spool_entries", rec.entries,
@@ -635,6 +610,56 @@ func (a *Archiver) recover(ctx context.Context, rec *spoolRecovery) (map[seqKey]
 		}
 	}
 	return last, nil
+}
+
+// seedTails reads the partition tails (readTails), handing each record to seed, and
+// retries from scratch (the arbiters' recovery state reset) until it succeeds or ctx
+// ends. It returns the last archive sequence of each partition.
+func (a *Archiver) seedTails(ctx context.Context, topics map[string]string, parts map[string]int32,
+	seed func(region string, value []byte, partial, first bool)) (map[seqKey]uint64, error) {
+	for attempt := 0; ; attempt++ {
+		n := uint64(0)
+		a.anchors = map[uint16]mark{}
+		for _, r := range a.regs {
+			clear(r.horizon)
+			clear(r.floor)
+			r.seeded = false
+			r.index = newArchiveIndex(r.index.perGen, time.Duration(r.index.slack))
+		}
+		last, err := readTails(ctx, a.adminOpts(), topics, parts, a.opts.TailRecords, func(region string, r *kgo.Record, partial, first bool) {
+			n++
+			seed(region, r.Value, partial, first)
+		})
+		if err == nil {
+			a.Stats.TailRecords.Store(n)
+			return last, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		a.log.Warn("archiver: reading partition tails, retrying", "attempt", attempt+1, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(a.opts.StartRetry):
+		}
+	}
+}
+
+// countSpoolLost counts the spool entries lost to corruption that Kafka does not hold
+// either (above its last archive sequence): SpoolCorruptLost.
+func (a *Archiver) countSpoolLost(rec *spoolRecovery, last map[seqKey]uint64) {
+	var lost uint64
+	for _, g := range rec.lost {
+		from := max(g.from, last[g.key]+1) // at or below Kafka's last sequence: produced before the damage
+		if from <= g.to {
+			lost += g.to - from + 1
+		}
+	}
+	if lost > 0 {
+		a.Stats.SpoolCorruptLost.Store(lost)
+		a.log.Error("archiver: spool entries lost to corruption (not in Kafka either)", "records", lost, "corrupt_bytes", rec.corrupt)
+	}
 }
 
 // handle processes one bus batch on the subscriber's handler goroutine: arbitrate, map to
@@ -745,14 +770,7 @@ func (a *Archiver) writeSpool(entries []byte, pend []pendingEntry) bool {
 
 // monitor updates the spool gauges and raises or clears the alarm every 100 ms.
 func (a *Archiver) monitor(ctx context.Context, p *producer) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, 100*time.Millisecond, func() {
 		backlog := a.spool.Backlog()
 		a.Stats.SpoolBacklog.Store(backlog)
 		a.Stats.SpoolBytes.Store(a.spool.Bytes())
@@ -767,6 +785,20 @@ func (a *Archiver) monitor(ctx context.Context, p *producer) {
 			a.log.Info("archiver: spool alarm cleared", "backlog_records", backlog)
 		}
 		a.Stats.Alarm.Store(alarm)
+	})
+}
+
+// every calls f every d, on the calling goroutine, until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f()
 	}
 }
 

@@ -2,7 +2,6 @@ package archiver
 
 import (
 	"context"
-	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tickline/tickline/archiver/kafkatest"
+	"github.com/tickline/tickline/internal/testkit"
+	"github.com/tickline/tickline/internal/testkit/kafkatest"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/wire"
 )
@@ -52,9 +52,11 @@ func benchArchive(b *testing.B, seeds []string, codec, prefix string) {
 	a, stop := startArchiver(b, topo, Options{Endpoints: map[string]string{"gw-a": idle.pub.Endpoint()}, TailRecords: -1})
 
 	// One bus batch of 512 messages: three streams of trades and BBOs, ~150-byte records
-	// with realistic decimals. Each round rewrites seq and times in place.
+	// with realistic decimals. Each round encodes them again with new seqs and times, into
+	// the same buffers.
 	const batchLen = 512
 	batch := make([]bus.Message, batchLen)
+	recs := make([]*wire.Record, batchLen)
 	size := 0
 	for i := range batch {
 		e := event{wire.Binance, wire.KindTrade, "BTC-USDT", uint64(i + 1)}
@@ -74,7 +76,7 @@ func benchArchive(b *testing.B, seeds []string, codec, prefix string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		batch[i] = bus.Message{Endpoint: 0, Payload: v}
+		batch[i], recs[i] = bus.Message{Endpoint: 0, Payload: v}, r
 		size += len(v)
 	}
 	b.SetBytes(int64(size / batchLen))
@@ -85,10 +87,12 @@ func benchArchive(b *testing.B, seeds []string, codec, prefix string) {
 	for n := 0; n < b.N; n += batchLen {
 		for i := range batch {
 			seq++
-			v := batch[i].Payload
-			binary.LittleEndian.PutUint64(v[40:], seq)                             // Seq
-			binary.LittleEndian.PutUint64(v[16:], seq)                             // GatewaySeq
-			binary.LittleEndian.PutUint64(v[24:], uint64(baseTime+int64(seq)*1e3)) // TsExchange
+			r := recs[i]
+			r.Seq, r.GatewaySeq, r.TsExchange = seq, seq, baseTime+int64(seq)*1e3
+			var err error
+			if batch[i].Payload, err = wire.AppendRecord(batch[i].Payload[:0], r); err != nil {
+				b.Fatal(err)
+			}
 		}
 		m := min(batchLen, b.N-n)
 		a.handle(batch[:m])
@@ -96,7 +100,7 @@ func benchArchive(b *testing.B, seeds []string, codec, prefix string) {
 			time.Sleep(100 * time.Microsecond)
 		}
 	}
-	waitFor(b, 5*time.Minute, "all acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(b.N) })
+	testkit.Poll(b, 5*time.Minute, "all acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(b.N) })
 	el := time.Since(start)
 	b.StopTimer()
 	if err := stop(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/wire"
@@ -92,7 +93,7 @@ func TestEnsureTopicsCreatesAndRefusesMismatch(t *testing.T) {
 	// The archiver refuses to start on it.
 	gws := []gw{{"gw-a", 1, "korea"}}
 	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
-	a, err := New(topo, Options{}, testLog(t))
+	a, err := New(topo, Options{}, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestArchiveTwoLinesHeadersTimestamps(t *testing.T) {
 		lines[2].publish(trade(e, false))
 	}
 	total := len(evs) + len(global)
-	waitFor(t, 20*time.Second, "all records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(total) })
+	testkit.Poll(t, 20*time.Second, "all records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(total) })
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -181,12 +182,7 @@ func TestArchiveLineDropFilledByOtherLine(t *testing.T) {
 
 // testLineDrop is TestArchiveLineDropFilledByOtherLine against any broker (kfake or real).
 func testLineDrop(t *testing.T, seeds []string, prefix string) {
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
-	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), prefix))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	lines, a, stop := startLines(t, koreaAB, seeds, prefix, Options{})
 	evs := events(0, 300)
 	dropped := 0
 	for i, e := range evs {
@@ -200,7 +196,7 @@ func testLineDrop(t *testing.T, seeds []string, prefix string) {
 	for _, e := range evs {
 		lines[1].publish(trade(e, false))
 	}
-	waitFor(t, 20*time.Second, "all records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(evs)) })
+	testkit.Poll(t, 20*time.Second, "all records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(evs)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,12 +215,7 @@ func TestArchiveGatewayDownOtherLineCarries(t *testing.T) {
 
 // testGatewayDown is TestArchiveGatewayDownOtherLineCarries against any broker.
 func testGatewayDown(t *testing.T, seeds []string, prefix string) {
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
-	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), prefix))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	lines, a, stop := startLines(t, koreaAB, seeds, prefix, Options{})
 	evs := events(0, 400)
 	half := len(evs) / 2
 	for i, e := range evs {
@@ -236,7 +227,7 @@ func testGatewayDown(t *testing.T, seeds []string, prefix string) {
 		}
 		lines[1].publish(trade(e, false))
 	}
-	waitFor(t, 20*time.Second, "all records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(evs)) })
+	testkit.Poll(t, 20*time.Second, "all records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(evs)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -247,17 +238,13 @@ func testGatewayDown(t *testing.T, seeds []string, prefix string) {
 // goes nowhere.
 func TestArchiveUnroutableCountedNeverSent(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}}
-	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
+	lines, a, stop := startLines(t, koreaA, seeds, "ticks.", Options{})
 	lines[0].publish(trade(event{wire.Kraken, wire.KindTrade, "BTC-USD", 1}, false))
 	evs := events(0, 5)
 	for _, e := range evs {
 		lines[0].publish(trade(e, false))
 	}
-	waitFor(t, 10*time.Second, "records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(evs)) })
+	testkit.Poll(t, 10*time.Second, "records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(evs)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -271,19 +258,14 @@ func TestArchiveUnroutableCountedNeverSent(t *testing.T) {
 // spool with the alarm raised; when they are back the spool drains in order, exactly once.
 func TestArchiveKafkaOutageSpoolsAndDrains(t *testing.T) {
 	_, seeds, gate := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
-	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps, AlarmAfter: 200 * time.Millisecond, SegmentBytes: 64 << 10})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	lines, a, stop := startLines(t, koreaAB, seeds, "ticks.", Options{AlarmAfter: 200 * time.Millisecond, SegmentBytes: 64 << 10})
 
 	before := events(0, 200)
 	for _, e := range before {
 		lines[0].publish(trade(e, false))
 		lines[1].publish(trade(e, false))
 	}
-	waitFor(t, 20*time.Second, "first records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(before)) })
+	testkit.Poll(t, 20*time.Second, "first records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(before)) })
 
 	gate.SetDown(true)
 	during := events(200, 2000) // 6000 records, ~100 spool segments of 64 KiB
@@ -291,7 +273,7 @@ func TestArchiveKafkaOutageSpoolsAndDrains(t *testing.T) {
 		lines[0].publish(trade(e, false))
 		lines[1].publish(trade(e, false))
 	}
-	waitFor(t, 20*time.Second, "records spooled with the alarm up", func() bool {
+	testkit.Poll(t, 20*time.Second, "records spooled with the alarm up", func() bool {
 		return a.Stats.Accepted.Load() >= uint64(len(before)+len(during)) && a.Stats.Alarm.Load() &&
 			a.Stats.SpoolBacklog.Load() > 0
 	})
@@ -305,10 +287,10 @@ func TestArchiveKafkaOutageSpoolsAndDrains(t *testing.T) {
 
 	gate.SetDown(false)
 	all := append(before, during...)
-	waitFor(t, 60*time.Second, "spool drained", func() bool {
+	testkit.Poll(t, 60*time.Second, "spool drained", func() bool {
 		return a.Stats.Produced.Load() >= uint64(len(all)) && a.Stats.SpoolBacklog.Load() == 0
 	})
-	waitFor(t, 5*time.Second, "alarm cleared", func() bool { return !a.Stats.Alarm.Load() })
+	testkit.Poll(t, 5*time.Second, "alarm cleared", func() bool { return !a.Stats.Alarm.Load() })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +315,7 @@ func TestArchiveRestartSkipsWhatKafkaHas(t *testing.T) {
 	// A previous run spooled 300 records and Kafka acknowledged the first 100 of them
 	// (written here directly, as the archiver would have), but the spool was never trimmed.
 	evs := events(0, 100)
-	sp, _, err := openSpool(dir, 1<<26, 0, testLog(t))
+	sp, _, err := openSpool(dir, 1<<26, 0, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +366,7 @@ func TestArchiveRestartSkipsWhatKafkaHas(t *testing.T) {
 		lines[0].publish(trade(e, false))
 	}
 	want := append(append([]event(nil), evs...), more...)
-	waitFor(t, 20*time.Second, "records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(want)-100) })
+	testkit.Poll(t, 20*time.Second, "records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(want)-100) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -401,16 +383,12 @@ func TestArchiveRestartSkipsWhatKafkaHas(t *testing.T) {
 // quantiles once records were acknowledged.
 func TestArchiverMetrics(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}}
-	lines, eps := gatewayEndpoints(t, gws)
-	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
+	lines, a, stop := startLines(t, koreaA, seeds, "ticks.", Options{})
 	evs := events(0, 50)
 	for _, e := range evs {
 		lines[0].publish(trade(e, false))
 	}
-	waitFor(t, 10*time.Second, "records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(evs)) })
+	testkit.Poll(t, 10*time.Second, "records acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(evs)) })
 	var b strings.Builder
 	a.WriteMetrics(&b)
 	if err := stop(); err != nil {
@@ -507,7 +485,7 @@ func TestEnsureTopicsDurability(t *testing.T) {
 		t.Fatalf("unsatisfiable existing topic: err = %v", err)
 	}
 	topo := parseTopo(t, topoYAML([]gw{{"gw-a", 1, "korea"}}, seeds, spoolDir(t), "ticks."))
-	a, err := New(topo, Options{}, testLog(t))
+	a, err := New(topo, Options{}, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package archiver
 import (
 	"context"
 	"fmt"
-	"github.com/tickline/tickline/archiver/kafkatest"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -15,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tickline/tickline/internal/testkit"
+	"github.com/tickline/tickline/internal/testkit/kafkatest"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -108,7 +110,7 @@ func startChild(t *testing.T, cfg string, eps map[string]string) *child {
 		<-c.done
 		c.done <- nil
 	})
-	waitFor(t, 30*time.Second, "child archiver ready", func() bool {
+	testkit.Poll(t, 30*time.Second, "child archiver ready", func() bool {
 		_, err := os.Stat(filepath.Join(state, "ready"))
 		return err == nil
 	})
@@ -155,7 +157,7 @@ func TestArchiveSIGKILLRestart(t *testing.T) {
 		t.Skip("starts archiver processes")
 	}
 	kf, seeds, gate := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps := gatewayEndpoints(t, gws)
 	cfg := filepath.Join(t.TempDir(), "topology.yaml")
 	if err := os.WriteFile(cfg, []byte(topoYAML(gws, seeds, spoolDir(t), "ticks.")), 0o644); err != nil {
@@ -173,13 +175,13 @@ func TestArchiveSIGKILLRestart(t *testing.T) {
 	lines[1].waitSubscribed(1)
 	a1 := events(0, 300)
 	both(a1)
-	waitFor(t, 30*time.Second, "first batch in Kafka", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(a1)) })
+	testkit.Poll(t, 30*time.Second, "first batch in Kafka", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(a1)) })
 
 	// Brokers unreachable: the next batch is accepted into the spool only.
 	gate.SetDown(true)
 	a2 := events(300, 1000)
 	both(a2)
-	waitFor(t, 30*time.Second, "second batch accepted", func() bool { return first.accepted() == uint64(len(a1)+len(a2)) })
+	testkit.Poll(t, 30*time.Second, "second batch accepted", func() bool { return first.accepted() == uint64(len(a1)+len(a2)) })
 	// Brokers back, but the first produce request is held at the broker; the archiver is
 	// killed while it waits for the answer, then the broker writes the records anyway: the
 	// archiver's spool still holds them unacknowledged.
@@ -216,7 +218,7 @@ func TestArchiveSIGKILLRestart(t *testing.T) {
 
 	second := startChild(t, cfg, eps)
 	for _, l := range lines { // the new archiver, alone (the killed one's connection is gone)
-		waitFor(t, 10*time.Second, "restarted archiver subscribed", func() bool {
+		testkit.Poll(t, 10*time.Second, "restarted archiver subscribed", func() bool {
 			st := l.pub.Stats()
 			return l.pub.Totals().Accepted >= 2 && len(st) == 1 && len(st[0].Subscriptions) == 1
 		})
@@ -228,7 +230,7 @@ func TestArchiveSIGKILLRestart(t *testing.T) {
 	a3 := events(1300, 100)
 	both(a3)
 	want := append(append(append([]event(nil), a1...), a2...), a3...)
-	waitFor(t, 60*time.Second, "everything in Kafka", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	testkit.Poll(t, 60*time.Second, "everything in Kafka", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
 	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +265,7 @@ func TestIntegrationArchiveSIGKILLRetransmit(t *testing.T) {
 
 func testSIGKILLRetransmit(t *testing.T, seeds []string, prefix string) {
 	topic := prefix + "korea"
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps := gatewayEndpoints(t, gws)
 	js := map[string]string{}
 	for i, g := range gws {
@@ -279,7 +281,7 @@ func testSIGKILLRetransmit(t *testing.T, seeds []string, prefix string) {
 	lines[1].waitSubscribed(1)
 	a1 := events(0, 300)
 	publishAll(lines, a1)
-	waitFor(t, 30*time.Second, "first batch in Kafka", func() bool { return endOffsets(t, seeds, topic) == int64(len(a1)) })
+	testkit.Poll(t, 30*time.Second, "first batch in Kafka", func() bool { return endOffsets(t, seeds, topic) == int64(len(a1)) })
 
 	// Killed mid-stream: records sit in the bus queues, the handler, the spool and franz-go.
 	a2 := events(300, 1000)
@@ -299,9 +301,9 @@ func testSIGKILLRetransmit(t *testing.T, seeds []string, prefix string) {
 	a4 := events(1800, 100)
 	publishAll(lines, a4)
 	want := cat(a1, a2, a3, a4)
-	waitFor(t, 60*time.Second, "everything in Kafka", func() bool { return endOffsets(t, seeds, topic) >= int64(len(want)) })
+	testkit.Poll(t, 60*time.Second, "everything in Kafka", func() bool { return endOffsets(t, seeds, topic) >= int64(len(want)) })
 	// The child reports its counters every 10 ms.
-	waitFor(t, 10*time.Second, "journal records counted", func() bool {
+	testkit.Poll(t, 10*time.Second, "journal records counted", func() bool {
 		_, r, _ := second.counters()
 		return r >= uint64(len(a3))
 	})

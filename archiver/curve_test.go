@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/journal"
 	"github.com/tickline/tickline/shared/zmtp"
@@ -30,7 +31,7 @@ func TestArchiveRetransmitOverCurve(t *testing.T) {
 	_, sSec := keys() // the strategy's (the topology requires one; unused here)
 
 	p, err := bus.NewPublisher("tcp://127.0.0.1:0", bus.Options{QueueDepth: 1 << 16,
-		Curve: &bus.CurveServer{Secret: gSec, Allowed: []zmtp.Key{aPub}}}, testLog(t))
+		Curve: &bus.CurveServer{Secret: gSec, Allowed: []zmtp.Key{aPub}}}, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestArchiveRetransmitOverCurve(t *testing.T) {
 	g := &fakeGateway{t: t, pub: p, num: 1, jcap: 100000}
 	g.j = journal.New(g.jcap, g.jcap*256)
 	jsrv, err := journal.ListenWith("tcp://127.0.0.1:0", g.j, journal.ServerOptions{Curve: &zmtp.Curve{Server: true,
-		Public: gPub, Secret: gSec, Allow: func(k zmtp.Key) bool { return k == aPub }}}, testLog(t))
+		Public: gPub, Secret: gSec, Allow: func(k zmtp.Key) bool { return k == aPub }}}, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestArchiveRetransmitOverCurve(t *testing.T) {
 	g.waitSubscribed(1)
 	before := events(0, 100)
 	publishAll([]*fakeGateway{g}, before)
-	waitFor(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
+	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -75,11 +76,7 @@ func TestArchiveRetransmitOverCurve(t *testing.T) {
 	after := events(250, 50)
 	publishAll([]*fakeGateway{g}, after)
 	want := cat(before, down, after)
-	waitFor(t, 30*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	stopWhenArchived(t, seeds, stop, want, false)
 	if n := a.Stats.RetransmitAccepted.Load(); n != uint64(len(down)) {
 		t.Errorf("retransmit archived %d records, want %d", n, len(down))
 	}

@@ -3,10 +3,7 @@ package archiver
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,20 +14,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tickline/tickline/internal/testkit"
+	"github.com/tickline/tickline/internal/testkit/kafkatest"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/journal"
 	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/wire"
 )
-
-// testLog returns a logger that writes to the test log only when -v is set.
-func testLog(t testing.TB) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
 
 // gate sits under kfake's listeners: while down it closes every connection and refuses new
 // ones, which a client sees exactly like an unreachable broker.
@@ -114,11 +105,7 @@ func (l *gatedListener) Accept() (net.Conn, error) {
 func newKafka(t testing.TB, opts ...kfake.Opt) (*kfake.Cluster, []string, *gate) {
 	t.Helper()
 	g := newGate()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.ListenFn(g.listen)}, opts...)...)
-	if err != nil {
-		t.Fatalf("kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
+	c := kafkatest.NewFake(t, append([]kfake.Opt{kfake.ListenFn(g.listen)}, opts...)...)
 	return c, c.ListenAddrs(), g
 }
 
@@ -207,7 +194,7 @@ type fakeGateway struct {
 func (g *fakeGateway) withJournal(records int) *fakeGateway {
 	g.t.Helper()
 	g.j, g.jcap = journal.New(records, records*256), records
-	srv, err := journal.Listen("tcp://127.0.0.1:0", g.j, testLog(g.t))
+	srv, err := journal.Listen("tcp://127.0.0.1:0", g.j, testkit.Log(g.t))
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -222,7 +209,7 @@ func (g *fakeGateway) stopJournal() { g.jsrv.Close() }
 // startJournal serves the journal again on the same endpoint.
 func (g *fakeGateway) startJournal() {
 	g.t.Helper()
-	srv, err := journal.Listen(g.jep, g.j, testLog(g.t))
+	srv, err := journal.Listen(g.jep, g.j, testkit.Log(g.t))
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -261,7 +248,7 @@ func (g *fakeGateway) journalOnly(r *wire.Record) {
 
 func newFakeGateway(t testing.TB, num uint16) *fakeGateway {
 	t.Helper()
-	p, err := bus.NewPublisher("tcp://127.0.0.1:0", bus.Options{QueueDepth: 1 << 16}, testLog(t))
+	p, err := bus.NewPublisher("tcp://127.0.0.1:0", bus.Options{QueueDepth: 1 << 16}, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +259,7 @@ func newFakeGateway(t testing.TB, num uint16) *fakeGateway {
 // waitSubscribed polls until n subscribers have subscribed to everything.
 func (g *fakeGateway) waitSubscribed(n int) {
 	g.t.Helper()
-	waitFor(g.t, 10*time.Second, "subscriber on gateway", func() bool {
+	testkit.Poll(g.t, 10*time.Second, "subscriber on gateway", func() bool {
 		c := 0
 		for _, s := range g.pub.Stats() {
 			for _, p := range s.Subscriptions {
@@ -355,30 +342,11 @@ func events(from, n uint64) []event {
 	return out
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // endOffsets returns the sum of end offsets of a topic's partitions.
 func endOffsets(t testing.TB, seeds []string, topic string) int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
+	ends, ok := listEnds(t, seeds, topic)
+	if !ok {
 		return -1
 	}
 	var n int64
@@ -388,6 +356,32 @@ func endOffsets(t testing.TB, seeds []string, topic string) int64 {
 		}
 	})
 	return n
+}
+
+// listEnds lists the end offsets of topic's partitions (false while it cannot).
+func listEnds(t testing.TB, seeds []string, topic string) (kadm.ListedOffsets, bool) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	return ends, err == nil
+}
+
+// stopWhenArchived waits until ticks.korea holds as many records as want, stops the
+// archiver and checks that it holds each wanted event exactly once (in stream order when
+// ordered).
+func stopWhenArchived(t testing.TB, seeds []string, stop func() error, want []event, ordered bool) {
+	t.Helper()
+	testkit.Poll(t, 30*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, ordered)
 }
 
 // consumeAll reads every record of topic up to its current end, in offset order per
@@ -515,11 +509,35 @@ func checkExactlyOnce(t testing.TB, got map[int32][]*kgo.Record, want []event, o
 	}
 }
 
+// koreaAB are two lines of one region, the tests' usual pair; koreaA is the first alone.
+var koreaAB, koreaA = []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}, []gw{{"gw-a", 1, "korea"}}
+
+// startSubscribed is startArchiver, returning once the archiver has subscribed to each of
+// lines.
+func startSubscribed(t testing.TB, topo *config.Topology, opts Options, lines ...*fakeGateway) (*Archiver, func() error) {
+	t.Helper()
+	a, stop := startArchiver(t, topo, opts)
+	for _, l := range lines {
+		l.waitSubscribed(1)
+	}
+	return a, stop
+}
+
+// startLines starts a fake gateway per gw (topics <prefix><region>) and an archiver with
+// opts (and their endpoints) subscribed to all of them.
+func startLines(t testing.TB, gws []gw, seeds []string, prefix string, opts Options) ([]*fakeGateway, *Archiver, func() error) {
+	t.Helper()
+	lines, eps := gatewayEndpoints(t, gws)
+	opts.Endpoints = eps
+	a, stop := startSubscribed(t, parseTopo(t, topoYAML(gws, seeds, spoolDir(t), prefix)), opts, lines...)
+	return lines, a, stop
+}
+
 // startArchiver runs an archiver in the background and returns it with a stop function
 // that cancels it and waits for Run to return.
 func startArchiver(t testing.TB, topo *config.Topology, opts Options) (*Archiver, func() error) {
 	t.Helper()
-	a, err := New(topo, opts, testLog(t))
+	a, err := New(topo, opts, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +558,7 @@ func startArchiver(t testing.TB, topo *config.Topology, opts Options) (*Archiver
 		return runErr
 	}
 	t.Cleanup(func() { stop() })
-	waitFor(t, 20*time.Second, "archiver ready", func() bool {
+	testkit.Poll(t, 20*time.Second, "archiver ready", func() bool {
 		select {
 		case err := <-errc:
 			errc <- err
@@ -561,6 +579,41 @@ func gatewayEndpoints(t testing.TB, gws []gw) ([]*fakeGateway, map[string]string
 		eps[g.id] = out[i].pub.Endpoint()
 	}
 	return out, eps
+}
+
+// handleRig is an archiver whose handler writes to a local spool of spoolBytes (no Kafka),
+// and round: 64 trades of one stream, encoded again with the next 64 exchange seqs into
+// the same buffers and handed to handle. It returns the batch length.
+func handleRig(t testing.TB, spoolBytes int64) (a *Archiver, round func(), batchLen int) {
+	t.Helper()
+	gws := []gw{{"gw-a", 1, "korea"}}
+	topo := parseTopo(t, topoYAML(gws, []string{"127.0.0.1:1"}, spoolDir(t), "ticks."))
+	a, err := New(topo, Options{}, testkit.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _, err := openSpool(topo.Archiver.SpoolDir, spoolBytes, 0, testkit.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Close() })
+	a.spool = sp
+	batch := make([]bus.Message, 64)
+	recs := make([]*wire.Record, len(batch))
+	for i := range batch {
+		recs[i] = trade(event{wire.Binance, wire.KindTrade, "BTC-USDT", uint64(i + 1)}, false)
+		batch[i].Payload, _ = wire.AppendRecord(nil, recs[i])
+	}
+	seq := uint64(0)
+	round = func() {
+		for i, r := range recs {
+			seq++
+			r.Seq = seq
+			batch[i].Payload, _ = wire.AppendRecord(batch[i].Payload[:0], r)
+		}
+		a.handle(batch)
+	}
+	return a, round, len(batch)
 }
 
 func spoolDir(t testing.TB) string { return filepath.Join(t.TempDir(), "spool") }

@@ -11,7 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tickline/tickline/archiver/kafkatest"
+	"github.com/tickline/tickline/internal/testkit"
+	"github.com/tickline/tickline/internal/testkit/kafkatest"
 )
 
 // TestIntegrationArchiveOutageRestart runs against the real Kafka of KAFKA_SEEDS (skipped
@@ -22,7 +23,7 @@ func TestIntegrationArchiveOutageRestart(t *testing.T) {
 	seeds := kafkatest.Seeds(t)
 	prefix := kafkatest.TopicName("tickline-it") + "."
 	topic := prefix + "korea"
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps := gatewayEndpoints(t, gws)
 	dir := spoolDir(t)
 	topo := parseTopo(t, topoYAML(gws, seeds, dir, prefix))
@@ -31,9 +32,7 @@ func TestIntegrationArchiveOutageRestart(t *testing.T) {
 	g := newGate()
 	opts := Options{Endpoints: eps, AlarmAfter: 300 * time.Millisecond, KafkaOpts: []kgo.Opt{kgo.Dialer(g.dial)}}
 
-	a, stop := startArchiver(t, topo, opts)
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, opts, lines...)
 	both := func(evs []event) {
 		for _, e := range evs {
 			lines[0].publish(trade(e, false))
@@ -42,12 +41,12 @@ func TestIntegrationArchiveOutageRestart(t *testing.T) {
 	}
 	first := events(0, 1000)
 	both(first)
-	waitFor(t, 60*time.Second, "first batch acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(first)) })
+	testkit.Poll(t, 60*time.Second, "first batch acknowledged", func() bool { return a.Stats.Produced.Load() >= uint64(len(first)) })
 
 	g.SetDown(true)
 	second := events(1000, 1000)
 	both(second)
-	waitFor(t, 60*time.Second, "spooled with the alarm up", func() bool {
+	testkit.Poll(t, 60*time.Second, "spooled with the alarm up", func() bool {
 		return a.Stats.Accepted.Load() >= uint64(len(first)+len(second)) && a.Stats.Alarm.Load()
 	})
 	if err := stop(); err != nil { // stopped while unreachable: the spool keeps the rest
@@ -56,7 +55,7 @@ func TestIntegrationArchiveOutageRestart(t *testing.T) {
 	g.SetDown(false)
 	a2, stop2 := startArchiver(t, topo, opts)
 	for _, l := range lines {
-		waitFor(t, 20*time.Second, "resubscribed", func() bool {
+		testkit.Poll(t, 20*time.Second, "resubscribed", func() bool {
 			st := l.pub.Stats()
 			return len(st) == 1 && len(st[0].Subscriptions) == 1
 		})
@@ -64,7 +63,7 @@ func TestIntegrationArchiveOutageRestart(t *testing.T) {
 	third := events(2000, 200)
 	both(third)
 	want := append(append(append([]event(nil), first...), second...), third...)
-	waitFor(t, 120*time.Second, "everything in Kafka", func() bool { return endOffsets(t, seeds, topic) >= int64(len(want)) })
+	testkit.Poll(t, 120*time.Second, "everything in Kafka", func() bool { return endOffsets(t, seeds, topic) >= int64(len(want)) })
 	if err := stop2(); err != nil {
 		t.Fatal(err)
 	}
@@ -99,16 +98,14 @@ func TestIntegrationKafkaFaultArchiverLeaderKill(t *testing.T) {
 	c := kafkatest.NewCluster(t, 3)
 	prefix := kafkatest.TopicName("tickline-fault") + "."
 	topic := prefix + "korea"
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps := gatewayEndpoints(t, gws)
 	topo := parseTopo(t, topoYAML(gws, c.Seeds, spoolDir(t), prefix))
 	topo.Archiver.ReplicationFactor = 3
 	cfgs := maps.Clone(topicConfigs)
 	cfgs["min.insync.replicas"] = kadm.StringPtr("2")
 	kafkatest.CreateTopic(t, topic, 2, 3, cfgs) // the archiver finds it; deleted at cleanup
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 
 	// The stream runs on its own goroutine (the test goroutine kills and restarts the
 	// broker): one event per stream every 2 ms, on both lines.
@@ -137,7 +134,7 @@ func TestIntegrationKafkaFaultArchiverLeaderKill(t *testing.T) {
 	}()
 	start := time.Now()
 	elapsed := func() time.Duration { return time.Since(start).Round(time.Millisecond) }
-	waitFor(t, 60*time.Second, "stream flowing into Kafka", func() bool { return a.Stats.Produced.Load() >= 1500 })
+	testkit.Poll(t, 60*time.Second, "stream flowing into Kafka", func() bool { return a.Stats.Produced.Load() >= 1500 })
 
 	leader := c.Leader(topic, 0)
 	end0 := partitionEnd(t, c.Seeds, topic, 0)
@@ -146,7 +143,7 @@ func TestIntegrationKafkaFaultArchiverLeaderKill(t *testing.T) {
 	t.Logf("%v: SIGKILLed broker %d (spool backlog %d)", elapsed(), leader, a.Stats.SpoolBacklog.Load())
 	newLeader := c.WaitNewLeader(topic, 0, leader, 90*time.Second)
 	t.Logf("%v: new leader %d, isr %v", elapsed(), newLeader, c.ISR(topic, 0))
-	waitFor(t, 90*time.Second, "partition 0 written through the new leader", func() bool {
+	testkit.Poll(t, 90*time.Second, "partition 0 written through the new leader", func() bool {
 		return partitionEnd(t, c.Seeds, topic, 0) >= end0+1000
 	})
 	t.Logf("%v: partition 0 written through the new leader (end offset %d, spool backlog %d, alarms %d)", elapsed(),
@@ -161,7 +158,7 @@ func TestIntegrationKafkaFaultArchiverLeaderKill(t *testing.T) {
 		t.Fatalf("stream: %v", err)
 	}
 	want := events(0, published.Load())
-	waitFor(t, 120*time.Second, "every record in Kafka", func() bool { return endOffsets(t, c.Seeds, topic) >= int64(len(want)) })
+	testkit.Poll(t, 120*time.Second, "every record in Kafka", func() bool { return endOffsets(t, c.Seeds, topic) >= int64(len(want)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -177,15 +174,8 @@ func TestIntegrationKafkaFaultArchiverLeaderKill(t *testing.T) {
 // without a leader).
 func partitionEnd(t testing.TB, seeds []string, topic string, p int32) int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
+	ends, ok := listEnds(t, seeds, topic)
+	if !ok {
 		return -1
 	}
 	o, ok := ends.Lookup(topic, p)

@@ -27,9 +27,10 @@ type collector struct{ a *Archiver }
 
 func (collector) Describe(chan<- *prometheus.Desc) {}
 
+// emitFunc sends one tickline_archiver_<name> sample with label pairs kv (name, value, ...).
+type emitFunc func(name, help string, t prometheus.ValueType, v float64, kv ...string)
+
 func (c collector) Collect(ch chan<- prometheus.Metric) {
-	a := c.a
-	s := &a.Stats
 	emit := func(name, help string, t prometheus.ValueType, v float64, kv ...string) {
 		var names, vals []string
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -37,6 +38,15 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("tickline_archiver_"+name, help, names, nil), t, v, vals...)
 	}
+	c.stats(emit)
+	c.topicReport(emit)
+	c.lines(emit)
+}
+
+// stats sends the archiver's own counters and gauges (Stats, spool, produce latency).
+func (c collector) stats(emit emitFunc) {
+	a := c.a
+	s := &a.Stats
 	cnt := func(name, help string, v uint64) { emit(name, help, prometheus.CounterValue, float64(v)) }
 	g := func(name, help string, v int64) { emit(name, help, prometheus.GaugeValue, float64(v)) }
 	cnt("received_total", "Bus messages received.", s.Received.Load())
@@ -78,7 +88,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	g("spool_alarm", "1 while records wait in the spool and Kafka acknowledges nothing.", alarm)
 	g("spool_backlog_records", "Records in the spool not yet acknowledged.", s.SpoolBacklog.Load())
 	g("spool_bytes", "Bytes the spool occupies on disk.", s.SpoolBytes.Load())
-	if rep := a.topics.Load(); rep != nil {
+}
+
+// topicReport sends what the start-up topic check found.
+func (c collector) topicReport(emit emitFunc) {
+	if rep := c.a.topics.Load(); rep != nil {
+		g := func(name, help string, v int64) { emit(name, help, prometheus.GaugeValue, float64(v)) }
 		g("kafka_brokers", "Brokers the cluster listed at start.", int64(rep.Brokers))
 		g("durability_warnings", "Start-up durability warnings: replication_factor below min(brokers, 3), or an existing topic with fewer replicas or a lower min.insync.replicas than configured.", int64(len(rep.Warnings)))
 		for _, t := range rep.Topics {
@@ -86,7 +101,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			emit("topic_min_insync_replicas", "min.insync.replicas of each archive topic.", prometheus.GaugeValue, float64(t.MinISR), "topic", t.Topic)
 		}
 	}
-	for _, l := range a.Lines() {
+}
+
+// lines sends each region's arbitration and line health, per line.
+func (c collector) lines(emit emitFunc) {
+	for _, l := range c.a.Lines() {
 		for line := 0; line < l.Lines; line++ {
 			ln := strconv.Itoa(line)
 			for _, m := range [...]struct {

@@ -47,56 +47,17 @@ func readTails(ctx context.Context, opts []kgo.Opt, topics map[string]string, pa
 		return last, nil
 	}
 	n = max(n, 1) // the last record's archive sequence is what the restart needs
-	regionOf := map[string]string{}
+	t := &tails{regionOf: map[string]string{}, from: map[string]map[int32]kgo.Offset{},
+		remaining: map[string]map[int32]int64{}, starting: map[string]map[int32]tailStart{}, last: last, fn: fn}
 	var names []string
 	for region, topic := range topics {
-		regionOf[topic] = region
+		t.regionOf[topic] = region
 		names = append(names, topic)
 	}
-	cl, err := kgo.NewClient(opts...)
+	starts, ends, err := settledOffsets(ctx, opts, names)
 	if err != nil {
-		return nil, fmt.Errorf("tail client: %w", err)
+		return nil, err
 	}
-	adm := kadm.NewClient(cl)
-	starts, err := adm.ListStartOffsets(ctx, names...)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		cl.Close()
-		return nil, fmt.Errorf("listing start offsets of %v: %w", names, err)
-	}
-	// A produce request of the process that died may still sit in a broker's queue (or
-	// wait for replication) for a moment after the restart: the end offsets must stop
-	// moving before the tail is trusted, or records already on their way into Kafka would
-	// be produced again from the spool.
-	var ends kadm.ListedOffsets
-	var stableSince time.Time
-	for deadline := time.Now().Add(tailSettleMax); ; {
-		e2, err := adm.ListEndOffsets(ctx, names...)
-		if err == nil {
-			err = e2.Error()
-		}
-		if err != nil {
-			cl.Close()
-			return nil, fmt.Errorf("listing end offsets of %v: %w", names, err)
-		}
-		switch {
-		case ends == nil || !sameEnds(ends, e2):
-			stableSince = time.Now()
-		}
-		ends = e2
-		if tailSettle <= 0 || time.Since(stableSince) >= tailSettle || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			cl.Close()
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	cl.Close()
 	for topic, count := range parts {
 		for p := int32(0); p < count; p++ {
 			if _, ok := starts.Lookup(topic, p); !ok {
@@ -107,39 +68,19 @@ func readTails(ctx context.Context, opts []kgo.Opt, topics map[string]string, pa
 			}
 		}
 	}
-	from := map[string]map[int32]kgo.Offset{}
-	remaining := map[string]map[int32]int64{} // topic → partition → last offset still to read
-	type tailStart struct {
-		partial bool // the log holds records before the tail
-		seen    bool // fn has seen the tail's first record
-	}
-	starting := map[string]map[int32]tailStart{}
 	ends.Each(func(e kadm.ListedOffset) {
 		s, _ := starts.Lookup(e.Topic, e.Partition)
-		if e.Offset <= s.Offset {
-			return
-		}
-		if from[e.Topic] == nil {
-			from[e.Topic], remaining[e.Topic], starting[e.Topic] = map[int32]kgo.Offset{}, map[int32]int64{}, map[int32]tailStart{}
-		}
-		off := max(s.Offset, e.Offset-int64(n))
-		from[e.Topic][e.Partition] = kgo.NewOffset().At(off)
-		remaining[e.Topic][e.Partition] = e.Offset - 1
-		starting[e.Topic][e.Partition] = tailStart{partial: off > s.Offset}
+		t.plan(e, s.Offset, n)
 	})
-	if len(from) == 0 {
+	if len(t.from) == 0 {
 		return last, nil
 	}
-	cons, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...), kgo.ConsumePartitions(from))...)
+	cons, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...), kgo.ConsumePartitions(t.from))...)
 	if err != nil {
 		return nil, fmt.Errorf("tail consumer: %w", err)
 	}
 	defer cons.Close()
-	left := 0
-	for _, ps := range remaining {
-		left += len(ps)
-	}
-	for left > 0 {
+	for t.left > 0 {
 		fetches := cons.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("reading partition tails: %w", err)
@@ -151,25 +92,105 @@ func readTails(ctx context.Context, opts []kgo.Opt, topics map[string]string, pa
 		if ferr != nil {
 			return nil, ferr
 		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			end, ok := remaining[r.Topic][r.Partition]
-			if !ok || r.Offset > end {
-				return
-			}
-			region := regionOf[r.Topic]
-			if seq, ok := ArchiveSeq(r); ok {
-				k := seqKey{region, r.Partition}
-				last[k] = max(last[k], seq)
-			}
-			st := starting[r.Topic][r.Partition]
-			fn(region, r, st.partial, !st.seen)
-			st.seen = true
-			starting[r.Topic][r.Partition] = st
-			if r.Offset == end {
-				delete(remaining[r.Topic], r.Partition)
-				left--
-			}
-		})
+		fetches.EachRecord(t.take)
 	}
 	return last, nil
+}
+
+// settledOffsets lists the start and end offsets of topics. A produce request of the
+// process that died may still sit in a broker's queue (or wait for replication) for a
+// moment after the restart: the end offsets must stop moving (tailSettle, at most
+// tailSettleMax) before the tail is trusted, or records already on their way into Kafka
+// would be produced again from the spool.
+func settledOffsets(ctx context.Context, opts []kgo.Opt, names []string) (starts, ends kadm.ListedOffsets, err error) {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tail client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if starts, err = listed(adm.ListStartOffsets(ctx, names...)); err != nil {
+		return nil, nil, fmt.Errorf("listing start offsets of %v: %w", names, err)
+	}
+	var stableSince time.Time
+	for deadline := time.Now().Add(tailSettleMax); ; {
+		e2, err := listed(adm.ListEndOffsets(ctx, names...))
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing end offsets of %v: %w", names, err)
+		}
+		if ends == nil || !sameEnds(ends, e2) {
+			stableSince = time.Now()
+		}
+		ends = e2
+		if tailSettle <= 0 || time.Since(stableSince) >= tailSettle || time.Now().After(deadline) {
+			return starts, ends, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// listed returns a listing with its first per-partition error as its error.
+func listed(l kadm.ListedOffsets, err error) (kadm.ListedOffsets, error) {
+	if err == nil {
+		err = l.Error()
+	}
+	return l, err
+}
+
+// tailStart is where a partition's tail begins.
+type tailStart struct {
+	partial bool // the log holds records before the tail
+	seen    bool // fn has seen the tail's first record
+}
+
+// tails is readTails' state: what is left to read of each partition's tail.
+type tails struct {
+	regionOf  map[string]string // topic → region
+	from      map[string]map[int32]kgo.Offset
+	remaining map[string]map[int32]int64 // topic → partition → last offset still to read
+	starting  map[string]map[int32]tailStart
+	left      int // partitions not read to their end yet
+	last      map[seqKey]uint64
+	fn        func(region string, r *kgo.Record, partial, first bool)
+}
+
+// plan adds the tail of the partition that ends at e and starts at start: its last n
+// records, none when it is empty.
+func (t *tails) plan(e kadm.ListedOffset, start int64, n int) {
+	if e.Offset <= start {
+		return
+	}
+	if t.from[e.Topic] == nil {
+		t.from[e.Topic], t.remaining[e.Topic], t.starting[e.Topic] = map[int32]kgo.Offset{}, map[int32]int64{}, map[int32]tailStart{}
+	}
+	off := max(start, e.Offset-int64(n))
+	t.from[e.Topic][e.Partition] = kgo.NewOffset().At(off)
+	t.remaining[e.Topic][e.Partition] = e.Offset - 1
+	t.starting[e.Topic][e.Partition] = tailStart{partial: off > start}
+	t.left++
+}
+
+// take hands a fetched tail record to fn and notes its archive sequence.
+func (t *tails) take(r *kgo.Record) {
+	end, ok := t.remaining[r.Topic][r.Partition]
+	if !ok || r.Offset > end {
+		return
+	}
+	region := t.regionOf[r.Topic]
+	if seq, ok := ArchiveSeq(r); ok {
+		k := seqKey{region, r.Partition}
+		t.last[k] = max(t.last[k], seq)
+	}
+	st := t.starting[r.Topic][r.Partition]
+	t.fn(region, r, st.partial, !st.seen)
+	st.seen = true
+	t.starting[r.Topic][r.Partition] = st
+	if r.Offset == end {
+		delete(t.remaining[r.Topic], r.Partition)
+		t.left--
+	}
 }

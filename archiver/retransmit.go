@@ -230,6 +230,13 @@ func (rt *retransmitter) serve(ctx context.Context, q *fetchReq) {
 		case <-time.After(d):
 		}
 	}
+	rt.account(ctx, q, got, first, last, err, time.Since(start))
+}
+
+// account counts and logs what a served request left missing: got records arrived, the
+// journal held first..last, err is the last attempt's.
+func (rt *retransmitter) account(ctx context.Context, q *fetchReq, got, first, last uint64, err error, took time.Duration) {
+	a, l := rt.a, q.ln
 	missing := q.wanted() - got
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -249,7 +256,7 @@ func (rt *retransmitter) serve(ctx context.Context, q *fetchReq) {
 			level = slog.LevelInfo // a restart window: once per line and run
 		}
 		rt.log.Log(ctx, level, "archiver: retransmitted", "gateway", l.id, "from", q.after.gwSeq+1, "to", q.to, "records", got,
-			"took", time.Since(start).Round(time.Millisecond))
+			"took", took.Round(time.Millisecond))
 	}
 }
 

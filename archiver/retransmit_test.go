@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/config"
 )
 
@@ -39,7 +40,7 @@ func publishAll(lines []*fakeGateway, evs []event) {
 // archiver's connection is gone).
 func resubscribed(t *testing.T, l *fakeGateway, accepted uint64) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "archiver subscribed again", func() bool {
+	testkit.Poll(t, 10*time.Second, "archiver subscribed again", func() bool {
 		st := l.pub.Stats()
 		return l.pub.Totals().Accepted >= accepted && len(st) == 1 && len(st[0].Subscriptions) == 1
 	})
@@ -59,15 +60,13 @@ func cat(parts ...[]event) []event {
 // counted as lost.
 func TestArchiveRestartRetransmitsDowntime(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
 
-	_, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	_, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	before := events(0, 200)
 	publishAll(lines, before)
-	waitFor(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
+	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +87,7 @@ func TestArchiveRestartRetransmitsDowntime(t *testing.T) {
 	after := events(500, 100)
 	publishAll(lines, after)
 	want := cat(before, down, after)
-	waitFor(t, 30*time.Second, "everything archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, false)
+	stopWhenArchived(t, seeds, stop, want, false)
 	if n := a.Stats.RetransmitAccepted.Load(); n != uint64(len(down)) {
 		t.Errorf("retransmit archived %d records, want %d", n, len(down))
 	}
@@ -113,7 +108,7 @@ func startOneLine(t *testing.T, records int, before []event, opts ...func(string
 	_, stop := startArchiver(t, topo, Options{Endpoints: eps})
 	lines[0].waitSubscribed(1)
 	publishAll(lines, before)
-	waitFor(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
+	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,16 +134,12 @@ func TestArchiveRetransmitJournalEvicted(t *testing.T) {
 	first := events(70, 1)[:1]
 	publishAll([]*fakeGateway{g}, first)
 	g.startJournal()
-	waitFor(t, 10*time.Second, "window done", func() bool { return a.Stats.RetransmitLost.Load() > 0 })
+	testkit.Poll(t, 10*time.Second, "window done", func() bool { return a.Stats.RetransmitLost.Load() > 0 })
 	after := events(71, 10)
 	publishAll([]*fakeGateway{g}, after)
 	kept := down[151-60:] // seqs 152..210
 	want := cat(before, kept, first, after)
-	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, true)
+	stopWhenArchived(t, seeds, stop, want, true)
 	if n := a.Stats.RetransmitLost.Load(); n != 91 {
 		t.Errorf("lost %d, want 91 (seqs 61..151)", n)
 	}
@@ -183,11 +174,7 @@ func TestArchiveRetransmitGatewayRestarted(t *testing.T) {
 			after := events(30+tt.newCount, 10)
 			publishAll([]*fakeGateway{g}, after)
 			want := cat(before, fresh, after)
-			waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-			if err := stop(); err != nil {
-				t.Fatal(err)
-			}
-			checkExactlyOnce(t, consumeAll(t, seeds, "ticks.korea"), want, true)
+			stopWhenArchived(t, seeds, stop, want, true)
 			if n := a.Stats.GatewayRestarts.Load(); n != 1 {
 				t.Errorf("gateway restarts %d, want 1", n)
 			}
@@ -212,8 +199,8 @@ func TestArchiveRetransmitUnreachable(t *testing.T) {
 		after := events(30, 10)
 		publishAll([]*fakeGateway{g}, after)
 		want := cat(before, after)
-		waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-		waitFor(t, 10*time.Second, "window given up", func() bool { return a.Stats.RetransmitFailed.Load() == 1 })
+		testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+		testkit.Poll(t, 10*time.Second, "window given up", func() bool { return a.Stats.RetransmitFailed.Load() == 1 })
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -235,12 +222,12 @@ func TestArchiveRetransmitUnreachable(t *testing.T) {
 		resubscribed(t, g, 2)
 		first := events(30, 1)[:1]
 		publishAll([]*fakeGateway{g}, first)
-		waitFor(t, 10*time.Second, "retrying", func() bool { return a.Stats.RetransmitRetries.Load() >= 2 })
+		testkit.Poll(t, 10*time.Second, "retrying", func() bool { return a.Stats.RetransmitRetries.Load() >= 2 })
 		g.startJournal()
 		after := events(31, 10)
 		publishAll([]*fakeGateway{g}, after)
 		want := cat(before, down, first, after)
-		waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+		testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -257,11 +244,9 @@ func TestArchiveRetransmitUnreachable(t *testing.T) {
 // ask the journals, and every event is archived exactly once.
 func TestArchiveRetransmitFillsInRunGap(t *testing.T) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	evs := events(0, 300)
 	dropped := 0
 	for i, e := range evs {
@@ -276,7 +261,7 @@ func TestArchiveRetransmitFillsInRunGap(t *testing.T) {
 			dropped++
 		}
 	}
-	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(evs)) })
+	testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(evs)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -303,18 +288,16 @@ func TestArchiveRetransmitStopsAtTail(t *testing.T) {
 
 func retransmitStopsAtTail(t *testing.T, wipeSpool bool) {
 	_, seeds, _ := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}, {"gw-b", 2, "korea"}}
+	gws := koreaAB
 	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
 	opts := Options{Endpoints: eps, TailRecords: 30}
-	_, stop := startArchiver(t, topo, opts)
-	lines[0].waitSubscribed(1)
-	lines[1].waitSubscribed(1)
+	_, stop := startSubscribed(t, topo, opts, lines...)
 	early := events(0, 10)
 	publishAll(lines[1:], early) // B wins these: its anchor
-	waitFor(t, 20*time.Second, "early archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(early)) })
+	testkit.Poll(t, 20*time.Second, "early archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(early)) })
 	mid := events(10, 190)
 	publishAll(lines[:1], mid) // A wins everything after
-	waitFor(t, 20*time.Second, "mid archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(early)+len(mid)) })
+	testkit.Poll(t, 20*time.Second, "mid archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(early)+len(mid)) })
 	publishAll(lines[1:], mid) // B's copies: all duplicates, B's anchor stays in early
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -333,8 +316,8 @@ func retransmitStopsAtTail(t *testing.T, wipeSpool bool) {
 	after := events(220, 5)
 	publishAll(lines, after)
 	want := cat(early, mid, down, after)
-	waitFor(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
-	waitFor(t, 10*time.Second, "both windows done", func() bool {
+	testkit.Poll(t, 20*time.Second, "archived", func() bool { return endOffsets(t, seeds, "ticks.korea") >= int64(len(want)) })
+	testkit.Poll(t, 10*time.Second, "both windows done", func() bool {
 		return a.Stats.Retransmitted.Load() >= uint64(len(mid)+2*len(down))
 	})
 	if err := stop(); err != nil {

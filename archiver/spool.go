@@ -650,31 +650,24 @@ func (s *spool) Close() error {
 // policy "interval"), until ctx ends. The fsync runs without s.mu: writers are not held up;
 // a segment sealed meanwhile was synced by rotateLocked.
 func (s *spool) syncLoop(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, interval, func() {
 		s.mu.Lock()
 		f := s.wf
 		dirty := s.dirty && f != nil && !s.closed
 		s.dirty = false
 		s.mu.Unlock()
 		if !dirty {
-			continue
+			return
 		}
 		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
 			s.log.Error("spool: fsync failed; records written since the last fsync would not survive a power loss", "err", err)
 			s.mu.Lock()
 			s.dirty = true
 			s.mu.Unlock()
-			continue
+			return
 		}
 		s.syncs.Add(1)
-	}
+	})
 }
 
 // syncDir fsyncs a directory, so that a file created in it survives a power loss.

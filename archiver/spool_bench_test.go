@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/config"
 )
 
@@ -22,7 +23,7 @@ func BenchmarkSpoolWrite(b *testing.B) {
 	}
 	for _, policy := range []string{config.SpoolFsyncNone, config.SpoolFsyncInterval, config.SpoolFsyncBatch} {
 		b.Run(policy, func(b *testing.B) {
-			sp, _, err := openSpoolSync(b.TempDir(), 1<<40, 64<<20, policy, testLog(b))
+			sp, _, err := openSpoolSync(b.TempDir(), 1<<40, 64<<20, policy, testkit.Log(b))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/config"
 )
 
@@ -38,7 +39,7 @@ func writeEntries(t *testing.T, sp *spool, n int) []int64 {
 // the gap it leaves). Before: everything after the damage was truncated with a log line.
 func TestSpoolCorruptSpanSkippedAndCounted(t *testing.T) {
 	dir := t.TempDir()
-	sp, _, err := openSpool(dir, 1<<24, 1<<20, testLog(t))
+	sp, _, err := openSpool(dir, 1<<24, 1<<20, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestSpoolCorruptSpanSkippedAndCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sp, rec, err := openSpool(dir, 1<<24, 1<<20, testLog(t))
+	sp, rec, err := openSpool(dir, 1<<24, 1<<20, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestSpoolCorruptSpanSkippedAndCounted(t *testing.T) {
 func TestSpoolFsyncPolicies(t *testing.T) {
 	for _, policy := range []string{config.SpoolFsyncNone, config.SpoolFsyncInterval, config.SpoolFsyncBatch} {
 		t.Run(policy, func(t *testing.T) {
-			sp, _, err := openSpoolSync(t.TempDir(), 1<<24, 1<<20, policy, testLog(t))
+			sp, _, err := openSpoolSync(t.TempDir(), 1<<24, 1<<20, policy, testkit.Log(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +136,7 @@ func TestSpoolFsyncPolicies(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan struct{})
 				go func() { defer close(done); sp.syncLoop(ctx, time.Millisecond) }()
-				waitFor(t, 5*time.Second, "interval fsync", func() bool { return sp.syncs.Load() == 1 })
+				testkit.Poll(t, 5*time.Second, "interval fsync", func() bool { return sp.syncs.Load() == 1 })
 				cancel()
 				<-done
 				sp.mu.Lock()
@@ -170,12 +171,12 @@ func TestArchiveSpoolFullCountedNoHoles(t *testing.T) {
 		evs := events(from, 10)
 		publishAll(lines, evs)
 		want = append(want, evs...)
-		waitFor(t, 10*time.Second, "records handled", func() bool {
+		testkit.Poll(t, 10*time.Second, "records handled", func() bool {
 			return a.Stats.Accepted.Load()+a.Stats.SpoolDropped.Load() == uint64(len(want))
 		})
 	}
 	gate.SetDown(false)
-	waitFor(t, 30*time.Second, "spool drained", func() bool {
+	testkit.Poll(t, 30*time.Second, "spool drained", func() bool {
 		return a.Stats.Produced.Load() == a.Stats.Accepted.Load() && a.Stats.SpoolBacklog.Load() == 0
 	})
 	if err := stop(); err != nil {
@@ -213,15 +214,14 @@ func TestArchiveSpoolFullCountedNoHoles(t *testing.T) {
 // (the oracle: published events minus those read back from Kafka).
 func TestArchiveSpoolCorruptionLostCounted(t *testing.T) {
 	_, seeds, gate := newKafka(t)
-	gws := []gw{{"gw-a", 1, "korea"}}
+	gws := koreaA
 	lines, eps := gatewayEndpoints(t, gws)
 	topo := parseTopo(t, topoYAML(gws, seeds, spoolDir(t), "ticks."))
-	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
-	lines[0].waitSubscribed(1)
+	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	gate.SetDown(true)
 	want := events(0, 100)
 	publishAll(lines, want)
-	waitFor(t, 10*time.Second, "spooled", func() bool { return a.Stats.Accepted.Load() == uint64(len(want)) })
+	testkit.Poll(t, 10*time.Second, "spooled", func() bool { return a.Stats.Accepted.Load() == uint64(len(want)) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestArchiveSpoolCorruptionLostCounted(t *testing.T) {
 	}
 	gate.SetDown(false)
 	a, stop = startArchiver(t, topo, Options{Endpoints: eps})
-	waitFor(t, 20*time.Second, "spool drained", func() bool {
+	testkit.Poll(t, 20*time.Second, "spool drained", func() bool {
 		return a.Stats.Recovered.Load() > 0 && a.Stats.Produced.Load() == a.Stats.Recovered.Load()
 	})
 	if err := stop(); err != nil {

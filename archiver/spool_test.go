@@ -1,19 +1,17 @@
 package archiver
 
 import (
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/tickline/tickline/shared/bus"
-	"github.com/tickline/tickline/shared/wire"
+	"github.com/tickline/tickline/internal/testkit"
 )
 
 func TestSpoolOrderTornTailAndBound(t *testing.T) {
 	dir := t.TempDir()
-	sp, rec, err := openSpool(dir, 1<<20, minSegBytes, testLog(t))
+	sp, rec, err := openSpool(dir, 1<<20, minSegBytes, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +83,7 @@ func TestSpoolOrderTornTailAndBound(t *testing.T) {
 	full := appendEntry(nil, 999, 0, []byte("korea"), record)
 	f.Write(full[:len(full)/2])
 	f.Close()
-	sp, rec, err = openSpool(dir, 1<<20, minSegBytes, testLog(t))
+	sp, rec, err = openSpool(dir, 1<<20, minSegBytes, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,34 +120,10 @@ func TestSpoolOrderTornTailAndBound(t *testing.T) {
 // TestHandleDoesNotAllocate: the handler path (header, arbitration, partition, spool entry,
 // one write per batch) allocates nothing per message in steady state.
 func TestHandleDoesNotAllocate(t *testing.T) {
-	gws := []gw{{"gw-a", 1, "korea"}}
-	topo := parseTopo(t, topoYAML(gws, []string{"127.0.0.1:1"}, spoolDir(t), "ticks."))
-	a, err := New(topo, Options{}, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, _, err := openSpool(topo.Archiver.SpoolDir, 1<<30, 0, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Close()
-	a.spool = sp
-	batch := make([]bus.Message, 64)
-	for i := range batch {
-		v, _ := wire.AppendRecord(nil, trade(event{wire.Binance, wire.KindTrade, "BTC-USDT", uint64(i + 1)}, false))
-		batch[i] = bus.Message{Payload: v}
-	}
-	seq := uint64(0)
-	round := func() {
-		for i := range batch {
-			seq++
-			binary.LittleEndian.PutUint64(batch[i].Payload[40:], seq)
-		}
-		a.handle(batch)
-	}
+	a, round, batchLen := handleRig(t, 1<<30)
 	round() // first sight of the stream allocates its arbiter state
 	if n := testing.AllocsPerRun(100, round); n != 0 {
-		t.Fatalf("%v allocations per batch of %d", n, len(batch))
+		t.Fatalf("%v allocations per batch of %d", n, batchLen)
 	}
 	if a.Stats.Accepted.Load() != 102*64 { // first round, AllocsPerRun's warm-up, 100 runs
 		t.Fatalf("accepted %d", a.Stats.Accepted.Load())

@@ -127,39 +127,8 @@ func EnsureTopicsDurable(ctx context.Context, adm *kadm.Client, specs []TopicSpe
 		}
 	}
 	if len(existing) > 0 {
-		configs, err := adm.DescribeTopicConfigs(ctx, existing...)
-		if err != nil {
-			return rep, fmt.Errorf("describing topic configs %v: %w", existing, err)
-		}
-		for _, topic := range existing {
-			st := TopicState{Topic: topic, Replicas: fewestReplicas(details[topic]), MinISR: 1}
-			rc, err := configs.On(topic, nil)
-			if err == nil {
-				err = rc.Err
-			}
-			if err != nil {
-				return rep, fmt.Errorf("describing topic %q: %w", topic, err)
-			}
-			for _, c := range rc.Configs {
-				if c.Key == "min.insync.replicas" && c.Value != nil {
-					if st.MinISR, err = strconv.Atoi(*c.Value); err != nil {
-						return rep, fmt.Errorf("topic %q: min.insync.replicas %q: %w", topic, *c.Value, err)
-					}
-				}
-			}
-			switch {
-			case st.MinISR > st.Replicas:
-				return rep, fmt.Errorf("%w: topic %q has min.insync.replicas %d but %d replicas", ErrDurability, topic, st.MinISR, st.Replicas)
-			case st.MinISR > rep.Brokers:
-				return rep, fmt.Errorf("%w: topic %q has min.insync.replicas %d but the cluster has %d brokers", ErrDurability, topic, st.MinISR, rep.Brokers)
-			}
-			if st.Replicas < int(rf) {
-				rep.Warnings = append(rep.Warnings, fmt.Sprintf("topic %q has %d replicas, archiver.replication_factor is %d (the archiver never alters existing topics)", topic, st.Replicas, rf))
-			}
-			if st.MinISR < int(minISR) {
-				rep.Warnings = append(rep.Warnings, fmt.Sprintf("topic %q has min.insync.replicas %d, archiver.min_insync_replicas is %d: an acknowledged record may live on fewer replicas (the archiver never alters existing topics)", topic, st.MinISR, minISR))
-			}
-			rep.Topics = append(rep.Topics, st)
+		if err := checkExisting(ctx, adm, details, existing, d, &rep); err != nil {
+			return rep, err
 		}
 	}
 	cfg := maps.Clone(topicConfigs)
@@ -175,6 +144,48 @@ func EnsureTopicsDurable(ctx context.Context, adm *kadm.Client, specs []TopicSpe
 		return rep, nil
 	}
 	return rep, waitCreated(ctx, adm, names, missing)
+}
+
+// checkExisting reads the durability of the existing topics into rep: an error when it
+// cannot hold (min.insync.replicas above the replicas or the brokers, ErrDurability), a
+// warning when it is weaker than d.
+func checkExisting(ctx context.Context, adm *kadm.Client, details kadm.TopicDetails, existing []string, d Durability, rep *TopicsReport) error {
+	rf, minISR := d.ReplicationFactor, d.MinInsyncReplicas
+	configs, err := adm.DescribeTopicConfigs(ctx, existing...)
+	if err != nil {
+		return fmt.Errorf("describing topic configs %v: %w", existing, err)
+	}
+	for _, topic := range existing {
+		st := TopicState{Topic: topic, Replicas: fewestReplicas(details[topic]), MinISR: 1}
+		rc, err := configs.On(topic, nil)
+		if err == nil {
+			err = rc.Err
+		}
+		if err != nil {
+			return fmt.Errorf("describing topic %q: %w", topic, err)
+		}
+		for _, c := range rc.Configs {
+			if c.Key == "min.insync.replicas" && c.Value != nil {
+				if st.MinISR, err = strconv.Atoi(*c.Value); err != nil {
+					return fmt.Errorf("topic %q: min.insync.replicas %q: %w", topic, *c.Value, err)
+				}
+			}
+		}
+		switch {
+		case st.MinISR > st.Replicas:
+			return fmt.Errorf("%w: topic %q has min.insync.replicas %d but %d replicas", ErrDurability, topic, st.MinISR, st.Replicas)
+		case st.MinISR > rep.Brokers:
+			return fmt.Errorf("%w: topic %q has min.insync.replicas %d but the cluster has %d brokers", ErrDurability, topic, st.MinISR, rep.Brokers)
+		}
+		if st.Replicas < int(rf) {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("topic %q has %d replicas, archiver.replication_factor is %d (the archiver never alters existing topics)", topic, st.Replicas, rf))
+		}
+		if st.MinISR < int(minISR) {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("topic %q has min.insync.replicas %d, archiver.min_insync_replicas is %d: an acknowledged record may live on fewer replicas (the archiver never alters existing topics)", topic, st.MinISR, minISR))
+		}
+		rep.Topics = append(rep.Topics, st)
+	}
+	return nil
 }
 
 // fewestReplicas returns the fewest replicas any partition of a topic has.

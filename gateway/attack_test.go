@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/internal/sim"
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/metrics/metricstest"
 	"github.com/tickline/tickline/shared/zmtp"
@@ -37,7 +38,7 @@ func TestIntegrationBusAttacks(t *testing.T) {
 	defer srv.Close()
 	addr := strings.TrimPrefix(g.Endpoint(), "tcp://")
 
-	eventually(t, "traffic", 10*time.Second, func() bool { return g.Stats.Published.Load() > 100 })
+	testkit.Poll(t, 10*time.Second, "traffic", func() bool { return g.Stats.Published.Load() > 100 })
 	rate := func() float64 {
 		p0, t0 := g.Stats.Published.Load(), time.Now()
 		deadline := t0.Add(2 * time.Second)
@@ -157,7 +158,7 @@ func TestIntegrationBusAttacks(t *testing.T) {
 	}
 	recs := func() int { c.mu.Lock(); defer c.mu.Unlock(); return c.records }
 	before := recs()
-	eventually(t, "healthy subscriber still receiving", 10*time.Second, func() bool { return recs() > before+100 })
+	testkit.Poll(t, 10*time.Second, "healthy subscriber still receiving", func() bool { return recs() > before+100 })
 	c.mu.Lock()
 	holes := c.gwHoles
 	c.mu.Unlock()

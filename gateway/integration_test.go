@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/internal/sim"
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/book"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
@@ -183,21 +184,10 @@ func (c *collector) count(ex string, f func(kinds map[wire.Kind]int, status map[
 	return c.kinds[ex] != nil && f(c.kinds[ex], c.status[ex])
 }
 
-func eventually(t *testing.T, what string, d time.Duration, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // quiesce pauses the market and waits until nothing has arrived for a while.
 func quiesce(t *testing.T, s *sim.Server, c *collector) {
 	s.Pause()
-	eventually(t, "quiet stream", 10*time.Second, func() bool {
+	testkit.Poll(t, 10*time.Second, "quiet stream", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return time.Since(c.lastRecv) > 300*time.Millisecond
@@ -242,7 +232,7 @@ func TestIntegrationAllExchangesStream(t *testing.T) {
 	topo := topology(t, s.Addr())
 	_, c := startGateway(t, topo, "gw-korea")
 	for _, ex := range wire.Exchanges() {
-		eventually(t, ex.String()+" bbo, trades and books", 30*time.Second, func() bool {
+		testkit.Poll(t, 30*time.Second, ex.String()+" bbo, trades and books", func() bool {
 			return c.count(ex.String(), func(k map[wire.Kind]int, _ map[wire.StatusCode]int) bool {
 				return k[wire.KindBBO] > 0 && k[wire.KindTrade] > 0 && k[wire.KindBookSnapshot] > 0
 			})
@@ -270,10 +260,10 @@ func TestIntegrationFaults(t *testing.T) {
 		// revealed by the next message (a gap is only visible once something follows it).
 		s.Inject(ex, sim.Fault{})
 		from := s.Stats().ByExchange[ex].Frames
-		eventually(t, "fault-free traffic", 20*time.Second, func() bool { return s.Stats().ByExchange[ex].Frames > from+100 })
+		testkit.Poll(t, 20*time.Second, "fault-free traffic", func() bool { return s.Stats().ByExchange[ex].Frames > from+100 })
 		for sym, ch := range g.feedSymbols(ex) {
 			if hasBook(ch) {
-				eventually(t, "a valid book for "+sym, 20*time.Second, func() bool {
+				testkit.Poll(t, 20*time.Second, "a valid book for "+sym, func() bool {
 					c.mu.Lock()
 					defer c.mu.Unlock()
 					bs := c.books[ex+"/"+sym]
@@ -297,7 +287,7 @@ func TestIntegrationFaults(t *testing.T) {
 		}
 	}
 	gapsMarked := func(t *testing.T, s *sim.Server, g *Gateway, c *collector, ex string) {
-		eventually(t, "injected gaps", 30*time.Second, func() bool {
+		testkit.Poll(t, 30*time.Second, "injected gaps", func() bool {
 			st := s.Stats().ByExchange[ex]
 			return st.Gaps+st.Reorders >= 3
 		})
@@ -317,7 +307,7 @@ func TestIntegrationFaults(t *testing.T) {
 		t.Logf("%s: %d gaps/reorders injected, %d marked, gateway stats %+v", ex, injected, marked, g.sessionStats(ex))
 	}
 	reconnected := func(t *testing.T, s *sim.Server, g *Gateway, c *collector, ex string) {
-		eventually(t, "reconnect status", 30*time.Second, func() bool {
+		testkit.Poll(t, 30*time.Second, "reconnect status", func() bool {
 			return c.count(ex, func(_ map[wire.Kind]int, st map[wire.StatusCode]int) bool {
 				return st[wire.StatusReconnect]+st[wire.StatusStale] > 0
 			})
@@ -339,29 +329,29 @@ func TestIntegrationFaults(t *testing.T) {
 		{"checksum/kraken", "kraken", sim.Fault{GapEvery: 60}, gapsMarked},
 		{"reorder/binance", "binance", sim.Fault{ReorderEvery: 60}, gapsMarked},
 		{"duplicate/okx", "okx", sim.Fault{DuplicateEvery: 5}, func(t *testing.T, s *sim.Server, g *Gateway, c *collector, ex string) {
-			eventually(t, "duplicates", 20*time.Second, func() bool { return s.Stats().ByExchange[ex].Duplicates >= 20 })
+			testkit.Poll(t, 20*time.Second, "duplicates", func() bool { return s.Stats().ByExchange[ex].Duplicates >= 20 })
 			bookEqual(t, s, g, c, ex)
 			if c.count(ex, func(_ map[wire.Kind]int, st map[wire.StatusCode]int) bool { return st[wire.StatusGap] > 0 }) {
 				t.Fatal("duplicates taken for gaps")
 			}
 		}},
 		{"malformed/bybit", "bybit", sim.Fault{MalformedEvery: 10}, func(t *testing.T, s *sim.Server, g *Gateway, c *collector, ex string) {
-			eventually(t, "malformed frames counted", 20*time.Second, func() bool { return g.sessionStats(ex).ParseErrors >= 5 })
+			testkit.Poll(t, 20*time.Second, "malformed frames counted", func() bool { return g.sessionStats(ex).ParseErrors >= 5 })
 			bookEqual(t, s, g, c, ex)
 		}},
 		{"oversized/binance", "binance", sim.Fault{OversizedEvery: 200}, func(t *testing.T, s *sim.Server, g *Gateway, c *collector, ex string) {
-			eventually(t, "oversized frame refused", 30*time.Second, func() bool { return g.sessionStats(ex).Oversized >= 1 })
+			testkit.Poll(t, 30*time.Second, "oversized frame refused", func() bool { return g.sessionStats(ex).Oversized >= 1 })
 			reconnected(t, s, g, c, ex)
 		}},
 		{"disconnect/upbit", "upbit", sim.Fault{DisconnectAfter: 100}, reconnected},
 		{"disconnect/coinbase", "coinbase", sim.Fault{DisconnectAfter: 150}, reconnected},
 		{"stall/okx", "okx", sim.Fault{StallAfter: 50, StallHeartbeats: true}, func(t *testing.T, s *sim.Server, g *Gateway, c *collector, ex string) {
-			eventually(t, "stale detection", 60*time.Second, func() bool { return g.sessionStats(ex).Stale >= 1 })
+			testkit.Poll(t, 60*time.Second, "stale detection", func() bool { return g.sessionStats(ex).Stale >= 1 })
 			s.Inject(ex, sim.Fault{})
 			reconnected(t, s, g, c, ex)
 		}},
 		{"refused/gateio", "gateio", sim.Fault{DisconnectAfter: 50, RefuseConnects: 2, RefuseStatus: 429, RetryAfter: time.Second}, func(t *testing.T, s *sim.Server, g *Gateway, c *collector, ex string) {
-			eventually(t, "refusals and a disconnect", 30*time.Second, func() bool {
+			testkit.Poll(t, 30*time.Second, "refusals and a disconnect", func() bool {
 				st := s.Stats().ByExchange[ex]
 				return st.Refused >= 2 && st.Disconnects >= 1
 			})
@@ -394,7 +384,7 @@ func TestIntegrationMetricsScrape(t *testing.T) {
 	g.Register(reg)
 	srv := httptest.NewServer(reg.Handler(g.Health))
 	defer srv.Close()
-	eventually(t, "traffic", 10*time.Second, func() bool {
+	testkit.Poll(t, 10*time.Second, "traffic", func() bool {
 		return c.count("binance", func(k map[wire.Kind]int, _ map[wire.StatusCode]int) bool { return k[wire.KindTrade] > 0 })
 	})
 	get := func(path string) (int, string) { return metricstest.Get(t, srv.URL+path) }
@@ -418,28 +408,38 @@ func TestIntegrationMetricsScrape(t *testing.T) {
 
 // TestIntegrationWaitSubscribers: a gateway told to wait for a receiver opens no exchange
 // session and publishes nothing until one subscribes; that receiver then sees the stream
-// from gateway sequence 1. A gateway whose wait times out starts anyway.
+// from gateway sequence 1. A gateway whose wait times out starts anyway — and, started
+// after the first, is the witness that the first one's sessions had time to connect,
+// were they started.
 func TestIntegrationWaitSubscribers(t *testing.T) {
 	s := startSim(t, sim.Options{Listen: "127.0.0.1:0", Seed: 7, Rate: 50})
 	topo := topology(t, s.Addr(), "okx", "binance")
-	g, err := New(topo, "gw-korea", Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0",
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, WaitSubscribers: 1, WaitTimeout: time.Minute}, quiet)
-	if err != nil {
-		t.Fatal(err)
+	newWaiting := func(id string, timeout time.Duration) *Gateway {
+		g, err := New(topo, id, Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0",
+			MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, WaitSubscribers: 1, WaitTimeout: timeout}, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
 	}
+	g := newWaiting("gw-korea", time.Minute)
+	g2 := newWaiting("gw-global", 200*time.Millisecond) // nobody comes: it starts once the wait times out
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); g.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	time.Sleep(500 * time.Millisecond) // long enough for sessions to connect, were they started
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Go(func() { g.Run(ctx) })
+	wg.Go(func() { g2.Run(ctx) })
+	testkit.Poll(t, 15*time.Second, "the unwatched gateway publishing after its wait", func() bool { return g2.Stats.Published.Load() > 0 })
 	if n := g.Stats.Published.Load(); n != 0 {
 		t.Fatalf("published %d records before any receiver subscribed", n)
 	}
-	if n := s.Stats().Total.Conns; n != 0 {
-		t.Fatalf("the simulator saw %d connections before any receiver subscribed", n)
+	for _, ss := range g.Sessions() {
+		if n := ss.Stats.Connects.Load() + ss.Stats.DialFailures.Load(); n != 0 {
+			t.Fatalf("a session dialed %d times before any receiver subscribed", n)
+		}
 	}
 	c := collect(t, g.Endpoint())
-	eventually(t, "records after the subscription", 15*time.Second, func() bool {
+	testkit.Poll(t, 15*time.Second, "records after the subscription", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.records > 50
@@ -450,16 +450,4 @@ func TestIntegrationWaitSubscribers(t *testing.T) {
 	if first != 1 {
 		t.Errorf("the first receiver's first record has gateway sequence %d, want 1", first)
 	}
-
-	// Nobody comes: the gateway starts once the wait times out.
-	g2, err := New(topo, "gw-global", Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0",
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, WaitSubscribers: 1, WaitTimeout: 200 * time.Millisecond}, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done2 := make(chan struct{})
-	go func() { defer close(done2); g2.Run(ctx) }()
-	eventually(t, "the unwatched gateway publishing after its wait", 15*time.Second, func() bool { return g2.Stats.Published.Load() > 0 })
-	cancel()
-	<-done2
 }

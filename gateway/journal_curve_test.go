@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/journal"
 	"github.com/tickline/tickline/shared/metrics/metricstest"
@@ -80,7 +81,7 @@ func TestJournalUsesGatewayCurve(t *testing.T) {
 	}
 	for _, reason := range []string{"unauthorized", "handshake"} {
 		lbl := `tickline_journal_refused_total{gateway="` + gc.ID + `",reason="` + reason + `"}`
-		eventually(t, lbl+" = 1", 10*time.Second, func() bool {
+		testkit.Poll(t, 10*time.Second, lbl+" = 1", func() bool {
 			_, body := metricstest.Get(t, "http://"+g.MetricsAddr()+"/metrics")
 			v, ok := metricstest.Value(body, lbl)
 			if ok && v > 1 {

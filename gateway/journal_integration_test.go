@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/journal"
 	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/metrics/metricstest"
@@ -111,7 +112,7 @@ func TestIntegrationJournalAttack(t *testing.T) {
 		time.Sleep(d) // a measurement window, not synchronization
 		return float64(received()-n0) / time.Since(t0).Seconds()
 	}
-	eventually(t, "the subscriber receiving", 10*time.Second, func() bool { return received() > 1000 })
+	testkit.Poll(t, 10*time.Second, "the subscriber receiving", func() bool { return received() > 1000 })
 	before := rate(2 * time.Second)
 
 	addr := strings.TrimPrefix(g.RetransmitEndpoint(), "tcp://")
@@ -128,7 +129,7 @@ func TestIntegrationJournalAttack(t *testing.T) {
 		}
 		defer conn.Close()
 		conn.Write(req(0, ^uint64(0)))
-		eventually(t, "the server writing to the stuck client", 10*time.Second, func() bool { return js.Records.Load() >= uint64(512*(i+1)) })
+		testkit.Poll(t, 10*time.Second, "the server writing to the stuck client", func() bool { return js.Records.Load() >= uint64(512*(i+1)) })
 	}
 	// 100 parallel clients asking for a million records each, reading, over and over.
 	var refusedSeen, served, gotBytes atomic.Uint64
@@ -230,7 +231,7 @@ func TestMetricsPortTakenIsFatal(t *testing.T) {
 	go func() { done <- g.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	var body string
-	eventually(t, "metrics served", 10*time.Second, func() bool {
+	testkit.Poll(t, 10*time.Second, "metrics served", func() bool {
 		_, body = metricstest.Get(t, "http://"+g.MetricsAddr()+"/metrics")
 		return strings.Contains(body, "tickline_journal_refused_total")
 	})

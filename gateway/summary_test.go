@@ -1,42 +1,23 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tickline/tickline/internal/sim"
+	"github.com/tickline/tickline/internal/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestSummaryOnStop: a gateway that stops logs its end-of-run counts, and the published
 // count is the collector's (the subscriber's own count of what arrived).
 func TestSummaryOnStop(t *testing.T) {
 	s := startSim(t, sim.Options{Seed: 3, Rate: 200, Exchanges: []string{"binance", "okx"}})
 	topo := topology(t, s.Addr(), "binance", "okx")
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	g, err := New(topo, topo.Gateways[0].ID, Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0"}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -48,19 +29,11 @@ func TestSummaryOnStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); g.Run(ctx) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for c.total() < 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("no records")
-		}
-		time.Sleep(5 * time.Millisecond) // polling with a deadline
-	}
+	testkit.Poll(t, 20*time.Second, "200 records", func() bool { return c.total() >= 200 })
 	cancel()
 	<-done
 	published := g.Stats.Published.Load()
-	for deadline := time.Now().Add(10 * time.Second); uint64(c.total()) < published && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Poll(t, 10*time.Second, "the collector to receive every published record", func() bool { return uint64(c.total()) >= published })
 	out := logs.String()
 	want := "published=" + strconv.FormatUint(published, 10)
 	if !strings.Contains(out, `msg="gateway stopped"`) || !strings.Contains(out, want) {

@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/wire"
 )
@@ -69,15 +69,8 @@ func TestReplayControlEndpoint(t *testing.T) {
 	topo := topology(t, seeds, "ctl.")
 	threeStreams(t, seeds, "ctl.", 3000) // 3 s of archive time, 9000 records
 	var got lockedTimes
-	r, err := New(topo, Options{Regions: []string{"korea"}, Speed: 1, Metrics: "127.0.0.1:0"}, got.sink(), testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	waitFor(t, 10*time.Second, "records written", func() bool { return got.len() > 100 })
+	r, done, _ := startReplay(t, topo, Options{Regions: []string{"korea"}, Speed: 1, Metrics: "127.0.0.1:0"}, got.sink())
+	testkit.Poll(t, 10*time.Second, "records written", func() bool { return got.len() > 100 })
 	base := "http://" + r.MetricsAddr()
 
 	code, st, _ := post(t, base, "/control/pause")
@@ -85,7 +78,7 @@ func TestReplayControlEndpoint(t *testing.T) {
 		t.Fatalf("pause: %d %+v", code, st)
 	}
 	n := got.len()
-	waitFor(t, 10*time.Second, "paused time in /metrics", func() bool {
+	testkit.Poll(t, 10*time.Second, "paused time in /metrics", func() bool {
 		resp, err := http.Get(base + "/metrics")
 		if err != nil {
 			return false
@@ -118,7 +111,7 @@ func TestReplayControlEndpoint(t *testing.T) {
 	if code, st, _ := post(t, base, "/control/resume"); code != http.StatusOK || st.Paused {
 		t.Fatalf("resume: %d %+v", code, st)
 	}
-	waitFor(t, 10*time.Second, "records after the seek", func() bool { return got.len() > m })
+	testkit.Poll(t, 10*time.Second, "records after the seek", func() bool { return got.len() > m })
 	got.mu.Lock()
 	first := got.times[m]
 	got.mu.Unlock()
@@ -158,15 +151,8 @@ func TestReplayFollow(t *testing.T) {
 	topo := topology(t, seeds, "fol.")
 	threeStreams(t, seeds, "fol.", 100)
 	var got lockedTimes
-	r, err := New(topo, Options{Regions: []string{"korea"}, Follow: true}, got.sink(), testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	waitFor(t, 10*time.Second, "the archive written", func() bool { return got.len() == 300 })
+	r, done, cancel := startReplay(t, topo, Options{Regions: []string{"korea"}, Follow: true}, got.sink())
+	testkit.Poll(t, 10*time.Second, "the archive written", func() bool { return got.len() == 300 })
 	// New records, later in time, on one partition only: the other partition (okx) has
 	// nothing new and must not hold them back.
 	var more [][]byte
@@ -174,7 +160,7 @@ func TestReplayFollow(t *testing.T) {
 		more = append(more, rec(wire.Binance, wire.KindTrade, "BTC-USDT", uint64(i), time.Duration(i)*time.Millisecond, 1))
 	}
 	archive(t, seeds, "fol.korea", "korea", more)
-	waitFor(t, 20*time.Second, "the new records followed", func() bool { return got.len() == 350 })
+	testkit.Poll(t, 20*time.Second, "the new records followed", func() bool { return got.len() == 350 })
 	if last := got.last(); last != base+int64(150*time.Millisecond) {
 		t.Errorf("last record at %s", FormatTime(last))
 	}
@@ -188,7 +174,7 @@ func TestReplayFollow(t *testing.T) {
 	if err := r.SeekTo(base + int64(50*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the records after the seek", func() bool { return got.len() == 350+153+50 })
+	testkit.Poll(t, 20*time.Second, "the records after the seek", func() bool { return got.len() == 350+153+50 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run after cancel: %v", err)

@@ -2,43 +2,22 @@ package replay
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickline/tickline/archiver"
+	"github.com/tickline/tickline/internal/testkit"
+	"github.com/tickline/tickline/internal/testkit/kafkatest"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/wire"
 )
-
-func testLog(t testing.TB) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 // topology: regions korea (gw-a, gw-b) and global (gw-c), topics <prefix>korea and
 // <prefix>global, binance → 0, okx → 1.
@@ -70,14 +49,10 @@ func topology(t testing.TB, seeds []string, prefix string) *config.Topology {
 	return topo
 }
 
+// newKafka starts a one-broker kfake cluster and returns its seeds.
 func newKafka(t testing.TB) []string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()
+	return kafkatest.NewFake(t).ListenAddrs()
 }
 
 // base is the exchange time of seq 0.
@@ -85,6 +60,15 @@ var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano()
 
 // rec builds a record: event time base + at (ns), receive time 1 µs later.
 func rec(ex wire.Exchange, kind wire.Kind, inst string, seq uint64, at time.Duration, gwID uint16) []byte {
+	b, err := wire.AppendRecord(nil, recOf(ex, kind, inst, seq, at, gwID))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// recOf is the record rec encodes.
+func recOf(ex wire.Exchange, kind wire.Kind, inst string, seq uint64, at time.Duration, gwID uint16) *wire.Record {
 	r := &wire.Record{Kind: kind, Exchange: ex, Seq: seq, GatewayID: gwID, GatewaySeq: seq}
 	r.Instrument.SetString(inst)
 	r.Symbol.SetString(strings.ReplaceAll(inst, "-", ""))
@@ -97,11 +81,7 @@ func rec(ex wire.Exchange, kind wire.Kind, inst string, seq uint64, at time.Dura
 		r.BidPx, r.BidSz = wire.MustDecimal("64999.9"), wire.MustDecimal("1.25")
 		r.AskPx, r.AskSz = wire.MustDecimal("65000.1"), wire.MustDecimal("2")
 	}
-	b, err := wire.AppendRecord(nil, r)
-	if err != nil {
-		panic(err)
-	}
-	return b
+	return r
 }
 
 // archive writes values into topic as the archiver does (partition by exchange, archive
@@ -123,7 +103,7 @@ func archive(t testing.TB, seeds []string, topic, region string, values [][]byte
 	var recs []*kgo.Record
 	for _, v := range values {
 		p := int32(0)
-		if wire.Exchange(v[8]) == wire.OKX {
+		if wire.ExchangeOf(v) == wire.OKX {
 			p = 1
 		}
 		seq[p]++
@@ -166,9 +146,24 @@ func (c *collected) checkMergeOrder(t testing.TB) {
 	}
 }
 
+// startReplay runs a replay of opts into sink in the background (for at most 60 s): done
+// receives Run's error, cancel ends it (the test's cleanup does too).
+func startReplay(t testing.TB, topo *config.Topology, opts Options, sink Sink) (r *Replayer, done <-chan error, cancel context.CancelFunc) {
+	t.Helper()
+	r, err := New(topo, opts, sink, testkit.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	errc := make(chan error, 1)
+	go func() { errc <- r.Run(ctx) }()
+	return r, errc, cancel
+}
+
 func runReplay(t testing.TB, topo *config.Topology, opts Options, sink Sink) *Replayer {
 	t.Helper()
-	r, err := New(topo, opts, sink, testLog(t))
+	r, err := New(topo, opts, sink, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +187,6 @@ func archived(t testing.TB, v []byte) []byte {
 		t.Fatalf("replayed record without FlagReplay: flags %#x", uint16(h.Flags))
 	}
 	out := append([]byte(nil), v...)
-	binary.LittleEndian.PutUint16(out[2:], uint16(h.Flags&^wire.FlagReplay))
+	wire.SetFlags(out, h.Flags&^wire.FlagReplay)
 	return out
 }

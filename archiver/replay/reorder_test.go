@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -111,7 +112,7 @@ func TestReplayReorderWindowWiderThanHalfQueue(t *testing.T) {
 	topo := topology(t, seeds, "rq.")
 	threeStreams(t, seeds, "rq.", 5000)
 	var c collected
-	r, err := New(topo, Options{Regions: []string{"korea"}, Reorder: 50 * time.Millisecond, MaxPartitionBytes: 16 << 10}, c.sink(), testLog(t))
+	r, err := New(topo, Options{Regions: []string{"korea"}, Reorder: 50 * time.Millisecond, MaxPartitionBytes: 16 << 10}, c.sink(), testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}

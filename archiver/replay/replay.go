@@ -48,7 +48,6 @@ package replay
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -56,6 +55,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -594,12 +594,7 @@ func (r *Replayer) Run(ctx context.Context) (err error) {
 			}
 			return err
 		}
-		var total int64
-		for _, p := range parts {
-			if !p.done && p.end != math.MaxInt64 {
-				total += p.end - p.start
-			}
-		}
+		total := rangeTotal(parts)
 		if seeks == 0 {
 			r.Stats.Total.Store(total)
 			r.planned.Store(true)
@@ -614,13 +609,9 @@ func (r *Replayer) Run(ctx context.Context) (err error) {
 		if len(parts) == 0 || total == 0 && !r.opts.Follow {
 			return nil
 		}
-		cl, err := kgo.NewClient(append(base, kgo.ConsumePartitions(offsets),
-			// A fetch of partitions at their log end waits this long and delays a partition
-			// resumed meanwhile: keep it short (it costs nothing while records are there).
-			kgo.FetchMaxWait(100*time.Millisecond),
-			kgo.FetchMaxBytes(r.opts.FetchMaxBytes), kgo.FetchMaxPartitionBytes(max(r.opts.FetchMaxBytes/2, 16<<10)))...)
+		cl, err := r.consumer(base, offsets)
 		if err != nil {
-			return fmt.Errorf("replay: kafka client: %w", err)
+			return err
 		}
 		err = r.merge(ctx, cl, parts)
 		cl.Close()
@@ -632,6 +623,30 @@ func (r *Replayer) Run(ctx context.Context) (err error) {
 			r.merger = arbiter.NewMerger(arbiter.New(arbiter.OptionsFrom(r.topo.Arbitration)), arbiter.MaxLines, 0)
 		}
 	}
+}
+
+// rangeTotal counts the records in the planned ranges (those of partitions with an end).
+func rangeTotal(parts []*part) int64 {
+	var total int64
+	for _, p := range parts {
+		if !p.done && p.end != math.MaxInt64 {
+			total += p.end - p.start
+		}
+	}
+	return total
+}
+
+// consumer returns the client that fetches the planned offsets.
+func (r *Replayer) consumer(base []kgo.Opt, offsets map[string]map[int32]kgo.Offset) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(append(base, kgo.ConsumePartitions(offsets),
+		// A fetch of partitions at their log end waits this long and delays a partition
+		// resumed meanwhile: keep it short (it costs nothing while records are there).
+		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchMaxBytes(r.opts.FetchMaxBytes), kgo.FetchMaxPartitionBytes(max(r.opts.FetchMaxBytes/2, 16<<10)))...)
+	if err != nil {
+		return nil, fmt.Errorf("replay: kafka client: %w", err)
+	}
+	return cl, nil
 }
 
 // errSeek ends merge when SeekTo was called: Run plans again from the new position.
@@ -651,96 +666,31 @@ func (r *Replayer) plan(ctx context.Context, base []kgo.Opt, topics []string, se
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	// Topics that do not exist: an error when named, skipped when implied ("all regions").
-	details, err := adm.ListTopics(ctx, topics...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("replay: listing topics %v: %w", topics, err)
-	}
-	explicit := len(r.opts.Regions) > 0 || len(r.opts.Topics) > 0
-	var existing []string
-	for _, t := range topics {
-		td, ok := details[t]
-		if ok && td.Err == nil {
-			existing = append(existing, t)
-			continue
-		}
-		if explicit {
-			err := td.Err
-			if err == nil {
-				err = kerr.UnknownTopicOrPartition
-			}
-			return nil, nil, fmt.Errorf("replay: topic %q: %w", t, err)
-		}
-		r.log.Warn("replay: topic does not exist, skipped", "topic", t)
-	}
-	topics = existing
-	if len(topics) == 0 {
-		return nil, nil, nil
-	}
-	list := func(what string, f func() (kadm.ListedOffsets, error)) (kadm.ListedOffsets, error) {
-		l, err := f()
-		if err == nil {
-			err = l.Error()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("replay: listing %s offsets of %v: %w", what, topics, err)
-		}
-		return l, nil
-	}
-	ends, err := list("end", func() (kadm.ListedOffsets, error) { return adm.ListEndOffsets(ctx, topics...) })
-	if err != nil {
+	if topics, err = r.existing(ctx, adm, topics); err != nil || len(topics) == 0 {
 		return nil, nil, err
 	}
-	var starts kadm.ListedOffsets
-	if fromNs > 0 {
-		starts, err = list("from-time", func() (kadm.ListedOffsets, error) {
-			return adm.ListOffsetsAfterMilli(ctx, fromNs/1e6, topics...)
-		})
-	} else {
-		starts, err = list("start", func() (kadm.ListedOffsets, error) { return adm.ListStartOffsets(ctx, topics...) })
-	}
+	o, err := r.listOffsets(ctx, adm, topics, fromNs)
 	if err != nil {
 		return nil, nil, err
-	}
-	var stops kadm.ListedOffsets
-	if r.opts.To > 0 {
-		ms := (r.opts.To + 1e6 - 1) / 1e6
-		if stops, err = list("to-time", func() (kadm.ListedOffsets, error) { return adm.ListOffsetsAfterMilli(ctx, ms, topics...) }); err != nil {
-			return nil, nil, err
-		}
 	}
 	var parts []*part
 	from := map[string]map[int32]kgo.Offset{}
 	for _, t := range topics {
-		for _, e := range ends[t] {
+		for _, e := range o.ends[t] {
 			if !r.wantPartition(e.Partition) {
 				continue
 			}
-			p := &part{topic: t, region: sel[t], partition: e.Partition, end: e.Offset, hwm: e.Offset}
-			s, ok := starts.Lookup(t, e.Partition)
-			start := s.Offset
-			if !ok || start < 0 {
-				start = e.Offset
-			}
-			if st, ok := stops.Lookup(t, e.Partition); ok && st.Offset >= 0 && st.Offset < p.end {
-				p.end = st.Offset
-			} else if r.opts.Follow {
-				p.end = math.MaxInt64 // no end yet: read what the archiver writes
-			}
-			p.start, p.done = start, start >= p.end
+			p := o.part(t, sel[t], e, r.opts.Follow)
 			if from[t] == nil {
 				from[t] = map[int32]kgo.Offset{}
 			}
-			from[t][e.Partition] = kgo.NewOffset().At(start)
+			from[t][e.Partition] = kgo.NewOffset().At(p.start)
 			parts = append(parts, p)
 		}
 	}
 	slices.SortFunc(parts, func(a, b *part) int {
-		if a.topic != b.topic {
-			if a.topic < b.topic {
-				return -1
-			}
-			return 1
+		if c := strings.Compare(a.topic, b.topic); c != 0 {
+			return c
 		}
 		return int(a.partition - b.partition)
 	})
@@ -758,6 +708,88 @@ func (r *Replayer) plan(ctx context.Context, base []kgo.Opt, topics []string, se
 	return parts, from, nil
 }
 
+// existing returns the topics that exist. A topic that does not is an error when the
+// selection named it, and skipped when it was implied ("all regions").
+func (r *Replayer) existing(ctx context.Context, adm *kadm.Client, topics []string) ([]string, error) {
+	details, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("replay: listing topics %v: %w", topics, err)
+	}
+	explicit := len(r.opts.Regions) > 0 || len(r.opts.Topics) > 0
+	var out []string
+	for _, t := range topics {
+		td, ok := details[t]
+		if ok && td.Err == nil {
+			out = append(out, t)
+			continue
+		}
+		if explicit {
+			err := td.Err
+			if err == nil {
+				err = kerr.UnknownTopicOrPartition
+			}
+			return nil, fmt.Errorf("replay: topic %q: %w", t, err)
+		}
+		r.log.Warn("replay: topic does not exist, skipped", "topic", t)
+	}
+	return out, nil
+}
+
+// rangeOffsets are the offsets that bound a plan: each partition's end, the start (its
+// first offset, or the first at the From time) and the stop (the first at the To time,
+// when To is set).
+type rangeOffsets struct{ ends, starts, stops kadm.ListedOffsets }
+
+// listOffsets lists the offsets that bound the range [fromNs, To) in topics.
+func (r *Replayer) listOffsets(ctx context.Context, adm *kadm.Client, topics []string, fromNs int64) (rangeOffsets, error) {
+	var o rangeOffsets
+	list := func(dst *kadm.ListedOffsets, what string, f func() (kadm.ListedOffsets, error)) error {
+		l, err := f()
+		if err == nil {
+			err = l.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("replay: listing %s offsets of %v: %w", what, topics, err)
+		}
+		*dst = l
+		return nil
+	}
+	if err := list(&o.ends, "end", func() (kadm.ListedOffsets, error) { return adm.ListEndOffsets(ctx, topics...) }); err != nil {
+		return o, err
+	}
+	var err error
+	if fromNs > 0 {
+		err = list(&o.starts, "from-time", func() (kadm.ListedOffsets, error) {
+			return adm.ListOffsetsAfterMilli(ctx, fromNs/1e6, topics...)
+		})
+	} else {
+		err = list(&o.starts, "start", func() (kadm.ListedOffsets, error) { return adm.ListStartOffsets(ctx, topics...) })
+	}
+	if err != nil || r.opts.To <= 0 {
+		return o, err
+	}
+	ms := (r.opts.To + 1e6 - 1) / 1e6
+	return o, list(&o.stops, "to-time", func() (kadm.ListedOffsets, error) { return adm.ListOffsetsAfterMilli(ctx, ms, topics...) })
+}
+
+// part makes the queue of the partition whose end is e, with its range: from the start
+// offset (the end when there is none) to the stop offset, or without end when follow.
+func (o *rangeOffsets) part(topic, region string, e kadm.ListedOffset, follow bool) *part {
+	p := &part{topic: topic, region: region, partition: e.Partition, end: e.Offset, hwm: e.Offset}
+	s, ok := o.starts.Lookup(topic, e.Partition)
+	start := s.Offset
+	if !ok || start < 0 {
+		start = e.Offset
+	}
+	if st, ok := o.stops.Lookup(topic, e.Partition); ok && st.Offset >= 0 && st.Offset < p.end {
+		p.end = st.Offset
+	} else if follow {
+		p.end = math.MaxInt64 // no end yet: read what the archiver writes
+	}
+	p.start, p.done = start, start >= p.end
+	return p
+}
+
 // merge runs the k-way merge until every partition is done.
 func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) error {
 	byTP := map[string]map[int32]*part{}
@@ -769,10 +801,7 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 		p.next = p.start
 		p.reorder = int64(r.opts.Reorder)
 	}
-	var h wire.Header
-	pacer := pacer{speed: r.opts.Speed}
-	var fetchErr error
-	var lastT int64 // merge time of the latest record written
+	m := merging{parts: parts, byTP: byTP, pacer: pacer{speed: r.opts.Speed}}
 	for {
 		// Fetch until every unfinished partition has a record queued; full partitions are
 		// paused meanwhile, so what is queued stays bounded.
@@ -785,42 +814,18 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 			if ctx.Err() != nil {
 				return nil
 			}
-			fetches.EachError(func(t string, p int32, err error) {
-				fetchErr = fmt.Errorf("replay: fetching %s/%d: %w", t, p, err)
-			})
-			if fetchErr != nil {
-				return fetchErr
+			if err := r.takeFetches(fetches, &m); err != nil {
+				return err
 			}
-			fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
-				p := byTP[ftp.Topic][ftp.Partition]
-				if p == nil {
-					return
-				}
-				if ftp.HighWatermark > 0 {
-					p.hwm = ftp.HighWatermark
-				}
-				for _, rec := range ftp.Records {
-					r.take(p, rec, &h)
-				}
-			})
 			r.pauseFull(cl, parts)
 		}
-		// Emit the earliest head.
-		best := -1
-		for i, p := range parts {
-			if p.live == 0 {
-				continue
-			}
-			if best < 0 || less(&p.q[p.top()], i, &parts[best].q[parts[best].top()], best) {
-				best = i
-			}
-		}
+		best := earliest(parts)
 		if best < 0 {
 			if !r.opts.Follow || allDone(parts) {
 				return nil // every partition done and drained
 			}
 			// Follow, every partition caught up: wait for new records (or a control).
-			if err := r.idlePoll(ctx, cl, byTP, &h); err != nil {
+			if err := r.idlePoll(ctx, cl, &m); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -828,39 +833,104 @@ func (r *Replayer) merge(ctx context.Context, cl *kgo.Client, parts []*part) err
 			}
 			continue
 		}
-		bp := parts[best]
-		q, value := bp.pop()
-		if err := wire.ReadHeader(value, &h); err != nil {
-			return fmt.Errorf("replay: %w", err) // checked when queued: cannot happen
-		}
-		if r.merger != nil && !r.merger.Offer(r.line(h.GatewayID), &h, h.TsRecv) {
-			r.Stats.Duplicates.Add(1)
-			continue
-		}
-		if err := r.hold(ctx, &pacer, q.t); err != nil {
-			if ctx.Err() != nil {
+		if err := r.emit(ctx, parts[best], &m); err != nil {
+			if errors.Is(err, errInterrupted) {
 				return nil
 			}
-			return err // errSeek
+			return err
 		}
-		if q.t < lastT {
-			r.Stats.Inversions.Add(1)
-			if d := lastT - q.t; d > r.Stats.MaxInversionNs.Load() {
-				r.Stats.MaxInversionNs.Store(d)
-			}
-		} else {
-			lastT = q.t
-		}
-		// The value is Run's own copy: mark it as coming from the archive.
-		h.Flags |= wire.FlagReplay
-		binary.LittleEndian.PutUint16(value[2:], uint16(h.Flags))
-		if err := r.sink.Write(value, &h); err != nil {
-			return fmt.Errorf("replay: writing record %s/%d@%d: %w", bp.topic, bp.partition, q.offset, err)
-		}
-		r.Stats.Written.Add(1)
-		r.Stats.Bytes.Add(int64(q.n))
-		r.lastTime.Store(kafka.EventTime(&h))
 	}
+}
+
+// merging is merge's state, owned by Run's goroutine.
+type merging struct {
+	parts []*part
+	byTP  map[string]map[int32]*part
+	h     wire.Header // the header of the record at hand
+	pacer pacer
+	lastT int64 // merge time of the latest record written
+}
+
+// takeFetches queues the records fetched; a fetch error fails the replay.
+func (r *Replayer) takeFetches(fetches kgo.Fetches, m *merging) error {
+	var fetchErr error
+	fetches.EachError(func(t string, p int32, err error) {
+		if !errors.Is(err, context.Canceled) {
+			fetchErr = fmt.Errorf("replay: fetching %s/%d: %w", t, p, err)
+		}
+	})
+	if fetchErr != nil {
+		return fetchErr
+	}
+	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		p := m.byTP[ftp.Topic][ftp.Partition]
+		if p == nil {
+			return
+		}
+		if ftp.HighWatermark > 0 {
+			p.hwm = ftp.HighWatermark
+		}
+		for _, rec := range ftp.Records {
+			r.take(p, rec, &m.h)
+		}
+	})
+	return nil
+}
+
+// earliest returns the index of the partition whose head comes first, -1 when every
+// queue is empty.
+func earliest(parts []*part) int {
+	best := -1
+	for i, p := range parts {
+		if p.live == 0 {
+			continue
+		}
+		if best < 0 || less(&p.q[p.top()], i, &parts[best].q[parts[best].top()], best) {
+			best = i
+		}
+	}
+	return best
+}
+
+// errInterrupted: ctx ended while emit waited for a record's time.
+var errInterrupted = errors.New("replay: interrupted")
+
+// emit takes bp's head, arbitrates it, waits for its time and writes it. It returns the
+// sink's error, errSeek, or errInterrupted when ctx ended during the wait.
+func (r *Replayer) emit(ctx context.Context, bp *part, m *merging) error {
+	h := &m.h
+	q, value := bp.pop()
+	if err := wire.ReadHeader(value, h); err != nil {
+		return fmt.Errorf("replay: %w", err) // checked when queued: cannot happen
+	}
+	if r.merger != nil && !r.merger.Offer(r.line(h.GatewayID), h, h.TsRecv) {
+		r.Stats.Duplicates.Add(1)
+		return nil
+	}
+	if err := r.hold(ctx, &m.pacer, q.t); err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
+		return err // errSeek
+	}
+	if q.t < m.lastT {
+		r.Stats.Inversions.Add(1)
+		if d := m.lastT - q.t; d > r.Stats.MaxInversionNs.Load() {
+			r.Stats.MaxInversionNs.Store(d)
+		}
+	} else {
+		m.lastT = q.t
+	}
+	// The value is Run's own copy: mark it as coming from the archive.
+	h.Flags |= wire.FlagReplay
+	wire.SetFlags(value, h.Flags)
+	if err := r.sink.Write(value, h); err != nil {
+		return fmt.Errorf("replay: writing record %s/%d@%d: %w", bp.topic, bp.partition, q.offset, err)
+	}
+	r.Stats.Written.Add(1)
+	r.Stats.Bytes.Add(int64(q.n))
+	r.lastTime.Store(kafka.EventTime(h))
+	return nil
 }
 
 // line returns the merger line of a gateway: its index in the topology, or the next free
@@ -908,7 +978,7 @@ func (r *Replayer) hold(ctx context.Context, pc *pacer, t int64) error {
 
 // idlePoll (Follow) waits for new records while every partition is caught up, waking for
 // a control (SeekTo) too.
-func (r *Replayer) idlePoll(ctx context.Context, cl *kgo.Client, byTP map[string]map[int32]*part, h *wire.Header) error {
+func (r *Replayer) idlePoll(ctx context.Context, cl *kgo.Client, m *merging) error {
 	pctx, cancel := context.WithCancel(ctx)
 	woke := make(chan struct{})
 	go func() {
@@ -929,28 +999,7 @@ func (r *Replayer) idlePoll(ctx context.Context, cl *kgo.Client, byTP map[string
 	if r.seek.Load() != nil {
 		return errSeek
 	}
-	var fetchErr error
-	fetches.EachError(func(t string, p int32, err error) {
-		if !errors.Is(err, context.Canceled) {
-			fetchErr = fmt.Errorf("replay: fetching %s/%d: %w", t, p, err)
-		}
-	})
-	if fetchErr != nil {
-		return fetchErr
-	}
-	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
-		p := byTP[ftp.Topic][ftp.Partition]
-		if p == nil {
-			return
-		}
-		if ftp.HighWatermark > 0 {
-			p.hwm = ftp.HighWatermark
-		}
-		for _, rec := range ftp.Records {
-			r.take(p, rec, h)
-		}
-	})
-	return nil
+	return r.takeFetches(fetches, m)
 }
 
 func allDone(parts []*part) bool {

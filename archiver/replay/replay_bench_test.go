@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -24,7 +25,7 @@ func BenchmarkReplayMax(b *testing.B) {
 		b.SetBytes(int64(total) * int64(wire.HeaderSize+32))
 		start := time.Now()
 		for i := 0; i < b.N; i++ {
-			r, err := New(topo, Options{Regions: []string{"korea"}, Reorder: reorder}, sink(), testLog(b))
+			r, err := New(topo, Options{Regions: []string{"korea"}, Reorder: reorder}, sink(), testkit.Log(b))
 			if err != nil {
 				b.Fatal(err)
 			}

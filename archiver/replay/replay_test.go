@@ -3,7 +3,6 @@ package replay
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/archiver"
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/wire"
@@ -35,14 +35,14 @@ func TestReplayRoundTripThroughArchiver(t *testing.T) {
 	pubs := map[string]*bus.Publisher{}
 	eps := map[string]string{}
 	for _, id := range []string{"gw-a", "gw-b", "gw-c"} {
-		p, err := bus.NewPublisher("tcp://127.0.0.1:0", bus.Options{QueueDepth: 1 << 16}, testLog(t))
+		p, err := bus.NewPublisher("tcp://127.0.0.1:0", bus.Options{QueueDepth: 1 << 16}, testkit.Log(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { p.Close() })
 		pubs[id], eps[id] = p, p.Endpoint()
 	}
-	a, err := archiver.New(topo, archiver.Options{Endpoints: eps}, testLog(t))
+	a, err := archiver.New(topo, archiver.Options{Endpoints: eps}, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestReplayRoundTripThroughArchiver(t *testing.T) {
 	go func() { done <- a.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	for _, p := range pubs {
-		waitFor(t, 20*time.Second, "archiver subscribed", func() bool {
+		testkit.Poll(t, 20*time.Second, "archiver subscribed", func() bool {
 			st := p.Stats()
 			return len(st) == 1 && len(st[0].Subscriptions) == 1
 		})
@@ -78,7 +78,7 @@ func TestReplayRoundTripThroughArchiver(t *testing.T) {
 		pub(pubs["gw-b"], rec(ex, wire.KindTrade, "BTC-USDT", uint64(i), at, 2))
 		pub(pubs["gw-c"], rec(ex, wire.KindBBO, "BTC-USDT", uint64(i), at+300*time.Microsecond, 3))
 	}
-	waitFor(t, 30*time.Second, "archived", func() bool { return a.Stats.Produced.Load() >= 2*n })
+	testkit.Poll(t, 30*time.Second, "archived", func() bool { return a.Stats.Produced.Load() >= 2*n })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -193,23 +193,34 @@ func TestReplaySpeedPauseResume(t *testing.T) {
 		t.Errorf("10x (%v) not faster than 1x (%v)", took[10], took[1])
 	}
 
-	// Pause before the first record; nothing is written until Resume.
+	// Pause before the first record; nothing is written until Resume. Pause leaves a
+	// wake-up in r.ctl, and at max speed the only reader of r.ctl is hold's pause: once the
+	// wake-up is taken, Run is parked in the pause with the first record in hand. A replay
+	// that ignored the pause would write everything and return with the wake-up untaken.
 	var c collected
-	r, err := New(topo, Options{Speed: 10}, c.sink(), testLog(t))
+	r, err := New(topo, Options{Speed: 0}, c.sink(), testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.Pause()
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background()) }()
-	waitFor(t, 10*time.Second, "records fetched", func() bool { return r.Stats.Read.Load() > 0 })
-	time.Sleep(50 * time.Millisecond) // a paused replay must stay silent; no condition to poll
-	if w := r.Stats.Written.Load(); w > 1 {
-		t.Fatalf("paused replay wrote %d records", w)
+	var runErr error
+	finished := false
+	testkit.Poll(t, 10*time.Second, "Run parked in the pause", func() bool {
+		select {
+		case runErr = <-done:
+			finished = true
+		default:
+		}
+		return finished || len(r.ctl) == 0
+	})
+	if w := r.Stats.Written.Load(); w != 0 || finished {
+		t.Fatalf("paused replay wrote %d records (finished: %v)", w, finished)
 	}
 	r.Resume()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	if runErr = <-done; runErr != nil {
+		t.Fatal(runErr)
 	}
 	if len(c.values) != 600 {
 		t.Fatalf("after resume: %d records", len(c.values))
@@ -232,11 +243,11 @@ func TestReplayZMQByteIdentical(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sink, err := NewZMQSink(ctx, "tcp://127.0.0.1:0", ZMQOptions{Bus: bus.Options{QueueDepth: 256}, WaitSubscribers: 1}, testLog(t))
+	sink, err := NewZMQSink(ctx, "tcp://127.0.0.1:0", ZMQOptions{Bus: bus.Options{QueueDepth: 256}, WaitSubscribers: 1}, testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := bus.NewSubscriber(bus.SubOptions{}, testLog(t))
+	sub := bus.NewSubscriber(bus.SubOptions{}, testkit.Log(t))
 	if err := sub.Connect(sink.Endpoint()); err != nil {
 		t.Fatal(err)
 	}
@@ -259,15 +270,15 @@ func TestReplayZMQByteIdentical(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatalf("received %d of %d records", i, len(want))
 		}
-		if seq := binary.LittleEndian.Uint64(m[1][16:]); seq != uint64(i+1) {
-			t.Fatalf("record %d: gateway sequence %d, want the output's %d", i, seq, i+1)
+		var h, gh wire.Header
+		wire.ReadHeader(w, &h)
+		if err := wire.ReadHeader(m[1], &gh); err != nil || gh.GatewaySeq != uint64(i+1) {
+			t.Fatalf("record %d: gateway sequence %d (%v), want the output's %d", i, gh.GatewaySeq, err, i+1)
 		}
-		binary.LittleEndian.PutUint64(m[1][16:], binary.LittleEndian.Uint64(w[16:]))
+		wire.SetGatewaySeq(m[1], h.GatewaySeq)
 		if !bytes.Equal(m[1], w) {
 			t.Fatalf("record %d differs", i)
 		}
-		var h wire.Header
-		wire.ReadHeader(w, &h)
 		if string(m[0]) != string(wire.AppendTopic(nil, h.Kind, h.Exchange, &h.Instrument)) {
 			t.Fatalf("record %d topic %q", i, m[0])
 		}
@@ -310,7 +321,7 @@ func TestReplayMetrics(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sink := &heldSink{failAt: tt.failAt, closing: make(chan struct{}), release: make(chan struct{})}
 			defer sink.free()
-			r, err := New(topo, Options{Metrics: "127.0.0.1:0"}, sink, testLog(t))
+			r, err := New(topo, Options{Metrics: "127.0.0.1:0"}, sink, testkit.Log(t))
 			if err != nil {
 				t.Fatal(err)
 			}

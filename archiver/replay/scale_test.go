@@ -3,7 +3,6 @@ package replay
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -18,7 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickline/tickline/archiver"
-	"github.com/tickline/tickline/archiver/kafkatest"
+	"github.com/tickline/tickline/internal/testkit"
+	"github.com/tickline/tickline/internal/testkit/kafkatest"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/wire"
 )
@@ -149,7 +149,7 @@ func produceScale(t *testing.T, seeds []string, prefix string, n int64) {
 		p      int32
 		ex     wire.Exchange
 		gw     uint16
-		tmpl   []byte
+		tmpl   *wire.Record
 		seq    uint64
 	}
 	var streams []*stream
@@ -159,7 +159,7 @@ func produceScale(t *testing.T, seeds []string, prefix string, n int64) {
 	}{{"korea", "BTC-USDT", 1}, {"global", "ETH-USDT", 3}} {
 		for p, ex := range []wire.Exchange{wire.Binance, wire.OKX} {
 			streams = append(streams, &stream{region: reg.name, p: int32(p), ex: ex, gw: reg.gw,
-				tmpl: rec(ex, wire.KindTrade, reg.inst, 0, 0, reg.gw)})
+				tmpl: recOf(ex, wire.KindTrade, reg.inst, 0, 0, reg.gw)})
 		}
 	}
 	var failed atomic.Pointer[error]
@@ -172,19 +172,19 @@ func produceScale(t *testing.T, seeds []string, prefix string, n int64) {
 	for i := int64(0); i < n; i++ {
 		s := streams[i%int64(len(streams))]
 		s.seq++
-		if len(slab) < len(s.tmpl) {
+		size := s.tmpl.EncodedSize()
+		if len(slab) < size {
 			slab = make([]byte, 1<<20)
 		}
-		v := slab[:len(s.tmpl):len(s.tmpl)]
-		slab = slab[len(s.tmpl):]
-		copy(v, s.tmpl)
 		// 100 µs apart: 10k events/s per stream, so the arbiter's 10 s of memory stays far
 		// below its key budget (at 1 µs apart it sits at the budget and evicts every key).
 		ts := base + int64(s.seq)*100_000
-		binary.LittleEndian.PutUint64(v[16:], s.seq)                  // gateway seq
-		binary.LittleEndian.PutUint64(v[24:], uint64(ts))             // exchange time
-		binary.LittleEndian.PutUint64(v[32:], uint64(ts+int64(s.gw))) // receive time
-		binary.LittleEndian.PutUint64(v[40:], s.seq)                  // exchange seq
+		s.tmpl.GatewaySeq, s.tmpl.Seq, s.tmpl.TsExchange, s.tmpl.TsRecv = s.seq, s.seq, ts, ts+int64(s.gw)
+		v, err := wire.AppendRecord(slab[:0:size], s.tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slab = slab[size:]
 		r, err := archiver.NewRecord(prefix+s.region, s.region, s.p, s.seq, v)
 		if err != nil {
 			t.Fatal(err)
@@ -220,7 +220,7 @@ func TestReplayScaleChild(t *testing.T) {
 	if f, err := strconv.Atoi(os.Getenv("TICKLINE_REPLAY_SCALE_FETCH")); err == nil {
 		opts.FetchMaxBytes = int32(f)
 	}
-	r, err := New(topo, opts, FuncSink(chk.write), testLog(t))
+	r, err := New(topo, opts, FuncSink(chk.write), testkit.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,34 +6,18 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/tickline/tickline/archiver/kafkatest"
 	"github.com/tickline/tickline/gateway"
 	"github.com/tickline/tickline/internal/sim"
+	"github.com/tickline/tickline/internal/testkit"
+	"github.com/tickline/tickline/internal/testkit/kafkatest"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/strategy/tap"
 )
-
-// lockedBuf is a bytes.Buffer the tap writes and the test reads.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Len()
-}
 
 // TestGroundTruthOneGateway runs the simulator (all ten venues, the demo topology's symbols
 // and channels), one gateway and the tap in-process, without faults, and requires the
@@ -73,7 +57,7 @@ func TestGroundTruthOneGateway(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &lockedBuf{}
+	out := &testkit.SyncBuffer{}
 	tp, err := tap.New(topo, tap.Options{Out: out, Gateways: []string{"gw-a"}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -97,9 +81,9 @@ func TestGroundTruthOneGateway(t *testing.T) {
 		}
 	}()
 	// generation stops after `generate`; then wait until the tap's output is still for 2 s
-	waitFor(t, 60*time.Second, "records", func() bool { return out.Len() > 0 })
+	testkit.Poll(t, 60*time.Second, "records", func() bool { return out.Len() > 0 })
 	last, still := 0, time.Now()
-	waitFor(t, 60*time.Second, "the tap's output to settle after generation stopped", func() bool {
+	testkit.Poll(t, 60*time.Second, "the tap's output to settle after generation stopped", func() bool {
 		if n := out.Len(); n != last {
 			last, still = n, time.Now()
 		}
@@ -118,7 +102,7 @@ func TestGroundTruthOneGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := ReadRecords(bytes.NewReader(out.b.Bytes()), "tap")
+	recs, err := ReadRecords(strings.NewReader(out.String()), "tap")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickline/tickline/archiver"
-	"github.com/tickline/tickline/archiver/kafkatest"
 	"github.com/tickline/tickline/bench/shaper"
+	"github.com/tickline/tickline/internal/testkit"
+	"github.com/tickline/tickline/internal/testkit/kafkatest"
 	"github.com/tickline/tickline/shared/wire"
 	"github.com/tickline/tickline/strategy/tap"
 )
@@ -101,17 +102,6 @@ func freePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond) // polling interval
-	}
 }
 
 func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
@@ -204,7 +194,7 @@ func partition0(seeds []string, topic string) (int32, []int32) {
 func waitLeader(t *testing.T, seeds []string, topic string, ok func(int32) bool) int32 {
 	t.Helper()
 	var l int32 = -1
-	waitFor(t, 60*time.Second, "a leader of "+topic+"/0", func() bool {
+	testkit.Poll(t, 60*time.Second, "a leader of "+topic+"/0", func() bool {
 		l, _ = partition0(seeds, topic)
 		return ok(l)
 	})
@@ -214,7 +204,7 @@ func waitLeader(t *testing.T, seeds []string, topic string, ok func(int32) bool)
 // waitInISR polls until broker id is back in partition 0's ISR (60 s at most).
 func waitInISR(t *testing.T, seeds []string, topic string, id int32) {
 	t.Helper()
-	waitFor(t, 60*time.Second, fmt.Sprintf("broker %d back in the ISR of %s/0", id, topic), func() bool {
+	testkit.Poll(t, 60*time.Second, fmt.Sprintf("broker %d back in the ISR of %s/0", id, topic), func() bool {
 		_, isr := partition0(seeds, topic)
 		return slices.Contains(isr, id)
 	})
@@ -348,7 +338,7 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 		"--events", events, "--generate-for", gen.String())
 	var simAddr string
 	re := regexp.MustCompile(`serving \d+ exchanges on (127\.0\.0\.1:\d+)`)
-	waitFor(t, 10*time.Second, "the simulator's address", func() bool {
+	testkit.Poll(t, 10*time.Second, "the simulator's address", func() bool {
 		b, _ := os.ReadFile(sim.out)
 		if m := re.FindSubmatch(b); m != nil {
 			simAddr = string(m[1])
@@ -391,7 +381,7 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 	// each stream from its start: gw-a waits for the tap and the archiver, gw-b (whose one
 	// subscriber is the shaper) starts once both subscribed to the shaper.
 	gwA := startProc(t, bin, dir, "gw-a", "gateway", "--config", topo, "--id", "gw-a", "--wait-subscribers", "2")
-	waitFor(t, 30*time.Second, "the tap and the archiver on the shaped line", func() bool { return sh.Subscribers() >= 2 })
+	testkit.Poll(t, 30*time.Second, "the tap and the archiver on the shaped line", func() bool { return sh.Subscribers() >= 2 })
 	gwB := startProc(t, bin, dir, "gw-b", "gateway", "--config", topo, "--id", "gw-b", "--wait-subscribers", "1")
 	step("tap, archiver, gw-a, gw-b (line shaped: +2 s) started; topic %s", topic)
 
@@ -402,7 +392,7 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 		}
 		return st.Size()
 	}
-	waitFor(t, 30*time.Second, "records in the tap's output", func() bool { return size(tapOut) > 0 })
+	testkit.Poll(t, 30*time.Second, "records in the tap's output", func() bool { return size(tapOut) > 0 })
 	step("tap receiving")
 
 	frac := func(f float64) time.Duration { return time.Duration(float64(gen) * f) }
@@ -441,7 +431,7 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 	// 4. drain: generation stops at gen; wait until the tap's output is still for 5 s
 	at(gen + 3*time.Second)
 	last, still := size(tapOut), time.Now()
-	waitFor(t, 60*time.Second, "the tap's output to settle", func() bool {
+	testkit.Poll(t, 60*time.Second, "the tap's output to settle", func() bool {
 		if n := size(tapOut); n != last {
 			last, still = n, time.Now()
 		}

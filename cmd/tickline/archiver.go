@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+
 	"github.com/tickline/tickline/shared/arbiter"
 
 	"github.com/tickline/tickline/archiver"
@@ -16,13 +17,7 @@ func runArchiver(ctx context.Context, args []string, e *env) error {
 	cfgPath := fs.String("config", "", "topology file")
 	tail := fs.Int("tail-records", 16384, "records read from each partition's tail at start to seed the arbiter")
 	seeds := fs.String("seeds", "", "comma-separated Kafka bootstrap brokers; default archiver.seeds")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *cfgPath == "" || fs.NArg() != 0 {
-		return errUsage
-	}
-	topo, err := loadTopology(*cfgPath, e)
+	topo, err := parseConfig(fs, args, cfgPath, e)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -27,6 +28,18 @@ func runCheckConfig(ctx context.Context, args []string, e *env) error {
 		fmt.Fprintf(e.stdout, "%s: ok (%d regions, %d gateways)\n", fs.Arg(0), len(t.Regions), len(t.Gateways))
 		return nil
 	})
+}
+
+// parseConfig parses a subcommand's flags and loads the topology named by --config (its
+// pointer, cfgPath): no --config, or arguments left over, is errUsage.
+func parseConfig(fs *flag.FlagSet, args []string, cfgPath *string, e *env) (*config.Topology, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if *cfgPath == "" || fs.NArg() != 0 {
+		return nil, errUsage
+	}
+	return loadTopology(*cfgPath, e)
 }
 
 // interruptGrace is how long a command that was interrupted waits for its work to stop.

@@ -26,6 +26,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/tickline/tickline/archiver/replay"
 )
 
 // command is one subcommand.
@@ -51,7 +53,7 @@ var commands = []command{
 	{"strategy", "strategy --config FILE [--report 10s] [--endpoints EP,..]\n\tsubscribe to every gateway (or to the endpoints given, e.g. a replay's --publish), arbitrate the lines, detect cross-exchange arbitrage, emit signals", runStrategy},
 	{"tap", "tap --config FILE [--gateways ID,..] [--out FILE] [--duration D]\n\tsubscribe to the gateways like the strategy, arbitrate, print every delivered record as a JSON line (normalize's schema plus gateway_id, gateway_seq, line)", runTap},
 	{"archiver", "archiver --config FILE [--tail-records 16384] [--seeds H:P,..]\n\tsubscribe to every gateway, arbitrate each region's lines, archive into Kafka (topic per region, partition per exchange) through a disk spool", runArchiver},
-	{"replay", "replay --config FILE [--regions R,..] [--topics T,..] [--exchanges EX,..] [--instruments I,..] [--kinds K,..] [--from T] [--to T] [--speed max|Nx] [--output zmq|jsonl|csv|parquet] [--publish EP] [--path FILE|-] [--wait-subscribers 1] [--metrics HOST:PORT] [--order event|publish] [--reorder 250ms] [--all-copies] [--seeds H:P,..] [--follow]\n\tread the archive back merged in time order, each exchange event once, paced, onto the bus or into a file (SIGUSR1 pauses, SIGUSR2 resumes; /control on the metrics address pauses, resumes, changes speed and seeks)", runReplay},
+	{"replay", "replay --config FILE [--regions R,..] [--topics T,..] [--exchanges EX,..] [--instruments I,..] [--kinds K,..] [--from T] [--to T] [--speed max|Nx] [--output " + strings.Join(replay.OutputNames(), "|") + "] [--publish EP] [--path FILE|-] [--wait-subscribers 1] [--metrics HOST:PORT] [--order event|publish] [--reorder 250ms] [--all-copies] [--seeds H:P,..] [--follow]\n\tread the archive back merged in time order, each exchange event once, paced, onto the bus or into a file (SIGUSR1 pauses, SIGUSR2 resumes; /control on the metrics address pauses, resumes, changes speed and seeks)", runReplay},
 	{"sim", "sim [--listen 127.0.0.1:18080] [--seed N] [--rate R] [--duration D] [--fault ex:gap=N,...] [--replay ex=FILE] [--metrics HOST:PORT] [--events FILE] [--generate-for D]\n\tserve all ten exchanges' protocols on loopback from a seeded market model or recorded frames", runSim},
 	{"keygen", "keygen [--secret-file FILE]\n\tprint a new CURVE keypair for the bus in Z85 (public_key, secret_key), or write the secret to a new 0600 file and print the public key", runKeygen},
 	{"normalize", "normalize --exchange EX [FILE...]\n\tread raw frames (one JSON document per line; stdin when no FILE) and print one JSON object per normalized record", runNormalize},

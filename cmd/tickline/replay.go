@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -14,44 +12,38 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/archiver/replay"
-	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
-	"github.com/tickline/tickline/shared/wire"
 )
 
 // runReplay runs `tickline replay`: read the archive back from Kafka, filtered, merged in
 // time order and arbitrated (each exchange event once), paced, onto the bus or into a
 // file. SIGUSR1 pauses, SIGUSR2 resumes; the metrics server's /control endpoints pause,
-// resume, change speed and seek.
+// resume, change speed and seek. The flags fill replay.Args, which the replay package
+// resolves against the topology.
 func runReplay(ctx context.Context, args []string, e *env) error {
 	fs := newFlags("replay", e)
+	var a replay.Args
 	cfgPath := fs.String("config", "", "topology file")
-	regions := fs.String("regions", "", "comma-separated regions (default: every region with a topic)")
-	topics := fs.String("topics", "", "comma-separated topics (in addition to --regions)")
-	exchanges := fs.String("exchanges", "", "comma-separated exchanges (default: all)")
-	instruments := fs.String("instruments", "", "comma-separated canonical instruments, e.g. BTC-USDT (default: all)")
-	kinds := fs.String("kinds", "", "comma-separated kinds: "+strings.Join(kindNames(), ",")+" (default: all)")
-	from := fs.String("from", "", "start time, inclusive: RFC 3339 (sub-second allowed) or Unix ns")
-	to := fs.String("to", "", "end time, exclusive: RFC 3339 or Unix ns")
-	speed := fs.String("speed", "", `"max" or "<factor>x" (1x, 10x, 0.5x); default replay.speed`)
-	output := fs.String("output", "", "zmq, jsonl, csv or parquet; default replay.output")
-	publish := fs.String("publish", "", "endpoint for zmq output; default replay.publish")
-	path := fs.String("path", "", `file for jsonl/csv/parquet ("-" = stdout); default replay.path`)
-	waitSubs := fs.Int("wait-subscribers", 1, "zmq output: wait for this many subscribers before the first record")
+	fs.Var((*listFlag)(&a.Regions), "regions", "comma-separated regions (default: every region with a topic)")
+	fs.Var((*listFlag)(&a.Topics), "topics", "comma-separated topics (in addition to --regions)")
+	fs.Var((*listFlag)(&a.Exchanges), "exchanges", "comma-separated exchanges (default: all)")
+	fs.Var((*listFlag)(&a.Instruments), "instruments", "comma-separated canonical instruments, e.g. BTC-USDT (default: all)")
+	fs.Var((*listFlag)(&a.Kinds), "kinds", "comma-separated kinds: "+strings.Join(replay.KindNames(), ",")+" (default: all)")
+	fs.StringVar(&a.From, "from", "", "start time, inclusive: RFC 3339 (sub-second allowed) or Unix ns")
+	fs.StringVar(&a.To, "to", "", "end time, exclusive: RFC 3339 or Unix ns")
+	fs.StringVar(&a.Speed, "speed", "", `"max" or "<factor>x" (1x, 10x, 0.5x); default replay.speed`)
+	fs.StringVar(&a.Output, "output", "", strings.Join(replay.OutputNames(), ", ")+"; default replay.output")
+	fs.StringVar(&a.Publish, "publish", "", "endpoint for zmq output; default replay.publish")
+	fs.StringVar(&a.Path, "path", "", `file for file outputs ("-" = stdout); default replay.path`)
+	fs.IntVar(&a.WaitSubscribers, "wait-subscribers", 1, "zmq output: wait for this many subscribers before the first record")
 	progress := fs.Bool("progress", true, "progress bar on stderr (records written, rate, ETA), for every output")
-	follow := fs.Bool("follow", false, "keep reading what the archiver writes after the end (a live tail) until interrupted or --to")
+	fs.BoolVar(&a.Follow, "follow", false, "keep reading what the archiver writes after the end (a live tail) until interrupted or --to")
 	metricsAddr := fs.String("metrics", "", "host:port for /metrics, /healthz and /control (port 0 picks a free port, logged); default replay.metrics (none)")
-	order := fs.String("order", "event", "merge order: event (exchange time, for analysis) or publish (each gateway's publish order: what a live subscriber saw, for a strategy)")
-	reorder := fs.Duration("reorder", 250*time.Millisecond, "event order: also order each partition's records by event time within this window (0 = archive order within a partition)")
-	allCopies := fs.Bool("all-copies", false, "keep every archived copy of an event (default: each exchange event once, arbitrated like the live receivers)")
+	fs.StringVar(&a.Order, "order", "event", "merge order: event (exchange time, for analysis) or publish (each gateway's publish order: what a live subscriber saw, for a strategy)")
+	fs.DurationVar(&a.Reorder, "reorder", 250*time.Millisecond, "event order: also order each partition's records by event time within this window (0 = archive order within a partition)")
+	fs.BoolVar(&a.AllCopies, "all-copies", false, "keep every archived copy of an event (default: each exchange event once, arbitrated like the live receivers)")
 	seeds := fs.String("seeds", "", "comma-separated Kafka bootstrap brokers; default archiver.seeds")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *cfgPath == "" || fs.NArg() != 0 {
-		return errUsage
-	}
-	topo, err := loadTopology(*cfgPath, e)
+	topo, err := parseConfig(fs, args, cfgPath, e)
 	if err != nil {
 		return err
 	}
@@ -63,98 +55,31 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 			return err
 		}
 	}
-	rc := topo.Replay
-	pick := func(flag, def string) string {
-		if flag != "" {
-			return flag
-		}
-		return def
-	}
-	opts := replay.Options{Regions: split(*regions), Topics: split(*topics), Instruments: split(*instruments), Metrics: rc.Metrics,
-		AllCopies: *allCopies, Follow: *follow}
 	if *progress {
-		opts.Progress = e.stderr
+		a.Progress = e.stderr
 	}
-	switch *order {
-	case "event":
-		opts.Order = replay.OrderEvent
-	case "publish":
-		opts.Order = replay.OrderPublish
-		if flagSet(fs, "reorder") && *reorder != 0 {
-			return fmt.Errorf("--reorder: applies to --order event only (publish order is exact per gateway)")
-		}
-		*reorder = 0
-	default:
-		return fmt.Errorf("--order: unknown order %q (valid: event, publish)", *order)
-	}
-	opts.Reorder = *reorder
-	if opts.Speed, err = config.ParseSpeed(pick(*speed, rc.Speed)); err != nil {
-		return fmt.Errorf("--speed: %w", err)
-	}
-	for _, s := range split(*exchanges) {
-		ex, err := wire.ParseExchange(s)
-		if err != nil {
-			return fmt.Errorf("--exchanges: unknown exchange %q (valid: %s)", s, strings.Join(exchangeNames(), ", "))
-		}
-		opts.Exchanges = append(opts.Exchanges, ex)
-	}
-	for _, s := range split(*kinds) {
-		k, err := wire.ParseKind(s)
-		if err != nil {
-			return fmt.Errorf("--kinds: unknown kind %q (valid: %s)", s, strings.Join(kindNames(), ", "))
-		}
-		opts.Kinds = append(opts.Kinds, k)
-	}
-	if *from != "" {
-		if opts.From, err = replay.ParseTime(*from); err != nil {
-			return fmt.Errorf("--from: %w", err)
-		}
-	}
-	if *to != "" {
-		if opts.To, err = replay.ParseTime(*to); err != nil {
-			return fmt.Errorf("--to: %w", err)
-		}
-	}
-
-	var sink replay.Sink
-	switch out := pick(*output, rc.Output); out {
-	case "zmq":
-		ep := pick(*publish, rc.Publish)
-		if ep == "" {
-			return fmt.Errorf("--publish: required for zmq output")
-		}
-		z, err := replay.NewZMQSink(ctx, ep, replay.ZMQOptions{WaitSubscribers: *waitSubs,
-			Bus: bus.Options{QueueDepth: topo.Bus.QueueDepth, MaxMessageBytes: topo.Bus.MaxMessageBytes}}, e.log)
-		if err != nil {
-			return err
-		}
-		sink = z
-	case "jsonl", "csv", "parquet":
-		w, err := openOutput(pick(*path, rc.Path), e)
-		if err != nil {
-			return err
-		}
-		switch out {
-		case "jsonl":
-			sink = replay.NewJSONLSink(w)
-		case "csv":
-			sink = replay.NewCSVSink(w)
-		default:
-			sink = replay.NewParquetSink(w)
-		}
-	default:
-		return fmt.Errorf("--output: unknown output %q (want zmq, jsonl, csv or parquet)", out)
-	}
-
-	r, err := replay.New(topo, opts, sink, e.log)
+	a.ReorderSet = flagSet(fs, "reorder")
+	r, err := replay.Open(ctx, topo, a, e.stdout, e.log)
 	if err != nil {
-		sink.Close()
 		return err
 	}
+	defer pauseOnSignals(ctx, r, e)()
+	start := time.Now()
+	if err := r.Run(ctx); err != nil {
+		return err
+	}
+	return r.Report(ctx.Err() != nil, time.Since(start))
+}
+
+// pauseOnSignals pauses r on SIGUSR1 and resumes it on SIGUSR2 until ctx ends or the
+// returned function is called (which waits for the signal goroutine).
+func pauseOnSignals(ctx context.Context, r *replay.Replayer, e *env) (stop func()) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2)
-	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		for {
 			select {
 			case <-ctx.Done():
@@ -170,27 +95,8 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 			}
 		}
 	}()
-	start := time.Now()
-	if err := r.Run(ctx); err != nil {
-		return err
-	}
-	el := time.Since(start)
-	e.log.Info("replay: done", "written", r.Stats.Written.Load(), "duplicates_dropped", r.Stats.Duplicates.Load(),
-		"filtered", r.Stats.Filtered.Load(), "malformed", r.Stats.Malformed.Load(), "order_inversions", r.Stats.Inversions.Load(),
-		"paused", r.PausedFor().Round(time.Millisecond).String(), "elapsed", el.Round(time.Millisecond).String(),
-		"records_per_s", int64(float64(r.Stats.Written.Load())/max(el.Seconds(), 1e-9)), "interrupted", ctx.Err() != nil)
-	if ctx.Err() == nil && r.Stats.Written.Load() == 0 {
-		// Nothing matched: say so and fail, so a typo in a filter is not a silent success.
-		e.log.Warn("replay: nothing matched the selection", "read", r.Stats.Read.Load(), "filtered", r.Stats.Filtered.Load(),
-			"in_range", r.Stats.Total.Load())
-		return fmt.Errorf("%w: %d records in range, %d read, %d filtered out (check --regions, --exchanges, --instruments, --kinds, --from, --to)",
-			errNothingMatched, r.Stats.Total.Load(), r.Stats.Read.Load(), r.Stats.Filtered.Load())
-	}
-	return nil
+	return func() { signal.Stop(sigs); cancel(); <-done }
 }
-
-// errNothingMatched: the replay ran but its selection matched no record (exit status 1).
-var errNothingMatched = errors.New("nothing matched the selection")
 
 // checkMetricsFlag checks --metrics like the file's replay.metrics key (format, no clash
 // with another address of the topology) and sets it; port 0 (a free port, logged when
@@ -218,34 +124,16 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// kindNames lists the record kinds --kinds accepts.
-func kindNames() []string {
-	var out []string
-	for k := wire.Kind(1); k.Valid(); k++ {
-		out = append(out, k.String())
-	}
-	return out
-}
+// listFlag is a comma-separated list flag: each use appends its items.
+type listFlag []string
 
-// exchangeNames lists the exchanges --exchanges accepts.
-func exchangeNames() []string {
-	var out []string
-	for x := wire.Exchange(1); x.Valid(); x++ {
-		out = append(out, x.String())
-	}
-	return out
-}
+// String implements flag.Value.
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
-// openOutput opens the file output; "-" is stdout, which the sink must not close.
-func openOutput(path string, e *env) (io.Writer, error) {
-	if path == "-" {
-		return struct{ io.Writer }{e.stdout}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("replay output: %w", err)
-	}
-	return f, nil
+// Set implements flag.Value.
+func (l *listFlag) Set(s string) error {
+	*l = append(*l, split(s)...)
+	return nil
 }
 
 // split splits a comma-separated flag, dropping empty items.

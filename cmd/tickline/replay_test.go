@@ -21,32 +21,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tickline/tickline/archiver/kafkatest"
 	"github.com/tickline/tickline/archiver/replay"
+	"github.com/tickline/tickline/internal/testkit"
+	"github.com/tickline/tickline/internal/testkit/kafkatest"
 	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/wire"
 	"github.com/tickline/tickline/strategy"
 )
-
-// syncBuf is a goroutine-safe writer the tests read while a command runs.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // bg runs a subcommand in the background. stop cancels it and returns its exit status;
 // done is closed when it has exited (its status is then code()).
@@ -58,7 +41,7 @@ func bg(t *testing.T, ctx context.Context, stdout io.Writer, args ...string) (st
 	if testing.Verbose() {
 		logOut = os.Stderr
 	}
-	errOut := &syncBuf{}
+	errOut := &testkit.SyncBuffer{}
 	var code int
 	go func() {
 		defer close(ch)
@@ -69,17 +52,6 @@ func bg(t *testing.T, ctx context.Context, stdout io.Writer, args ...string) (st
 		}
 	}()
 	return func() int { cancel(); <-ch; return code }, ch
-}
-
-func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // steady polls count until it has not changed for quiet (bounded by d): the end of a
@@ -164,23 +136,18 @@ func TestCLILiveArchiveReplayStrategy(t *testing.T) {
 			kadm.NewClient(newKgo(t, seeds)).DeleteTopics(ctx, topic)
 		})
 	} else {
-		kc, err := kfake.NewCluster(kfake.NumBrokers(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer kc.Close()
-		seeds = kc.ListenAddrs()
+		seeds = kafkatest.NewFake(t).ListenAddrs()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	simOut := &syncBuf{}
+	simOut := &testkit.SyncBuffer{}
 	stopSim, _ := bg(t, ctx, simOut, "sim", "--listen", "127.0.0.1:0", "--seed", "11", "--rate", "40",
 		"--exchanges", "binance,okx,bybit")
 	defer stopSim()
 	addrRe := regexp.MustCompile(`serving \d+ exchanges on (\S+) `)
 	var simAddr string
-	poll(t, 10*time.Second, "the simulator's address", func() bool {
+	testkit.Poll(t, 10*time.Second, "the simulator's address", func() bool {
 		if m := addrRe.FindStringSubmatch(simOut.String()); m != nil {
 			simAddr = m[1]
 		}
@@ -221,7 +188,7 @@ func TestCLILiveArchiveReplayStrategy(t *testing.T) {
 	// Let the market run until the archive holds a few thousand records, then close it and
 	// the gateway: everything it published reaches both receivers, the archive stops
 	// growing.
-	poll(t, 90*time.Second, "records archived", func() bool { return archived() >= 3000 })
+	testkit.Poll(t, 90*time.Second, "records archived", func() bool { return archived() >= 3000 })
 	stopSim()
 	stopGW()
 	n := steady(t, 60*time.Second, time.Second, "the archive", archived)
@@ -331,7 +298,7 @@ func TestStrategyLineGapsOnReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	poll(t, 20*time.Second, "the strategy to receive every record", func() bool { mu.Lock(); defer mu.Unlock(); return got == n })
+	testkit.Poll(t, 20*time.Second, "the strategy to receive every record", func() bool { mu.Lock(); defer mu.Unlock(); return got == n })
 	var gaps uint64
 	st.View(func(_ *strategy.Engine, m *arbiter.Merger) { gaps = m.Stats.SeqGaps[0] })
 	stop()
@@ -367,11 +334,7 @@ replay: {speed: 1x, output: jsonl, path: {{DIR}}/out.jsonl}
 // holds every archived record.
 func TestReplaySignalsAndControl(t *testing.T) {
 	dir := t.TempDir()
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "sig.korea"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
+	kc := kafkatest.NewFake(t, kfake.SeedTopics(1, "sig.korea"))
 	cfg := filepath.Join(dir, "topo.yaml")
 	os.WriteFile(cfg, []byte(strings.NewReplacer("{{SEEDS}}", strings.Join(kc.ListenAddrs(), ","), "{{DIR}}", dir).Replace(signalTopo)), 0o644)
 	// 2000 trades 5 ms apart: 10 s at 1x.
@@ -394,7 +357,7 @@ func TestReplaySignalsAndControl(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	logs := &syncBuf{}
+	logs := &testkit.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"replay", "--config", cfg, "--metrics", "127.0.0.1:0", "--progress=false"},
@@ -402,19 +365,17 @@ func TestReplaySignalsAndControl(t *testing.T) {
 	}()
 	addrRe := regexp.MustCompile(`replay: metrics and control".* addr=(\S+)`)
 	var addr string
-	for deadline := time.Now().Add(20 * time.Second); addr == ""; time.Sleep(10 * time.Millisecond) {
-		if m := addrRe.FindStringSubmatch(logs.String()); m != nil {
-			addr = m[1]
-		}
+	testkit.Poll(t, 20*time.Second, "the control address in the log", func() bool {
 		select {
 		case code := <-done:
 			t.Fatalf("replay exited %d before serving control: %s", code, logs.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no control address in the log after 20 s: %s", logs.String())
+		if m := addrRe.FindStringSubmatch(logs.String()); m != nil {
+			addr = m[1]
 		}
-	}
+		return addr != ""
+	})
 	state := func() (st struct {
 		Paused  bool  `json:"paused"`
 		Written int64 `json:"written"`
@@ -429,13 +390,13 @@ func TestReplaySignalsAndControl(t *testing.T) {
 		}
 		return st
 	}
-	poll(t, 20*time.Second, "records written", func() bool { return state().Written > 10 })
+	testkit.Poll(t, 20*time.Second, "records written", func() bool { return state().Written > 10 })
 	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
-	poll(t, 10*time.Second, "paused by SIGUSR1", func() bool { return state().Paused })
+	testkit.Poll(t, 10*time.Second, "paused by SIGUSR1", func() bool { return state().Paused })
 	w := state().Written
 	syscall.Kill(os.Getpid(), syscall.SIGUSR2)
-	poll(t, 10*time.Second, "resumed by SIGUSR2", func() bool { return !state().Paused })
-	poll(t, 10*time.Second, "writing again", func() bool { return state().Written > w+1 })
+	testkit.Poll(t, 10*time.Second, "resumed by SIGUSR2", func() bool { return !state().Paused })
+	testkit.Poll(t, 10*time.Second, "writing again", func() bool { return state().Written > w+1 })
 	resp, err := http.Post("http://"+addr+"/control/speed?to=max", "", nil)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("speed max: %v %v", err, resp)
@@ -461,11 +422,7 @@ func TestReplaySignalsAndControl(t *testing.T) {
 // lists the valid ones.
 func TestReplayNothingMatched(t *testing.T) {
 	dir := t.TempDir()
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "sig.korea"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
+	kc := kafkatest.NewFake(t, kfake.SeedTopics(1, "sig.korea"))
 	cfg := filepath.Join(dir, "topo.yaml")
 	os.WriteFile(cfg, []byte(strings.NewReplacer("{{SEEDS}}", strings.Join(kc.ListenAddrs(), ","), "{{DIR}}", dir).Replace(signalTopo)), 0o644)
 	v, _ := wire.AppendRecord(nil, &wire.Record{Kind: wire.KindTrade, Exchange: wire.Binance, Seq: 1, GatewayID: 1, GatewaySeq: 1,
@@ -505,7 +462,7 @@ func mustName(s string) (n wire.Name) {
 func runLogged(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out bytes.Buffer
-	errOut := &syncBuf{}
+	errOut := &testkit.SyncBuffer{}
 	code = run(context.Background(), args, &env{stdin: strings.NewReader(""), stdout: &out, stderr: errOut,
 		log: slog.New(slog.NewTextHandler(errOut, nil))})
 	return code, out.String(), errOut.String()

@@ -14,13 +14,7 @@ func runStrategy(ctx context.Context, args []string, e *env) error {
 	cfgPath := fs.String("config", "", "topology file")
 	every := fs.Duration("report", 10*time.Second, "log latency percentiles and counters this often (0 = never)")
 	endpoints := fs.String("endpoints", "", "comma-separated bus endpoints to subscribe to instead of the topology's gateways (e.g. a replay's --publish endpoint); one line each")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *cfgPath == "" || fs.NArg() != 0 {
-		return errUsage
-	}
-	topo, err := loadTopology(*cfgPath, e)
+	topo, err := parseConfig(fs, args, cfgPath, e)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/gateway/binance"
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -183,17 +184,6 @@ func (r *recorder) count(f func(*wire.Record) bool) int {
 	return n
 }
 
-func eventually(t *testing.T, what string, d time.Duration, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func start(t *testing.T, x *exchange, opts Options) (*Session, *recorder) {
 	t.Helper()
 	a := binance.New()
@@ -232,15 +222,15 @@ func isStatus(code wire.StatusCode) func(*wire.Record) bool {
 func TestTradesAndReconnect(t *testing.T) {
 	x := newExchange(t)
 	s, rec := start(t, x, Options{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-	eventually(t, "subscription", 5*time.Second, func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 5*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
 	for i := 0; i < 10; i++ {
 		x.trade()
 	}
-	eventually(t, "10 trades", 5*time.Second, func() bool {
+	testkit.Poll(t, 5*time.Second, "10 trades", func() bool {
 		return rec.count(func(r *wire.Record) bool { return r.Kind == wire.KindTrade }) == 10
 	})
 	x.closeAll()
-	eventually(t, "reconnect", 5*time.Second, func() bool { return x.subs.Load() == 2 })
+	testkit.Poll(t, 5*time.Second, "reconnect", func() bool { return x.subs.Load() == 2 })
 	if n := rec.count(isStatus(wire.StatusReconnect)); n != 1 {
 		t.Fatalf("%d reconnect status records, want 1", n)
 	}
@@ -257,11 +247,11 @@ func TestTradesAndReconnect(t *testing.T) {
 func TestStaleSocketDetected(t *testing.T) {
 	x := newExchange(t)
 	s, rec := start(t, x, Options{StaleAfter: 300 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
-	eventually(t, "subscription", 5*time.Second, func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 5*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
 	x.mute.Store(true) // open, but silent and deaf to pings
-	eventually(t, "stale detection", 10*time.Second, func() bool { return s.Stats.Stale.Load() >= 1 })
+	testkit.Poll(t, 10*time.Second, "stale detection", func() bool { return s.Stats.Stale.Load() >= 1 })
 	x.mute.Store(false)
-	eventually(t, "reconnect after stale", 10*time.Second, func() bool { return x.subs.Load() >= 2 })
+	testkit.Poll(t, 10*time.Second, "reconnect after stale", func() bool { return x.subs.Load() >= 2 })
 	if rec.count(isStatus(wire.StatusStale)) < 1 {
 		t.Fatal("no stale status record")
 	}
@@ -271,8 +261,8 @@ func TestStaleSocketDetected(t *testing.T) {
 func TestQuietMarketIsNotStale(t *testing.T) {
 	x := newExchange(t)
 	s, _ := start(t, x, Options{StaleAfter: 150 * time.Millisecond})
-	eventually(t, "subscription", 5*time.Second, func() bool { return x.subs.Load() == 1 })
-	eventually(t, "several probe rounds", 10*time.Second, func() bool { return time.Since(s.connectedAtSafe()) > time.Second })
+	testkit.Poll(t, 5*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 10*time.Second, "several probe rounds", func() bool { return time.Since(s.connectedAtSafe()) > time.Second })
 	if s.Stats.Stale.Load() != 0 || x.subs.Load() != 1 {
 		t.Fatalf("quiet market treated as dead: stale=%d subs=%d", s.Stats.Stale.Load(), x.subs.Load())
 	}
@@ -282,7 +272,7 @@ func TestRateLimitedReconnectHonoursRetryAfter(t *testing.T) {
 	x := newExchange(t)
 	x.refuse.Store(2)
 	s, _ := start(t, x, Options{MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond})
-	eventually(t, "subscription after refusals", 15*time.Second, func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 15*time.Second, "subscription after refusals", func() bool { return x.subs.Load() == 1 })
 	x.mu.Lock()
 	ts := append([]time.Time(nil), x.attemptT...)
 	x.mu.Unlock()
@@ -324,18 +314,18 @@ func TestBookRESTSnapshotAndGap(t *testing.T) {
 		return fmt.Sprintf(`{"lastUpdateId":%d,"bids":[["100","1"]],"asks":[["101","1"]]}`, x.depthU.Load())
 	}
 	s, rec := start(t, x, Options{})
-	eventually(t, "subscription", 5*time.Second, func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 5*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
 	x.depth(1, 10, "99")
-	eventually(t, "snapshot", 5*time.Second, func() bool {
+	testkit.Poll(t, 5*time.Second, "snapshot", func() bool {
 		return rec.count(func(r *wire.Record) bool { return r.Kind == wire.KindBookSnapshot }) == 1
 	})
 	x.depth(11, 12, "98")
 	x.depth(13, 13, "97")
-	eventually(t, "deltas", 5*time.Second, func() bool {
+	testkit.Poll(t, 5*time.Second, "deltas", func() bool {
 		return rec.count(func(r *wire.Record) bool { return r.Kind == wire.KindBookDelta }) == 2
 	})
 	x.depth(20, 21, "96") // gap: 14..19 missing
-	eventually(t, "gap + resync", 5*time.Second, func() bool {
+	testkit.Poll(t, 5*time.Second, "gap + resync", func() bool {
 		return rec.count(isStatus(wire.StatusGap)) == 1 && rec.count(isStatus(wire.StatusResync)) == 1
 	})
 	if s.Stats.Gaps.Load() != 1 || s.Stats.SnapshotFetches.Load() != 2 {
@@ -363,7 +353,7 @@ func TestRolloverNewAheadOfOld(t *testing.T) {
 func rolloverWithoutGap(t *testing.T, x *exchange) {
 	subs := []adapter.Sub{{Symbol: "BTCUSDT", Channels: []adapter.Channel{adapter.ChanTrade}}}
 	s, rec := start(t, x, Options{Subs: subs, MaxConnAge: 400 * time.Millisecond, RolloverLead: 300 * time.Millisecond})
-	eventually(t, "subscription", 5*time.Second, func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 5*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
 	const n = 3000
 	for i := 0; i < n; i++ {
 		x.trade()
@@ -371,7 +361,7 @@ func rolloverWithoutGap(t *testing.T, x *exchange) {
 			time.Sleep(time.Millisecond) // pace the producer: ~3 s of trading
 		}
 	}
-	eventually(t, "all trades", 10*time.Second, func() bool {
+	testkit.Poll(t, 10*time.Second, "all trades", func() bool {
 		return rec.count(func(r *wire.Record) bool { return r.Kind == wire.KindTrade && r.Seq == n }) == 1
 	})
 	if s.Stats.Rollovers.Load() == 0 {

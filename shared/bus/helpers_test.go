@@ -14,18 +14,14 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 	"github.com/go-zeromq/zmq4/security/null"
+
+	"github.com/tickline/tickline/internal/testkit"
 )
 
-// waitFor polls cond until it is true or d elapses; no fixed sleeps, just polling.
+// waitFor is testkit.Poll with the failure message formatted.
 func waitFor(t testing.TB, d time.Duration, cond func() bool, format string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for: %s", d, fmt.Sprintf(format, args...))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Poll(t, d, fmt.Sprintf(format, args...), cond)
 }
 
 const waitLong = 20 * time.Second // generous: -race on 2 cores is slow

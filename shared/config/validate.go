@@ -58,7 +58,13 @@ var compressions = []string{"lz4", "zstd", "snappy", "gzip", "none"}
 // spoolFsyncs are the archiver.spool_fsync policies.
 var spoolFsyncs = []string{SpoolFsyncNone, SpoolFsyncInterval, SpoolFsyncBatch}
 
+// replayOutputs are the replay.output values: zmq publishes on replay.publish, the others
+// write to replay.path. archiver/replay opens them (its outputs table), and a test there
+// fails when the two lists differ.
 var replayOutputs = []string{"zmq", "jsonl", "csv", "parquet"}
+
+// ReplayOutputs returns the replay.output values Validate accepts.
+func ReplayOutputs() []string { return slices.Clone(replayOutputs) }
 
 // validator collects every problem instead of stopping at the first.
 type validator struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/zmtp"
 )
 
@@ -163,7 +164,7 @@ func TestCurveRefusals(t *testing.T) {
 	if !errors.Is(err, zmtp.ErrPeerError) {
 		t.Fatalf("unlisted client: %v", err)
 	}
-	waitFor(t, "the unauthorized client counted", func() bool { return s.Stats.Unauthorized.Load() == 1 })
+	testkit.Poll(t, 30*time.Second, "the unauthorized client counted", func() bool { return s.Stats.Unauthorized.Load() == 1 })
 
 	// Plaintext client: its 16-byte request is not a ZMTP greeting; refused at once.
 	start := time.Now()
@@ -171,7 +172,7 @@ func TestCurveRefusals(t *testing.T) {
 	if err == nil {
 		t.Fatal("plaintext client served")
 	}
-	waitFor(t, "the plaintext client counted", func() bool { return s.Stats.HandshakeFailed.Load() == 1 })
+	testkit.Poll(t, 30*time.Second, "the plaintext client counted", func() bool { return s.Stats.HandshakeFailed.Load() == 1 })
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("plaintext client refused after %v", took)
 	}
@@ -180,7 +181,7 @@ func TestCurveRefusals(t *testing.T) {
 	if _, _, err = FetchWith(ctx, s.Endpoint(), 1, 100, clientCurve(cli, other.pub), none); err == nil {
 		t.Fatal("client with the wrong server key served")
 	}
-	waitFor(t, "the wrong-server-key client counted", func() bool { return s.Stats.HandshakeFailed.Load() == 2 })
+	testkit.Poll(t, 30*time.Second, "the wrong-server-key client counted", func() bool { return s.Stats.HandshakeFailed.Load() == 2 })
 
 	// A connection that never greets is dropped after ReadTimeout.
 	c, err := net.Dial("tcp", s.Endpoint()[len("tcp://"):])
@@ -188,7 +189,7 @@ func TestCurveRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	waitFor(t, "the silent connection counted", func() bool { return s.Stats.HandshakeFailed.Load() == 3 })
+	testkit.Poll(t, 30*time.Second, "the silent connection counted", func() bool { return s.Stats.HandshakeFailed.Load() == 3 })
 
 	if s.Stats.Records.Load() != 0 || s.Stats.Requests.Load() != 0 {
 		t.Fatalf("refused clients were sent %d records", s.Stats.Records.Load())

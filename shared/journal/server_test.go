@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tickline/tickline/internal/testkit"
 )
 
 // oracle is the reference model: every record appended, by sequence, and the window the
@@ -147,7 +149,7 @@ func TestServerNeverLocksAcrossIO(t *testing.T) {
 	var req [16]byte
 	le.PutUint64(req[8:], ^uint64(0))
 	c.Write(req[:])
-	waitFor(t, "the server to start writing", func() bool { return s.Stats.Records.Load() > 0 })
+	testkit.Poll(t, 30*time.Second, "the server to start writing", func() bool { return s.Stats.Records.Load() > 0 })
 
 	appended := make(chan struct{})
 	go func() {
@@ -202,7 +204,7 @@ func TestServerLimits(t *testing.T) {
 	dial()
 	var req [16]byte
 	le.PutUint64(req[8:], ^uint64(0))
-	waitFor(t, "both slots taken", func() bool { return len(s.sem) == 2 })
+	testkit.Poll(t, 30*time.Second, "both slots taken", func() bool { return len(s.sem) == 2 })
 	third := dial()
 	third.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := third.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) && !isReset(err) {
@@ -211,12 +213,12 @@ func TestServerLimits(t *testing.T) {
 	if s.Stats.Refused.Load() != 1 {
 		t.Fatalf("refused %d", s.Stats.Refused.Load())
 	}
-	waitFor(t, "silent connections dropped", func() bool { return s.Stats.BadRequests.Load() == 2 })
+	testkit.Poll(t, 30*time.Second, "silent connections dropped", func() bool { return s.Stats.BadRequests.Load() == 2 })
 
 	// A client that asks and never reads is dropped after WriteTimeout.
 	stuck := dial()
 	stuck.Write(req[:])
-	waitFor(t, "a write timeout", func() bool { return s.Stats.WriteTimeouts.Load() == 1 })
+	testkit.Poll(t, 30*time.Second, "a write timeout", func() bool { return s.Stats.WriteTimeouts.Load() == 1 })
 
 	n := 0
 	if _, _, err := Fetch(context.Background(), s.Endpoint(), 5, 9, func([]byte) error { n++; return nil }); err != nil || n != 5 {
@@ -227,17 +229,6 @@ func TestServerLimits(t *testing.T) {
 func isReset(err error) bool {
 	var ne *net.OpError
 	return errors.As(err, &ne)
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // TestServerPace: responses together never send faster than BytesPerSec (a lower bound on

@@ -199,7 +199,7 @@ func AppendRecord(dst []byte, r *Record) ([]byte, error) {
 	b := dst[off : off+size]
 	b[0] = Version
 	b[1] = byte(r.Kind)
-	le.PutUint16(b[2:], uint16(r.Flags))
+	le.PutUint16(b[offFlags:], uint16(r.Flags))
 	le.PutUint32(b[4:], uint32(size))
 	b[8] = byte(r.Exchange)
 	b[9] = 0
@@ -372,7 +372,7 @@ func ReadHeader(b []byte, h *Header) error {
 		return fmt.Errorf("%w %d", ErrVersion, b[0])
 	}
 	h.Kind = Kind(b[1])
-	h.Flags = Flags(le.Uint16(b[2:]))
+	h.Flags = Flags(le.Uint16(b[offFlags:]))
 	h.Length = le.Uint32(b[4:])
 	h.Exchange = Exchange(b[8])
 	h.Aux = b[9]

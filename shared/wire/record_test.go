@@ -357,3 +357,19 @@ func TestSetGatewaySeq(t *testing.T) {
 		t.Fatalf("gateway seq %d, err %v", h.GatewaySeq, err)
 	}
 }
+
+func TestSetFlags(t *testing.T) {
+	r := Record{Kind: KindTrade, Exchange: OKX, Flags: FlagNoSeq, Side: SideSell}
+	b, err := AppendRecord(nil, &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	SetFlags(b, FlagNoSeq|FlagReplay)
+	var got Record
+	if _, err := DecodeRecord(b, &got); err != nil || got.Flags != FlagNoSeq|FlagReplay {
+		t.Fatalf("flags %#x, err %v", uint16(got.Flags), err)
+	}
+	if got.Kind != r.Kind || got.Exchange != r.Exchange || got.Side != r.Side {
+		t.Fatalf("SetFlags changed more than the flags: %+v", got)
+	}
+}

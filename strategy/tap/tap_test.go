@@ -1,54 +1,19 @@
 package tap
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/wire"
 )
-
-// syncBuf is a bytes.Buffer safe for the tap's writer and the test's reader.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) lines() [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(s.b.Bytes()))
-	for sc.Scan() {
-		out = append(out, append([]byte(nil), sc.Bytes()...))
-	}
-	return out
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
-}
 
 func trade(gw uint16, gwSeq, id uint64) []byte {
 	r := wire.Record{Kind: wire.KindTrade, Exchange: wire.OKX, GatewayID: gw, GatewaySeq: gwSeq,
@@ -79,7 +44,7 @@ func TestTapDeliversEachEventOnce(t *testing.T) {
 		pubs = append(pubs, p)
 		topo.Gateways = append(topo.Gateways, config.Gateway{ID: "gw-" + strconv.Itoa(i+1), Num: uint16(i + 1), Publish: p.Endpoint()})
 	}
-	out := &syncBuf{}
+	out := &testkit.SyncBuffer{}
 	tp, err := New(topo, Options{Out: out}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +52,7 @@ func TestTapDeliversEachEventOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tp.Run(ctx) }()
-	waitFor(t, 10*time.Second, "both lines subscribed", func() bool {
+	testkit.Poll(t, 10*time.Second, "both lines subscribed", func() bool {
 		for _, p := range pubs {
 			if n := p.Stats(); len(n) == 0 || len(n[0].Subscriptions) == 0 {
 				return false
@@ -104,13 +69,13 @@ func TestTapDeliversEachEventOnce(t *testing.T) {
 			pubs[1].Publish([]byte("t"), trade(2, id-39, id))
 		}
 	}
-	waitFor(t, 10*time.Second, "100 records", func() bool { return tp.Stats.Received.Load() >= 121 })
+	testkit.Poll(t, 10*time.Second, "100 records", func() bool { return tp.Stats.Received.Load() >= 121 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]int{}
-	for _, l := range out.lines() {
+	for _, l := range out.Lines() {
 		var m map[string]any
 		if err := json.Unmarshal(l, &m); err != nil {
 			t.Fatalf("line %s: %v", l, err)

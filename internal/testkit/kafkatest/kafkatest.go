@@ -1,5 +1,7 @@
-// Package kafkatest connects integration tests to a real Apache Kafka started by
-// scripts/kafka/kafka.sh (KRaft, loopback, jars from Maven Central).
+// Package kafkatest starts Kafka for tests: [NewFake], franz-go's in-process kfake (one
+// broker unless told otherwise), for every test that does not need a real broker; and the
+// real Apache Kafka started by scripts/kafka/kafka.sh (KRaft, loopback, jars from Maven
+// Central) for the integration tests. Only _test.go files import it.
 //
 // Tests find the brokers through KAFKA_SEEDS (as printed by `kafka.sh start`) and skip when it
 // is unset, so `go test ./...` passes on a machine without Kafka:
@@ -31,6 +33,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -42,6 +45,18 @@ const (
 	EnvRunDir = "KAFKA_RUN_DIR" // kafka.sh run dir (optional; kafka.sh has a default)
 	EnvScript = "TICKLINE_KAFKA_SH"
 )
+
+// NewFake starts an in-process kfake cluster of one broker (opts may say otherwise: later
+// options win) and closes it at cleanup. Its seeds are c.ListenAddrs().
+func NewFake(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
 
 // scriptRel is kafka.sh's path relative to the repository root.
 const scriptRel = "scripts/kafka/kafka.sh"
