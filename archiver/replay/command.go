@@ -119,7 +119,7 @@ func Open(ctx context.Context, topo *config.Topology, a Args, stdout io.Writer, 
 	rc := topo.Replay
 	sink, err := OpenOutput(ctx, or(a.Output, rc.Output), OutputConfig{Publish: or(a.Publish, rc.Publish),
 		Path: or(a.Path, rc.Path), Stdout: stdout, WaitSubscribers: a.WaitSubscribers, Log: log,
-		Bus: bus.Options{QueueDepth: topo.Bus.QueueDepth, MaxMessageBytes: topo.Bus.MaxMessageBytes}})
+		Bus: bus.PublisherOptions(&topo.Bus)})
 	if err != nil {
 		return nil, err
 	}

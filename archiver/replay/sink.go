@@ -104,7 +104,7 @@ func (z *ZMQSink) Write(value []byte, h *wire.Header) error {
 		z.waited = true
 		if n := z.opts.WaitSubscribers; n > 0 {
 			z.log.Info("replay: waiting for subscribers", "endpoint", z.pub.Endpoint(), "want", n)
-			for subscribed(z.pub) < n {
+			for z.pub.Subscribed() < n {
 				if !sleepCtx(z.ctx, 5*time.Millisecond) {
 					return z.ctx.Err()
 				}
@@ -137,16 +137,6 @@ func (z *ZMQSink) Close() error {
 	return z.pub.Close()
 }
 
-// subscribed counts subscribers that asked for at least one prefix.
-func subscribed(p *bus.Publisher) int {
-	n := 0
-	for _, s := range p.Stats() {
-		if len(s.Subscriptions) > 0 {
-			n++
-		}
-	}
-	return n
-}
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	if ctx == nil {

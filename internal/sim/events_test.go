@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tickline/tickline/internal/testkit"
 )
 
 // logLine is one event-log line as a reader sees it.
@@ -150,7 +152,7 @@ func TestEventLogMatchesConnection(t *testing.T) {
 			return want()
 		})
 	}
-	poll(t, 10*time.Second, "the model to reach MaxEvents", func() bool { return s.Stats().Events >= maxEvents })
+	testkit.Poll(t, 10*time.Second, "the model to reach MaxEvents", func() bool { return s.Stats().Events >= maxEvents })
 	s.flushLog()
 	lines := readLog(t, path)
 	var want received
@@ -237,7 +239,7 @@ func TestEventLogBounded(t *testing.T) {
 	s := start(t, Options{Rate: 2000, Events: path, EventsMaxBytes: 4096, MaxEvents: 300, Exchanges: []string{"okx"}})
 	c := dial(t, s, "okx", "/ws/v5/public")
 	c.send(`{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}`)
-	poll(t, 10*time.Second, "MaxEvents", func() bool { return s.Stats().Events >= 300 })
+	testkit.Poll(t, 10*time.Second, "MaxEvents", func() bool { return s.Stats().Events >= 300 })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

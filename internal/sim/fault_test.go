@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/gateway/binance"
+	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/wire"
 	"github.com/valyala/fastjson"
 )
@@ -213,13 +214,13 @@ func TestFaultStallDead(t *testing.T) {
 		}
 		return data == 5
 	})
-	poll(t, 5*time.Second, "stall", func() bool { return s.Stats().ByExchange["okx"].Stalls == 1 })
+	testkit.Poll(t, 5*time.Second, "stall", func() bool { return s.Stats().ByExchange["okx"].Stalls == 1 })
 	c.send("ping")
 	if err := c.ws.WriteControl(websocket.PingMessage, []byte("x"), time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	ev := s.Stats().Events
-	poll(t, 5*time.Second, "events", func() bool { return s.Stats().Events > ev+200 })
+	testkit.Poll(t, 5*time.Second, "events", func() bool { return s.Stats().Events > ev+200 })
 	select {
 	case m := <-c.msgs:
 		t.Fatalf("stalled connection sent %q (err %v)", m.data, m.err)
@@ -234,7 +235,7 @@ func TestFaultStallAlive(t *testing.T) {
 	c := dial(t, s, "okx", "/ws/v5/public")
 	c.send(`{"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]}`)
 	c.expect(5*time.Second, `"event":"subscribe"`)
-	poll(t, 5*time.Second, "stall", func() bool { return s.Stats().ByExchange["okx"].Stalls == 1 })
+	testkit.Poll(t, 5*time.Second, "stall", func() bool { return s.Stats().ByExchange["okx"].Stalls == 1 })
 	c.send("ping")
 	c.expect(5*time.Second, "pong")
 	c.expect(5*time.Second, `"tradeId"`) // data resumes after StallFor

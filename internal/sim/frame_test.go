@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tickline/tickline/internal/testkit"
 )
 
 // writeLog records every Write on the connections a listener accepts, so a test can see
@@ -122,7 +124,7 @@ func runLogged(t *testing.T, rate float64, perEvent bool) ([]int, bool, int) {
 			return
 		}
 	}
-	poll(t, 20*time.Second, "the events generated and half delivered", func() bool {
+	testkit.Poll(t, 20*time.Second, "the events generated and half delivered", func() bool {
 		read()
 		return s.Stats().Events == maxEvents && got > maxEvents/2
 	})
@@ -180,7 +182,7 @@ func TestFramePerEventEventLog(t *testing.T) {
 	s.Start()
 	c := dial(t, s, "okx", "/ws/v5/public")
 	c.send(`{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}`)
-	poll(t, 10*time.Second, "every event generated", func() bool { return s.Stats().Events == maxEvents })
+	testkit.Poll(t, 10*time.Second, "every event generated", func() bool { return s.Stats().Events == maxEvents })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

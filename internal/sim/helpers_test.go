@@ -170,15 +170,3 @@ func httpGet(t testing.TB, url string) (int, []byte, http.Header) {
 	}
 	return resp.StatusCode, b, resp.Header
 }
-
-// poll retries fn until it returns true or d passes.
-func poll(t testing.TB, d time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond) // polling interval, not a synchronisation sleep
-	}
-}

@@ -7,12 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/internal/testkit"
 )
 
 // TestUnknownSymbol: every exchange answers a subscription to a symbol it cannot map
@@ -73,7 +73,7 @@ func TestHeartbeats(t *testing.T) {
 	// Kraken's server heartbeat, Binance's server pings.
 	dial(t, s, "kraken", "/v2").expect(5*time.Second, `{"channel":"heartbeat"}`)
 	cl := dial(t, s, "binance", "/ws")
-	poll(t, 5*time.Second, "a server ping from binance", func() bool { return cl.pings.Load() > 0 })
+	testkit.Poll(t, 5*time.Second, "a server ping from binance", func() bool { return cl.pings.Load() > 0 })
 	// Upbit-protocol data frames are binary.
 	up := dial(t, s, "upbit", "/websocket/v1")
 	up.send(`[{"ticket":"t"},{"type":"orderbook","codes":["KRW-BTC.5"]}]`)
@@ -146,7 +146,7 @@ func TestThroughputBounded(t *testing.T) {
 		"ethusdt@depth@100ms", "ethusdt@bookTicker", "ethusdt@trade")
 	begin := time.Now()
 	n := 0
-	poll(t, 20*time.Second, "MaxEvents", func() bool {
+	testkit.Poll(t, 20*time.Second, "MaxEvents", func() bool {
 		for {
 			select {
 			case m := <-c.msgs:
@@ -206,7 +206,7 @@ func TestRunDurationAndClose(t *testing.T) {
 }
 
 func TestMain_(t *testing.T) {
-	var out, errb syncBuffer
+	var out, errb testkit.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := Main(ctx, []string{"--listen", "127.0.0.1:0", "--seed", "3", "--rate", "50", "--duration", "50ms",
@@ -223,24 +223,6 @@ func TestMain_(t *testing.T) {
 	if err := Main(ctx, []string{"--replay", "okx"}, &out, &errb); err == nil {
 		t.Error("bad --replay accepted")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestBinanceURLStreams: streams named in the URL need no SUBSCRIBE; raw streams have no
