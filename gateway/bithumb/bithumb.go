@@ -83,34 +83,33 @@ import (
 )
 
 // Adapter implements adapter.Adapter for Bithumb (both APIs).
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the Bithumb adapter.
-func New() *Adapter { return &Adapter{} }
-
-var _ adapter.Adapter = (*Adapter)(nil)
-
-// Exchange returns wire.Bithumb.
-func (*Adapter) Exchange() wire.Exchange { return wire.Bithumb }
-
-// Limits returns Bithumb's per-connection rules.
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    0,                      // none documented
-		SubscribeInterval: 200 * time.Millisecond, // 10 connection requests/s per IP (new API)
-		PingInterval:      30 * time.Second,       // new API: idle close after ~120 s
-		StaleAfter:        120 * time.Second,      // legacy sends no heartbeat of its own
-		BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
-	}
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.Bithumb,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    0,                      // none documented
+			SubscribeInterval: 200 * time.Millisecond, // 10 connection requests/s per IP (new API)
+			PingInterval:      30 * time.Second,       // new API: idle close after ~120 s
+			StaleAfter:        120 * time.Second,      // legacy sends no heartbeat of its own
+			BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
+		},
+		Books:     adapter.BookFullEachPush, // Plan subscribes full books only (new API orderbook, legacy orderbooksnapshot)
+		Heartbeat: adapter.PingWSControl,    // a WebSocket ping control frame (documented for the new API; a standard WebSocket server answers it on the legacy endpoint too)
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentityContent,
+			wire.KindTrade:        wire.IdentityContent,
+			wire.KindBookSnapshot: wire.IdentityContent,
+			wire.KindBookDelta:    wire.IdentityContent,
+			wire.KindTicker:       wire.IdentityContent,
+		},
+		DenseIDs: false, // legacy transactions carry no id; new-API sequential_id is ms-based
+	}}
 }
 
-// BookRule returns adapter.BookFullEachPush: Plan subscribes full books only (new API
-// orderbook, legacy orderbooksnapshot).
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookFullEachPush }
-
-// Ping returns a WebSocket ping control frame (documented for the new API; a standard
-// WebSocket server answers it on the legacy endpoint too).
-func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingWSControl, nil }
+var _ adapter.Adapter = (*Adapter)(nil)
 
 // api says which Bithumb API a WebSocket URL speaks.
 type api uint8
@@ -255,26 +254,5 @@ func v2Frame(ticket string, trades, books, tickers []string) []byte {
 	return b.Bytes()
 }
 
-// Resubscribe returns nil: Plan subscribes full books only.
-func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
-
-// SnapshotURL returns "": books come whole over the stream.
-func (*Adapter) SnapshotURL(string, string, int) string { return "" }
-
 // NewParser returns a parser for one connection (either API).
 func (*Adapter) NewParser() adapter.Parser { return newParser() }
-
-// identity is how Bithumb identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentityContent,
-	wire.KindTrade:        wire.IdentityContent,
-	wire.KindBookSnapshot: wire.IdentityContent,
-	wire.KindBookDelta:    wire.IdentityContent,
-	wire.KindTicker:       wire.IdentityContent,
-}
-
-// Identity states how Bithumb identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns false: legacy transactions carry no id; new-API sequential_id is ms-based.
-func (*Adapter) DenseTradeIDs() bool { return false }

@@ -24,14 +24,6 @@ func newParser() *Parser {
 	return &Parser{Parser: upbitapi.NewParser(upbitapi.Venue{Exchange: wire.Bithumb, Instrument: instrument})}
 }
 
-// Reply returns nil: Bithumb never asks the client for a heartbeat answer.
-func (*Parser) Reply() []byte { return nil }
-
-// ParseSnapshot is not used: Plan subscribes full books over the stream.
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: bithumb books come whole over the stream", adapter.ErrUnsupported)
-}
-
 // Parse normalizes one frame of either API (see the package doc).
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
 	v, err := adapter.ParseFrame(&ps.JSON, frame)

@@ -43,7 +43,7 @@ func TestLastMatchIsTicker1Trade(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ps Parser
-	v, err := ps.p.ParseBytes(lm)
+	v, err := ps.JSON.ParseBytes(lm)
 	if err != nil {
 		t.Fatal(err)
 	}

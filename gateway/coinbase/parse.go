@@ -11,13 +11,8 @@ import (
 
 // Parser normalizes Coinbase Exchange feed frames. It is owned by one goroutine.
 type Parser struct {
-	p    fastjson.Parser
-	rd   adapter.Reader
-	syms adapter.SymbolCache
+	adapter.ParserBase
 }
-
-// Reply returns nil: Coinbase never asks for a heartbeat answer.
-func (*Parser) Reply() []byte { return nil }
 
 // Parse normalizes one frame. Every feed message is an object with a "type".
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
@@ -64,7 +59,7 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -114,7 +109,7 @@ func exchangeError(v *fastjson.Value) error {
 // header fills the fields every record of product sym shares.
 func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 	r.Exchange, r.TsRecv = wire.Coinbase, recvNs
-	return ps.syms.Resolve(r, sym, instrument)
+	return ps.Syms.Resolve(r, sym, instrument)
 }
 
 // instrument converts a product id ("BTC-USD") to the canonical instrument.
@@ -153,7 +148,7 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	if err := ps.header(r, sym, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(v, "sequence"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(v, "sequence"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	if r.TsExchange, _, err = timeAt(v, false); err != nil {
@@ -161,11 +156,11 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	}
 	if !present(v.Get("best_bid")) || !present(v.Get("best_ask")) {
 		r.Kind = wire.KindTicker
-		if r.Price, err = ps.rd.DecimalAt(v, "price"); err != nil {
+		if r.Price, err = ps.Rd.DecimalAt(v, "price"); err != nil {
 			return adapter.Fail(out, err)
 		}
 		if sz := v.Get("last_size"); present(sz) {
-			if r.Size, err = ps.rd.Decimal(sz, "last_size"); err != nil {
+			if r.Size, err = ps.Rd.Decimal(sz, "last_size"); err != nil {
 				return adapter.Fail(out, err)
 			}
 		}
@@ -181,7 +176,7 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 		if f.optional && (x == nil || x.Type() == fastjson.TypeNull) {
 			continue // 0 = size not given (the 2021 format has no sizes); "" is malformed
 		}
-		if *f.dst, err = ps.rd.Decimal(x, f.key); err != nil {
+		if *f.dst, err = ps.Rd.Decimal(x, f.key); err != nil {
 			return adapter.Fail(out, err)
 		}
 	}
@@ -199,16 +194,16 @@ func (ps *Parser) match(v *fastjson.Value, recvNs int64, out *adapter.Batch) err
 	if err := ps.header(r, sym, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(v, "trade_id"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(v, "trade_id"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.SeqFirst, err = ps.rd.UintAt(v, "sequence"); err != nil {
+	if r.SeqFirst, err = ps.Rd.UintAt(v, "sequence"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.rd.DecimalAt(v, "price"); err != nil {
+	if r.Price, err = ps.Rd.DecimalAt(v, "price"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Size, err = ps.rd.DecimalAt(v, "size"); err != nil {
+	if r.Size, err = ps.Rd.DecimalAt(v, "size"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	side, err := adapter.StringAt(v, "side")
@@ -293,10 +288,10 @@ func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 		}
 		h = adapter.ContentKey(h, side)
 		var l wire.Level
-		if l.Price, h, err = ps.rd.KeyedDecimal(f[1], "change price", h); err != nil {
+		if l.Price, h, err = ps.Rd.KeyedDecimal(f[1], "change price", h); err != nil {
 			return adapter.Fail(out, err)
 		}
-		if l.Size, h, err = ps.rd.KeyedDecimal(f[2], "change size", h); err != nil {
+		if l.Size, h, err = ps.Rd.KeyedDecimal(f[2], "change size", h); err != nil {
 			return adapter.Fail(out, err)
 		}
 		switch string(side) {
@@ -331,19 +326,13 @@ func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h ui
 			return dst, h, fmt.Errorf("%w: %s level is not [price, size]", adapter.ErrMalformed, field)
 		}
 		var l wire.Level
-		if l.Price, h, err = ps.rd.KeyedDecimal(pair[0], field, h); err != nil {
+		if l.Price, h, err = ps.Rd.KeyedDecimal(pair[0], field, h); err != nil {
 			return dst, h, err
 		}
-		if l.Size, h, err = ps.rd.KeyedDecimal(pair[1], field, h); err != nil {
+		if l.Size, h, err = ps.Rd.KeyedDecimal(pair[1], field, h); err != nil {
 			return dst, h, err
 		}
 		dst = append(dst, l)
 	}
 	return dst, h, nil
-}
-
-// ParseSnapshot is not used: Coinbase books come from the stream (BookStreamSnapshot),
-// and the REST book's sequence cannot be chained to level2 messages, which have none.
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: coinbase books are snapshotted on the level2 stream, not REST", adapter.ErrUnsupported)
 }

@@ -102,7 +102,8 @@ func TestSnapshotMalformed(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
-	a := &Adapter{now: func() time.Time { return time.Unix(1619093532, 0) }}
+	a := New()
+	a.now = func() time.Time { return time.Unix(1619093532, 0) }
 	all := []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}
 	subs := []adapter.Sub{{Symbol: "BTC_USDT", Channels: append(all, adapter.ChanTicker)}}
 	for i := 0; i < 150; i++ { // 4 + 150 × 3 = 454 topics: two connections of ≤ 300

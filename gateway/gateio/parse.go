@@ -12,13 +12,8 @@ import (
 
 // Parser normalizes Gate frames. It is owned by one goroutine.
 type Parser struct {
-	p    fastjson.Parser
-	rd   adapter.Reader
-	syms adapter.SymbolCache
+	adapter.ParserBase
 }
-
-// Reply returns nil: Gate never pings the client (the client pings, see Adapter.Ping).
-func (*Parser) Reply() []byte { return nil }
 
 // Parse normalizes one frame: {"time","channel","event","result"|"error"}.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
@@ -57,7 +52,7 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -123,7 +118,7 @@ func exchangeError(v, e *fastjson.Value) error {
 // header fills the fields every record of pair sym shares.
 func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 	r.Exchange, r.TsRecv = wire.GateIO, recvNs
-	return ps.syms.Resolve(r, sym, instrument)
+	return ps.Syms.Resolve(r, sym, instrument)
 }
 
 // instrument converts a currency pair ("BTC_USDT") to the canonical instrument.
@@ -148,17 +143,17 @@ func (ps *Parser) bookTicker(_, res *fastjson.Value, recvNs int64, out *adapter.
 	if err != nil {
 		return err
 	}
-	if r.TsExchange, err = ps.rd.EpochAt(res, "t", time.Millisecond); err != nil {
+	if r.TsExchange, err = ps.Rd.EpochAt(res, "t", time.Millisecond); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(res, "u"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(res, "u"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	for _, f := range [...]struct {
 		key string
 		dst *wire.Decimal
 	}{{"b", &r.BidPx}, {"B", &r.BidSz}, {"a", &r.AskPx}, {"A", &r.AskSz}} {
-		if *f.dst, err = ps.rd.DecimalAt(res, f.key); err != nil {
+		if *f.dst, err = ps.Rd.DecimalAt(res, f.key); err != nil {
 			return adapter.Fail(out, err)
 		}
 	}
@@ -170,21 +165,21 @@ func (ps *Parser) trade(_, res *fastjson.Value, recvNs int64, out *adapter.Batch
 	if err != nil {
 		return err
 	}
-	if r.Seq, err = ps.rd.UintAt(res, "id"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(res, "id"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	if res.Exists("create_time_ms") {
-		r.TsExchange, err = ps.rd.EpochAt(res, "create_time_ms", time.Millisecond)
+		r.TsExchange, err = ps.Rd.EpochAt(res, "create_time_ms", time.Millisecond)
 	} else {
-		r.TsExchange, err = ps.rd.EpochAt(res, "create_time", time.Second)
+		r.TsExchange, err = ps.Rd.EpochAt(res, "create_time", time.Second)
 	}
 	if err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.rd.DecimalAt(res, "price"); err != nil {
+	if r.Price, err = ps.Rd.DecimalAt(res, "price"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Size, err = ps.rd.DecimalAt(res, "amount"); err != nil {
+	if r.Size, err = ps.Rd.DecimalAt(res, "amount"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	switch side := res.GetStringBytes("side"); string(side) { // the taker's side
@@ -203,22 +198,22 @@ func (ps *Parser) bookUpdate(_, res *fastjson.Value, recvNs int64, out *adapter.
 	if err != nil {
 		return err
 	}
-	if r.TsExchange, err = ps.rd.EpochAt(res, "t", time.Millisecond); err != nil {
+	if r.TsExchange, err = ps.Rd.EpochAt(res, "t", time.Millisecond); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.SeqFirst, err = ps.rd.UintAt(res, "U"); err != nil {
+	if r.SeqFirst, err = ps.Rd.UintAt(res, "U"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(res, "u"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(res, "u"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	if r.SeqFirst > r.Seq || r.SeqFirst == 0 {
 		return adapter.Fail(out, fmt.Errorf("%w: U %d, u %d", adapter.ErrMalformed, r.SeqFirst, r.Seq))
 	}
-	if r.Bids, err = ps.rd.Levels(r.Bids, res.Get("b"), "b"); err != nil {
+	if r.Bids, err = ps.Rd.Levels(r.Bids, res.Get("b"), "b"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Asks, err = ps.rd.Levels(r.Asks, res.Get("a"), "a"); err != nil {
+	if r.Asks, err = ps.Rd.Levels(r.Asks, res.Get("a"), "a"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
@@ -234,21 +229,21 @@ func (ps *Parser) ticker(env, res *fastjson.Value, recvNs int64, out *adapter.Ba
 		return err
 	}
 	if env.Exists("time_ms") {
-		r.TsExchange, err = ps.rd.EpochAt(env, "time_ms", time.Millisecond)
+		r.TsExchange, err = ps.Rd.EpochAt(env, "time_ms", time.Millisecond)
 	} else {
-		r.TsExchange, err = ps.rd.EpochAt(env, "time", time.Second)
+		r.TsExchange, err = ps.Rd.EpochAt(env, "time", time.Second)
 	}
 	if err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.rd.DecimalAt(res, "last"); err != nil {
+	if r.Price, err = ps.Rd.DecimalAt(res, "last"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	h := uint64(adapter.FNVOffset64)
 	for _, k := range tickerKeyFields {
 		var b []byte
 		if f := res.Get(k); f != nil {
-			if b, err = ps.rd.Raw(f); err != nil {
+			if b, err = ps.Rd.Raw(f); err != nil {
 				return adapter.Fail(out, fmt.Errorf("%s: %w", k, err))
 			}
 		}
@@ -265,7 +260,7 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	if len(body) > adapter.MaxFrameBytes {
 		return fmt.Errorf("%w: snapshot: %d-byte body", adapter.ErrMalformed, len(body))
 	}
-	v, err := ps.p.ParseBytes(body)
+	v, err := ps.JSON.ParseBytes(body)
 	if err != nil {
 		return fmt.Errorf("%w: snapshot: %w", adapter.ErrMalformed, err)
 	}
@@ -280,21 +275,21 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	if err := ps.header(r, []byte(symbol), recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(v, "id"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(v, "id"); err != nil {
 		return adapter.Fail(out, fmt.Errorf("snapshot (with_id=true?): %w", err))
 	}
 	for _, k := range [...]string{"update", "current"} {
 		if v.Exists(k) {
-			if r.TsExchange, err = ps.rd.EpochAt(v, k, time.Millisecond); err != nil {
+			if r.TsExchange, err = ps.Rd.EpochAt(v, k, time.Millisecond); err != nil {
 				return adapter.Fail(out, err)
 			}
 			break
 		}
 	}
-	if r.Bids, err = ps.rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
+	if r.Bids, err = ps.Rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Asks, err = ps.rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
+	if r.Asks, err = ps.Rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil

@@ -66,31 +66,31 @@ import (
 )
 
 // Adapter implements adapter.Adapter for Korbit.
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the Korbit adapter.
-func New() *Adapter { return &Adapter{} }
-
-var _ adapter.Adapter = (*Adapter)(nil)
-
-// Exchange returns wire.Korbit.
-func (*Adapter) Exchange() wire.Exchange { return wire.Korbit }
-
-// Limits returns Korbit's per-connection rules (none are published).
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    0,
-		SubscribeInterval: 100 * time.Millisecond,
-		StaleAfter:        90 * time.Second, // three missed 30 s server pings
-		BBOFromBook:       true,             // no BBO channel with sizes: the gateway takes the book top
-	}
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.Korbit,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    0,
+			SubscribeInterval: 100 * time.Millisecond,
+			StaleAfter:        90 * time.Second, // three missed 30 s server pings
+			BBOFromBook:       true,             // no BBO channel with sizes: the gateway takes the book top
+		},
+		Books:     adapter.BookFullEachPush,
+		Heartbeat: adapter.PingNone, // server pings every 30 s and the WebSocket layer answers
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentityContent,
+			wire.KindBookSnapshot: wire.IdentityContent,
+			wire.KindTicker:       wire.IdentityContent,
+			wire.KindTrade:        wire.IdentityTradeID,
+		},
+		DenseIDs: false, // tradeId rises per symbol but is not contiguous
+	}}
 }
 
-// BookRule returns adapter.BookFullEachPush.
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookFullEachPush }
-
-// Ping returns PingNone: the server pings every 30 s and the WebSocket layer answers.
-func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingNone, nil }
+var _ adapter.Adapter = (*Adapter)(nil)
 
 // Plan puts every symbol on one connection with one subscribe frame, a JSON array of one
 // request per type: [{"requestId":1,"method":"subscribe","type":"orderbook","symbols":
@@ -153,25 +153,5 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	return []adapter.ConnPlan{plan}, nil
 }
 
-// Resubscribe returns nil: every orderbook message is a full book.
-func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
-
-// SnapshotURL returns "": books come whole over the stream.
-func (*Adapter) SnapshotURL(string, string, int) string { return "" }
-
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
-
-// identity is how Korbit identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentityContent,
-	wire.KindBookSnapshot: wire.IdentityContent,
-	wire.KindTicker:       wire.IdentityContent,
-	wire.KindTrade:        wire.IdentityTradeID,
-}
-
-// Identity states how Korbit identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns false: tradeId rises per symbol but is not contiguous.
-func (*Adapter) DenseTradeIDs() bool { return false }

@@ -12,24 +12,14 @@ import (
 
 // Parser normalizes Korbit frames. It is owned by one goroutine.
 type Parser struct {
-	p    fastjson.Parser
-	rd   adapter.Reader
-	syms adapter.SymbolCache
-	h    uint64 // content key of the record being built
-}
-
-// Reply returns nil: Korbit pings at the WebSocket level only.
-func (*Parser) Reply() []byte { return nil }
-
-// ParseSnapshot is not used: Korbit books come whole over the stream.
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: korbit books come whole over the stream", adapter.ErrUnsupported)
+	adapter.ParserBase
+	h uint64 // content key of the record being built
 }
 
 // Parse normalizes one frame: a data message {"symbol","timestamp","type","data"} or a
 // control message {"status":"success"|"fail",...}.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -88,7 +78,7 @@ func (ps *Parser) hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
 func (ps *Parser) start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	r := out.Next()
 	r.Kind, r.Exchange, r.TsRecv = kind, wire.Korbit, recvNs
-	if err := ps.syms.Resolve(r, sym, instrument); err != nil {
+	if err := ps.Syms.Resolve(r, sym, instrument); err != nil {
 		return nil, adapter.Fail(out, err)
 	}
 	ps.h = adapter.FNVOffset64
@@ -101,7 +91,7 @@ func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep
 
 // dec reads an exact non-negative decimal and folds its text into the content key.
 func (ps *Parser) dec(o *fastjson.Value, key string) (wire.Decimal, error) {
-	d, b, err := ps.rd.DecimalText(o.Get(key), key)
+	d, b, err := ps.Rd.DecimalText(o.Get(key), key)
 	if err != nil {
 		return wire.Decimal{}, err
 	}
@@ -111,7 +101,7 @@ func (ps *Parser) dec(o *fastjson.Value, key string) (wire.Decimal, error) {
 
 // ts reads a ms timestamp and folds its text into the content key.
 func (ps *Parser) ts(o *fastjson.Value, key string) (int64, error) {
-	b, err := ps.rd.Raw(o.Get(key))
+	b, err := ps.Rd.Raw(o.Get(key))
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", key, err)
 	}
@@ -181,7 +171,7 @@ func (ps *Parser) trades(sym []byte, data *fastjson.Value, recvNs int64, out *ad
 		if err != nil {
 			return err
 		}
-		if r.Seq, err = ps.rd.UintAt(it, "tradeId"); err != nil {
+		if r.Seq, err = ps.Rd.UintAt(it, "tradeId"); err != nil {
 			return adapter.Fail(out, err)
 		}
 		if r.TsExchange, err = ps.ts(it, "timestamp"); err != nil {

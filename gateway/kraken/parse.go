@@ -12,14 +12,8 @@ import (
 
 // Parser normalizes Kraken v2 frames. It is owned by one goroutine.
 type Parser struct {
-	p    fastjson.Parser
-	rd   adapter.Reader
-	syms adapter.SymbolCache
+	adapter.ParserBase
 }
-
-// Reply returns nil: Kraken never asks the client for a heartbeat answer (the client
-// pings, the server pongs).
-func (*Parser) Reply() []byte { return nil }
 
 // Parse normalizes one frame: a channel message {"channel",...} or a method answer
 // {"method",...} / error.
@@ -68,7 +62,7 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -153,7 +147,7 @@ func (ps *Parser) data(v *fastjson.Value, ch []byte, recvNs int64, out *adapter.
 // header fills the fields every record of symbol sym shares.
 func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
 	r.Exchange, r.TsRecv = wire.Kraken, recvNs
-	return ps.syms.Resolve(r, sym, instrument)
+	return ps.Syms.Resolve(r, sym, instrument)
 }
 
 // instrument converts a v2 symbol ("BTC/USD") to the canonical instrument.
@@ -195,7 +189,7 @@ func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) e
 	bid, ask := it.Get("bid"), it.Get("ask")
 	if !present(bid) || !present(ask) {
 		r.Kind = wire.KindTicker
-		if r.Price, r.Seq, err = ps.rd.KeyedDecimal(it.Get("last"), "last", h); err != nil {
+		if r.Price, r.Seq, err = ps.Rd.KeyedDecimal(it.Get("last"), "last", h); err != nil {
 			return adapter.Fail(out, err)
 		}
 		return nil
@@ -206,7 +200,7 @@ func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) e
 		key string
 		dst *wire.Decimal
 	}{{bid, "bid", &r.BidPx}, {it.Get("bid_qty"), "bid_qty", &r.BidSz}, {ask, "ask", &r.AskPx}, {it.Get("ask_qty"), "ask_qty", &r.AskSz}} {
-		if *f.dst, h, err = ps.rd.KeyedDecimal(f.v, f.key, h); err != nil {
+		if *f.dst, h, err = ps.Rd.KeyedDecimal(f.v, f.key, h); err != nil {
 			return adapter.Fail(out, err)
 		}
 	}
@@ -225,13 +219,13 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	if err := ps.header(r, sym, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(it, "trade_id"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(it, "trade_id"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.rd.DecimalAt(it, "price"); err != nil {
+	if r.Price, err = ps.Rd.DecimalAt(it, "price"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Size, err = ps.rd.DecimalAt(it, "qty"); err != nil {
+	if r.Size, err = ps.Rd.DecimalAt(it, "qty"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	side, err := adapter.StringAt(it, "side")
@@ -270,7 +264,7 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
 		return adapter.Fail(out, err)
 	}
-	sum, err := ps.rd.UintAt(it, "checksum")
+	sum, err := ps.Rd.UintAt(it, "checksum")
 	if err != nil {
 		return adapter.Fail(out, err)
 	}
@@ -307,18 +301,13 @@ func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h ui
 			return dst, h, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, field, lv.Type())
 		}
 		var l wire.Level
-		if l.Price, h, err = ps.rd.KeyedDecimal(lv.Get("price"), "price", h); err != nil {
+		if l.Price, h, err = ps.Rd.KeyedDecimal(lv.Get("price"), "price", h); err != nil {
 			return dst, h, err
 		}
-		if l.Size, h, err = ps.rd.KeyedDecimal(lv.Get("qty"), "qty", h); err != nil {
+		if l.Size, h, err = ps.Rd.KeyedDecimal(lv.Get("qty"), "qty", h); err != nil {
 			return dst, h, err
 		}
 		dst = append(dst, l)
 	}
 	return dst, h, nil
-}
-
-// ParseSnapshot is not used: Kraken books are snapshotted on the stream.
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: kraken books are snapshotted on the stream, not REST", adapter.ErrUnsupported)
 }

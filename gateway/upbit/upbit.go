@@ -65,32 +65,33 @@ import (
 )
 
 // Adapter implements adapter.Adapter for Upbit.
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the Upbit adapter.
-func New() *Adapter { return &Adapter{} }
-
-var _ adapter.Adapter = (*Adapter)(nil)
-
-// Exchange returns wire.Upbit.
-func (*Adapter) Exchange() wire.Exchange { return wire.Upbit }
-
-// Limits returns Upbit's per-connection rules.
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    0,                      // none documented; one frame per connection
-		SubscribeInterval: 250 * time.Millisecond, // 5 requests/s with headroom
-		PingInterval:      30 * time.Second,       // idle close at 120 s
-		StaleAfter:        60 * time.Second,       // {"status":"UP"} every 10 s once pinged
-		BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
-	}
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.Upbit,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    0,                      // none documented; one frame per connection
+			SubscribeInterval: 250 * time.Millisecond, // 5 requests/s with headroom
+			PingInterval:      30 * time.Second,       // idle close at 120 s
+			StaleAfter:        60 * time.Second,       // {"status":"UP"} every 10 s once pinged
+			BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
+		},
+		Books:     adapter.BookFullEachPush,
+		Heartbeat: adapter.PingText, // text "PING" (answered by {"status":"UP"})
+		PingFrame: []byte("PING"),
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentityContent,
+			wire.KindBookSnapshot: wire.IdentityContent,
+			wire.KindTicker:       wire.IdentityContent,
+			wire.KindTrade:        wire.IdentityTradeID,
+		},
+		DenseIDs: false, // sequential_id is ms×1000+counter ("does not guarantee order")
+	}}
 }
 
-// BookRule returns adapter.BookFullEachPush.
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookFullEachPush }
-
-// Ping returns the text "PING" (answered by {"status":"UP"}).
-func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingText, []byte("PING") }
+var _ adapter.Adapter = (*Adapter)(nil)
 
 // bookDepths are the documented orderbook depth suffixes.
 var bookDepths = [...]int{1, 5, 15, 30}
@@ -177,25 +178,5 @@ func subscribeFrame(ticket string, trades, books, tickers []string) []byte {
 	return b.Bytes()
 }
 
-// Resubscribe returns nil: every orderbook message is a full book.
-func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
-
-// SnapshotURL returns "": books come whole over the stream.
-func (*Adapter) SnapshotURL(string, string, int) string { return "" }
-
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return newParser() }
-
-// identity is how Upbit identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentityContent,
-	wire.KindBookSnapshot: wire.IdentityContent,
-	wire.KindTicker:       wire.IdentityContent,
-	wire.KindTrade:        wire.IdentityTradeID,
-}
-
-// Identity states how Upbit identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns false: sequential_id is ms×1000+counter ("does not guarantee order").
-func (*Adapter) DenseTradeIDs() bool { return false }

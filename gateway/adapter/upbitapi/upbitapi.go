@@ -38,11 +38,9 @@ type Venue struct {
 // Parser reads Upbit-format messages. It is owned by one goroutine, as the venue parser
 // that embeds it.
 type Parser struct {
-	JSON fastjson.Parser // the venue's frames are parsed with it
-	Rd   adapter.Reader
-	v    Venue
-	syms adapter.SymbolCache
-	h    uint64 // content key of the record being built
+	adapter.ParserBase // Reply and ParseSnapshot: neither venue pings nor has a REST snapshot step
+	v                  Venue
+	h                  uint64 // content key of the record being built
 }
 
 // NewParser returns a parser for venue v.
@@ -104,7 +102,7 @@ func (ps *Parser) SetKey(h uint64) { ps.h = h }
 func (ps *Parser) Start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	r := out.Next()
 	r.Kind, r.Exchange, r.TsRecv = kind, ps.v.Exchange, recvNs
-	if err := ps.syms.Resolve(r, sym, ps.v.Instrument); err != nil {
+	if err := ps.Syms.Resolve(r, sym, ps.v.Instrument); err != nil {
 		return nil, adapter.Fail(out, err)
 	}
 	ps.h = adapter.FNVOffset64
