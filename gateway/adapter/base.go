@@ -46,12 +46,71 @@ func (*Base) Resubscribe(Sub) [][]byte { return nil }
 func (*Base) SnapshotURL(string, string, int) string { return "" }
 
 // ParserBase is the state most venue parsers share, embedded in their Parser: the
-// fastjson parser, a Reader and a SymbolCache, all owned by the parser's goroutine; and
-// the Parser methods that are the same for most venues.
+// fastjson parser, a Reader and a SymbolCache, all owned by the parser's goroutine, the
+// venue and its symbol→instrument rule; and the Parser methods that are the same for
+// most venues.
 type ParserBase struct {
 	JSON fastjson.Parser // every tree-path frame is parsed with it
 	Rd   Reader
 	Syms SymbolCache
+	// Venue and Instrument are set by NewParserBase: the exchange stamped on every record
+	// and the conversion of the venue's symbol to the canonical instrument.
+	Venue      wire.Exchange
+	Instrument func(dst *wire.Name, sym []byte) error
+}
+
+// NewParserBase returns the base of a parser for venue ex whose symbols convert to
+// instruments with inst.
+func NewParserBase(ex wire.Exchange, inst func(dst *wire.Name, sym []byte) error) ParserBase {
+	return ParserBase{Venue: ex, Instrument: inst}
+}
+
+// Header fills the fields every record shares: exchange, receive time, and the symbol and
+// its instrument (through the SymbolCache).
+func (b *ParserBase) Header(r *wire.Record, sym []byte, recvNs int64) error {
+	r.Exchange, r.TsRecv = b.Venue, recvNs
+	return b.Syms.Resolve(r, sym, b.Instrument)
+}
+
+// Start takes a record slot of kind k for the symbol at key symKey of o and fills its
+// header; on error nothing is left appended.
+func (b *ParserBase) Start(out *Batch, k wire.Kind, o *fastjson.Value, symKey string, recvNs int64) (*wire.Record, error) {
+	sym, err := StringAt(o, symKey)
+	if err != nil {
+		return nil, err
+	}
+	r := out.Next()
+	r.Kind = k
+	if err := b.Header(r, sym, recvNs); err != nil {
+		return nil, Fail(out, err)
+	}
+	return r, nil
+}
+
+// SideAt reads the string at key of o as a taker side: buy is the venue's text for a
+// taker buy, sell for a taker sell (a venue that reports the maker's side passes them
+// the other way round); anything else is ErrMalformed.
+func SideAt(o *fastjson.Value, key, buy, sell string) (wire.Side, error) {
+	s, err := StringAt(o, key)
+	if err != nil {
+		return 0, err
+	}
+	switch string(s) {
+	case buy:
+		return wire.SideBuy, nil
+	case sell:
+		return wire.SideSell, nil
+	}
+	return 0, fmt.Errorf("%w: %s %q", ErrMalformed, key, s)
+}
+
+// PriceSize reads the decimals at keys price and size of o.
+func (rd *Reader) PriceSize(o *fastjson.Value, price, size string) (px, sz wire.Decimal, err error) {
+	if px, err = rd.DecimalAt(o, price); err != nil {
+		return px, sz, err
+	}
+	sz, err = rd.DecimalAt(o, size)
+	return px, sz, err
 }
 
 // Object parses a frame that must be a JSON object (ParseObject with JSON).

@@ -52,7 +52,7 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 	r.Seq = c.Uint(f[0])
 	r.BidPx, r.BidSz = c.Decimal(f[2]), c.Decimal(f[3])
 	r.AskPx, r.AskSz = c.Decimal(f[4]), c.Decimal(f[5])
-	if c.Failed() || ps.resolve(r, f[1], recvNs) != nil {
+	if c.Failed() || ps.Header(r, f[1], recvNs) != nil {
 		out.Drop()
 		return false
 	}
@@ -106,13 +106,7 @@ func (ps *Parser) header(r *wire.Record, recvNs int64) error {
 	if err != nil {
 		return err
 	}
-	return ps.resolve(r, sym, recvNs)
-}
-
-// resolve fills the fields every record of symbol sym shares.
-func (ps *Parser) resolve(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.Binance, recvNs
-	return ps.Syms.Resolve(r, sym, adapter.InstrumentConcat)
+	return ps.Header(r, sym, recvNs)
 }
 
 func (ps *Parser) bookTicker(recvNs int64, out *adapter.Batch) error {

@@ -46,7 +46,7 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 	r.BidPx, r.BidSz = c.Decimal(v[3]), c.Decimal(v[4])
 	r.AskPx, r.AskSz = c.Decimal(v[5]), c.Decimal(v[6])
 	r.Seq = c.Uint(v[7])
-	if c.Failed() || r.Seq == 0 || ps.header(r, v[2], recvNs) != nil {
+	if c.Failed() || r.Seq == 0 || ps.Header(r, v[2], recvNs) != nil {
 		out.Drop()
 		return false
 	}
@@ -108,12 +108,6 @@ func control(v *fastjson.Value) (adapter.Result, error) {
 	return adapter.ResultData, fmt.Errorf("%w: bybit op %q", adapter.ErrUnsupported, op)
 }
 
-// header fills the fields every record of symbol sym shares.
-func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.Bybit, recvNs
-	return ps.Syms.Resolve(r, sym, adapter.InstrumentConcat)
-}
-
 // object returns v's "data" object.
 func object(v *fastjson.Value) (*fastjson.Value, error) {
 	d := v.Get("data")
@@ -132,7 +126,7 @@ func (ps *Parser) start(v, d *fastjson.Value, symKey string, k wire.Kind, recvNs
 	}
 	r := out.Next()
 	r.Kind = k
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if err := ps.Header(r, sym, recvNs); err != nil {
 		return nil, adapter.Fail(out, err)
 	}
 	if r.TsExchange, err = ps.Rd.EpochAt(v, "ts", time.Millisecond); err != nil {
@@ -246,7 +240,7 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	}
 	r := out.Next()
 	r.Kind = wire.KindTrade
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if err := ps.Header(r, sym, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
 	if r.TsExchange, err = ps.Rd.EpochAt(it, "T", time.Millisecond); err != nil {

@@ -42,7 +42,7 @@ func TestLastMatchIsTicker1Trade(t *testing.T) {
 	if err := json.Unmarshal(tk, &ticker); err != nil {
 		t.Fatal(err)
 	}
-	var ps Parser
+	ps := New().NewParser().(*Parser)
 	v, err := ps.JSON.ParseBytes(lm)
 	if err != nil {
 		t.Fatal(err)

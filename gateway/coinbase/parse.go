@@ -49,7 +49,7 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 	r.BidPx, r.BidSz = c.Decimal(v[8]), c.Decimal(v[9])
 	r.AskPx, r.AskSz = c.Decimal(v[10]), c.Decimal(v[11])
 	ts, err := adapter.ISONs(v[13], 0)
-	if c.Failed() || err != nil || ps.header(r, v[1], recvNs) != nil {
+	if c.Failed() || err != nil || ps.Header(r, v[1], recvNs) != nil {
 		out.Drop()
 		return false
 	}
@@ -106,12 +106,6 @@ func exchangeError(v *fastjson.Value) error {
 	return fmt.Errorf("%w: %s: %s", adapter.ErrExchange, msg, reason)
 }
 
-// header fills the fields every record of product sym shares.
-func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.Coinbase, recvNs
-	return ps.Syms.Resolve(r, sym, instrument)
-}
-
 // instrument converts a product id ("BTC-USD") to the canonical instrument.
 func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '-', false) }
 
@@ -145,7 +139,7 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 		return err
 	}
 	r := out.Next()
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if err := ps.Header(r, sym, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.Rd.UintAt(v, "sequence"); err != nil {
@@ -185,14 +179,9 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 
 // match → trade; `side` is the maker's, so the taker side is the other one.
 func (ps *Parser) match(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(v, "product_id")
+	r, err := ps.Start(out, wire.KindTrade, v, "product_id", recvNs)
 	if err != nil {
 		return err
-	}
-	r := out.Next()
-	r.Kind = wire.KindTrade
-	if err := ps.header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.Rd.UintAt(v, "trade_id"); err != nil {
 		return adapter.Fail(out, err)
@@ -200,23 +189,12 @@ func (ps *Parser) match(v *fastjson.Value, recvNs int64, out *adapter.Batch) err
 	if r.SeqFirst, err = ps.Rd.UintAt(v, "sequence"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.Rd.DecimalAt(v, "price"); err != nil {
+	if r.Price, r.Size, err = ps.Rd.PriceSize(v, "price", "size"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Size, err = ps.Rd.DecimalAt(v, "size"); err != nil {
+	// a resting buy order was hit: the taker sold
+	if r.Side, err = adapter.SideAt(v, "side", "sell", "buy"); err != nil {
 		return adapter.Fail(out, err)
-	}
-	side, err := adapter.StringAt(v, "side")
-	if err != nil {
-		return adapter.Fail(out, err)
-	}
-	switch string(side) {
-	case "buy":
-		r.Side = wire.SideSell // a resting buy order was hit: the taker sold
-	case "sell":
-		r.Side = wire.SideBuy
-	default:
-		return adapter.Fail(out, fmt.Errorf("%w: side %q", adapter.ErrMalformed, side))
 	}
 	if r.TsExchange, _, err = timeAt(v, true); err != nil {
 		return adapter.Fail(out, err)
@@ -232,7 +210,7 @@ func (ps *Parser) snapshot(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 	}
 	r := out.Next()
 	r.Kind, r.Flags = wire.KindBookSnapshot, wire.FlagNoSeq
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if err := ps.Header(r, sym, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
 	var ts []byte
@@ -258,7 +236,7 @@ func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 	}
 	r := out.Next()
 	r.Kind, r.Flags = wire.KindBookDelta, wire.FlagNoSeq
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if err := ps.Header(r, sym, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
 	var ts []byte

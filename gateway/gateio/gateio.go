@@ -222,4 +222,6 @@ func (*Adapter) SnapshotURL(restURL, symbol string, depth int) string {
 }
 
 // NewParser returns a parser for one connection.
-func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+func (*Adapter) NewParser() adapter.Parser {
+	return &Parser{ParserBase: adapter.NewParserBase(wire.GateIO, instrument)}
+}

@@ -43,7 +43,7 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 	r.Seq = c.Uint(v[3])
 	r.BidPx, r.BidSz = c.Decimal(v[5]), c.Decimal(v[6])
 	r.AskPx, r.AskSz = c.Decimal(v[7]), c.Decimal(v[8])
-	if c.Failed() || ps.header(r, v[4], recvNs) != nil {
+	if c.Failed() || ps.Header(r, v[4], recvNs) != nil {
 		out.Drop()
 		return false
 	}
@@ -115,31 +115,11 @@ func exchangeError(v, e *fastjson.Value) error {
 	return fmt.Errorf("%w: %s: code %d: %s", adapter.ErrExchange, v.GetStringBytes("channel"), e.GetInt("code"), msg)
 }
 
-// header fills the fields every record of pair sym shares.
-func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.GateIO, recvNs
-	return ps.Syms.Resolve(r, sym, instrument)
-}
-
 // instrument converts a currency pair ("BTC_USDT") to the canonical instrument.
 func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '_', false) }
 
-// start takes a record slot of kind k for the pair at symKey of res.
-func (ps *Parser) start(res *fastjson.Value, symKey string, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	sym, err := adapter.StringAt(res, symKey)
-	if err != nil {
-		return nil, err
-	}
-	r := out.Next()
-	r.Kind = k
-	if err := ps.header(r, sym, recvNs); err != nil {
-		return nil, adapter.Fail(out, err)
-	}
-	return r, nil
-}
-
 func (ps *Parser) bookTicker(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.start(res, "s", wire.KindBBO, recvNs, out)
+	r, err := ps.Start(out, wire.KindBBO, res, "s", recvNs)
 	if err != nil {
 		return err
 	}
@@ -161,7 +141,7 @@ func (ps *Parser) bookTicker(_, res *fastjson.Value, recvNs int64, out *adapter.
 }
 
 func (ps *Parser) trade(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.start(res, "currency_pair", wire.KindTrade, recvNs, out)
+	r, err := ps.Start(out, wire.KindTrade, res, "currency_pair", recvNs)
 	if err != nil {
 		return err
 	}
@@ -194,7 +174,7 @@ func (ps *Parser) trade(_, res *fastjson.Value, recvNs int64, out *adapter.Batch
 }
 
 func (ps *Parser) bookUpdate(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.start(res, "s", wire.KindBookDelta, recvNs, out)
+	r, err := ps.Start(out, wire.KindBookDelta, res, "s", recvNs)
 	if err != nil {
 		return err
 	}
@@ -224,7 +204,7 @@ var tickerKeyFields = [...]string{"currency_pair", "last", "lowest_ask", "highes
 	"base_volume", "quote_volume", "high_24h", "low_24h"}
 
 func (ps *Parser) ticker(env, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.start(res, "currency_pair", wire.KindTicker, recvNs, out)
+	r, err := ps.Start(out, wire.KindTicker, res, "currency_pair", recvNs)
 	if err != nil {
 		return err
 	}
@@ -272,7 +252,7 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	}
 	r := out.Next()
 	r.Kind = wire.KindBookSnapshot
-	if err := ps.header(r, []byte(symbol), recvNs); err != nil {
+	if err := ps.Header(r, []byte(symbol), recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.Rd.UintAt(v, "id"); err != nil {

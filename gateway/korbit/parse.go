@@ -77,8 +77,8 @@ func (ps *Parser) hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
 // start appends a record of kind for symbol sym ("btc_krw") and starts its content key.
 func (ps *Parser) start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	r := out.Next()
-	r.Kind, r.Exchange, r.TsRecv = kind, wire.Korbit, recvNs
-	if err := ps.Syms.Resolve(r, sym, instrument); err != nil {
+	r.Kind = kind
+	if err := ps.Header(r, sym, recvNs); err != nil {
 		return nil, adapter.Fail(out, err)
 	}
 	ps.h = adapter.FNVOffset64

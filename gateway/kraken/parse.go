@@ -47,7 +47,7 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 	r.BidPx, r.BidSz = c.Decimal(v[2]), c.Decimal(v[3])
 	r.AskPx, r.AskSz = c.Decimal(v[4]), c.Decimal(v[5])
 	tsNs, err := adapter.ISONs(ts, 0)
-	if c.Failed() || err != nil || ps.header(r, sym, recvNs) != nil {
+	if c.Failed() || err != nil || ps.Header(r, sym, recvNs) != nil {
 		out.Drop()
 		return false
 	}
@@ -144,12 +144,6 @@ func (ps *Parser) data(v *fastjson.Value, ch []byte, recvNs int64, out *adapter.
 	return adapter.ResultData, nil
 }
 
-// header fills the fields every record of symbol sym shares.
-func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.Kraken, recvNs
-	return ps.Syms.Resolve(r, sym, instrument)
-}
-
 // instrument converts a v2 symbol ("BTC/USD") to the canonical instrument.
 func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '/', false) }
 
@@ -178,7 +172,7 @@ func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) e
 	}
 	r := out.Next()
 	r.Flags = wire.FlagNoSeq
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if err := ps.Header(r, sym, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
 	var ts []byte
@@ -210,35 +204,18 @@ func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) e
 
 // trade: side is the taker's; Seq = trade_id.
 func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(it, "symbol")
+	r, err := ps.Start(out, wire.KindTrade, it, "symbol", recvNs)
 	if err != nil {
 		return err
-	}
-	r := out.Next()
-	r.Kind = wire.KindTrade
-	if err := ps.header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.Rd.UintAt(it, "trade_id"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.Rd.DecimalAt(it, "price"); err != nil {
+	if r.Price, r.Size, err = ps.Rd.PriceSize(it, "price", "qty"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Size, err = ps.Rd.DecimalAt(it, "qty"); err != nil {
+	if r.Side, err = adapter.SideAt(it, "side", "buy", "sell"); err != nil {
 		return adapter.Fail(out, err)
-	}
-	side, err := adapter.StringAt(it, "side")
-	if err != nil {
-		return adapter.Fail(out, err)
-	}
-	switch string(side) {
-	case "buy":
-		r.Side = wire.SideBuy
-	case "sell":
-		r.Side = wire.SideSell
-	default:
-		return adapter.Fail(out, fmt.Errorf("%w: side %q", adapter.ErrMalformed, side))
 	}
 	if r.TsExchange, _, err = timestamp(it, true); err != nil {
 		return adapter.Fail(out, err)
@@ -257,7 +234,7 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 	if snapshot {
 		r.Kind = wire.KindBookSnapshot
 	}
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if err := ps.Header(r, sym, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
 	var ts []byte

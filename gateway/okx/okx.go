@@ -201,4 +201,6 @@ func (*Adapter) Resubscribe(sub adapter.Sub) [][]byte {
 }
 
 // NewParser returns a parser for one connection.
-func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
+func (*Adapter) NewParser() adapter.Parser {
+	return &Parser{ParserBase: adapter.NewParserBase(wire.OKX, instrument)}
+}

@@ -44,7 +44,7 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 	r.BidPx, r.BidSz = c.Decimal(v[5]), c.Decimal(v[6])
 	r.TsExchange = c.Epoch(v[9], time.Millisecond)
 	r.Seq = c.Uint(v[10])
-	if c.Failed() || ps.header(r, v[0], recvNs) != nil {
+	if c.Failed() || ps.Header(r, v[0], recvNs) != nil {
 		out.Drop()
 		return false
 	}
@@ -147,12 +147,6 @@ func (ps *Parser) text(v *fastjson.Value) []byte {
 	return b
 }
 
-// header fills the fields every record of instId sym shares.
-func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.OKX, recvNs
-	return ps.Syms.Resolve(r, sym, instrument)
-}
-
 // instrument converts an instId to the canonical instrument. Only BASE-QUOTE spot
 // instruments are accepted; derivatives (BTC-USDT-SWAP, BTC-USD-250627) are unsupported.
 func instrument(dst *wire.Name, sym []byte) error {
@@ -166,7 +160,7 @@ func instrument(dst *wire.Name, sym []byte) error {
 func (ps *Parser) start(it *fastjson.Value, sym []byte, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	r := out.Next()
 	r.Kind = k
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if err := ps.Header(r, sym, recvNs); err != nil {
 		return nil, adapter.Fail(out, err)
 	}
 	ts, err := ps.Rd.EpochAt(it, "ts", time.Millisecond)

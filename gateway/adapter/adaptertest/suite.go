@@ -29,14 +29,14 @@ func BenchKinds(b *testing.B, a adapter.Adapter, path string, kinds ...wire.Kind
 	}
 }
 
-// FuzzSameTree is FuzzSame with the reference built from the adapter's parser type P and
-// its fastjson-only method tree (the method its Parse falls back to when the fast path
-// does not match), e.g. FuzzSameTree(f, New(), Cases, (*Parser).parseTree).
+// FuzzSameTree is FuzzSame with the reference built from a parser of the adapter (of type
+// *P) and its fastjson-only method tree (the method its Parse falls back to when the fast
+// path does not match), e.g. FuzzSameTree(f, New(), Cases, (*Parser).parseTree).
 func FuzzSameTree[P any, PP interface {
 	*P
 	adapter.Parser
 }](f *testing.F, a adapter.Adapter, path string, tree func(PP, []byte, int64, *adapter.Batch) (adapter.Result, error)) {
-	FuzzSame(f, a, path, func() adapter.Parser { return &treeOnly[P, PP]{p: new(P), tree: tree} })
+	FuzzSame(f, a, path, func() adapter.Parser { return &treeOnly[P, PP]{p: a.NewParser().(PP), tree: tree} })
 }
 
 // treeOnly is a parser with its fast path left out: FuzzSameTree's reference.

@@ -38,13 +38,14 @@ type Venue struct {
 // Parser reads Upbit-format messages. It is owned by one goroutine, as the venue parser
 // that embeds it.
 type Parser struct {
-	adapter.ParserBase // Reply and ParseSnapshot: neither venue pings nor has a REST snapshot step
-	v                  Venue
+	adapter.ParserBase        // Reply and ParseSnapshot: neither venue pings nor has a REST snapshot step
 	h                  uint64 // content key of the record being built
 }
 
 // NewParser returns a parser for venue v.
-func NewParser(v Venue) Parser { return Parser{v: v} }
+func NewParser(v Venue) Parser {
+	return Parser{ParserBase: adapter.NewParserBase(v.Exchange, v.Instrument)}
+}
 
 // Messages returns the messages of a parsed frame: the elements of a top-level array
 // (SIMPLE_LIST / JSON_LIST) or the frame's value itself, held in one.
@@ -77,7 +78,7 @@ func (ps *Parser) Message(v *fastjson.Value, recvNs int64, out *adapter.Batch) (
 		return adapter.ResultData, true, ps.ticker(v, k, recvNs, out)
 	case "":
 	default:
-		return adapter.ResultData, true, fmt.Errorf("%w: %s type %q", adapter.ErrUnsupported, ps.v.Exchange, typ)
+		return adapter.ResultData, true, fmt.Errorf("%w: %s type %q", adapter.ErrUnsupported, ps.Venue, typ)
 	}
 	if e := v.Get("error"); e != nil {
 		name := e.GetStringBytes("name")
@@ -101,8 +102,8 @@ func (ps *Parser) SetKey(h uint64) { ps.h = h }
 // Start appends a record of kind for symbol sym and starts its content key with sym.
 func (ps *Parser) Start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	r := out.Next()
-	r.Kind, r.Exchange, r.TsRecv = kind, ps.v.Exchange, recvNs
-	if err := ps.Syms.Resolve(r, sym, ps.v.Instrument); err != nil {
+	r.Kind = kind
+	if err := ps.Header(r, sym, recvNs); err != nil {
 		return nil, adapter.Fail(out, err)
 	}
 	ps.h = adapter.FNVOffset64
