@@ -1,7 +1,6 @@
 package bithumb
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -39,16 +38,6 @@ func TestContentKeys(t *testing.T) {
 	b := parse(t, `{"ty":"orderbook","cd":"KRW-BTC","tms":1727163842716,"obu":[{"ap":2,"bp":1,"as":0.5,"bs":3}],"st":"REALTIME"}`)
 	if a[0].Seq != b[0].Seq || a[0].Seq != adaptertest.ContentKey("KRW-BTC", "1727163842716", "2", "0.5", "1", "3") {
 		t.Fatalf("book keys %x %x", a[0].Seq, b[0].Seq)
-	}
-}
-
-func TestSnapshotUnsupported(t *testing.T) {
-	var out adapter.Batch
-	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "BTC_KRW", 1, &out); !errors.Is(err, adapter.ErrUnsupported) {
-		t.Fatalf("ParseSnapshot: %v", err)
-	}
-	if New().SnapshotURL("https://api.bithumb.com", "BTC_KRW", 0) != "" || New().Resubscribe(adapter.Sub{Symbol: "BTC_KRW"}) != nil {
-		t.Fatal("full-book plan offers a snapshot URL or resubscribe frames")
 	}
 }
 

@@ -99,16 +99,6 @@ func TestContentKey(t *testing.T) {
 	}
 }
 
-func TestParseSnapshotUnsupported(t *testing.T) {
-	var out adapter.Batch
-	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "BTC-USD", 1, &out); !errors.Is(err, adapter.ErrUnsupported) || out.Len() != 0 {
-		t.Fatalf("ParseSnapshot: %v, %d records", err, out.Len())
-	}
-	if u := New().SnapshotURL("https://api.exchange.coinbase.com", "BTC-USD", 50); u != "" {
-		t.Fatalf("SnapshotURL %q", u)
-	}
-}
-
 func TestPlan(t *testing.T) {
 	a := New()
 	all := []adapter.Channel{adapter.ChanBBO, adapter.ChanTicker, adapter.ChanTrade, adapter.ChanBook}

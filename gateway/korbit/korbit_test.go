@@ -1,7 +1,6 @@
 package korbit
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/tickline/tickline/gateway/adapter"
@@ -30,16 +29,6 @@ func TestContentKeys(t *testing.T) {
 	}
 	if r := out.At(0); r.Seq != adaptertest.ContentKey("btc_krw", "1790134313071", "116463000") {
 		t.Fatalf("ticker key %x", r.Seq)
-	}
-}
-
-func TestSnapshotUnsupported(t *testing.T) {
-	var out adapter.Batch
-	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "btc_krw", 1, &out); !errors.Is(err, adapter.ErrUnsupported) {
-		t.Fatalf("ParseSnapshot: %v", err)
-	}
-	if New().SnapshotURL("https://api.korbit.co.kr", "btc_krw", 0) != "" || New().Resubscribe(adapter.Sub{Symbol: "btc_krw"}) != nil {
-		t.Fatal("full-book exchange offers a snapshot URL or resubscribe frames")
 	}
 }
 

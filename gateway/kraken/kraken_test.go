@@ -190,13 +190,6 @@ func TestContentKey(t *testing.T) {
 	}
 }
 
-func TestParseSnapshotUnsupported(t *testing.T) {
-	var out adapter.Batch
-	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "BTC/USD", 1, &out); !errors.Is(err, adapter.ErrUnsupported) || out.Len() != 0 {
-		t.Fatalf("ParseSnapshot: %v, %d records", err, out.Len())
-	}
-}
-
 func TestPlan(t *testing.T) {
 	a := New()
 	subs := []adapter.Sub{

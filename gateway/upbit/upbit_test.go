@@ -1,7 +1,6 @@
 package upbit
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -33,16 +32,6 @@ func TestContentKey(t *testing.T) {
 	tr := adaptertest.ParseOne(t, p, `{"type":"trade","code":"KRW-BTC","trade_timestamp":1676965262139,"trade_price":1,"trade_volume":1,"ask_bid":"ASK","sequential_id":77}`)
 	if tr.Flags&wire.FlagNoSeq != 0 || tr.Seq != 77 {
 		t.Fatalf("trade seq %d flags %b", tr.Seq, tr.Flags)
-	}
-}
-
-func TestSnapshotUnsupported(t *testing.T) {
-	var out adapter.Batch
-	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "KRW-BTC", 1, &out); !errors.Is(err, adapter.ErrUnsupported) {
-		t.Fatalf("ParseSnapshot: %v", err)
-	}
-	if New().SnapshotURL("https://api.upbit.com", "KRW-BTC", 0) != "" || New().Resubscribe(adapter.Sub{Symbol: "KRW-BTC"}) != nil {
-		t.Fatal("full-book exchange offers a snapshot URL or resubscribe frames")
 	}
 }
 
