@@ -1,5 +1,7 @@
 package adapter
 
+import "fmt"
+
 // Pack lays subscriptions out over connections to wsURL, for venues that subscribe with
 // lists of topics: each Sub's topics (topics(sub), in order; its error stops the plan)
 // stay on one connection, a connection takes topics while it has fewer than perConn, and
@@ -44,4 +46,29 @@ func Pack[T any](wsURL string, subs []Sub, perConn, perFrame int, topics func(Su
 		flush()
 	}
 	return plans, nil
+}
+
+// Wanted is which channels one Sub asks for, for venues that subscribe one list of
+// symbols per data type rather than a topic per channel.
+type Wanted struct{ BBO, Trade, Book, Ticker bool }
+
+// Wants sorts s's channels. A channel the venue does not serve (any other than the four)
+// is an error naming venue. Plan-time only.
+func Wants(venue string, s Sub) (Wanted, error) {
+	var w Wanted
+	for _, c := range s.Channels {
+		switch c {
+		case ChanBBO:
+			w.BBO = true
+		case ChanTrade:
+			w.Trade = true
+		case ChanBook:
+			w.Book = true
+		case ChanTicker:
+			w.Ticker = true
+		default:
+			return w, fmt.Errorf("%s: channel %s not supported", venue, c)
+		}
+	}
+	return w, nil
 }

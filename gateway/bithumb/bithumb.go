@@ -79,6 +79,7 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/adapter/upbitapi"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -166,24 +167,19 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		if which == apiV2 {
 			code = quote + "-" + base
 		}
-		var bbo, book bool
-		for _, c := range s.Channels {
-			switch c {
-			case adapter.ChanTrade:
-				trades = append(trades, code)
-			case adapter.ChanBBO:
-				bbo = true
-			case adapter.ChanBook:
-				book = true
-			case adapter.ChanTicker:
-				tickers = append(tickers, code)
-			default:
-				return nil, fmt.Errorf("bithumb: channel %s not supported", c)
-			}
+		w, err := adapter.Wants("bithumb", s)
+		if err != nil {
+			return nil, err
 		}
-		if bbo || book {
+		if w.Trade {
+			trades = append(trades, code)
+		}
+		if w.Ticker {
+			tickers = append(tickers, code)
+		}
+		if w.BBO || w.Book {
 			if which == apiV2 {
-				code = bookCode(code, s.Depth, !book)
+				code = bookCode(code, s.Depth, !w.Book)
 			}
 			books = append(books, code)
 		}
@@ -191,7 +187,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	}
 	if which == apiV2 {
 		return []adapter.ConnPlan{{URL: wsURL, Symbols: syms,
-			Subscribe: [][]byte{v2Frame("tickline-bithumb-1", trades, books, tickers)}}}, nil
+			Subscribe: [][]byte{upbitapi.SubscribeFrame("tickline-bithumb-1", trades, books, tickers)}}}, nil
 	}
 	// Legacy: one connection per filter type.
 	var plans []adapter.ConnPlan
@@ -229,29 +225,6 @@ func bookCode(code string, depth int, bboOnly bool) string {
 		return code
 	}
 	return code + "." + strconv.Itoa(min(depth, 30))
-}
-
-func v2Frame(ticket string, trades, books, tickers []string) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `[{"ticket":%q}`, ticket)
-	for _, t := range [...]struct {
-		typ   string
-		codes []string
-	}{{"trade", trades}, {"orderbook", books}, {"ticker", tickers}} {
-		if len(t.codes) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, `,{"type":%q,"codes":[`, t.typ)
-		for i, c := range t.codes {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%q", c)
-		}
-		b.WriteString("]}")
-	}
-	b.WriteString(`,{"format":"DEFAULT"}]`)
-	return b.Bytes()
 }
 
 // NewParser returns a parser for one connection (either API).

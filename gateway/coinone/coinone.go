@@ -111,23 +111,14 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		if err != nil {
 			return nil, err
 		}
-		var ticker, trade, book bool
-		for _, c := range s.Channels {
-			switch c {
-			case adapter.ChanBBO, adapter.ChanTicker:
-				ticker = true
-			case adapter.ChanTrade:
-				trade = true
-			case adapter.ChanBook:
-				book = true
-			default:
-				return nil, fmt.Errorf("coinone: channel %s not supported", c)
-			}
+		w, err := adapter.Wants("coinone", s)
+		if err != nil {
+			return nil, err
 		}
 		for _, ch := range [...]struct {
 			name string
 			on   bool
-		}{{"TICKER", ticker}, {"TRADE", trade}, {"ORDERBOOK", book}} {
+		}{{"TICKER", w.BBO || w.Ticker}, {"TRADE", w.Trade}, {"ORDERBOOK", w.Book}} {
 			if !ch.on {
 				continue
 			}

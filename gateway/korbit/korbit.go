@@ -107,21 +107,18 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		if err := adapter.InstrumentSep(&inst, []byte(sym), '_', false); err != nil {
 			return nil, fmt.Errorf("korbit: symbol %q: %w", s.Symbol, err)
 		}
-		book := false
-		for _, c := range s.Channels {
-			switch c {
-			case adapter.ChanBBO, adapter.ChanBook:
-				book = true
-			case adapter.ChanTrade:
-				trades = append(trades, sym)
-			case adapter.ChanTicker:
-				tickers = append(tickers, sym)
-			default:
-				return nil, fmt.Errorf("korbit: channel %s not supported", c)
-			}
+		w, err := adapter.Wants("korbit", s)
+		if err != nil {
+			return nil, err
 		}
-		if book {
+		if w.BBO || w.Book {
 			books = append(books, sym)
+		}
+		if w.Trade {
+			trades = append(trades, sym)
+		}
+		if w.Ticker {
+			tickers = append(tickers, sym)
 		}
 		plan.Symbols = append(plan.Symbols, s.Symbol)
 	}

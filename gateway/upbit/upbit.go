@@ -54,13 +54,13 @@
 package upbit
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/adapter/upbitapi"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -131,51 +131,23 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		if err := adapter.InstrumentSep(&inst, []byte(code), '-', true); err != nil {
 			return nil, fmt.Errorf("upbit: symbol %q: %w", s.Symbol, err)
 		}
-		var bbo, book bool
-		for _, c := range s.Channels {
-			switch c {
-			case adapter.ChanTrade:
-				trades = append(trades, code)
-			case adapter.ChanBBO:
-				bbo = true
-			case adapter.ChanBook:
-				book = true
-			case adapter.ChanTicker:
-				tickers = append(tickers, code)
-			default:
-				return nil, fmt.Errorf("upbit: channel %s not supported", c)
-			}
+		w, err := adapter.Wants("upbit", s)
+		if err != nil {
+			return nil, err
 		}
-		if bbo || book {
-			books = append(books, bookCode(code, s.Depth, !book))
+		if w.Trade {
+			trades = append(trades, code)
+		}
+		if w.BBO || w.Book {
+			books = append(books, bookCode(code, s.Depth, !w.Book))
+		}
+		if w.Ticker {
+			tickers = append(tickers, code)
 		}
 		plan.Symbols = append(plan.Symbols, s.Symbol)
 	}
-	plan.Subscribe = [][]byte{subscribeFrame("tickline-upbit-1", trades, books, tickers)}
+	plan.Subscribe = [][]byte{upbitapi.SubscribeFrame("tickline-upbit-1", trades, books, tickers)}
 	return []adapter.ConnPlan{plan}, nil
-}
-
-func subscribeFrame(ticket string, trades, books, tickers []string) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `[{"ticket":%q}`, ticket)
-	for _, t := range [...]struct {
-		typ   string
-		codes []string
-	}{{"trade", trades}, {"orderbook", books}, {"ticker", tickers}} {
-		if len(t.codes) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, `,{"type":%q,"codes":[`, t.typ)
-		for i, c := range t.codes {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%q", c)
-		}
-		b.WriteString("]}")
-	}
-	b.WriteString(`,{"format":"DEFAULT"}]`)
-	return b.Bytes()
 }
 
 // NewParser returns a parser for one connection.

@@ -265,3 +265,29 @@ func Array(o *fastjson.Value, key string) ([]*fastjson.Value, error) {
 	}
 	return arr, nil
 }
+
+// SubscribeFrame is the one subscribe request of the format: [{"ticket":ticket},
+// {"type":"trade","codes":[...]},{"type":"orderbook","codes":[...]},{"type":"ticker",
+// "codes":[...]},{"format":"DEFAULT"}], leaving out the types without codes.
+func SubscribeFrame(ticket string, trades, books, tickers []string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `[{"ticket":%q}`, ticket)
+	for _, t := range [...]struct {
+		typ   string
+		codes []string
+	}{{"trade", trades}, {"orderbook", books}, {"ticker", tickers}} {
+		if len(t.codes) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, `,{"type":%q,"codes":[`, t.typ)
+		for i, c := range t.codes {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q", c)
+		}
+		b.WriteString("]}")
+	}
+	b.WriteString(`,{"format":"DEFAULT"}]`)
+	return b.Bytes()
+}
