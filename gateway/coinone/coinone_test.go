@@ -7,11 +7,9 @@ import (
 	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 )
 
-const cases = "testdata/cases.txt"
-
 // TestAdapter's samples check covers the sample files that exist: the README lists
 // trade-1.json and trade-2.json, but the folder holds none (their documented frames are in the cases).
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 func TestPlan(t *testing.T) {
 	a := New()
@@ -46,4 +44,4 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }

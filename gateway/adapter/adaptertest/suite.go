@@ -12,11 +12,12 @@ import (
 // Cases is where every adapter keeps its case file, relative to its package directory.
 const Cases = "testdata/cases.txt"
 
-// Suite runs the checks every adapter passes, each as a subtest of t: the case file
-// (Run), the reference samples (RequireSamples, with ignore: samples other tests read),
+// Suite runs the checks every adapter passes, each as a subtest of t: its case file
+// (Cases, with Run), the reference samples (RequireSamples, with ignore: samples other tests read),
 // event identity (CheckIdentity), zero allocations (AssertZeroAlloc) and, for venues
 // without a REST snapshot step, that none is offered (CheckNoSnapshot).
-func Suite(t *testing.T, a adapter.Adapter, path string, ignore ...string) {
+func Suite(t *testing.T, a adapter.Adapter, ignore ...string) {
+	path := Cases
 	t.Run("cases", func(t *testing.T) { Run(t, a, path) })
 	t.Run("samples", func(t *testing.T) { RequireSamples(t, a.Exchange().String(), path, ignore...) })
 	t.Run("identity", func(t *testing.T) { CheckIdentity(t, a, path) })
@@ -42,11 +43,11 @@ func CheckNoSnapshot(t *testing.T, a adapter.Adapter) {
 	}
 }
 
-// BenchKinds runs BenchParse for each kind as a sub-benchmark named after the kind
-// (BenchmarkParse/bbo, .../trade, ...).
-func BenchKinds(b *testing.B, a adapter.Adapter, path string, kinds ...wire.Kind) {
+// BenchKinds runs BenchParse over the adapter's case file for each kind as a
+// sub-benchmark named after the kind (BenchmarkParse/bbo, .../trade, ...).
+func BenchKinds(b *testing.B, a adapter.Adapter, kinds ...wire.Kind) {
 	for _, k := range kinds {
-		b.Run(k.String(), func(b *testing.B) { BenchParse(b, a, path, k) })
+		b.Run(k.String(), func(b *testing.B) { BenchParse(b, a, Cases, k) })
 	}
 }
 
@@ -56,8 +57,8 @@ func BenchKinds(b *testing.B, a adapter.Adapter, path string, kinds ...wire.Kind
 func FuzzSameTree[P any, PP interface {
 	*P
 	adapter.Parser
-}](f *testing.F, a adapter.Adapter, path string, tree func(PP, []byte, int64, *adapter.Batch) (adapter.Result, error)) {
-	FuzzSame(f, a, path, func() adapter.Parser { return &treeOnly[P, PP]{p: a.NewParser().(PP), tree: tree} })
+}](f *testing.F, a adapter.Adapter, tree func(PP, []byte, int64, *adapter.Batch) (adapter.Result, error)) {
+	FuzzSame(f, a, Cases, func() adapter.Parser { return &treeOnly[P, PP]{p: a.NewParser().(PP), tree: tree} })
 }
 
 // treeOnly is a parser with its fast path left out: FuzzSameTree's reference.
