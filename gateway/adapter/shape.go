@@ -122,6 +122,17 @@ func (c *Conv) Decimal(b []byte) wire.Decimal {
 	return d
 }
 
+// BBO takes a bbo record slot of out and sets its bid and ask from Shape values (the
+// fast path of a venue's BBO message); the caller fills the rest, and drops the record
+// when Failed.
+func (c *Conv) BBO(out *Batch, bidPx, bidSz, askPx, askSz []byte) *wire.Record {
+	r := out.Next()
+	r.Kind = wire.KindBBO
+	r.BidPx, r.BidSz = c.Decimal(bidPx), c.Decimal(bidSz)
+	r.AskPx, r.AskSz = c.Decimal(askPx), c.Decimal(askSz)
+	return r
+}
+
 // Epoch is Reader.Epoch of a Shape value.
 func (c *Conv) Epoch(b []byte, unit time.Duration) int64 {
 	ns, err := EpochNs(b, unit)

@@ -195,3 +195,19 @@ func ContentKey(h uint64, b []byte) uint64 {
 func ContentKeyNUL(h uint64, b []byte) uint64 {
 	return FNV64a(h, b) * 1099511628211 // (h' ^ 0x00) * prime
 }
+
+// ISOAt reads the ISO-8601 / RFC 3339 time string at key of o (ISONs, UTC unless it says
+// otherwise), returning its text too (for content keys); a missing key is 0 unless
+// required.
+func ISOAt(o *fastjson.Value, key string, required bool) (int64, []byte, error) {
+	v := o.Get(key)
+	if v == nil && !required {
+		return 0, nil, nil
+	}
+	b, err := String(v, key)
+	if err != nil {
+		return 0, nil, err
+	}
+	ns, err := ISONs(b, 0)
+	return ns, b, err
+}

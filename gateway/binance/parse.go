@@ -46,12 +46,9 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 	default:
 		return false
 	}
-	r := out.Next()
-	r.Kind = wire.KindBBO
 	var c adapter.Conv
+	r := c.BBO(out, f[2], f[3], f[4], f[5])
 	r.Seq = c.Uint(f[0])
-	r.BidPx, r.BidSz = c.Decimal(f[2]), c.Decimal(f[3])
-	r.AskPx, r.AskSz = c.Decimal(f[4]), c.Decimal(f[5])
 	if c.Failed() || ps.Header(r, f[1], recvNs) != nil {
 		out.Drop()
 		return false

@@ -39,12 +39,9 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 	if !bboShape.Match(frame, v[:]) {
 		return false
 	}
-	r := out.Next()
-	r.Kind = wire.KindBBO
 	var c adapter.Conv
+	r := c.BBO(out, v[3], v[4], v[5], v[6])
 	r.TsExchange = c.Epoch(v[1], time.Millisecond)
-	r.BidPx, r.BidSz = c.Decimal(v[3]), c.Decimal(v[4])
-	r.AskPx, r.AskSz = c.Decimal(v[5]), c.Decimal(v[6])
 	r.Seq = c.Uint(v[7])
 	if c.Failed() || r.Seq == 0 || ps.Header(r, v[2], recvNs) != nil {
 		out.Drop()
@@ -120,14 +117,9 @@ func object(v *fastjson.Value) (*fastjson.Value, error) {
 // start takes a record slot of kind k for the push's data object d (symbol at symKey) and
 // reads the push's ts (ms).
 func (ps *Parser) start(v, d *fastjson.Value, symKey string, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	sym, err := adapter.StringAt(d, symKey)
+	r, err := ps.Start(out, k, d, symKey, recvNs)
 	if err != nil {
 		return nil, err
-	}
-	r := out.Next()
-	r.Kind = k
-	if err := ps.Header(r, sym, recvNs); err != nil {
-		return nil, adapter.Fail(out, err)
 	}
 	if r.TsExchange, err = ps.Rd.EpochAt(v, "ts", time.Millisecond); err != nil {
 		return nil, adapter.Fail(out, err)
@@ -234,14 +226,9 @@ func (ps *Parser) trades(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 }
 
 func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(it, "s")
+	r, err := ps.Start(out, wire.KindTrade, it, "s", recvNs)
 	if err != nil {
 		return err
-	}
-	r := out.Next()
-	r.Kind = wire.KindTrade
-	if err := ps.Header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
 	}
 	if r.TsExchange, err = ps.Rd.EpochAt(it, "T", time.Millisecond); err != nil {
 		return adapter.Fail(out, err)

@@ -42,12 +42,9 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 			return false
 		}
 	}
-	r := out.Next()
-	r.Kind = wire.KindBBO
 	var c adapter.Conv
+	r := c.BBO(out, v[8], v[9], v[10], v[11])
 	r.Seq = c.Uint(v[0])
-	r.BidPx, r.BidSz = c.Decimal(v[8]), c.Decimal(v[9])
-	r.AskPx, r.AskSz = c.Decimal(v[10]), c.Decimal(v[11])
 	ts, err := adapter.ISONs(v[13], 0)
 	if c.Failed() || err != nil || ps.Header(r, v[1], recvNs) != nil {
 		out.Drop()
@@ -120,27 +117,14 @@ func present(v *fastjson.Value) bool {
 
 // timeAt reads the ISO-8601 UTC `time` field; a missing optional one is 0.
 func timeAt(o *fastjson.Value, required bool) (int64, []byte, error) {
-	v := o.Get("time")
-	if v == nil && !required {
-		return 0, nil, nil
-	}
-	b, err := adapter.String(v, "time")
-	if err != nil {
-		return 0, nil, err
-	}
-	ns, err := adapter.ISONs(b, 0)
-	return ns, b, err
+	return adapter.ISOAt(o, "time", required)
 }
 
 // ticker: best_bid AND best_ask → bbo; otherwise → ticker (last price).
 func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(v, "product_id")
+	r, err := ps.Start(out, 0, v, "product_id", recvNs)
 	if err != nil {
 		return err
-	}
-	r := out.Next()
-	if err := ps.Header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
 	}
 	if r.Seq, err = ps.Rd.UintAt(v, "sequence"); err != nil {
 		return adapter.Fail(out, err)
@@ -204,20 +188,16 @@ func (ps *Parser) match(v *fastjson.Value, recvNs int64, out *adapter.Batch) err
 
 // snapshot → book_snapshot: the whole book, no time, no sequence.
 func (ps *Parser) snapshot(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(v, "product_id")
+	r, err := ps.Start(out, wire.KindBookSnapshot, v, "product_id", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
-	r.Kind, r.Flags = wire.KindBookSnapshot, wire.FlagNoSeq
-	if err := ps.Header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
-	}
+	r.Flags = wire.FlagNoSeq
 	var ts []byte
 	if r.TsExchange, ts, err = timeAt(v, false); err != nil {
 		return adapter.Fail(out, err)
 	}
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
 	if r.Bids, h, err = ps.levels(r.Bids, v.Get("bids"), "bids", h); err != nil {
 		return adapter.Fail(out, err)
 	}
@@ -230,15 +210,11 @@ func (ps *Parser) snapshot(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 
 // l2update → book_delta: changes [side, price, new_size], "buy" = bid, "sell" = ask.
 func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(v, "product_id")
+	r, err := ps.Start(out, wire.KindBookDelta, v, "product_id", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
-	r.Kind, r.Flags = wire.KindBookDelta, wire.FlagNoSeq
-	if err := ps.Header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
-	}
+	r.Flags = wire.FlagNoSeq
 	var ts []byte
 	if r.TsExchange, ts, err = timeAt(v, true); err != nil {
 		return adapter.Fail(out, err)
@@ -254,7 +230,7 @@ func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 	if len(changes) > wire.MaxLevels {
 		return adapter.Fail(out, fmt.Errorf("%w: %d changes", adapter.ErrMalformed, len(changes)))
 	}
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
 	for _, c := range changes {
 		f, err := c.Array()
 		if err != nil || len(f) < 3 {

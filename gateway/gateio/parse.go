@@ -36,13 +36,10 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 	if !bookTickerShape.Match(frame, v[:]) {
 		return false
 	}
-	r := out.Next()
-	r.Kind = wire.KindBBO
 	var c adapter.Conv
+	r := c.BBO(out, v[5], v[6], v[7], v[8])
 	r.TsExchange = c.Epoch(v[2], time.Millisecond)
 	r.Seq = c.Uint(v[3])
-	r.BidPx, r.BidSz = c.Decimal(v[5]), c.Decimal(v[6])
-	r.AskPx, r.AskSz = c.Decimal(v[7]), c.Decimal(v[8])
 	if c.Failed() || ps.Header(r, v[4], recvNs) != nil {
 		out.Drop()
 		return false

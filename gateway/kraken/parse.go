@@ -41,11 +41,9 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 		return false
 	}
 	sym, ts := v[1], v[13]
-	r := out.Next()
-	r.Kind, r.Flags = wire.KindBBO, wire.FlagNoSeq
 	var c adapter.Conv
-	r.BidPx, r.BidSz = c.Decimal(v[2]), c.Decimal(v[3])
-	r.AskPx, r.AskSz = c.Decimal(v[4]), c.Decimal(v[5])
+	r := c.BBO(out, v[2], v[3], v[4], v[5])
+	r.Flags = wire.FlagNoSeq
 	tsNs, err := adapter.ISONs(ts, 0)
 	if c.Failed() || err != nil || ps.Header(r, sym, recvNs) != nil {
 		out.Drop()
@@ -152,34 +150,21 @@ func present(v *fastjson.Value) bool { return v != nil && v.Type() != fastjson.T
 
 // timestamp reads the RFC 3339 `timestamp`; a missing optional one is 0.
 func timestamp(o *fastjson.Value, required bool) (int64, []byte, error) {
-	v := o.Get("timestamp")
-	if v == nil && !required {
-		return 0, nil, nil
-	}
-	b, err := adapter.String(v, "timestamp")
-	if err != nil {
-		return 0, nil, err
-	}
-	ns, err := adapter.ISONs(b, 0)
-	return ns, b, err
+	return adapter.ISOAt(o, "timestamp", required)
 }
 
 // ticker: bid AND ask → bbo; otherwise → ticker (last price).
 func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(it, "symbol")
+	r, err := ps.Start(out, 0, it, "symbol", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
 	r.Flags = wire.FlagNoSeq
-	if err := ps.Header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
-	}
 	var ts []byte
 	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
 		return adapter.Fail(out, err)
 	}
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
 	bid, ask := it.Get("bid"), it.Get("ask")
 	if !present(bid) || !present(ask) {
 		r.Kind = wire.KindTicker
@@ -225,18 +210,15 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 
 // book: levels {"price","qty"}, checksum over the resulting top 10.
 func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(it, "symbol")
+	k := wire.KindBookDelta
+	if snapshot {
+		k = wire.KindBookSnapshot
+	}
+	r, err := ps.Start(out, k, it, "symbol", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
-	r.Kind, r.Flags = wire.KindBookDelta, wire.FlagNoSeq
-	if snapshot {
-		r.Kind = wire.KindBookSnapshot
-	}
-	if err := ps.Header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
-	}
+	r.Flags = wire.FlagNoSeq
 	var ts []byte
 	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
 		return adapter.Fail(out, err)
@@ -249,7 +231,7 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 		return adapter.Fail(out, fmt.Errorf("%w: checksum %d above 2^32", adapter.ErrMalformed, sum))
 	}
 	r.Checksum, r.HasChecksum = uint32(sum), true
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
 	h = adapter.ContentKey(h, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
 	if r.Bids, h, err = ps.levels(r.Bids, it.Get("bids"), "bids", h); err != nil {
 		return adapter.Fail(out, err)

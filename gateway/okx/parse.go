@@ -37,11 +37,8 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 	if !bboShape.Match(frame, v[:]) {
 		return false
 	}
-	r := out.Next()
-	r.Kind = wire.KindBBO
 	var c adapter.Conv
-	r.AskPx, r.AskSz = c.Decimal(v[1]), c.Decimal(v[2])
-	r.BidPx, r.BidSz = c.Decimal(v[5]), c.Decimal(v[6])
+	r := c.BBO(out, v[5], v[6], v[1], v[2])
 	r.TsExchange = c.Epoch(v[9], time.Millisecond)
 	r.Seq = c.Uint(v[10])
 	if c.Failed() || ps.Header(r, v[0], recvNs) != nil {
