@@ -198,10 +198,10 @@ func (ps *Parser) snapshot(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 		return adapter.Fail(out, err)
 	}
 	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
-	if r.Bids, h, err = ps.levels(r.Bids, v.Get("bids"), "bids", h); err != nil {
+	if r.Bids, h, err = ps.Rd.KeyedLevels(r.Bids, v.Get("bids"), "bids", h); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Asks, h, err = ps.levels(r.Asks, v.Get("asks"), "asks", adapter.ContentKey(h, nil)); err != nil {
+	if r.Asks, h, err = ps.Rd.KeyedLevels(r.Asks, v.Get("asks"), "asks", adapter.ContentKey(h, nil)); err != nil {
 		return adapter.Fail(out, err)
 	}
 	r.Seq = h
@@ -259,34 +259,4 @@ func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 	}
 	r.Seq = h
 	return nil
-}
-
-// levels appends [["price","size"],...] to dst (adapter.Reader.Levels), hashing each
-// price and size text into h.
-func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h uint64) ([]wire.Level, uint64, error) {
-	if v == nil {
-		return dst, h, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, field)
-	}
-	arr, err := v.Array()
-	if err != nil {
-		return dst, h, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, field, v.Type())
-	}
-	if len(arr) > wire.MaxLevels {
-		return dst, h, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, field, len(arr))
-	}
-	for _, lv := range arr {
-		pair, err := lv.Array()
-		if err != nil || len(pair) < 2 {
-			return dst, h, fmt.Errorf("%w: %s level is not [price, size]", adapter.ErrMalformed, field)
-		}
-		var l wire.Level
-		if l.Price, h, err = ps.Rd.KeyedDecimal(pair[0], field, h); err != nil {
-			return dst, h, err
-		}
-		if l.Size, h, err = ps.Rd.KeyedDecimal(pair[1], field, h); err != nil {
-			return dst, h, err
-		}
-		dst = append(dst, l)
-	}
-	return dst, h, nil
 }

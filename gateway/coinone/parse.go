@@ -162,20 +162,13 @@ func (ps *Parser) book(d *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 		key string
 		dst *[]wire.Level
 	}{{k.bids, &r.Bids}, {k.asks, &r.Asks}} {
-		v := d.Get(side.key)
-		if v == nil {
-			return adapter.Fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, side.key))
-		}
-		levels, err := v.Array()
+		levels, err := adapter.LevelList(d.Get(side.key), side.key)
 		if err != nil {
-			return adapter.Fail(out, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, side.key, v.Type()))
-		}
-		if len(levels) > wire.MaxLevels {
-			return adapter.Fail(out, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, side.key, len(levels)))
+			return adapter.Fail(out, err)
 		}
 		for _, lv := range levels {
-			if lv.Type() != fastjson.TypeObject {
-				return adapter.Fail(out, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, side.key, lv.Type()))
+			if err := adapter.LevelObject(lv, side.key); err != nil {
+				return adapter.Fail(out, err)
 			}
 			var l wire.Level
 			if l.Price, err = ps.Rd.DecimalAt(lv, k.price); err != nil {

@@ -245,19 +245,13 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 
 // levels appends [{"price":p,"qty":q},...] to dst, hashing each price and qty text into h.
 func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h uint64) ([]wire.Level, uint64, error) {
-	if v == nil {
-		return dst, h, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, field)
-	}
-	arr, err := v.Array()
+	arr, err := adapter.LevelList(v, field)
 	if err != nil {
-		return dst, h, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, field, v.Type())
-	}
-	if len(arr) > wire.MaxLevels {
-		return dst, h, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, field, len(arr))
+		return dst, h, err
 	}
 	for _, lv := range arr {
-		if lv.Type() != fastjson.TypeObject {
-			return dst, h, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, field, lv.Type())
+		if err := adapter.LevelObject(lv, field); err != nil {
+			return dst, h, err
 		}
 		var l wire.Level
 		if l.Price, h, err = ps.Rd.KeyedDecimal(lv.Get("price"), "price", h); err != nil {
