@@ -57,6 +57,7 @@ type ParserBase struct {
 	// and the conversion of the venue's symbol to the canonical instrument.
 	Venue      wire.Exchange
 	Instrument func(dst *wire.Name, sym []byte) error
+	key        uint64 // content key of the record being built (StartKeyed, Hash)
 }
 
 // NewParserBase returns the base of a parser for venue ex whose symbols convert to
@@ -85,6 +86,39 @@ func (b *ParserBase) Start(out *Batch, k wire.Kind, o *fastjson.Value, symKey st
 		return nil, Fail(out, err)
 	}
 	return r, nil
+}
+
+// StartKeyed appends a record of kind k for symbol sym (Header) and starts its content
+// key (ContentKey) with sym, for venues whose records without an id are keyed by their
+// content: Hash folds in each field text after it, Key returns the key.
+func (b *ParserBase) StartKeyed(out *Batch, k wire.Kind, sym []byte, recvNs int64) (*wire.Record, error) {
+	r := out.Next()
+	r.Kind = k
+	if err := b.Header(r, sym, recvNs); err != nil {
+		return nil, Fail(out, err)
+	}
+	b.key = ContentKey(FNVOffset64, sym)
+	return r, nil
+}
+
+// Hash folds one field text into the content key.
+func (b *ParserBase) Hash(t []byte) { b.key = ContentKey(b.key, t) }
+
+// Key returns the content key so far.
+func (b *ParserBase) Key() uint64 { return b.key }
+
+// SetKey sets the content key (a key that goes on over several records).
+func (b *ParserBase) SetKey(h uint64) { b.key = h }
+
+// KeyedRaw returns the text of the string or number at key of o (Reader.Raw) and folds
+// it into the content key.
+func (b *ParserBase) KeyedRaw(o *fastjson.Value, key string) ([]byte, error) {
+	t, err := b.Rd.Raw(o.Get(key))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	b.Hash(t)
+	return t, nil
 }
 
 // SideAt reads the string at key of o as a taker side: buy is the venue's text for a

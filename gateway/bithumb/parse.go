@@ -99,7 +99,7 @@ func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batc
 		if err != nil {
 			return err
 		}
-		r, err := ps.Start(sym, wire.KindTrade, recvNs, out)
+		r, err := ps.StartKeyed(out, wire.KindTrade, sym, recvNs)
 		if err != nil {
 			return err
 		}
@@ -112,7 +112,7 @@ func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batc
 			return adapter.Fail(out, fmt.Errorf("contDtm: %w", err))
 		}
 		ps.Hash(dtm)
-		gb, err := ps.Raw(it, "buySellGb")
+		gb, err := ps.KeyedRaw(it, "buySellGb")
 		if err != nil {
 			return adapter.Fail(out, err)
 		}
@@ -173,7 +173,7 @@ func (ps *Parser) legacyBook(c *fastjson.Value, recvNs int64, out *adapter.Batch
 	if err != nil {
 		return err
 	}
-	r, err := ps.Start(sym, wire.KindBookSnapshot, recvNs, out)
+	r, err := ps.StartKeyed(out, wire.KindBookSnapshot, sym, recvNs)
 	if err != nil {
 		return err
 	}
@@ -237,7 +237,7 @@ func (ps *Parser) depth(c *fastjson.Value, recvNs int64, out *adapter.Batch) err
 		}
 		if r == nil {
 			h := ps.Key()
-			if r, err = ps.Start(sym, wire.KindBookDelta, recvNs, out); err != nil {
+			if r, err = ps.StartKeyed(out, wire.KindBookDelta, sym, recvNs); err != nil {
 				return drop(err)
 			}
 			ps.SetKey(h) // the message key goes on over every item
@@ -245,7 +245,7 @@ func (ps *Parser) depth(c *fastjson.Value, recvNs int64, out *adapter.Batch) err
 			r.TsExchange = ts
 		}
 		ps.Hash(sym)
-		typ, err := ps.Raw(it, "orderType")
+		typ, err := ps.KeyedRaw(it, "orderType")
 		if err != nil {
 			return drop(err)
 		}
@@ -280,12 +280,12 @@ func (ps *Parser) legacyTicker(c *fastjson.Value, recvNs int64, out *adapter.Bat
 	if err != nil {
 		return err
 	}
-	r, err := ps.Start(sym, wire.KindTicker, recvNs, out)
+	r, err := ps.StartKeyed(out, wire.KindTicker, sym, recvNs)
 	if err != nil {
 		return err
 	}
 	r.Flags |= wire.FlagNoSeq
-	if _, err := ps.Raw(c, "tickType"); err != nil {
+	if _, err := ps.KeyedRaw(c, "tickType"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	date, err := adapter.StringAt(c, "date")
@@ -316,7 +316,7 @@ func (ps *Parser) legacyTicker(c *fastjson.Value, recvNs int64, out *adapter.Bat
 		return adapter.Fail(out, err)
 	}
 	if c.Exists("volume") {
-		if _, err := ps.Raw(c, "volume"); err != nil {
+		if _, err := ps.KeyedRaw(c, "volume"); err != nil {
 			return adapter.Fail(out, err)
 		}
 	}

@@ -13,7 +13,6 @@ import (
 // Parser normalizes Korbit frames. It is owned by one goroutine.
 type Parser struct {
 	adapter.ParserBase
-	h uint64 // content key of the record being built
 }
 
 // Parse normalizes one frame: a data message {"symbol","timestamp","type","data"} or a
@@ -71,21 +70,6 @@ func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter
 	return adapter.ResultData, fmt.Errorf("%w: korbit type %q", adapter.ErrUnsupported, typ)
 }
 
-// hash folds one field text into the content key.
-func (ps *Parser) hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
-
-// start appends a record of kind for symbol sym ("btc_krw") and starts its content key.
-func (ps *Parser) start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	r := out.Next()
-	r.Kind = kind
-	if err := ps.Header(r, sym, recvNs); err != nil {
-		return nil, adapter.Fail(out, err)
-	}
-	ps.h = adapter.FNVOffset64
-	ps.hash(sym)
-	return r, nil
-}
-
 // instrument converts a pair ("btc_krw") to the canonical instrument.
 func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '_', false) }
 
@@ -95,21 +79,20 @@ func (ps *Parser) dec(o *fastjson.Value, key string) (wire.Decimal, error) {
 	if err != nil {
 		return wire.Decimal{}, err
 	}
-	ps.hash(b)
+	ps.Hash(b)
 	return d, nil
 }
 
 // ts reads a ms timestamp and folds its text into the content key.
 func (ps *Parser) ts(o *fastjson.Value, key string) (int64, error) {
-	b, err := ps.Rd.Raw(o.Get(key))
+	b, err := ps.KeyedRaw(o, key)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", key, err)
+		return 0, err
 	}
 	ns, err := adapter.EpochNs(b, time.Millisecond)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", key, err)
 	}
-	ps.hash(b)
 	return ns, nil
 }
 
@@ -117,7 +100,7 @@ func (ps *Parser) book(sym []byte, data *fastjson.Value, recvNs int64, out *adap
 	if data.Type() != fastjson.TypeObject {
 		return fmt.Errorf("%w: orderbook data is %s, want object", adapter.ErrMalformed, data.Type())
 	}
-	r, err := ps.start(sym, wire.KindBookSnapshot, recvNs, out)
+	r, err := ps.StartKeyed(out, wire.KindBookSnapshot, sym, recvNs)
 	if err != nil {
 		return err
 	}
@@ -147,7 +130,7 @@ func (ps *Parser) book(sym []byte, data *fastjson.Value, recvNs int64, out *adap
 			*side.dst = append(*side.dst, l)
 		}
 	}
-	r.Seq = ps.h
+	r.Seq = ps.Key()
 	return nil
 }
 
@@ -160,7 +143,7 @@ func (ps *Parser) trades(sym []byte, data *fastjson.Value, recvNs int64, out *ad
 		if it.Type() != fastjson.TypeObject {
 			return fmt.Errorf("%w: trade is %s, want object", adapter.ErrMalformed, it.Type())
 		}
-		r, err := ps.start(sym, wire.KindTrade, recvNs, out)
+		r, err := ps.StartKeyed(out, wire.KindTrade, sym, recvNs)
 		if err != nil {
 			return err
 		}
@@ -194,7 +177,7 @@ func (ps *Parser) ticker(sym []byte, v, data *fastjson.Value, recvNs int64, out 
 	if data.Type() != fastjson.TypeObject {
 		return fmt.Errorf("%w: ticker data is %s, want object", adapter.ErrMalformed, data.Type())
 	}
-	r, err := ps.start(sym, wire.KindTicker, recvNs, out)
+	r, err := ps.StartKeyed(out, wire.KindTicker, sym, recvNs)
 	if err != nil {
 		return err
 	}
@@ -205,6 +188,6 @@ func (ps *Parser) ticker(sym []byte, v, data *fastjson.Value, recvNs int64, out 
 	if r.Price, err = ps.dec(data, "close"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	r.Seq = ps.h
+	r.Seq = ps.Key()
 	return nil
 }

@@ -90,49 +90,18 @@ func (ps *Parser) Message(v *fastjson.Value, recvNs int64, out *adapter.Batch) (
 	return adapter.ResultData, false, nil
 }
 
-// Hash folds one field text into the content key.
-func (ps *Parser) Hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
-
-// Key returns the content key so far.
-func (ps *Parser) Key() uint64 { return ps.h }
-
-// SetKey sets the content key (a key that goes on over several records).
-func (ps *Parser) SetKey(h uint64) { ps.h = h }
-
-// Start appends a record of kind for symbol sym and starts its content key with sym.
-func (ps *Parser) Start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	r := out.Next()
-	r.Kind = kind
-	if err := ps.Header(r, sym, recvNs); err != nil {
-		return nil, adapter.Fail(out, err)
-	}
-	ps.h = adapter.FNVOffset64
-	ps.Hash(sym)
-	return r, nil
-}
-
-// startCode is Start for the message's market code.
+// startCode is StartKeyed for the message's market code.
 func (ps *Parser) startCode(v *fastjson.Value, k *keys, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	code, err := adapter.StringAt(v, k.code)
 	if err != nil {
 		return nil, err
 	}
-	return ps.Start(code, kind, recvNs, out)
-}
-
-// Raw returns the text of a string or number field and folds it into the content key.
-func (ps *Parser) Raw(o *fastjson.Value, key string) ([]byte, error) {
-	b, err := ps.Rd.Raw(o.Get(key))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	ps.Hash(b)
-	return b, nil
+	return ps.StartKeyed(out, kind, code, recvNs)
 }
 
 // Dec reads an exact non-negative decimal and folds its text into the content key.
 func (ps *Parser) Dec(o *fastjson.Value, key string) (wire.Decimal, error) {
-	b, err := ps.Raw(o, key)
+	b, err := ps.KeyedRaw(o, key)
 	if err != nil {
 		return wire.Decimal{}, err
 	}
@@ -143,7 +112,7 @@ func (ps *Parser) Dec(o *fastjson.Value, key string) (wire.Decimal, error) {
 // one 2023 Upbit orderbook capture and reported on Bithumb) and folds its text into the
 // content key.
 func (ps *Parser) Ts(o *fastjson.Value, key string) (int64, error) {
-	b, err := ps.Raw(o, key)
+	b, err := ps.KeyedRaw(o, key)
 	if err != nil {
 		return 0, err
 	}
@@ -205,7 +174,7 @@ func (ps *Parser) ticker(v *fastjson.Value, k *keys, recvNs int64, out *adapter.
 	if r.Size, err = ps.Dec(v, k.volume); err != nil {
 		return adapter.Fail(out, err)
 	}
-	r.Seq = ps.h
+	r.Seq = ps.Key()
 	return nil
 }
 
@@ -246,7 +215,7 @@ func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 			r.Bids = append(r.Bids, bid)
 		}
 	}
-	r.Seq = ps.h
+	r.Seq = ps.Key()
 	return nil
 }
 
