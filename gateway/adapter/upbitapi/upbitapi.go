@@ -38,8 +38,7 @@ type Venue struct {
 // Parser reads Upbit-format messages. It is owned by one goroutine, as the venue parser
 // that embeds it.
 type Parser struct {
-	adapter.ParserBase        // Reply and ParseSnapshot: neither venue pings nor has a REST snapshot step
-	h                  uint64 // content key of the record being built
+	adapter.ParserBase // Reply and ParseSnapshot: neither venue pings nor has a REST snapshot step
 }
 
 // NewParser returns a parser for venue v.
