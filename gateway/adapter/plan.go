@@ -1,6 +1,9 @@
 package adapter
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+)
 
 // Pack lays subscriptions out over connections to wsURL, for venues that subscribe with
 // lists of topics: each Sub's topics (topics(sub), in order; its error stops the plan)
@@ -71,4 +74,16 @@ func Wants(venue string, s Sub) (Wanted, error) {
 		}
 	}
 	return w, nil
+}
+
+// WriteStrings writes items to b as the elements of a JSON array of strings, "a","b"
+// (quoted with %q, as every venue's subscribe frame has been: symbols and topic names are
+// plain ASCII). Plan-time only.
+func WriteStrings(b *bytes.Buffer, items []string) {
+	for i, s := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(b, "%q", s)
+	}
 }

@@ -86,12 +86,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 func subscribeFrame(params []string, id int) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"method":"SUBSCRIBE","params":[`)
-	for i, p := range params {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%q", p)
-	}
+	adapter.WriteStrings(&b, params)
 	fmt.Fprintf(&b, `],"id":%d}`, id)
 	return b.Bytes()
 }

@@ -201,13 +201,8 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		var b bytes.Buffer
 		fmt.Fprintf(&b, `{"type":%q,"symbols":[`, t.typ)
 		p := adapter.ConnPlan{URL: wsURL}
-		for i, s := range t.syms {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%q", s)
-			p.Symbols = append(p.Symbols, s)
-		}
+		adapter.WriteStrings(&b, t.syms)
+		p.Symbols = append(p.Symbols, t.syms...)
 		b.WriteString("]" + t.extra + "}")
 		p.Subscribe = [][]byte{b.Bytes()}
 		plans = append(plans, p)

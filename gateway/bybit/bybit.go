@@ -164,12 +164,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 func frame(op, id string, args []string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"req_id":%q,"op":%q,"args":[`, id, op)
-	for i, a := range args {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%q", a)
-	}
+	adapter.WriteStrings(&b, args)
 	b.WriteString("]}")
 	return b.Bytes()
 }

@@ -202,12 +202,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 func frame(ts int64, ch, event string, payload []string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"time":%d,"channel":%q,"event":%q,"payload":[`, ts, ch, event)
-	for i, p := range payload {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%q", p)
-	}
+	adapter.WriteStrings(&b, payload)
 	b.WriteString("]}")
 	return b.Bytes()
 }

@@ -137,12 +137,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		}
 		id++
 		fmt.Fprintf(&b, `{"requestId":%d,"method":"subscribe","type":%q,"symbols":[`, id, t.typ)
-		for i, s := range t.syms {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%q", s)
-		}
+		adapter.WriteStrings(&b, t.syms)
 		b.WriteString("]}")
 	}
 	b.WriteByte(']')

@@ -248,12 +248,7 @@ func SubscribeFrame(ticket string, trades, books, tickers []string) []byte {
 			continue
 		}
 		fmt.Fprintf(&b, `,{"type":%q,"codes":[`, t.typ)
-		for i, c := range t.codes {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%q", c)
-		}
+		adapter.WriteStrings(&b, t.codes)
 		b.WriteString("]}")
 	}
 	b.WriteString(`,{"format":"DEFAULT"}]`)
