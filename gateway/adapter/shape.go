@@ -64,8 +64,12 @@ func (s *Shape) Holes() int { return len(s.holes) }
 
 // Match reports whether frame has the shape and, if so, sets vals[i] to the text of hole
 // i: a string's contents (its value, since it has no escapes) or a number as written.
-// vals alias frame. len(vals) must be s.Holes().
+// vals alias frame. len(vals) must be s.Holes(). A frame over MaxFrameBytes never
+// matches: the fastjson path rejects it, so the fast path must not accept it.
 func (s *Shape) Match(frame []byte, vals [][]byte) bool {
+	if len(frame) > MaxFrameBytes {
+		return false
+	}
 	b := frame
 	for i, h := range s.holes {
 		lit := s.lits[i]

@@ -19,7 +19,7 @@ type Parser struct {
 // Parse normalizes one frame: a combined-stream envelope {"stream","data"} or a raw
 // payload; subscription answers are ResultControl.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) <= adapter.MaxFrameBytes && ps.fastBookTicker(frame, recvNs, out) {
+	if ps.fastBookTicker(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)

@@ -17,7 +17,7 @@ type Parser struct {
 
 // Parse normalizes one frame: {"time","channel","event","result"|"error"}.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) <= adapter.MaxFrameBytes && ps.fastBookTicker(frame, recvNs, out) {
+	if ps.fastBookTicker(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)

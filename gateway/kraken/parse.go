@@ -18,7 +18,7 @@ type Parser struct {
 // Parse normalizes one frame: a channel message {"channel",...} or a method answer
 // {"method",...} / error.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) <= adapter.MaxFrameBytes && ps.fastTicker(frame, recvNs, out) {
+	if ps.fastTicker(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)

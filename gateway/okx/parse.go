@@ -19,7 +19,7 @@ type Parser struct {
 // Parse normalizes one frame: the text "pong", an event frame ({"event":...}) or a push
 // ({"arg":{"channel","instId"},"action"?,"data":[...]}), one record per data item.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) <= adapter.MaxFrameBytes && ps.fastBBO(frame, recvNs, out) {
+	if ps.fastBBO(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
