@@ -88,6 +88,17 @@ func (b *ParserBase) Start(out *Batch, k wire.Kind, o *fastjson.Value, symKey st
 	return r, nil
 }
 
+// Keep finishes a fast-path record r of symbol sym (Conv): when a conversion failed or
+// the symbol does not resolve, it drops r and returns false, and the fastjson path then
+// handles the frame (and reports the error).
+func (b *ParserBase) Keep(c *Conv, r *wire.Record, sym []byte, recvNs int64, out *Batch) bool {
+	if c.Failed() || b.Header(r, sym, recvNs) != nil {
+		out.Drop()
+		return false
+	}
+	return true
+}
+
 // StartKeyed appends a record of kind k for symbol sym (Header) and starts its content
 // key (ContentKey) with sym, for venues whose records without an id are keyed by their
 // content: Hash folds in each field text after it, Key returns the key.

@@ -137,6 +137,17 @@ func (c *Conv) BBO(out *Batch, bidPx, bidSz, askPx, askSz []byte) *wire.Record {
 	return r
 }
 
+// ISO is ISONs (UTC unless the text says otherwise) of a Shape value.
+func (c *Conv) ISO(b []byte) int64 {
+	ns, err := ISONs(b, 0)
+	c.failed = c.failed || err != nil
+	return ns
+}
+
+// Check fails the conversion when ok is false (a rule of the venue's fastjson path the
+// fast path must give up on as well).
+func (c *Conv) Check(ok bool) { c.failed = c.failed || !ok }
+
 // Epoch is Reader.Epoch of a Shape value.
 func (c *Conv) Epoch(b []byte, unit time.Duration) int64 {
 	ns, err := EpochNs(b, unit)

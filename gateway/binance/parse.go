@@ -49,11 +49,7 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 	var c adapter.Conv
 	r := c.BBO(out, f[2], f[3], f[4], f[5])
 	r.Seq = c.Uint(f[0])
-	if c.Failed() || ps.Header(r, f[1], recvNs) != nil {
-		out.Drop()
-		return false
-	}
-	return true
+	return ps.Keep(&c, r, f[1], recvNs, out)
 }
 
 // parseTree normalizes any frame through a fastjson tree.

@@ -43,8 +43,8 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 	r := c.BBO(out, v[3], v[4], v[5], v[6])
 	r.TsExchange = c.Epoch(v[1], time.Millisecond)
 	r.Seq = c.Uint(v[7])
-	if c.Failed() || r.Seq == 0 || ps.Header(r, v[2], recvNs) != nil {
-		out.Drop()
+	c.Check(r.Seq != 0)
+	if !ps.Keep(&c, r, v[2], recvNs, out) {
 		return false
 	}
 	seqReset(r)

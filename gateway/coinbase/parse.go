@@ -45,13 +45,8 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 	var c adapter.Conv
 	r := c.BBO(out, v[8], v[9], v[10], v[11])
 	r.Seq = c.Uint(v[0])
-	ts, err := adapter.ISONs(v[13], 0)
-	if c.Failed() || err != nil || ps.Header(r, v[1], recvNs) != nil {
-		out.Drop()
-		return false
-	}
-	r.TsExchange = ts
-	return true
+	r.TsExchange = c.ISO(v[13])
+	return ps.Keep(&c, r, v[1], recvNs, out)
 }
 
 // parseTree normalizes any frame through a fastjson tree.

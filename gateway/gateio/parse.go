@@ -40,11 +40,7 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 	r := c.BBO(out, v[5], v[6], v[7], v[8])
 	r.TsExchange = c.Epoch(v[2], time.Millisecond)
 	r.Seq = c.Uint(v[3])
-	if c.Failed() || ps.Header(r, v[4], recvNs) != nil {
-		out.Drop()
-		return false
-	}
-	return true
+	return ps.Keep(&c, r, v[4], recvNs, out)
 }
 
 // parseTree normalizes any frame through a fastjson tree.

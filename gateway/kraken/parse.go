@@ -44,12 +44,10 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 	var c adapter.Conv
 	r := c.BBO(out, v[2], v[3], v[4], v[5])
 	r.Flags = wire.FlagNoSeq
-	tsNs, err := adapter.ISONs(ts, 0)
-	if c.Failed() || err != nil || ps.Header(r, sym, recvNs) != nil {
-		out.Drop()
+	r.TsExchange = c.ISO(ts)
+	if !ps.Keep(&c, r, sym, recvNs, out) {
 		return false
 	}
-	r.TsExchange = tsNs
 	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
 	for _, b := range v[2:6] {
 		h = adapter.ContentKey(h, b)

@@ -41,11 +41,7 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 	r := c.BBO(out, v[5], v[6], v[1], v[2])
 	r.TsExchange = c.Epoch(v[9], time.Millisecond)
 	r.Seq = c.Uint(v[10])
-	if c.Failed() || ps.Header(r, v[0], recvNs) != nil {
-		out.Drop()
-		return false
-	}
-	return true
+	return ps.Keep(&c, r, v[0], recvNs, out)
 }
 
 // parseTree normalizes any frame through a fastjson tree.
