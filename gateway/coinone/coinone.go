@@ -131,7 +131,9 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	return []adapter.ConnPlan{plan}, nil
 }
 
-// NewParser returns a parser for one connection.
+// NewParser returns a parser for one connection. It has no symbol rule (nil): Coinone
+// names the two currencies apart and the parser builds symbol and instrument itself,
+// never through ParserBase.Header.
 func (*Adapter) NewParser() adapter.Parser {
 	return &Parser{ParserBase: adapter.NewParserBase(wire.Coinone, nil)}
 }
