@@ -87,3 +87,40 @@ func WriteStrings(b *bytes.Buffer, items []string) {
 		fmt.Fprintf(b, "%q", s)
 	}
 }
+
+// Lists are a plan's symbols per data type, in config order, for venues that subscribe
+// one list of symbols per type. Books holds an entry for every Sub that wants the book or
+// the BBO; Symbols keeps the config spelling (ConnPlan.Symbols).
+type Lists struct{ Trades, Books, Tickers, Symbols []string }
+
+// SortSubs fills Lists from subs: code(s) is s's symbol as the venue writes it (its
+// error stops the plan, before s's channels are checked with Wants) and book(code,
+// s.Depth, bboOnly) the Books entry (nil: code itself). Plan-time only.
+func SortSubs(venue string, subs []Sub, code func(Sub) (string, error), book func(code string, depth int, bboOnly bool) string) (Lists, error) {
+	var l Lists
+	for _, s := range subs {
+		c, err := code(s)
+		if err != nil {
+			return l, err
+		}
+		w, err := Wants(venue, s)
+		if err != nil {
+			return l, err
+		}
+		if w.Trade {
+			l.Trades = append(l.Trades, c)
+		}
+		if w.BBO || w.Book {
+			b := c
+			if book != nil {
+				b = book(c, s.Depth, !w.Book)
+			}
+			l.Books = append(l.Books, b)
+		}
+		if w.Ticker {
+			l.Tickers = append(l.Tickers, c)
+		}
+		l.Symbols = append(l.Symbols, s.Symbol)
+	}
+	return l, nil
+}

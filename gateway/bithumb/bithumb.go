@@ -156,45 +156,30 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		return nil, nil
 	}
 	// Per type, the symbols in the API's spelling, in config order.
-	var trades, books, tickers []string
-	var syms []string
-	for _, s := range subs {
+	var book func(string, int, bool) string // legacy: the code itself
+	if which == apiV2 {
+		book = bookCode
+	}
+	l, err := adapter.SortSubs("bithumb", subs, func(s adapter.Sub) (string, error) {
 		base, quote, err := splitSymbol(s.Symbol)
-		if err != nil {
-			return nil, err
-		}
-		code := base + "_" + quote
 		if which == apiV2 {
-			code = quote + "-" + base
+			return quote + "-" + base, err
 		}
-		w, err := adapter.Wants("bithumb", s)
-		if err != nil {
-			return nil, err
-		}
-		if w.Trade {
-			trades = append(trades, code)
-		}
-		if w.Ticker {
-			tickers = append(tickers, code)
-		}
-		if w.BBO || w.Book {
-			if which == apiV2 {
-				code = bookCode(code, s.Depth, !w.Book)
-			}
-			books = append(books, code)
-		}
-		syms = append(syms, s.Symbol)
+		return base + "_" + quote, err
+	}, book)
+	if err != nil {
+		return nil, err
 	}
 	if which == apiV2 {
-		return []adapter.ConnPlan{{URL: wsURL, Symbols: syms,
-			Subscribe: [][]byte{upbitapi.SubscribeFrame("tickline-bithumb-1", trades, books, tickers)}}}, nil
+		return []adapter.ConnPlan{{URL: wsURL, Symbols: l.Symbols,
+			Subscribe: [][]byte{upbitapi.SubscribeFrame("tickline-bithumb-1", l.Trades, l.Books, l.Tickers)}}}, nil
 	}
 	// Legacy: one connection per filter type.
 	var plans []adapter.ConnPlan
 	for _, t := range [...]struct {
 		typ, extra string
 		syms       []string
-	}{{"transaction", "", trades}, {"orderbooksnapshot", "", books}, {"ticker", `,"tickTypes":["24H"]`, tickers}} {
+	}{{"transaction", "", l.Trades}, {"orderbooksnapshot", "", l.Books}, {"ticker", `,"tickTypes":["24H"]`, l.Tickers}} {
 		if len(t.syms) == 0 {
 			continue
 		}

@@ -99,28 +99,16 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	var books, trades, tickers []string
-	plan := adapter.ConnPlan{URL: wsURL}
-	for _, s := range subs {
+	l, err := adapter.SortSubs("korbit", subs, func(s adapter.Sub) (string, error) {
 		sym := strings.ToLower(s.Symbol)
 		var inst wire.Name
 		if err := adapter.InstrumentSep(&inst, []byte(sym), '_', false); err != nil {
-			return nil, fmt.Errorf("korbit: symbol %q: %w", s.Symbol, err)
+			return "", fmt.Errorf("korbit: symbol %q: %w", s.Symbol, err)
 		}
-		w, err := adapter.Wants("korbit", s)
-		if err != nil {
-			return nil, err
-		}
-		if w.BBO || w.Book {
-			books = append(books, sym)
-		}
-		if w.Trade {
-			trades = append(trades, sym)
-		}
-		if w.Ticker {
-			tickers = append(tickers, sym)
-		}
-		plan.Symbols = append(plan.Symbols, s.Symbol)
+		return sym, nil
+	}, nil)
+	if err != nil {
+		return nil, err
 	}
 	var b bytes.Buffer
 	b.WriteByte('[')
@@ -128,7 +116,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	for _, t := range [...]struct {
 		typ  string
 		syms []string
-	}{{"orderbook", books}, {"trade", trades}, {"ticker", tickers}} {
+	}{{"orderbook", l.Books}, {"trade", l.Trades}, {"ticker", l.Tickers}} {
 		if len(t.syms) == 0 {
 			continue
 		}
@@ -141,8 +129,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		b.WriteString("]}")
 	}
 	b.WriteByte(']')
-	plan.Subscribe = [][]byte{b.Bytes()}
-	return []adapter.ConnPlan{plan}, nil
+	return []adapter.ConnPlan{{URL: wsURL, Symbols: l.Symbols, Subscribe: [][]byte{b.Bytes()}}}, nil
 }
 
 // NewParser returns a parser for one connection.

@@ -123,31 +123,19 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	var trades, books, tickers []string
-	plan := adapter.ConnPlan{URL: wsURL}
-	for _, s := range subs {
+	l, err := adapter.SortSubs("upbit", subs, func(s adapter.Sub) (string, error) {
 		code := strings.ToUpper(s.Symbol)
 		var inst wire.Name
 		if err := adapter.InstrumentSep(&inst, []byte(code), '-', true); err != nil {
-			return nil, fmt.Errorf("upbit: symbol %q: %w", s.Symbol, err)
+			return "", fmt.Errorf("upbit: symbol %q: %w", s.Symbol, err)
 		}
-		w, err := adapter.Wants("upbit", s)
-		if err != nil {
-			return nil, err
-		}
-		if w.Trade {
-			trades = append(trades, code)
-		}
-		if w.BBO || w.Book {
-			books = append(books, bookCode(code, s.Depth, !w.Book))
-		}
-		if w.Ticker {
-			tickers = append(tickers, code)
-		}
-		plan.Symbols = append(plan.Symbols, s.Symbol)
+		return code, nil
+	}, bookCode)
+	if err != nil {
+		return nil, err
 	}
-	plan.Subscribe = [][]byte{upbitapi.SubscribeFrame("tickline-upbit-1", trades, books, tickers)}
-	return []adapter.ConnPlan{plan}, nil
+	return []adapter.ConnPlan{{URL: wsURL, Symbols: l.Symbols,
+		Subscribe: [][]byte{upbitapi.SubscribeFrame("tickline-upbit-1", l.Trades, l.Books, l.Tickers)}}}, nil
 }
 
 // NewParser returns a parser for one connection.
