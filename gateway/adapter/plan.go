@@ -1,5 +1,10 @@
 package adapter
 
+import (
+	"bytes"
+	"fmt"
+)
+
 // Pack lays subscriptions out over connections to wsURL, for venues that subscribe with
 // lists of topics: each Sub's topics (topics(sub), in order; its error stops the plan)
 // stay on one connection, a connection takes topics while it has fewer than perConn, and
@@ -44,4 +49,78 @@ func Pack[T any](wsURL string, subs []Sub, perConn, perFrame int, topics func(Su
 		flush()
 	}
 	return plans, nil
+}
+
+// Wanted is which channels one Sub asks for, for venues that subscribe one list of
+// symbols per data type rather than a topic per channel.
+type Wanted struct{ BBO, Trade, Book, Ticker bool }
+
+// Wants sorts s's channels. A channel the venue does not serve (any other than the four)
+// is an error naming venue. Plan-time only.
+func Wants(venue string, s Sub) (Wanted, error) {
+	var w Wanted
+	for _, c := range s.Channels {
+		switch c {
+		case ChanBBO:
+			w.BBO = true
+		case ChanTrade:
+			w.Trade = true
+		case ChanBook:
+			w.Book = true
+		case ChanTicker:
+			w.Ticker = true
+		default:
+			return w, fmt.Errorf("%s: channel %s not supported", venue, c)
+		}
+	}
+	return w, nil
+}
+
+// WriteStrings writes items to b as the elements of a JSON array of strings, "a","b"
+// (quoted with %q, as every venue's subscribe frame has been: symbols and topic names are
+// plain ASCII). Plan-time only.
+func WriteStrings(b *bytes.Buffer, items []string) {
+	for i, s := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(b, "%q", s)
+	}
+}
+
+// Lists are a plan's symbols per data type, in config order, for venues that subscribe
+// one list of symbols per type. Books holds an entry for every Sub that wants the book or
+// the BBO; Symbols keeps the config spelling (ConnPlan.Symbols).
+type Lists struct{ Trades, Books, Tickers, Symbols []string }
+
+// SortSubs fills Lists from subs: code(s) is s's symbol as the venue writes it (its
+// error stops the plan, before s's channels are checked with Wants) and book(code,
+// s.Depth, bboOnly) the Books entry (nil: code itself). Plan-time only.
+func SortSubs(venue string, subs []Sub, code func(Sub) (string, error), book func(code string, depth int, bboOnly bool) string) (Lists, error) {
+	var l Lists
+	for _, s := range subs {
+		c, err := code(s)
+		if err != nil {
+			return l, err
+		}
+		w, err := Wants(venue, s)
+		if err != nil {
+			return l, err
+		}
+		if w.Trade {
+			l.Trades = append(l.Trades, c)
+		}
+		if w.BBO || w.Book {
+			b := c
+			if book != nil {
+				b = book(c, s.Depth, !w.Book)
+			}
+			l.Books = append(l.Books, b)
+		}
+		if w.Ticker {
+			l.Tickers = append(l.Tickers, c)
+		}
+		l.Symbols = append(l.Symbols, s.Symbol)
+	}
+	return l, nil
 }

@@ -64,8 +64,12 @@ func (s *Shape) Holes() int { return len(s.holes) }
 
 // Match reports whether frame has the shape and, if so, sets vals[i] to the text of hole
 // i: a string's contents (its value, since it has no escapes) or a number as written.
-// vals alias frame. len(vals) must be s.Holes().
+// vals alias frame. len(vals) must be s.Holes(). A frame over MaxFrameBytes never
+// matches: the fastjson path rejects it, so the fast path must not accept it.
 func (s *Shape) Match(frame []byte, vals [][]byte) bool {
+	if len(frame) > MaxFrameBytes {
+		return false
+	}
 	b := frame
 	for i, h := range s.holes {
 		lit := s.lits[i]
@@ -121,6 +125,28 @@ func (c *Conv) Decimal(b []byte) wire.Decimal {
 	c.failed = c.failed || err != nil || d.Sign() < 0
 	return d
 }
+
+// BBO takes a bbo record slot of out and sets its bid and ask from Shape values (the
+// fast path of a venue's BBO message); the caller fills the rest, and drops the record
+// when Failed.
+func (c *Conv) BBO(out *Batch, bidPx, bidSz, askPx, askSz []byte) *wire.Record {
+	r := out.Next()
+	r.Kind = wire.KindBBO
+	r.BidPx, r.BidSz = c.Decimal(bidPx), c.Decimal(bidSz)
+	r.AskPx, r.AskSz = c.Decimal(askPx), c.Decimal(askSz)
+	return r
+}
+
+// ISO is ISONs (UTC unless the text says otherwise) of a Shape value.
+func (c *Conv) ISO(b []byte) int64 {
+	ns, err := ISONs(b, 0)
+	c.failed = c.failed || err != nil
+	return ns
+}
+
+// Check fails the conversion when ok is false (a rule of the venue's fastjson path the
+// fast path must give up on as well).
+func (c *Conv) Check(ok bool) { c.failed = c.failed || !ok }
 
 // Epoch is Reader.Epoch of a Shape value.
 func (c *Conv) Epoch(b []byte, unit time.Duration) int64 {

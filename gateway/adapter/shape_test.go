@@ -1,6 +1,9 @@
 package adapter
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestShapeMatch(t *testing.T) {
 	s := MustShape(`{"topic":"book.%s","u":%n,"b":[["%s","%s"]]}`)
@@ -81,5 +84,20 @@ func TestConv(t *testing.T) {
 		if !c.Failed() {
 			t.Errorf("Failed was cleared")
 		}
+	}
+}
+
+// TestShapeOversized: a frame over MaxFrameBytes does not match even when it has the
+// shape, so that no fast path accepts what the fastjson path rejects by size.
+func TestShapeOversized(t *testing.T) {
+	s := MustShape(`{"s":"%s"}`)
+	var v [1][]byte
+	fits := `{"s":"` + strings.Repeat("x", MaxFrameBytes-8) + `"}`
+	if !s.Match([]byte(fits), v[:]) {
+		t.Fatalf("a %d-byte frame of the shape did not match", len(fits))
+	}
+	over := `{"s":"` + strings.Repeat("x", MaxFrameBytes) + `"}`
+	if s.Match([]byte(over), v[:]) {
+		t.Fatalf("a %d-byte frame matched", len(over))
 	}
 }

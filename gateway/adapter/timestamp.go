@@ -71,7 +71,25 @@ func EpochIntNs(v int64, unit time.Duration) (int64, error) {
 // time, up to nine fractional digits, and a zone of 'Z', "+hh:mm", "+hhmm" or none. With no
 // zone, defaultOffset (seconds east of UTC, e.g. KST) applies. It does not allocate.
 func ISONs(b []byte, defaultOffset int) (int64, error) {
-	bad := func() (int64, error) { return 0, fmt.Errorf("%w: time %q", ErrMalformed, string(b)) }
+	t, ok := parseISO(b, defaultOffset)
+	// 31 February and the like are rejected; so is 23:59:60, which time.Date (used here
+	// before) moved to the next day, failing the same check.
+	if !ok || t.day > daysIn(t.year, t.mon) || t.hh == 23 && t.mm == 59 && t.ss == 60 {
+		return 0, fmt.Errorf("%w: time %q", ErrMalformed, string(b))
+	}
+	secs := civilDays(t.year, t.mon, t.day)*86400 + int64(t.hh*3600+t.mm*60+t.ss) // = time.Date(...).Unix()
+	return checkTs(secs*1e9+t.nanos-int64(t.offset)*1e9, "ISO", b)
+}
+
+// isoTime is an ISO time's fields as written (offset in seconds east of UTC).
+type isoTime struct {
+	year, mon, day, hh, mm, ss, offset int
+	nanos                              int64
+}
+
+// parseISO reads the layout ISONs accepts, each field in its range (day only up to 31:
+// the month's length is ISONs' check); ok is false for anything else.
+func parseISO(b []byte, defaultOffset int) (t isoTime, ok bool) {
 	num := func(s []byte) (int, bool) {
 		n := 0
 		for _, c := range s {
@@ -83,19 +101,19 @@ func ISONs(b []byte, defaultOffset int) (int64, error) {
 		return n, len(s) > 0
 	}
 	if len(b) < 19 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != ' ') || b[13] != ':' || b[16] != ':' {
-		return bad()
+		return t, false
 	}
-	year, ok1 := num(b[0:4])
-	mon, ok2 := num(b[5:7])
-	day, ok3 := num(b[8:10])
-	hh, ok4 := num(b[11:13])
-	mm, ok5 := num(b[14:16])
-	ss, ok6 := num(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 {
-		return bad()
+	var ok1, ok2, ok3, ok4, ok5, ok6 bool
+	t.year, ok1 = num(b[0:4])
+	t.mon, ok2 = num(b[5:7])
+	t.day, ok3 = num(b[8:10])
+	t.hh, ok4 = num(b[11:13])
+	t.mm, ok5 = num(b[14:16])
+	t.ss, ok6 = num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || t.mon < 1 || t.mon > 12 || t.day < 1 || t.day > 31 || t.hh > 23 || t.mm > 59 || t.ss > 60 {
+		return t, false
 	}
 	rest := b[19:]
-	var nanos int64
 	if len(rest) > 0 && rest[0] == '.' {
 		rest = rest[1:]
 		n, scale := int64(0), int64(1e9)
@@ -107,35 +125,29 @@ func ISONs(b []byte, defaultOffset int) (int64, error) {
 			}
 		}
 		if i == 0 {
-			return bad()
+			return t, false
 		}
-		nanos, rest = n, rest[i:]
+		t.nanos, rest = n, rest[i:]
 	}
-	offset := defaultOffset
+	t.offset = defaultOffset
 	switch {
 	case len(rest) == 0:
 	case len(rest) == 1 && rest[0] == 'Z':
-		offset = 0
+		t.offset = 0
 	case (rest[0] == '+' || rest[0] == '-') && (len(rest) == 6 && rest[3] == ':' || len(rest) == 5):
 		h, okh := num(rest[1:3])
 		m, okm := num(rest[len(rest)-2:])
 		if !okh || !okm || h > 23 || m > 59 {
-			return bad()
+			return t, false
 		}
-		offset = h*3600 + m*60
+		t.offset = h*3600 + m*60
 		if rest[0] == '-' {
-			offset = -offset
+			t.offset = -t.offset
 		}
 	default:
-		return bad()
+		return t, false
 	}
-	// 31 February and the like are rejected; so is 23:59:60, which time.Date (used here
-	// before) moved to the next day, failing the same check.
-	if day > daysIn(year, mon) || hh == 23 && mm == 59 && ss == 60 {
-		return bad()
-	}
-	secs := civilDays(year, mon, day)*86400 + int64(hh*3600+mm*60+ss) // = time.Date(...).Unix()
-	return checkTs(secs*1e9+nanos-int64(offset)*1e9, "ISO", b)
+	return t, true
 }
 
 // civilDays returns the number of days from 1970-01-01 to year-mon-day in the proleptic

@@ -60,71 +60,15 @@ func TestCivilDays(t *testing.T) {
 	}
 }
 
-// isoTimeDate is ISONs as it was written with time.Date, kept as FuzzISONs' reference.
+// isoTimeDate is ISONs as it was written with time.Date (its layout reading shared),
+// kept as FuzzISONs' reference for the calendar arithmetic that replaced it.
 func isoTimeDate(b []byte, defaultOffset int) (int64, error) {
-	bad := func() (int64, error) { return 0, fmt.Errorf("%w: time %q", ErrMalformed, string(b)) }
-	num := func(s []byte) (int, bool) {
-		n := 0
-		for _, c := range s {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n, len(s) > 0
+	p, ok := parseISO(b, defaultOffset)
+	t := time.Date(p.year, time.Month(p.mon), p.day, p.hh, p.mm, p.ss, 0, time.UTC)
+	if !ok || t.Day() != p.day { // 31 February and the like
+		return 0, fmt.Errorf("%w: time %q", ErrMalformed, string(b))
 	}
-	if len(b) < 19 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != ' ') || b[13] != ':' || b[16] != ':' {
-		return bad()
-	}
-	year, ok1 := num(b[0:4])
-	mon, ok2 := num(b[5:7])
-	day, ok3 := num(b[8:10])
-	hh, ok4 := num(b[11:13])
-	mm, ok5 := num(b[14:16])
-	ss, ok6 := num(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 {
-		return bad()
-	}
-	rest := b[19:]
-	var nanos int64
-	if len(rest) > 0 && rest[0] == '.' {
-		rest = rest[1:]
-		n, scale := int64(0), int64(1e9)
-		i := 0
-		for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
-			if scale > 1 {
-				scale /= 10
-				n += int64(rest[i]-'0') * scale
-			}
-		}
-		if i == 0 {
-			return bad()
-		}
-		nanos, rest = n, rest[i:]
-	}
-	offset := defaultOffset
-	switch {
-	case len(rest) == 0:
-	case len(rest) == 1 && rest[0] == 'Z':
-		offset = 0
-	case (rest[0] == '+' || rest[0] == '-') && (len(rest) == 6 && rest[3] == ':' || len(rest) == 5):
-		h, okh := num(rest[1:3])
-		m, okm := num(rest[len(rest)-2:])
-		if !okh || !okm || h > 23 || m > 59 {
-			return bad()
-		}
-		offset = h*3600 + m*60
-		if rest[0] == '-' {
-			offset = -offset
-		}
-	default:
-		return bad()
-	}
-	t := time.Date(year, time.Month(mon), day, hh, mm, ss, 0, time.UTC)
-	if t.Day() != day { // 31 February and the like
-		return bad()
-	}
-	return checkTs(t.Unix()*1e9+nanos-int64(offset)*1e9, "ISO", b)
+	return checkTs(t.Unix()*1e9+p.nanos-int64(p.offset)*1e9, "ISO", b)
 }
 
 func FuzzISONs(f *testing.F) {

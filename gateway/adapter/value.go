@@ -118,23 +118,51 @@ func StringAt(o *fastjson.Value, key string) ([]byte, error) {
 	return b, nil
 }
 
-// Levels appends [price, size] pairs from a JSON array of arrays (["p","s"] or [p, s, ...]
-// with extra elements ignored) to dst.
-func (rd *Reader) Levels(dst []wire.Level, v *fastjson.Value, field string) ([]wire.Level, error) {
+// LevelList returns the levels of the book side named field (v its value): missing, not
+// an array, or more than wire.MaxLevels levels is ErrMalformed.
+func LevelList(v *fastjson.Value, field string) ([]*fastjson.Value, error) {
 	if v == nil {
-		return dst, fmt.Errorf("%w: missing %s", ErrMalformed, field)
+		return nil, fmt.Errorf("%w: missing %s", ErrMalformed, field)
 	}
 	arr, err := v.Array()
 	if err != nil {
-		return dst, fmt.Errorf("%w: %s is %s, want array", ErrMalformed, field, v.Type())
+		return nil, fmt.Errorf("%w: %s is %s, want array", ErrMalformed, field, v.Type())
 	}
 	if len(arr) > wire.MaxLevels {
-		return dst, fmt.Errorf("%w: %s has %d levels", ErrMalformed, field, len(arr))
+		return nil, fmt.Errorf("%w: %s has %d levels", ErrMalformed, field, len(arr))
+	}
+	return arr, nil
+}
+
+// LevelPair returns the elements of a level of side field written [price, size, ...].
+func LevelPair(lv *fastjson.Value, field string) ([]*fastjson.Value, error) {
+	pair, err := lv.Array()
+	if err != nil || len(pair) < 2 {
+		return nil, fmt.Errorf("%w: %s level is not [price, size]", ErrMalformed, field)
+	}
+	return pair, nil
+}
+
+// LevelObject checks that a level of side field is an object ({"price","qty"} and the
+// like).
+func LevelObject(lv *fastjson.Value, field string) error {
+	if lv.Type() != fastjson.TypeObject {
+		return fmt.Errorf("%w: %s level is %s, want {price, qty}", ErrMalformed, field, lv.Type())
+	}
+	return nil
+}
+
+// Levels appends [price, size] pairs from a JSON array of arrays (["p","s"] or [p, s, ...]
+// with extra elements ignored) to dst.
+func (rd *Reader) Levels(dst []wire.Level, v *fastjson.Value, field string) ([]wire.Level, error) {
+	arr, err := LevelList(v, field)
+	if err != nil {
+		return dst, err
 	}
 	for _, lv := range arr {
-		pair, err := lv.Array()
-		if err != nil || len(pair) < 2 {
-			return dst, fmt.Errorf("%w: %s level is not [price, size]", ErrMalformed, field)
+		pair, err := LevelPair(lv, field)
+		if err != nil {
+			return dst, err
 		}
 		p, err := rd.Decimal(pair[0], field)
 		if err != nil {
@@ -147,6 +175,30 @@ func (rd *Reader) Levels(dst []wire.Level, v *fastjson.Value, field string) ([]w
 		dst = append(dst, wire.Level{Price: p, Size: s})
 	}
 	return dst, nil
+}
+
+// KeyedLevels is Levels that also folds every price and size text, as the exchange wrote
+// it, into the content key h.
+func (rd *Reader) KeyedLevels(dst []wire.Level, v *fastjson.Value, field string, h uint64) ([]wire.Level, uint64, error) {
+	arr, err := LevelList(v, field)
+	if err != nil {
+		return dst, h, err
+	}
+	for _, lv := range arr {
+		pair, err := LevelPair(lv, field)
+		if err != nil {
+			return dst, h, err
+		}
+		var l wire.Level
+		if l.Price, h, err = rd.KeyedDecimal(pair[0], field, h); err != nil {
+			return dst, h, err
+		}
+		if l.Size, h, err = rd.KeyedDecimal(pair[1], field, h); err != nil {
+			return dst, h, err
+		}
+		dst = append(dst, l)
+	}
+	return dst, h, nil
 }
 
 // ParseID parses decimal digits into a uint64, rejecting empty input, signs, fractions
@@ -194,4 +246,20 @@ func ContentKey(h uint64, b []byte) uint64 {
 // fields, on purpose: it must stay what it is, bit for bit.
 func ContentKeyNUL(h uint64, b []byte) uint64 {
 	return FNV64a(h, b) * 1099511628211 // (h' ^ 0x00) * prime
+}
+
+// ISOAt reads the ISO-8601 / RFC 3339 time string at key of o (ISONs, UTC unless it says
+// otherwise), returning its text too (for content keys); a missing key is 0 unless
+// required.
+func ISOAt(o *fastjson.Value, key string, required bool) (int64, []byte, error) {
+	v := o.Get(key)
+	if v == nil && !required {
+		return 0, nil, nil
+	}
+	b, err := String(v, key)
+	if err != nil {
+		return 0, nil, err
+	}
+	ns, err := ISONs(b, 0)
+	return ns, b, err
 }

@@ -27,35 +27,35 @@ import (
 )
 
 // Adapter implements adapter.Adapter for Binance spot.
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the Binance spot adapter.
-func New() *Adapter { return &Adapter{} }
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.Binance,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    1024,
+			SubscribeInterval: 250 * time.Millisecond, // 5 msgs/s with headroom
+			MaxConnAge:        24 * time.Hour,
+			StaleAfter:        60 * time.Second, // server pings every 20 s
+		},
+		Books:     adapter.BookRESTSnapshot,
+		Heartbeat: adapter.PingNone, // Binance pings, the WebSocket layer answers with a pong
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentitySparse,
+			wire.KindBookSnapshot: wire.IdentitySparse,
+			wire.KindTrade:        wire.IdentityTradeID,
+			wire.KindBookDelta:    wire.IdentityDense,
+		},
+		DenseIDs: true, // trade ids `t` are consecutive per symbol
+	}}
+}
 
 var _ adapter.Adapter = (*Adapter)(nil)
 
 // maxParamsPerFrame keeps each SUBSCRIBE frame small; Binance allows 1024 streams per
 // connection and 5 incoming messages per second.
 const maxParamsPerFrame = 200
-
-// Exchange returns wire.Binance.
-func (*Adapter) Exchange() wire.Exchange { return wire.Binance }
-
-// Limits returns Binance's per-connection rules.
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    1024,
-		SubscribeInterval: 250 * time.Millisecond, // 5 msgs/s with headroom
-		MaxConnAge:        24 * time.Hour,
-		StaleAfter:        60 * time.Second, // server pings every 20 s
-	}
-}
-
-// BookRule returns adapter.BookRESTSnapshot.
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookRESTSnapshot }
-
-// Ping returns PingNone: Binance pings, the WebSocket layer answers with a pong.
-func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingNone, nil }
 
 // streams returns the stream names of one subscription.
 func streams(s adapter.Sub) ([]string, error) {
@@ -86,18 +86,10 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 func subscribeFrame(params []string, id int) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"method":"SUBSCRIBE","params":[`)
-	for i, p := range params {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%q", p)
-	}
+	adapter.WriteStrings(&b, params)
 	fmt.Fprintf(&b, `],"id":%d}`, id)
 	return b.Bytes()
 }
-
-// Resubscribe returns nil: Binance books resync from REST, not from the stream.
-func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
 
 // SnapshotURL returns GET {restURL}/api/v3/depth?symbol=SYM&limit=N (N defaults to 1000).
 func (*Adapter) SnapshotURL(restURL, symbol string, depth int) string {
@@ -108,18 +100,6 @@ func (*Adapter) SnapshotURL(restURL, symbol string, depth int) string {
 }
 
 // NewParser returns a parser for one connection.
-func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
-
-// identity is how Binance identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentitySparse,
-	wire.KindBookSnapshot: wire.IdentitySparse,
-	wire.KindTrade:        wire.IdentityTradeID,
-	wire.KindBookDelta:    wire.IdentityDense,
+func (*Adapter) NewParser() adapter.Parser {
+	return &Parser{ParserBase: adapter.NewParserBase(wire.Binance, adapter.InstrumentConcat)}
 }
-
-// Identity states how Binance identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns true: trade ids `t` are consecutive per symbol.
-func (*Adapter) DenseTradeIDs() bool { return true }

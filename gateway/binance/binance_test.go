@@ -11,9 +11,7 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-const cases = "testdata/cases.txt"
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases, "depthSnapshot-1.json") } // REST: TestSnapshotSample
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), "depthSnapshot-1.json") } // REST: TestSnapshotSample
 
 func TestSnapshotSample(t *testing.T) {
 	body, err := os.ReadFile(filepath.Join(adaptertest.SamplesDir, "depthSnapshot-1.json"))
@@ -88,6 +86,6 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }
 
-func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), cases, (*Parser).parseTree) }
+func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parseTree) }

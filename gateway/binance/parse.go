@@ -12,19 +12,14 @@ import (
 
 // Parser normalizes Binance frames. It is owned by one goroutine.
 type Parser struct {
-	p    fastjson.Parser
-	rd   adapter.Reader
-	f    adapter.Fields // one-letter keys of the payload, indexed in one pass
-	syms adapter.SymbolCache
+	adapter.ParserBase
+	f adapter.Fields // one-letter keys of the payload, indexed in one pass
 }
-
-// Reply returns nil: Binance never asks for a text heartbeat.
-func (*Parser) Reply() []byte { return nil }
 
 // Parse normalizes one frame: a combined-stream envelope {"stream","data"} or a raw
 // payload; subscription answers are ResultControl.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) <= adapter.MaxFrameBytes && ps.fastBookTicker(frame, recvNs, out) {
+	if ps.fastBookTicker(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -51,22 +46,15 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 	default:
 		return false
 	}
-	r := out.Next()
-	r.Kind = wire.KindBBO
 	var c adapter.Conv
+	r := c.BBO(out, f[2], f[3], f[4], f[5])
 	r.Seq = c.Uint(f[0])
-	r.BidPx, r.BidSz = c.Decimal(f[2]), c.Decimal(f[3])
-	r.AskPx, r.AskSz = c.Decimal(f[4]), c.Decimal(f[5])
-	if c.Failed() || ps.resolve(r, f[1], recvNs) != nil {
-		out.Drop()
-		return false
-	}
-	return true
+	return ps.Keep(&c, r, f[1], recvNs, out)
 }
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -111,13 +99,7 @@ func (ps *Parser) header(r *wire.Record, recvNs int64) error {
 	if err != nil {
 		return err
 	}
-	return ps.resolve(r, sym, recvNs)
-}
-
-// resolve fills the fields every record of symbol sym shares.
-func (ps *Parser) resolve(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.Binance, recvNs
-	return ps.syms.Resolve(r, sym, adapter.InstrumentConcat)
+	return ps.Header(r, sym, recvNs)
 }
 
 func (ps *Parser) bookTicker(recvNs int64, out *adapter.Batch) error {
@@ -128,19 +110,19 @@ func (ps *Parser) bookTicker(recvNs int64, out *adapter.Batch) error {
 	if err = ps.header(r, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.Uint(f['u'], "u"); err != nil {
+	if r.Seq, err = ps.Rd.Uint(f['u'], "u"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.BidPx, err = ps.rd.Decimal(f['b'], "b"); err != nil {
+	if r.BidPx, err = ps.Rd.Decimal(f['b'], "b"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.BidSz, err = ps.rd.Decimal(f['B'], "B"); err != nil {
+	if r.BidSz, err = ps.Rd.Decimal(f['B'], "B"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.AskPx, err = ps.rd.Decimal(f['a'], "a"); err != nil {
+	if r.AskPx, err = ps.Rd.Decimal(f['a'], "a"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.AskSz, err = ps.rd.Decimal(f['A'], "A"); err != nil {
+	if r.AskSz, err = ps.Rd.Decimal(f['A'], "A"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
@@ -154,16 +136,16 @@ func (ps *Parser) trade(recvNs int64, out *adapter.Batch, idKey byte, idName str
 	if err = ps.header(r, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.Uint(f[idKey], idName); err != nil {
+	if r.Seq, err = ps.Rd.Uint(f[idKey], idName); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.TsExchange, err = ps.rd.Epoch(f['T'], "T", time.Millisecond); err != nil {
+	if r.TsExchange, err = ps.Rd.Epoch(f['T'], "T", time.Millisecond); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.rd.Decimal(f['p'], "p"); err != nil {
+	if r.Price, err = ps.Rd.Decimal(f['p'], "p"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Size, err = ps.rd.Decimal(f['q'], "q"); err != nil {
+	if r.Size, err = ps.Rd.Decimal(f['q'], "q"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	m := f['m']
@@ -188,22 +170,22 @@ func (ps *Parser) depth(recvNs int64, out *adapter.Batch) error {
 	if err = ps.header(r, recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.TsExchange, err = ps.rd.Epoch(f['E'], "E", time.Millisecond); err != nil {
+	if r.TsExchange, err = ps.Rd.Epoch(f['E'], "E", time.Millisecond); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.SeqFirst, err = ps.rd.Uint(f['U'], "U"); err != nil {
+	if r.SeqFirst, err = ps.Rd.Uint(f['U'], "U"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.Uint(f['u'], "u"); err != nil {
+	if r.Seq, err = ps.Rd.Uint(f['u'], "u"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	if r.SeqFirst > r.Seq {
 		return adapter.Fail(out, fmt.Errorf("%w: U %d > u %d", adapter.ErrMalformed, r.SeqFirst, r.Seq))
 	}
-	if r.Bids, err = ps.rd.Levels(r.Bids, f['b'], "b"); err != nil {
+	if r.Bids, err = ps.Rd.Levels(r.Bids, f['b'], "b"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Asks, err = ps.rd.Levels(r.Asks, f['a'], "a"); err != nil {
+	if r.Asks, err = ps.Rd.Levels(r.Asks, f['a'], "a"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
@@ -212,22 +194,22 @@ func (ps *Parser) depth(recvNs int64, out *adapter.Batch) error {
 // ParseSnapshot normalizes a GET /api/v3/depth body into a book snapshot with
 // Seq = lastUpdateId.
 func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *adapter.Batch) error {
-	v, err := ps.p.ParseBytes(body)
+	v, err := ps.JSON.ParseBytes(body)
 	if err != nil {
 		return fmt.Errorf("%w: snapshot: %w", adapter.ErrMalformed, err)
 	}
 	r := out.Next()
 	r.Kind, r.Exchange, r.TsRecv = wire.KindBookSnapshot, wire.Binance, recvNs
-	if err := ps.syms.Resolve(r, bytes.ToUpper([]byte(symbol)), adapter.InstrumentConcat); err != nil {
+	if err := ps.Syms.Resolve(r, bytes.ToUpper([]byte(symbol)), adapter.InstrumentConcat); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(v, "lastUpdateId"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(v, "lastUpdateId"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Bids, err = ps.rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
+	if r.Bids, err = ps.Rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Asks, err = ps.rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
+	if r.Asks, err = ps.Rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil

@@ -79,38 +79,38 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/adapter/upbitapi"
 	"github.com/tickline/tickline/shared/wire"
 )
 
 // Adapter implements adapter.Adapter for Bithumb (both APIs).
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the Bithumb adapter.
-func New() *Adapter { return &Adapter{} }
-
-var _ adapter.Adapter = (*Adapter)(nil)
-
-// Exchange returns wire.Bithumb.
-func (*Adapter) Exchange() wire.Exchange { return wire.Bithumb }
-
-// Limits returns Bithumb's per-connection rules.
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    0,                      // none documented
-		SubscribeInterval: 200 * time.Millisecond, // 10 connection requests/s per IP (new API)
-		PingInterval:      30 * time.Second,       // new API: idle close after ~120 s
-		StaleAfter:        120 * time.Second,      // legacy sends no heartbeat of its own
-		BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
-	}
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.Bithumb,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    0,                      // none documented
+			SubscribeInterval: 200 * time.Millisecond, // 10 connection requests/s per IP (new API)
+			PingInterval:      30 * time.Second,       // new API: idle close after ~120 s
+			StaleAfter:        120 * time.Second,      // legacy sends no heartbeat of its own
+			BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
+		},
+		Books:     adapter.BookFullEachPush, // Plan subscribes full books only (new API orderbook, legacy orderbooksnapshot)
+		Heartbeat: adapter.PingWSControl,    // a WebSocket ping control frame (documented for the new API; a standard WebSocket server answers it on the legacy endpoint too)
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentityContent,
+			wire.KindTrade:        wire.IdentityContent,
+			wire.KindBookSnapshot: wire.IdentityContent,
+			wire.KindBookDelta:    wire.IdentityContent,
+			wire.KindTicker:       wire.IdentityContent,
+		},
+		DenseIDs: false, // legacy transactions carry no id; new-API sequential_id is ms-based
+	}}
 }
 
-// BookRule returns adapter.BookFullEachPush: Plan subscribes full books only (new API
-// orderbook, legacy orderbooksnapshot).
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookFullEachPush }
-
-// Ping returns a WebSocket ping control frame (documented for the new API; a standard
-// WebSocket server answers it on the legacy endpoint too).
-func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingWSControl, nil }
+var _ adapter.Adapter = (*Adapter)(nil)
 
 // api says which Bithumb API a WebSocket URL speaks.
 type api uint8
@@ -156,63 +156,38 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		return nil, nil
 	}
 	// Per type, the symbols in the API's spelling, in config order.
-	var trades, books, tickers []string
-	var syms []string
-	for _, s := range subs {
+	var book func(string, int, bool) string // legacy: the code itself
+	if which == apiV2 {
+		book = bookCode
+	}
+	l, err := adapter.SortSubs("bithumb", subs, func(s adapter.Sub) (string, error) {
 		base, quote, err := splitSymbol(s.Symbol)
-		if err != nil {
-			return nil, err
-		}
-		code := base + "_" + quote
 		if which == apiV2 {
-			code = quote + "-" + base
+			return quote + "-" + base, err
 		}
-		var bbo, book bool
-		for _, c := range s.Channels {
-			switch c {
-			case adapter.ChanTrade:
-				trades = append(trades, code)
-			case adapter.ChanBBO:
-				bbo = true
-			case adapter.ChanBook:
-				book = true
-			case adapter.ChanTicker:
-				tickers = append(tickers, code)
-			default:
-				return nil, fmt.Errorf("bithumb: channel %s not supported", c)
-			}
-		}
-		if bbo || book {
-			if which == apiV2 {
-				code = bookCode(code, s.Depth, !book)
-			}
-			books = append(books, code)
-		}
-		syms = append(syms, s.Symbol)
+		return base + "_" + quote, err
+	}, book)
+	if err != nil {
+		return nil, err
 	}
 	if which == apiV2 {
-		return []adapter.ConnPlan{{URL: wsURL, Symbols: syms,
-			Subscribe: [][]byte{v2Frame("tickline-bithumb-1", trades, books, tickers)}}}, nil
+		return []adapter.ConnPlan{{URL: wsURL, Symbols: l.Symbols,
+			Subscribe: [][]byte{upbitapi.SubscribeFrame("tickline-bithumb-1", l.Trades, l.Books, l.Tickers)}}}, nil
 	}
 	// Legacy: one connection per filter type.
 	var plans []adapter.ConnPlan
 	for _, t := range [...]struct {
 		typ, extra string
 		syms       []string
-	}{{"transaction", "", trades}, {"orderbooksnapshot", "", books}, {"ticker", `,"tickTypes":["24H"]`, tickers}} {
+	}{{"transaction", "", l.Trades}, {"orderbooksnapshot", "", l.Books}, {"ticker", `,"tickTypes":["24H"]`, l.Tickers}} {
 		if len(t.syms) == 0 {
 			continue
 		}
 		var b bytes.Buffer
 		fmt.Fprintf(&b, `{"type":%q,"symbols":[`, t.typ)
 		p := adapter.ConnPlan{URL: wsURL}
-		for i, s := range t.syms {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%q", s)
-			p.Symbols = append(p.Symbols, s)
-		}
+		adapter.WriteStrings(&b, t.syms)
+		p.Symbols = append(p.Symbols, t.syms...)
 		b.WriteString("]" + t.extra + "}")
 		p.Subscribe = [][]byte{b.Bytes()}
 		plans = append(plans, p)
@@ -232,49 +207,5 @@ func bookCode(code string, depth int, bboOnly bool) string {
 	return code + "." + strconv.Itoa(min(depth, 30))
 }
 
-func v2Frame(ticket string, trades, books, tickers []string) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `[{"ticket":%q}`, ticket)
-	for _, t := range [...]struct {
-		typ   string
-		codes []string
-	}{{"trade", trades}, {"orderbook", books}, {"ticker", tickers}} {
-		if len(t.codes) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, `,{"type":%q,"codes":[`, t.typ)
-		for i, c := range t.codes {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%q", c)
-		}
-		b.WriteString("]}")
-	}
-	b.WriteString(`,{"format":"DEFAULT"}]`)
-	return b.Bytes()
-}
-
-// Resubscribe returns nil: Plan subscribes full books only.
-func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
-
-// SnapshotURL returns "": books come whole over the stream.
-func (*Adapter) SnapshotURL(string, string, int) string { return "" }
-
 // NewParser returns a parser for one connection (either API).
 func (*Adapter) NewParser() adapter.Parser { return newParser() }
-
-// identity is how Bithumb identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentityContent,
-	wire.KindTrade:        wire.IdentityContent,
-	wire.KindBookSnapshot: wire.IdentityContent,
-	wire.KindBookDelta:    wire.IdentityContent,
-	wire.KindTicker:       wire.IdentityContent,
-}
-
-// Identity states how Bithumb identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns false: legacy transactions carry no id; new-API sequential_id is ms-based.
-func (*Adapter) DenseTradeIDs() bool { return false }

@@ -1,7 +1,6 @@
 package bithumb
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -10,9 +9,7 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-const cases = "testdata/cases.txt"
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 func parse(t *testing.T, frame string) []wire.Record {
 	return adaptertest.ParseAll(t, New().NewParser(), frame)
@@ -39,16 +36,6 @@ func TestContentKeys(t *testing.T) {
 	b := parse(t, `{"ty":"orderbook","cd":"KRW-BTC","tms":1727163842716,"obu":[{"ap":2,"bp":1,"as":0.5,"bs":3}],"st":"REALTIME"}`)
 	if a[0].Seq != b[0].Seq || a[0].Seq != adaptertest.ContentKey("KRW-BTC", "1727163842716", "2", "0.5", "1", "3") {
 		t.Fatalf("book keys %x %x", a[0].Seq, b[0].Seq)
-	}
-}
-
-func TestSnapshotUnsupported(t *testing.T) {
-	var out adapter.Batch
-	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "BTC_KRW", 1, &out); !errors.Is(err, adapter.ErrUnsupported) {
-		t.Fatalf("ParseSnapshot: %v", err)
-	}
-	if New().SnapshotURL("https://api.bithumb.com", "BTC_KRW", 0) != "" || New().Resubscribe(adapter.Sub{Symbol: "BTC_KRW"}) != nil {
-		t.Fatal("full-book plan offers a snapshot URL or resubscribe frames")
 	}
 }
 
@@ -97,19 +84,17 @@ func TestPlanV2(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }
 
 // TestTimeInContentKeys: the exchange time is part of every content key where the venue
 // sends one: the same content at another time is another event.
 func TestTimeInContentKeys(t *testing.T) {
-	for _, c := range []struct{ frame, from, to string }{
+	adaptertest.TimeInContentKeys(t, New(), [][3]string{
 		{`{"type":"orderbook","code":"KRW-BTC","timestamp":1727163842716,"total_ask_size":1.2,"total_bid_size":3.4,"orderbook_units":[{"ask_price":87615000,"bid_price":87614000,"ask_size":0.2,"bid_size":3.4}],"stream_type":"REALTIME","level":1}`, `1727163842716`, `1727163842717`},
 		{`{"ty":"ticker","cd":"BTC-ETH","tp":0.0401,"tv":1.25,"ttms":1727163842000,"tms":1727163842717,"st":"REALTIME"}`, `1727163842717`, `1727163842718`},
 		{`{"type":"transaction","content":{"list":[{"symbol":"BTC_KRW","buySellGb":"1","contPrice":"10579000","contQty":"0.01","contAmt":"105790.00","contDtm":"2022-01-25 17:13:46.366317","updn":"dn"}]}}`, `46.366317`, `46.366318`},
 		{`{"type":"orderbooksnapshot","content":{"symbol":"BTC_KRW","datetime":"1643098426366317","asks":[{"price":"10580000","quantity":"1.5"}],"bids":[{"price":"10579000","quantity":"0.7"}]}}`, `1643098426366317`, `1643098426366318`},
 		{`{"type":"orderbookdepth","content":{"list":[{"symbol":"BTC_KRW","orderType":"ask","price":"10593000","quantity":"1.11223318","total":"3"}],"datetime":"1580268255864325"}}`, `1580268255864325`, `1580268255864326`},
 		{`{"type":"ticker","content":{"symbol":"BTC_KRW","tickType":"24H","date":"20200129","time":"121844","openPrice":"2302","closePrice":"2317","lowPrice":"2272","highPrice":"2344","value":"2831915078.07065789","volume":"1222314.51355788","sellVolume":"760129.34079004","buyVolume":"462185.17276784","prevClosePrice":"2326","chgRate":"0.5","chgAmt":"11","volumePower":"60.80"}}`, `"121844"`, `"121845"`},
-	} {
-		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
-	}
+	})
 }

@@ -24,14 +24,6 @@ func newParser() *Parser {
 	return &Parser{Parser: upbitapi.NewParser(upbitapi.Venue{Exchange: wire.Bithumb, Instrument: instrument})}
 }
 
-// Reply returns nil: Bithumb never asks the client for a heartbeat answer.
-func (*Parser) Reply() []byte { return nil }
-
-// ParseSnapshot is not used: Plan subscribes full books over the stream.
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: bithumb books come whole over the stream", adapter.ErrUnsupported)
-}
-
 // Parse normalizes one frame of either API (see the package doc).
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
 	v, err := adapter.ParseFrame(&ps.JSON, frame)
@@ -107,7 +99,7 @@ func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batc
 		if err != nil {
 			return err
 		}
-		r, err := ps.Start(sym, wire.KindTrade, recvNs, out)
+		r, err := ps.StartKeyed(out, wire.KindTrade, sym, recvNs)
 		if err != nil {
 			return err
 		}
@@ -120,7 +112,7 @@ func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batc
 			return adapter.Fail(out, fmt.Errorf("contDtm: %w", err))
 		}
 		ps.Hash(dtm)
-		gb, err := ps.Raw(it, "buySellGb")
+		gb, err := ps.KeyedRaw(it, "buySellGb")
 		if err != nil {
 			return adapter.Fail(out, err)
 		}
@@ -181,7 +173,7 @@ func (ps *Parser) legacyBook(c *fastjson.Value, recvNs int64, out *adapter.Batch
 	if err != nil {
 		return err
 	}
-	r, err := ps.Start(sym, wire.KindBookSnapshot, recvNs, out)
+	r, err := ps.StartKeyed(out, wire.KindBookSnapshot, sym, recvNs)
 	if err != nil {
 		return err
 	}
@@ -245,7 +237,7 @@ func (ps *Parser) depth(c *fastjson.Value, recvNs int64, out *adapter.Batch) err
 		}
 		if r == nil {
 			h := ps.Key()
-			if r, err = ps.Start(sym, wire.KindBookDelta, recvNs, out); err != nil {
+			if r, err = ps.StartKeyed(out, wire.KindBookDelta, sym, recvNs); err != nil {
 				return drop(err)
 			}
 			ps.SetKey(h) // the message key goes on over every item
@@ -253,7 +245,7 @@ func (ps *Parser) depth(c *fastjson.Value, recvNs int64, out *adapter.Batch) err
 			r.TsExchange = ts
 		}
 		ps.Hash(sym)
-		typ, err := ps.Raw(it, "orderType")
+		typ, err := ps.KeyedRaw(it, "orderType")
 		if err != nil {
 			return drop(err)
 		}
@@ -288,12 +280,12 @@ func (ps *Parser) legacyTicker(c *fastjson.Value, recvNs int64, out *adapter.Bat
 	if err != nil {
 		return err
 	}
-	r, err := ps.Start(sym, wire.KindTicker, recvNs, out)
+	r, err := ps.StartKeyed(out, wire.KindTicker, sym, recvNs)
 	if err != nil {
 		return err
 	}
 	r.Flags |= wire.FlagNoSeq
-	if _, err := ps.Raw(c, "tickType"); err != nil {
+	if _, err := ps.KeyedRaw(c, "tickType"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	date, err := adapter.StringAt(c, "date")
@@ -324,7 +316,7 @@ func (ps *Parser) legacyTicker(c *fastjson.Value, recvNs int64, out *adapter.Bat
 		return adapter.Fail(out, err)
 	}
 	if c.Exists("volume") {
-		if _, err := ps.Raw(c, "volume"); err != nil {
+		if _, err := ps.KeyedRaw(c, "volume"); err != nil {
 			return adapter.Fail(out, err)
 		}
 	}

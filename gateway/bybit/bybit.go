@@ -80,10 +80,31 @@ import (
 )
 
 // Adapter implements adapter.Adapter for Bybit v5 spot.
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the Bybit spot adapter.
-func New() *Adapter { return &Adapter{} }
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.Bybit,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    maxTopicsPerConn,
+			SubscribeInterval: 100 * time.Millisecond,
+			PingInterval:      20 * time.Second, // Bybit's recommendation
+			StaleAfter:        45 * time.Second, // two pings without pong or data
+		},
+		Books:     adapter.BookStreamSnapshot, // books arrive as snapshot + u-chained deltas, and a gap is healed by resubscribing
+		Heartbeat: adapter.PingText,           // JSON heartbeat {"op":"ping"}
+		PingFrame: []byte(`{"op":"ping"}`),
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBookDelta:    wire.IdentityDense,
+			wire.KindTrade:        wire.IdentityTradeID,
+			wire.KindBBO:          wire.IdentitySparse,
+			wire.KindBookSnapshot: wire.IdentitySparse,
+			wire.KindTicker:       wire.IdentitySparse,
+		},
+		DenseIDs: false, // Bybit documents `i` as a unique trade id, not a consecutive one
+	}}
+}
 
 var _ adapter.Adapter = (*Adapter)(nil)
 
@@ -93,28 +114,6 @@ const (
 	// maxTopicsPerConn is tickline's cap (Bybit documents none for public spot).
 	maxTopicsPerConn = 200
 )
-
-// Exchange returns wire.Bybit.
-func (*Adapter) Exchange() wire.Exchange { return wire.Bybit }
-
-// Limits returns Bybit spot's per-connection rules.
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    maxTopicsPerConn,
-		SubscribeInterval: 100 * time.Millisecond,
-		PingInterval:      20 * time.Second, // Bybit's recommendation
-		StaleAfter:        45 * time.Second, // two pings without pong or data
-	}
-}
-
-// BookRule returns adapter.BookStreamSnapshot: books arrive as snapshot + u-chained deltas,
-// and a gap is healed by resubscribing.
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookStreamSnapshot }
-
-// Ping returns the JSON heartbeat {"op":"ping"}.
-func (*Adapter) Ping() (adapter.PingKind, []byte) {
-	return adapter.PingText, []byte(`{"op":"ping"}`)
-}
 
 // bookTopic returns the books topic for a depth: spot offers 50, 200 and 1000 levels
 // (0 = 50, the fastest at 20 ms).
@@ -165,12 +164,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 func frame(op, id string, args []string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"req_id":%q,"op":%q,"args":[`, id, op)
-	for i, a := range args {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%q", a)
-	}
+	adapter.WriteStrings(&b, args)
 	b.WriteString("]}")
 	return b.Bytes()
 }
@@ -182,23 +176,7 @@ func (*Adapter) Resubscribe(sub adapter.Sub) [][]byte {
 	return [][]byte{frame("unsubscribe", "resync", t), frame("subscribe", "resync", t)}
 }
 
-// SnapshotURL returns "": Bybit books resync on the stream, not from REST.
-func (*Adapter) SnapshotURL(string, string, int) string { return "" }
-
 // NewParser returns a parser for one connection.
-func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
-
-// identity is how Bybit identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBookDelta:    wire.IdentityDense,
-	wire.KindTrade:        wire.IdentityTradeID,
-	wire.KindBBO:          wire.IdentitySparse,
-	wire.KindBookSnapshot: wire.IdentitySparse,
-	wire.KindTicker:       wire.IdentitySparse,
+func (*Adapter) NewParser() adapter.Parser {
+	return &Parser{ParserBase: adapter.NewParserBase(wire.Bybit, adapter.InstrumentConcat)}
 }
-
-// Identity states how Bybit identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns false: Bybit documents `i` as a unique trade id, not a consecutive one.
-func (*Adapter) DenseTradeIDs() bool { return false }

@@ -9,5 +9,5 @@ import (
 
 // BenchmarkParse: parse+normalize+encode per kind (BenchmarkParse/bbo, ...).
 func BenchmarkParse(b *testing.B) {
-	adaptertest.BenchKinds(b, New(), cases, wire.KindBBO, wire.KindTrade, wire.KindBookDelta)
+	adaptertest.BenchKinds(b, New(), wire.KindBBO, wire.KindTrade, wire.KindBookDelta)
 }

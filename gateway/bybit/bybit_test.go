@@ -8,46 +8,28 @@ import (
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/gateway/adapter/adaptertest"
-	"github.com/tickline/tickline/shared/wire"
 )
 
-const cases = "testdata/cases.txt"
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 // TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and
 // FlagSeqReset (a snapshot with u = 1: Bybit's service-restart snapshot, orderbook.1
 // included, on the fast path and the fastjson path alike).
 func TestSeqMapping(t *testing.T) {
-	for _, c := range []struct {
-		frame         string
-		seqFirst, seq uint64
-		noSeq         bool
-		reset         bool
-	}{
-		{`{"topic":"orderbook.50.BTCUSDT","ts":1731035685326,"type":"snapshot","data":{"s":"BTCUSDT","b":[],"a":[],"u":1,"seq":47474967800}}`, 0, 1, false, true},
-		{`{"topic":"orderbook.50.BTCUSDT","ts":1731035685345,"type":"delta","data":{"s":"BTCUSDT","b":[],"a":[],"u":1,"seq":47474967823}}`, 1, 1, false, false},
-		{`{"topic":"orderbook.1.BTCUSDT","ts":1748980103101,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":1,"seq":75829523783},"cts":1748980103098}`, 0, 1, false, true},
-		{`{"topic":"orderbook.1.BTCUSDT","ts":1748980103101,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":1}}`, 0, 1, false, true},
-		{`{"topic":"orderbook.1.BTCUSDT","ts":1748980103101,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":2,"seq":75829523783},"cts":1748980103098}`, 0, 2, false, false},
-		{`{"topic":"orderbook.50.BTCUSDT","ts":1731035685326,"type":"snapshot","data":{"s":"BTCUSDT","b":[],"a":[],"u":2876700,"seq":47474967800}}`, 0, 2876700, false, false},
-		{`{"topic":"orderbook.50.BTCUSDT","ts":1731035685345,"type":"delta","data":{"s":"BTCUSDT","b":[],"a":[],"u":2876701,"seq":47474967823}}`, 2876701, 2876701, false, false},
-		{`{"topic":"orderbook.1.BTCUSDT","ts":1680652806504,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":20404754,"seq":4281281856}}`, 0, 20404754, false, false},
-		{`{"topic":"publicTrade.BTCUSDT","ts":1703430744103,"type":"snapshot","data":[{"i":"2290000000090712222","T":1703430744102,"p":"1","v":"1","S":"Sell","s":"BTCUSDT"}]}`, 0, 2290000000090712222, false, false},
+	adaptertest.SeqMapping(t, New(), []adaptertest.Seq{
+		{Frame: `{"topic":"orderbook.50.BTCUSDT","ts":1731035685326,"type":"snapshot","data":{"s":"BTCUSDT","b":[],"a":[],"u":1,"seq":47474967800}}`, Seq: 1, Reset: true},
+		{Frame: `{"topic":"orderbook.50.BTCUSDT","ts":1731035685345,"type":"delta","data":{"s":"BTCUSDT","b":[],"a":[],"u":1,"seq":47474967823}}`, SeqFirst: 1, Seq: 1},
+		{Frame: `{"topic":"orderbook.1.BTCUSDT","ts":1748980103101,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":1,"seq":75829523783},"cts":1748980103098}`, Seq: 1, Reset: true},
+		{Frame: `{"topic":"orderbook.1.BTCUSDT","ts":1748980103101,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":1}}`, Seq: 1, Reset: true},
+		{Frame: `{"topic":"orderbook.1.BTCUSDT","ts":1748980103101,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":2,"seq":75829523783},"cts":1748980103098}`, Seq: 2},
+		{Frame: `{"topic":"orderbook.50.BTCUSDT","ts":1731035685326,"type":"snapshot","data":{"s":"BTCUSDT","b":[],"a":[],"u":2876700,"seq":47474967800}}`, Seq: 2876700},
+		{Frame: `{"topic":"orderbook.50.BTCUSDT","ts":1731035685345,"type":"delta","data":{"s":"BTCUSDT","b":[],"a":[],"u":2876701,"seq":47474967823}}`, SeqFirst: 2876701, Seq: 2876701},
+		{Frame: `{"topic":"orderbook.1.BTCUSDT","ts":1680652806504,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":20404754,"seq":4281281856}}`, Seq: 20404754},
+		{Frame: `{"topic":"publicTrade.BTCUSDT","ts":1703430744103,"type":"snapshot","data":[{"i":"2290000000090712222","T":1703430744102,"p":"1","v":"1","S":"Sell","s":"BTCUSDT"}]}`, Seq: 2290000000090712222},
 		// a UUID trade id: FlagNoSeq, Seq = FNV-1a 64 of its text
-		{`{"topic":"publicTrade.BTCUSDT","ts":1703430744103,"type":"snapshot","data":[{"i":"20f43950-d8dd-5b31-9112-a178eb6023af","T":1703430744102,"p":"1","v":"1","S":"Sell","s":"BTCUSDT","seq":5}]}`, 5, fnv64a([]byte("20f43950-d8dd-5b31-9112-a178eb6023af")), true, false},
-		{`{"topic":"tickers.BTCUSDT","ts":1673853746003,"type":"snapshot","data":{"symbol":"BTCUSDT","lastPrice":"1"}}`, 0, 1673853746003, true, false},
-	} {
-		p := New().NewParser()
-		var out adapter.Batch
-		if _, err := p.Parse([]byte(c.frame), 1, &out); err != nil || out.Len() != 1 {
-			t.Fatalf("%s: %d records, %v", c.frame, out.Len(), err)
-		}
-		r := out.At(0)
-		if r.SeqFirst != c.seqFirst || r.Seq != c.seq || (r.Flags&wire.FlagNoSeq != 0) != c.noSeq || (r.Flags&wire.FlagSeqReset != 0) != c.reset {
-			t.Errorf("%s:\n got SeqFirst %d Seq %d flags %#x\nwant SeqFirst %d Seq %d noSeq %v reset %v", c.frame, r.SeqFirst, r.Seq, r.Flags, c.seqFirst, c.seq, c.noSeq, c.reset)
-		}
-	}
+		{Frame: `{"topic":"publicTrade.BTCUSDT","ts":1703430744103,"type":"snapshot","data":[{"i":"20f43950-d8dd-5b31-9112-a178eb6023af","T":1703430744102,"p":"1","v":"1","S":"Sell","s":"BTCUSDT","seq":5}]}`, SeqFirst: 5, Seq: fnv64a([]byte("20f43950-d8dd-5b31-9112-a178eb6023af")), NoSeq: true},
+		{Frame: `{"topic":"tickers.BTCUSDT","ts":1673853746003,"type":"snapshot","data":{"symbol":"BTCUSDT","lastPrice":"1"}}`, Seq: 1673853746003, NoSeq: true},
+	})
 	// FNV-1a 64 reference value ("a" → 0xaf63dc4c8601ec8c).
 	if fnv64a([]byte("a")) != 0xaf63dc4c8601ec8c {
 		t.Fatalf("fnv64a(a) = %#x", fnv64a([]byte("a")))
@@ -115,11 +97,8 @@ func TestPlan(t *testing.T) {
 	if a.BookRule() != adapter.BookStreamSnapshot || a.SnapshotURL("https://api.bybit.com", "BTCUSDT", 0) != "" {
 		t.Fatal("books resync on the stream")
 	}
-	if err := a.NewParser().ParseSnapshot([]byte(`{}`), "BTCUSDT", 1, &adapter.Batch{}); err == nil {
-		t.Fatal("ParseSnapshot accepted a body")
-	}
 }
 
-func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }
 
-func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), cases, (*Parser).parseTree) }
+func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parseTree) }

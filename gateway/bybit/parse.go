@@ -12,13 +12,8 @@ import (
 
 // Parser normalizes Bybit frames. It is owned by one goroutine.
 type Parser struct {
-	p    fastjson.Parser
-	rd   adapter.Reader
-	syms adapter.SymbolCache
+	adapter.ParserBase
 }
-
-// Reply returns nil: Bybit never pings the client (the client pings, see Adapter.Ping).
-func (*Parser) Reply() []byte { return nil }
 
 // hasPrefix is bytes.HasPrefix for a string prefix, without a conversion.
 func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
@@ -26,7 +21,7 @@ func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:l
 // Parse normalizes one frame: a push ({"topic","ts","type","data"}) or an operation
 // answer ({"success","ret_msg","op",...}: acks and pongs).
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) <= adapter.MaxFrameBytes && ps.fastBBO(frame, recvNs, out) {
+	if ps.fastBBO(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -44,15 +39,12 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 	if !bboShape.Match(frame, v[:]) {
 		return false
 	}
-	r := out.Next()
-	r.Kind = wire.KindBBO
 	var c adapter.Conv
+	r := c.BBO(out, v[3], v[4], v[5], v[6])
 	r.TsExchange = c.Epoch(v[1], time.Millisecond)
-	r.BidPx, r.BidSz = c.Decimal(v[3]), c.Decimal(v[4])
-	r.AskPx, r.AskSz = c.Decimal(v[5]), c.Decimal(v[6])
 	r.Seq = c.Uint(v[7])
-	if c.Failed() || r.Seq == 0 || ps.header(r, v[2], recvNs) != nil {
-		out.Drop()
+	c.Check(r.Seq != 0)
+	if !ps.Keep(&c, r, v[2], recvNs, out) {
 		return false
 	}
 	seqReset(r)
@@ -61,7 +53,7 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -113,12 +105,6 @@ func control(v *fastjson.Value) (adapter.Result, error) {
 	return adapter.ResultData, fmt.Errorf("%w: bybit op %q", adapter.ErrUnsupported, op)
 }
 
-// header fills the fields every record of symbol sym shares.
-func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.Bybit, recvNs
-	return ps.syms.Resolve(r, sym, adapter.InstrumentConcat)
-}
-
 // object returns v's "data" object.
 func object(v *fastjson.Value) (*fastjson.Value, error) {
 	d := v.Get("data")
@@ -131,16 +117,11 @@ func object(v *fastjson.Value) (*fastjson.Value, error) {
 // start takes a record slot of kind k for the push's data object d (symbol at symKey) and
 // reads the push's ts (ms).
 func (ps *Parser) start(v, d *fastjson.Value, symKey string, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	sym, err := adapter.StringAt(d, symKey)
+	r, err := ps.Start(out, k, d, symKey, recvNs)
 	if err != nil {
 		return nil, err
 	}
-	r := out.Next()
-	r.Kind = k
-	if err := ps.header(r, sym, recvNs); err != nil {
-		return nil, adapter.Fail(out, err)
-	}
-	if r.TsExchange, err = ps.rd.EpochAt(v, "ts", time.Millisecond); err != nil {
+	if r.TsExchange, err = ps.Rd.EpochAt(v, "ts", time.Millisecond); err != nil {
 		return nil, adapter.Fail(out, err)
 	}
 	return r, nil
@@ -148,7 +129,7 @@ func (ps *Parser) start(v, d *fastjson.Value, symKey string, k wire.Kind, recvNs
 
 // updateID reads the books' u (Bybit's ids start at 1).
 func (ps *Parser) updateID(d *fastjson.Value) (uint64, error) {
-	u, err := ps.rd.UintAt(d, "u")
+	u, err := ps.Rd.UintAt(d, "u")
 	if err == nil && u == 0 {
 		err = fmt.Errorf("%w: u is 0", adapter.ErrMalformed)
 	}
@@ -172,10 +153,10 @@ func (ps *Parser) bbo(v *fastjson.Value, recvNs int64, out *adapter.Batch) error
 		return adapter.Fail(out, err)
 	}
 	seqReset(r)
-	if r.BidPx, r.BidSz, err = ps.rd.Top(d, "b"); err != nil {
+	if r.BidPx, r.BidSz, err = ps.Rd.Top(d, "b"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.AskPx, r.AskSz, err = ps.rd.Top(d, "a"); err != nil {
+	if r.AskPx, r.AskSz, err = ps.Rd.Top(d, "a"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
@@ -208,10 +189,10 @@ func (ps *Parser) book(v *fastjson.Value, recvNs int64, out *adapter.Batch) erro
 	} else {
 		seqReset(r)
 	}
-	if r.Bids, err = ps.rd.Levels(r.Bids, d.Get("b"), "b"); err != nil {
+	if r.Bids, err = ps.Rd.Levels(r.Bids, d.Get("b"), "b"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Asks, err = ps.rd.Levels(r.Asks, d.Get("a"), "a"); err != nil {
+	if r.Asks, err = ps.Rd.Levels(r.Asks, d.Get("a"), "a"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
@@ -245,19 +226,14 @@ func (ps *Parser) trades(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 }
 
 func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(it, "s")
+	r, err := ps.Start(out, wire.KindTrade, it, "s", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
-	r.Kind = wire.KindTrade
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if r.TsExchange, err = ps.Rd.EpochAt(it, "T", time.Millisecond); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.TsExchange, err = ps.rd.EpochAt(it, "T", time.Millisecond); err != nil {
-		return adapter.Fail(out, err)
-	}
-	id, err := ps.rd.Raw(it.Get("i"))
+	id, err := ps.Rd.Raw(it.Get("i"))
 	if err != nil || len(id) == 0 {
 		return adapter.Fail(out, fmt.Errorf("%w: trade id i missing or empty", adapter.ErrMalformed))
 	}
@@ -267,14 +243,14 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 		r.Seq = adapter.FNV64a(adapter.FNVOffset64, id)
 	}
 	if sq := it.Get("seq"); sq != nil {
-		if r.SeqFirst, err = ps.rd.Uint(sq, "seq"); err != nil {
+		if r.SeqFirst, err = ps.Rd.Uint(sq, "seq"); err != nil {
 			return adapter.Fail(out, err)
 		}
 	}
-	if r.Price, err = ps.rd.DecimalAt(it, "p"); err != nil {
+	if r.Price, err = ps.Rd.DecimalAt(it, "p"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Size, err = ps.rd.DecimalAt(it, "v"); err != nil {
+	if r.Size, err = ps.Rd.DecimalAt(it, "v"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	switch side := it.GetStringBytes("S"); string(side) { // S is the taker's side
@@ -319,7 +295,7 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 		return err
 	}
 	if cs := v.Get("cs"); cs != nil {
-		if r.Seq, err = ps.rd.Uint(cs, "cs"); err != nil {
+		if r.Seq, err = ps.Rd.Uint(cs, "cs"); err != nil {
 			return adapter.Fail(out, err)
 		}
 	} else {
@@ -328,19 +304,14 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	}
 	if k == wire.KindBBO {
 		for i, dst := range [...]*wire.Decimal{&r.BidPx, &r.BidSz, &r.AskPx, &r.AskSz} {
-			if *dst, err = ps.rd.Decimal(quote[i], quoteKeys[i]); err != nil {
+			if *dst, err = ps.Rd.Decimal(quote[i], quoteKeys[i]); err != nil {
 				return adapter.Fail(out, err)
 			}
 		}
 		return nil
 	}
-	if r.Price, err = ps.rd.DecimalAt(d, "lastPrice"); err != nil {
+	if r.Price, err = ps.Rd.DecimalAt(d, "lastPrice"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
-}
-
-// ParseSnapshot is not used: Bybit books snapshot on the stream (BookStreamSnapshot).
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: bybit has no REST book snapshot step", adapter.ErrUnsupported)
 }

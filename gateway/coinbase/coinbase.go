@@ -90,10 +90,29 @@ import (
 )
 
 // Adapter implements adapter.Adapter for Coinbase Exchange.
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the Coinbase Exchange adapter.
-func New() *Adapter { return &Adapter{} }
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.Coinbase,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    100,                    // tickline's spread, not an exchange limit
+			SubscribeInterval: 125 * time.Millisecond, // 8 requests/s per IP
+			StaleAfter:        10 * time.Second,       // heartbeat: 1 message/s per product
+		},
+		Books:     adapter.BookStreamSnapshot, // deltas are FlagNoSeq: see the package doc
+		Heartbeat: adapter.PingNone,           // the heartbeat channel keeps the feed alive and observable
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentitySparse,
+			wire.KindTicker:       wire.IdentitySparse,
+			wire.KindTrade:        wire.IdentityTradeID,
+			wire.KindBookSnapshot: wire.IdentityContent,
+			wire.KindBookDelta:    wire.IdentityContent,
+		},
+		DenseIDs: true, // `trade_id` is consecutive per product (the heartbeat's last_trade_id exists to detect missed trades)
+	}}
+}
 
 var _ adapter.Adapter = (*Adapter)(nil)
 
@@ -104,25 +123,6 @@ const (
 	chanBook      = "level2_batch"
 	chanHeartbeat = "heartbeat"
 )
-
-// Exchange returns wire.Coinbase.
-func (*Adapter) Exchange() wire.Exchange { return wire.Coinbase }
-
-// Limits returns Coinbase's per-connection rules (see the package doc for which are the
-// exchange's and which are tickline's).
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    100,                    // tickline's spread, not an exchange limit
-		SubscribeInterval: 125 * time.Millisecond, // 8 requests/s per IP
-		StaleAfter:        10 * time.Second,       // heartbeat: 1 message/s per product
-	}
-}
-
-// BookRule returns adapter.BookStreamSnapshot (deltas are FlagNoSeq: see the package doc).
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookStreamSnapshot }
-
-// Ping returns PingNone: the heartbeat channel keeps the feed alive and observable.
-func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingNone, nil }
 
 // channels returns the feed channels of one subscription, without duplicates.
 func channels(s adapter.Sub) ([]string, error) {
@@ -230,23 +230,7 @@ func (*Adapter) Resubscribe(sub adapter.Sub) [][]byte {
 	return nil
 }
 
-// SnapshotURL returns "": Coinbase books come from the stream (BookStreamSnapshot).
-func (*Adapter) SnapshotURL(string, string, int) string { return "" }
-
 // NewParser returns a parser for one connection.
-func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
-
-// identity is how Coinbase identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentitySparse,
-	wire.KindTicker:       wire.IdentitySparse,
-	wire.KindTrade:        wire.IdentityTradeID,
-	wire.KindBookSnapshot: wire.IdentityContent,
-	wire.KindBookDelta:    wire.IdentityContent,
+func (*Adapter) NewParser() adapter.Parser {
+	return &Parser{ParserBase: adapter.NewParserBase(wire.Coinbase, instrument)}
 }
-
-// Identity states how Coinbase identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns true: `trade_id` is consecutive per product (the heartbeat's last_trade_id exists to detect missed trades).
-func (*Adapter) DenseTradeIDs() bool { return true }

@@ -14,9 +14,7 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-const cases = "testdata/cases.txt"
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 // TestLastMatchIsTicker1Trade checks the maker→taker inversion against the recording:
 // the samples README notes that ticker-1 (taker side "buy") and last_match (maker side
@@ -42,8 +40,8 @@ func TestLastMatchIsTicker1Trade(t *testing.T) {
 	if err := json.Unmarshal(tk, &ticker); err != nil {
 		t.Fatal(err)
 	}
-	var ps Parser
-	v, err := ps.p.ParseBytes(lm)
+	ps := New().NewParser().(*Parser)
+	v, err := ps.JSON.ParseBytes(lm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,16 +94,6 @@ func TestContentKey(t *testing.T) {
 	s2 := parse(`{"type":"snapshot","product_id":"BTC-USD","bids":[["1","2"]],"asks":[["3","5"]]}`, 1)
 	if s1.Seq == s2.Seq {
 		t.Fatal("different snapshots share a key")
-	}
-}
-
-func TestParseSnapshotUnsupported(t *testing.T) {
-	var out adapter.Batch
-	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "BTC-USD", 1, &out); !errors.Is(err, adapter.ErrUnsupported) || out.Len() != 0 {
-		t.Fatalf("ParseSnapshot: %v, %d records", err, out.Len())
-	}
-	if u := New().SnapshotURL("https://api.exchange.coinbase.com", "BTC-USD", 50); u != "" {
-		t.Fatalf("SnapshotURL %q", u)
 	}
 }
 
@@ -198,16 +186,14 @@ func TestSession(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }
 
-func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), cases, (*Parser).parseTree) }
+func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parseTree) }
 
 // TestTimeInContentKeys: the exchange time is part of every content key where the venue
 // sends one: the same content at another time is another event.
 func TestTimeInContentKeys(t *testing.T) {
-	for _, c := range []struct{ frame, from, to string }{
+	adaptertest.TimeInContentKeys(t, New(), [][3]string{
 		{`{"type":"l2update","product_id":"BTC-USD","time":"2019-08-14T20:42:27.265Z","changes":[["buy","10101.80000000","0.162567"]]}`, `27.265Z`, `27.266Z`},
-	} {
-		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
-	}
+	})
 }

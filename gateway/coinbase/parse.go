@@ -11,17 +11,12 @@ import (
 
 // Parser normalizes Coinbase Exchange feed frames. It is owned by one goroutine.
 type Parser struct {
-	p    fastjson.Parser
-	rd   adapter.Reader
-	syms adapter.SymbolCache
+	adapter.ParserBase
 }
-
-// Reply returns nil: Coinbase never asks for a heartbeat answer.
-func (*Parser) Reply() []byte { return nil }
 
 // Parse normalizes one frame. Every feed message is an object with a "type".
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) <= adapter.MaxFrameBytes && ps.fastTicker(frame, recvNs, out) {
+	if ps.fastTicker(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -47,24 +42,16 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 			return false
 		}
 	}
-	r := out.Next()
-	r.Kind = wire.KindBBO
 	var c adapter.Conv
+	r := c.BBO(out, v[8], v[9], v[10], v[11])
 	r.Seq = c.Uint(v[0])
-	r.BidPx, r.BidSz = c.Decimal(v[8]), c.Decimal(v[9])
-	r.AskPx, r.AskSz = c.Decimal(v[10]), c.Decimal(v[11])
-	ts, err := adapter.ISONs(v[13], 0)
-	if c.Failed() || err != nil || ps.header(r, v[1], recvNs) != nil {
-		out.Drop()
-		return false
-	}
-	r.TsExchange = ts
-	return true
+	r.TsExchange = c.ISO(v[13])
+	return ps.Keep(&c, r, v[1], recvNs, out)
 }
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -111,12 +98,6 @@ func exchangeError(v *fastjson.Value) error {
 	return fmt.Errorf("%w: %s: %s", adapter.ErrExchange, msg, reason)
 }
 
-// header fills the fields every record of product sym shares.
-func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.Coinbase, recvNs
-	return ps.syms.Resolve(r, sym, instrument)
-}
-
 // instrument converts a product id ("BTC-USD") to the canonical instrument.
 func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '-', false) }
 
@@ -131,29 +112,16 @@ func present(v *fastjson.Value) bool {
 
 // timeAt reads the ISO-8601 UTC `time` field; a missing optional one is 0.
 func timeAt(o *fastjson.Value, required bool) (int64, []byte, error) {
-	v := o.Get("time")
-	if v == nil && !required {
-		return 0, nil, nil
-	}
-	b, err := adapter.String(v, "time")
-	if err != nil {
-		return 0, nil, err
-	}
-	ns, err := adapter.ISONs(b, 0)
-	return ns, b, err
+	return adapter.ISOAt(o, "time", required)
 }
 
 // ticker: best_bid AND best_ask → bbo; otherwise → ticker (last price).
 func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(v, "product_id")
+	r, err := ps.Start(out, 0, v, "product_id", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
-	if err := ps.header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
-	}
-	if r.Seq, err = ps.rd.UintAt(v, "sequence"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(v, "sequence"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	if r.TsExchange, _, err = timeAt(v, false); err != nil {
@@ -161,11 +129,11 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 	}
 	if !present(v.Get("best_bid")) || !present(v.Get("best_ask")) {
 		r.Kind = wire.KindTicker
-		if r.Price, err = ps.rd.DecimalAt(v, "price"); err != nil {
+		if r.Price, err = ps.Rd.DecimalAt(v, "price"); err != nil {
 			return adapter.Fail(out, err)
 		}
 		if sz := v.Get("last_size"); present(sz) {
-			if r.Size, err = ps.rd.Decimal(sz, "last_size"); err != nil {
+			if r.Size, err = ps.Rd.Decimal(sz, "last_size"); err != nil {
 				return adapter.Fail(out, err)
 			}
 		}
@@ -181,7 +149,7 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 		if f.optional && (x == nil || x.Type() == fastjson.TypeNull) {
 			continue // 0 = size not given (the 2021 format has no sizes); "" is malformed
 		}
-		if *f.dst, err = ps.rd.Decimal(x, f.key); err != nil {
+		if *f.dst, err = ps.Rd.Decimal(x, f.key); err != nil {
 			return adapter.Fail(out, err)
 		}
 	}
@@ -190,38 +158,22 @@ func (ps *Parser) ticker(v *fastjson.Value, recvNs int64, out *adapter.Batch) er
 
 // match → trade; `side` is the maker's, so the taker side is the other one.
 func (ps *Parser) match(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(v, "product_id")
+	r, err := ps.Start(out, wire.KindTrade, v, "product_id", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
-	r.Kind = wire.KindTrade
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(v, "trade_id"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(v, "trade_id"); err != nil {
+	if r.SeqFirst, err = ps.Rd.UintAt(v, "sequence"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.SeqFirst, err = ps.rd.UintAt(v, "sequence"); err != nil {
+	if r.Price, r.Size, err = ps.Rd.PriceSize(v, "price", "size"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.rd.DecimalAt(v, "price"); err != nil {
+	// a resting buy order was hit: the taker sold
+	if r.Side, err = adapter.SideAt(v, "side", "sell", "buy"); err != nil {
 		return adapter.Fail(out, err)
-	}
-	if r.Size, err = ps.rd.DecimalAt(v, "size"); err != nil {
-		return adapter.Fail(out, err)
-	}
-	side, err := adapter.StringAt(v, "side")
-	if err != nil {
-		return adapter.Fail(out, err)
-	}
-	switch string(side) {
-	case "buy":
-		r.Side = wire.SideSell // a resting buy order was hit: the taker sold
-	case "sell":
-		r.Side = wire.SideBuy
-	default:
-		return adapter.Fail(out, fmt.Errorf("%w: side %q", adapter.ErrMalformed, side))
 	}
 	if r.TsExchange, _, err = timeAt(v, true); err != nil {
 		return adapter.Fail(out, err)
@@ -231,24 +183,20 @@ func (ps *Parser) match(v *fastjson.Value, recvNs int64, out *adapter.Batch) err
 
 // snapshot → book_snapshot: the whole book, no time, no sequence.
 func (ps *Parser) snapshot(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(v, "product_id")
+	r, err := ps.Start(out, wire.KindBookSnapshot, v, "product_id", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
-	r.Kind, r.Flags = wire.KindBookSnapshot, wire.FlagNoSeq
-	if err := ps.header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
-	}
+	r.Flags = wire.FlagNoSeq
 	var ts []byte
 	if r.TsExchange, ts, err = timeAt(v, false); err != nil {
 		return adapter.Fail(out, err)
 	}
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
-	if r.Bids, h, err = ps.levels(r.Bids, v.Get("bids"), "bids", h); err != nil {
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
+	if r.Bids, h, err = ps.Rd.KeyedLevels(r.Bids, v.Get("bids"), "bids", h); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Asks, h, err = ps.levels(r.Asks, v.Get("asks"), "asks", adapter.ContentKey(h, nil)); err != nil {
+	if r.Asks, h, err = ps.Rd.KeyedLevels(r.Asks, v.Get("asks"), "asks", adapter.ContentKey(h, nil)); err != nil {
 		return adapter.Fail(out, err)
 	}
 	r.Seq = h
@@ -257,15 +205,11 @@ func (ps *Parser) snapshot(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 
 // l2update → book_delta: changes [side, price, new_size], "buy" = bid, "sell" = ask.
 func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(v, "product_id")
+	r, err := ps.Start(out, wire.KindBookDelta, v, "product_id", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
-	r.Kind, r.Flags = wire.KindBookDelta, wire.FlagNoSeq
-	if err := ps.header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
-	}
+	r.Flags = wire.FlagNoSeq
 	var ts []byte
 	if r.TsExchange, ts, err = timeAt(v, true); err != nil {
 		return adapter.Fail(out, err)
@@ -281,7 +225,7 @@ func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 	if len(changes) > wire.MaxLevels {
 		return adapter.Fail(out, fmt.Errorf("%w: %d changes", adapter.ErrMalformed, len(changes)))
 	}
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
 	for _, c := range changes {
 		f, err := c.Array()
 		if err != nil || len(f) < 3 {
@@ -293,10 +237,10 @@ func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 		}
 		h = adapter.ContentKey(h, side)
 		var l wire.Level
-		if l.Price, h, err = ps.rd.KeyedDecimal(f[1], "change price", h); err != nil {
+		if l.Price, h, err = ps.Rd.KeyedDecimal(f[1], "change price", h); err != nil {
 			return adapter.Fail(out, err)
 		}
-		if l.Size, h, err = ps.rd.KeyedDecimal(f[2], "change size", h); err != nil {
+		if l.Size, h, err = ps.Rd.KeyedDecimal(f[2], "change size", h); err != nil {
 			return adapter.Fail(out, err)
 		}
 		switch string(side) {
@@ -310,40 +254,4 @@ func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 	}
 	r.Seq = h
 	return nil
-}
-
-// levels appends [["price","size"],...] to dst (adapter.Reader.Levels), hashing each
-// price and size text into h.
-func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h uint64) ([]wire.Level, uint64, error) {
-	if v == nil {
-		return dst, h, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, field)
-	}
-	arr, err := v.Array()
-	if err != nil {
-		return dst, h, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, field, v.Type())
-	}
-	if len(arr) > wire.MaxLevels {
-		return dst, h, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, field, len(arr))
-	}
-	for _, lv := range arr {
-		pair, err := lv.Array()
-		if err != nil || len(pair) < 2 {
-			return dst, h, fmt.Errorf("%w: %s level is not [price, size]", adapter.ErrMalformed, field)
-		}
-		var l wire.Level
-		if l.Price, h, err = ps.rd.KeyedDecimal(pair[0], field, h); err != nil {
-			return dst, h, err
-		}
-		if l.Size, h, err = ps.rd.KeyedDecimal(pair[1], field, h); err != nil {
-			return dst, h, err
-		}
-		dst = append(dst, l)
-	}
-	return dst, h, nil
-}
-
-// ParseSnapshot is not used: Coinbase books come from the stream (BookStreamSnapshot),
-// and the REST book's sequence cannot be chained to level2 messages, which have none.
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: coinbase books are snapshotted on the level2 stream, not REST", adapter.ErrUnsupported)
 }

@@ -62,33 +62,32 @@ import (
 )
 
 // Adapter implements adapter.Adapter for Coinone.
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the Coinone adapter.
-func New() *Adapter { return &Adapter{} }
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.Coinone,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    0, // none documented (20 connections per IP)
+			SubscribeInterval: 10 * time.Millisecond,
+			PingInterval:      20 * time.Second, // server: 30 min after the last PING
+			StaleAfter:        60 * time.Second, // PONGs count as traffic
+		},
+		Books:     adapter.BookFullEachPush,
+		Heartbeat: adapter.PingText, // text {"request_type":"PING"}
+		PingFrame: []byte(`{"request_type":"PING"}`),
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentitySparse,
+			wire.KindBookSnapshot: wire.IdentitySparse,
+			wire.KindTicker:       wire.IdentitySparse,
+			wire.KindTrade:        wire.IdentityTradeID,
+		},
+		DenseIDs: false, // ids are ms×1000+counter
+	}}
+}
 
 var _ adapter.Adapter = (*Adapter)(nil)
-
-// Exchange returns wire.Coinone.
-func (*Adapter) Exchange() wire.Exchange { return wire.Coinone }
-
-// Limits returns Coinone's per-connection rules.
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    0, // none documented (20 connections per IP)
-		SubscribeInterval: 10 * time.Millisecond,
-		PingInterval:      20 * time.Second, // server: 30 min after the last PING
-		StaleAfter:        60 * time.Second, // PONGs count as traffic
-	}
-}
-
-// BookRule returns adapter.BookFullEachPush.
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookFullEachPush }
-
-// Ping returns the text {"request_type":"PING"}.
-func (*Adapter) Ping() (adapter.PingKind, []byte) {
-	return adapter.PingText, []byte(`{"request_type":"PING"}`)
-}
 
 // splitSymbol returns the target (base) and quote currencies of "XRP-KRW", upper case.
 func splitSymbol(sym string) (target, quote string, err error) {
@@ -112,23 +111,14 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		if err != nil {
 			return nil, err
 		}
-		var ticker, trade, book bool
-		for _, c := range s.Channels {
-			switch c {
-			case adapter.ChanBBO, adapter.ChanTicker:
-				ticker = true
-			case adapter.ChanTrade:
-				trade = true
-			case adapter.ChanBook:
-				book = true
-			default:
-				return nil, fmt.Errorf("coinone: channel %s not supported", c)
-			}
+		w, err := adapter.Wants("coinone", s)
+		if err != nil {
+			return nil, err
 		}
 		for _, ch := range [...]struct {
 			name string
 			on   bool
-		}{{"TICKER", ticker}, {"TRADE", trade}, {"ORDERBOOK", book}} {
+		}{{"TICKER", w.BBO || w.Ticker}, {"TRADE", w.Trade}, {"ORDERBOOK", w.Book}} {
 			if !ch.on {
 				continue
 			}
@@ -141,25 +131,9 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	return []adapter.ConnPlan{plan}, nil
 }
 
-// Resubscribe returns nil: every ORDERBOOK message is a full book.
-func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
-
-// SnapshotURL returns "": books come whole over the stream.
-func (*Adapter) SnapshotURL(string, string, int) string { return "" }
-
-// NewParser returns a parser for one connection.
-func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
-
-// identity is how Coinone identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentitySparse,
-	wire.KindBookSnapshot: wire.IdentitySparse,
-	wire.KindTicker:       wire.IdentitySparse,
-	wire.KindTrade:        wire.IdentityTradeID,
+// NewParser returns a parser for one connection. It has no symbol rule (nil): Coinone
+// names the two currencies apart and the parser builds symbol and instrument itself,
+// never through ParserBase.Header.
+func (*Adapter) NewParser() adapter.Parser {
+	return &Parser{ParserBase: adapter.NewParserBase(wire.Coinone, nil)}
 }
-
-// Identity states how Coinone identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns false: ids are ms×1000+counter.
-func (*Adapter) DenseTradeIDs() bool { return false }

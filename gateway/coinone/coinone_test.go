@@ -1,28 +1,15 @@
 package coinone
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 )
 
-const cases = "testdata/cases.txt"
-
 // TestAdapter's samples check covers the sample files that exist: the README lists
 // trade-1.json and trade-2.json, but the folder holds none (their documented frames are in the cases).
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
-
-func TestSnapshotUnsupported(t *testing.T) {
-	var out adapter.Batch
-	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "XRP-KRW", 1, &out); !errors.Is(err, adapter.ErrUnsupported) {
-		t.Fatalf("ParseSnapshot: %v", err)
-	}
-	if New().SnapshotURL("https://api.coinone.co.kr", "XRP-KRW", 0) != "" || New().Resubscribe(adapter.Sub{Symbol: "XRP-KRW"}) != nil {
-		t.Fatal("full-book exchange offers a snapshot URL or resubscribe frames")
-	}
-}
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 func TestPlan(t *testing.T) {
 	a := New()
@@ -57,4 +44,4 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }

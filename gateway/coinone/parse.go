@@ -22,23 +22,14 @@ var (
 
 // Parser normalizes Coinone frames. It is owned by one goroutine.
 type Parser struct {
-	p   fastjson.Parser
-	rd  adapter.Reader
+	adapter.ParserBase
 	sym [2*wire.NameLen + 1]byte // scratch for "TARGET-QUOTE"
-}
-
-// Reply returns nil: Coinone never asks the client for a heartbeat answer.
-func (*Parser) Reply() []byte { return nil }
-
-// ParseSnapshot is not used: Coinone books come whole over the stream.
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: coinone books come whole over the stream", adapter.ErrUnsupported)
 }
 
 // Parse normalizes one frame: DATA messages, CONNECTED/SUBSCRIBED/UNSUBSCRIBED/PONG
 // (control) and ERROR, in the DEFAULT or the SHORT format.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -97,10 +88,10 @@ func (ps *Parser) start(d *fastjson.Value, k *keys, kind wire.Kind, recvNs int64
 	if err := r.Symbol.Set(ps.sym[:n]); err != nil {
 		return nil, adapter.Fail(out, fmt.Errorf("%w: %w", adapter.ErrMalformed, err))
 	}
-	if r.Seq, err = ps.rd.UintAt(d, k.id); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(d, k.id); err != nil {
 		return nil, adapter.Fail(out, err)
 	}
-	if r.TsExchange, err = ps.rd.EpochAt(d, k.ts, time.Millisecond); err != nil {
+	if r.TsExchange, err = ps.Rd.EpochAt(d, k.ts, time.Millisecond); err != nil {
 		return nil, adapter.Fail(out, err)
 	}
 	return r, nil
@@ -118,7 +109,7 @@ func (ps *Parser) ticker(d *fastjson.Value, k *keys, recvNs int64, out *adapter.
 		if err != nil {
 			return err
 		}
-		if r.Price, err = ps.rd.DecimalAt(d, k.last); err != nil {
+		if r.Price, err = ps.Rd.DecimalAt(d, k.last); err != nil {
 			return adapter.Fail(out, err)
 		}
 		return nil
@@ -131,7 +122,7 @@ func (ps *Parser) ticker(d *fastjson.Value, k *keys, recvNs int64, out *adapter.
 		key string
 		dst *wire.Decimal
 	}{{k.bbp, &r.BidPx}, {k.bbq, &r.BidSz}, {k.abp, &r.AskPx}, {k.abq, &r.AskSz}} {
-		if *f.dst, err = ps.rd.DecimalAt(d, f.key); err != nil {
+		if *f.dst, err = ps.Rd.DecimalAt(d, f.key); err != nil {
 			return adapter.Fail(out, err)
 		}
 	}
@@ -143,10 +134,10 @@ func (ps *Parser) trade(d *fastjson.Value, k *keys, recvNs int64, out *adapter.B
 	if err != nil {
 		return err
 	}
-	if r.Price, err = ps.rd.DecimalAt(d, k.price); err != nil {
+	if r.Price, err = ps.Rd.DecimalAt(d, k.price); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Size, err = ps.rd.DecimalAt(d, k.qty); err != nil {
+	if r.Size, err = ps.Rd.DecimalAt(d, k.qty); err != nil {
 		return adapter.Fail(out, err)
 	}
 	switch sm := d.Get(k.sm); {
@@ -171,26 +162,19 @@ func (ps *Parser) book(d *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 		key string
 		dst *[]wire.Level
 	}{{k.bids, &r.Bids}, {k.asks, &r.Asks}} {
-		v := d.Get(side.key)
-		if v == nil {
-			return adapter.Fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, side.key))
-		}
-		levels, err := v.Array()
+		levels, err := adapter.LevelList(d.Get(side.key), side.key)
 		if err != nil {
-			return adapter.Fail(out, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, side.key, v.Type()))
-		}
-		if len(levels) > wire.MaxLevels {
-			return adapter.Fail(out, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, side.key, len(levels)))
+			return adapter.Fail(out, err)
 		}
 		for _, lv := range levels {
-			if lv.Type() != fastjson.TypeObject {
-				return adapter.Fail(out, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, side.key, lv.Type()))
-			}
-			var l wire.Level
-			if l.Price, err = ps.rd.DecimalAt(lv, k.price); err != nil {
+			if err := adapter.LevelObject(lv, side.key); err != nil {
 				return adapter.Fail(out, err)
 			}
-			if l.Size, err = ps.rd.DecimalAt(lv, k.qty); err != nil {
+			var l wire.Level
+			if l.Price, err = ps.Rd.DecimalAt(lv, k.price); err != nil {
+				return adapter.Fail(out, err)
+			}
+			if l.Size, err = ps.Rd.DecimalAt(lv, k.qty); err != nil {
 				return adapter.Fail(out, err)
 			}
 			*side.dst = append(*side.dst, l)

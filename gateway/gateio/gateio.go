@@ -69,11 +69,31 @@ import (
 
 // Adapter implements adapter.Adapter for Gate v4 spot.
 type Adapter struct {
+	adapter.Base
 	now func() time.Time // clock for request "time" fields (tests fix it)
 }
 
 // New returns the Gate spot adapter.
-func New() *Adapter { return &Adapter{now: time.Now} }
+func New() *Adapter {
+	return &Adapter{Base: adapter.Base{
+		Venue: wire.GateIO,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    maxTopicsPerConn,
+			SubscribeInterval: 100 * time.Millisecond,
+			PingInterval:      10 * time.Second,
+			StaleAfter:        30 * time.Second,
+		},
+		Books: adapter.BookRESTSnapshot, // diffs on the stream, snapshot from REST
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentitySparse,
+			wire.KindBookSnapshot: wire.IdentitySparse,
+			wire.KindTrade:        wire.IdentityTradeID,
+			wire.KindBookDelta:    wire.IdentityDense,
+			wire.KindTicker:       wire.IdentityContent,
+		},
+		DenseIDs: false, // spot trade ids are exchange-wide, not consecutive per currency pair
+	}, now: time.Now}
+}
 
 var _ adapter.Adapter = (*Adapter)(nil)
 
@@ -86,22 +106,6 @@ const (
 	// 20-level books).
 	bookInterval = "100ms"
 )
-
-// Exchange returns wire.GateIO.
-func (*Adapter) Exchange() wire.Exchange { return wire.GateIO }
-
-// Limits returns Gate's per-connection rules.
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    maxTopicsPerConn,
-		SubscribeInterval: 100 * time.Millisecond,
-		PingInterval:      10 * time.Second,
-		StaleAfter:        30 * time.Second,
-	}
-}
-
-// BookRule returns adapter.BookRESTSnapshot: diffs on the stream, snapshot from REST.
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookRESTSnapshot }
 
 // Ping returns the application heartbeat {"time":<now, unix s>,"channel":"spot.ping"}.
 // The payload carries the current time, so call Ping for each heartbeat.
@@ -198,18 +202,10 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 func frame(ts int64, ch, event string, payload []string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"time":%d,"channel":%q,"event":%q,"payload":[`, ts, ch, event)
-	for i, p := range payload {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%q", p)
-	}
+	adapter.WriteStrings(&b, payload)
 	b.WriteString("]}")
 	return b.Bytes()
 }
-
-// Resubscribe returns nil: Gate books resync from REST, not from the stream.
-func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
 
 // SnapshotURL returns GET {restURL}/api/v4/spot/order_book?currency_pair=SYM&limit=N&with_id=true
 // (N defaults to 100, the depth Gate's local-book example uses).
@@ -221,19 +217,6 @@ func (*Adapter) SnapshotURL(restURL, symbol string, depth int) string {
 }
 
 // NewParser returns a parser for one connection.
-func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
-
-// identity is how Gate identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentitySparse,
-	wire.KindBookSnapshot: wire.IdentitySparse,
-	wire.KindTrade:        wire.IdentityTradeID,
-	wire.KindBookDelta:    wire.IdentityDense,
-	wire.KindTicker:       wire.IdentityContent,
+func (*Adapter) NewParser() adapter.Parser {
+	return &Parser{ParserBase: adapter.NewParserBase(wire.GateIO, instrument)}
 }
-
-// Identity states how Gate identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns false: spot trade ids are exchange-wide, not consecutive per currency pair.
-func (*Adapter) DenseTradeIDs() bool { return false }

@@ -11,48 +11,27 @@ import (
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/gateway/adapter/adaptertest"
-	"github.com/tickline/tickline/shared/wire"
 )
 
-const cases = "testdata/cases.txt"
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 // TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and the
 // tickers' content key. The two sample keys were computed independently (python: FNV-1a
 // 64 over the documented fields, each followed by a zero byte).
 func TestSeqMapping(t *testing.T) {
-	rows := []struct {
-		frame         string
-		seqFirst, seq uint64
-		noSeq         bool
-	}{
-		{`{"time":1631836142,"channel":"spot.order_book_update","event":"update","result":{"t":1631836142325,"e":"depthUpdate","E":1631836142,"s":"BTC_USDT","U":4622074361,"u":4622074364,"b":[],"a":[]}}`, 4622074361, 4622074364, false},
-		{`{"time":1654029559,"channel":"spot.book_ticker","event":"update","result":{"t":1654029559473,"u":6765708346,"s":"BTC_USDT","b":"1","B":"1","a":"2","A":"1"}}`, 0, 6765708346, false},
-		{`{"time":1631824310,"channel":"spot.trades","event":"update","result":{"id":1638417041,"create_time":1631824310,"create_time_ms":"1631824310261.896","side":"buy","currency_pair":"BTC_USDT","amount":"1","price":"1"}}`, 0, 1638417041, false},
+	rows := []adaptertest.Seq{
+		{Frame: `{"time":1631836142,"channel":"spot.order_book_update","event":"update","result":{"t":1631836142325,"e":"depthUpdate","E":1631836142,"s":"BTC_USDT","U":4622074361,"u":4622074364,"b":[],"a":[]}}`, SeqFirst: 4622074361, Seq: 4622074364},
+		{Frame: `{"time":1654029559,"channel":"spot.book_ticker","event":"update","result":{"t":1654029559473,"u":6765708346,"s":"BTC_USDT","b":"1","B":"1","a":"2","A":"1"}}`, Seq: 6765708346},
+		{Frame: `{"time":1631824310,"channel":"spot.trades","event":"update","result":{"id":1638417041,"create_time":1631824310,"create_time_ms":"1631824310261.896","side":"buy","currency_pair":"BTC_USDT","amount":"1","price":"1"}}`, Seq: 1638417041},
 	}
 	for i, seq := range map[int]uint64{1: 3696250954061259896, 2: 13346846478540043047} {
 		b, err := os.ReadFile(filepath.Join(adaptertest.SamplesDir, fmt.Sprintf("spot.tickers-%d.json", i)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows = append(rows, struct {
-			frame         string
-			seqFirst, seq uint64
-			noSeq         bool
-		}{string(b), 0, seq, true})
+		rows = append(rows, adaptertest.Seq{Frame: string(b), Seq: seq, NoSeq: true})
 	}
-	for _, c := range rows {
-		p := New().NewParser()
-		var out adapter.Batch
-		if _, err := p.Parse([]byte(c.frame), 1, &out); err != nil || out.Len() != 1 {
-			t.Fatalf("%s: %d records, %v", c.frame, out.Len(), err)
-		}
-		r := out.At(0)
-		if r.SeqFirst != c.seqFirst || r.Seq != c.seq || (r.Flags&wire.FlagNoSeq != 0) != c.noSeq {
-			t.Errorf("%s:\n got SeqFirst %d Seq %d flags %#x\nwant SeqFirst %d Seq %d noSeq %v", c.frame, r.SeqFirst, r.Seq, r.Flags, c.seqFirst, c.seq, c.noSeq)
-		}
-	}
+	adaptertest.SeqMapping(t, New(), rows)
 	// The key depends on content only: the same ticker at another envelope time keeps it.
 	a := `{"time":1619093533,"channel":"spot.tickers","event":"update","result":{"currency_pair":"NEO_BTC","last":"0.0018716"}}`
 	b := strings.Replace(a, "1619093533", "1619093534", 1)
@@ -102,7 +81,8 @@ func TestSnapshotMalformed(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
-	a := &Adapter{now: func() time.Time { return time.Unix(1619093532, 0) }}
+	a := New()
+	a.now = func() time.Time { return time.Unix(1619093532, 0) }
 	all := []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}
 	subs := []adapter.Sub{{Symbol: "BTC_USDT", Channels: append(all, adapter.ChanTicker)}}
 	for i := 0; i < 150; i++ { // 4 + 150 × 3 = 454 topics: two connections of ≤ 300
@@ -170,6 +150,6 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }
 
-func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), cases, (*Parser).parseTree) }
+func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parseTree) }

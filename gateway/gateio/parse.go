@@ -12,17 +12,12 @@ import (
 
 // Parser normalizes Gate frames. It is owned by one goroutine.
 type Parser struct {
-	p    fastjson.Parser
-	rd   adapter.Reader
-	syms adapter.SymbolCache
+	adapter.ParserBase
 }
-
-// Reply returns nil: Gate never pings the client (the client pings, see Adapter.Ping).
-func (*Parser) Reply() []byte { return nil }
 
 // Parse normalizes one frame: {"time","channel","event","result"|"error"}.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) <= adapter.MaxFrameBytes && ps.fastBookTicker(frame, recvNs, out) {
+	if ps.fastBookTicker(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -41,23 +36,16 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 	if !bookTickerShape.Match(frame, v[:]) {
 		return false
 	}
-	r := out.Next()
-	r.Kind = wire.KindBBO
 	var c adapter.Conv
+	r := c.BBO(out, v[5], v[6], v[7], v[8])
 	r.TsExchange = c.Epoch(v[2], time.Millisecond)
 	r.Seq = c.Uint(v[3])
-	r.BidPx, r.BidSz = c.Decimal(v[5]), c.Decimal(v[6])
-	r.AskPx, r.AskSz = c.Decimal(v[7]), c.Decimal(v[8])
-	if c.Failed() || ps.header(r, v[4], recvNs) != nil {
-		out.Drop()
-		return false
-	}
-	return true
+	return ps.Keep(&c, r, v[4], recvNs, out)
 }
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -120,45 +108,25 @@ func exchangeError(v, e *fastjson.Value) error {
 	return fmt.Errorf("%w: %s: code %d: %s", adapter.ErrExchange, v.GetStringBytes("channel"), e.GetInt("code"), msg)
 }
 
-// header fills the fields every record of pair sym shares.
-func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.GateIO, recvNs
-	return ps.syms.Resolve(r, sym, instrument)
-}
-
 // instrument converts a currency pair ("BTC_USDT") to the canonical instrument.
 func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '_', false) }
 
-// start takes a record slot of kind k for the pair at symKey of res.
-func (ps *Parser) start(res *fastjson.Value, symKey string, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	sym, err := adapter.StringAt(res, symKey)
-	if err != nil {
-		return nil, err
-	}
-	r := out.Next()
-	r.Kind = k
-	if err := ps.header(r, sym, recvNs); err != nil {
-		return nil, adapter.Fail(out, err)
-	}
-	return r, nil
-}
-
 func (ps *Parser) bookTicker(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.start(res, "s", wire.KindBBO, recvNs, out)
+	r, err := ps.Start(out, wire.KindBBO, res, "s", recvNs)
 	if err != nil {
 		return err
 	}
-	if r.TsExchange, err = ps.rd.EpochAt(res, "t", time.Millisecond); err != nil {
+	if r.TsExchange, err = ps.Rd.EpochAt(res, "t", time.Millisecond); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(res, "u"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(res, "u"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	for _, f := range [...]struct {
 		key string
 		dst *wire.Decimal
 	}{{"b", &r.BidPx}, {"B", &r.BidSz}, {"a", &r.AskPx}, {"A", &r.AskSz}} {
-		if *f.dst, err = ps.rd.DecimalAt(res, f.key); err != nil {
+		if *f.dst, err = ps.Rd.DecimalAt(res, f.key); err != nil {
 			return adapter.Fail(out, err)
 		}
 	}
@@ -166,25 +134,25 @@ func (ps *Parser) bookTicker(_, res *fastjson.Value, recvNs int64, out *adapter.
 }
 
 func (ps *Parser) trade(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.start(res, "currency_pair", wire.KindTrade, recvNs, out)
+	r, err := ps.Start(out, wire.KindTrade, res, "currency_pair", recvNs)
 	if err != nil {
 		return err
 	}
-	if r.Seq, err = ps.rd.UintAt(res, "id"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(res, "id"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	if res.Exists("create_time_ms") {
-		r.TsExchange, err = ps.rd.EpochAt(res, "create_time_ms", time.Millisecond)
+		r.TsExchange, err = ps.Rd.EpochAt(res, "create_time_ms", time.Millisecond)
 	} else {
-		r.TsExchange, err = ps.rd.EpochAt(res, "create_time", time.Second)
+		r.TsExchange, err = ps.Rd.EpochAt(res, "create_time", time.Second)
 	}
 	if err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.rd.DecimalAt(res, "price"); err != nil {
+	if r.Price, err = ps.Rd.DecimalAt(res, "price"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Size, err = ps.rd.DecimalAt(res, "amount"); err != nil {
+	if r.Size, err = ps.Rd.DecimalAt(res, "amount"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	switch side := res.GetStringBytes("side"); string(side) { // the taker's side
@@ -199,26 +167,26 @@ func (ps *Parser) trade(_, res *fastjson.Value, recvNs int64, out *adapter.Batch
 }
 
 func (ps *Parser) bookUpdate(_, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.start(res, "s", wire.KindBookDelta, recvNs, out)
+	r, err := ps.Start(out, wire.KindBookDelta, res, "s", recvNs)
 	if err != nil {
 		return err
 	}
-	if r.TsExchange, err = ps.rd.EpochAt(res, "t", time.Millisecond); err != nil {
+	if r.TsExchange, err = ps.Rd.EpochAt(res, "t", time.Millisecond); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.SeqFirst, err = ps.rd.UintAt(res, "U"); err != nil {
+	if r.SeqFirst, err = ps.Rd.UintAt(res, "U"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(res, "u"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(res, "u"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	if r.SeqFirst > r.Seq || r.SeqFirst == 0 {
 		return adapter.Fail(out, fmt.Errorf("%w: U %d, u %d", adapter.ErrMalformed, r.SeqFirst, r.Seq))
 	}
-	if r.Bids, err = ps.rd.Levels(r.Bids, res.Get("b"), "b"); err != nil {
+	if r.Bids, err = ps.Rd.Levels(r.Bids, res.Get("b"), "b"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Asks, err = ps.rd.Levels(r.Asks, res.Get("a"), "a"); err != nil {
+	if r.Asks, err = ps.Rd.Levels(r.Asks, res.Get("a"), "a"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
@@ -229,26 +197,26 @@ var tickerKeyFields = [...]string{"currency_pair", "last", "lowest_ask", "highes
 	"base_volume", "quote_volume", "high_24h", "low_24h"}
 
 func (ps *Parser) ticker(env, res *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.start(res, "currency_pair", wire.KindTicker, recvNs, out)
+	r, err := ps.Start(out, wire.KindTicker, res, "currency_pair", recvNs)
 	if err != nil {
 		return err
 	}
 	if env.Exists("time_ms") {
-		r.TsExchange, err = ps.rd.EpochAt(env, "time_ms", time.Millisecond)
+		r.TsExchange, err = ps.Rd.EpochAt(env, "time_ms", time.Millisecond)
 	} else {
-		r.TsExchange, err = ps.rd.EpochAt(env, "time", time.Second)
+		r.TsExchange, err = ps.Rd.EpochAt(env, "time", time.Second)
 	}
 	if err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.rd.DecimalAt(res, "last"); err != nil {
+	if r.Price, err = ps.Rd.DecimalAt(res, "last"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	h := uint64(adapter.FNVOffset64)
 	for _, k := range tickerKeyFields {
 		var b []byte
 		if f := res.Get(k); f != nil {
-			if b, err = ps.rd.Raw(f); err != nil {
+			if b, err = ps.Rd.Raw(f); err != nil {
 				return adapter.Fail(out, fmt.Errorf("%s: %w", k, err))
 			}
 		}
@@ -265,7 +233,7 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	if len(body) > adapter.MaxFrameBytes {
 		return fmt.Errorf("%w: snapshot: %d-byte body", adapter.ErrMalformed, len(body))
 	}
-	v, err := ps.p.ParseBytes(body)
+	v, err := ps.JSON.ParseBytes(body)
 	if err != nil {
 		return fmt.Errorf("%w: snapshot: %w", adapter.ErrMalformed, err)
 	}
@@ -277,24 +245,24 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	}
 	r := out.Next()
 	r.Kind = wire.KindBookSnapshot
-	if err := ps.header(r, []byte(symbol), recvNs); err != nil {
+	if err := ps.Header(r, []byte(symbol), recvNs); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(v, "id"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(v, "id"); err != nil {
 		return adapter.Fail(out, fmt.Errorf("snapshot (with_id=true?): %w", err))
 	}
 	for _, k := range [...]string{"update", "current"} {
 		if v.Exists(k) {
-			if r.TsExchange, err = ps.rd.EpochAt(v, k, time.Millisecond); err != nil {
+			if r.TsExchange, err = ps.Rd.EpochAt(v, k, time.Millisecond); err != nil {
 				return adapter.Fail(out, err)
 			}
 			break
 		}
 	}
-	if r.Bids, err = ps.rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
+	if r.Bids, err = ps.Rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Asks, err = ps.rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
+	if r.Asks, err = ps.Rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil

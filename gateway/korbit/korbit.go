@@ -66,31 +66,31 @@ import (
 )
 
 // Adapter implements adapter.Adapter for Korbit.
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the Korbit adapter.
-func New() *Adapter { return &Adapter{} }
-
-var _ adapter.Adapter = (*Adapter)(nil)
-
-// Exchange returns wire.Korbit.
-func (*Adapter) Exchange() wire.Exchange { return wire.Korbit }
-
-// Limits returns Korbit's per-connection rules (none are published).
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    0,
-		SubscribeInterval: 100 * time.Millisecond,
-		StaleAfter:        90 * time.Second, // three missed 30 s server pings
-		BBOFromBook:       true,             // no BBO channel with sizes: the gateway takes the book top
-	}
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.Korbit,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    0,
+			SubscribeInterval: 100 * time.Millisecond,
+			StaleAfter:        90 * time.Second, // three missed 30 s server pings
+			BBOFromBook:       true,             // no BBO channel with sizes: the gateway takes the book top
+		},
+		Books:     adapter.BookFullEachPush,
+		Heartbeat: adapter.PingNone, // server pings every 30 s and the WebSocket layer answers
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentityContent,
+			wire.KindBookSnapshot: wire.IdentityContent,
+			wire.KindTicker:       wire.IdentityContent,
+			wire.KindTrade:        wire.IdentityTradeID,
+		},
+		DenseIDs: false, // tradeId rises per symbol but is not contiguous
+	}}
 }
 
-// BookRule returns adapter.BookFullEachPush.
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookFullEachPush }
-
-// Ping returns PingNone: the server pings every 30 s and the WebSocket layer answers.
-func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingNone, nil }
+var _ adapter.Adapter = (*Adapter)(nil)
 
 // Plan puts every symbol on one connection with one subscribe frame, a JSON array of one
 // request per type: [{"requestId":1,"method":"subscribe","type":"orderbook","symbols":
@@ -99,31 +99,16 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	var books, trades, tickers []string
-	plan := adapter.ConnPlan{URL: wsURL}
-	for _, s := range subs {
+	l, err := adapter.SortSubs("korbit", subs, func(s adapter.Sub) (string, error) {
 		sym := strings.ToLower(s.Symbol)
 		var inst wire.Name
 		if err := adapter.InstrumentSep(&inst, []byte(sym), '_', false); err != nil {
-			return nil, fmt.Errorf("korbit: symbol %q: %w", s.Symbol, err)
+			return "", fmt.Errorf("korbit: symbol %q: %w", s.Symbol, err)
 		}
-		book := false
-		for _, c := range s.Channels {
-			switch c {
-			case adapter.ChanBBO, adapter.ChanBook:
-				book = true
-			case adapter.ChanTrade:
-				trades = append(trades, sym)
-			case adapter.ChanTicker:
-				tickers = append(tickers, sym)
-			default:
-				return nil, fmt.Errorf("korbit: channel %s not supported", c)
-			}
-		}
-		if book {
-			books = append(books, sym)
-		}
-		plan.Symbols = append(plan.Symbols, s.Symbol)
+		return sym, nil
+	}, nil)
+	if err != nil {
+		return nil, err
 	}
 	var b bytes.Buffer
 	b.WriteByte('[')
@@ -131,7 +116,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	for _, t := range [...]struct {
 		typ  string
 		syms []string
-	}{{"orderbook", books}, {"trade", trades}, {"ticker", tickers}} {
+	}{{"orderbook", l.Books}, {"trade", l.Trades}, {"ticker", l.Tickers}} {
 		if len(t.syms) == 0 {
 			continue
 		}
@@ -140,38 +125,14 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		}
 		id++
 		fmt.Fprintf(&b, `{"requestId":%d,"method":"subscribe","type":%q,"symbols":[`, id, t.typ)
-		for i, s := range t.syms {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%q", s)
-		}
+		adapter.WriteStrings(&b, t.syms)
 		b.WriteString("]}")
 	}
 	b.WriteByte(']')
-	plan.Subscribe = [][]byte{b.Bytes()}
-	return []adapter.ConnPlan{plan}, nil
+	return []adapter.ConnPlan{{URL: wsURL, Symbols: l.Symbols, Subscribe: [][]byte{b.Bytes()}}}, nil
 }
-
-// Resubscribe returns nil: every orderbook message is a full book.
-func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
-
-// SnapshotURL returns "": books come whole over the stream.
-func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
-func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
-
-// identity is how Korbit identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentityContent,
-	wire.KindBookSnapshot: wire.IdentityContent,
-	wire.KindTicker:       wire.IdentityContent,
-	wire.KindTrade:        wire.IdentityTradeID,
+func (*Adapter) NewParser() adapter.Parser {
+	return &Parser{ParserBase: adapter.NewParserBase(wire.Korbit, instrument)}
 }
-
-// Identity states how Korbit identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns false: tradeId rises per symbol but is not contiguous.
-func (*Adapter) DenseTradeIDs() bool { return false }

@@ -1,7 +1,6 @@
 package korbit
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/tickline/tickline/gateway/adapter"
@@ -9,11 +8,9 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-const cases = "testdata/cases.txt"
-
 // TestAdapter's samples check finds no Korbit reference samples (see the package doc
 // for the sources the cases are modelled on).
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 func TestContentKeys(t *testing.T) {
 	p := New().NewParser()
@@ -30,16 +27,6 @@ func TestContentKeys(t *testing.T) {
 	}
 	if r := out.At(0); r.Seq != adaptertest.ContentKey("btc_krw", "1790134313071", "116463000") {
 		t.Fatalf("ticker key %x", r.Seq)
-	}
-}
-
-func TestSnapshotUnsupported(t *testing.T) {
-	var out adapter.Batch
-	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "btc_krw", 1, &out); !errors.Is(err, adapter.ErrUnsupported) {
-		t.Fatalf("ParseSnapshot: %v", err)
-	}
-	if New().SnapshotURL("https://api.korbit.co.kr", "btc_krw", 0) != "" || New().Resubscribe(adapter.Sub{Symbol: "btc_krw"}) != nil {
-		t.Fatal("full-book exchange offers a snapshot URL or resubscribe frames")
 	}
 }
 
@@ -65,15 +52,13 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }
 
 // TestTimeInContentKeys: the exchange time is part of every content key where the venue
 // sends one: the same content at another time is another event.
 func TestTimeInContentKeys(t *testing.T) {
-	for _, c := range []struct{ frame, from, to string }{
+	adaptertest.TimeInContentKeys(t, New(), [][3]string{
 		{`{"symbol":"btc_krw","timestamp":1790134243081,"type":"orderbook","data":{"timestamp":1790134243067,"asks":[{"price":"116506000","qty":"0.27522"}],"bids":[{"price":"116455000","qty":"0.00499"}]}}`, `1790134243067`, `1790134243068`},
 		{`{"symbol":"btc_krw","timestamp":1790134313071,"type":"ticker","data":{"open":"115370000","high":"116765000","low":"114412000","close":"116463000","prevClose":"115304000","bestAskPrice":"116477000","bestBidPrice":"116463000","lastTradedAt":1790134313000}}`, `1790134313071`, `1790134313072`},
-	} {
-		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
-	}
+	})
 }

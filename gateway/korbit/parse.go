@@ -12,24 +12,13 @@ import (
 
 // Parser normalizes Korbit frames. It is owned by one goroutine.
 type Parser struct {
-	p    fastjson.Parser
-	rd   adapter.Reader
-	syms adapter.SymbolCache
-	h    uint64 // content key of the record being built
-}
-
-// Reply returns nil: Korbit pings at the WebSocket level only.
-func (*Parser) Reply() []byte { return nil }
-
-// ParseSnapshot is not used: Korbit books come whole over the stream.
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: korbit books come whole over the stream", adapter.ErrUnsupported)
+	adapter.ParserBase
 }
 
 // Parse normalizes one frame: a data message {"symbol","timestamp","type","data"} or a
 // control message {"status":"success"|"fail",...}.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -81,45 +70,29 @@ func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter
 	return adapter.ResultData, fmt.Errorf("%w: korbit type %q", adapter.ErrUnsupported, typ)
 }
 
-// hash folds one field text into the content key.
-func (ps *Parser) hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
-
-// start appends a record of kind for symbol sym ("btc_krw") and starts its content key.
-func (ps *Parser) start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	r := out.Next()
-	r.Kind, r.Exchange, r.TsRecv = kind, wire.Korbit, recvNs
-	if err := ps.syms.Resolve(r, sym, instrument); err != nil {
-		return nil, adapter.Fail(out, err)
-	}
-	ps.h = adapter.FNVOffset64
-	ps.hash(sym)
-	return r, nil
-}
-
 // instrument converts a pair ("btc_krw") to the canonical instrument.
 func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '_', false) }
 
 // dec reads an exact non-negative decimal and folds its text into the content key.
 func (ps *Parser) dec(o *fastjson.Value, key string) (wire.Decimal, error) {
-	d, b, err := ps.rd.DecimalText(o.Get(key), key)
+	d, b, err := ps.Rd.DecimalText(o.Get(key), key)
 	if err != nil {
 		return wire.Decimal{}, err
 	}
-	ps.hash(b)
+	ps.Hash(b)
 	return d, nil
 }
 
 // ts reads a ms timestamp and folds its text into the content key.
 func (ps *Parser) ts(o *fastjson.Value, key string) (int64, error) {
-	b, err := ps.rd.Raw(o.Get(key))
+	b, err := ps.KeyedRaw(o, key)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", key, err)
+		return 0, err
 	}
 	ns, err := adapter.EpochNs(b, time.Millisecond)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", key, err)
 	}
-	ps.hash(b)
 	return ns, nil
 }
 
@@ -127,7 +100,7 @@ func (ps *Parser) book(sym []byte, data *fastjson.Value, recvNs int64, out *adap
 	if data.Type() != fastjson.TypeObject {
 		return fmt.Errorf("%w: orderbook data is %s, want object", adapter.ErrMalformed, data.Type())
 	}
-	r, err := ps.start(sym, wire.KindBookSnapshot, recvNs, out)
+	r, err := ps.StartKeyed(out, wire.KindBookSnapshot, sym, recvNs)
 	if err != nil {
 		return err
 	}
@@ -139,20 +112,13 @@ func (ps *Parser) book(sym []byte, data *fastjson.Value, recvNs int64, out *adap
 		key string
 		dst *[]wire.Level
 	}{{"bids", &r.Bids}, {"asks", &r.Asks}} {
-		v := data.Get(side.key)
-		if v == nil {
-			return adapter.Fail(out, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, side.key))
-		}
-		levels, err := v.Array()
+		levels, err := adapter.LevelList(data.Get(side.key), side.key)
 		if err != nil {
-			return adapter.Fail(out, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, side.key, v.Type()))
-		}
-		if len(levels) > wire.MaxLevels {
-			return adapter.Fail(out, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, side.key, len(levels)))
+			return adapter.Fail(out, err)
 		}
 		for _, lv := range levels {
-			if lv.Type() != fastjson.TypeObject {
-				return adapter.Fail(out, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, side.key, lv.Type()))
+			if err := adapter.LevelObject(lv, side.key); err != nil {
+				return adapter.Fail(out, err)
 			}
 			var l wire.Level
 			if l.Price, err = ps.dec(lv, "price"); err != nil {
@@ -164,7 +130,7 @@ func (ps *Parser) book(sym []byte, data *fastjson.Value, recvNs int64, out *adap
 			*side.dst = append(*side.dst, l)
 		}
 	}
-	r.Seq = ps.h
+	r.Seq = ps.Key()
 	return nil
 }
 
@@ -177,11 +143,11 @@ func (ps *Parser) trades(sym []byte, data *fastjson.Value, recvNs int64, out *ad
 		if it.Type() != fastjson.TypeObject {
 			return fmt.Errorf("%w: trade is %s, want object", adapter.ErrMalformed, it.Type())
 		}
-		r, err := ps.start(sym, wire.KindTrade, recvNs, out)
+		r, err := ps.StartKeyed(out, wire.KindTrade, sym, recvNs)
 		if err != nil {
 			return err
 		}
-		if r.Seq, err = ps.rd.UintAt(it, "tradeId"); err != nil {
+		if r.Seq, err = ps.Rd.UintAt(it, "tradeId"); err != nil {
 			return adapter.Fail(out, err)
 		}
 		if r.TsExchange, err = ps.ts(it, "timestamp"); err != nil {
@@ -211,7 +177,7 @@ func (ps *Parser) ticker(sym []byte, v, data *fastjson.Value, recvNs int64, out 
 	if data.Type() != fastjson.TypeObject {
 		return fmt.Errorf("%w: ticker data is %s, want object", adapter.ErrMalformed, data.Type())
 	}
-	r, err := ps.start(sym, wire.KindTicker, recvNs, out)
+	r, err := ps.StartKeyed(out, wire.KindTicker, sym, recvNs)
 	if err != nil {
 		return err
 	}
@@ -222,6 +188,6 @@ func (ps *Parser) ticker(sym []byte, v, data *fastjson.Value, recvNs int64, out 
 	if r.Price, err = ps.dec(data, "close"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	r.Seq = ps.h
+	r.Seq = ps.Key()
 	return nil
 }

@@ -40,13 +40,8 @@ func (*Adapter) Checksum(bids, asks []wire.Level) uint32 {
 // go through the table one at a time instead of through crc32.Update, whose buffer
 // argument escapes to the heap.
 func crcDigits(crc uint32, d wire.Decimal) uint32 {
-	var tmp [64]byte
-	lead := true
-	for _, c := range d.AppendString(tmp[:0]) {
-		if c == '.' || c == '0' && lead {
-			continue
-		}
-		lead = false
+	var buf [64]byte
+	for _, c := range digits(&buf, d) {
 		crc = crc32.IEEETable[byte(crc)^c] ^ crc>>8
 	}
 	return crc
@@ -54,14 +49,22 @@ func crcDigits(crc uint32, d wire.Decimal) uint32 {
 
 // appendDigits appends d's text as crcDigits hashes it (for tests).
 func appendDigits(dst []byte, d wire.Decimal) []byte {
-	var tmp [64]byte
+	var buf [64]byte
+	return append(dst, digits(&buf, d)...)
+}
+
+// digits writes d's text into buf and returns it without its decimal point and leading
+// zeros (the checksum's form), filtered in place.
+func digits(buf *[64]byte, d wire.Decimal) []byte {
+	text := d.AppendString(buf[:0])
+	out := text[:0]
 	lead := true
-	for _, c := range d.AppendString(tmp[:0]) {
+	for _, c := range text {
 		if c == '.' || c == '0' && lead {
 			continue
 		}
 		lead = false
-		dst = append(dst, c)
+		out = append(out, c)
 	}
-	return dst
+	return out
 }

@@ -79,10 +79,31 @@ import (
 )
 
 // Adapter implements adapter.Adapter and adapter.Checksummer for Kraken spot v2.
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the Kraken spot WebSocket v2 adapter.
-func New() *Adapter { return &Adapter{} }
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.Kraken,
+		Rules: adapter.Limits{ // tickline's choices where Kraken documents none: see the package doc
+			MaxSubsPerConn:    200,
+			SubscribeInterval: 200 * time.Millisecond,
+			PingInterval:      30 * time.Second,
+			StaleAfter:        10 * time.Second, // heartbeat every second once subscribed
+		},
+		Books:     adapter.BookChecksum,
+		Heartbeat: adapter.PingText, // application ping {"method":"ping"}
+		PingFrame: pingFrame,
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentityContent,
+			wire.KindBookSnapshot: wire.IdentityContent,
+			wire.KindBookDelta:    wire.IdentityContent,
+			wire.KindTicker:       wire.IdentityContent,
+			wire.KindTrade:        wire.IdentityTradeID,
+		},
+		DenseIDs: true, // v2 `trade_id` is a per-book integer sequence
+	}}
+}
 
 var (
 	_ adapter.Adapter     = (*Adapter)(nil)
@@ -97,26 +118,6 @@ var depths = [...]int{10, 25, 100, 500, 1000}
 
 // pingFrame is the application ping (docs: spot-websocket-v2/ping).
 var pingFrame = []byte(`{"method":"ping"}`)
-
-// Exchange returns wire.Kraken.
-func (*Adapter) Exchange() wire.Exchange { return wire.Kraken }
-
-// Limits returns Kraken's per-connection rules (tickline's choices where Kraken documents
-// none: see the package doc).
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    200,
-		SubscribeInterval: 200 * time.Millisecond,
-		PingInterval:      30 * time.Second,
-		StaleAfter:        10 * time.Second, // heartbeat every second once subscribed
-	}
-}
-
-// BookRule returns adapter.BookChecksum.
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookChecksum }
-
-// Ping returns the application ping {"method":"ping"}.
-func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingText, pingFrame }
 
 // bookDepth maps a wanted depth to the smallest accepted one that covers it.
 func bookDepth(want int) (int, error) {
@@ -295,23 +296,7 @@ func (*Adapter) Resubscribe(sub adapter.Sub) [][]byte {
 	return nil
 }
 
-// SnapshotURL returns "": Kraken books come from the stream.
-func (*Adapter) SnapshotURL(string, string, int) string { return "" }
-
 // NewParser returns a parser for one connection.
-func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
-
-// identity is how Kraken identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentityContent,
-	wire.KindBookSnapshot: wire.IdentityContent,
-	wire.KindBookDelta:    wire.IdentityContent,
-	wire.KindTicker:       wire.IdentityContent,
-	wire.KindTrade:        wire.IdentityTradeID,
+func (*Adapter) NewParser() adapter.Parser {
+	return &Parser{ParserBase: adapter.NewParserBase(wire.Kraken, instrument)}
 }
-
-// Identity states how Kraken identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns true: v2 `trade_id` is a per-book integer sequence.
-func (*Adapter) DenseTradeIDs() bool { return true }

@@ -9,7 +9,7 @@ import (
 
 // BenchmarkParse: parse+normalize+encode per kind (BenchmarkParse/bbo, ...).
 func BenchmarkParse(b *testing.B) {
-	adaptertest.BenchKinds(b, New(), cases, wire.KindBBO, wire.KindTrade, wire.KindBookDelta)
+	adaptertest.BenchKinds(b, New(), wire.KindBBO, wire.KindTrade, wire.KindBookDelta)
 }
 
 // BenchmarkChecksum: the CRC32 over a 10×10 book, run after every applied update.

@@ -15,9 +15,7 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-const cases = "testdata/cases.txt"
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 // parseOne parses frame into exactly one record.
 func parseOne(t *testing.T, p adapter.Parser, frame []byte) *wire.Record {
@@ -105,7 +103,7 @@ func TestChecksumSamples(t *testing.T) {
 // is 3310070434 and whose first ask (45285.2, 0.00100000) formats as "452852100000".
 func TestChecksumDocVector(t *testing.T) {
 	var frame []byte
-	for _, c := range adaptertest.LoadCases(t, cases, "kraken") {
+	for _, c := range adaptertest.LoadCases(t, adaptertest.Cases, "kraken") {
 		if strings.Contains(string(c.Frame), `"checksum":3310070434`) {
 			frame = c.Frame
 		}
@@ -187,13 +185,6 @@ func TestContentKey(t *testing.T) {
 		if key(other) == key(book) {
 			t.Errorf("%s: same key as a different book message", other)
 		}
-	}
-}
-
-func TestParseSnapshotUnsupported(t *testing.T) {
-	var out adapter.Batch
-	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "BTC/USD", 1, &out); !errors.Is(err, adapter.ErrUnsupported) || out.Len() != 0 {
-		t.Fatalf("ParseSnapshot: %v, %d records", err, out.Len())
 	}
 }
 
@@ -297,20 +288,18 @@ func TestSession(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }
 
-func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), cases, (*Parser).parseTree) }
+func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parseTree) }
 
 // TestTimeInContentKeys: the exchange time is part of every content key where the venue
 // sends one: the same content at another time is another event.
 func TestTimeInContentKeys(t *testing.T) {
-	for _, c := range []struct{ frame, from, to string }{
+	adaptertest.TimeInContentKeys(t, New(), [][3]string{
 		{`{"channel":"ticker","type":"update","data":[{"symbol":"ALGO/USD","bid":0.10025,"bid_qty":740.0,"ask":0.10036,"ask_qty":1240.00000000,"last":0.10035,"volume":997038.98383185,"vwap":0.10148,"low":0.09979,"high":0.10285,"change":-0.00017,"change_pct":-0.17,"timestamp":"2023-10-06T17:35:55.440295Z"}]}`, `55.440295`, `55.440296`},
 		{`{"channel":"ticker","type":"update","data":[{"symbol":"NEW/EUR","bid":1.5,"bid_qty":2,"ask":null,"ask_qty":null,"last":1.55,"timestamp":"2023-10-06T17:35:55.440295Z"}]}`, `55.440295`, `55.440296`},
 		{`{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":45283.6,"qty":0.5}],"asks":[],"checksum":1,"timestamp":"2023-10-06T17:35:55.440295Z"}]}`, `55.440295`, `55.440296`},
-	} {
-		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
-	}
+	})
 }
 
 // TestBookDepth: the depth the gateway keeps its book to is the depth Plan subscribes

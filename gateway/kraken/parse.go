@@ -12,19 +12,13 @@ import (
 
 // Parser normalizes Kraken v2 frames. It is owned by one goroutine.
 type Parser struct {
-	p    fastjson.Parser
-	rd   adapter.Reader
-	syms adapter.SymbolCache
+	adapter.ParserBase
 }
-
-// Reply returns nil: Kraken never asks the client for a heartbeat answer (the client
-// pings, the server pongs).
-func (*Parser) Reply() []byte { return nil }
 
 // Parse normalizes one frame: a channel message {"channel",...} or a method answer
 // {"method",...} / error.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) <= adapter.MaxFrameBytes && ps.fastTicker(frame, recvNs, out) {
+	if ps.fastTicker(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -47,17 +41,13 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 		return false
 	}
 	sym, ts := v[1], v[13]
-	r := out.Next()
-	r.Kind, r.Flags = wire.KindBBO, wire.FlagNoSeq
 	var c adapter.Conv
-	r.BidPx, r.BidSz = c.Decimal(v[2]), c.Decimal(v[3])
-	r.AskPx, r.AskSz = c.Decimal(v[4]), c.Decimal(v[5])
-	tsNs, err := adapter.ISONs(ts, 0)
-	if c.Failed() || err != nil || ps.header(r, sym, recvNs) != nil {
-		out.Drop()
+	r := c.BBO(out, v[2], v[3], v[4], v[5])
+	r.Flags = wire.FlagNoSeq
+	r.TsExchange = c.ISO(ts)
+	if !ps.Keep(&c, r, sym, recvNs, out) {
 		return false
 	}
-	r.TsExchange = tsNs
 	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
 	for _, b := range v[2:6] {
 		h = adapter.ContentKey(h, b)
@@ -68,7 +58,7 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -150,12 +140,6 @@ func (ps *Parser) data(v *fastjson.Value, ch []byte, recvNs int64, out *adapter.
 	return adapter.ResultData, nil
 }
 
-// header fills the fields every record of symbol sym shares.
-func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.Kraken, recvNs
-	return ps.syms.Resolve(r, sym, instrument)
-}
-
 // instrument converts a v2 symbol ("BTC/USD") to the canonical instrument.
 func instrument(dst *wire.Name, sym []byte) error { return adapter.InstrumentSep(dst, sym, '/', false) }
 
@@ -164,38 +148,25 @@ func present(v *fastjson.Value) bool { return v != nil && v.Type() != fastjson.T
 
 // timestamp reads the RFC 3339 `timestamp`; a missing optional one is 0.
 func timestamp(o *fastjson.Value, required bool) (int64, []byte, error) {
-	v := o.Get("timestamp")
-	if v == nil && !required {
-		return 0, nil, nil
-	}
-	b, err := adapter.String(v, "timestamp")
-	if err != nil {
-		return 0, nil, err
-	}
-	ns, err := adapter.ISONs(b, 0)
-	return ns, b, err
+	return adapter.ISOAt(o, "timestamp", required)
 }
 
 // ticker: bid AND ask → bbo; otherwise → ticker (last price).
 func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(it, "symbol")
+	r, err := ps.Start(out, 0, it, "symbol", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
 	r.Flags = wire.FlagNoSeq
-	if err := ps.header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
-	}
 	var ts []byte
 	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
 		return adapter.Fail(out, err)
 	}
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
 	bid, ask := it.Get("bid"), it.Get("ask")
 	if !present(bid) || !present(ask) {
 		r.Kind = wire.KindTicker
-		if r.Price, r.Seq, err = ps.rd.KeyedDecimal(it.Get("last"), "last", h); err != nil {
+		if r.Price, r.Seq, err = ps.Rd.KeyedDecimal(it.Get("last"), "last", h); err != nil {
 			return adapter.Fail(out, err)
 		}
 		return nil
@@ -206,7 +177,7 @@ func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) e
 		key string
 		dst *wire.Decimal
 	}{{bid, "bid", &r.BidPx}, {it.Get("bid_qty"), "bid_qty", &r.BidSz}, {ask, "ask", &r.AskPx}, {it.Get("ask_qty"), "ask_qty", &r.AskSz}} {
-		if *f.dst, h, err = ps.rd.KeyedDecimal(f.v, f.key, h); err != nil {
+		if *f.dst, h, err = ps.Rd.KeyedDecimal(f.v, f.key, h); err != nil {
 			return adapter.Fail(out, err)
 		}
 	}
@@ -216,35 +187,18 @@ func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) e
 
 // trade: side is the taker's; Seq = trade_id.
 func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(it, "symbol")
+	r, err := ps.Start(out, wire.KindTrade, it, "symbol", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
-	r.Kind = wire.KindTrade
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(it, "trade_id"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Seq, err = ps.rd.UintAt(it, "trade_id"); err != nil {
+	if r.Price, r.Size, err = ps.Rd.PriceSize(it, "price", "qty"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.rd.DecimalAt(it, "price"); err != nil {
+	if r.Side, err = adapter.SideAt(it, "side", "buy", "sell"); err != nil {
 		return adapter.Fail(out, err)
-	}
-	if r.Size, err = ps.rd.DecimalAt(it, "qty"); err != nil {
-		return adapter.Fail(out, err)
-	}
-	side, err := adapter.StringAt(it, "side")
-	if err != nil {
-		return adapter.Fail(out, err)
-	}
-	switch string(side) {
-	case "buy":
-		r.Side = wire.SideBuy
-	case "sell":
-		r.Side = wire.SideSell
-	default:
-		return adapter.Fail(out, fmt.Errorf("%w: side %q", adapter.ErrMalformed, side))
 	}
 	if r.TsExchange, _, err = timestamp(it, true); err != nil {
 		return adapter.Fail(out, err)
@@ -254,23 +208,20 @@ func (ps *Parser) trade(it *fastjson.Value, recvNs int64, out *adapter.Batch) er
 
 // book: levels {"price","qty"}, checksum over the resulting top 10.
 func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(it, "symbol")
+	k := wire.KindBookDelta
+	if snapshot {
+		k = wire.KindBookSnapshot
+	}
+	r, err := ps.Start(out, k, it, "symbol", recvNs)
 	if err != nil {
 		return err
 	}
-	r := out.Next()
-	r.Kind, r.Flags = wire.KindBookDelta, wire.FlagNoSeq
-	if snapshot {
-		r.Kind = wire.KindBookSnapshot
-	}
-	if err := ps.header(r, sym, recvNs); err != nil {
-		return adapter.Fail(out, err)
-	}
+	r.Flags = wire.FlagNoSeq
 	var ts []byte
 	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
 		return adapter.Fail(out, err)
 	}
-	sum, err := ps.rd.UintAt(it, "checksum")
+	sum, err := ps.Rd.UintAt(it, "checksum")
 	if err != nil {
 		return adapter.Fail(out, err)
 	}
@@ -278,7 +229,7 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 		return adapter.Fail(out, fmt.Errorf("%w: checksum %d above 2^32", adapter.ErrMalformed, sum))
 	}
 	r.Checksum, r.HasChecksum = uint32(sum), true
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
 	h = adapter.ContentKey(h, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
 	if r.Bids, h, err = ps.levels(r.Bids, it.Get("bids"), "bids", h); err != nil {
 		return adapter.Fail(out, err)
@@ -292,33 +243,22 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 
 // levels appends [{"price":p,"qty":q},...] to dst, hashing each price and qty text into h.
 func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h uint64) ([]wire.Level, uint64, error) {
-	if v == nil {
-		return dst, h, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, field)
-	}
-	arr, err := v.Array()
+	arr, err := adapter.LevelList(v, field)
 	if err != nil {
-		return dst, h, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, field, v.Type())
-	}
-	if len(arr) > wire.MaxLevels {
-		return dst, h, fmt.Errorf("%w: %s has %d levels", adapter.ErrMalformed, field, len(arr))
+		return dst, h, err
 	}
 	for _, lv := range arr {
-		if lv.Type() != fastjson.TypeObject {
-			return dst, h, fmt.Errorf("%w: %s level is %s, want {price, qty}", adapter.ErrMalformed, field, lv.Type())
-		}
-		var l wire.Level
-		if l.Price, h, err = ps.rd.KeyedDecimal(lv.Get("price"), "price", h); err != nil {
+		if err := adapter.LevelObject(lv, field); err != nil {
 			return dst, h, err
 		}
-		if l.Size, h, err = ps.rd.KeyedDecimal(lv.Get("qty"), "qty", h); err != nil {
+		var l wire.Level
+		if l.Price, h, err = ps.Rd.KeyedDecimal(lv.Get("price"), "price", h); err != nil {
+			return dst, h, err
+		}
+		if l.Size, h, err = ps.Rd.KeyedDecimal(lv.Get("qty"), "qty", h); err != nil {
 			return dst, h, err
 		}
 		dst = append(dst, l)
 	}
 	return dst, h, nil
-}
-
-// ParseSnapshot is not used: Kraken books are snapshotted on the stream.
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: kraken books are snapshotted on the stream, not REST", adapter.ErrUnsupported)
 }

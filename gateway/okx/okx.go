@@ -91,10 +91,31 @@ import (
 )
 
 // Adapter implements adapter.Adapter for OKX v5 public spot data.
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the OKX adapter.
-func New() *Adapter { return &Adapter{} }
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.OKX,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    maxArgsPerConn,
+			SubscribeInterval: 350 * time.Millisecond, // 480 requests/hour/connection; paced anyway
+			PingInterval:      20 * time.Second,       // "ping" when idle for < 30 s
+			StaleAfter:        30 * time.Second,       // OKX closes a connection silent for 30 s
+		},
+		Books:     adapter.BookStreamSnapshot, // books arrive as snapshot + seqId-chained updates on the stream, and a gap is healed by resubscribing
+		Heartbeat: adapter.PingText,           // text heartbeat "ping" (answered by "pong")
+		PingFrame: []byte("ping"),
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentitySparse,
+			wire.KindBookSnapshot: wire.IdentitySparse,
+			wire.KindTrade:        wire.IdentityTradeID,
+			wire.KindBookDelta:    wire.IdentityDense,
+			wire.KindTicker:       wire.IdentityContent,
+		},
+		DenseIDs: false, // the trades channel may aggregate fills into one push (`count`), whose tradeId is the last of them
+	}}
+}
 
 var _ adapter.Adapter = (*Adapter)(nil)
 
@@ -104,26 +125,6 @@ const (
 	// maxArgsPerConn is tickline's cap (OKX documents none).
 	maxArgsPerConn = 300
 )
-
-// Exchange returns wire.OKX.
-func (*Adapter) Exchange() wire.Exchange { return wire.OKX }
-
-// Limits returns OKX's per-connection rules.
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    maxArgsPerConn,
-		SubscribeInterval: 350 * time.Millisecond, // 480 requests/hour/connection; paced anyway
-		PingInterval:      20 * time.Second,       // "ping" when idle for < 30 s
-		StaleAfter:        30 * time.Second,       // OKX closes a connection silent for 30 s
-	}
-}
-
-// BookRule returns adapter.BookStreamSnapshot: books arrive as snapshot + seqId-chained
-// updates on the stream, and a gap is healed by resubscribing.
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookStreamSnapshot }
-
-// Ping returns the text heartbeat "ping" (answered by "pong").
-func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingText, []byte("ping") }
 
 // bookChannel returns the books channel for a depth: books5 for 1..5 levels, else books
 // (400 levels; the tick-by-tick variants need a VIP login).
@@ -199,23 +200,7 @@ func (*Adapter) Resubscribe(sub adapter.Sub) [][]byte {
 	return [][]byte{frame("unsubscribe", args), frame("subscribe", args)}
 }
 
-// SnapshotURL returns "": OKX books resync on the stream, not from REST.
-func (*Adapter) SnapshotURL(string, string, int) string { return "" }
-
 // NewParser returns a parser for one connection.
-func (*Adapter) NewParser() adapter.Parser { return &Parser{} }
-
-// identity is how OKX identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentitySparse,
-	wire.KindBookSnapshot: wire.IdentitySparse,
-	wire.KindTrade:        wire.IdentityTradeID,
-	wire.KindBookDelta:    wire.IdentityDense,
-	wire.KindTicker:       wire.IdentityContent,
+func (*Adapter) NewParser() adapter.Parser {
+	return &Parser{ParserBase: adapter.NewParserBase(wire.OKX, instrument)}
 }
-
-// Identity states how OKX identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns false: the trades channel may aggregate fills into one push (`count`), whose tradeId is the last of them.
-func (*Adapter) DenseTradeIDs() bool { return false }

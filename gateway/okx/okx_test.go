@@ -10,47 +10,27 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-const cases = "testdata/cases.txt"
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 // TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and
 // FlagSeqReset, for the chaining rule of the package doc (SeqFirst = prevSeqId+1,
 // Seq = seqId; an update with seqId < prevSeqId starts a new epoch).
 func TestSeqMapping(t *testing.T) {
 	const pre = `{"arg":{"channel":"books","instId":"BTC-USDT"},`
-	for _, c := range []struct {
-		frame         string
-		seqFirst, seq uint64
-		noSeq         bool
-		kind          wire.Kind
-		continuesPrev bool // SeqFirst == previous Seq + 1 for the row above
-		reset         bool // FlagSeqReset
-	}{
-		{pre + `"action":"snapshot","data":[{"asks":[],"bids":[],"ts":"1597026383085","prevSeqId":-1,"seqId":100}]}`, 0, 100, false, wire.KindBookSnapshot, false, false},
-		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","1"]],"ts":"1597026383085","prevSeqId":100,"seqId":107}]}`, 101, 107, false, wire.KindBookDelta, true, false},
+	adaptertest.SeqMapping(t, New(), []adaptertest.Seq{
+		{Frame: pre + `"action":"snapshot","data":[{"asks":[],"bids":[],"ts":"1597026383085","prevSeqId":-1,"seqId":100}]}`, Seq: 100, Kind: wire.KindBookSnapshot},
+		{Frame: pre + `"action":"update","data":[{"asks":[],"bids":[["1","1"]],"ts":"1597026383085","prevSeqId":100,"seqId":107}]}`, SeqFirst: 101, Seq: 107, Kind: wire.KindBookDelta, ContinuesPrev: true},
 		// no change: seqId == prevSeqId
-		{pre + `"action":"update","data":[{"asks":[],"bids":[],"ts":"1597026383085","prevSeqId":107,"seqId":107}]}`, 108, 107, false, wire.KindBookDelta, true, false},
-		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","2"]],"ts":"1597026383085","prevSeqId":107,"seqId":110}]}`, 108, 110, false, wire.KindBookDelta, true, false},
+		{Frame: pre + `"action":"update","data":[{"asks":[],"bids":[],"ts":"1597026383085","prevSeqId":107,"seqId":107}]}`, SeqFirst: 108, Seq: 107, Kind: wire.KindBookDelta, ContinuesPrev: true},
+		{Frame: pre + `"action":"update","data":[{"asks":[],"bids":[["1","2"]],"ts":"1597026383085","prevSeqId":107,"seqId":110}]}`, SeqFirst: 108, Seq: 110, Kind: wire.KindBookDelta, ContinuesPrev: true},
 		// maintenance reset: seqId < prevSeqId
-		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","3"]],"ts":"1597026383085","prevSeqId":110,"seqId":3}]}`, 111, 3, false, wire.KindBookDelta, true, true},
-		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","4"]],"ts":"1597026383085","prevSeqId":3,"seqId":9}]}`, 4, 9, false, wire.KindBookDelta, true, false},
+		{Frame: pre + `"action":"update","data":[{"asks":[],"bids":[["1","3"]],"ts":"1597026383085","prevSeqId":110,"seqId":3}]}`, SeqFirst: 111, Seq: 3, Reset: true, Kind: wire.KindBookDelta, ContinuesPrev: true},
+		{Frame: pre + `"action":"update","data":[{"asks":[],"bids":[["1","4"]],"ts":"1597026383085","prevSeqId":3,"seqId":9}]}`, SeqFirst: 4, Seq: 9, Kind: wire.KindBookDelta, ContinuesPrev: true},
 		// 2022 format, no seqId: FlagNoSeq, Seq = ts in ms
-		{pre + `"action":"update","data":[{"asks":[],"bids":[["1","4"]],"ts":"1652459225453","checksum":-652563973}]}`, 0, 1652459225453, true, wire.KindBookDelta, false, false},
-		{`{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","last":"1","lastSz":"2","bidPx":"1","bidSz":"1","askPx":"2","askSz":"1","ts":"1652459224956"}]}`, 0, 1652459224956, true, wire.KindBBO, false, false},
-		{`{"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{"asks":[["2","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1749044565306","seqId":55729075884}]}`, 0, 55729075884, false, wire.KindBBO, false, false},
-	} {
-		p := New().NewParser()
-		var out adapter.Batch
-		if _, err := p.Parse([]byte(c.frame), 1, &out); err != nil || out.Len() != 1 {
-			t.Fatalf("%s: %d records, %v", c.frame, out.Len(), err)
-		}
-		r := out.At(0)
-		if r.Kind != c.kind || r.SeqFirst != c.seqFirst || r.Seq != c.seq || (r.Flags&wire.FlagNoSeq != 0) != c.noSeq || (r.Flags&wire.FlagSeqReset != 0) != c.reset {
-			t.Errorf("%s:\n got kind %s SeqFirst %d Seq %d flags %#x\nwant kind %s SeqFirst %d Seq %d noSeq %v reset %v",
-				c.frame, r.Kind, r.SeqFirst, r.Seq, r.Flags, c.kind, c.seqFirst, c.seq, c.noSeq, c.reset)
-		}
-	}
+		{Frame: pre + `"action":"update","data":[{"asks":[],"bids":[["1","4"]],"ts":"1652459225453","checksum":-652563973}]}`, Seq: 1652459225453, NoSeq: true, Kind: wire.KindBookDelta},
+		{Frame: `{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","last":"1","lastSz":"2","bidPx":"1","bidSz":"1","askPx":"2","askSz":"1","ts":"1652459224956"}]}`, Seq: 1652459224956, NoSeq: true, Kind: wire.KindBBO},
+		{Frame: `{"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{"asks":[["2","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1749044565306","seqId":55729075884}]}`, Seq: 55729075884, Kind: wire.KindBBO},
+	})
 }
 
 func TestPlan(t *testing.T) {
@@ -113,21 +93,16 @@ func TestPlan(t *testing.T) {
 	if a.BookRule() != adapter.BookStreamSnapshot || a.SnapshotURL("https://www.okx.com", "BTC-USDT", 0) != "" {
 		t.Fatal("books resync on the stream")
 	}
-	if err := a.NewParser().ParseSnapshot([]byte(`{}`), "BTC-USDT", 1, &adapter.Batch{}); err == nil {
-		t.Fatal("ParseSnapshot accepted a body")
-	}
 }
 
-func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }
 
-func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), cases, (*Parser).parseTree) }
+func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parseTree) }
 
 // TestTimeInContentKeys: the exchange time is part of every content key where the venue
 // sends one: the same content at another time is another event.
 func TestTimeInContentKeys(t *testing.T) {
-	for _, c := range []struct{ frame, from, to string }{
+	adaptertest.TimeInContentKeys(t, New(), [][3]string{
 		{`{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","last":"1","lastSz":"2","bidPx":"1","bidSz":"1","askPx":"2","askSz":"1","ts":"1652459224956"}]}`, `1652459224956`, `1652459224957`},
-	} {
-		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
-	}
+	})
 }

@@ -13,18 +13,13 @@ import (
 
 // Parser normalizes OKX frames. It is owned by one goroutine.
 type Parser struct {
-	p    fastjson.Parser
-	rd   adapter.Reader
-	syms adapter.SymbolCache
+	adapter.ParserBase
 }
-
-// Reply returns nil: OKX never pings the client (the client pings, see Adapter.Ping).
-func (*Parser) Reply() []byte { return nil }
 
 // Parse normalizes one frame: the text "pong", an event frame ({"event":...}) or a push
 // ({"arg":{"channel","instId"},"action"?,"data":[...]}), one record per data item.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if len(frame) <= adapter.MaxFrameBytes && ps.fastBBO(frame, recvNs, out) {
+	if ps.fastBBO(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -42,18 +37,11 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 	if !bboShape.Match(frame, v[:]) {
 		return false
 	}
-	r := out.Next()
-	r.Kind = wire.KindBBO
 	var c adapter.Conv
-	r.AskPx, r.AskSz = c.Decimal(v[1]), c.Decimal(v[2])
-	r.BidPx, r.BidSz = c.Decimal(v[5]), c.Decimal(v[6])
+	r := c.BBO(out, v[5], v[6], v[1], v[2])
 	r.TsExchange = c.Epoch(v[9], time.Millisecond)
 	r.Seq = c.Uint(v[10])
-	if c.Failed() || ps.header(r, v[0], recvNs) != nil {
-		out.Drop()
-		return false
-	}
-	return true
+	return ps.Keep(&c, r, v[0], recvNs, out)
 }
 
 // parseTree normalizes any frame through a fastjson tree.
@@ -61,7 +49,7 @@ func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (ada
 	if string(frame) == "pong" {
 		return adapter.ResultControl, nil
 	}
-	v, err := adapter.ParseObject(&ps.p, frame)
+	v, err := ps.Object(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}
@@ -145,17 +133,11 @@ func (ps *Parser) event(v, ev *fastjson.Value) (adapter.Result, error) {
 
 // text returns the bytes of a string or number value, or nil.
 func (ps *Parser) text(v *fastjson.Value) []byte {
-	b, err := ps.rd.Raw(v)
+	b, err := ps.Rd.Raw(v)
 	if err != nil {
 		return nil
 	}
 	return b
-}
-
-// header fills the fields every record of instId sym shares.
-func (ps *Parser) header(r *wire.Record, sym []byte, recvNs int64) error {
-	r.Exchange, r.TsRecv = wire.OKX, recvNs
-	return ps.syms.Resolve(r, sym, instrument)
 }
 
 // instrument converts an instId to the canonical instrument. Only BASE-QUOTE spot
@@ -171,10 +153,10 @@ func instrument(dst *wire.Name, sym []byte) error {
 func (ps *Parser) start(it *fastjson.Value, sym []byte, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	r := out.Next()
 	r.Kind = k
-	if err := ps.header(r, sym, recvNs); err != nil {
+	if err := ps.Header(r, sym, recvNs); err != nil {
 		return nil, adapter.Fail(out, err)
 	}
-	ts, err := ps.rd.EpochAt(it, "ts", time.Millisecond)
+	ts, err := ps.Rd.EpochAt(it, "ts", time.Millisecond)
 	if err != nil {
 		return nil, adapter.Fail(out, err)
 	}
@@ -197,7 +179,7 @@ func (ps *Parser) seqID(it *fastjson.Value, r *wire.Record) error {
 		return nil
 	}
 	var err error
-	r.Seq, err = ps.rd.Uint(v, "seqId")
+	r.Seq, err = ps.Rd.Uint(v, "seqId")
 	return err
 }
 
@@ -209,10 +191,10 @@ func (ps *Parser) bbo(it *fastjson.Value, sym []byte, recvNs int64, out *adapter
 	if err := ps.seqID(it, r); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.BidPx, r.BidSz, err = ps.rd.Top(it, "bids"); err != nil {
+	if r.BidPx, r.BidSz, err = ps.Rd.Top(it, "bids"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.AskPx, r.AskSz, err = ps.rd.Top(it, "asks"); err != nil {
+	if r.AskPx, r.AskSz, err = ps.Rd.Top(it, "asks"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
@@ -243,17 +225,17 @@ func (ps *Parser) ticker(it *fastjson.Value, sym []byte, recvNs int64, out *adap
 	noSeq(r)
 	if whole {
 		for i, dst := range [...]*wire.Decimal{&r.BidPx, &r.BidSz, &r.AskPx, &r.AskSz} {
-			if *dst, err = ps.rd.Decimal(quote[i], quoteKeys[i]); err != nil {
+			if *dst, err = ps.Rd.Decimal(quote[i], quoteKeys[i]); err != nil {
 				return adapter.Fail(out, err)
 			}
 		}
 		return nil
 	}
-	if r.Price, err = ps.rd.DecimalAt(it, "last"); err != nil {
+	if r.Price, err = ps.Rd.DecimalAt(it, "last"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	if sz := it.Get("lastSz"); present(sz) {
-		if r.Size, err = ps.rd.Decimal(sz, "lastSz"); err != nil {
+		if r.Size, err = ps.Rd.Decimal(sz, "lastSz"); err != nil {
 			return adapter.Fail(out, err)
 		}
 	}
@@ -277,13 +259,13 @@ func (ps *Parser) trade(it *fastjson.Value, sym []byte, recvNs int64, out *adapt
 	if err != nil {
 		return err
 	}
-	if r.Seq, err = ps.rd.UintAt(it, "tradeId"); err != nil {
+	if r.Seq, err = ps.Rd.UintAt(it, "tradeId"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Price, err = ps.rd.DecimalAt(it, "px"); err != nil {
+	if r.Price, err = ps.Rd.DecimalAt(it, "px"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Size, err = ps.rd.DecimalAt(it, "sz"); err != nil {
+	if r.Size, err = ps.Rd.DecimalAt(it, "sz"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	switch side := it.GetStringBytes("side"); string(side) { // OKX: the taker's side
@@ -300,10 +282,10 @@ func (ps *Parser) trade(it *fastjson.Value, sym []byte, recvNs int64, out *adapt
 // levels reads both sides of a book item into r.
 func (ps *Parser) levels(it *fastjson.Value, r *wire.Record) error {
 	var err error
-	if r.Bids, err = ps.rd.Levels(r.Bids, it.Get("bids"), "bids"); err != nil {
+	if r.Bids, err = ps.Rd.Levels(r.Bids, it.Get("bids"), "bids"); err != nil {
 		return err
 	}
-	r.Asks, err = ps.rd.Levels(r.Asks, it.Get("asks"), "asks")
+	r.Asks, err = ps.Rd.Levels(r.Asks, it.Get("asks"), "asks")
 	return err
 }
 
@@ -338,7 +320,7 @@ func (ps *Parser) bookUpdate(it *fastjson.Value, sym []byte, recvNs int64, out *
 		return adapter.Fail(out, err)
 	}
 	if r.Flags&wire.FlagNoSeq == 0 {
-		prev, err := ps.rd.Uint(it.Get("prevSeqId"), "prevSeqId")
+		prev, err := ps.Rd.Uint(it.Get("prevSeqId"), "prevSeqId")
 		if err != nil {
 			return adapter.Fail(out, err)
 		}
@@ -355,9 +337,4 @@ func (ps *Parser) bookUpdate(it *fastjson.Value, sym []byte, recvNs int64, out *
 		return adapter.Fail(out, err)
 	}
 	return nil
-}
-
-// ParseSnapshot is not used: OKX books snapshot on the stream (BookStreamSnapshot).
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: okx has no REST book snapshot step", adapter.ErrUnsupported)
 }

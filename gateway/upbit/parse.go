@@ -20,14 +20,6 @@ func newParser() *Parser {
 	return &Parser{Parser: upbitapi.NewParser(upbitapi.Venue{Exchange: wire.Upbit, Instrument: instrument})}
 }
 
-// Reply returns nil: Upbit never asks the client for a heartbeat answer.
-func (*Parser) Reply() []byte { return nil }
-
-// ParseSnapshot is not used: Upbit books come whole over the stream.
-func (*Parser) ParseSnapshot([]byte, string, int64, *adapter.Batch) error {
-	return fmt.Errorf("%w: upbit has no REST book snapshot", adapter.ErrUnsupported)
-}
-
 // Parse normalizes one frame (text or binary): a data object, a SIMPLE_LIST/JSON_LIST
 // array of them, {"status":"UP"} (control) or {"error":{...}} (error).
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {

@@ -54,43 +54,44 @@
 package upbit
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
+	"github.com/tickline/tickline/gateway/adapter/upbitapi"
 	"github.com/tickline/tickline/shared/wire"
 )
 
 // Adapter implements adapter.Adapter for Upbit.
-type Adapter struct{}
+type Adapter struct{ adapter.Base }
 
 // New returns the Upbit adapter.
-func New() *Adapter { return &Adapter{} }
-
-var _ adapter.Adapter = (*Adapter)(nil)
-
-// Exchange returns wire.Upbit.
-func (*Adapter) Exchange() wire.Exchange { return wire.Upbit }
-
-// Limits returns Upbit's per-connection rules.
-func (*Adapter) Limits() adapter.Limits {
-	return adapter.Limits{
-		MaxSubsPerConn:    0,                      // none documented; one frame per connection
-		SubscribeInterval: 250 * time.Millisecond, // 5 requests/s with headroom
-		PingInterval:      30 * time.Second,       // idle close at 120 s
-		StaleAfter:        60 * time.Second,       // {"status":"UP"} every 10 s once pinged
-		BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
-	}
+func New() *Adapter {
+	return &Adapter{adapter.Base{
+		Venue: wire.Upbit,
+		Rules: adapter.Limits{
+			MaxSubsPerConn:    0,                      // none documented; one frame per connection
+			SubscribeInterval: 250 * time.Millisecond, // 5 requests/s with headroom
+			PingInterval:      30 * time.Second,       // idle close at 120 s
+			StaleAfter:        60 * time.Second,       // {"status":"UP"} every 10 s once pinged
+			BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
+		},
+		Books:     adapter.BookFullEachPush,
+		Heartbeat: adapter.PingText, // text "PING" (answered by {"status":"UP"})
+		PingFrame: []byte("PING"),
+		Ids: adapter.Identities{ // the package doc's table
+			wire.KindBBO:          wire.IdentityContent,
+			wire.KindBookSnapshot: wire.IdentityContent,
+			wire.KindTicker:       wire.IdentityContent,
+			wire.KindTrade:        wire.IdentityTradeID,
+		},
+		DenseIDs: false, // sequential_id is ms×1000+counter ("does not guarantee order")
+	}}
 }
 
-// BookRule returns adapter.BookFullEachPush.
-func (*Adapter) BookRule() adapter.BookRule { return adapter.BookFullEachPush }
-
-// Ping returns the text "PING" (answered by {"status":"UP"}).
-func (*Adapter) Ping() (adapter.PingKind, []byte) { return adapter.PingText, []byte("PING") }
+var _ adapter.Adapter = (*Adapter)(nil)
 
 // bookDepths are the documented orderbook depth suffixes.
 var bookDepths = [...]int{1, 5, 15, 30}
@@ -122,80 +123,20 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	var trades, books, tickers []string
-	plan := adapter.ConnPlan{URL: wsURL}
-	for _, s := range subs {
+	l, err := adapter.SortSubs("upbit", subs, func(s adapter.Sub) (string, error) {
 		code := strings.ToUpper(s.Symbol)
 		var inst wire.Name
 		if err := adapter.InstrumentSep(&inst, []byte(code), '-', true); err != nil {
-			return nil, fmt.Errorf("upbit: symbol %q: %w", s.Symbol, err)
+			return "", fmt.Errorf("upbit: symbol %q: %w", s.Symbol, err)
 		}
-		var bbo, book bool
-		for _, c := range s.Channels {
-			switch c {
-			case adapter.ChanTrade:
-				trades = append(trades, code)
-			case adapter.ChanBBO:
-				bbo = true
-			case adapter.ChanBook:
-				book = true
-			case adapter.ChanTicker:
-				tickers = append(tickers, code)
-			default:
-				return nil, fmt.Errorf("upbit: channel %s not supported", c)
-			}
-		}
-		if bbo || book {
-			books = append(books, bookCode(code, s.Depth, !book))
-		}
-		plan.Symbols = append(plan.Symbols, s.Symbol)
+		return code, nil
+	}, bookCode)
+	if err != nil {
+		return nil, err
 	}
-	plan.Subscribe = [][]byte{subscribeFrame("tickline-upbit-1", trades, books, tickers)}
-	return []adapter.ConnPlan{plan}, nil
+	return []adapter.ConnPlan{{URL: wsURL, Symbols: l.Symbols,
+		Subscribe: [][]byte{upbitapi.SubscribeFrame("tickline-upbit-1", l.Trades, l.Books, l.Tickers)}}}, nil
 }
-
-func subscribeFrame(ticket string, trades, books, tickers []string) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `[{"ticket":%q}`, ticket)
-	for _, t := range [...]struct {
-		typ   string
-		codes []string
-	}{{"trade", trades}, {"orderbook", books}, {"ticker", tickers}} {
-		if len(t.codes) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, `,{"type":%q,"codes":[`, t.typ)
-		for i, c := range t.codes {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%q", c)
-		}
-		b.WriteString("]}")
-	}
-	b.WriteString(`,{"format":"DEFAULT"}]`)
-	return b.Bytes()
-}
-
-// Resubscribe returns nil: every orderbook message is a full book.
-func (*Adapter) Resubscribe(adapter.Sub) [][]byte { return nil }
-
-// SnapshotURL returns "": books come whole over the stream.
-func (*Adapter) SnapshotURL(string, string, int) string { return "" }
 
 // NewParser returns a parser for one connection.
 func (*Adapter) NewParser() adapter.Parser { return newParser() }
-
-// identity is how Upbit identifies each kind of event (the package doc's table).
-var identity = adapter.Identities{
-	wire.KindBBO:          wire.IdentityContent,
-	wire.KindBookSnapshot: wire.IdentityContent,
-	wire.KindTicker:       wire.IdentityContent,
-	wire.KindTrade:        wire.IdentityTradeID,
-}
-
-// Identity states how Upbit identifies each kind of event (identity).
-func (*Adapter) Identity(k wire.Kind) wire.Identity { return identity.Of(k) }
-
-// DenseTradeIDs returns false: sequential_id is ms×1000+counter ("does not guarantee order").
-func (*Adapter) DenseTradeIDs() bool { return false }

@@ -1,7 +1,6 @@
 package upbit
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -10,9 +9,7 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-const cases = "testdata/cases.txt"
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), cases) }
+func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 func TestContentKey(t *testing.T) {
 	p := New().NewParser()
@@ -33,16 +30,6 @@ func TestContentKey(t *testing.T) {
 	tr := adaptertest.ParseOne(t, p, `{"type":"trade","code":"KRW-BTC","trade_timestamp":1676965262139,"trade_price":1,"trade_volume":1,"ask_bid":"ASK","sequential_id":77}`)
 	if tr.Flags&wire.FlagNoSeq != 0 || tr.Seq != 77 {
 		t.Fatalf("trade seq %d flags %b", tr.Seq, tr.Flags)
-	}
-}
-
-func TestSnapshotUnsupported(t *testing.T) {
-	var out adapter.Batch
-	if err := New().NewParser().ParseSnapshot([]byte(`{}`), "KRW-BTC", 1, &out); !errors.Is(err, adapter.ErrUnsupported) {
-		t.Fatalf("ParseSnapshot: %v", err)
-	}
-	if New().SnapshotURL("https://api.upbit.com", "KRW-BTC", 0) != "" || New().Resubscribe(adapter.Sub{Symbol: "KRW-BTC"}) != nil {
-		t.Fatal("full-book exchange offers a snapshot URL or resubscribe frames")
 	}
 }
 
@@ -76,16 +63,14 @@ func TestPlan(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New(), cases) }
+func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }
 
 // TestTimeInContentKeys: the exchange time is part of every content key where the venue
 // sends one: the same content at another time is another event.
 func TestTimeInContentKeys(t *testing.T) {
-	for _, c := range []struct{ frame, from, to string }{
+	adaptertest.TimeInContentKeys(t, New(), [][3]string{
 		{`{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"total_ask_size":1,"total_bid_size":2,"orderbook_units":[{"ask_price":52418000,"bid_price":52412000,"ask_size":0.2542,"bid_size":1}],"stream_type":"REALTIME"}`, `1704867306396`, `1704867306397`},
 		{`{"ty":"orderbook","cd":"KRW-LAMB","tms":1618678262640,"tas":1,"tbs":2,"obu":[{"ap":127.0,"bp":126.0,"as":1.5,"bs":2.5}],"st":"REALTIME"}`, `1618678262640`, `1618678262641`},
 		{`{"ty":"ticker","cd":"KRW-ETH","tp":3300000.0,"tv":0.5,"ttms":1524046049000,"tms":1524046049767,"st":"REALTIME"}`, `1524046049767`, `1524046049768`},
-	} {
-		adaptertest.TimeInContentKey(t, New(), c.frame, c.from, c.to)
-	}
+	})
 }

@@ -282,11 +282,11 @@ func AssertZeroAlloc(t *testing.T, a adapter.Adapter, path string) {
 	}
 }
 
-// Fuzz runs a parser over arbitrary input seeded with the case file's frames (whole and
-// split): it must never panic, every record it yields must encode, and errors must wrap
-// the adapter sentinels.
-func Fuzz(f *testing.F, a adapter.Adapter, path string) {
-	for _, fr := range Frames(f, a, path) {
+// Fuzz runs a parser over arbitrary input seeded with the frames of the adapter's case
+// file (Cases; whole and split): it must never panic, every record it yields must encode,
+// and errors must wrap the adapter sentinels.
+func Fuzz(f *testing.F, a adapter.Adapter) {
+	for _, fr := range Frames(f, a, Cases) {
 		f.Add(fr)
 		f.Add(fr[:len(fr)/2])
 	}

@@ -112,6 +112,14 @@ func checkRecord(t *testing.T, where string, r *wire.Record, want wire.Identity)
 	}
 }
 
+// TimeInContentKeys runs TimeInContentKey for each {frame, from, to}.
+func TimeInContentKeys(t *testing.T, a adapter.Adapter, rows [][3]string) {
+	t.Helper()
+	for _, r := range rows {
+		TimeInContentKey(t, a, r[0], r[1], r[2])
+	}
+}
+
 // TimeInContentKey checks that the exchange time is part of the content keys of frame's
 // records: frame with the time text from replaced by to (the first occurrence) parses
 // into the same number of records, each content-keyed (FlagNoSeq) with a different

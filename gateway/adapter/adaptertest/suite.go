@@ -1,6 +1,7 @@
 package adaptertest
 
 import (
+	"errors"
 	"hash/fnv"
 	"testing"
 
@@ -11,32 +12,53 @@ import (
 // Cases is where every adapter keeps its case file, relative to its package directory.
 const Cases = "testdata/cases.txt"
 
-// Suite runs the checks every adapter passes, each as a subtest of t: the case file
-// (Run), the reference samples (RequireSamples, with ignore: samples other tests read),
-// event identity (CheckIdentity) and zero allocations (AssertZeroAlloc).
-func Suite(t *testing.T, a adapter.Adapter, path string, ignore ...string) {
+// Suite runs the checks every adapter passes, each as a subtest of t: its case file
+// (Cases, with Run), the reference samples (RequireSamples, with ignore: samples other tests read),
+// event identity (CheckIdentity), zero allocations (AssertZeroAlloc) and, for venues
+// without a REST snapshot step, that none is offered (CheckNoSnapshot).
+func Suite(t *testing.T, a adapter.Adapter, ignore ...string) {
+	path := Cases
 	t.Run("cases", func(t *testing.T) { Run(t, a, path) })
 	t.Run("samples", func(t *testing.T) { RequireSamples(t, a.Exchange().String(), path, ignore...) })
 	t.Run("identity", func(t *testing.T) { CheckIdentity(t, a, path) })
 	t.Run("zeroalloc", func(t *testing.T) { AssertZeroAlloc(t, a, path) })
-}
-
-// BenchKinds runs BenchParse for each kind as a sub-benchmark named after the kind
-// (BenchmarkParse/bbo, .../trade, ...).
-func BenchKinds(b *testing.B, a adapter.Adapter, path string, kinds ...wire.Kind) {
-	for _, k := range kinds {
-		b.Run(k.String(), func(b *testing.B) { BenchParse(b, a, path, k) })
+	if a.BookRule() != adapter.BookRESTSnapshot {
+		t.Run("nosnapshot", func(t *testing.T) { CheckNoSnapshot(t, a) })
 	}
 }
 
-// FuzzSameTree is FuzzSame with the reference built from the adapter's parser type P and
-// its fastjson-only method tree (the method its Parse falls back to when the fast path
-// does not match), e.g. FuzzSameTree(f, New(), Cases, (*Parser).parseTree).
+// CheckNoSnapshot checks a venue whose books come over the stream: ParseSnapshot fails
+// with ErrUnsupported and appends nothing, SnapshotURL is empty, and where every push is
+// a whole book (BookFullEachPush) Resubscribe offers no frames.
+func CheckNoSnapshot(t *testing.T, a adapter.Adapter) {
+	var out adapter.Batch
+	if err := a.NewParser().ParseSnapshot([]byte(`{}`), "BTC", 1, &out); !errors.Is(err, adapter.ErrUnsupported) || out.Len() != 0 {
+		t.Errorf("ParseSnapshot: %v, %d records", err, out.Len())
+	}
+	if u := a.SnapshotURL("https://api.example.com", "BTC", 50); u != "" {
+		t.Errorf("SnapshotURL %q", u)
+	}
+	if a.BookRule() == adapter.BookFullEachPush && a.Resubscribe(adapter.Sub{Symbol: "BTC"}) != nil {
+		t.Error("a full-book venue offers resubscribe frames")
+	}
+}
+
+// BenchKinds runs BenchParse over the adapter's case file for each kind as a
+// sub-benchmark named after the kind (BenchmarkParse/bbo, .../trade, ...).
+func BenchKinds(b *testing.B, a adapter.Adapter, kinds ...wire.Kind) {
+	for _, k := range kinds {
+		b.Run(k.String(), func(b *testing.B) { BenchParse(b, a, Cases, k) })
+	}
+}
+
+// FuzzSameTree is FuzzSame with the reference built from a parser of the adapter (of type
+// *P) and its fastjson-only method tree (the method its Parse falls back to when the fast
+// path does not match), e.g. FuzzSameTree(f, New(), Cases, (*Parser).parseTree).
 func FuzzSameTree[P any, PP interface {
 	*P
 	adapter.Parser
-}](f *testing.F, a adapter.Adapter, path string, tree func(PP, []byte, int64, *adapter.Batch) (adapter.Result, error)) {
-	FuzzSame(f, a, path, func() adapter.Parser { return &treeOnly[P, PP]{p: new(P), tree: tree} })
+}](f *testing.F, a adapter.Adapter, tree func(PP, []byte, int64, *adapter.Batch) (adapter.Result, error)) {
+	FuzzSame(f, a, Cases, func() adapter.Parser { return &treeOnly[P, PP]{p: a.NewParser().(PP), tree: tree} })
 }
 
 // treeOnly is a parser with its fast path left out: FuzzSameTree's reference.
@@ -95,4 +117,34 @@ func ParseAll(t testing.TB, p adapter.Parser, frame string) []wire.Record {
 		rs[i].Asks = append([]wire.Level(nil), rs[i].Asks...)
 	}
 	return rs
+}
+
+// Seq is one row of a sequence-mapping table: what a frame's only record carries that its
+// JSON form does not show.
+type Seq struct {
+	Frame         string
+	SeqFirst, Seq uint64
+	NoSeq         bool      // FlagNoSeq
+	Reset         bool      // FlagSeqReset
+	Kind          wire.Kind // 0: not checked
+	ContinuesPrev bool      // SeqFirst == the previous row's Seq + 1 (the book chain rule)
+}
+
+// SeqMapping parses each row's frame with a fresh parser of a and checks its only record
+// against the row.
+func SeqMapping(t *testing.T, a adapter.Adapter, rows []Seq) {
+	t.Helper()
+	var prev uint64
+	for _, c := range rows {
+		r := ParseOne(t, a.NewParser(), c.Frame)
+		if (c.Kind != 0 && r.Kind != c.Kind) || r.SeqFirst != c.SeqFirst || r.Seq != c.Seq ||
+			(r.Flags&wire.FlagNoSeq != 0) != c.NoSeq || (r.Flags&wire.FlagSeqReset != 0) != c.Reset {
+			t.Errorf("%s:\n got kind %s SeqFirst %d Seq %d flags %#x\nwant kind %s SeqFirst %d Seq %d noSeq %v reset %v",
+				c.Frame, r.Kind, r.SeqFirst, r.Seq, r.Flags, c.Kind, c.SeqFirst, c.Seq, c.NoSeq, c.Reset)
+		}
+		if c.ContinuesPrev && r.SeqFirst != prev+1 {
+			t.Errorf("%s: SeqFirst %d does not continue the previous Seq %d", c.Frame, r.SeqFirst, prev)
+		}
+		prev = r.Seq
+	}
 }

@@ -38,15 +38,13 @@ type Venue struct {
 // Parser reads Upbit-format messages. It is owned by one goroutine, as the venue parser
 // that embeds it.
 type Parser struct {
-	JSON fastjson.Parser // the venue's frames are parsed with it
-	Rd   adapter.Reader
-	v    Venue
-	syms adapter.SymbolCache
-	h    uint64 // content key of the record being built
+	adapter.ParserBase // Reply and ParseSnapshot: neither venue pings nor has a REST snapshot step
 }
 
 // NewParser returns a parser for venue v.
-func NewParser(v Venue) Parser { return Parser{v: v} }
+func NewParser(v Venue) Parser {
+	return Parser{ParserBase: adapter.NewParserBase(v.Exchange, v.Instrument)}
+}
 
 // Messages returns the messages of a parsed frame: the elements of a top-level array
 // (SIMPLE_LIST / JSON_LIST) or the frame's value itself, held in one.
@@ -79,7 +77,7 @@ func (ps *Parser) Message(v *fastjson.Value, recvNs int64, out *adapter.Batch) (
 		return adapter.ResultData, true, ps.ticker(v, k, recvNs, out)
 	case "":
 	default:
-		return adapter.ResultData, true, fmt.Errorf("%w: %s type %q", adapter.ErrUnsupported, ps.v.Exchange, typ)
+		return adapter.ResultData, true, fmt.Errorf("%w: %s type %q", adapter.ErrUnsupported, ps.Venue, typ)
 	}
 	if e := v.Get("error"); e != nil {
 		name := e.GetStringBytes("name")
@@ -91,49 +89,18 @@ func (ps *Parser) Message(v *fastjson.Value, recvNs int64, out *adapter.Batch) (
 	return adapter.ResultData, false, nil
 }
 
-// Hash folds one field text into the content key.
-func (ps *Parser) Hash(b []byte) { ps.h = adapter.ContentKey(ps.h, b) }
-
-// Key returns the content key so far.
-func (ps *Parser) Key() uint64 { return ps.h }
-
-// SetKey sets the content key (a key that goes on over several records).
-func (ps *Parser) SetKey(h uint64) { ps.h = h }
-
-// Start appends a record of kind for symbol sym and starts its content key with sym.
-func (ps *Parser) Start(sym []byte, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	r := out.Next()
-	r.Kind, r.Exchange, r.TsRecv = kind, ps.v.Exchange, recvNs
-	if err := ps.syms.Resolve(r, sym, ps.v.Instrument); err != nil {
-		return nil, adapter.Fail(out, err)
-	}
-	ps.h = adapter.FNVOffset64
-	ps.Hash(sym)
-	return r, nil
-}
-
-// startCode is Start for the message's market code.
+// startCode is StartKeyed for the message's market code.
 func (ps *Parser) startCode(v *fastjson.Value, k *keys, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
 	code, err := adapter.StringAt(v, k.code)
 	if err != nil {
 		return nil, err
 	}
-	return ps.Start(code, kind, recvNs, out)
-}
-
-// Raw returns the text of a string or number field and folds it into the content key.
-func (ps *Parser) Raw(o *fastjson.Value, key string) ([]byte, error) {
-	b, err := ps.Rd.Raw(o.Get(key))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	ps.Hash(b)
-	return b, nil
+	return ps.StartKeyed(out, kind, code, recvNs)
 }
 
 // Dec reads an exact non-negative decimal and folds its text into the content key.
 func (ps *Parser) Dec(o *fastjson.Value, key string) (wire.Decimal, error) {
-	b, err := ps.Raw(o, key)
+	b, err := ps.KeyedRaw(o, key)
 	if err != nil {
 		return wire.Decimal{}, err
 	}
@@ -144,7 +111,7 @@ func (ps *Parser) Dec(o *fastjson.Value, key string) (wire.Decimal, error) {
 // one 2023 Upbit orderbook capture and reported on Bithumb) and folds its text into the
 // content key.
 func (ps *Parser) Ts(o *fastjson.Value, key string) (int64, error) {
-	b, err := ps.Raw(o, key)
+	b, err := ps.KeyedRaw(o, key)
 	if err != nil {
 		return 0, err
 	}
@@ -206,7 +173,7 @@ func (ps *Parser) ticker(v *fastjson.Value, k *keys, recvNs int64, out *adapter.
 	if r.Size, err = ps.Dec(v, k.volume); err != nil {
 		return adapter.Fail(out, err)
 	}
-	r.Seq = ps.h
+	r.Seq = ps.Key()
 	return nil
 }
 
@@ -247,7 +214,7 @@ func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 			r.Bids = append(r.Bids, bid)
 		}
 	}
-	r.Seq = ps.h
+	r.Seq = ps.Key()
 	return nil
 }
 
@@ -265,4 +232,25 @@ func Array(o *fastjson.Value, key string) ([]*fastjson.Value, error) {
 		return nil, fmt.Errorf("%w: %s has %d entries", adapter.ErrMalformed, key, len(arr))
 	}
 	return arr, nil
+}
+
+// SubscribeFrame is the one subscribe request of the format: [{"ticket":ticket},
+// {"type":"trade","codes":[...]},{"type":"orderbook","codes":[...]},{"type":"ticker",
+// "codes":[...]},{"format":"DEFAULT"}], leaving out the types without codes.
+func SubscribeFrame(ticket string, trades, books, tickers []string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `[{"ticket":%q}`, ticket)
+	for _, t := range [...]struct {
+		typ   string
+		codes []string
+	}{{"trade", trades}, {"orderbook", books}, {"ticker", tickers}} {
+		if len(t.codes) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, `,{"type":%q,"codes":[`, t.typ)
+		adapter.WriteStrings(&b, t.codes)
+		b.WriteString("]}")
+	}
+	b.WriteString(`,{"format":"DEFAULT"}]`)
+	return b.Bytes()
 }

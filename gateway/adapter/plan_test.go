@@ -1,0 +1,43 @@
+package adapter
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestSortSubs: lists in config order, the book entry from book (BBO-only flagged), the
+// symbol error before the channel error, an unknown channel named with the venue.
+func TestSortSubs(t *testing.T) {
+	code := func(s Sub) (string, error) {
+		if s.Symbol == "" {
+			return "", errors.New("no symbol")
+		}
+		return strings.ToUpper(s.Symbol), nil
+	}
+	book := func(c string, depth int, bboOnly bool) string {
+		if bboOnly {
+			return c + ".1"
+		}
+		return c + "." + strings.Repeat("d", depth)
+	}
+	l, err := SortSubs("x", []Sub{
+		{Symbol: "a", Channels: []Channel{ChanTicker, ChanTrade}},
+		{Symbol: "b", Channels: []Channel{ChanBBO}},
+		{Symbol: "c", Channels: []Channel{ChanBook, ChanBBO}, Depth: 2},
+	}, code, book)
+	want := Lists{Trades: []string{"A"}, Books: []string{"B.1", "C.dd"}, Tickers: []string{"A"}, Symbols: []string{"a", "b", "c"}}
+	if err != nil || !reflect.DeepEqual(l, want) {
+		t.Fatalf("got %+v, %v\nwant %+v", l, err, want)
+	}
+	if l, _ := SortSubs("x", []Sub{{Symbol: "b", Channels: []Channel{ChanBBO}}}, code, nil); l.Books[0] != "B" {
+		t.Fatalf("nil book: %q", l.Books)
+	}
+	if _, err := SortSubs("x", []Sub{{Channels: []Channel{9}}}, code, nil); err == nil || err.Error() != "no symbol" {
+		t.Fatalf("symbol error first: %v", err)
+	}
+	if _, err := SortSubs("x", []Sub{{Symbol: "a", Channels: []Channel{9}}}, code, nil); err == nil || !strings.HasPrefix(err.Error(), "x: channel") {
+		t.Fatalf("unknown channel: %v", err)
+	}
+}
