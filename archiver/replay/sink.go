@@ -137,7 +137,6 @@ func (z *ZMQSink) Close() error {
 	return z.pub.Close()
 }
 
-
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	if ctx == nil {
 		time.Sleep(d)
