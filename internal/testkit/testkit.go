@@ -91,3 +91,24 @@ func (s *SyncBuffer) Lines() [][]byte {
 	}
 	return out
 }
+
+// EnvIsolated names the variable that says the machine runs this test alone (.ci/run's
+// isolated step): only then does a test assert a rate or a latency against another
+// measured in the same run.
+const EnvIsolated = "TICKLINE_ISOLATED"
+
+// RateCheck reports a rate comparison that only an isolated run can judge: with
+// EnvIsolated=1 a failed comparison fails the test; otherwise (make test runs packages in
+// parallel, beside a Kafka cluster) it is logged, so that the test's other checks still run
+// everywhere while its timing claim is checked where timing means something.
+func RateCheck(t testing.TB, ok bool, format string, args ...any) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv(EnvIsolated) == "1" {
+		t.Errorf(format, args...)
+		return
+	}
+	t.Logf("not asserted on a shared machine (%s=1 asserts it; .ci/run's isolated step sets it): "+format, append([]any{EnvIsolated}, args...)...)
+}
