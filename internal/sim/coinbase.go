@@ -13,9 +13,11 @@ import (
 // last_match on subscribe), level2 / level2_batch (snapshot, then l2update changes with
 // no sequence) and heartbeat (one per product per second, with sequence and
 // last_trade_id). Times are RFC 3339 with microseconds, UTC.
-type coinbaseVenue struct{}
+type coinbaseVenue struct{ profile }
 
-func init() { register(coinbaseVenue{}) }
+var venueCoinbase = coinbaseVenue{profile{ex: "coinbase", prem: 0.0006, paths: []string{"/"}, px: styleNatural, sz: styleFixed8, sep: '-'}}
+
+func init() { register(venueCoinbase) }
 
 // Coinbase channel variants.
 const (
@@ -23,12 +25,6 @@ const (
 	cbLevel2Batch
 )
 
-func (coinbaseVenue) name() string                           { return "coinbase" }
-func (coinbaseVenue) premium() float64                       { return 0.0006 }
-func (coinbaseVenue) wsPaths() []string                      { return []string{"/"} }
-func (coinbaseVenue) styles() (numStyle, numStyle)           { return styleNatural, styleFixed8 }
-func (coinbaseVenue) symbol(i instrument) string             { return i.base + "-" + i.quote }
-func (coinbaseVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', false) }
 func (coinbaseVenue) newSession(c *conn, _ string) session {
 	return &coinbaseSession{jsonSession{c: c}}
 }
@@ -244,7 +240,7 @@ func (s *coinbaseSession) handle(msg []byte) {
 		ack = append(ack, name...)
 		ack = append(ack, `","product_ids":[`...)
 		for j, id := range ids {
-			if _, ok := (coinbaseVenue{}).instrument(id); !ok {
+			if _, ok := venueCoinbase.instrument(id); !ok {
 				s.c.send([]byte(`{"type":"error","message":"Failed to subscribe","reason":"` + jsonSafe([]byte(id)) + ` is not a valid product"}`))
 				return
 			}

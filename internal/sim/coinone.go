@@ -12,20 +12,15 @@ import "time"
 // (best prices and sizes). Every data message has an id "<ms><3 digits>", larger =
 // newer. Numbers are strings; times in ms. Frames are always in the DEFAULT format.
 // Book symbols are TARGET-QUOTE ("BTC-KRW").
-type coinoneVenue struct{}
+type coinoneVenue struct{ profile }
 
-func init() { register(coinoneVenue{}) }
+var venueCoinone = coinoneVenue{profile{ex: "coinone", prem: 0.026, paths: []string{"/"}, levels: coinoneDepth, px: styleTrim, sz: styleTrim, sep: '-'}}
+
+func init() { register(venueCoinone) }
 
 const coinoneDepth = 16
 
-func (coinoneVenue) name() string                           { return "coinone" }
-func (coinoneVenue) premium() float64                       { return 0.026 }
-func (coinoneVenue) wsPaths() []string                      { return []string{"/"} }
-func (coinoneVenue) depth() int                             { return coinoneDepth }
-func (coinoneVenue) styles() (numStyle, numStyle)           { return styleTrim, styleTrim }
-func (coinoneVenue) symbol(i instrument) string             { return i.base + "-" + i.quote }
-func (coinoneVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', false) }
-func (coinoneVenue) newSession(c *conn, _ string) session   { return &coinoneSession{jsonSession{c: c}} }
+func (coinoneVenue) newSession(c *conn, _ string) session { return &coinoneSession{jsonSession{c: c}} }
 
 func (coinoneVenue) head(dst []byte, b *book, channel string, ns int64, n uint64) []byte {
 	dst = append(dst, `{"response_type":"DATA","channel":"`...)
@@ -162,7 +157,7 @@ func (s *coinoneSession) handle(msg []byte) {
 	t := v.Get("topic")
 	q, tc := string(t.GetStringBytes("quote_currency")), string(t.GetStringBytes("target_currency"))
 	sym := tc + "-" + q
-	if _, ok := (coinoneVenue{}).instrument(sym); !ok {
+	if _, ok := venueCoinone.instrument(sym); !ok {
 		s.c.send([]byte(`{"response_type":"ERROR","error_code":160012,"message":"Invalid Topic"}`))
 		return
 	}

@@ -13,17 +13,13 @@ import (
 // (limited full books), spot.tickers; spot.ping → spot.pong. REST:
 // GET /api/v4/spot/order_book?currency_pair=BTC_USDT&limit=N&with_id=true. Envelope time
 // in s, inner t in ms.
-type gateVenue struct{}
+type gateVenue struct{ profile }
 
-func init() { register(gateVenue{}) }
+var venueGate = gateVenue{profile{ex: "gateio", prem: 0.0004, paths: []string{"/ws/v4/"}, px: styleTrim, sz: styleTrim, sep: '_'}}
 
-func (gateVenue) name() string                           { return "gateio" }
-func (gateVenue) premium() float64                       { return 0.0004 }
-func (gateVenue) wsPaths() []string                      { return []string{"/ws/v4/"} }
-func (gateVenue) styles() (numStyle, numStyle)           { return styleTrim, styleTrim }
-func (gateVenue) symbol(i instrument) string             { return i.base + "_" + i.quote }
-func (gateVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '_', false) }
-func (gateVenue) newSession(c *conn, _ string) session   { return &gateSession{jsonSession{c: c}} }
+func init() { register(venueGate) }
+
+func (gateVenue) newSession(c *conn, _ string) session { return &gateSession{jsonSession{c: c}} }
 func (gateVenue) snapshot(dst []byte, _ *book, _ streamKey) []byte {
 	return dst // books come from REST; spot.order_book pushes whole books anyway
 }
@@ -277,7 +273,7 @@ func (s *gateSession) handle(msg []byte) {
 		return
 	}
 	for _, sym := range syms {
-		if _, ok := (gateVenue{}).instrument(sym); !ok {
+		if _, ok := venueGate.instrument(sym); !ok {
 			s.c.send([]byte(head + `,"error":{"code":2,"message":"unknown currency pair ` + jsonSafe([]byte(sym)) + `"},"result":null}`))
 			return
 		}

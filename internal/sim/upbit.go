@@ -16,9 +16,11 @@ import (
 // N on every change, N = the ".N" code suffix or 30; no sequence), trade (ask_bid ASK =
 // the taker sold; sequential_id), ticker (last trade, no BBO). Codes are QUOTE-BASE. The
 // text "PING" is answered by {"status":"UP"}. Times in ms.
-type upbitVenue struct{ ex string }
+type upbitVenue struct{ profile }
 
-func init() { register(upbitVenue{ex: "upbit"}) }
+var venueUpbit = upbitVenue{profile{ex: "upbit", prem: 0.025, paths: []string{"/websocket/v1"}, levels: upbitMaxUnits, px: stylePoint0, sz: stylePoint0, sep: '-', quoteFirst: true}}
+
+func init() { register(venueUpbit) }
 
 // Upbit stream variants (bit flags).
 const (
@@ -29,17 +31,10 @@ const (
 // upbitMaxUnits is the default and largest number of orderbook units.
 const upbitMaxUnits = 30
 
-func (v upbitVenue) name() string               { return v.ex }
-func (upbitVenue) binaryFrames(string) bool     { return true }
-func (upbitVenue) premium() float64             { return 0.025 }
-func (upbitVenue) wsPaths() []string            { return []string{"/websocket/v1"} }
-func (upbitVenue) depth() int                   { return upbitMaxUnits }
-func (upbitVenue) styles() (numStyle, numStyle) { return stylePoint0, stylePoint0 }
+func (upbitVenue) binaryFrames(string) bool { return true }
 func (upbitVenue) heartbeat() (time.Duration, byte, []byte) {
 	return 0, 0, nil
 }
-func (upbitVenue) symbol(i instrument) string             { return i.quote + "-" + i.base }
-func (upbitVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', true) }
 func (v upbitVenue) newSession(c *conn, _ string) session {
 	return &upbitSession{jsonSession: jsonSession{c: c}, v: v}
 }
