@@ -181,14 +181,8 @@ func appendBinanceBBO(dst []byte, b *book, ev *event) []byte {
 	dst = appendUint(dst, ev.seq)
 	dst = append(dst, `,"s":"`...)
 	dst = appendConcat(dst, b)
-	dst = append(dst, `","b":"`...)
-	dst = b.appendPx(dst, b.bids[0].px, styleFixed8)
-	dst = append(dst, `","B":"`...)
-	dst = b.appendSz(dst, b.bids[0].sz, styleFixed8)
-	dst = append(dst, `","a":"`...)
-	dst = b.appendPx(dst, b.asks[0].px, styleFixed8)
-	dst = append(dst, `","A":"`...)
-	dst = b.appendSz(dst, b.asks[0].sz, styleFixed8)
+	dst = b.appendTop(dst, false, `","b":"`, `","B":"`, styleFixed8, styleFixed8)
+	dst = b.appendTop(dst, true, `","a":"`, `","A":"`, styleFixed8, styleFixed8)
 	dst = append(dst, `"}`...)
 	return dst
 }

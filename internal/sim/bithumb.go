@@ -199,6 +199,9 @@ func (v bithumbVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
+// bithumbTypes maps a legacy subscription's type to the kind of its stream.
+var bithumbTypes = map[string]kind{"transaction": kTrade, "orderbookdepth": kDelta, "orderbooksnapshot": kFull, "ticker": kTicker}
+
 type bithumbSession struct{ jsonSession }
 
 func (s *bithumbSession) open() {
@@ -211,20 +214,12 @@ func (s *bithumbSession) handle(msg []byte) {
 	if v == nil {
 		return
 	}
-	k := streamKey{v: bhLegacy}
-	switch string(v.GetStringBytes("type")) {
-	case "transaction":
-		k.kind = kTrade
-	case "orderbookdepth":
-		k.kind = kDelta
-	case "orderbooksnapshot":
-		k.kind = kFull
-	case "ticker":
-		k.kind = kTicker
-	default:
+	kd, known := bithumbTypes[string(v.GetStringBytes("type"))]
+	if !known {
 		s.c.send(bad)
 		return
 	}
+	k := streamKey{kind: kd, v: bhLegacy}
 	syms := v.GetArray("symbols")
 	if len(syms) == 0 {
 		s.c.send(bad)

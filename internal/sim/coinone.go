@@ -71,14 +71,9 @@ func (v coinoneVenue) ticker(dst []byte, b *book, ns int64, n uint64) []byte {
 		dst = append(dst, `":"`...)
 		dst = b.appendPx(dst, b.lastPx, styleTrim)
 	}
-	dst = append(dst, `","volume_power":"100","ask_best_price":"`...)
-	dst = b.appendPx(dst, b.asks[0].px, styleTrim)
-	dst = append(dst, `","ask_best_qty":"`...)
-	dst = b.appendSz(dst, b.asks[0].sz, styleTrim)
-	dst = append(dst, `","bid_best_price":"`...)
-	dst = b.appendPx(dst, b.bids[0].px, styleTrim)
-	dst = append(dst, `","bid_best_qty":"`...)
-	dst = b.appendSz(dst, b.bids[0].sz, styleTrim)
+	dst = append(dst, `","volume_power":"100`...)
+	dst = b.appendTop(dst, true, `","ask_best_price":"`, `","ask_best_qty":"`, styleTrim, styleTrim)
+	dst = b.appendTop(dst, false, `","bid_best_price":"`, `","bid_best_qty":"`, styleTrim, styleTrim)
 	return append(dst, `"}}`...)
 }
 
@@ -118,6 +113,9 @@ func (v coinoneVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
+// coinoneChannels maps a subscription's channel to the kind of its stream.
+var coinoneChannels = map[string]kind{"ORDERBOOK": kFull, "TRADE": kTrade, "TICKER": kTicker}
+
 type coinoneSession struct{ jsonSession }
 
 func (s *coinoneSession) open() {
@@ -142,18 +140,12 @@ func (s *coinoneSession) handle(msg []byte) {
 		return
 	}
 	ch := string(v.GetStringBytes("channel"))
-	var k streamKey
-	switch ch {
-	case "ORDERBOOK":
-		k.kind = kFull
-	case "TRADE":
-		k.kind = kTrade
-	case "TICKER":
-		k.kind = kTicker
-	default:
+	kd, known := coinoneChannels[ch]
+	if !known {
 		s.c.send([]byte(`{"response_type":"ERROR","error_code":160012,"message":"Invalid Topic"}`))
 		return
 	}
+	k := streamKey{kind: kd}
 	t := v.Get("topic")
 	q, tc := string(t.GetStringBytes("quote_currency")), string(t.GetStringBytes("target_currency"))
 	sym := tc + "-" + q

@@ -127,14 +127,8 @@ func appendGateBBO(dst []byte, b *book, ev *event) []byte {
 	dst = appendUint(dst, ev.seq)
 	dst = append(dst, `,"s":"`...)
 	dst = appendGateSym(dst, b)
-	dst = append(dst, `","b":"`...)
-	dst = b.appendPx(dst, b.bids[0].px, styleTrim)
-	dst = append(dst, `","B":"`...)
-	dst = b.appendSz(dst, b.bids[0].sz, styleTrim)
-	dst = append(dst, `","a":"`...)
-	dst = b.appendPx(dst, b.asks[0].px, styleTrim)
-	dst = append(dst, `","A":"`...)
-	dst = b.appendSz(dst, b.asks[0].sz, styleTrim)
+	dst = b.appendTop(dst, false, `","b":"`, `","B":"`, styleTrim, styleTrim)
+	dst = b.appendTop(dst, true, `","a":"`, `","A":"`, styleTrim, styleTrim)
 	return append(dst, `"}}`...)
 }
 

@@ -138,6 +138,9 @@ func (v korbitVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
+// korbitTypes maps a subscription's type to the kind of its stream.
+var korbitTypes = map[string]kind{"orderbook": kFull, "trade": kTrade, "ticker": kTicker}
+
 type korbitSession struct{ jsonSession }
 
 func (s *korbitSession) handle(msg []byte) {
@@ -167,18 +170,12 @@ func (s *korbitSession) handle(msg []byte) {
 			fail("INVALID_REQUEST", "invalid_method")
 			continue
 		}
-		var k streamKey
-		switch string(r.GetStringBytes("type")) {
-		case "orderbook":
-			k.kind = kFull
-		case "trade":
-			k.kind = kTrade
-		case "ticker":
-			k.kind = kTicker
-		default:
+		kd, known := korbitTypes[string(r.GetStringBytes("type"))]
+		if !known {
 			fail("INVALID_REQUEST", "invalid_type")
 			continue
 		}
+		k := streamKey{kind: kd}
 		var syms []string
 		ok := true
 		for _, sv := range r.GetArray("symbols") {

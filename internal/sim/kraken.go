@@ -132,14 +132,8 @@ func (v krakenVenue) book(dst []byte, b *book, ev *event, ns int64) []byte {
 
 func (v krakenVenue) ticker(dst []byte, b *book, typ string, ns int64) []byte {
 	dst = v.head(dst, b, "ticker", typ)
-	dst = append(dst, `,"bid":`...)
-	dst = b.appendPx(dst, b.bids[0].px, styleNatural)
-	dst = append(dst, `,"bid_qty":`...)
-	dst = b.appendSz(dst, b.bids[0].sz, styleFixed8)
-	dst = append(dst, `,"ask":`...)
-	dst = b.appendPx(dst, b.asks[0].px, styleNatural)
-	dst = append(dst, `,"ask_qty":`...)
-	dst = b.appendSz(dst, b.asks[0].sz, styleFixed8)
+	dst = b.appendTop(dst, false, `,"bid":`, `,"bid_qty":`, styleNatural, styleFixed8)
+	dst = b.appendTop(dst, true, `,"ask":`, `,"ask_qty":`, styleNatural, styleFixed8)
 	dst = append(dst, `,"last":`...)
 	dst = b.appendPx(dst, b.lastPx, styleNatural)
 	dst = append(dst, `,"volume":`...)

@@ -239,6 +239,9 @@ func (v upbitVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 
 // upbitSession is an Upbit-protocol connection (Upbit, Bithumb v2). variant is OR-ed
 // into every stream key (Bithumb tells its two APIs apart by it).
+// upbitTypes maps a request's type object to the kind of its stream.
+var upbitTypes = map[string]kind{"trade": kTrade, "orderbook": kFull, "ticker": kTicker}
+
 type upbitSession struct {
 	jsonSession
 	v       venue
@@ -310,19 +313,12 @@ func (s *upbitSession) handle(msg []byte) {
 // typeSubs appends the subscriptions of one {"type":...,"codes":[...]} object to subs;
 // false when it answered an error instead.
 func (s *upbitSession) typeSubs(o *fastjson.Value, subs []upSub) ([]upSub, bool) {
-	var k streamKey
-	switch string(o.GetStringBytes("type")) {
-	case "trade":
-		k.kind = kTrade
-	case "orderbook":
-		k.kind = kFull
-	case "ticker":
-		k.kind = kTicker
-	default:
+	kd, known := upbitTypes[string(o.GetStringBytes("type"))]
+	if !known {
 		s.fail("INVALID_PARAM", "unknown type "+string(o.GetStringBytes("type")))
 		return subs, false
 	}
-	k.bin = true
+	k := streamKey{kind: kd, bin: true}
 	if o.GetBool("is_only_realtime") || o.GetBool("isOnlyRealtime") {
 		k.v |= upRealtime
 	}
