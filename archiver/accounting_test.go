@@ -32,14 +32,7 @@ func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
 	topo.Archiver.ReplicationFactor = rf
 	topic := prefix + "korea"
 	early := events(0, 1000)
-	for i, e := range early {
-		if i%40 != 3 {
-			lines[0].publish(trade(e, false))
-		}
-		if i%40 != 17 {
-			lines[1].publish(trade(e, false))
-		}
-	}
+	publishGapped(lines, early, 40, [2]int{3, 17})
 	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	live := events(1000, 50)
 	publishAll(lines, live)
@@ -73,20 +66,10 @@ func TestArchiveRestartWindowPastArbiterWindow(t *testing.T) {
 	_, stop := startSubscribed(t, topo, opts, lines...)
 	before := events(200, 20)
 	publishAll(lines, before)
-	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopWhenCounted(t, seeds, stop, len(before))
 
 	down := events(220, 300)
-	for i, e := range down {
-		if i%50 != 7 {
-			lines[0].publish(trade(e, false))
-		}
-		if i%50 != 31 {
-			lines[1].publish(trade(e, false))
-		}
-	}
+	publishGapped(lines, down, 50, [2]int{7, 31})
 	a, stop := startArchiver(t, topo, opts)
 	resubscribed(t, lines[0], 2)
 	resubscribed(t, lines[1], 2)

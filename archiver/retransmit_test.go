@@ -35,6 +35,18 @@ func publishAll(lines []*fakeGateway, evs []event) {
 	}
 }
 
+// publishGapped publishes evs on lines[0] and lines[1], line j leaving out the events
+// whose index i has i%every == skip[j]: each line misses events the other carries.
+func publishGapped(lines []*fakeGateway, evs []event, every int, skip [2]int) {
+	for i, e := range evs {
+		for j, l := range lines[:2] {
+			if i%every != skip[j] {
+				l.publish(trade(e, false))
+			}
+		}
+	}
+}
+
 // resubscribed waits until the publisher has exactly one subscriber, subscribed to
 // everything, and has accepted at least accepted connections in all (the previous
 // archiver's connection is gone).
@@ -66,20 +78,10 @@ func TestArchiveRestartRetransmitsDowntime(t *testing.T) {
 	_, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	before := events(0, 200)
 	publishAll(lines, before)
-	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopWhenCounted(t, seeds, stop, len(before))
 
 	down := events(200, 300)
-	for i, e := range down {
-		if i%50 != 7 {
-			lines[0].publish(trade(e, false))
-		}
-		if i%50 != 31 {
-			lines[1].publish(trade(e, false))
-		}
-	}
+	publishGapped(lines, down, 50, [2]int{7, 31})
 
 	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
 	resubscribed(t, lines[0], 2)
@@ -108,10 +110,7 @@ func startOneLine(t *testing.T, records int, before []event, opts ...func(string
 	_, stop := startArchiver(t, topo, Options{Endpoints: eps})
 	lines[0].waitSubscribed(1)
 	publishAll(lines, before)
-	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopWhenCounted(t, seeds, stop, len(before))
 	return lines[0], eps, topo, seeds
 }
 
