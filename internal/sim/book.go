@@ -314,6 +314,16 @@ func (b *book) appendTop(dst []byte, ask bool, pxKey, szKey string, pst, sst num
 	return b.appendSz(dst, l.sz, sst)
 }
 
+// appendPxEach appends px in style st after each key (the literal text before the value,
+// as in appendTop): tickers repeat the last price as open, high and low.
+func (b *book) appendPxEach(dst []byte, px int64, st numStyle, keys ...string) []byte {
+	for _, k := range keys {
+		dst = append(dst, k...)
+		dst = b.appendPx(dst, px, st)
+	}
+	return dst
+}
+
 // Level is one price level as the exchange writes it: exact decimal strings.
 type Level struct{ Price, Size string }
 

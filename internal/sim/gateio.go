@@ -203,10 +203,8 @@ func appendGateTicker(dst []byte, b *book) []byte {
 	dst = b.appendPx(dst, b.bids[0].px, styleTrim)
 	dst = append(dst, `","change_percentage":"0","base_volume":"`...)
 	dst = b.appendSz(dst, b.volume, styleTrim)
-	dst = append(dst, `","quote_volume":"0","high_24h":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleTrim)
-	dst = append(dst, `","low_24h":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleTrim)
+	dst = append(dst, `","quote_volume":"0`...)
+	dst = b.appendPxEach(dst, b.lastPx, styleTrim, `","high_24h":"`, `","low_24h":"`)
 	return append(dst, `"}}`...)
 }
 
