@@ -59,9 +59,7 @@ func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
 // archiver was down: they are not in the archive and must be archived, not dropped as
 // "archived already" because the arbiter's window no longer reaches them.
 func TestArchiveRestartWindowPastArbiterWindow(t *testing.T) {
-	_, seeds, _ := newKafka(t)
-	gws := koreaAB
-	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	seeds, lines, eps, topo := journaledKoreaAB(t)
 	opts := Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Millisecond}}
 	_, stop := startSubscribed(t, topo, opts, lines...)
 	before := events(200, 20)
@@ -107,9 +105,7 @@ func contentTrade(key uint64) *wire.Record {
 // here; 10 s by default, while journals reach back minutes). The archive holds it: it is
 // not archived twice.
 func TestArchiveRetransmitContentKeyAfterTTL(t *testing.T) {
-	_, seeds, _ := newKafka(t)
-	gws := koreaAB
-	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	seeds, lines, eps, topo := journaledKoreaAB(t)
 	a, stop := startSubscribed(t, topo, Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Nanosecond}}, lines...)
 	first := events(0, 5)
 	publishAll(lines, first)

@@ -26,6 +26,15 @@ func journaled(t *testing.T, gws []gw, records int, seeds []string, dir string, 
 	return lines, eps, parseTopo(t, yaml)
 }
 
+// journaledKoreaAB starts a kfake broker and korea's gateways gw-a and gw-b, each with a
+// journal of 100000 records, and the topology archiving them through a temp spool.
+func journaledKoreaAB(t *testing.T) ([]string, []*fakeGateway, map[string]string, *config.Topology) {
+	t.Helper()
+	_, seeds, _ := newKafka(t)
+	lines, eps, topo := journaled(t, koreaAB, 100000, seeds, spoolDir(t))
+	return seeds, lines, eps, topo
+}
+
 // publishAll publishes evs on every line, line by line for each event.
 func publishAll(lines []*fakeGateway, evs []event) {
 	for _, e := range evs {
@@ -71,9 +80,7 @@ func cat(parts ...[]event) []event {
 // journals' windows are archived through the arbiter: every event exactly once, nothing
 // counted as lost.
 func TestArchiveRestartRetransmitsDowntime(t *testing.T) {
-	_, seeds, _ := newKafka(t)
-	gws := koreaAB
-	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	seeds, lines, eps, topo := journaledKoreaAB(t)
 
 	_, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	before := events(0, 200)
@@ -242,9 +249,7 @@ func TestArchiveRetransmitUnreachable(t *testing.T) {
 // archiver (the bus dropped them for it; the gateways journaled them): the sequence jumps
 // ask the journals, and every event is archived exactly once.
 func TestArchiveRetransmitFillsInRunGap(t *testing.T) {
-	_, seeds, _ := newKafka(t)
-	gws := koreaAB
-	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	seeds, lines, eps, topo := journaledKoreaAB(t)
 	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	evs := events(0, 300)
 	dropped := 0
@@ -286,9 +291,7 @@ func TestArchiveRetransmitStopsAtTail(t *testing.T) {
 }
 
 func retransmitStopsAtTail(t *testing.T, wipeSpool bool) {
-	_, seeds, _ := newKafka(t)
-	gws := koreaAB
-	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	seeds, lines, eps, topo := journaledKoreaAB(t)
 	opts := Options{Endpoints: eps, TailRecords: 30}
 	_, stop := startSubscribed(t, topo, opts, lines...)
 	early := events(0, 10)
