@@ -14,10 +14,9 @@ import (
 // exchange) through the disk spool. SIGINT/SIGTERM stop it cleanly (final flush; what is
 // not acknowledged stays in the spool for the next start).
 func runArchiver(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
-	cfgPath := fs.String("config", "", "topology file")
 	tail := fs.Int("tail-records", 16384, "records read from each partition's tail at start to seed the arbiter")
 	applySeeds := seedsFlag(fs)
-	topo, err := parseConfig(fs, args, cfgPath, e)
+	topo, err := parseConfig(fs, args, e)
 	if err != nil {
 		return err
 	}

@@ -49,9 +49,13 @@ func seedsFlag(fs *flag.FlagSet) func(*config.Topology) {
 	}
 }
 
-// parseConfig parses a subcommand's flags and loads the topology named by --config (its
-// pointer, cfgPath): no --config, or arguments left over, is errUsage.
-func parseConfig(fs *flag.FlagSet, args []string, cfgPath *string, e *env) (*config.Topology, error) {
+// configFlag declares --config, the topology file the roles run on.
+func configFlag(fs *flag.FlagSet) *string { return fs.String("config", "", "topology file") }
+
+// parseConfig declares --config on fs, parses a subcommand's flags and loads the topology
+// it names: no --config, or arguments left over, is errUsage.
+func parseConfig(fs *flag.FlagSet, args []string, e *env) (*config.Topology, error) {
+	cfgPath := configFlag(fs)
 	if err := parseArgs(fs, args, 0); err != nil {
 		return nil, err
 	}

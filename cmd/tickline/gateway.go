@@ -8,7 +8,7 @@ import (
 )
 
 func runGateway(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
-	cfgPath := fs.String("config", "", "topology file")
+	cfgPath := configFlag(fs)
 	id := fs.String("id", "", "gateway id in the topology")
 	wait := fs.Int("wait-subscribers", 0, "hold the exchange sessions until this many receivers subscribed (at most 15 s), so they see the stream from its start")
 	if err := parseArgs(fs, args, 0); err != nil {

@@ -22,7 +22,6 @@ import (
 // resolves against the topology.
 func runReplay(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
 	var a replay.Args
-	cfgPath := fs.String("config", "", "topology file")
 	fs.Var((*listFlag)(&a.Regions), "regions", "comma-separated regions (default: every region with a topic)")
 	fs.Var((*listFlag)(&a.Topics), "topics", "comma-separated topics (in addition to --regions)")
 	fs.Var((*listFlag)(&a.Exchanges), "exchanges", "comma-separated exchanges (default: all)")
@@ -42,7 +41,7 @@ func runReplay(ctx context.Context, fs *flag.FlagSet, args []string, e *env) err
 	fs.DurationVar(&a.Reorder, "reorder", 250*time.Millisecond, "event order: also order each partition's records by event time within this window (0 = archive order within a partition)")
 	fs.BoolVar(&a.AllCopies, "all-copies", false, "keep every archived copy of an event (default: each exchange event once, arbitrated like the live receivers)")
 	applySeeds := seedsFlag(fs)
-	topo, err := parseConfig(fs, args, cfgPath, e)
+	topo, err := parseConfig(fs, args, e)
 	if err != nil {
 		return err
 	}

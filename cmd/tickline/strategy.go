@@ -11,10 +11,9 @@ import (
 // runStrategy runs `tickline strategy`: subscribe to every gateway of the topology (or to
 // --endpoints, e.g. a replay), arbitrate, detect, emit.
 func runStrategy(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
-	cfgPath := fs.String("config", "", "topology file")
 	every := fs.Duration("report", 10*time.Second, "log latency percentiles and counters this often (0 = never)")
 	endpoints := fs.String("endpoints", "", "comma-separated bus endpoints to subscribe to instead of the topology's gateways (e.g. a replay's --publish endpoint); one line each")
-	topo, err := parseConfig(fs, args, cfgPath, e)
+	topo, err := parseConfig(fs, args, e)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 // runTap runs `tickline tap --config FILE [--gateways ID,..] [--out FILE] [--duration D]`:
 // subscribe like the strategy, arbitrate, print every delivered record as a JSON line.
 func runTap(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
-	cfgPath := fs.String("config", "", "topology file")
+	cfgPath := configFlag(fs)
 	gateways := fs.String("gateways", "", "comma-separated gateway ids to subscribe to, in line order (default: all)")
 	outPath := fs.String("out", "-", "output file (- = stdout); the file is truncated")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
