@@ -32,14 +32,7 @@ func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
 	topo.Archiver.ReplicationFactor = rf
 	topic := prefix + "korea"
 	early := events(0, 1000)
-	for i, e := range early {
-		if i%40 != 3 {
-			lines[0].publish(trade(e, false))
-		}
-		if i%40 != 17 {
-			lines[1].publish(trade(e, false))
-		}
-	}
+	publishGapped(lines, early, 40, [2]int{3, 17})
 	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	live := events(1000, 50)
 	publishAll(lines, live)
@@ -66,27 +59,15 @@ func testBackfill(t *testing.T, seeds []string, prefix string, rf int16) {
 // archiver was down: they are not in the archive and must be archived, not dropped as
 // "archived already" because the arbiter's window no longer reaches them.
 func TestArchiveRestartWindowPastArbiterWindow(t *testing.T) {
-	_, seeds, _ := newKafka(t)
-	gws := koreaAB
-	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	seeds, lines, eps, topo := journaledKoreaAB(t)
 	opts := Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Millisecond}}
 	_, stop := startSubscribed(t, topo, opts, lines...)
 	before := events(200, 20)
 	publishAll(lines, before)
-	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopWhenCounted(t, seeds, stop, len(before))
 
 	down := events(220, 300)
-	for i, e := range down {
-		if i%50 != 7 {
-			lines[0].publish(trade(e, false))
-		}
-		if i%50 != 31 {
-			lines[1].publish(trade(e, false))
-		}
-	}
+	publishGapped(lines, down, 50, [2]int{7, 31})
 	a, stop := startArchiver(t, topo, opts)
 	resubscribed(t, lines[0], 2)
 	resubscribed(t, lines[1], 2)
@@ -124,9 +105,7 @@ func contentTrade(key uint64) *wire.Record {
 // here; 10 s by default, while journals reach back minutes). The archive holds it: it is
 // not archived twice.
 func TestArchiveRetransmitContentKeyAfterTTL(t *testing.T) {
-	_, seeds, _ := newKafka(t)
-	gws := koreaAB
-	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	seeds, lines, eps, topo := journaledKoreaAB(t)
 	a, stop := startSubscribed(t, topo, Options{Endpoints: eps, Arbiter: arbiter.Options{Tolerance: time.Nanosecond}}, lines...)
 	first := events(0, 5)
 	publishAll(lines, first)

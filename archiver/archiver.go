@@ -14,6 +14,7 @@ import (
 
 	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/bus"
+	"github.com/tickline/tickline/shared/clock"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/kafka"
 	"github.com/tickline/tickline/shared/metrics"
@@ -770,7 +771,7 @@ func (a *Archiver) writeSpool(entries []byte, pend []pendingEntry) bool {
 
 // monitor updates the spool gauges and raises or clears the alarm every 100 ms.
 func (a *Archiver) monitor(ctx context.Context, p *producer) {
-	every(ctx, 100*time.Millisecond, func() {
+	clock.Every(ctx, 100*time.Millisecond, func() {
 		backlog := a.spool.Backlog()
 		a.Stats.SpoolBacklog.Store(backlog)
 		a.Stats.SpoolBytes.Store(a.spool.Bytes())
@@ -786,20 +787,6 @@ func (a *Archiver) monitor(ctx context.Context, p *producer) {
 		}
 		a.Stats.Alarm.Store(alarm)
 	})
-}
-
-// every calls f every d, on the calling goroutine, until ctx ends.
-func every(ctx context.Context, d time.Duration, f func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		f()
-	}
 }
 
 // LineStats is a snapshot of one region's arbitration.

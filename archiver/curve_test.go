@@ -64,10 +64,7 @@ func TestArchiveRetransmitOverCurve(t *testing.T) {
 	g.waitSubscribed(1)
 	before := events(0, 100)
 	publishAll([]*fakeGateway{g}, before)
-	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopWhenCounted(t, seeds, stop, len(before))
 	down := events(100, 150)
 	publishAll([]*fakeGateway{g}, down)
 

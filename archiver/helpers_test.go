@@ -372,6 +372,16 @@ func listEnds(t testing.TB, seeds []string, topic string) (kadm.ListedOffsets, b
 	return ends, err == nil
 }
 
+// stopWhenCounted waits until ticks.korea holds n records (a first run archived what was
+// published), then stops the archiver.
+func stopWhenCounted(t testing.TB, seeds []string, stop func() error, n int) {
+	t.Helper()
+	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(n) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // stopWhenArchived waits until ticks.korea holds as many records as want, stops the
 // archiver and checks that it holds each wanted event exactly once (in stream order when
 // ordered).

@@ -26,11 +26,32 @@ func journaled(t *testing.T, gws []gw, records int, seeds []string, dir string, 
 	return lines, eps, parseTopo(t, yaml)
 }
 
+// journaledKoreaAB starts a kfake broker and korea's gateways gw-a and gw-b, each with a
+// journal of 100000 records, and the topology archiving them through a temp spool.
+func journaledKoreaAB(t *testing.T) ([]string, []*fakeGateway, map[string]string, *config.Topology) {
+	t.Helper()
+	_, seeds, _ := newKafka(t)
+	lines, eps, topo := journaled(t, koreaAB, 100000, seeds, spoolDir(t))
+	return seeds, lines, eps, topo
+}
+
 // publishAll publishes evs on every line, line by line for each event.
 func publishAll(lines []*fakeGateway, evs []event) {
 	for _, e := range evs {
 		for _, l := range lines {
 			l.publish(trade(e, false))
+		}
+	}
+}
+
+// publishGapped publishes evs on lines[0] and lines[1], line j leaving out the events
+// whose index i has i%every == skip[j]: each line misses events the other carries.
+func publishGapped(lines []*fakeGateway, evs []event, every int, skip [2]int) {
+	for i, e := range evs {
+		for j, l := range lines[:2] {
+			if i%every != skip[j] {
+				l.publish(trade(e, false))
+			}
 		}
 	}
 }
@@ -59,27 +80,15 @@ func cat(parts ...[]event) []event {
 // journals' windows are archived through the arbiter: every event exactly once, nothing
 // counted as lost.
 func TestArchiveRestartRetransmitsDowntime(t *testing.T) {
-	_, seeds, _ := newKafka(t)
-	gws := koreaAB
-	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	seeds, lines, eps, topo := journaledKoreaAB(t)
 
 	_, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	before := events(0, 200)
 	publishAll(lines, before)
-	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopWhenCounted(t, seeds, stop, len(before))
 
 	down := events(200, 300)
-	for i, e := range down {
-		if i%50 != 7 {
-			lines[0].publish(trade(e, false))
-		}
-		if i%50 != 31 {
-			lines[1].publish(trade(e, false))
-		}
-	}
+	publishGapped(lines, down, 50, [2]int{7, 31})
 
 	a, stop := startArchiver(t, topo, Options{Endpoints: eps})
 	resubscribed(t, lines[0], 2)
@@ -108,10 +117,7 @@ func startOneLine(t *testing.T, records int, before []event, opts ...func(string
 	_, stop := startArchiver(t, topo, Options{Endpoints: eps})
 	lines[0].waitSubscribed(1)
 	publishAll(lines, before)
-	testkit.Poll(t, 20*time.Second, "first run archived", func() bool { return endOffsets(t, seeds, "ticks.korea") == int64(len(before)) })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopWhenCounted(t, seeds, stop, len(before))
 	return lines[0], eps, topo, seeds
 }
 
@@ -243,9 +249,7 @@ func TestArchiveRetransmitUnreachable(t *testing.T) {
 // archiver (the bus dropped them for it; the gateways journaled them): the sequence jumps
 // ask the journals, and every event is archived exactly once.
 func TestArchiveRetransmitFillsInRunGap(t *testing.T) {
-	_, seeds, _ := newKafka(t)
-	gws := koreaAB
-	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	seeds, lines, eps, topo := journaledKoreaAB(t)
 	a, stop := startSubscribed(t, topo, Options{Endpoints: eps}, lines...)
 	evs := events(0, 300)
 	dropped := 0
@@ -287,9 +291,7 @@ func TestArchiveRetransmitStopsAtTail(t *testing.T) {
 }
 
 func retransmitStopsAtTail(t *testing.T, wipeSpool bool) {
-	_, seeds, _ := newKafka(t)
-	gws := koreaAB
-	lines, eps, topo := journaled(t, gws, 100000, seeds, spoolDir(t))
+	seeds, lines, eps, topo := journaledKoreaAB(t)
 	opts := Options{Endpoints: eps, TailRecords: 30}
 	_, stop := startSubscribed(t, topo, opts, lines...)
 	early := events(0, 10)

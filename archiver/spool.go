@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tickline/tickline/shared/clock"
 	"github.com/tickline/tickline/shared/config"
 )
 
@@ -650,7 +651,7 @@ func (s *spool) Close() error {
 // policy "interval"), until ctx ends. The fsync runs without s.mu: writers are not held up;
 // a segment sealed meanwhile was synced by rotateLocked.
 func (s *spool) syncLoop(ctx context.Context, interval time.Duration) {
-	every(ctx, interval, func() {
+	clock.Every(ctx, interval, func() {
 		s.mu.Lock()
 		f := s.wf
 		dirty := s.dirty && f != nil && !s.closed

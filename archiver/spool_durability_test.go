@@ -86,23 +86,8 @@ func TestSpoolCorruptSpanSkippedAndCounted(t *testing.T) {
 		t.Errorf("entries after recovery: %d, around the damage %v", len(got), got[37:41])
 	}
 	// The reader goes through the rewritten segment without error.
-	var c cursor
 	read := 0
-	for {
-		b, _, err := sp.read(&c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b == nil {
-			break
-		}
-		for off := 0; off < len(b); {
-			var e entry
-			k, _ := parseEntry(b[off:], &e)
-			off += k
-			read++
-		}
-	}
+	readEach(t, sp, func(*entry, *segment) { read++ })
 	if read != n-2 {
 		t.Errorf("read %d entries, want %d", read, n-2)
 	}

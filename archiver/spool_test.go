@@ -29,32 +29,16 @@ func TestSpoolOrderTornTailAndBound(t *testing.T) {
 		}
 	}
 	// Read back in order across segments.
-	var c cursor
 	var got []uint64
-	for {
-		b, seg, err := sp.read(&c)
-		if err != nil {
-			t.Fatal(err)
+	readEach(t, sp, func(e *entry, seg *segment) {
+		got = append(got, e.aseq)
+		if e.record[0] != byte(e.aseq) || string(e.region) != "korea" || e.partition != int32(e.aseq%2) {
+			t.Fatalf("entry %d corrupted: %+v", e.aseq, *e)
 		}
-		if b == nil {
-			break
+		if e.aseq <= 100 {
+			seg.acked.Add(1) // acknowledge the first half
 		}
-		var e entry
-		for off := 0; off < len(b); {
-			k, err := parseEntry(b[off:], &e)
-			if err != nil || k == 0 {
-				t.Fatalf("entry at %d: %v", off, err)
-			}
-			got = append(got, e.aseq)
-			if e.record[0] != byte(e.aseq) || string(e.region) != "korea" || e.partition != int32(e.aseq%2) {
-				t.Fatalf("entry %d corrupted: %+v", e.aseq, e)
-			}
-			off += k
-			if e.aseq <= 100 {
-				seg.acked.Add(1) // acknowledge the first half
-			}
-		}
-	}
+	})
 	for i, s := range got {
 		if s != uint64(i+1) {
 			t.Fatalf("read order: position %d holds %d", i, s)
@@ -127,5 +111,30 @@ func TestHandleDoesNotAllocate(t *testing.T) {
 	}
 	if a.Stats.Accepted.Load() != 102*64 { // first round, AllocsPerRun's warm-up, 100 runs
 		t.Fatalf("accepted %d", a.Stats.Accepted.Load())
+	}
+}
+
+// readEach reads sp from its start and calls f with each entry (reused between calls) and
+// the segment holding it; a read error or an entry that does not parse fails the test.
+func readEach(t *testing.T, sp *spool, f func(e *entry, seg *segment)) {
+	t.Helper()
+	var c cursor
+	var e entry
+	for {
+		b, seg, err := sp.read(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == nil {
+			return
+		}
+		for off := 0; off < len(b); {
+			k, err := parseEntry(b[off:], &e)
+			if err != nil || k == 0 {
+				t.Fatalf("entry at %d: %v", off, err)
+			}
+			f(&e, seg)
+			off += k
+		}
 	}
 }

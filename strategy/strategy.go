@@ -14,6 +14,7 @@ import (
 
 	"github.com/tickline/tickline/shared/arbiter"
 	"github.com/tickline/tickline/shared/bus"
+	"github.com/tickline/tickline/shared/clock"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/wire"
@@ -224,16 +225,7 @@ func (s *Strategy) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t := time.NewTicker(s.opts.ReportEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					s.report()
-				}
-			}
+			clock.Every(ctx, s.opts.ReportEvery, s.report)
 		}()
 	}
 	err = s.sub.Run(ctx, s.handle)

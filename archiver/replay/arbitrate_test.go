@@ -12,8 +12,7 @@ import (
 // against the union of what was archived (the oracle): by default every event is written
 // exactly once whichever region holds it; with AllCopies every archived record is written.
 func TestReplayEachEventOnce(t *testing.T) {
-	seeds := newKafka(t)
-	topo := topology(t, seeds, "dup.")
+	seeds, topo := newArchive(t, "dup.")
 	const n = 2000
 	var korea, global [][]byte
 	type key struct {

@@ -65,8 +65,7 @@ func (l *lockedTimes) last() int64 {
 // change from 1x (which would take 3 s here) to max finishes the replay at once; bad
 // values answer 400 naming the valid ones. The oracle is what the sink received.
 func TestReplayControlEndpoint(t *testing.T) {
-	seeds := newKafka(t)
-	topo := topology(t, seeds, "ctl.")
+	seeds, topo := newArchive(t, "ctl.")
 	threeStreams(t, seeds, "ctl.", 3000) // 3 s of archive time, 9000 records
 	var got lockedTimes
 	r, done, _ := startReplay(t, topo, Options{Regions: []string{"korea"}, Speed: 1, Metrics: "127.0.0.1:0"}, got.sink())
@@ -147,8 +146,7 @@ func base0() int64 { return base }
 // archived afterwards (a live tail) until ctx ends; Run then returns nil. A seek while it
 // waits at the live edge takes effect at once.
 func TestReplayFollow(t *testing.T) {
-	seeds := newKafka(t)
-	topo := topology(t, seeds, "fol.")
+	seeds, topo := newArchive(t, "fol.")
 	threeStreams(t, seeds, "fol.", 100)
 	var got lockedTimes
 	r, done, cancel := startReplay(t, topo, Options{Regions: []string{"korea"}, Follow: true}, got.sink())

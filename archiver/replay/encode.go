@@ -14,16 +14,7 @@ import (
 // Integers that may exceed 2^53 (ids, sequences) are strings. It does not allocate when dst
 // has room.
 func AppendJSON(dst []byte, r *wire.Record) []byte {
-	dst = append(dst, `{"exchange":"`...)
-	dst = append(dst, r.Exchange.String()...)
-	dst = append(dst, `","symbol":`...)
-	dst = appendJSONString(dst, r.Symbol.Bytes())
-	dst = append(dst, `,"instrument":`...)
-	dst = appendJSONString(dst, r.Instrument.Bytes())
-	dst = append(dst, `,"kind":"`...)
-	dst = append(dst, r.Kind.String()...)
-	dst = append(dst, `","ts_exchange_ns":`...)
-	dst = strconv.AppendInt(dst, r.TsExchange, 10)
+	dst = wire.AppendJSONOpen(dst, r)
 	dst = append(dst, `,"ts_recv_ns":`...)
 	dst = strconv.AppendInt(dst, r.TsRecv, 10)
 	dst = append(dst, `,"gateway_id":`...)
@@ -54,19 +45,6 @@ func AppendJSON(dst []byte, r *wire.Record) []byte {
 		dst = append(dst, '"')
 	}
 	return append(dst, '}')
-}
-
-// appendJSONString appends b as a JSON string. Names are printable ASCII ('!'..'~'), so
-// only '"' and '\\' need escaping.
-func appendJSONString(dst, b []byte) []byte {
-	dst = append(dst, '"')
-	for _, c := range b {
-		if c == '"' || c == '\\' {
-			dst = append(dst, '\\')
-		}
-		dst = append(dst, c)
-	}
-	return append(dst, '"')
 }
 
 // CSVHeader is the first line a CSV sink writes; AppendCSV writes rows in this column order.

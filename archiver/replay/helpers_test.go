@@ -55,6 +55,14 @@ func newKafka(t testing.TB) []string {
 	return kafkatest.NewFake(t).ListenAddrs()
 }
 
+// newArchive starts a one-broker kfake cluster and returns its seeds and the topology
+// (topology) whose topics are named with prefix.
+func newArchive(t testing.TB, prefix string) ([]string, *config.Topology) {
+	t.Helper()
+	seeds := newKafka(t)
+	return seeds, topology(t, seeds, prefix)
+}
+
 // base is the exchange time of seq 0.
 var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano()
 

@@ -11,8 +11,7 @@ import (
 )
 
 func TestReplayParquetReadable(t *testing.T) {
-	seeds := newKafka(t)
-	topo := topology(t, seeds, "ticks.")
+	seeds, topo := newArchive(t, "ticks.")
 	threeStreams(t, seeds, "ticks.", 3000) // 9000 rows: more than one writer batch
 	path := filepath.Join(t.TempDir(), "out.parquet")
 	f, err := os.Create(path)

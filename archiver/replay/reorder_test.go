@@ -108,8 +108,7 @@ func TestReplayReorderWithinPartition(t *testing.T) {
 // half, which the window never reached. Now a paused partition releases records; all
 // arrive, in order wherever the window fits.
 func TestReplayReorderWindowWiderThanHalfQueue(t *testing.T) {
-	seeds := newKafka(t)
-	topo := topology(t, seeds, "rq.")
+	seeds, topo := newArchive(t, "rq.")
 	threeStreams(t, seeds, "rq.", 5000)
 	var c collected
 	r, err := New(topo, Options{Regions: []string{"korea"}, Reorder: 50 * time.Millisecond, MaxPartitionBytes: 16 << 10}, c.sink(), testkit.Log(t))

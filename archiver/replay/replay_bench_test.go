@@ -15,8 +15,7 @@ import (
 // each partition in exact event order within a 100 ms window; jsonl-discard adds decoding
 // and the JSONL encoder.
 func BenchmarkReplayMax(b *testing.B) {
-	seeds := newKafka(b)
-	topo := topology(b, seeds, "bench.")
+	seeds, topo := newArchive(b, "bench.")
 	const perStream = 100_000
 	threeStreams(b, seeds, "bench.", perStream)
 	total := 3 * perStream

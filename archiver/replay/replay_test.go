@@ -30,8 +30,7 @@ import (
 // real archiver, replays everything, and checks the replay is the archive byte for byte,
 // merged across partitions and regions in time order.
 func TestReplayRoundTripThroughArchiver(t *testing.T) {
-	seeds := newKafka(t)
-	topo := topology(t, seeds, "ticks.")
+	_, topo := newArchive(t, "ticks.")
 	pubs := map[string]*bus.Publisher{}
 	eps := map[string]string{}
 	for _, id := range []string{"gw-a", "gw-b", "gw-c"} {
@@ -125,8 +124,7 @@ func threeStreams(t testing.TB, seeds []string, prefix string, n int) {
 }
 
 func TestReplayTimeRangeAndFilters(t *testing.T) {
-	seeds := newKafka(t)
-	topo := topology(t, seeds, "ticks.")
+	seeds, topo := newArchive(t, "ticks.")
 	threeStreams(t, seeds, "ticks.", 100)
 	archive(t, seeds, "ticks.global", "global", [][]byte{rec(wire.Binance, wire.KindTrade, "BTC-USDT", 1, 50*time.Millisecond, 3)})
 	ms := int64(time.Millisecond)
@@ -169,8 +167,7 @@ func TestReplayTimeRangeAndFilters(t *testing.T) {
 // takes less wall time than 1x, max less again; a paused replay writes nothing until
 // resumed. No tight thresholds.
 func TestReplaySpeedPauseResume(t *testing.T) {
-	seeds := newKafka(t)
-	topo := topology(t, seeds, "ticks.")
+	seeds, topo := newArchive(t, "ticks.")
 	threeStreams(t, seeds, "ticks.", 200) // 200 ms of archive time
 	took := map[float64]time.Duration{}
 	for _, speed := range []float64{1, 10, 0} {
@@ -232,8 +229,7 @@ func TestReplaySpeedPauseResume(t *testing.T) {
 // receives every record byte for byte with the gateway's topic, but for the gateway
 // sequence, which the output restamps 1, 2, 3, … (the replay is the subscriber's line).
 func TestReplayZMQByteIdentical(t *testing.T) {
-	seeds := newKafka(t)
-	topo := topology(t, seeds, "ticks.")
+	seeds, topo := newArchive(t, "ticks.")
 	const n = 3000
 	threeStreams(t, seeds, "ticks.", n)
 	var want [][]byte
@@ -306,8 +302,7 @@ func TestReplayZMQByteIdentical(t *testing.T) {
 // returns, closing the output included. The written counter equals what the output took;
 // a refused record turns /healthz unhealthy, naming the error.
 func TestReplayMetrics(t *testing.T) {
-	seeds := newKafka(t)
-	topo := topology(t, seeds, "ticks.")
+	seeds, topo := newArchive(t, "ticks.")
 	threeStreams(t, seeds, "ticks.", 20) // 60 records
 	tests := []struct {
 		name   string
@@ -402,8 +397,7 @@ func scrape(t *testing.T, body, name string) float64 {
 }
 
 func TestReplayJSONLAndCSV(t *testing.T) {
-	seeds := newKafka(t)
-	topo := topology(t, seeds, "ticks.")
+	seeds, topo := newArchive(t, "ticks.")
 	threeStreams(t, seeds, "ticks.", 20)
 	dir := t.TempDir()
 

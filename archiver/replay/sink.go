@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tickline/tickline/shared/bus"
+	"github.com/tickline/tickline/shared/clock"
 	"github.com/tickline/tickline/shared/wire"
 )
 
@@ -105,7 +106,7 @@ func (z *ZMQSink) Write(value []byte, h *wire.Header) error {
 		if n := z.opts.WaitSubscribers; n > 0 {
 			z.log.Info("replay: waiting for subscribers", "endpoint", z.pub.Endpoint(), "want", n)
 			for z.pub.Subscribed() < n {
-				if !sleepCtx(z.ctx, 5*time.Millisecond) {
+				if !clock.Sleep(z.ctx, 5*time.Millisecond) {
 					return z.ctx.Err()
 				}
 			}
@@ -113,7 +114,7 @@ func (z *ZMQSink) Write(value []byte, h *wire.Header) error {
 	}
 	for z.pub.MaxQueued() >= z.limit {
 		z.Paced.Add(1)
-		if !sleepCtx(z.ctx, 50*time.Microsecond) {
+		if !clock.Sleep(z.ctx, 50*time.Microsecond) {
 			return z.ctx.Err()
 		}
 	}
@@ -135,21 +136,6 @@ func (z *ZMQSink) Close() error {
 		z.log.Warn("replay: closing the bus with records still unsent", "unsent", n)
 	}
 	return z.pub.Close()
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if ctx == nil {
-		time.Sleep(d)
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // lineSink is the shared shape of the text sinks: decode, encode one line into a reused

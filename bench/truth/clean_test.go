@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -93,12 +92,7 @@ func TestGroundTruthOneGateway(t *testing.T) {
 	wg.Wait()
 	stopSim()
 
-	f, err := os.Open(events)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := ReadEvents(f)
-	f.Close()
+	ev, err := ReadEventsFile(events)
 	if err != nil {
 		t.Fatal(err)
 	}

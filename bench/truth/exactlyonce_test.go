@@ -447,21 +447,11 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 	step("all processes stopped")
 
 	// 5. compare
-	ef, err := os.Open(events)
+	ev, err := ReadEventsFile(events)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := ReadEvents(ef)
-	ef.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tf, err := os.Open(tapOut)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tapped, err := ReadRecords(tf, "tap")
-	tf.Close()
+	tapped, err := ReadRecordsFile(tapOut, "tap")
 	if err != nil {
 		t.Fatal(err)
 	}

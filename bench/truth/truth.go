@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -139,6 +140,24 @@ func ReadEvents(r io.Reader) (*Events, error) {
 	}
 	ev.Model = end.Events
 	return ev, nil
+}
+
+// ReadEventsFile is ReadEvents on the file at path.
+func ReadEventsFile(path string) (*Events, error) { return readFile(path, ReadEvents) }
+
+// ReadRecordsFile is ReadRecords on the file at path.
+func ReadRecordsFile(path, what string) ([]Line, error) {
+	return readFile(path, func(r io.Reader) ([]Line, error) { return ReadRecords(r, what) })
+}
+
+func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer f.Close()
+	return read(f)
 }
 
 // ReadRecords reads records as `tickline tap` prints them (one JSON object a line).

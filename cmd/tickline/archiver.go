@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 
 	"github.com/tickline/tickline/shared/arbiter"
 
@@ -12,18 +13,14 @@ import (
 // each region's lines, archive into Kafka (one topic per region, one partition per
 // exchange) through the disk spool. SIGINT/SIGTERM stop it cleanly (final flush; what is
 // not acknowledged stays in the spool for the next start).
-func runArchiver(ctx context.Context, args []string, e *env) error {
-	fs := newFlags("archiver", e)
-	cfgPath := fs.String("config", "", "topology file")
+func runArchiver(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
 	tail := fs.Int("tail-records", 16384, "records read from each partition's tail at start to seed the arbiter")
-	seeds := fs.String("seeds", "", "comma-separated Kafka bootstrap brokers; default archiver.seeds")
-	topo, err := parseConfig(fs, args, cfgPath, e)
+	applySeeds := seedsFlag(fs)
+	topo, err := parseConfig(fs, args, e)
 	if err != nil {
 		return err
 	}
-	if *seeds != "" {
-		topo.Archiver.Seeds = split(*seeds)
-	}
+	applySeeds(topo)
 	a, err := archiver.New(topo, archiver.Options{TailRecords: *tail, Arbiter: arbiter.OptionsFrom(topo.Arbitration)}, e.log)
 	if err != nil {
 		return err

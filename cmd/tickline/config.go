@@ -12,13 +12,9 @@ import (
 	"github.com/tickline/tickline/shared/config"
 )
 
-func runCheckConfig(ctx context.Context, args []string, e *env) error {
-	fs := newFlags("check-config", e)
-	if err := fs.Parse(args); err != nil {
+func runCheckConfig(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
+	if err := parseArgs(fs, args, 1); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return errUsage
 	}
 	return interruptible(ctx, func() error {
 		t, err := config.Load(fs.Arg(0))
@@ -30,13 +26,40 @@ func runCheckConfig(ctx context.Context, args []string, e *env) error {
 	})
 }
 
-// parseConfig parses a subcommand's flags and loads the topology named by --config (its
-// pointer, cfgPath): no --config, or arguments left over, is errUsage.
-func parseConfig(fs *flag.FlagSet, args []string, cfgPath *string, e *env) (*config.Topology, error) {
+// parseArgs parses a subcommand's flags from args; exactly nargs positional arguments
+// must remain, else errUsage.
+func parseArgs(fs *flag.FlagSet, args []string, nargs int) error {
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != nargs {
+		return errUsage
+	}
+	return nil
+}
+
+// seedsFlag declares --seeds on fs; the function it returns applies the flag, when
+// given, to a loaded topology's archiver.seeds.
+func seedsFlag(fs *flag.FlagSet) func(*config.Topology) {
+	seeds := fs.String("seeds", "", "comma-separated Kafka bootstrap brokers; default archiver.seeds")
+	return func(topo *config.Topology) {
+		if *seeds != "" {
+			topo.Archiver.Seeds = split(*seeds)
+		}
+	}
+}
+
+// configFlag declares --config, the topology file the roles run on.
+func configFlag(fs *flag.FlagSet) *string { return fs.String("config", "", "topology file") }
+
+// parseConfig declares --config on fs, parses a subcommand's flags and loads the topology
+// it names: no --config, or arguments left over, is errUsage.
+func parseConfig(fs *flag.FlagSet, args []string, e *env) (*config.Topology, error) {
+	cfgPath := configFlag(fs)
+	if err := parseArgs(fs, args, 0); err != nil {
 		return nil, err
 	}
-	if *cfgPath == "" || fs.NArg() != 0 {
+	if *cfgPath == "" {
 		return nil, errUsage
 	}
 	return loadTopology(*cfgPath, e)

@@ -2,14 +2,14 @@ package main
 
 import (
 	"context"
+	"flag"
 	"log/slog"
 	"os"
 
 	"github.com/tickline/tickline/internal/demo"
 )
 
-func runDemo(ctx context.Context, args []string, e *env) error {
-	fs := newFlags("demo", e)
+func runDemo(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
 	dur := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
 	rate := fs.Float64("rate", 20, "simulator events per book per second")
 	dir := fs.String("dir", "", "working directory (default: a new temp dir)")

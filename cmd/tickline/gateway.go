@@ -2,19 +2,19 @@ package main
 
 import (
 	"context"
+	"flag"
 
 	"github.com/tickline/tickline/gateway"
 )
 
-func runGateway(ctx context.Context, args []string, e *env) error {
-	fs := newFlags("gateway", e)
-	cfgPath := fs.String("config", "", "topology file")
+func runGateway(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
+	cfgPath := configFlag(fs)
 	id := fs.String("id", "", "gateway id in the topology")
 	wait := fs.Int("wait-subscribers", 0, "hold the exchange sessions until this many receivers subscribed (at most 15 s), so they see the stream from its start")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
-	if *cfgPath == "" || *id == "" || fs.NArg() != 0 {
+	if *cfgPath == "" || *id == "" {
 		return errUsage
 	}
 	topo, err := loadTopology(*cfgPath, e)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 
@@ -12,14 +13,10 @@ import (
 // runKeygen prints a new CURVE keypair in Z85 (like libzmq's zmq_curve_keypair), or
 // with --secret-file writes the secret key to a new file (mode 0600) and prints only
 // the public key.
-func runKeygen(_ context.Context, args []string, e *env) error {
-	fs := newFlags("keygen", e)
+func runKeygen(_ context.Context, fs *flag.FlagSet, args []string, e *env) error {
 	secretFile := fs.String("secret-file", "", "write the secret key to this new file (0600) instead of printing it")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, 0); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return errUsage
 	}
 	pub, sec, err := zmtp.GenerateKeyPair()
 	if err != nil {

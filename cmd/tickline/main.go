@@ -33,7 +33,9 @@ import (
 // command is one subcommand.
 type command struct {
 	name, usage string
-	run         func(ctx context.Context, args []string, env *env) error
+	// run runs the command with args; fs, named after the command and reporting to
+	// stderr, is the command's flag set, for it to declare its flags on and parse args.
+	run func(ctx context.Context, fs *flag.FlagSet, args []string, env *env) error
 }
 
 // env carries the process's streams and logger to a subcommand (tests swap them).
@@ -88,7 +90,9 @@ func run(ctx context.Context, args []string, e *env) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, args[1:], e)
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		fs.SetOutput(e.stderr)
+		err := c.run(ctx, fs, args[1:], e)
 		switch {
 		case err == nil:
 			return 0
@@ -107,11 +111,4 @@ func run(ctx context.Context, args []string, e *env) int {
 	fmt.Fprintf(e.stderr, "tickline: unknown command %q\n", args[0])
 	usage(e.stderr)
 	return 2
-}
-
-// newFlags returns a flag set that reports errors instead of exiting.
-func newFlags(name string, e *env) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	return fs
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +12,7 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-func runNormalize(ctx context.Context, args []string, e *env) error {
-	fs := newFlags("normalize", e)
+func runNormalize(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
 	exName := fs.String("exchange", "", "exchange of the frames: "+wire.ExchangeNames())
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -20,10 +20,8 @@ import (
 // file. SIGUSR1 pauses, SIGUSR2 resumes; the metrics server's /control endpoints pause,
 // resume, change speed and seek. The flags fill replay.Args, which the replay package
 // resolves against the topology.
-func runReplay(ctx context.Context, args []string, e *env) error {
-	fs := newFlags("replay", e)
+func runReplay(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
 	var a replay.Args
-	cfgPath := fs.String("config", "", "topology file")
 	fs.Var((*listFlag)(&a.Regions), "regions", "comma-separated regions (default: every region with a topic)")
 	fs.Var((*listFlag)(&a.Topics), "topics", "comma-separated topics (in addition to --regions)")
 	fs.Var((*listFlag)(&a.Exchanges), "exchanges", "comma-separated exchanges (default: all)")
@@ -42,14 +40,12 @@ func runReplay(ctx context.Context, args []string, e *env) error {
 	fs.StringVar(&a.Order, "order", "event", "merge order: event (exchange time, for analysis) or publish (each gateway's publish order: what a live subscriber saw, for a strategy)")
 	fs.DurationVar(&a.Reorder, "reorder", 250*time.Millisecond, "event order: also order each partition's records by event time within this window (0 = archive order within a partition)")
 	fs.BoolVar(&a.AllCopies, "all-copies", false, "keep every archived copy of an event (default: each exchange event once, arbitrated like the live receivers)")
-	seeds := fs.String("seeds", "", "comma-separated Kafka bootstrap brokers; default archiver.seeds")
-	topo, err := parseConfig(fs, args, cfgPath, e)
+	applySeeds := seedsFlag(fs)
+	topo, err := parseConfig(fs, args, e)
 	if err != nil {
 		return err
 	}
-	if *seeds != "" {
-		topo.Archiver.Seeds = split(*seeds)
-	}
+	applySeeds(topo)
 	if *metricsAddr != "" {
 		if err := checkMetricsFlag(topo, *metricsAddr); err != nil {
 			return err

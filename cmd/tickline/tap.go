@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -12,16 +13,15 @@ import (
 
 // runTap runs `tickline tap --config FILE [--gateways ID,..] [--out FILE] [--duration D]`:
 // subscribe like the strategy, arbitrate, print every delivered record as a JSON line.
-func runTap(ctx context.Context, args []string, e *env) error {
-	fs := newFlags("tap", e)
-	cfgPath := fs.String("config", "", "topology file")
+func runTap(ctx context.Context, fs *flag.FlagSet, args []string, e *env) error {
+	cfgPath := configFlag(fs)
 	gateways := fs.String("gateways", "", "comma-separated gateway ids to subscribe to, in line order (default: all)")
 	outPath := fs.String("out", "-", "output file (- = stdout); the file is truncated")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, 0); err != nil {
 		return err
 	}
-	if *cfgPath == "" || fs.NArg() != 0 || *duration < 0 {
+	if *cfgPath == "" || *duration < 0 {
 		return errUsage
 	}
 	topo, err := loadTopology(*cfgPath, e)

@@ -14,9 +14,11 @@ import (
 // lastUpdateId) and @depth5/10/20 (partial books). The server pings every 20 s.
 // REST: GET /api/v3/depth?symbol=BTCUSDT&limit=N. Numbers are strings with 8 decimals;
 // times are ms; trade m = "the buyer is the maker" (a taker sell).
-type binanceVenue struct{}
+type binanceVenue struct{ profile }
 
-func init() { register(binanceVenue{}) }
+var venueBinance = binanceVenue{profile{ex: "binance", paths: []string{"/stream", "/ws", "/ws/"}, px: styleFixed8, sz: styleFixed8}}
+
+func init() { register(venueBinance) }
 
 // Binance stream variants (streamKey.v): bit 0 = combined envelope, bits 1+ = flavour.
 const (
@@ -27,14 +29,7 @@ const (
 	bnFlavourMk = 0xfe
 )
 
-func (binanceVenue) name() string              { return "binance" }
-func (binanceVenue) premium() float64          { return 0 }
 func (binanceVenue) serverPing() time.Duration { return 20 * time.Second }
-func (binanceVenue) wsPaths() []string         { return []string{"/stream", "/ws", "/ws/"} }
-func (binanceVenue) styles() (numStyle, numStyle) {
-	return styleFixed8, styleFixed8
-}
-func (binanceVenue) symbol(i instrument) string { return i.base + i.quote }
 func (binanceVenue) instrument(s string) (instrument, bool) {
 	if s != strings.ToUpper(s) && s != strings.ToLower(s) {
 		return instrument{}, false
@@ -186,14 +181,8 @@ func appendBinanceBBO(dst []byte, b *book, ev *event) []byte {
 	dst = appendUint(dst, ev.seq)
 	dst = append(dst, `,"s":"`...)
 	dst = appendConcat(dst, b)
-	dst = append(dst, `","b":"`...)
-	dst = b.appendPx(dst, b.bids[0].px, styleFixed8)
-	dst = append(dst, `","B":"`...)
-	dst = b.appendSz(dst, b.bids[0].sz, styleFixed8)
-	dst = append(dst, `","a":"`...)
-	dst = b.appendPx(dst, b.asks[0].px, styleFixed8)
-	dst = append(dst, `","A":"`...)
-	dst = b.appendSz(dst, b.asks[0].sz, styleFixed8)
+	dst = b.appendTop(dst, false, `","b":"`, `","B":"`, styleFixed8, styleFixed8)
+	dst = b.appendTop(dst, true, `","a":"`, `","A":"`, styleFixed8, styleFixed8)
 	dst = append(dst, `"}`...)
 	return dst
 }

@@ -20,23 +20,21 @@ import (
 //     served by the Upbit protocol (upbitVenue).
 //
 // REST: GET /public/orderbook/BTC_KRW (legacy snapshot, no sequence).
-type bithumbVenue struct{}
+type bithumbVenue struct{ profile }
 
-func init() { register(bithumbVenue{}) }
+var venueBithumb = bithumbVenue{profile{ex: "bithumb", prem: 0.027, paths: []string{"/pub/ws", "/websocket/v1"}, levels: 30, px: styleTrim, sz: styleTrim, sep: '_'}}
+
+func init() { register(venueBithumb) }
 
 // bhLegacy marks legacy-API streams (streamKey.v); other variants are Upbit's.
 const bhLegacy uint8 = 0x80
 
-var bhUpbit = upbitVenue{ex: "bithumb"}
-
-func (bithumbVenue) name() string     { return "bithumb" }
-func (bithumbVenue) premium() float64 { return 0.027 }
-func (bithumbVenue) wsPaths() []string {
-	return []string{"/pub/ws", "/websocket/v1"}
-}
-func (bithumbVenue) depth() int                   { return 30 }
-func (bithumbVenue) styles() (numStyle, numStyle) { return styleTrim, styleTrim }
-func (bithumbVenue) symbol(i instrument) string   { return i.base + "_" + i.quote }
+// bhUpbit writes the v2 API's frames: Upbit's protocol under Bithumb's name.
+var bhUpbit = func() upbitVenue {
+	v := venueUpbit
+	v.ex = "bithumb"
+	return v
+}()
 
 // binaryFrames: the v2 API (/websocket/v1) sends binary frames, as Upbit does.
 func (bithumbVenue) binaryFrames(path string) bool { return strings.HasPrefix(path, "/websocket") }
@@ -201,6 +199,9 @@ func (v bithumbVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
+// bithumbTypes maps a legacy subscription's type to the kind of its stream.
+var bithumbTypes = map[string]kind{"transaction": kTrade, "orderbookdepth": kDelta, "orderbooksnapshot": kFull, "ticker": kTicker}
+
 type bithumbSession struct{ jsonSession }
 
 func (s *bithumbSession) open() {
@@ -213,20 +214,12 @@ func (s *bithumbSession) handle(msg []byte) {
 	if v == nil {
 		return
 	}
-	k := streamKey{v: bhLegacy}
-	switch string(v.GetStringBytes("type")) {
-	case "transaction":
-		k.kind = kTrade
-	case "orderbookdepth":
-		k.kind = kDelta
-	case "orderbooksnapshot":
-		k.kind = kFull
-	case "ticker":
-		k.kind = kTicker
-	default:
+	kd, known := bithumbTypes[string(v.GetStringBytes("type"))]
+	if !known {
 		s.c.send(bad)
 		return
 	}
+	k := streamKey{kind: kd, v: bhLegacy}
 	syms := v.GetArray("symbols")
 	if len(syms) == 0 {
 		s.c.send(bad)
@@ -234,7 +227,7 @@ func (s *bithumbSession) handle(msg []byte) {
 	}
 	for _, sv := range syms {
 		sym := string(sv.GetStringBytes())
-		if _, ok := (bithumbVenue{}).instrument(sym); !ok || !strings.Contains(sym, "_") {
+		if _, ok := venueBithumb.instrument(sym); !ok || !strings.Contains(sym, "_") {
 			s.c.send(bad)
 			return
 		}

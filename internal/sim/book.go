@@ -303,6 +303,27 @@ func (b *book) appendSz(dst []byte, sz int64, st numStyle) []byte {
 	return appendDec(dst, sz, b.szScale, st)
 }
 
+// appendTop appends the best level of one side as two fields: pxKey then the price,
+// szKey then the size. Keys are the literal text before each value, quotes and
+// separators included (`","b":"`).
+func (b *book) appendTop(dst []byte, ask bool, pxKey, szKey string, pst, sst numStyle) []byte {
+	l := (*b.side(ask))[0]
+	dst = append(dst, pxKey...)
+	dst = b.appendPx(dst, l.px, pst)
+	dst = append(dst, szKey...)
+	return b.appendSz(dst, l.sz, sst)
+}
+
+// appendPxEach appends px in style st after each key (the literal text before the value,
+// as in appendTop): tickers repeat the last price as open, high and low.
+func (b *book) appendPxEach(dst []byte, px int64, st numStyle, keys ...string) []byte {
+	for _, k := range keys {
+		dst = append(dst, k...)
+		dst = b.appendPx(dst, px, st)
+	}
+	return dst
+}
+
 // Level is one price level as the exchange writes it: exact decimal strings.
 type Level struct{ Price, Size string }
 

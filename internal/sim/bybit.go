@@ -12,21 +12,12 @@ import (
 // previous u + 1 and seq the cross sequence; level 1 is snapshot-only with its own u),
 // publicTrade.SYM (S = taker side, i = trade id), tickers.SYM (no BBO on spot).
 // {"op":"ping"} → {"success":true,"ret_msg":"pong",...}. Times in ms.
-type bybitVenue struct{}
+type bybitVenue struct{ profile }
 
-func init() { register(bybitVenue{}) }
+var venueBybit = bybitVenue{profile{ex: "bybit", prem: -0.0002, paths: []string{"/v5/public/spot"}, px: styleTrim, sz: styleTrim}}
 
-func (bybitVenue) name() string                 { return "bybit" }
-func (bybitVenue) premium() float64             { return -0.0002 }
-func (bybitVenue) wsPaths() []string            { return []string{"/v5/public/spot"} }
-func (bybitVenue) styles() (numStyle, numStyle) { return styleTrim, styleTrim }
-func (bybitVenue) symbol(i instrument) string   { return i.base + i.quote }
-func (bybitVenue) instrument(s string) (instrument, bool) {
-	if s != strings.ToUpper(s) {
-		return instrument{}, false
-	}
-	return splitConcat(s)
-}
+func init() { register(venueBybit) }
+
 func (bybitVenue) newSession(c *conn, _ string) session { return &bybitSession{jsonSession{c: c}} }
 
 // bybitTopic maps "orderbook.50.BTCUSDT" to its symbol and key.
@@ -144,14 +135,7 @@ func (v bybitVenue) ticker(dst []byte, b *book, k streamKey, ns int64) []byte {
 	dst = append(dst, `{"symbol":"`...)
 	dst = append(dst, b.inst.base...)
 	dst = append(dst, b.inst.quote...)
-	dst = append(dst, `","lastPrice":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleTrim)
-	dst = append(dst, `","highPrice24h":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleTrim)
-	dst = append(dst, `","lowPrice24h":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleTrim)
-	dst = append(dst, `","prevPrice24h":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleTrim)
+	dst = b.appendPxEach(dst, b.lastPx, styleTrim, `","lastPrice":"`, `","highPrice24h":"`, `","lowPrice24h":"`, `","prevPrice24h":"`)
 	dst = append(dst, `","volume24h":"`...)
 	dst = b.appendSz(dst, b.volume, styleTrim)
 	dst = append(dst, `","turnover24h":"0","price24hPcnt":"0","usdIndexPrice":""},"cs":`...)
@@ -200,7 +184,7 @@ func (s *bybitSession) handle(msg []byte) {
 			t := string(a.GetStringBytes())
 			sym, k, ok := bybitTopic(t)
 			if ok {
-				_, ok = (bybitVenue{}).instrument(sym)
+				_, ok = venueBybit.instrument(sym)
 			}
 			if !ok {
 				bad = append(bad, jsonSafe([]byte(t)))

@@ -13,9 +13,11 @@ import (
 // last_match on subscribe), level2 / level2_batch (snapshot, then l2update changes with
 // no sequence) and heartbeat (one per product per second, with sequence and
 // last_trade_id). Times are RFC 3339 with microseconds, UTC.
-type coinbaseVenue struct{}
+type coinbaseVenue struct{ profile }
 
-func init() { register(coinbaseVenue{}) }
+var venueCoinbase = coinbaseVenue{profile{ex: "coinbase", prem: 0.0006, paths: []string{"/"}, px: styleNatural, sz: styleFixed8, sep: '-'}}
+
+func init() { register(venueCoinbase) }
 
 // Coinbase channel variants.
 const (
@@ -23,12 +25,6 @@ const (
 	cbLevel2Batch
 )
 
-func (coinbaseVenue) name() string                           { return "coinbase" }
-func (coinbaseVenue) premium() float64                       { return 0.0006 }
-func (coinbaseVenue) wsPaths() []string                      { return []string{"/"} }
-func (coinbaseVenue) styles() (numStyle, numStyle)           { return styleNatural, styleFixed8 }
-func (coinbaseVenue) symbol(i instrument) string             { return i.base + "-" + i.quote }
-func (coinbaseVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', false) }
 func (coinbaseVenue) newSession(c *conn, _ string) session {
 	return &coinbaseSession{jsonSession{c: c}}
 }
@@ -143,26 +139,14 @@ func (v coinbaseVenue) ticker(dst []byte, b *book, takerBuy bool, ns int64) []by
 	dst = appendUint(dst, b.seq)
 	dst = append(dst, ',')
 	dst = v.product(dst, b)
-	dst = append(dst, `,"price":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleNatural)
-	dst = append(dst, `","open_24h":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleNatural)
+	dst = b.appendPxEach(dst, b.lastPx, styleNatural, `,"price":"`, `","open_24h":"`)
 	dst = append(dst, `","volume_24h":"`...)
 	dst = b.appendSz(dst, b.volume, styleFixed8)
-	dst = append(dst, `","low_24h":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleNatural)
-	dst = append(dst, `","high_24h":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleNatural)
+	dst = b.appendPxEach(dst, b.lastPx, styleNatural, `","low_24h":"`, `","high_24h":"`)
 	dst = append(dst, `","volume_30d":"`...)
 	dst = b.appendSz(dst, b.volume, styleFixed8)
-	dst = append(dst, `","best_bid":"`...)
-	dst = b.appendPx(dst, b.bids[0].px, styleNatural)
-	dst = append(dst, `","best_bid_size":"`...)
-	dst = b.appendSz(dst, b.bids[0].sz, styleFixed8)
-	dst = append(dst, `","best_ask":"`...)
-	dst = b.appendPx(dst, b.asks[0].px, styleNatural)
-	dst = append(dst, `","best_ask_size":"`...)
-	dst = b.appendSz(dst, b.asks[0].sz, styleFixed8)
+	dst = b.appendTop(dst, false, `","best_bid":"`, `","best_bid_size":"`, styleNatural, styleFixed8)
+	dst = b.appendTop(dst, true, `","best_ask":"`, `","best_ask_size":"`, styleNatural, styleFixed8)
 	dst = append(dst, `","side":"`...)
 	dst = append(dst, side(takerBuy, "buy", "sell")...)
 	dst = append(dst, `","time":"`...)
@@ -244,7 +228,7 @@ func (s *coinbaseSession) handle(msg []byte) {
 		ack = append(ack, name...)
 		ack = append(ack, `","product_ids":[`...)
 		for j, id := range ids {
-			if _, ok := (coinbaseVenue{}).instrument(id); !ok {
+			if _, ok := venueCoinbase.instrument(id); !ok {
 				s.c.send([]byte(`{"type":"error","message":"Failed to subscribe","reason":"` + jsonSafe([]byte(id)) + ` is not a valid product"}`))
 				return
 			}

@@ -12,20 +12,15 @@ import "time"
 // (best prices and sizes). Every data message has an id "<ms><3 digits>", larger =
 // newer. Numbers are strings; times in ms. Frames are always in the DEFAULT format.
 // Book symbols are TARGET-QUOTE ("BTC-KRW").
-type coinoneVenue struct{}
+type coinoneVenue struct{ profile }
 
-func init() { register(coinoneVenue{}) }
+var venueCoinone = coinoneVenue{profile{ex: "coinone", prem: 0.026, paths: []string{"/"}, levels: coinoneDepth, px: styleTrim, sz: styleTrim, sep: '-'}}
+
+func init() { register(venueCoinone) }
 
 const coinoneDepth = 16
 
-func (coinoneVenue) name() string                           { return "coinone" }
-func (coinoneVenue) premium() float64                       { return 0.026 }
-func (coinoneVenue) wsPaths() []string                      { return []string{"/"} }
-func (coinoneVenue) depth() int                             { return coinoneDepth }
-func (coinoneVenue) styles() (numStyle, numStyle)           { return styleTrim, styleTrim }
-func (coinoneVenue) symbol(i instrument) string             { return i.base + "-" + i.quote }
-func (coinoneVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', false) }
-func (coinoneVenue) newSession(c *conn, _ string) session   { return &coinoneSession{jsonSession{c: c}} }
+func (coinoneVenue) newSession(c *conn, _ string) session { return &coinoneSession{jsonSession{c: c}} }
 
 func (coinoneVenue) head(dst []byte, b *book, channel string, ns int64, n uint64) []byte {
 	dst = append(dst, `{"response_type":"DATA","channel":"`...)
@@ -76,14 +71,9 @@ func (v coinoneVenue) ticker(dst []byte, b *book, ns int64, n uint64) []byte {
 		dst = append(dst, `":"`...)
 		dst = b.appendPx(dst, b.lastPx, styleTrim)
 	}
-	dst = append(dst, `","volume_power":"100","ask_best_price":"`...)
-	dst = b.appendPx(dst, b.asks[0].px, styleTrim)
-	dst = append(dst, `","ask_best_qty":"`...)
-	dst = b.appendSz(dst, b.asks[0].sz, styleTrim)
-	dst = append(dst, `","bid_best_price":"`...)
-	dst = b.appendPx(dst, b.bids[0].px, styleTrim)
-	dst = append(dst, `","bid_best_qty":"`...)
-	dst = b.appendSz(dst, b.bids[0].sz, styleTrim)
+	dst = append(dst, `","volume_power":"100`...)
+	dst = b.appendTop(dst, true, `","ask_best_price":"`, `","ask_best_qty":"`, styleTrim, styleTrim)
+	dst = b.appendTop(dst, false, `","bid_best_price":"`, `","bid_best_qty":"`, styleTrim, styleTrim)
 	return append(dst, `"}}`...)
 }
 
@@ -123,6 +113,9 @@ func (v coinoneVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
+// coinoneChannels maps a subscription's channel to the kind of its stream.
+var coinoneChannels = map[string]kind{"ORDERBOOK": kFull, "TRADE": kTrade, "TICKER": kTicker}
+
 type coinoneSession struct{ jsonSession }
 
 func (s *coinoneSession) open() {
@@ -147,22 +140,16 @@ func (s *coinoneSession) handle(msg []byte) {
 		return
 	}
 	ch := string(v.GetStringBytes("channel"))
-	var k streamKey
-	switch ch {
-	case "ORDERBOOK":
-		k.kind = kFull
-	case "TRADE":
-		k.kind = kTrade
-	case "TICKER":
-		k.kind = kTicker
-	default:
+	kd, known := coinoneChannels[ch]
+	if !known {
 		s.c.send([]byte(`{"response_type":"ERROR","error_code":160012,"message":"Invalid Topic"}`))
 		return
 	}
+	k := streamKey{kind: kd}
 	t := v.Get("topic")
 	q, tc := string(t.GetStringBytes("quote_currency")), string(t.GetStringBytes("target_currency"))
 	sym := tc + "-" + q
-	if _, ok := (coinoneVenue{}).instrument(sym); !ok {
+	if _, ok := venueCoinone.instrument(sym); !ok {
 		s.c.send([]byte(`{"response_type":"ERROR","error_code":160012,"message":"Invalid Topic"}`))
 		return
 	}

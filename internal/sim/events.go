@@ -296,20 +296,13 @@ func (s *Server) appendEntryHead(dst []byte, b *book, e *entry) []byte {
 
 // appendEntryBody appends the content fields of e's body: prices and sizes, or levels.
 func appendEntryBody(dst []byte, b *book, ev *event, e *entry) []byte {
-	px := func(name string, v int64) {
+	key := func(name string) {
 		dst = append(dst, `,"`...)
 		dst = append(dst, name...)
 		dst = append(dst, `":"`...)
-		dst = b.appendPx(dst, v, styleTrim)
-		dst = append(dst, '"')
 	}
-	sz := func(name string, v int64) {
-		dst = append(dst, `,"`...)
-		dst = append(dst, name...)
-		dst = append(dst, `":"`...)
-		dst = b.appendSz(dst, v, styleTrim)
-		dst = append(dst, '"')
-	}
+	px := func(name string, v int64) { key(name); dst = append(b.appendPx(dst, v, styleTrim), '"') }
+	sz := func(name string, v int64) { key(name); dst = append(b.appendSz(dst, v, styleTrim), '"') }
 	switch e.body {
 	case bodyBBO:
 		px("bid_px", b.bids[0].px)

@@ -13,17 +13,13 @@ import (
 // (limited full books), spot.tickers; spot.ping → spot.pong. REST:
 // GET /api/v4/spot/order_book?currency_pair=BTC_USDT&limit=N&with_id=true. Envelope time
 // in s, inner t in ms.
-type gateVenue struct{}
+type gateVenue struct{ profile }
 
-func init() { register(gateVenue{}) }
+var venueGate = gateVenue{profile{ex: "gateio", prem: 0.0004, paths: []string{"/ws/v4/"}, px: styleTrim, sz: styleTrim, sep: '_'}}
 
-func (gateVenue) name() string                           { return "gateio" }
-func (gateVenue) premium() float64                       { return 0.0004 }
-func (gateVenue) wsPaths() []string                      { return []string{"/ws/v4/"} }
-func (gateVenue) styles() (numStyle, numStyle)           { return styleTrim, styleTrim }
-func (gateVenue) symbol(i instrument) string             { return i.base + "_" + i.quote }
-func (gateVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '_', false) }
-func (gateVenue) newSession(c *conn, _ string) session   { return &gateSession{jsonSession{c: c}} }
+func init() { register(venueGate) }
+
+func (gateVenue) newSession(c *conn, _ string) session { return &gateSession{jsonSession{c: c}} }
 func (gateVenue) snapshot(dst []byte, _ *book, _ streamKey) []byte {
 	return dst // books come from REST; spot.order_book pushes whole books anyway
 }
@@ -131,14 +127,8 @@ func appendGateBBO(dst []byte, b *book, ev *event) []byte {
 	dst = appendUint(dst, ev.seq)
 	dst = append(dst, `,"s":"`...)
 	dst = appendGateSym(dst, b)
-	dst = append(dst, `","b":"`...)
-	dst = b.appendPx(dst, b.bids[0].px, styleTrim)
-	dst = append(dst, `","B":"`...)
-	dst = b.appendSz(dst, b.bids[0].sz, styleTrim)
-	dst = append(dst, `","a":"`...)
-	dst = b.appendPx(dst, b.asks[0].px, styleTrim)
-	dst = append(dst, `","A":"`...)
-	dst = b.appendSz(dst, b.asks[0].sz, styleTrim)
+	dst = b.appendTop(dst, false, `","b":"`, `","B":"`, styleTrim, styleTrim)
+	dst = b.appendTop(dst, true, `","a":"`, `","A":"`, styleTrim, styleTrim)
 	return append(dst, `"}}`...)
 }
 
@@ -213,10 +203,8 @@ func appendGateTicker(dst []byte, b *book) []byte {
 	dst = b.appendPx(dst, b.bids[0].px, styleTrim)
 	dst = append(dst, `","change_percentage":"0","base_volume":"`...)
 	dst = b.appendSz(dst, b.volume, styleTrim)
-	dst = append(dst, `","quote_volume":"0","high_24h":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleTrim)
-	dst = append(dst, `","low_24h":"`...)
-	dst = b.appendPx(dst, b.lastPx, styleTrim)
+	dst = append(dst, `","quote_volume":"0`...)
+	dst = b.appendPxEach(dst, b.lastPx, styleTrim, `","high_24h":"`, `","low_24h":"`)
 	return append(dst, `"}}`...)
 }
 
@@ -277,7 +265,7 @@ func (s *gateSession) handle(msg []byte) {
 		return
 	}
 	for _, sym := range syms {
-		if _, ok := (gateVenue{}).instrument(sym); !ok {
+		if _, ok := venueGate.instrument(sym); !ok {
 			s.c.send([]byte(head + `,"error":{"code":2,"message":"unknown currency pair ` + jsonSafe([]byte(sym)) + `"},"result":null}`))
 			return
 		}

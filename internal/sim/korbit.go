@@ -16,24 +16,19 @@ import (
 // sizes). Symbols are lower case. The server pings every 30 s. Times in ms. This shape
 // follows the adapter's sources (third-party quotes of the Digital X v2 reference) and is
 // unverified against live traffic.
-type korbitVenue struct{}
+type korbitVenue struct{ profile }
 
-func init() { register(korbitVenue{}) }
+var venueKorbit = korbitVenue{profile{ex: "korbit", prem: 0.023, paths: []string{"/v2/public"}, levels: 30, px: styleTrim, sz: styleTrim, sep: '_'}}
 
-func (korbitVenue) name() string                 { return "korbit" }
-func (korbitVenue) premium() float64             { return 0.023 }
+func init() { register(venueKorbit) }
+
 func (korbitVenue) serverPing() time.Duration    { return 30 * time.Second }
-func (korbitVenue) wsPaths() []string            { return []string{"/v2/public"} }
-func (korbitVenue) depth() int                   { return 30 }
-func (korbitVenue) styles() (numStyle, numStyle) { return styleTrim, styleTrim }
-func (korbitVenue) symbol(i instrument) string {
-	return strings.ToLower(i.base + "_" + i.quote)
-}
-func (korbitVenue) instrument(s string) (instrument, bool) {
+func (v korbitVenue) symbol(i instrument) string { return strings.ToLower(v.profile.symbol(i)) }
+func (v korbitVenue) instrument(s string) (instrument, bool) {
 	if s != strings.ToLower(s) {
 		return instrument{}, false
 	}
-	return splitSep(s, '_', false)
+	return splitSep(s, v.sep, false)
 }
 func (korbitVenue) newSession(c *conn, _ string) session { return &korbitSession{jsonSession{c: c}} }
 
@@ -143,6 +138,9 @@ func (v korbitVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 	return dst
 }
 
+// korbitTypes maps a subscription's type to the kind of its stream.
+var korbitTypes = map[string]kind{"orderbook": kFull, "trade": kTrade, "ticker": kTicker}
+
 type korbitSession struct{ jsonSession }
 
 func (s *korbitSession) handle(msg []byte) {
@@ -172,23 +170,17 @@ func (s *korbitSession) handle(msg []byte) {
 			fail("INVALID_REQUEST", "invalid_method")
 			continue
 		}
-		var k streamKey
-		switch string(r.GetStringBytes("type")) {
-		case "orderbook":
-			k.kind = kFull
-		case "trade":
-			k.kind = kTrade
-		case "ticker":
-			k.kind = kTicker
-		default:
+		kd, known := korbitTypes[string(r.GetStringBytes("type"))]
+		if !known {
 			fail("INVALID_REQUEST", "invalid_type")
 			continue
 		}
+		k := streamKey{kind: kd}
 		var syms []string
 		ok := true
 		for _, sv := range r.GetArray("symbols") {
 			sym := string(sv.GetStringBytes())
-			if _, valid := (korbitVenue{}).instrument(sym); !valid {
+			if _, valid := venueKorbit.instrument(sym); !valid {
 				fail("INVALID_SYMBOL", "The symbol does not exist ("+sym+")")
 				ok = false
 				break

@@ -14,9 +14,11 @@ import (
 // second; {"method":"ping"} → pong. Numbers are bare JSON numbers keeping their trailing
 // zeros; times RFC 3339 with µs. Books keep exactly 10 levels a side (what the checksum
 // covers), whatever depth is subscribed.
-type krakenVenue struct{}
+type krakenVenue struct{ profile }
 
-func init() { register(krakenVenue{}) }
+var venueKraken = krakenVenue{profile{ex: "kraken", prem: -0.0005, paths: []string{"/v2"}, levels: 10, px: styleNatural, sz: styleFixed8, sep: '/'}}
+
+func init() { register(venueKraken) }
 
 // Kraken ticker variants.
 const (
@@ -26,17 +28,10 @@ const (
 
 var krakenHeartbeat = []byte(`{"channel":"heartbeat"}`)
 
-func (krakenVenue) name() string                 { return "kraken" }
-func (krakenVenue) premium() float64             { return -0.0005 }
-func (krakenVenue) wsPaths() []string            { return []string{"/v2"} }
-func (krakenVenue) depth() int                   { return 10 }
-func (krakenVenue) styles() (numStyle, numStyle) { return styleNatural, styleFixed8 }
 func (krakenVenue) heartbeat() (time.Duration, byte, []byte) {
 	return time.Second, opText, krakenHeartbeat
 }
-func (krakenVenue) symbol(i instrument) string             { return i.base + "/" + i.quote }
-func (krakenVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '/', false) }
-func (krakenVenue) newSession(c *conn, _ string) session   { return &krakenSession{jsonSession{c: c}} }
+func (krakenVenue) newSession(c *conn, _ string) session { return &krakenSession{jsonSession{c: c}} }
 
 // krakenChecksum is Kraken's book checksum: CRC32 (IEEE) of the top 10 asks (lowest
 // first) then the top 10 bids (highest first), each level's price then qty text with
@@ -137,24 +132,13 @@ func (v krakenVenue) book(dst []byte, b *book, ev *event, ns int64) []byte {
 
 func (v krakenVenue) ticker(dst []byte, b *book, typ string, ns int64) []byte {
 	dst = v.head(dst, b, "ticker", typ)
-	dst = append(dst, `,"bid":`...)
-	dst = b.appendPx(dst, b.bids[0].px, styleNatural)
-	dst = append(dst, `,"bid_qty":`...)
-	dst = b.appendSz(dst, b.bids[0].sz, styleFixed8)
-	dst = append(dst, `,"ask":`...)
-	dst = b.appendPx(dst, b.asks[0].px, styleNatural)
-	dst = append(dst, `,"ask_qty":`...)
-	dst = b.appendSz(dst, b.asks[0].sz, styleFixed8)
+	dst = b.appendTop(dst, false, `,"bid":`, `,"bid_qty":`, styleNatural, styleFixed8)
+	dst = b.appendTop(dst, true, `,"ask":`, `,"ask_qty":`, styleNatural, styleFixed8)
 	dst = append(dst, `,"last":`...)
 	dst = b.appendPx(dst, b.lastPx, styleNatural)
 	dst = append(dst, `,"volume":`...)
 	dst = b.appendSz(dst, b.volume, styleFixed8)
-	dst = append(dst, `,"vwap":`...)
-	dst = b.appendPx(dst, b.lastPx, styleNatural)
-	dst = append(dst, `,"low":`...)
-	dst = b.appendPx(dst, b.lastPx, styleNatural)
-	dst = append(dst, `,"high":`...)
-	dst = b.appendPx(dst, b.lastPx, styleNatural)
+	dst = b.appendPxEach(dst, b.lastPx, styleNatural, `,"vwap":`, `,"low":`, `,"high":`)
 	dst = append(dst, `,"change":0.0,"change_pct":0.00,"timestamp":"`...)
 	dst = appendRFC3339Micro(dst, ns)
 	return append(dst, `"}]}`...)
@@ -262,7 +246,7 @@ func (s *krakenSession) handle(msg []byte) {
 	}
 	for _, sv := range p.GetArray("symbol") {
 		sym := string(sv.GetStringBytes())
-		if _, ok := (krakenVenue{}).instrument(sym); !ok {
+		if _, ok := venueKraken.instrument(sym); !ok {
 			s.c.send([]byte(`{"error":"Currency pair not supported ` + jsonSafe([]byte(sym)) + `","method":"` + method +
 				`","success":false,"symbol":"` + jsonSafe([]byte(sym)) + `"` + reqID + `,` + krakenTimes() + `}`))
 			continue

@@ -111,36 +111,24 @@ func ParseFault(s string) (string, Fault, error) {
 	if !ok || ex == "" {
 		return "", f, errors.New("want exchange:key=value[,key=value]")
 	}
+	counts := map[string]*int{"disconnect": &f.DisconnectAfter, "stall": &f.StallAfter,
+		"dup": &f.DuplicateEvery, "gap": &f.GapEvery, "reorder": &f.ReorderEvery,
+		"malformed": &f.MalformedEvery, "oversized": &f.OversizedEvery,
+		"refuse": &f.RefuseConnects, "status": &f.RefuseStatus}
+	durations := map[string]*time.Duration{"disconnect-after": &f.DisconnectAfterTime,
+		"stall-for": &f.StallFor, "retry-after": &f.RetryAfter}
 	for _, kv := range strings.Split(spec, ",") {
 		k, v, _ := strings.Cut(kv, "=")
 		var err error
-		switch k {
-		case "disconnect":
-			_, err = fmt.Sscan(v, &f.DisconnectAfter)
-		case "disconnect-after":
-			f.DisconnectAfterTime, err = time.ParseDuration(v)
-		case "stall":
-			_, err = fmt.Sscan(v, &f.StallAfter)
-		case "stall-for":
-			f.StallFor, err = time.ParseDuration(v)
-		case "stall-dead":
+		n, isCount := counts[k]
+		d, isDuration := durations[k]
+		switch {
+		case isCount:
+			_, err = fmt.Sscan(v, n)
+		case isDuration:
+			*d, err = time.ParseDuration(v)
+		case k == "stall-dead":
 			f.StallHeartbeats = true
-		case "dup":
-			_, err = fmt.Sscan(v, &f.DuplicateEvery)
-		case "gap":
-			_, err = fmt.Sscan(v, &f.GapEvery)
-		case "reorder":
-			_, err = fmt.Sscan(v, &f.ReorderEvery)
-		case "malformed":
-			_, err = fmt.Sscan(v, &f.MalformedEvery)
-		case "oversized":
-			_, err = fmt.Sscan(v, &f.OversizedEvery)
-		case "refuse":
-			_, err = fmt.Sscan(v, &f.RefuseConnects)
-		case "status":
-			_, err = fmt.Sscan(v, &f.RefuseStatus)
-		case "retry-after":
-			f.RetryAfter, err = time.ParseDuration(v)
 		default:
 			return "", f, fmt.Errorf("unknown fault %q", k)
 		}

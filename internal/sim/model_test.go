@@ -11,7 +11,7 @@ import (
 // trace steps the books of a fresh model n times and records every event.
 func trace(seed uint64, n int) []string {
 	m := newModel(seed, 20, DefaultFX)
-	v := binanceVenue{}
+	v := venueBinance
 	books := []*book{
 		m.book("binance", instrument{"BTC", "USDT"}, 0, v),
 		m.book("binance", instrument{"ETH", "USDT"}, 0, v),
@@ -45,7 +45,7 @@ func TestModelInvariants(t *testing.T) {
 		if ex == "upbit" {
 			inst = instrument{"XRP", "KRW"}
 		}
-		b := m.book(ex, inst, 0, binanceVenue{})
+		b := m.book(ex, inst, 0, venueBinance)
 		trades, tops := 0, 0
 		for i := 0; i < 20000; i++ {
 			m.advance(0.01)
@@ -73,9 +73,9 @@ func TestModelInvariants(t *testing.T) {
 // sometimes has one exchange's bid above the other's ask, in both directions.
 func TestModelArbitrageWindows(t *testing.T) {
 	m := newModel(1, 20, DefaultFX)
-	bn := m.book("binance", instrument{"BTC", "USDT"}, 0, binanceVenue{})
-	kr := m.book("kraken", instrument{"BTC", "USD"}, 10, krakenVenue{})
-	up := m.book("upbit", instrument{"BTC", "KRW"}, 0, upbitVenue{ex: "upbit"})
+	bn := m.book("binance", instrument{"BTC", "USDT"}, 0, venueBinance)
+	kr := m.book("kraken", instrument{"BTC", "USD"}, 10, venueKraken)
+	up := m.book("upbit", instrument{"BTC", "KRW"}, 0, venueUpbit)
 	usd := func(b *book, px int64) float64 { return float64(px) * b.tick() * m.quoteValueUSD(b.inst.quote) }
 	var bnOverKr, krOverBn, upOverBn int
 	for i := 0; i < 20000; i++ {
@@ -151,7 +151,7 @@ func TestEncodeZeroAllocs(t *testing.T) {
 		if ex, _ := wire.ParseExchange(v.name()); mustVenue(t, ex).Quote == "KRW" {
 			inst = instrument{"BTC", "KRW"}
 		}
-		b := m.book(v.name(), inst, venueDepth(v), v)
+		b := m.book(v.name(), inst, v.depth(), v)
 		for i := 0; i < 50; i++ {
 			b.step(int64(i))
 		}

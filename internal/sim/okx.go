@@ -8,9 +8,11 @@ import "time"
 // books50-l2-tbt (snapshot with prevSeqId -1, then updates with prevSeqId = the previous
 // seqId), trades (side = taker), tickers. Text "ping" → "pong". Numbers are strings
 // trimmed of trailing zeros; ts is ms as a string. No checksum (OKX dropped it).
-type okxVenue struct{}
+type okxVenue struct{ profile }
 
-func init() { register(okxVenue{}) }
+var venueOKX = okxVenue{profile{ex: "okx", prem: 0.0002, paths: []string{"/ws/v5/public"}, px: styleTrim, sz: styleTrim, sep: '-'}}
+
+func init() { register(venueOKX) }
 
 // OKX channel variants.
 const (
@@ -19,23 +21,7 @@ const (
 	okxBooks50L2TBT
 )
 
-func (okxVenue) name() string                           { return "okx" }
-func (okxVenue) premium() float64                       { return 0.0002 }
-func (okxVenue) wsPaths() []string                      { return []string{"/ws/v5/public"} }
-func (okxVenue) styles() (numStyle, numStyle)           { return styleTrim, styleTrim }
-func (okxVenue) symbol(i instrument) string             { return i.base + "-" + i.quote }
-func (okxVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', false) }
-func (okxVenue) newSession(c *conn, _ string) session   { return &okxSession{jsonSession{c: c}} }
-
-// splitUpper is splitSep for exchanges whose symbols are upper case only.
-func splitUpper(s string, sep byte, quoteFirst bool) (instrument, bool) {
-	for i := 0; i < len(s); i++ {
-		if 'a' <= s[i] && s[i] <= 'z' {
-			return instrument{}, false
-		}
-	}
-	return splitSep(s, sep, quoteFirst)
-}
+func (okxVenue) newSession(c *conn, _ string) session { return &okxSession{jsonSession{c: c}} }
 
 // okxChannel maps a channel name to a stream key.
 func okxChannel(ch string) (streamKey, bool) {
@@ -197,14 +183,8 @@ func (v okxVenue) ticker(dst []byte, b *book, k streamKey, ns int64) []byte {
 	dst = b.appendPx(dst, b.lastPx, styleTrim)
 	dst = append(dst, `","lastSz":"`...)
 	dst = b.appendSz(dst, b.lastSz, styleTrim)
-	dst = append(dst, `","askPx":"`...)
-	dst = b.appendPx(dst, b.asks[0].px, styleTrim)
-	dst = append(dst, `","askSz":"`...)
-	dst = b.appendSz(dst, b.asks[0].sz, styleTrim)
-	dst = append(dst, `","bidPx":"`...)
-	dst = b.appendPx(dst, b.bids[0].px, styleTrim)
-	dst = append(dst, `","bidSz":"`...)
-	dst = b.appendSz(dst, b.bids[0].sz, styleTrim)
+	dst = b.appendTop(dst, true, `","askPx":"`, `","askSz":"`, styleTrim, styleTrim)
+	dst = b.appendTop(dst, false, `","bidPx":"`, `","bidSz":"`, styleTrim, styleTrim)
 	dst = append(dst, `","open24h":"`...)
 	dst = b.appendPx(dst, b.lastPx, styleTrim)
 	dst = append(dst, `","vol24h":"`...)
@@ -259,7 +239,7 @@ func (s *okxSession) handle(msg []byte) {
 		ch, inst := string(a.GetStringBytes("channel")), string(a.GetStringBytes("instId"))
 		arg := `{"channel":"` + jsonSafe([]byte(ch)) + `","instId":"` + jsonSafe([]byte(inst)) + `"}`
 		k, ok := okxChannel(ch)
-		if _, known := (okxVenue{}).instrument(inst); !ok || !known {
+		if _, known := venueOKX.instrument(inst); !ok || !known {
 			s.c.send([]byte(`{"event":"error","code":"60018","msg":"Wrong URL or channel:` + jsonSafe([]byte(ch)) +
 				`,instId:` + jsonSafe([]byte(inst)) + ` doesn't exist. Please use the correct URL, channel and parameters referring to API document.","connId":"sim0001"}`))
 			continue

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -167,21 +168,11 @@ var ErrOptions = errors.New("sim: bad options")
 
 // withDefaults fills zero fields and validates.
 func (o Options) withDefaults() (Options, error) {
-	if o.Listen == "" {
-		o.Listen = DefaultListen
-	}
-	if o.Rate == 0 {
-		o.Rate = DefaultRate
-	}
-	if o.Depth == 0 {
-		o.Depth = DefaultDepth
-	}
-	if o.FX == 0 {
-		o.FX = DefaultFX
-	}
-	if o.MaxQueueBytes == 0 {
-		o.MaxQueueBytes = DefaultMaxQueueBytes
-	}
+	o.Listen = cmp.Or(o.Listen, DefaultListen)
+	o.Rate = cmp.Or(o.Rate, DefaultRate)
+	o.Depth = cmp.Or(o.Depth, DefaultDepth)
+	o.FX = cmp.Or(o.FX, DefaultFX)
+	o.MaxQueueBytes = cmp.Or(o.MaxQueueBytes, DefaultMaxQueueBytes)
 	switch {
 	case o.Rate < 0 || o.Rate > 10_000_000:
 		return o, fmt.Errorf("%w: Rate %v out of (0, 1e7]", ErrOptions, o.Rate)

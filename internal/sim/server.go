@@ -411,7 +411,7 @@ func (c *conn) subscribe(sym string, k streamKey) (*book, error) {
 	s := c.srv
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.model.book(c.hub.v.name(), inst, venueDepth(c.hub.v), c.hub.v)
+	b := s.model.book(c.hub.v.name(), inst, c.hub.v.depth(), c.hub.v)
 	b.live = true
 	var st *stream
 	for _, x := range b.streams {
@@ -690,7 +690,7 @@ func (s *Server) restBook(v venue, sym string, fn func(b *book)) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.model.book(v.name(), inst, venueDepth(v), v)
+	b := s.model.book(v.name(), inst, v.depth(), v)
 	b.live = true
 	fn(b)
 	return true

@@ -16,9 +16,11 @@ import (
 // N on every change, N = the ".N" code suffix or 30; no sequence), trade (ask_bid ASK =
 // the taker sold; sequential_id), ticker (last trade, no BBO). Codes are QUOTE-BASE. The
 // text "PING" is answered by {"status":"UP"}. Times in ms.
-type upbitVenue struct{ ex string }
+type upbitVenue struct{ profile }
 
-func init() { register(upbitVenue{ex: "upbit"}) }
+var venueUpbit = upbitVenue{profile{ex: "upbit", prem: 0.025, paths: []string{"/websocket/v1"}, levels: upbitMaxUnits, px: stylePoint0, sz: stylePoint0, sep: '-', quoteFirst: true}}
+
+func init() { register(venueUpbit) }
 
 // Upbit stream variants (bit flags).
 const (
@@ -29,17 +31,10 @@ const (
 // upbitMaxUnits is the default and largest number of orderbook units.
 const upbitMaxUnits = 30
 
-func (v upbitVenue) name() string               { return v.ex }
-func (upbitVenue) binaryFrames(string) bool     { return true }
-func (upbitVenue) premium() float64             { return 0.025 }
-func (upbitVenue) wsPaths() []string            { return []string{"/websocket/v1"} }
-func (upbitVenue) depth() int                   { return upbitMaxUnits }
-func (upbitVenue) styles() (numStyle, numStyle) { return stylePoint0, stylePoint0 }
+func (upbitVenue) binaryFrames(string) bool { return true }
 func (upbitVenue) heartbeat() (time.Duration, byte, []byte) {
 	return 0, 0, nil
 }
-func (upbitVenue) symbol(i instrument) string             { return i.quote + "-" + i.base }
-func (upbitVenue) instrument(s string) (instrument, bool) { return splitUpper(s, '-', true) }
 func (v upbitVenue) newSession(c *conn, _ string) session {
 	return &upbitSession{jsonSession: jsonSession{c: c}, v: v}
 }
@@ -244,6 +239,9 @@ func (v upbitVenue) snapshot(dst []byte, b *book, k streamKey) []byte {
 
 // upbitSession is an Upbit-protocol connection (Upbit, Bithumb v2). variant is OR-ed
 // into every stream key (Bithumb tells its two APIs apart by it).
+// upbitTypes maps a request's type object to the kind of its stream.
+var upbitTypes = map[string]kind{"trade": kTrade, "orderbook": kFull, "ticker": kTicker}
+
 type upbitSession struct {
 	jsonSession
 	v       venue
@@ -315,19 +313,12 @@ func (s *upbitSession) handle(msg []byte) {
 // typeSubs appends the subscriptions of one {"type":...,"codes":[...]} object to subs;
 // false when it answered an error instead.
 func (s *upbitSession) typeSubs(o *fastjson.Value, subs []upSub) ([]upSub, bool) {
-	var k streamKey
-	switch string(o.GetStringBytes("type")) {
-	case "trade":
-		k.kind = kTrade
-	case "orderbook":
-		k.kind = kFull
-	case "ticker":
-		k.kind = kTicker
-	default:
+	kd, known := upbitTypes[string(o.GetStringBytes("type"))]
+	if !known {
 		s.fail("INVALID_PARAM", "unknown type "+string(o.GetStringBytes("type")))
 		return subs, false
 	}
-	k.bin = true
+	k := streamKey{kind: kd, bin: true}
 	if o.GetBool("is_only_realtime") || o.GetBool("isOnlyRealtime") {
 		k.v |= upRealtime
 	}

@@ -56,6 +56,8 @@ type venue interface {
 	instrument(sym string) (instrument, bool)
 	// styles returns how prices and sizes are written.
 	styles() (px, sz numStyle)
+	// depth is the levels per side a venue's books keep (0: Options.Depth).
+	depth() int
 	// newSession returns the protocol state of one connection opened on path.
 	newSession(c *conn, path string) session
 	// encode appends the frame stream k sends for ev to dst (empty on entry), or returns
@@ -67,6 +69,55 @@ type venue interface {
 	// normalized terms, for the event log (events.go): kind, ids, time precision,
 	// content; entry{} when it makes no record. It mirrors encode and snapshot.
 	describe(b *book, ev *event, k streamKey) entry
+}
+
+// profile is the static part of a venue: its name, premium, paths, number styles, book
+// depth and symbol syntax, one literal per exchange file. Each venue type embeds its
+// profile, which implements name, premium, wsPaths, styles, depth, symbol and
+// instrument; a venue whose symbols follow another syntax (Binance's any case, Korbit's
+// lower case) defines its own symbol or instrument.
+type profile struct {
+	ex         string   // name()
+	prem       float64  // premium()
+	paths      []string // wsPaths()
+	px, sz     numStyle // styles()
+	levels     int      // depth()
+	sep        byte     // between base and quote in a symbol (0: none, "BTCUSDT")
+	quoteFirst bool     // the quote currency comes first ("KRW-BTC")
+}
+
+func (p profile) name() string                 { return p.ex }
+func (p profile) premium() float64             { return p.prem }
+func (p profile) wsPaths() []string            { return p.paths }
+func (p profile) styles() (numStyle, numStyle) { return p.px, p.sz }
+func (p profile) depth() int                   { return p.levels }
+
+// symbol writes i as BASE<sep>QUOTE (QUOTE<sep>BASE with quoteFirst).
+func (p profile) symbol(i instrument) string {
+	a, b := i.base, i.quote
+	if p.quoteFirst {
+		a, b = b, a
+	}
+	if p.sep == 0 {
+		return a + b
+	}
+	return a + string(rune(p.sep)) + b
+}
+
+// instrument parses an upper-case symbol written as symbol writes it.
+func (p profile) instrument(s string) (instrument, bool) { return splitUpper(s, p.sep, p.quoteFirst) }
+
+// splitUpper is splitSep (splitConcat for sep 0) for symbols that are upper case only.
+func splitUpper(s string, sep byte, quoteFirst bool) (instrument, bool) {
+	for i := 0; i < len(s); i++ {
+		if 'a' <= s[i] && s[i] <= 'z' {
+			return instrument{}, false
+		}
+	}
+	if sep == 0 {
+		return splitConcat(s)
+	}
+	return splitSep(s, sep, quoteFirst)
 }
 
 // session is one connection's protocol state. Its methods run on the connection's reader
@@ -117,20 +168,6 @@ func venueHeartbeat(v venue) (every time.Duration, op byte, frame []byte) {
 		return hb.heartbeat()
 	}
 	return 0, 0, nil
-}
-
-// bookDepther is implemented by venues whose books keep a fixed number of levels per
-// side; the others keep Options.Depth.
-type bookDepther interface {
-	depth() int
-}
-
-// venueDepth is v's levels per side (0: Options.Depth).
-func venueDepth(v venue) int {
-	if d, ok := v.(bookDepther); ok {
-		return d.depth()
-	}
-	return 0
 }
 
 // binaryFramer is implemented by venues that send data as binary WebSocket frames on

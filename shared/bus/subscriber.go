@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tickline/tickline/shared/clock"
 	"github.com/tickline/tickline/shared/zmtp"
 )
 
@@ -388,7 +389,7 @@ func (s *Subscriber) connLoop(ctx context.Context, sc *subConn, d *delivery) {
 				s.opts.OnState(StateEvent{Endpoint: sc.index, Address: sc.raw, Err: err})
 			}
 		}
-		if !sleepCtx(ctx, backoff(s.opts.ReconnectMin, s.opts.ReconnectMax, attempt)) {
+		if !clock.Sleep(ctx, backoff(s.opts.ReconnectMin, s.opts.ReconnectMax, attempt)) {
 			return
 		}
 		attempt++
@@ -402,17 +403,6 @@ func backoff(lo, hi time.Duration, attempt int) time.Duration {
 		d = min(hi, lo<<attempt)
 	}
 	return rand.N(d + 1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // session dials, handshakes, subscribes and reads until the connection fails. up

@@ -10,16 +10,7 @@ import "strconv"
 // e.g. Coinbase). Other kinds: "seq" is Seq, omitted when the record has FlagNoSeq. It
 // does not allocate when dst has room.
 func AppendJSONHead(dst []byte, r *Record) []byte {
-	dst = append(dst, `{"exchange":"`...)
-	dst = append(dst, r.Exchange.String()...)
-	dst = append(dst, `","symbol":`...)
-	dst = appendJSONName(dst, r.Symbol.Bytes())
-	dst = append(dst, `,"instrument":`...)
-	dst = appendJSONName(dst, r.Instrument.Bytes())
-	dst = append(dst, `,"kind":"`...)
-	dst = append(dst, r.Kind.String()...)
-	dst = append(dst, `","ts_exchange_ns":`...)
-	dst = strconv.AppendInt(dst, r.TsExchange, 10)
+	dst = AppendJSONOpen(dst, r)
 	seq, hasSeq := r.Seq, r.Flags&FlagNoSeq == 0
 	if r.Kind == KindTrade {
 		seq, hasSeq = r.SeqFirst, r.SeqFirst != 0
@@ -43,6 +34,22 @@ func AppendJSONHead(dst []byte, r *Record) []byte {
 		dst = append(dst, '"')
 	}
 	return dst
+}
+
+// AppendJSONOpen appends the opening of r's JSON object, the members every JSON form of
+// a record starts with (normalize, the tap, the replay's JSONL): exchange, symbol,
+// instrument, kind, ts_exchange_ns. It does not allocate when dst has room.
+func AppendJSONOpen(dst []byte, r *Record) []byte {
+	dst = append(dst, `{"exchange":"`...)
+	dst = append(dst, r.Exchange.String()...)
+	dst = append(dst, `","symbol":`...)
+	dst = appendJSONName(dst, r.Symbol.Bytes())
+	dst = append(dst, `,"instrument":`...)
+	dst = appendJSONName(dst, r.Instrument.Bytes())
+	dst = append(dst, `,"kind":"`...)
+	dst = append(dst, r.Kind.String()...)
+	dst = append(dst, `","ts_exchange_ns":`...)
+	return strconv.AppendInt(dst, r.TsExchange, 10)
 }
 
 // appendJSONName appends a name (printable ASCII) as a JSON string.

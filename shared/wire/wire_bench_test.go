@@ -12,17 +12,7 @@ func BenchmarkAppendRecordBBO(b *testing.B) {
 	}
 }
 
-func BenchmarkDecodeRecordBBO(b *testing.B) {
-	enc, _ := AppendRecord(nil, samples()["bbo"])
-	var r Record
-	b.ReportAllocs()
-	b.SetBytes(int64(len(enc)))
-	for b.Loop() {
-		if _, err := DecodeRecord(enc, &r); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkDecodeRecordBBO(b *testing.B) { benchDecodeRecord(b, samples()["bbo"]) }
 
 func BenchmarkDecodeRecordBook50(b *testing.B) {
 	r := samples()["book_snapshot"]
@@ -31,6 +21,10 @@ func BenchmarkDecodeRecordBook50(b *testing.B) {
 	for i := range r.Bids {
 		r.Bids[i], r.Asks[i] = lv, lv
 	}
+	benchDecodeRecord(b, r)
+}
+
+func benchDecodeRecord(b *testing.B, r *Record) {
 	enc, _ := AppendRecord(nil, r)
 	var out Record
 	b.ReportAllocs()
@@ -53,19 +47,13 @@ func BenchmarkReadHeader(b *testing.B) {
 	}
 }
 
-func BenchmarkParseDecimal(b *testing.B) {
-	in := []byte("123456789012.123456789")
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := ParseDecimal(in); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkParseDecimal(b *testing.B) { benchParseDecimal(b, "123456789012.123456789") }
 
 // BenchmarkParseDecimalPlain: a price as exchanges write it (the fast path).
-func BenchmarkParseDecimalPlain(b *testing.B) {
-	in := []byte("25.35190000")
+func BenchmarkParseDecimalPlain(b *testing.B) { benchParseDecimal(b, "25.35190000") }
+
+func benchParseDecimal(b *testing.B, s string) {
+	in := []byte(s)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := ParseDecimal(in); err != nil {

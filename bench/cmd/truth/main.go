@@ -35,30 +35,17 @@ func run(args []string, stdout io.Writer) error {
 	if *events == "" || *tapPath == "" {
 		return fmt.Errorf("--events and --tap are required")
 	}
-	f, err := os.Open(*events)
+	ev, err := truth.ReadEventsFile(*events)
 	if err != nil {
 		return err
 	}
-	ev, err := truth.ReadEvents(f)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	read := func(path, what string) ([]truth.Line, error) {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return truth.ReadRecords(f, what)
-	}
-	tapped, err := read(*tapPath, "tap")
+	tapped, err := truth.ReadRecordsFile(*tapPath, "tap")
 	if err != nil {
 		return err
 	}
 	var archived []truth.Line
 	if *archive != "" {
-		if archived, err = read(*archive, "archive"); err != nil {
+		if archived, err = truth.ReadRecordsFile(*archive, "archive"); err != nil {
 			return err
 		}
 	}
