@@ -9,11 +9,11 @@ import (
 
 // Base is a venue's static facts and the Adapter methods that only report them. A
 // venue's Adapter embeds it, fills it in New, and writes Plan, NewParser and whatever
-// else differs (a method the venue writes itself wins over Base's). Immutable after New.
+// else differs (a method the venue writes itself wins over Base's). What the venue table
+// (shared/wire) holds, the book rule, Base reads from there. Immutable after New.
 type Base struct {
 	Venue     wire.Exchange // Exchange
 	Rules     Limits        // Limits
-	Books     BookRule      // BookRule
 	Heartbeat PingKind      // Ping's kind
 	PingFrame []byte        // Ping's payload (PingText); callers must not modify it
 	Ids       Identities    // Identity: how the venue identifies each kind of event
@@ -26,8 +26,12 @@ func (b *Base) Exchange() wire.Exchange { return b.Venue }
 // Limits returns the venue's per-connection rules.
 func (b *Base) Limits() Limits { return b.Rules }
 
-// BookRule returns how the venue's books chain.
-func (b *Base) BookRule() BookRule { return b.Books }
+// BookRule returns how the venue's books chain: the Book of its row of the venue table
+// (shared/wire), the one place that fact is written.
+func (b *Base) BookRule() BookRule {
+	v, _ := b.Venue.Venue()
+	return v.Book
+}
 
 // Ping returns the client heartbeat.
 func (b *Base) Ping() (PingKind, []byte) { return b.Heartbeat, b.PingFrame }
@@ -130,6 +134,41 @@ func (b *ParserBase) KeyedRaw(o *fastjson.Value, key string) ([]byte, error) {
 	}
 	b.Hash(t)
 	return t, nil
+}
+
+// ObjectLevels appends to dst the levels of the book side at field of o, a JSON array of
+// objects (LevelObject) with the price at priceKey and the size at sizeKey. With keyed it
+// also folds every price and size text, as the exchange wrote it, into the content key
+// (Hash).
+func (b *ParserBase) ObjectLevels(dst []wire.Level, o *fastjson.Value, field, priceKey, sizeKey string, keyed bool) ([]wire.Level, error) {
+	levels, err := LevelList(o.Get(field), field)
+	if err != nil {
+		return dst, err
+	}
+	for _, lv := range levels {
+		if err := LevelObject(lv, field); err != nil {
+			return dst, err
+		}
+		var l wire.Level
+		if l.Price, err = b.decimalAt(lv, priceKey, keyed); err != nil {
+			return dst, err
+		}
+		if l.Size, err = b.decimalAt(lv, sizeKey, keyed); err != nil {
+			return dst, err
+		}
+		dst = append(dst, l)
+	}
+	return dst, nil
+}
+
+// decimalAt is Reader.DecimalAt that, with keyed, folds the value's text into the content
+// key.
+func (b *ParserBase) decimalAt(o *fastjson.Value, key string, keyed bool) (wire.Decimal, error) {
+	d, t, err := b.Rd.DecimalText(o.Get(key), key)
+	if err == nil && keyed {
+		b.Hash(t)
+	}
+	return d, err
 }
 
 // SideAt reads the string at key of o as a taker side: buy is the venue's text for a

@@ -39,7 +39,6 @@ func New() *Adapter {
 			MaxConnAge:        24 * time.Hour,
 			StaleAfter:        60 * time.Second, // server pings every 20 s
 		},
-		Books:     adapter.BookRESTSnapshot,
 		Heartbeat: adapter.PingNone, // Binance pings, the WebSocket layer answers with a pong
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentitySparse,

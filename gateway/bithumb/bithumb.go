@@ -97,8 +97,7 @@ func New() *Adapter {
 			StaleAfter:        120 * time.Second,      // legacy sends no heartbeat of its own
 			BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
 		},
-		Books:     adapter.BookFullEachPush, // Plan subscribes full books only (new API orderbook, legacy orderbooksnapshot)
-		Heartbeat: adapter.PingWSControl,    // a WebSocket ping control frame (documented for the new API; a standard WebSocket server answers it on the legacy endpoint too)
+		Heartbeat: adapter.PingWSControl, // a WebSocket ping control frame (documented for the new API; a standard WebSocket server answers it on the legacy endpoint too)
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentityContent,
 			wire.KindTrade:        wire.IdentityContent,

@@ -92,8 +92,7 @@ func New() *Adapter {
 			PingInterval:      20 * time.Second, // Bybit's recommendation
 			StaleAfter:        45 * time.Second, // two pings without pong or data
 		},
-		Books:     adapter.BookStreamSnapshot, // books arrive as snapshot + u-chained deltas, and a gap is healed by resubscribing
-		Heartbeat: adapter.PingText,           // JSON heartbeat {"op":"ping"}
+		Heartbeat: adapter.PingText, // JSON heartbeat {"op":"ping"}
 		PingFrame: []byte(`{"op":"ping"}`),
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBookDelta:    wire.IdentityDense,

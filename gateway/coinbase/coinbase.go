@@ -101,8 +101,7 @@ func New() *Adapter {
 			SubscribeInterval: 125 * time.Millisecond, // 8 requests/s per IP
 			StaleAfter:        10 * time.Second,       // heartbeat: 1 message/s per product
 		},
-		Books:     adapter.BookStreamSnapshot, // deltas are FlagNoSeq: see the package doc
-		Heartbeat: adapter.PingNone,           // the heartbeat channel keeps the feed alive and observable
+		Heartbeat: adapter.PingNone, // the heartbeat channel keeps the feed alive and observable
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentitySparse,
 			wire.KindTicker:       wire.IdentitySparse,

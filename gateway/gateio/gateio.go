@@ -83,7 +83,6 @@ func New() *Adapter {
 			PingInterval:      10 * time.Second,
 			StaleAfter:        30 * time.Second,
 		},
-		Books: adapter.BookRESTSnapshot, // diffs on the stream, snapshot from REST
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentitySparse,
 			wire.KindBookSnapshot: wire.IdentitySparse,

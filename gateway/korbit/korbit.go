@@ -78,7 +78,6 @@ func New() *Adapter {
 			StaleAfter:        90 * time.Second, // three missed 30 s server pings
 			BBOFromBook:       true,             // no BBO channel with sizes: the gateway takes the book top
 		},
-		Books:     adapter.BookFullEachPush,
 		Heartbeat: adapter.PingNone, // server pings every 30 s and the WebSocket layer answers
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentityContent,

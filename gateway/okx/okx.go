@@ -103,8 +103,7 @@ func New() *Adapter {
 			PingInterval:      20 * time.Second,       // "ping" when idle for < 30 s
 			StaleAfter:        30 * time.Second,       // OKX closes a connection silent for 30 s
 		},
-		Books:     adapter.BookStreamSnapshot, // books arrive as snapshot + seqId-chained updates on the stream, and a gap is healed by resubscribing
-		Heartbeat: adapter.PingText,           // text heartbeat "ping" (answered by "pong")
+		Heartbeat: adapter.PingText, // text heartbeat "ping" (answered by "pong")
 		PingFrame: []byte("ping"),
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentitySparse,

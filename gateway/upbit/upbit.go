@@ -78,7 +78,6 @@ func New() *Adapter {
 			StaleAfter:        60 * time.Second,       // {"status":"UP"} every 10 s once pinged
 			BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
 		},
-		Books:     adapter.BookFullEachPush,
 		Heartbeat: adapter.PingText, // text "PING" (answered by {"status":"UP"})
 		PingFrame: []byte("PING"),
 		Ids: adapter.Identities{ // the package doc's table
