@@ -177,6 +177,17 @@ func (rd *Reader) Levels(dst []wire.Level, v *fastjson.Value, field string) ([]w
 	return dst, nil
 }
 
+// Book reads both sides of a book written as arrays of [price, size] pairs (Levels) into
+// r: the bids at key bids of o, then the asks at key asks.
+func (rd *Reader) Book(r *wire.Record, o *fastjson.Value, bids, asks string) error {
+	var err error
+	if r.Bids, err = rd.Levels(r.Bids, o.Get(bids), bids); err != nil {
+		return err
+	}
+	r.Asks, err = rd.Levels(r.Asks, o.Get(asks), asks)
+	return err
+}
+
 // KeyedLevels is Levels that also folds every price and size text, as the exchange wrote
 // it, into the content key h.
 func (rd *Reader) KeyedLevels(dst []wire.Level, v *fastjson.Value, field string, h uint64) ([]wire.Level, uint64, error) {

@@ -206,10 +206,7 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	if r.Seq, err = ps.Rd.UintAt(v, "lastUpdateId"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Bids, err = ps.Rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
-		return adapter.Fail(out, err)
-	}
-	if r.Asks, err = ps.Rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
+	if err := ps.Rd.Book(r, v, "bids", "asks"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil

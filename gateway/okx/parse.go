@@ -279,16 +279,6 @@ func (ps *Parser) trade(it *fastjson.Value, sym []byte, recvNs int64, out *adapt
 	return nil
 }
 
-// levels reads both sides of a book item into r.
-func (ps *Parser) levels(it *fastjson.Value, r *wire.Record) error {
-	var err error
-	if r.Bids, err = ps.Rd.Levels(r.Bids, it.Get("bids"), "bids"); err != nil {
-		return err
-	}
-	r.Asks, err = ps.Rd.Levels(r.Asks, it.Get("asks"), "asks")
-	return err
-}
-
 // books5 is a full top-5 book on every push.
 func (ps *Parser) books5(it *fastjson.Value, sym []byte, recvNs int64, out *adapter.Batch) error {
 	r, err := ps.start(it, sym, wire.KindBookSnapshot, recvNs, out)
@@ -298,7 +288,7 @@ func (ps *Parser) books5(it *fastjson.Value, sym []byte, recvNs int64, out *adap
 	if err := ps.seqID(it, r); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if err := ps.levels(it, r); err != nil {
+	if err := ps.Rd.Book(r, it, "bids", "asks"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
@@ -333,7 +323,7 @@ func (ps *Parser) bookUpdate(it *fastjson.Value, sym []byte, recvNs int64, out *
 			r.Flags |= wire.FlagSeqReset
 		}
 	}
-	if err := ps.levels(it, r); err != nil {
+	if err := ps.Rd.Book(r, it, "bids", "asks"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
