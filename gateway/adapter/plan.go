@@ -5,6 +5,23 @@ import (
 	"fmt"
 )
 
+// Names is a venue's name for each Channel, indexed by Channel: "" where the venue has
+// none (the subscribe topics of one Sub, for venues that name a topic per channel).
+type Names [ChanTicker + 1]string
+
+// ChannelNames returns the names of s's channels, in the order of s.Channels; a channel
+// without a name is an error naming venue. Plan-time only.
+func ChannelNames(venue string, s Sub, names Names) ([]string, error) {
+	var out []string
+	for _, c := range s.Channels {
+		if int(c) >= len(names) || names[c] == "" {
+			return nil, fmt.Errorf("%s: channel %s not supported", venue, c)
+		}
+		out = append(out, names[c])
+	}
+	return out, nil
+}
+
 // Pack lays subscriptions out over connections to wsURL, for venues that subscribe with
 // lists of topics: each Sub's topics (topics(sub), in order; its error stops the plan)
 // stay on one connection, a connection takes topics while it has fewer than perConn, and
