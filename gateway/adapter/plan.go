@@ -3,21 +3,25 @@ package adapter
 import (
 	"bytes"
 	"fmt"
+	"slices"
 )
 
 // Names is a venue's name for each Channel, indexed by Channel: "" where the venue has
 // none (the subscribe topics of one Sub, for venues that name a topic per channel).
 type Names [ChanTicker + 1]string
 
-// ChannelNames returns the names of s's channels, in the order of s.Channels; a channel
-// without a name is an error naming venue. Plan-time only.
+// ChannelNames returns the names of s's channels, in the order of s.Channels, each name
+// once (a venue may serve two channels with one topic); a channel without a name is an
+// error naming venue. Plan-time only.
 func ChannelNames(venue string, s Sub, names Names) ([]string, error) {
 	var out []string
 	for _, c := range s.Channels {
 		if int(c) >= len(names) || names[c] == "" {
 			return nil, fmt.Errorf("%s: channel %s not supported", venue, c)
 		}
-		out = append(out, names[c])
+		if !slices.Contains(out, names[c]) {
+			out = append(out, names[c])
+		}
 	}
 	return out, nil
 }

@@ -43,13 +43,14 @@ func TestSortSubs(t *testing.T) {
 }
 
 func TestChannelNames(t *testing.T) {
-	names := Names{ChanBBO: "bbo", ChanTrade: "trades", ChanBook: "book"}
-	got, err := ChannelNames("v", Sub{Channels: []Channel{ChanBook, ChanBBO, ChanTrade}}, names)
+	names := Names{ChanBBO: "bbo", ChanTrade: "trades", ChanBook: "book", ChanTicker: "bbo"}
+	got, err := ChannelNames("v", Sub{Channels: []Channel{ChanBook, ChanBBO, ChanTrade, ChanTicker}}, names)
 	if err != nil || strings.Join(got, ",") != "book,bbo,trades" {
 		t.Fatalf("names %q, %v", got, err)
 	}
+	only := Names{ChanBBO: "bbo"}
 	for _, c := range []Channel{ChanTicker, 0, 9} {
-		if _, err := ChannelNames("v", Sub{Channels: []Channel{ChanBBO, c}}, names); err == nil || err.Error() != "v: channel "+c.String()+" not supported" {
+		if _, err := ChannelNames("v", Sub{Channels: []Channel{ChanBBO, c}}, only); err == nil || err.Error() != "v: channel "+c.String()+" not supported" {
 			t.Errorf("channel %d: %v", c, err)
 		}
 	}

@@ -125,28 +125,12 @@ const (
 
 // channels returns the feed channels of one subscription, without duplicates.
 func channels(s adapter.Sub) ([]string, error) {
-	var out []string
-	add := func(name string) {
-		for _, n := range out {
-			if n == name {
-				return
-			}
-		}
-		out = append(out, name)
-	}
-	for _, c := range s.Channels {
-		switch c {
-		case adapter.ChanBBO, adapter.ChanTicker:
-			add(chanTicker)
-		case adapter.ChanTrade:
-			add(chanMatches)
-		case adapter.ChanBook:
-			add(chanBook)
-		default:
-			return nil, fmt.Errorf("coinbase: channel %s not supported", c)
-		}
-	}
-	return out, nil
+	return adapter.ChannelNames("coinbase", s, adapter.Names{
+		adapter.ChanBBO:    chanTicker,
+		adapter.ChanTrade:  chanMatches,
+		adapter.ChanBook:   chanBook,
+		adapter.ChanTicker: chanTicker,
+	})
 }
 
 // subChannel is one entry of a subscribe frame's "channels" list.
