@@ -116,6 +116,24 @@ func (b *ParserBase) StartKeyed(out *Batch, k wire.Kind, sym []byte, recvNs int6
 	return r, nil
 }
 
+// StartISOKeyed takes a record slot of kind k for the symbol at key symKey of o (Start)
+// for a venue that sends no id for it: FlagNoSeq, the exchange time from the ISO 8601
+// string at timeKey (ISOAt, required or not) and the content key started with the
+// symbol and the time's text (Key). On error nothing is left appended.
+func (b *ParserBase) StartISOKeyed(out *Batch, k wire.Kind, o *fastjson.Value, symKey, timeKey string, required bool, recvNs int64) (*wire.Record, error) {
+	r, err := b.Start(out, k, o, symKey, recvNs)
+	if err != nil {
+		return nil, err
+	}
+	r.Flags = wire.FlagNoSeq
+	var ts []byte
+	if r.TsExchange, ts, err = ISOAt(o, timeKey, required); err != nil {
+		return nil, Fail(out, err)
+	}
+	b.key = ContentKey(ContentKey(FNVOffset64, r.Symbol.Bytes()), ts)
+	return r, nil
+}
+
 // Hash folds one field text into the content key.
 func (b *ParserBase) Hash(t []byte) { b.key = ContentKey(b.key, t) }
 

@@ -153,16 +153,11 @@ func timestamp(o *fastjson.Value, required bool) (int64, []byte, error) {
 
 // ticker: bid AND ask → bbo; otherwise → ticker (last price).
 func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.Start(out, 0, it, "symbol", recvNs)
+	r, err := ps.StartISOKeyed(out, 0, it, "symbol", "timestamp", false, recvNs)
 	if err != nil {
 		return err
 	}
-	r.Flags = wire.FlagNoSeq
-	var ts []byte
-	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
-		return adapter.Fail(out, err)
-	}
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
+	h := ps.Key()
 	bid, ask := it.Get("bid"), it.Get("ask")
 	if !present(bid) || !present(ask) {
 		r.Kind = wire.KindTicker
@@ -212,14 +207,9 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 	if snapshot {
 		k = wire.KindBookSnapshot
 	}
-	r, err := ps.Start(out, k, it, "symbol", recvNs)
+	r, err := ps.StartISOKeyed(out, k, it, "symbol", "timestamp", false, recvNs)
 	if err != nil {
 		return err
-	}
-	r.Flags = wire.FlagNoSeq
-	var ts []byte
-	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
-		return adapter.Fail(out, err)
 	}
 	sum, err := ps.Rd.UintAt(it, "checksum")
 	if err != nil {
@@ -229,8 +219,7 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 		return adapter.Fail(out, fmt.Errorf("%w: checksum %d above 2^32", adapter.ErrMalformed, sum))
 	}
 	r.Checksum, r.HasChecksum = uint32(sum), true
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
-	ps.SetKey(adapter.ContentKey(h, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)}))
+	ps.Hash([]byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
 	if r.Bids, err = ps.ObjectLevels(r.Bids, it, "bids", "price", "qty", true); err != nil {
 		return adapter.Fail(out, err)
 	}
