@@ -84,6 +84,12 @@ func (b *ParserBase) Start(out *Batch, k wire.Kind, o *fastjson.Value, symKey st
 	if err != nil {
 		return nil, err
 	}
+	return b.StartSym(out, k, sym, recvNs)
+}
+
+// StartSym takes a record slot of kind k for symbol sym and fills its header (Header); on
+// error nothing is left appended.
+func (b *ParserBase) StartSym(out *Batch, k wire.Kind, sym []byte, recvNs int64) (*wire.Record, error) {
 	r := out.Next()
 	r.Kind = k
 	if err := b.Header(r, sym, recvNs); err != nil {
@@ -107,10 +113,9 @@ func (b *ParserBase) Keep(c *Conv, r *wire.Record, sym []byte, recvNs int64, out
 // key (ContentKey) with sym, for venues whose records without an id are keyed by their
 // content: Hash folds in each field text after it, Key returns the key.
 func (b *ParserBase) StartKeyed(out *Batch, k wire.Kind, sym []byte, recvNs int64) (*wire.Record, error) {
-	r := out.Next()
-	r.Kind = k
-	if err := b.Header(r, sym, recvNs); err != nil {
-		return nil, Fail(out, err)
+	r, err := b.StartSym(out, k, sym, recvNs)
+	if err != nil {
+		return nil, err
 	}
 	b.key = ContentKey(FNVOffset64, sym)
 	return r, nil

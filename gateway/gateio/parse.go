@@ -240,10 +240,9 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	if e := v.GetStringBytes("label"); e != nil { // REST errors: {"label":"INVALID_CURRENCY","message":"..."}
 		return fmt.Errorf("%w: snapshot: %s: %s", adapter.ErrExchange, e, v.GetStringBytes("message"))
 	}
-	r := out.Next()
-	r.Kind = wire.KindBookSnapshot
-	if err := ps.Header(r, []byte(symbol), recvNs); err != nil {
-		return adapter.Fail(out, err)
+	r, err := ps.StartSym(out, wire.KindBookSnapshot, []byte(symbol), recvNs)
+	if err != nil {
+		return err
 	}
 	if r.Seq, err = ps.Rd.UintAt(v, "id"); err != nil {
 		return adapter.Fail(out, fmt.Errorf("snapshot (with_id=true?): %w", err))

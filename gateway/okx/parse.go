@@ -151,10 +151,9 @@ func instrument(dst *wire.Name, sym []byte) error {
 
 // start takes a record slot of kind k for sym and reads the item's ts (ms).
 func (ps *Parser) start(it *fastjson.Value, sym []byte, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	r := out.Next()
-	r.Kind = k
-	if err := ps.Header(r, sym, recvNs); err != nil {
-		return nil, adapter.Fail(out, err)
+	r, err := ps.StartSym(out, k, sym, recvNs)
+	if err != nil {
+		return nil, err
 	}
 	ts, err := ps.Rd.EpochAt(it, "ts", time.Millisecond)
 	if err != nil {
