@@ -105,17 +105,10 @@ func (rd *Reader) EpochAt(o *fastjson.Value, key string, unit time.Duration) (in
 	return rd.Epoch(o.Get(key), key, unit)
 }
 
-// StringAt returns the bytes of the JSON string at key (aliasing the parser's memory).
+// StringAt is String(o.Get(key), key): the bytes of the JSON string at key (aliasing the
+// parser's memory).
 func StringAt(o *fastjson.Value, key string) ([]byte, error) {
-	v := o.Get(key)
-	if v == nil {
-		return nil, fmt.Errorf("%w: missing %s", ErrMalformed, key)
-	}
-	b, err := v.StringBytes()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s is %s, want string", ErrMalformed, key, v.Type())
-	}
-	return b, nil
+	return String(o.Get(key), key)
 }
 
 // LevelList returns the levels of the book side named field (v its value): missing, not
