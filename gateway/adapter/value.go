@@ -114,6 +114,18 @@ func StringAt(o *fastjson.Value, key string) ([]byte, error) {
 // LevelList returns the levels of the book side named field (v its value): missing, not
 // an array, or more than wire.MaxLevels levels is ErrMalformed.
 func LevelList(v *fastjson.Value, field string) ([]*fastjson.Value, error) {
+	return boundedList(v, field, "levels")
+}
+
+// ArrayAt returns the JSON array at key of o (a list of trades, of book units), with
+// LevelList's rules: at most wire.MaxLevels entries.
+func ArrayAt(o *fastjson.Value, key string) ([]*fastjson.Value, error) {
+	return boundedList(o.Get(key), key, "entries")
+}
+
+// boundedList returns the JSON array v of field, of at most wire.MaxLevels elements
+// (what they are, for the error); missing or not an array is ErrMalformed.
+func boundedList(v *fastjson.Value, field, what string) ([]*fastjson.Value, error) {
 	if v == nil {
 		return nil, fmt.Errorf("%w: missing %s", ErrMalformed, field)
 	}
@@ -122,7 +134,7 @@ func LevelList(v *fastjson.Value, field string) ([]*fastjson.Value, error) {
 		return nil, fmt.Errorf("%w: %s is %s, want array", ErrMalformed, field, v.Type())
 	}
 	if len(arr) > wire.MaxLevels {
-		return nil, fmt.Errorf("%w: %s has %d levels", ErrMalformed, field, len(arr))
+		return nil, fmt.Errorf("%w: %s has %d %s", ErrMalformed, field, len(arr), what)
 	}
 	return arr, nil
 }

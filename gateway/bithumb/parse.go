@@ -87,7 +87,7 @@ func instrument(dst *wire.Name, sym []byte) error {
 // --- legacy API ---
 
 func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	list, err := upbitapi.Array(c, "list")
+	list, err := adapter.ArrayAt(c, "list")
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (ps *Parser) legacyBook(c *fastjson.Value, recvNs int64, out *adapter.Batch
 		key string
 		dst *[]wire.Level
 	}{{"bids", &r.Bids}, {"asks", &r.Asks}} {
-		levels, err := upbitapi.Array(c, side.key)
+		levels, err := adapter.ArrayAt(c, side.key)
 		if err != nil {
 			return adapter.Fail(out, err)
 		}
@@ -216,7 +216,7 @@ func (ps *Parser) depth(c *fastjson.Value, recvNs int64, out *adapter.Batch) err
 	if err != nil {
 		return err
 	}
-	list, err := upbitapi.Array(c, "list")
+	list, err := adapter.ArrayAt(c, "list")
 	if err != nil {
 		return err
 	}

@@ -186,7 +186,7 @@ func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 	if r.TsExchange, err = ps.Ts(v, k.ts); err != nil {
 		return adapter.Fail(out, err)
 	}
-	units, err := Array(v, k.units)
+	units, err := adapter.ArrayAt(v, k.units)
 	if err != nil {
 		return adapter.Fail(out, err)
 	}
@@ -216,22 +216,6 @@ func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 	}
 	r.Seq = ps.Key()
 	return nil
-}
-
-// Array returns the JSON array at key, at most wire.MaxLevels long.
-func Array(o *fastjson.Value, key string) ([]*fastjson.Value, error) {
-	v := o.Get(key)
-	if v == nil {
-		return nil, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, key)
-	}
-	arr, err := v.Array()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, key, v.Type())
-	}
-	if len(arr) > wire.MaxLevels {
-		return nil, fmt.Errorf("%w: %s has %d entries", adapter.ErrMalformed, key, len(arr))
-	}
-	return arr, nil
 }
 
 // SubscribeFrame is the one subscribe request of the format: [{"ticket":ticket},
