@@ -139,6 +139,15 @@ func (b *ParserBase) StartISOKeyed(out *Batch, k wire.Kind, o *fastjson.Value, s
 	return r, nil
 }
 
+// StartKeyedAt is StartKeyed for the symbol at key symKey of o.
+func (b *ParserBase) StartKeyedAt(out *Batch, k wire.Kind, o *fastjson.Value, symKey string, recvNs int64) (*wire.Record, error) {
+	sym, err := StringAt(o, symKey)
+	if err != nil {
+		return nil, err
+	}
+	return b.StartKeyed(out, k, sym, recvNs)
+}
+
 // Hash folds one field text into the content key.
 func (b *ParserBase) Hash(t []byte) { b.key = ContentKey(b.key, t) }
 

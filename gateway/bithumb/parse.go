@@ -95,11 +95,7 @@ func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batc
 		if it.Type() != fastjson.TypeObject {
 			return fmt.Errorf("%w: transaction is %s, want object", adapter.ErrMalformed, it.Type())
 		}
-		sym, err := adapter.StringAt(it, "symbol")
-		if err != nil {
-			return err
-		}
-		r, err := ps.StartKeyed(out, wire.KindTrade, sym, recvNs)
+		r, err := ps.StartKeyedAt(out, wire.KindTrade, it, "symbol", recvNs)
 		if err != nil {
 			return err
 		}
@@ -169,11 +165,7 @@ func (ps *Parser) level(v *fastjson.Value) (wire.Level, error) {
 }
 
 func (ps *Parser) legacyBook(c *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(c, "symbol")
-	if err != nil {
-		return err
-	}
-	r, err := ps.StartKeyed(out, wire.KindBookSnapshot, sym, recvNs)
+	r, err := ps.StartKeyedAt(out, wire.KindBookSnapshot, c, "symbol", recvNs)
 	if err != nil {
 		return err
 	}
@@ -276,11 +268,7 @@ func (ps *Parser) depth(c *fastjson.Value, recvNs int64, out *adapter.Batch) err
 }
 
 func (ps *Parser) legacyTicker(c *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(c, "symbol")
-	if err != nil {
-		return err
-	}
-	r, err := ps.StartKeyed(out, wire.KindTicker, sym, recvNs)
+	r, err := ps.StartKeyedAt(out, wire.KindTicker, c, "symbol", recvNs)
 	if err != nil {
 		return err
 	}

@@ -89,15 +89,6 @@ func (ps *Parser) Message(v *fastjson.Value, recvNs int64, out *adapter.Batch) (
 	return adapter.ResultData, false, nil
 }
 
-// startCode is StartKeyed for the message's market code.
-func (ps *Parser) startCode(v *fastjson.Value, k *keys, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	code, err := adapter.StringAt(v, k.code)
-	if err != nil {
-		return nil, err
-	}
-	return ps.StartKeyed(out, kind, code, recvNs)
-}
-
 // Dec reads an exact non-negative decimal and folds its text into the content key.
 func (ps *Parser) Dec(o *fastjson.Value, key string) (wire.Decimal, error) {
 	b, err := ps.KeyedRaw(o, key)
@@ -131,7 +122,7 @@ func (ps *Parser) Ts(o *fastjson.Value, key string) (int64, error) {
 }
 
 func (ps *Parser) trade(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.startCode(v, k, wire.KindTrade, recvNs, out)
+	r, err := ps.StartKeyedAt(out, wire.KindTrade, v, k.code, recvNs)
 	if err != nil {
 		return err
 	}
@@ -159,7 +150,7 @@ func (ps *Parser) trade(v *fastjson.Value, k *keys, recvNs int64, out *adapter.B
 }
 
 func (ps *Parser) ticker(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.startCode(v, k, wire.KindTicker, recvNs, out)
+	r, err := ps.StartKeyedAt(out, wire.KindTicker, v, k.code, recvNs)
 	if err != nil {
 		return err
 	}
@@ -178,7 +169,7 @@ func (ps *Parser) ticker(v *fastjson.Value, k *keys, recvNs int64, out *adapter.
 }
 
 func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.startCode(v, k, wire.KindBookSnapshot, recvNs, out)
+	r, err := ps.StartKeyedAt(out, wire.KindBookSnapshot, v, k.code, recvNs)
 	if err != nil {
 		return err
 	}
