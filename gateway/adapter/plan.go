@@ -4,7 +4,23 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+
+	"github.com/tickline/tickline/shared/wire"
 )
+
+// SymbolCode returns a SortSubs code function: a Sub's symbol in the venue's case
+// (cased), which the venue's instrument rule (the parser's, inst) must accept; a symbol
+// it refuses is an error naming venue. Plan-time only.
+func SymbolCode(venue string, cased func(string) string, inst func(dst *wire.Name, sym []byte) error) func(Sub) (string, error) {
+	return func(s Sub) (string, error) {
+		code := cased(s.Symbol)
+		var n wire.Name
+		if err := inst(&n, []byte(code)); err != nil {
+			return "", fmt.Errorf("%s: symbol %q: %w", venue, s.Symbol, err)
+		}
+		return code, nil
+	}
+}
 
 // Names is a venue's name for each Channel, indexed by Channel: "" where the venue has
 // none (the subscribe topics of one Sub, for venues that name a topic per channel).

@@ -98,14 +98,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	l, err := adapter.SortSubs("korbit", subs, func(s adapter.Sub) (string, error) {
-		sym := strings.ToLower(s.Symbol)
-		var inst wire.Name
-		if err := adapter.InstrumentSep(&inst, []byte(sym), '_', false); err != nil {
-			return "", fmt.Errorf("korbit: symbol %q: %w", s.Symbol, err)
-		}
-		return sym, nil
-	}, nil)
+	l, err := adapter.SortSubs("korbit", subs, adapter.SymbolCode("korbit", strings.ToLower, instrument), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,6 @@
 package upbit
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -122,14 +121,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	l, err := adapter.SortSubs("upbit", subs, func(s adapter.Sub) (string, error) {
-		code := strings.ToUpper(s.Symbol)
-		var inst wire.Name
-		if err := adapter.InstrumentSep(&inst, []byte(code), '-', true); err != nil {
-			return "", fmt.Errorf("upbit: symbol %q: %w", s.Symbol, err)
-		}
-		return code, nil
-	}, bookCode)
+	l, err := adapter.SortSubs("upbit", subs, adapter.SymbolCode("upbit", strings.ToUpper, instrument), bookCode)
 	if err != nil {
 		return nil, err
 	}
