@@ -74,7 +74,6 @@ package bithumb
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -194,16 +193,10 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	return plans, nil
 }
 
-// bookCode adds a depth suffix to a new-API orderbook code: the explicit depth (at most
-// 30), or 1 for a BBO-only subscription; none means the server default.
+// bookCode returns a new-API orderbook code (upbitapi.BookCode), an explicit depth capped
+// at 30.
 func bookCode(code string, depth int, bboOnly bool) string {
-	if bboOnly && depth <= 0 {
-		depth = 1
-	}
-	if depth <= 0 {
-		return code
-	}
-	return code + "." + strconv.Itoa(min(depth, 30))
+	return upbitapi.BookCode(code, depth, bboOnly, func(depth int) int { return min(depth, 30) })
 }
 
 // NewParser returns a parser for one connection (either API).

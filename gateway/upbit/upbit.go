@@ -54,7 +54,6 @@
 package upbit
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -94,24 +93,17 @@ var _ adapter.Adapter = (*Adapter)(nil)
 // bookDepths are the documented orderbook depth suffixes.
 var bookDepths = [...]int{1, 5, 15, 30}
 
-// bookCode returns the orderbook code for a symbol: a depth suffix for an explicit depth
-// (rounded up to a documented one) or for a BBO-only subscription, else the plain code
-// (the server default depth).
+// bookCode returns the orderbook code for a symbol (upbitapi.BookCode), an explicit depth
+// rounded up to a documented one.
 func bookCode(code string, depth int, bboOnly bool) string {
-	if bboOnly && depth <= 0 {
-		depth = 1
-	}
-	if depth <= 0 {
-		return code
-	}
-	d := bookDepths[len(bookDepths)-1]
-	for _, n := range bookDepths {
-		if depth <= n {
-			d = n
-			break
+	return upbitapi.BookCode(code, depth, bboOnly, func(depth int) int {
+		for _, n := range bookDepths {
+			if depth <= n {
+				return n
+			}
 		}
-	}
-	return code + "." + strconv.Itoa(d)
+		return bookDepths[len(bookDepths)-1]
+	})
 }
 
 // Plan puts every subscription on one connection with one subscribe frame:

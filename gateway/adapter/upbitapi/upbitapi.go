@@ -9,6 +9,7 @@ package upbitapi
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
@@ -207,6 +208,19 @@ func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 	}
 	r.Seq = ps.Key()
 	return nil
+}
+
+// BookCode is the format's orderbook code for a symbol (code): with a depth, code.N where
+// N is the venue's depth for it (level), with depth 1 for a BBO-only subscription
+// without one; else the plain code (the server's default depth). Plan-time only.
+func BookCode(code string, depth int, bboOnly bool, level func(depth int) int) string {
+	if bboOnly && depth <= 0 {
+		depth = 1
+	}
+	if depth <= 0 {
+		return code
+	}
+	return code + "." + strconv.Itoa(level(depth))
 }
 
 // SubscribeFrame is the one subscribe request of the format: [{"ticket":ticket},
