@@ -29,8 +29,7 @@ import (
 // misses nothing (no hole in the gateway sequence) and keeps at least 90% of its normal
 // rate, the heap stays bounded, and every attack is counted in /metrics.
 func TestIntegrationBusAttacks(t *testing.T) {
-	s := startSim(t, sim.Options{Seed: 3, Rate: 200, Exchanges: []string{"binance", "okx"}})
-	topo := topology(t, s.Addr(), "binance", "okx")
+	topo := simTopology(t, sim.Options{Seed: 3, Rate: 200, Exchanges: []string{"binance", "okx"}})
 	g, c := startGateway(t, topo, "gw-korea")
 	reg := metrics.NewRegistry()
 	g.Register(reg)

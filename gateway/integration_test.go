@@ -49,6 +49,13 @@ func topology(t *testing.T, simAddr string, exchanges ...string) *config.Topolog
 	return topo
 }
 
+// simTopology starts a simulator with opts and returns the demo topology pointed at it,
+// keeping the simulator's exchanges (all when opts.Exchanges is empty).
+func simTopology(t *testing.T, opts sim.Options) *config.Topology {
+	t.Helper()
+	return topology(t, startSim(t, opts).Addr(), opts.Exchanges...)
+}
+
 func startSim(t *testing.T, opts sim.Options) *sim.Server {
 	t.Helper()
 	s, err := sim.New(opts, quiet)
@@ -243,8 +250,7 @@ func (c *collector) sameBook(s *sim.Server, ex, sym string) error {
 // the simulator through a running gateway onto the bus, with no hole in the gateway
 // sequence.
 func TestIntegrationAllExchangesStream(t *testing.T) {
-	s := startSim(t, sim.Options{Seed: 1, Rate: 50})
-	topo := topology(t, s.Addr())
+	topo := simTopology(t, sim.Options{Seed: 1, Rate: 50})
 	_, c := startGateway(t, topo, "gw-korea")
 	for _, ex := range wire.Exchanges() {
 		testkit.Poll(t, 30*time.Second, ex.String()+" bbo, trades and books", func() bool {
@@ -392,8 +398,7 @@ func TestIntegrationFaults(t *testing.T) {
 // TestIntegrationMetricsScrape: /metrics exposes the session counters per exchange and
 // /healthz turns healthy once frames flow.
 func TestIntegrationMetricsScrape(t *testing.T) {
-	s := startSim(t, sim.Options{Seed: 2, Rate: 50, Exchanges: []string{"binance"}})
-	topo := topology(t, s.Addr(), "binance")
+	topo := simTopology(t, sim.Options{Seed: 2, Rate: 50, Exchanges: []string{"binance"}})
 	g, c := startGateway(t, topo, "gw-korea")
 	reg := metrics.NewRegistry()
 	g.Register(reg)

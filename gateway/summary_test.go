@@ -14,8 +14,7 @@ import (
 // TestSummaryOnStop: a gateway that stops logs its end-of-run counts, and the published
 // count is the collector's (the subscriber's own count of what arrived).
 func TestSummaryOnStop(t *testing.T) {
-	s := startSim(t, sim.Options{Seed: 3, Rate: 200, Exchanges: []string{"binance", "okx"}})
-	topo := topology(t, s.Addr(), "binance", "okx")
+	topo := simTopology(t, sim.Options{Seed: 3, Rate: 200, Exchanges: []string{"binance", "okx"}})
 	var logs testkit.SyncBuffer
 	g, c, stop := startGatewayWith(t, topo, topo.Gateways[0].ID, Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0"}, slog.New(slog.NewTextHandler(&logs, nil)))
 	testkit.Poll(t, 20*time.Second, "200 records", func() bool { return c.total() >= 200 })
