@@ -30,8 +30,7 @@ import (
 // rate (asserted when the test runs alone: testkit.RateCheck), the heap stays bounded, and
 // every attack is counted in /metrics.
 func TestIntegrationBusAttacks(t *testing.T) {
-	s := startSim(t, sim.Options{Seed: 3, Rate: 200, Exchanges: []string{"binance", "okx"}})
-	topo := topology(t, s.Addr(), "binance", "okx")
+	topo := simTopology(t, sim.Options{Seed: 3, Rate: 200, Exchanges: []string{"binance", "okx"}})
 	g, c := startGateway(t, topo, "gw-korea")
 	reg := metrics.NewRegistry()
 	g.Register(reg)

@@ -49,6 +49,13 @@ func topology(t *testing.T, simAddr string, exchanges ...string) *config.Topolog
 	return topo
 }
 
+// simTopology starts a simulator with opts and returns the demo topology pointed at it,
+// keeping the simulator's exchanges (all when opts.Exchanges is empty).
+func simTopology(t *testing.T, opts sim.Options) *config.Topology {
+	t.Helper()
+	return topology(t, startSim(t, opts).Addr(), opts.Exchanges...)
+}
+
 func startSim(t *testing.T, opts sim.Options) *sim.Server {
 	t.Helper()
 	s, err := sim.New(opts, quiet)
@@ -64,26 +71,41 @@ func startSim(t *testing.T, opts sim.Options) *sim.Server {
 // the collector's subscription is in place, so that the collector sees every record.
 func startGateway(t *testing.T, topo *config.Topology, id string) (*Gateway, *collector) {
 	t.Helper()
-	g, err := New(topo, id, Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0", MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}, quiet)
+	g, c, _ := startGatewayWith(t, topo, id, Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0", MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}, quiet)
+	return g, c
+}
+
+// startGatewayWith is startGateway with the gateway's options and logger; stop stops the
+// gateway (runGateway).
+func startGatewayWith(t *testing.T, topo *config.Topology, id string, opts Options, log *slog.Logger) (g *Gateway, c *collector, stop func()) {
+	t.Helper()
+	g, err := New(topo, id, opts, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := collect(t, g.Endpoint())
+	c = collect(t, g.Endpoint())
 	if !g.AwaitSubscribers(context.Background(), 1, 10*time.Second) {
 		t.Fatal("timed out waiting for the collector's subscription")
 	}
+	return g, c, runGateway(t, g)
+}
+
+// runGateway runs g until stop is called or the test ends: stop cancels Run and waits up
+// to 15 s for it to return.
+func runGateway(t *testing.T, g *Gateway) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); g.Run(ctx) }()
-	t.Cleanup(func() {
+	stop = func() {
 		cancel()
 		select {
 		case <-done:
 		case <-time.After(15 * time.Second):
 			t.Error("gateway did not stop")
 		}
-	})
-	return g, c
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // collector subscribes to a gateway and rebuilds what a consumer sees: per-symbol books
@@ -228,8 +250,7 @@ func (c *collector) sameBook(s *sim.Server, ex, sym string) error {
 // the simulator through a running gateway onto the bus, with no hole in the gateway
 // sequence.
 func TestIntegrationAllExchangesStream(t *testing.T) {
-	s := startSim(t, sim.Options{Seed: 1, Rate: 50})
-	topo := topology(t, s.Addr())
+	topo := simTopology(t, sim.Options{Seed: 1, Rate: 50})
 	_, c := startGateway(t, topo, "gw-korea")
 	for _, ex := range wire.Exchanges() {
 		testkit.Poll(t, 30*time.Second, ex.String()+" bbo, trades and books", func() bool {
@@ -377,8 +398,7 @@ func TestIntegrationFaults(t *testing.T) {
 // TestIntegrationMetricsScrape: /metrics exposes the session counters per exchange and
 // /healthz turns healthy once frames flow.
 func TestIntegrationMetricsScrape(t *testing.T) {
-	s := startSim(t, sim.Options{Seed: 2, Rate: 50, Exchanges: []string{"binance"}})
-	topo := topology(t, s.Addr(), "binance")
+	topo := simTopology(t, sim.Options{Seed: 2, Rate: 50, Exchanges: []string{"binance"}})
 	g, c := startGateway(t, topo, "gw-korea")
 	reg := metrics.NewRegistry()
 	g.Register(reg)

@@ -34,10 +34,7 @@ func TestJournalUsesGatewayCurve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runGateway(t, g)
 
 	var b adapter.Batch
 	fillBBO(&b, 20)

@@ -225,10 +225,7 @@ func TestMetricsPortTakenIsFatal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runGateway(t, g)
 	var body string
 	testkit.Poll(t, 10*time.Second, "metrics served", func() bool {
 		_, body = metricstest.Get(t, "http://"+g.MetricsAddr()+"/metrics")

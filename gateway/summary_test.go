@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -15,23 +14,11 @@ import (
 // TestSummaryOnStop: a gateway that stops logs its end-of-run counts, and the published
 // count is the collector's (the subscriber's own count of what arrived).
 func TestSummaryOnStop(t *testing.T) {
-	s := startSim(t, sim.Options{Seed: 3, Rate: 200, Exchanges: []string{"binance", "okx"}})
-	topo := topology(t, s.Addr(), "binance", "okx")
+	topo := simTopology(t, sim.Options{Seed: 3, Rate: 200, Exchanges: []string{"binance", "okx"}})
 	var logs testkit.SyncBuffer
-	g, err := New(topo, topo.Gateways[0].ID, Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0"}, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := collect(t, g.Endpoint())
-	if !g.AwaitSubscribers(context.Background(), 1, 10*time.Second) {
-		t.Fatal("collector did not subscribe")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); g.Run(ctx) }()
+	g, c, stop := startGatewayWith(t, topo, topo.Gateways[0].ID, Options{Bind: "tcp://127.0.0.1:0", RetransmitBind: "tcp://127.0.0.1:0"}, slog.New(slog.NewTextHandler(&logs, nil)))
 	testkit.Poll(t, 20*time.Second, "200 records", func() bool { return c.total() >= 200 })
-	cancel()
-	<-done
+	stop()
 	published := g.Stats.Published.Load()
 	testkit.Poll(t, 10*time.Second, "the collector to receive every published record", func() bool { return uint64(c.total()) >= published })
 	out := logs.String()

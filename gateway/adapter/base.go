@@ -9,11 +9,11 @@ import (
 
 // Base is a venue's static facts and the Adapter methods that only report them. A
 // venue's Adapter embeds it, fills it in New, and writes Plan, NewParser and whatever
-// else differs (a method the venue writes itself wins over Base's). Immutable after New.
+// else differs (a method the venue writes itself wins over Base's). What the venue table
+// (shared/wire) holds, the book rule, Base reads from there. Immutable after New.
 type Base struct {
 	Venue     wire.Exchange // Exchange
 	Rules     Limits        // Limits
-	Books     BookRule      // BookRule
 	Heartbeat PingKind      // Ping's kind
 	PingFrame []byte        // Ping's payload (PingText); callers must not modify it
 	Ids       Identities    // Identity: how the venue identifies each kind of event
@@ -26,8 +26,12 @@ func (b *Base) Exchange() wire.Exchange { return b.Venue }
 // Limits returns the venue's per-connection rules.
 func (b *Base) Limits() Limits { return b.Rules }
 
-// BookRule returns how the venue's books chain.
-func (b *Base) BookRule() BookRule { return b.Books }
+// BookRule returns how the venue's books chain: the Book of its row of the venue table
+// (shared/wire), the one place that fact is written.
+func (b *Base) BookRule() BookRule {
+	v, _ := b.Venue.Venue()
+	return v.Book
+}
 
 // Ping returns the client heartbeat.
 func (b *Base) Ping() (PingKind, []byte) { return b.Heartbeat, b.PingFrame }
@@ -80,6 +84,12 @@ func (b *ParserBase) Start(out *Batch, k wire.Kind, o *fastjson.Value, symKey st
 	if err != nil {
 		return nil, err
 	}
+	return b.StartSym(out, k, sym, recvNs)
+}
+
+// StartSym takes a record slot of kind k for symbol sym and fills its header (Header); on
+// error nothing is left appended.
+func (b *ParserBase) StartSym(out *Batch, k wire.Kind, sym []byte, recvNs int64) (*wire.Record, error) {
 	r := out.Next()
 	r.Kind = k
 	if err := b.Header(r, sym, recvNs); err != nil {
@@ -103,13 +113,39 @@ func (b *ParserBase) Keep(c *Conv, r *wire.Record, sym []byte, recvNs int64, out
 // key (ContentKey) with sym, for venues whose records without an id are keyed by their
 // content: Hash folds in each field text after it, Key returns the key.
 func (b *ParserBase) StartKeyed(out *Batch, k wire.Kind, sym []byte, recvNs int64) (*wire.Record, error) {
-	r := out.Next()
-	r.Kind = k
-	if err := b.Header(r, sym, recvNs); err != nil {
-		return nil, Fail(out, err)
+	r, err := b.StartSym(out, k, sym, recvNs)
+	if err != nil {
+		return nil, err
 	}
 	b.key = ContentKey(FNVOffset64, sym)
 	return r, nil
+}
+
+// StartISOKeyed takes a record slot of kind k for the symbol at key symKey of o (Start)
+// for a venue that sends no id for it: FlagNoSeq, the exchange time from the ISO 8601
+// string at timeKey (ISOAt, required or not) and the content key started with the
+// symbol and the time's text (Key). On error nothing is left appended.
+func (b *ParserBase) StartISOKeyed(out *Batch, k wire.Kind, o *fastjson.Value, symKey, timeKey string, required bool, recvNs int64) (*wire.Record, error) {
+	r, err := b.Start(out, k, o, symKey, recvNs)
+	if err != nil {
+		return nil, err
+	}
+	r.Flags = wire.FlagNoSeq
+	var ts []byte
+	if r.TsExchange, ts, err = ISOAt(o, timeKey, required); err != nil {
+		return nil, Fail(out, err)
+	}
+	b.key = ContentKey(ContentKey(FNVOffset64, r.Symbol.Bytes()), ts)
+	return r, nil
+}
+
+// StartKeyedAt is StartKeyed for the symbol at key symKey of o.
+func (b *ParserBase) StartKeyedAt(out *Batch, k wire.Kind, o *fastjson.Value, symKey string, recvNs int64) (*wire.Record, error) {
+	sym, err := StringAt(o, symKey)
+	if err != nil {
+		return nil, err
+	}
+	return b.StartKeyed(out, k, sym, recvNs)
 }
 
 // Hash folds one field text into the content key.
@@ -130,6 +166,41 @@ func (b *ParserBase) KeyedRaw(o *fastjson.Value, key string) ([]byte, error) {
 	}
 	b.Hash(t)
 	return t, nil
+}
+
+// ObjectLevels appends to dst the levels of the book side at field of o, a JSON array of
+// objects (LevelObject) with the price at priceKey and the size at sizeKey. With keyed it
+// also folds every price and size text, as the exchange wrote it, into the content key
+// (Hash).
+func (b *ParserBase) ObjectLevels(dst []wire.Level, o *fastjson.Value, field, priceKey, sizeKey string, keyed bool) ([]wire.Level, error) {
+	levels, err := LevelList(o.Get(field), field)
+	if err != nil {
+		return dst, err
+	}
+	for _, lv := range levels {
+		if err := LevelObject(lv, field); err != nil {
+			return dst, err
+		}
+		var l wire.Level
+		if l.Price, err = b.decimalAt(lv, priceKey, keyed); err != nil {
+			return dst, err
+		}
+		if l.Size, err = b.decimalAt(lv, sizeKey, keyed); err != nil {
+			return dst, err
+		}
+		dst = append(dst, l)
+	}
+	return dst, nil
+}
+
+// decimalAt is Reader.DecimalAt that, with keyed, folds the value's text into the content
+// key.
+func (b *ParserBase) decimalAt(o *fastjson.Value, key string, keyed bool) (wire.Decimal, error) {
+	d, t, err := b.Rd.DecimalText(o.Get(key), key)
+	if err == nil && keyed {
+		b.Hash(t)
+	}
+	return d, err
 }
 
 // SideAt reads the string at key of o as a taker side: buy is the venue's text for a

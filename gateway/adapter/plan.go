@@ -3,7 +3,44 @@ package adapter
 import (
 	"bytes"
 	"fmt"
+	"slices"
+
+	"github.com/tickline/tickline/shared/wire"
 )
+
+// SymbolCode returns a SortSubs code function: a Sub's symbol in the venue's case
+// (cased), which the venue's instrument rule (the parser's, inst) must accept; a symbol
+// it refuses is an error naming venue. Plan-time only.
+func SymbolCode(venue string, cased func(string) string, inst func(dst *wire.Name, sym []byte) error) func(Sub) (string, error) {
+	return func(s Sub) (string, error) {
+		code := cased(s.Symbol)
+		var n wire.Name
+		if err := inst(&n, []byte(code)); err != nil {
+			return "", fmt.Errorf("%s: symbol %q: %w", venue, s.Symbol, err)
+		}
+		return code, nil
+	}
+}
+
+// Names is a venue's name for each Channel, indexed by Channel: "" where the venue has
+// none (the subscribe topics of one Sub, for venues that name a topic per channel).
+type Names [ChanTicker + 1]string
+
+// ChannelNames returns the names of s's channels, in the order of s.Channels, each name
+// once (a venue may serve two channels with one topic); a channel without a name is an
+// error naming venue. Plan-time only.
+func ChannelNames(venue string, s Sub, names Names) ([]string, error) {
+	var out []string
+	for _, c := range s.Channels {
+		if int(c) >= len(names) || names[c] == "" {
+			return nil, fmt.Errorf("%s: channel %s not supported", venue, c)
+		}
+		if !slices.Contains(out, names[c]) {
+			out = append(out, names[c])
+		}
+	}
+	return out, nil
+}
 
 // Pack lays subscriptions out over connections to wsURL, for venues that subscribe with
 // lists of topics: each Sub's topics (topics(sub), in order; its error stops the plan)

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tickline/tickline/shared/wire"
 )
 
 // TestSortSubs: lists in config order, the book entry from book (BBO-only flagged), the
@@ -39,5 +41,31 @@ func TestSortSubs(t *testing.T) {
 	}
 	if _, err := SortSubs("x", []Sub{{Symbol: "a", Channels: []Channel{9}}}, code, nil); err == nil || !strings.HasPrefix(err.Error(), "x: channel") {
 		t.Fatalf("unknown channel: %v", err)
+	}
+}
+
+func TestChannelNames(t *testing.T) {
+	names := Names{ChanBBO: "bbo", ChanTrade: "trades", ChanBook: "book", ChanTicker: "bbo"}
+	got, err := ChannelNames("v", Sub{Channels: []Channel{ChanBook, ChanBBO, ChanTrade, ChanTicker}}, names)
+	if err != nil || strings.Join(got, ",") != "book,bbo,trades" {
+		t.Fatalf("names %q, %v", got, err)
+	}
+	only := Names{ChanBBO: "bbo"}
+	for _, c := range []Channel{ChanTicker, 0, 9} {
+		if _, err := ChannelNames("v", Sub{Channels: []Channel{ChanBBO, c}}, only); err == nil || err.Error() != "v: channel "+c.String()+" not supported" {
+			t.Errorf("channel %d: %v", c, err)
+		}
+	}
+}
+
+// TestSymbolCode: the symbol in the venue's case, checked with the venue's rule; a refused
+// symbol is named (as configured) with the venue and the rule's error.
+func TestSymbolCode(t *testing.T) {
+	code := SymbolCode("v", strings.ToLower, func(dst *wire.Name, sym []byte) error { return InstrumentSep(dst, sym, '_', false) })
+	if c, err := code(Sub{Symbol: "BTC_KRW"}); err != nil || c != "btc_krw" {
+		t.Fatalf("code %q, %v", c, err)
+	}
+	if _, err := code(Sub{Symbol: "BTC-KRW"}); err == nil || !strings.HasPrefix(err.Error(), `v: symbol "BTC-KRW": `) {
+		t.Fatalf("bad symbol: %v", err)
 	}
 }

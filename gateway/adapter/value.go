@@ -105,22 +105,27 @@ func (rd *Reader) EpochAt(o *fastjson.Value, key string, unit time.Duration) (in
 	return rd.Epoch(o.Get(key), key, unit)
 }
 
-// StringAt returns the bytes of the JSON string at key (aliasing the parser's memory).
+// StringAt is String(o.Get(key), key): the bytes of the JSON string at key (aliasing the
+// parser's memory).
 func StringAt(o *fastjson.Value, key string) ([]byte, error) {
-	v := o.Get(key)
-	if v == nil {
-		return nil, fmt.Errorf("%w: missing %s", ErrMalformed, key)
-	}
-	b, err := v.StringBytes()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s is %s, want string", ErrMalformed, key, v.Type())
-	}
-	return b, nil
+	return String(o.Get(key), key)
 }
 
 // LevelList returns the levels of the book side named field (v its value): missing, not
 // an array, or more than wire.MaxLevels levels is ErrMalformed.
 func LevelList(v *fastjson.Value, field string) ([]*fastjson.Value, error) {
+	return boundedList(v, field, "levels")
+}
+
+// ArrayAt returns the JSON array at key of o (a list of trades, of book units), with
+// LevelList's rules: at most wire.MaxLevels entries.
+func ArrayAt(o *fastjson.Value, key string) ([]*fastjson.Value, error) {
+	return boundedList(o.Get(key), key, "entries")
+}
+
+// boundedList returns the JSON array v of field, of at most wire.MaxLevels elements
+// (what they are, for the error); missing or not an array is ErrMalformed.
+func boundedList(v *fastjson.Value, field, what string) ([]*fastjson.Value, error) {
 	if v == nil {
 		return nil, fmt.Errorf("%w: missing %s", ErrMalformed, field)
 	}
@@ -129,7 +134,7 @@ func LevelList(v *fastjson.Value, field string) ([]*fastjson.Value, error) {
 		return nil, fmt.Errorf("%w: %s is %s, want array", ErrMalformed, field, v.Type())
 	}
 	if len(arr) > wire.MaxLevels {
-		return nil, fmt.Errorf("%w: %s has %d levels", ErrMalformed, field, len(arr))
+		return nil, fmt.Errorf("%w: %s has %d %s", ErrMalformed, field, len(arr), what)
 	}
 	return arr, nil
 }
@@ -175,6 +180,17 @@ func (rd *Reader) Levels(dst []wire.Level, v *fastjson.Value, field string) ([]w
 		dst = append(dst, wire.Level{Price: p, Size: s})
 	}
 	return dst, nil
+}
+
+// Book reads both sides of a book written as arrays of [price, size] pairs (Levels) into
+// r: the bids at key bids of o, then the asks at key asks.
+func (rd *Reader) Book(r *wire.Record, o *fastjson.Value, bids, asks string) error {
+	var err error
+	if r.Bids, err = rd.Levels(r.Bids, o.Get(bids), bids); err != nil {
+		return err
+	}
+	r.Asks, err = rd.Levels(r.Asks, o.Get(asks), asks)
+	return err
 }
 
 // KeyedLevels is Levels that also folds every price and size text, as the exchange wrote

@@ -39,7 +39,6 @@ func New() *Adapter {
 			MaxConnAge:        24 * time.Hour,
 			StaleAfter:        60 * time.Second, // server pings every 20 s
 		},
-		Books:     adapter.BookRESTSnapshot,
 		Heartbeat: adapter.PingNone, // Binance pings, the WebSocket layer answers with a pong
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentitySparse,
@@ -60,20 +59,11 @@ const maxParamsPerFrame = 200
 // streams returns the stream names of one subscription.
 func streams(s adapter.Sub) ([]string, error) {
 	sym := strings.ToLower(s.Symbol)
-	var out []string
-	for _, c := range s.Channels {
-		switch c {
-		case adapter.ChanBBO:
-			out = append(out, sym+"@bookTicker")
-		case adapter.ChanTrade:
-			out = append(out, sym+"@trade")
-		case adapter.ChanBook:
-			out = append(out, sym+"@depth@100ms")
-		default:
-			return nil, fmt.Errorf("binance: channel %s not supported", c)
-		}
-	}
-	return out, nil
+	return adapter.ChannelNames("binance", s, adapter.Names{
+		adapter.ChanBBO:   sym + "@bookTicker",
+		adapter.ChanTrade: sym + "@trade",
+		adapter.ChanBook:  sym + "@depth@100ms",
+	})
 }
 
 // Plan splits the streams over connections of at most 1024 streams, subscribing with

@@ -93,22 +93,21 @@ func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (ada
 	return adapter.ResultData, fmt.Errorf("%w: binance event %q", adapter.ErrUnsupported, ev)
 }
 
-// header fills the fields every record shares, for the payload's symbol "s".
-func (ps *Parser) header(r *wire.Record, recvNs int64) error {
+// start takes a record slot of kind k for the payload's symbol "s" and fills its header;
+// on error nothing is left appended.
+func (ps *Parser) start(out *adapter.Batch, k wire.Kind, recvNs int64) (*wire.Record, error) {
 	sym, err := adapter.String(ps.f['s'], "s")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return ps.Header(r, sym, recvNs)
+	return ps.StartSym(out, k, sym, recvNs)
 }
 
 func (ps *Parser) bookTicker(recvNs int64, out *adapter.Batch) error {
 	f := &ps.f
-	r := out.Next()
-	r.Kind = wire.KindBBO
-	var err error
-	if err = ps.header(r, recvNs); err != nil {
-		return adapter.Fail(out, err)
+	r, err := ps.start(out, wire.KindBBO, recvNs)
+	if err != nil {
+		return err
 	}
 	if r.Seq, err = ps.Rd.Uint(f['u'], "u"); err != nil {
 		return adapter.Fail(out, err)
@@ -130,11 +129,9 @@ func (ps *Parser) bookTicker(recvNs int64, out *adapter.Batch) error {
 
 func (ps *Parser) trade(recvNs int64, out *adapter.Batch, idKey byte, idName string) error {
 	f := &ps.f
-	r := out.Next()
-	r.Kind = wire.KindTrade
-	var err error
-	if err = ps.header(r, recvNs); err != nil {
-		return adapter.Fail(out, err)
+	r, err := ps.start(out, wire.KindTrade, recvNs)
+	if err != nil {
+		return err
 	}
 	if r.Seq, err = ps.Rd.Uint(f[idKey], idName); err != nil {
 		return adapter.Fail(out, err)
@@ -164,11 +161,9 @@ func (ps *Parser) trade(recvNs int64, out *adapter.Batch, idKey byte, idName str
 
 func (ps *Parser) depth(recvNs int64, out *adapter.Batch) error {
 	f := &ps.f
-	r := out.Next()
-	r.Kind = wire.KindBookDelta
-	var err error
-	if err = ps.header(r, recvNs); err != nil {
-		return adapter.Fail(out, err)
+	r, err := ps.start(out, wire.KindBookDelta, recvNs)
+	if err != nil {
+		return err
 	}
 	if r.TsExchange, err = ps.Rd.Epoch(f['E'], "E", time.Millisecond); err != nil {
 		return adapter.Fail(out, err)
@@ -206,10 +201,7 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	if r.Seq, err = ps.Rd.UintAt(v, "lastUpdateId"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Bids, err = ps.Rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
-		return adapter.Fail(out, err)
-	}
-	if r.Asks, err = ps.Rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
+	if err := ps.Rd.Book(r, v, "bids", "asks"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil

@@ -74,7 +74,6 @@ package bithumb
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -97,8 +96,7 @@ func New() *Adapter {
 			StaleAfter:        120 * time.Second,      // legacy sends no heartbeat of its own
 			BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
 		},
-		Books:     adapter.BookFullEachPush, // Plan subscribes full books only (new API orderbook, legacy orderbooksnapshot)
-		Heartbeat: adapter.PingWSControl,    // a WebSocket ping control frame (documented for the new API; a standard WebSocket server answers it on the legacy endpoint too)
+		Heartbeat: adapter.PingWSControl, // a WebSocket ping control frame (documented for the new API; a standard WebSocket server answers it on the legacy endpoint too)
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentityContent,
 			wire.KindTrade:        wire.IdentityContent,
@@ -195,16 +193,10 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	return plans, nil
 }
 
-// bookCode adds a depth suffix to a new-API orderbook code: the explicit depth (at most
-// 30), or 1 for a BBO-only subscription; none means the server default.
+// bookCode returns a new-API orderbook code (upbitapi.BookCode), an explicit depth capped
+// at 30.
 func bookCode(code string, depth int, bboOnly bool) string {
-	if bboOnly && depth <= 0 {
-		depth = 1
-	}
-	if depth <= 0 {
-		return code
-	}
-	return code + "." + strconv.Itoa(min(depth, 30))
+	return upbitapi.BookCode(code, depth, bboOnly, func(depth int) int { return min(depth, 30) })
 }
 
 // NewParser returns a parser for one connection (either API).

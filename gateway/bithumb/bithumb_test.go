@@ -98,3 +98,11 @@ func TestTimeInContentKeys(t *testing.T) {
 		{`{"type":"ticker","content":{"symbol":"BTC_KRW","tickType":"24H","date":"20200129","time":"121844","openPrice":"2302","closePrice":"2317","lowPrice":"2272","highPrice":"2344","value":"2831915078.07065789","volume":"1222314.51355788","sellVolume":"760129.34079004","buyVolume":"462185.17276784","prevClosePrice":"2326","chgRate":"0.5","chgAmt":"11","volumePower":"60.80"}}`, `"121844"`, `"121845"`},
 	})
 }
+
+// TestBookCode: a new-API orderbook code carries an explicit depth capped at 30 (the Plan
+// test covers BBO-only and default depths).
+func TestBookCode(t *testing.T) {
+	if got := bookCode("KRW-BTC", 7, false) + " " + bookCode("KRW-BTC", 50, true); got != "KRW-BTC.7 KRW-BTC.30" {
+		t.Fatalf("book codes %s", got)
+	}
+}

@@ -87,7 +87,7 @@ func instrument(dst *wire.Name, sym []byte) error {
 // --- legacy API ---
 
 func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	list, err := upbitapi.Array(c, "list")
+	list, err := adapter.ArrayAt(c, "list")
 	if err != nil {
 		return err
 	}
@@ -95,11 +95,7 @@ func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batc
 		if it.Type() != fastjson.TypeObject {
 			return fmt.Errorf("%w: transaction is %s, want object", adapter.ErrMalformed, it.Type())
 		}
-		sym, err := adapter.StringAt(it, "symbol")
-		if err != nil {
-			return err
-		}
-		r, err := ps.StartKeyed(out, wire.KindTrade, sym, recvNs)
+		r, err := ps.StartKeyedAt(out, wire.KindTrade, it, "symbol", recvNs)
 		if err != nil {
 			return err
 		}
@@ -169,11 +165,7 @@ func (ps *Parser) level(v *fastjson.Value) (wire.Level, error) {
 }
 
 func (ps *Parser) legacyBook(c *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(c, "symbol")
-	if err != nil {
-		return err
-	}
-	r, err := ps.StartKeyed(out, wire.KindBookSnapshot, sym, recvNs)
+	r, err := ps.StartKeyedAt(out, wire.KindBookSnapshot, c, "symbol", recvNs)
 	if err != nil {
 		return err
 	}
@@ -187,7 +179,7 @@ func (ps *Parser) legacyBook(c *fastjson.Value, recvNs int64, out *adapter.Batch
 		key string
 		dst *[]wire.Level
 	}{{"bids", &r.Bids}, {"asks", &r.Asks}} {
-		levels, err := upbitapi.Array(c, side.key)
+		levels, err := adapter.ArrayAt(c, side.key)
 		if err != nil {
 			return adapter.Fail(out, err)
 		}
@@ -216,7 +208,7 @@ func (ps *Parser) depth(c *fastjson.Value, recvNs int64, out *adapter.Batch) err
 	if err != nil {
 		return err
 	}
-	list, err := upbitapi.Array(c, "list")
+	list, err := adapter.ArrayAt(c, "list")
 	if err != nil {
 		return err
 	}
@@ -276,11 +268,7 @@ func (ps *Parser) depth(c *fastjson.Value, recvNs int64, out *adapter.Batch) err
 }
 
 func (ps *Parser) legacyTicker(c *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	sym, err := adapter.StringAt(c, "symbol")
-	if err != nil {
-		return err
-	}
-	r, err := ps.StartKeyed(out, wire.KindTicker, sym, recvNs)
+	r, err := ps.StartKeyedAt(out, wire.KindTicker, c, "symbol", recvNs)
 	if err != nil {
 		return err
 	}

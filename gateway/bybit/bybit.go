@@ -92,8 +92,7 @@ func New() *Adapter {
 			PingInterval:      20 * time.Second, // Bybit's recommendation
 			StaleAfter:        45 * time.Second, // two pings without pong or data
 		},
-		Books:     adapter.BookStreamSnapshot, // books arrive as snapshot + u-chained deltas, and a gap is healed by resubscribing
-		Heartbeat: adapter.PingText,           // JSON heartbeat {"op":"ping"}
+		Heartbeat: adapter.PingText, // JSON heartbeat {"op":"ping"}
 		PingFrame: []byte(`{"op":"ping"}`),
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBookDelta:    wire.IdentityDense,
@@ -129,22 +128,12 @@ func bookTopic(depth int, sym string) string {
 
 // topics returns the Bybit topics of one subscription.
 func topics(s adapter.Sub) ([]string, error) {
-	var out []string
-	for _, c := range s.Channels {
-		switch c {
-		case adapter.ChanBBO:
-			out = append(out, "orderbook.1."+s.Symbol)
-		case adapter.ChanTrade:
-			out = append(out, "publicTrade."+s.Symbol)
-		case adapter.ChanBook:
-			out = append(out, bookTopic(s.Depth, s.Symbol))
-		case adapter.ChanTicker:
-			out = append(out, "tickers."+s.Symbol)
-		default:
-			return nil, fmt.Errorf("bybit: channel %s not supported", c)
-		}
-	}
-	return out, nil
+	return adapter.ChannelNames("bybit", s, adapter.Names{
+		adapter.ChanBBO:    "orderbook.1." + s.Symbol,
+		adapter.ChanTrade:  "publicTrade." + s.Symbol,
+		adapter.ChanBook:   bookTopic(s.Depth, s.Symbol),
+		adapter.ChanTicker: "tickers." + s.Symbol,
+	})
 }
 
 // Plan splits the topics over connections of at most 200 topics, in subscribe frames of

@@ -189,10 +189,7 @@ func (ps *Parser) book(v *fastjson.Value, recvNs int64, out *adapter.Batch) erro
 	} else {
 		seqReset(r)
 	}
-	if r.Bids, err = ps.Rd.Levels(r.Bids, d.Get("b"), "b"); err != nil {
-		return adapter.Fail(out, err)
-	}
-	if r.Asks, err = ps.Rd.Levels(r.Asks, d.Get("a"), "a"); err != nil {
+	if err := ps.Rd.Book(r, d, "b", "a"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil

@@ -101,8 +101,7 @@ func New() *Adapter {
 			SubscribeInterval: 125 * time.Millisecond, // 8 requests/s per IP
 			StaleAfter:        10 * time.Second,       // heartbeat: 1 message/s per product
 		},
-		Books:     adapter.BookStreamSnapshot, // deltas are FlagNoSeq: see the package doc
-		Heartbeat: adapter.PingNone,           // the heartbeat channel keeps the feed alive and observable
+		Heartbeat: adapter.PingNone, // the heartbeat channel keeps the feed alive and observable
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentitySparse,
 			wire.KindTicker:       wire.IdentitySparse,
@@ -126,28 +125,12 @@ const (
 
 // channels returns the feed channels of one subscription, without duplicates.
 func channels(s adapter.Sub) ([]string, error) {
-	var out []string
-	add := func(name string) {
-		for _, n := range out {
-			if n == name {
-				return
-			}
-		}
-		out = append(out, name)
-	}
-	for _, c := range s.Channels {
-		switch c {
-		case adapter.ChanBBO, adapter.ChanTicker:
-			add(chanTicker)
-		case adapter.ChanTrade:
-			add(chanMatches)
-		case adapter.ChanBook:
-			add(chanBook)
-		default:
-			return nil, fmt.Errorf("coinbase: channel %s not supported", c)
-		}
-	}
-	return out, nil
+	return adapter.ChannelNames("coinbase", s, adapter.Names{
+		adapter.ChanBBO:    chanTicker,
+		adapter.ChanTrade:  chanMatches,
+		adapter.ChanBook:   chanBook,
+		adapter.ChanTicker: chanTicker,
+	})
 }
 
 // subChannel is one entry of a subscribe frame's "channels" list.

@@ -2,7 +2,6 @@ package coinbase
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,17 +171,6 @@ func TestSession(t *testing.T) {
 	a := New()
 	if k, p := a.Ping(); k != adapter.PingNone || p != nil {
 		t.Fatalf("ping %v %q", k, p)
-	}
-	if a.BookRule() != adapter.BookStreamSnapshot || a.Exchange() != wire.Coinbase {
-		t.Fatal("book rule / exchange")
-	}
-	if l := a.Limits(); l.StaleAfter <= 0 || l.MaxSubsPerConn <= 0 || l.SubscribeInterval <= 0 {
-		t.Fatalf("limits %+v", l)
-	}
-	var out adapter.Batch
-	big := make([]byte, adapter.MaxFrameBytes+1)
-	if _, err := a.NewParser().Parse(big, 1, &out); !errors.Is(err, adapter.ErrMalformed) {
-		t.Fatalf("oversized frame: %v", err)
 	}
 }
 

@@ -183,16 +183,11 @@ func (ps *Parser) match(v *fastjson.Value, recvNs int64, out *adapter.Batch) err
 
 // snapshot → book_snapshot: the whole book, no time, no sequence.
 func (ps *Parser) snapshot(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.Start(out, wire.KindBookSnapshot, v, "product_id", recvNs)
+	r, err := ps.StartISOKeyed(out, wire.KindBookSnapshot, v, "product_id", "time", false, recvNs)
 	if err != nil {
 		return err
 	}
-	r.Flags = wire.FlagNoSeq
-	var ts []byte
-	if r.TsExchange, ts, err = timeAt(v, false); err != nil {
-		return adapter.Fail(out, err)
-	}
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
+	h := ps.Key()
 	if r.Bids, h, err = ps.Rd.KeyedLevels(r.Bids, v.Get("bids"), "bids", h); err != nil {
 		return adapter.Fail(out, err)
 	}
@@ -205,14 +200,9 @@ func (ps *Parser) snapshot(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 
 // l2update → book_delta: changes [side, price, new_size], "buy" = bid, "sell" = ask.
 func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.Start(out, wire.KindBookDelta, v, "product_id", recvNs)
+	r, err := ps.StartISOKeyed(out, wire.KindBookDelta, v, "product_id", "time", true, recvNs)
 	if err != nil {
 		return err
-	}
-	r.Flags = wire.FlagNoSeq
-	var ts []byte
-	if r.TsExchange, ts, err = timeAt(v, true); err != nil {
-		return adapter.Fail(out, err)
 	}
 	cv := v.Get("changes")
 	if cv == nil {
@@ -225,7 +215,7 @@ func (ps *Parser) l2update(v *fastjson.Value, recvNs int64, out *adapter.Batch) 
 	if len(changes) > wire.MaxLevels {
 		return adapter.Fail(out, fmt.Errorf("%w: %d changes", adapter.ErrMalformed, len(changes)))
 	}
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
+	h := ps.Key()
 	for _, c := range changes {
 		f, err := c.Array()
 		if err != nil || len(f) < 3 {

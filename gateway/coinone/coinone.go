@@ -74,7 +74,6 @@ func New() *Adapter {
 			PingInterval:      20 * time.Second, // server: 30 min after the last PING
 			StaleAfter:        60 * time.Second, // PONGs count as traffic
 		},
-		Books:     adapter.BookFullEachPush,
 		Heartbeat: adapter.PingText, // text {"request_type":"PING"}
 		PingFrame: []byte(`{"request_type":"PING"}`),
 		Ids: adapter.Identities{ // the package doc's table

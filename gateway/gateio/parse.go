@@ -183,10 +183,7 @@ func (ps *Parser) bookUpdate(_, res *fastjson.Value, recvNs int64, out *adapter.
 	if r.SeqFirst > r.Seq || r.SeqFirst == 0 {
 		return adapter.Fail(out, fmt.Errorf("%w: U %d, u %d", adapter.ErrMalformed, r.SeqFirst, r.Seq))
 	}
-	if r.Bids, err = ps.Rd.Levels(r.Bids, res.Get("b"), "b"); err != nil {
-		return adapter.Fail(out, err)
-	}
-	if r.Asks, err = ps.Rd.Levels(r.Asks, res.Get("a"), "a"); err != nil {
+	if err := ps.Rd.Book(r, res, "b", "a"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
@@ -243,10 +240,9 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 	if e := v.GetStringBytes("label"); e != nil { // REST errors: {"label":"INVALID_CURRENCY","message":"..."}
 		return fmt.Errorf("%w: snapshot: %s: %s", adapter.ErrExchange, e, v.GetStringBytes("message"))
 	}
-	r := out.Next()
-	r.Kind = wire.KindBookSnapshot
-	if err := ps.Header(r, []byte(symbol), recvNs); err != nil {
-		return adapter.Fail(out, err)
+	r, err := ps.StartSym(out, wire.KindBookSnapshot, []byte(symbol), recvNs)
+	if err != nil {
+		return err
 	}
 	if r.Seq, err = ps.Rd.UintAt(v, "id"); err != nil {
 		return adapter.Fail(out, fmt.Errorf("snapshot (with_id=true?): %w", err))
@@ -259,10 +255,7 @@ func (ps *Parser) ParseSnapshot(body []byte, symbol string, recvNs int64, out *a
 			break
 		}
 	}
-	if r.Bids, err = ps.Rd.Levels(r.Bids, v.Get("bids"), "bids"); err != nil {
-		return adapter.Fail(out, err)
-	}
-	if r.Asks, err = ps.Rd.Levels(r.Asks, v.Get("asks"), "asks"); err != nil {
+	if err := ps.Rd.Book(r, v, "bids", "asks"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil

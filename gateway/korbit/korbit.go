@@ -78,7 +78,6 @@ func New() *Adapter {
 			StaleAfter:        90 * time.Second, // three missed 30 s server pings
 			BBOFromBook:       true,             // no BBO channel with sizes: the gateway takes the book top
 		},
-		Books:     adapter.BookFullEachPush,
 		Heartbeat: adapter.PingNone, // server pings every 30 s and the WebSocket layer answers
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentityContent,
@@ -99,14 +98,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	l, err := adapter.SortSubs("korbit", subs, func(s adapter.Sub) (string, error) {
-		sym := strings.ToLower(s.Symbol)
-		var inst wire.Name
-		if err := adapter.InstrumentSep(&inst, []byte(sym), '_', false); err != nil {
-			return "", fmt.Errorf("korbit: symbol %q: %w", s.Symbol, err)
-		}
-		return sym, nil
-	}, nil)
+	l, err := adapter.SortSubs("korbit", subs, adapter.SymbolCode("korbit", strings.ToLower, instrument), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -108,27 +108,11 @@ func (ps *Parser) book(sym []byte, data *fastjson.Value, recvNs int64, out *adap
 	if r.TsExchange, err = ps.ts(data, "timestamp"); err != nil {
 		return adapter.Fail(out, err)
 	}
-	for _, side := range [...]struct {
-		key string
-		dst *[]wire.Level
-	}{{"bids", &r.Bids}, {"asks", &r.Asks}} {
-		levels, err := adapter.LevelList(data.Get(side.key), side.key)
-		if err != nil {
-			return adapter.Fail(out, err)
-		}
-		for _, lv := range levels {
-			if err := adapter.LevelObject(lv, side.key); err != nil {
-				return adapter.Fail(out, err)
-			}
-			var l wire.Level
-			if l.Price, err = ps.dec(lv, "price"); err != nil {
-				return adapter.Fail(out, err)
-			}
-			if l.Size, err = ps.dec(lv, "qty"); err != nil {
-				return adapter.Fail(out, err)
-			}
-			*side.dst = append(*side.dst, l)
-		}
+	if r.Bids, err = ps.ObjectLevels(r.Bids, data, "bids", "price", "qty", true); err != nil {
+		return adapter.Fail(out, err)
+	}
+	if r.Asks, err = ps.ObjectLevels(r.Asks, data, "asks", "price", "qty", true); err != nil {
+		return adapter.Fail(out, err)
 	}
 	r.Seq = ps.Key()
 	return nil

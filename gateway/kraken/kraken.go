@@ -91,7 +91,6 @@ func New() *Adapter {
 			PingInterval:      30 * time.Second,
 			StaleAfter:        10 * time.Second, // heartbeat every second once subscribed
 		},
-		Books:     adapter.BookChecksum,
 		Heartbeat: adapter.PingText, // application ping {"method":"ping"}
 		PingFrame: pingFrame,
 		Ids: adapter.Identities{ // the package doc's table

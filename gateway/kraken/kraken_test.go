@@ -2,7 +2,6 @@ package kraken
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -275,16 +274,6 @@ func TestSession(t *testing.T) {
 	a := New()
 	if k, p := a.Ping(); k != adapter.PingText || string(p) != `{"method":"ping"}` {
 		t.Fatalf("ping %v %q", k, p)
-	}
-	if a.BookRule() != adapter.BookChecksum || a.Exchange() != wire.Kraken || a.SnapshotURL("https://api.kraken.com", "BTC/USD", 10) != "" {
-		t.Fatal("book rule / exchange / snapshot URL")
-	}
-	if l := a.Limits(); l.StaleAfter <= 0 || l.PingInterval <= 0 || l.MaxSubsPerConn <= 0 {
-		t.Fatalf("limits %+v", l)
-	}
-	var out adapter.Batch
-	if _, err := a.NewParser().Parse(make([]byte, adapter.MaxFrameBytes+1), 1, &out); !errors.Is(err, adapter.ErrMalformed) {
-		t.Fatalf("oversized frame: %v", err)
 	}
 }
 

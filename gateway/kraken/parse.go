@@ -153,16 +153,11 @@ func timestamp(o *fastjson.Value, required bool) (int64, []byte, error) {
 
 // ticker: bid AND ask → bbo; otherwise → ticker (last price).
 func (ps *Parser) ticker(it *fastjson.Value, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.Start(out, 0, it, "symbol", recvNs)
+	r, err := ps.StartISOKeyed(out, 0, it, "symbol", "timestamp", false, recvNs)
 	if err != nil {
 		return err
 	}
-	r.Flags = wire.FlagNoSeq
-	var ts []byte
-	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
-		return adapter.Fail(out, err)
-	}
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
+	h := ps.Key()
 	bid, ask := it.Get("bid"), it.Get("ask")
 	if !present(bid) || !present(ask) {
 		r.Kind = wire.KindTicker
@@ -212,14 +207,9 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 	if snapshot {
 		k = wire.KindBookSnapshot
 	}
-	r, err := ps.Start(out, k, it, "symbol", recvNs)
+	r, err := ps.StartISOKeyed(out, k, it, "symbol", "timestamp", false, recvNs)
 	if err != nil {
 		return err
-	}
-	r.Flags = wire.FlagNoSeq
-	var ts []byte
-	if r.TsExchange, ts, err = timestamp(it, false); err != nil {
-		return adapter.Fail(out, err)
 	}
 	sum, err := ps.Rd.UintAt(it, "checksum")
 	if err != nil {
@@ -229,36 +219,14 @@ func (ps *Parser) book(it *fastjson.Value, snapshot bool, recvNs int64, out *ada
 		return adapter.Fail(out, fmt.Errorf("%w: checksum %d above 2^32", adapter.ErrMalformed, sum))
 	}
 	r.Checksum, r.HasChecksum = uint32(sum), true
-	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, r.Symbol.Bytes()), ts)
-	h = adapter.ContentKey(h, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
-	if r.Bids, h, err = ps.levels(r.Bids, it.Get("bids"), "bids", h); err != nil {
+	ps.Hash([]byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+	if r.Bids, err = ps.ObjectLevels(r.Bids, it, "bids", "price", "qty", true); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if r.Asks, h, err = ps.levels(r.Asks, it.Get("asks"), "asks", adapter.ContentKey(h, nil)); err != nil {
+	ps.Hash(nil) // between the sides
+	if r.Asks, err = ps.ObjectLevels(r.Asks, it, "asks", "price", "qty", true); err != nil {
 		return adapter.Fail(out, err)
 	}
-	r.Seq = h
+	r.Seq = ps.Key()
 	return nil
-}
-
-// levels appends [{"price":p,"qty":q},...] to dst, hashing each price and qty text into h.
-func (ps *Parser) levels(dst []wire.Level, v *fastjson.Value, field string, h uint64) ([]wire.Level, uint64, error) {
-	arr, err := adapter.LevelList(v, field)
-	if err != nil {
-		return dst, h, err
-	}
-	for _, lv := range arr {
-		if err := adapter.LevelObject(lv, field); err != nil {
-			return dst, h, err
-		}
-		var l wire.Level
-		if l.Price, h, err = ps.Rd.KeyedDecimal(lv.Get("price"), "price", h); err != nil {
-			return dst, h, err
-		}
-		if l.Size, h, err = ps.Rd.KeyedDecimal(lv.Get("qty"), "qty", h); err != nil {
-			return dst, h, err
-		}
-		dst = append(dst, l)
-	}
-	return dst, h, nil
 }

@@ -103,8 +103,7 @@ func New() *Adapter {
 			PingInterval:      20 * time.Second,       // "ping" when idle for < 30 s
 			StaleAfter:        30 * time.Second,       // OKX closes a connection silent for 30 s
 		},
-		Books:     adapter.BookStreamSnapshot, // books arrive as snapshot + seqId-chained updates on the stream, and a gap is healed by resubscribing
-		Heartbeat: adapter.PingText,           // text heartbeat "ping" (answered by "pong")
+		Heartbeat: adapter.PingText, // text heartbeat "ping" (answered by "pong")
 		PingFrame: []byte("ping"),
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentitySparse,
@@ -137,22 +136,12 @@ func bookChannel(depth int) string {
 
 // channels returns the OKX channel names of one subscription.
 func channels(s adapter.Sub) ([]string, error) {
-	var out []string
-	for _, c := range s.Channels {
-		switch c {
-		case adapter.ChanBBO:
-			out = append(out, "bbo-tbt")
-		case adapter.ChanTrade:
-			out = append(out, "trades")
-		case adapter.ChanBook:
-			out = append(out, bookChannel(s.Depth))
-		case adapter.ChanTicker:
-			out = append(out, "tickers")
-		default:
-			return nil, fmt.Errorf("okx: channel %s not supported", c)
-		}
-	}
-	return out, nil
+	return adapter.ChannelNames("okx", s, adapter.Names{
+		adapter.ChanBBO:    "bbo-tbt",
+		adapter.ChanTrade:  "trades",
+		adapter.ChanBook:   bookChannel(s.Depth),
+		adapter.ChanTicker: "tickers",
+	})
 }
 
 // arg is one {"channel","instId"} subscription argument.

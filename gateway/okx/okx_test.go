@@ -90,9 +90,6 @@ func TestPlan(t *testing.T) {
 	if k, p := a.Ping(); k != adapter.PingText || string(p) != "ping" {
 		t.Fatalf("ping %d %q", k, p)
 	}
-	if a.BookRule() != adapter.BookStreamSnapshot || a.SnapshotURL("https://www.okx.com", "BTC-USDT", 0) != "" {
-		t.Fatal("books resync on the stream")
-	}
 }
 
 func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }

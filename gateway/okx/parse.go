@@ -151,10 +151,9 @@ func instrument(dst *wire.Name, sym []byte) error {
 
 // start takes a record slot of kind k for sym and reads the item's ts (ms).
 func (ps *Parser) start(it *fastjson.Value, sym []byte, k wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	r := out.Next()
-	r.Kind = k
-	if err := ps.Header(r, sym, recvNs); err != nil {
-		return nil, adapter.Fail(out, err)
+	r, err := ps.StartSym(out, k, sym, recvNs)
+	if err != nil {
+		return nil, err
 	}
 	ts, err := ps.Rd.EpochAt(it, "ts", time.Millisecond)
 	if err != nil {
@@ -279,16 +278,6 @@ func (ps *Parser) trade(it *fastjson.Value, sym []byte, recvNs int64, out *adapt
 	return nil
 }
 
-// levels reads both sides of a book item into r.
-func (ps *Parser) levels(it *fastjson.Value, r *wire.Record) error {
-	var err error
-	if r.Bids, err = ps.Rd.Levels(r.Bids, it.Get("bids"), "bids"); err != nil {
-		return err
-	}
-	r.Asks, err = ps.Rd.Levels(r.Asks, it.Get("asks"), "asks")
-	return err
-}
-
 // books5 is a full top-5 book on every push.
 func (ps *Parser) books5(it *fastjson.Value, sym []byte, recvNs int64, out *adapter.Batch) error {
 	r, err := ps.start(it, sym, wire.KindBookSnapshot, recvNs, out)
@@ -298,7 +287,7 @@ func (ps *Parser) books5(it *fastjson.Value, sym []byte, recvNs int64, out *adap
 	if err := ps.seqID(it, r); err != nil {
 		return adapter.Fail(out, err)
 	}
-	if err := ps.levels(it, r); err != nil {
+	if err := ps.Rd.Book(r, it, "bids", "asks"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil
@@ -333,7 +322,7 @@ func (ps *Parser) bookUpdate(it *fastjson.Value, sym []byte, recvNs int64, out *
 			r.Flags |= wire.FlagSeqReset
 		}
 	}
-	if err := ps.levels(it, r); err != nil {
+	if err := ps.Rd.Book(r, it, "bids", "asks"); err != nil {
 		return adapter.Fail(out, err)
 	}
 	return nil

@@ -1,10 +1,7 @@
 package session
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -79,23 +76,7 @@ func startVenue(t *testing.T, v *venue, a adapter.Adapter, subs []adapter.Sub) (
 	if err != nil || len(plans) != 1 {
 		t.Fatalf("plan: %v (%d plans)", err, len(plans))
 	}
-	rec := &recorder{}
-	s, err := New(Options{Adapter: a, Plan: plans[0], Subs: subs, Seed: 1, RefreshEvery: -1}, rec.emit, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
-	return s, rec
+	return run(t, Options{Adapter: a, Plan: plans[0], Subs: subs, Seed: 1, RefreshEvery: -1})
 }
 
 // TestDenseTradeIDGapMarked: Binance trade ids are consecutive per symbol; a trade the

@@ -196,6 +196,13 @@ func start(t *testing.T, x *exchange, opts Options) (*Session, *recorder) {
 	}
 	opts.Adapter, opts.Plan, opts.RESTURL = a, plans[0], x.srv.URL
 	opts.Seed = 1
+	return run(t, opts)
+}
+
+// run starts a session with opts, its records going to a recorder, until the test ends
+// (which cancels it and waits up to 10 s for Run to return).
+func run(t *testing.T, opts Options) (*Session, *recorder) {
+	t.Helper()
 	rec := &recorder{}
 	s, err := New(opts, rec.emit, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

@@ -54,8 +54,6 @@
 package upbit
 
 import (
-	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -78,7 +76,6 @@ func New() *Adapter {
 			StaleAfter:        60 * time.Second,       // {"status":"UP"} every 10 s once pinged
 			BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
 		},
-		Books:     adapter.BookFullEachPush,
 		Heartbeat: adapter.PingText, // text "PING" (answered by {"status":"UP"})
 		PingFrame: []byte("PING"),
 		Ids: adapter.Identities{ // the package doc's table
@@ -96,24 +93,17 @@ var _ adapter.Adapter = (*Adapter)(nil)
 // bookDepths are the documented orderbook depth suffixes.
 var bookDepths = [...]int{1, 5, 15, 30}
 
-// bookCode returns the orderbook code for a symbol: a depth suffix for an explicit depth
-// (rounded up to a documented one) or for a BBO-only subscription, else the plain code
-// (the server default depth).
+// bookCode returns the orderbook code for a symbol (upbitapi.BookCode), an explicit depth
+// rounded up to a documented one.
 func bookCode(code string, depth int, bboOnly bool) string {
-	if bboOnly && depth <= 0 {
-		depth = 1
-	}
-	if depth <= 0 {
-		return code
-	}
-	d := bookDepths[len(bookDepths)-1]
-	for _, n := range bookDepths {
-		if depth <= n {
-			d = n
-			break
+	return upbitapi.BookCode(code, depth, bboOnly, func(depth int) int {
+		for _, n := range bookDepths {
+			if depth <= n {
+				return n
+			}
 		}
-	}
-	return code + "." + strconv.Itoa(d)
+		return bookDepths[len(bookDepths)-1]
+	})
 }
 
 // Plan puts every subscription on one connection with one subscribe frame:
@@ -123,14 +113,7 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	l, err := adapter.SortSubs("upbit", subs, func(s adapter.Sub) (string, error) {
-		code := strings.ToUpper(s.Symbol)
-		var inst wire.Name
-		if err := adapter.InstrumentSep(&inst, []byte(code), '-', true); err != nil {
-			return "", fmt.Errorf("upbit: symbol %q: %w", s.Symbol, err)
-		}
-		return code, nil
-	}, bookCode)
+	l, err := adapter.SortSubs("upbit", subs, adapter.SymbolCode("upbit", strings.ToUpper, instrument), bookCode)
 	if err != nil {
 		return nil, err
 	}

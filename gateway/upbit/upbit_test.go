@@ -58,9 +58,6 @@ func TestPlan(t *testing.T) {
 	if k, p := a.Ping(); k != adapter.PingText || string(p) != "PING" {
 		t.Fatalf("ping %v %q", k, p)
 	}
-	if a.BookRule() != adapter.BookFullEachPush {
-		t.Fatal("book rule")
-	}
 }
 
 func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }

@@ -14,16 +14,41 @@ const Cases = "testdata/cases.txt"
 
 // Suite runs the checks every adapter passes, each as a subtest of t: its case file
 // (Cases, with Run), the reference samples (RequireSamples, with ignore: samples other tests read),
-// event identity (CheckIdentity), zero allocations (AssertZeroAlloc) and, for venues
-// without a REST snapshot step, that none is offered (CheckNoSnapshot).
+// event identity (CheckIdentity), zero allocations (AssertZeroAlloc), the static facts
+// (CheckFacts) and, for venues without a REST snapshot step, that none is offered
+// (CheckNoSnapshot).
 func Suite(t *testing.T, a adapter.Adapter, ignore ...string) {
 	path := Cases
+	t.Run("facts", func(t *testing.T) { CheckFacts(t, a) })
 	t.Run("cases", func(t *testing.T) { Run(t, a, path) })
 	t.Run("samples", func(t *testing.T) { RequireSamples(t, a.Exchange().String(), path, ignore...) })
 	t.Run("identity", func(t *testing.T) { CheckIdentity(t, a, path) })
 	t.Run("zeroalloc", func(t *testing.T) { AssertZeroAlloc(t, a, path) })
 	if a.BookRule() != adapter.BookRESTSnapshot {
 		t.Run("nosnapshot", func(t *testing.T) { CheckNoSnapshot(t, a) })
+	}
+}
+
+// CheckFacts checks what every adapter's static facts must satisfy: its exchange is a row
+// of the venue table (which also gives its book rule), a dead socket is noticed
+// (StaleAfter) and subscribing is paced; a client heartbeat has an interval (the session
+// sends none without one) and a text heartbeat a payload; a frame over MaxFrameBytes is
+// malformed and appends nothing.
+func CheckFacts(t *testing.T, a adapter.Adapter) {
+	if !a.Exchange().Valid() {
+		t.Errorf("exchange %v is not in the venue table", a.Exchange())
+	}
+	l := a.Limits()
+	if l.StaleAfter <= 0 || l.SubscribeInterval <= 0 || l.MaxSubsPerConn < 0 {
+		t.Errorf("limits %+v", l)
+	}
+	k, p := a.Ping()
+	if (k != adapter.PingNone) != (l.PingInterval > 0) || (k == adapter.PingText) != (len(p) > 0) {
+		t.Errorf("ping %v %q every %v", k, p, l.PingInterval)
+	}
+	var out adapter.Batch
+	if _, err := a.NewParser().Parse(make([]byte, adapter.MaxFrameBytes+1), 1, &out); !errors.Is(err, adapter.ErrMalformed) || out.Len() != 0 {
+		t.Errorf("oversized frame: %v, %d records", err, out.Len())
 	}
 }
 

@@ -9,6 +9,7 @@ package upbitapi
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
@@ -89,15 +90,6 @@ func (ps *Parser) Message(v *fastjson.Value, recvNs int64, out *adapter.Batch) (
 	return adapter.ResultData, false, nil
 }
 
-// startCode is StartKeyed for the message's market code.
-func (ps *Parser) startCode(v *fastjson.Value, k *keys, kind wire.Kind, recvNs int64, out *adapter.Batch) (*wire.Record, error) {
-	code, err := adapter.StringAt(v, k.code)
-	if err != nil {
-		return nil, err
-	}
-	return ps.StartKeyed(out, kind, code, recvNs)
-}
-
 // Dec reads an exact non-negative decimal and folds its text into the content key.
 func (ps *Parser) Dec(o *fastjson.Value, key string) (wire.Decimal, error) {
 	b, err := ps.KeyedRaw(o, key)
@@ -131,7 +123,7 @@ func (ps *Parser) Ts(o *fastjson.Value, key string) (int64, error) {
 }
 
 func (ps *Parser) trade(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.startCode(v, k, wire.KindTrade, recvNs, out)
+	r, err := ps.StartKeyedAt(out, wire.KindTrade, v, k.code, recvNs)
 	if err != nil {
 		return err
 	}
@@ -159,7 +151,7 @@ func (ps *Parser) trade(v *fastjson.Value, k *keys, recvNs int64, out *adapter.B
 }
 
 func (ps *Parser) ticker(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.startCode(v, k, wire.KindTicker, recvNs, out)
+	r, err := ps.StartKeyedAt(out, wire.KindTicker, v, k.code, recvNs)
 	if err != nil {
 		return err
 	}
@@ -178,7 +170,7 @@ func (ps *Parser) ticker(v *fastjson.Value, k *keys, recvNs int64, out *adapter.
 }
 
 func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Batch) error {
-	r, err := ps.startCode(v, k, wire.KindBookSnapshot, recvNs, out)
+	r, err := ps.StartKeyedAt(out, wire.KindBookSnapshot, v, k.code, recvNs)
 	if err != nil {
 		return err
 	}
@@ -186,7 +178,7 @@ func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 	if r.TsExchange, err = ps.Ts(v, k.ts); err != nil {
 		return adapter.Fail(out, err)
 	}
-	units, err := Array(v, k.units)
+	units, err := adapter.ArrayAt(v, k.units)
 	if err != nil {
 		return adapter.Fail(out, err)
 	}
@@ -218,20 +210,17 @@ func (ps *Parser) book(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Ba
 	return nil
 }
 
-// Array returns the JSON array at key, at most wire.MaxLevels long.
-func Array(o *fastjson.Value, key string) ([]*fastjson.Value, error) {
-	v := o.Get(key)
-	if v == nil {
-		return nil, fmt.Errorf("%w: missing %s", adapter.ErrMalformed, key)
+// BookCode is the format's orderbook code for a symbol (code): with a depth, code.N where
+// N is the venue's depth for it (level), with depth 1 for a BBO-only subscription
+// without one; else the plain code (the server's default depth). Plan-time only.
+func BookCode(code string, depth int, bboOnly bool, level func(depth int) int) string {
+	if bboOnly && depth <= 0 {
+		depth = 1
 	}
-	arr, err := v.Array()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s is %s, want array", adapter.ErrMalformed, key, v.Type())
+	if depth <= 0 {
+		return code
 	}
-	if len(arr) > wire.MaxLevels {
-		return nil, fmt.Errorf("%w: %s has %d entries", adapter.ErrMalformed, key, len(arr))
-	}
-	return arr, nil
+	return code + "." + strconv.Itoa(level(depth))
 }
 
 // SubscribeFrame is the one subscribe request of the format: [{"ticket":ticket},
