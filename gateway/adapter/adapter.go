@@ -18,7 +18,6 @@ package adapter
 
 import (
 	"errors"
-	"time"
 
 	"github.com/tickline/tickline/shared/wire"
 )
@@ -74,20 +73,9 @@ type ConnPlan struct {
 	Symbols   []string // the symbols this connection carries (for per-symbol resync)
 }
 
-// Limits are an exchange's per-connection rules.
-type Limits struct {
-	MaxSubsPerConn    int           // streams/topics per connection (0 = no limit)
-	SubscribeInterval time.Duration // minimum gap between subscribe frames
-	MaxConnAge        time.Duration // planned disconnect (Binance: 24 h); 0 = none
-	// PingInterval is how often the client must send Ping (0: the server pings and the
-	// websocket layer answers, or the exchange needs no heartbeat).
-	PingInterval time.Duration
-	// StaleAfter: no frame (data or heartbeat) for this long means a dead socket.
-	StaleAfter time.Duration
-	// BBOFromBook: the exchange has no BBO channel; the gateway derives the BBO from the
-	// book top (Plan subscribes the book for ChanBBO).
-	BBOFromBook bool
-}
+// Limits are an exchange's per-connection rules: the Limits of its row of the venue table
+// (shared/wire), where each field and each venue's values are documented.
+type Limits = wire.VenueLimits
 
 // PingKind says how the client heartbeat is sent.
 type PingKind uint8

@@ -10,10 +10,10 @@ import (
 // Base is a venue's static facts and the Adapter methods that only report them. A
 // venue's Adapter embeds it, fills it in New, and writes Plan, NewParser and whatever
 // else differs (a method the venue writes itself wins over Base's). What the venue table
-// (shared/wire) holds, the book rule, Base reads from there. Immutable after New.
+// (shared/wire) holds, the book rule and the limits, Base reads from there. Immutable
+// after New.
 type Base struct {
 	Venue     wire.Exchange // Exchange
-	Rules     Limits        // Limits
 	Heartbeat PingKind      // Ping's kind
 	PingFrame []byte        // Ping's payload (PingText); callers must not modify it
 	Ids       Identities    // Identity: how the venue identifies each kind of event
@@ -23,8 +23,12 @@ type Base struct {
 // Exchange returns the venue.
 func (b *Base) Exchange() wire.Exchange { return b.Venue }
 
-// Limits returns the venue's per-connection rules.
-func (b *Base) Limits() Limits { return b.Rules }
+// Limits returns the venue's per-connection rules: the Limits of its row of the venue
+// table (shared/wire), the one place they are written.
+func (b *Base) Limits() Limits {
+	v, _ := b.Venue.Venue()
+	return v.Limits
+}
 
 // BookRule returns how the venue's books chain: the Book of its row of the venue table
 // (shared/wire), the one place that fact is written.

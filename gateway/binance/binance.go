@@ -20,7 +20,6 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/shared/wire"
@@ -32,13 +31,7 @@ type Adapter struct{ adapter.Base }
 // New returns the Binance spot adapter.
 func New() *Adapter {
 	return &Adapter{adapter.Base{
-		Venue: wire.Binance,
-		Rules: adapter.Limits{
-			MaxSubsPerConn:    1024,
-			SubscribeInterval: 250 * time.Millisecond, // 5 msgs/s with headroom
-			MaxConnAge:        24 * time.Hour,
-			StaleAfter:        60 * time.Second, // server pings every 20 s
-		},
+		Venue:     wire.Binance,
 		Heartbeat: adapter.PingNone, // Binance pings, the WebSocket layer answers with a pong
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentitySparse,
@@ -66,7 +59,8 @@ func streams(s adapter.Sub) ([]string, error) {
 	})
 }
 
-// Plan splits the streams over connections of at most 1024 streams, subscribing with
+// Plan splits the streams over connections of at most Limits().MaxSubsPerConn streams
+// (the venue table's: Binance's 1024), subscribing with
 // SUBSCRIBE frames on the combined-stream endpoint (wsURL, e.g.
 // wss://stream.binance.com:9443/stream).
 func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, error) {

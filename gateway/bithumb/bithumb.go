@@ -75,7 +75,6 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/gateway/adapter/upbitapi"
@@ -88,14 +87,7 @@ type Adapter struct{ adapter.Base }
 // New returns the Bithumb adapter.
 func New() *Adapter {
 	return &Adapter{adapter.Base{
-		Venue: wire.Bithumb,
-		Rules: adapter.Limits{
-			MaxSubsPerConn:    0,                      // none documented
-			SubscribeInterval: 200 * time.Millisecond, // 10 connection requests/s per IP (new API)
-			PingInterval:      30 * time.Second,       // new API: idle close after ~120 s
-			StaleAfter:        120 * time.Second,      // legacy sends no heartbeat of its own
-			BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
-		},
+		Venue:     wire.Bithumb,
 		Heartbeat: adapter.PingWSControl, // a WebSocket ping control frame (documented for the new API; a standard WebSocket server answers it on the legacy endpoint too)
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentityContent,

@@ -48,7 +48,7 @@
 // Bybit cuts the connection after 10 minutes. Acks (success true) are ResultControl,
 // success false is ResultError (a ret_msg mentioning "too many"/"frequent" also wraps
 // ErrRateLimited). Bybit documents no per-connection topic limit for public spot; the
-// 200-topic cap is tickline's choice.
+// 200-topic cap (the venue table's MaxSubsPerConn) is tickline's choice.
 //
 // Unverified here: the wording of Bybit's rate-limit error messages, and whether
 // orderbook.1000 is still offered for every spot symbol.
@@ -73,7 +73,6 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/shared/wire"
@@ -85,13 +84,7 @@ type Adapter struct{ adapter.Base }
 // New returns the Bybit spot adapter.
 func New() *Adapter {
 	return &Adapter{adapter.Base{
-		Venue: wire.Bybit,
-		Rules: adapter.Limits{
-			MaxSubsPerConn:    maxTopicsPerConn,
-			SubscribeInterval: 100 * time.Millisecond,
-			PingInterval:      20 * time.Second, // Bybit's recommendation
-			StaleAfter:        45 * time.Second, // two pings without pong or data
-		},
+		Venue:     wire.Bybit,
 		Heartbeat: adapter.PingText, // JSON heartbeat {"op":"ping"}
 		PingFrame: []byte(`{"op":"ping"}`),
 		Ids: adapter.Identities{ // the package doc's table
@@ -107,12 +100,8 @@ func New() *Adapter {
 
 var _ adapter.Adapter = (*Adapter)(nil)
 
-const (
-	// maxArgsPerFrame is Bybit spot's limit of topics per subscribe request.
-	maxArgsPerFrame = 10
-	// maxTopicsPerConn is tickline's cap (Bybit documents none for public spot).
-	maxTopicsPerConn = 200
-)
+// maxArgsPerFrame is Bybit spot's limit of topics per subscribe request.
+const maxArgsPerFrame = 10
 
 // bookTopic returns the books topic for a depth: spot offers 50, 200 and 1000 levels
 // (0 = 50, the fastest at 20 ms).
@@ -136,13 +125,15 @@ func topics(s adapter.Sub) ([]string, error) {
 	})
 }
 
-// Plan splits the topics over connections of at most 200 topics, in subscribe frames of
-// at most 10 topics, on the spot endpoint wsURL (wss://stream.bybit.com/v5/public/spot).
+// Plan splits the topics over connections of at most Limits().MaxSubsPerConn topics
+// (tickline's cap in the venue table: Bybit documents none for public spot), in subscribe
+// frames of at most 10 topics, on the spot endpoint wsURL (wss://stream.bybit.com/v5/public/spot).
 // Symbols are Bybit's ("BTCUSDT").
 func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, error) {
-	return adapter.Pack(wsURL, subs, maxTopicsPerConn, maxArgsPerFrame, func(s adapter.Sub) ([]string, error) {
+	perConn := a.Limits().MaxSubsPerConn
+	return adapter.Pack(wsURL, subs, perConn, maxArgsPerFrame, func(s adapter.Sub) ([]string, error) {
 		names, err := topics(s)
-		if err == nil && len(names) > maxTopicsPerConn {
+		if err == nil && len(names) > perConn {
 			err = fmt.Errorf("bybit: %s needs %d topics, more than one connection carries", s.Symbol, len(names))
 		}
 		return names, err

@@ -83,7 +83,6 @@ package coinbase
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/shared/wire"
@@ -95,12 +94,7 @@ type Adapter struct{ adapter.Base }
 // New returns the Coinbase Exchange adapter.
 func New() *Adapter {
 	return &Adapter{adapter.Base{
-		Venue: wire.Coinbase,
-		Rules: adapter.Limits{
-			MaxSubsPerConn:    100,                    // tickline's spread, not an exchange limit
-			SubscribeInterval: 125 * time.Millisecond, // 8 requests/s per IP
-			StaleAfter:        10 * time.Second,       // heartbeat: 1 message/s per product
-		},
+		Venue:     wire.Coinbase,
 		Heartbeat: adapter.PingNone, // the heartbeat channel keeps the feed alive and observable
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentitySparse,

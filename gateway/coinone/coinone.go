@@ -55,7 +55,6 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/shared/wire"
@@ -67,13 +66,7 @@ type Adapter struct{ adapter.Base }
 // New returns the Coinone adapter.
 func New() *Adapter {
 	return &Adapter{adapter.Base{
-		Venue: wire.Coinone,
-		Rules: adapter.Limits{
-			MaxSubsPerConn:    0, // none documented (20 connections per IP)
-			SubscribeInterval: 10 * time.Millisecond,
-			PingInterval:      20 * time.Second, // server: 30 min after the last PING
-			StaleAfter:        60 * time.Second, // PONGs count as traffic
-		},
+		Venue:     wire.Coinone,
 		Heartbeat: adapter.PingText, // text {"request_type":"PING"}
 		PingFrame: []byte(`{"request_type":"PING"}`),
 		Ids: adapter.Identities{ // the package doc's table

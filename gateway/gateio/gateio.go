@@ -36,7 +36,7 @@
 // are ResultControl, frames with a non-null "error" are ResultError. Gate documents no
 // per-connection subscription or message-rate limit (maintainer answer, gateio/gatews
 // issue #25) but closes connections that do not consume fast enough: the 300-topic cap
-// is tickline's choice.
+// (the venue table's MaxSubsPerConn) is tickline's choice.
 //
 // Request frames carry "time", the request time in unix seconds; Gate's request table
 // says the gap to server time must stay small (60 s as we read it; unverified). Ping
@@ -77,12 +77,6 @@ type Adapter struct {
 func New() *Adapter {
 	return &Adapter{Base: adapter.Base{
 		Venue: wire.GateIO,
-		Rules: adapter.Limits{
-			MaxSubsPerConn:    maxTopicsPerConn,
-			SubscribeInterval: 100 * time.Millisecond,
-			PingInterval:      10 * time.Second,
-			StaleAfter:        30 * time.Second,
-		},
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentitySparse,
 			wire.KindBookSnapshot: wire.IdentitySparse,
@@ -99,8 +93,6 @@ var _ adapter.Adapter = (*Adapter)(nil)
 const (
 	// maxPairsPerFrame keeps each list subscribe frame small.
 	maxPairsPerFrame = 100
-	// maxTopicsPerConn is tickline's cap (Gate documents none).
-	maxTopicsPerConn = 300
 	// bookInterval is the spot.order_book_update push interval (20ms is only offered for
 	// 20-level books).
 	bookInterval = "100ms"
@@ -133,7 +125,8 @@ func channels(s adapter.Sub) ([]string, error) {
 	})
 }
 
-// Plan splits the topics (channel × pair) over connections of at most 300, on wsURL
+// Plan splits the topics (channel × pair) over connections of at most
+// Limits().MaxSubsPerConn (tickline's cap in the venue table: Gate documents none), on wsURL
 // (wss://api.gateio.ws/ws/v4/). List channels (book ticker, trades, tickers) take up to
 // 100 pairs per frame; spot.order_book_update takes one pair per frame
 // (payload [pair, "100ms"]). Symbols are Gate's ("BTC_USDT").
@@ -157,13 +150,13 @@ func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, er
 		}
 		books = nil
 	}
-	n := 0
+	n, perConn := 0, a.Limits().MaxSubsPerConn
 	for _, s := range subs {
 		names, err := channels(s)
 		if err != nil {
 			return nil, err
 		}
-		if len(plans) == 0 || n+len(names) > maxTopicsPerConn {
+		if len(plans) == 0 || n+len(names) > perConn {
 			if len(plans) > 0 {
 				flush(&plans[len(plans)-1])
 			}

@@ -59,7 +59,6 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/shared/wire"
@@ -71,13 +70,7 @@ type Adapter struct{ adapter.Base }
 // New returns the Korbit adapter.
 func New() *Adapter {
 	return &Adapter{adapter.Base{
-		Venue: wire.Korbit,
-		Rules: adapter.Limits{
-			MaxSubsPerConn:    0,
-			SubscribeInterval: 100 * time.Millisecond,
-			StaleAfter:        90 * time.Second, // three missed 30 s server pings
-			BBOFromBook:       true,             // no BBO channel with sizes: the gateway takes the book top
-		},
+		Venue:     wire.Korbit,
 		Heartbeat: adapter.PingNone, // server pings every 30 s and the WebSocket layer answers
 		Ids: adapter.Identities{ // the package doc's table
 			wire.KindBBO:          wire.IdentityContent,

@@ -72,7 +72,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/shared/wire"
@@ -84,13 +83,7 @@ type Adapter struct{ adapter.Base }
 // New returns the Kraken spot WebSocket v2 adapter.
 func New() *Adapter {
 	return &Adapter{adapter.Base{
-		Venue: wire.Kraken,
-		Rules: adapter.Limits{ // tickline's choices where Kraken documents none: see the package doc
-			MaxSubsPerConn:    200,
-			SubscribeInterval: 200 * time.Millisecond,
-			PingInterval:      30 * time.Second,
-			StaleAfter:        10 * time.Second, // heartbeat every second once subscribed
-		},
+		Venue:     wire.Kraken,
 		Heartbeat: adapter.PingText, // application ping {"method":"ping"}
 		PingFrame: pingFrame,
 		Ids: adapter.Identities{ // the package doc's table

@@ -58,7 +58,7 @@
 // server answers "pong" (ResultControl) and closes a connection idle for 30 s. Subscribing
 // is limited to 480 subscribe/unsubscribe requests per hour per connection and a request's
 // args must stay under 64 KB; OKX documents no per-connection channel limit, so the
-// 300-channel cap below is tickline's choice to spread the books bandwidth. Event frames:
+// 300-channel cap (the venue table's MaxSubsPerConn) is tickline's choice to spread the books bandwidth. Event frames:
 // subscribe/unsubscribe acks and channel-conn-count are ResultControl, error events are
 // ResultError (code 60014 "requests too frequent" also wraps ErrRateLimited), the
 // notice 64008 (connection closes soon for a service upgrade) is ResultClosing.
@@ -84,7 +84,6 @@ package okx
 import (
 	"bytes"
 	"fmt"
-	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/shared/wire"
@@ -96,13 +95,7 @@ type Adapter struct{ adapter.Base }
 // New returns the OKX adapter.
 func New() *Adapter {
 	return &Adapter{adapter.Base{
-		Venue: wire.OKX,
-		Rules: adapter.Limits{
-			MaxSubsPerConn:    maxArgsPerConn,
-			SubscribeInterval: 350 * time.Millisecond, // 480 requests/hour/connection; paced anyway
-			PingInterval:      20 * time.Second,       // "ping" when idle for < 30 s
-			StaleAfter:        30 * time.Second,       // OKX closes a connection silent for 30 s
-		},
+		Venue:     wire.OKX,
 		Heartbeat: adapter.PingText, // text heartbeat "ping" (answered by "pong")
 		PingFrame: []byte("ping"),
 		Ids: adapter.Identities{ // the package doc's table
@@ -118,12 +111,8 @@ func New() *Adapter {
 
 var _ adapter.Adapter = (*Adapter)(nil)
 
-const (
-	// maxArgsPerFrame keeps a subscribe request far below OKX's 64 KB args limit.
-	maxArgsPerFrame = 100
-	// maxArgsPerConn is tickline's cap (OKX documents none).
-	maxArgsPerConn = 300
-)
+// maxArgsPerFrame keeps a subscribe request far below OKX's 64 KB args limit.
+const maxArgsPerFrame = 100
 
 // bookChannel returns the books channel for a depth: books5 for 1..5 levels, else books
 // (400 levels; the tick-by-tick variants need a VIP login).
@@ -147,16 +136,18 @@ func channels(s adapter.Sub) ([]string, error) {
 // arg is one {"channel","instId"} subscription argument.
 type arg struct{ channel, instID string }
 
-// Plan splits the channels over connections of at most 300 args, in subscribe frames of
-// at most 100 args, on the public endpoint wsURL (wss://ws.okx.com:8443/ws/v5/public).
+// Plan splits the channels over connections of at most Limits().MaxSubsPerConn args
+// (tickline's cap in the venue table: OKX documents none), in subscribe frames of at most
+// 100 args, on the public endpoint wsURL (wss://ws.okx.com:8443/ws/v5/public).
 // Symbols are OKX instIds as written in config ("BTC-USDT").
 func (a *Adapter) Plan(wsURL string, subs []adapter.Sub) ([]adapter.ConnPlan, error) {
-	return adapter.Pack(wsURL, subs, maxArgsPerConn, maxArgsPerFrame, func(s adapter.Sub) ([]arg, error) {
+	perConn := a.Limits().MaxSubsPerConn
+	return adapter.Pack(wsURL, subs, perConn, maxArgsPerFrame, func(s adapter.Sub) ([]arg, error) {
 		names, err := channels(s)
 		if err != nil {
 			return nil, err
 		}
-		if len(names) > maxArgsPerConn {
+		if len(names) > perConn {
 			return nil, fmt.Errorf("okx: %s needs %d channels, more than one connection carries", s.Symbol, len(names))
 		}
 		args := make([]arg, len(names))

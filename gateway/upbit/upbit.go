@@ -55,7 +55,6 @@ package upbit
 
 import (
 	"strings"
-	"time"
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/gateway/adapter/upbitapi"
@@ -68,14 +67,7 @@ type Adapter struct{ adapter.Base }
 // New returns the Upbit adapter.
 func New() *Adapter {
 	return &Adapter{adapter.Base{
-		Venue: wire.Upbit,
-		Rules: adapter.Limits{
-			MaxSubsPerConn:    0,                      // none documented; one frame per connection
-			SubscribeInterval: 250 * time.Millisecond, // 5 requests/s with headroom
-			PingInterval:      30 * time.Second,       // idle close at 120 s
-			StaleAfter:        60 * time.Second,       // {"status":"UP"} every 10 s once pinged
-			BBOFromBook:       true,                   // no BBO channel with sizes: the gateway takes the book top
-		},
+		Venue:     wire.Upbit,
 		Heartbeat: adapter.PingText, // text "PING" (answered by {"status":"UP"})
 		PingFrame: []byte("PING"),
 		Ids: adapter.Identities{ // the package doc's table

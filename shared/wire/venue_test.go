@@ -8,8 +8,9 @@ import (
 )
 
 // TestVenueTable: every row is complete and consistent, so what derives from it (names,
-// topology validation, the registry and simulator checks) has what it needs. A row
-// without a symbol style, a name clash or an id out of order fails here.
+// topology validation, the registry and simulator checks, the gateway's sessions) has what
+// it needs. A row without a symbol style or limits, a name clash or an id out of order
+// fails here.
 func TestVenueTable(t *testing.T) {
 	if len(venues) == 0 || exchMax != Exchange(len(venues)) {
 		t.Fatalf("exchMax %d for %d rows", exchMax, len(venues))
@@ -37,6 +38,9 @@ func TestVenueTable(t *testing.T) {
 		}
 		if v.Quote != strings.ToUpper(v.Quote) {
 			t.Errorf("%s: quote %q: want upper case", v.Name, v.Quote)
+		}
+		if l := v.Limits; l.SubscribeInterval <= 0 || l.StaleAfter <= 0 || l.MaxSubsPerConn < 0 || l.MaxConnAge < 0 || l.PingInterval < 0 {
+			t.Errorf("%s: limits %+v: want a subscribe interval and a stale time, nothing negative", v.Name, l)
 		}
 	}
 }
