@@ -30,9 +30,10 @@ func Suite(t *testing.T, a adapter.Adapter, ignore ...string) {
 }
 
 // CheckFacts checks what every adapter's static facts must satisfy: its exchange is a row
-// of the venue table (which also gives its book rule), a dead socket is noticed
-// (StaleAfter) and subscribing is paced; a client heartbeat has an interval (the session
-// sends none without one) and a text heartbeat a payload; a frame over MaxFrameBytes is
+// of the venue table (which also gives its book rule and limits), a dead socket is
+// noticed (StaleAfter) and subscribing is paced; the adapter's client heartbeat matches
+// the row's PingInterval (the session sends none without one, and a row's interval
+// without a heartbeat kind is a slip) and a text heartbeat has a payload; a frame over MaxFrameBytes is
 // malformed and appends nothing.
 func CheckFacts(t *testing.T, a adapter.Adapter) {
 	if !a.Exchange().Valid() {
