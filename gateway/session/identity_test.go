@@ -87,14 +87,14 @@ func TestDenseTradeIDGapMarked(t *testing.T) {
 	x := newExchange(t)
 	subs := []adapter.Sub{{Symbol: "BTCUSDT", Channels: []adapter.Channel{adapter.ChanTrade}}}
 	s, rec := start(t, x, Options{Subs: subs})
-	testkit.Poll(t, 5*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 20*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
 	for i := 0; i < 3; i++ {
 		x.trade() // 1, 2, 3
 	}
 	x.seq.Add(2) // 4 and 5 are lost on the way
 	x.trade()    // 6
 	x.trade()    // 7
-	testkit.Poll(t, 5*time.Second, "trade 7", func() bool {
+	testkit.Poll(t, 20*time.Second, "trade 7", func() bool {
 		return rec.count(func(r *wire.Record) bool { return r.Kind == wire.KindTrade && r.Seq == 7 }) == 1
 	})
 	var got []string
@@ -152,7 +152,7 @@ func TestKrakenDefaultDepthTrimsBook(t *testing.T) {
 	a := kraken.New()
 	subs := []adapter.Sub{{Symbol: "BTC/USD", Channels: []adapter.Channel{adapter.ChanBook}}} // Depth 0
 	s, rec := startVenue(t, v, a, subs)
-	testkit.Poll(t, 5*time.Second, "connection", func() bool { return v.connected() == 1 })
+	testkit.Poll(t, 20*time.Second, "connection", func() bool { return v.connected() == 1 })
 
 	var bids, asks [][2]string
 	for i := 0; i < 10; i++ {
@@ -168,7 +168,7 @@ func TestKrakenDefaultDepthTrimsBook(t *testing.T) {
 	ref = append(append([][2]string{}, ref[1:]...), [2]string{"90.5", "2.00000000"})
 	v.broadcast(t, krakenBook("update", [][2]string{{"100.5", "0.00000000"}, {"90.5", "2.00000000"}}, nil, sum(ref)))
 
-	testkit.Poll(t, 5*time.Second, "two deltas or a status", func() bool {
+	testkit.Poll(t, 20*time.Second, "two deltas or a status", func() bool {
 		return rec.count(func(r *wire.Record) bool { return r.Kind == wire.KindBookDelta || r.Kind == wire.KindStatus }) >= 2
 	})
 	if n := s.Stats.ChecksumFailures.Load(); n != 0 || rec.count(isStatus(wire.StatusChecksum)) != 0 {
@@ -206,7 +206,7 @@ func TestContentRepeatsKeepTheirKey(t *testing.T) {
 	subs := []adapter.Sub{{Symbol: "KRW-BTC", Channels: []adapter.Channel{adapter.ChanBBO}}}
 	s1, rec1 := startVenue(t, v, upbit.New(), subs)
 	_, rec2 := startVenue(t, v, upbit.New(), subs)
-	testkit.Poll(t, 5*time.Second, "connections", func() bool { return v.connected() == 2 })
+	testkit.Poll(t, 20*time.Second, "connections", func() bool { return v.connected() == 2 })
 	sent := []string{
 		upbitBook(1700000000001, "101.0", "100.0"),
 		upbitBook(1700000000001, "101.0", "100.0"), // deeper change, same top, same ms
@@ -230,7 +230,7 @@ func TestContentRepeatsKeepTheirKey(t *testing.T) {
 		}
 		return ks
 	}
-	testkit.Poll(t, 5*time.Second, "all books on both lines", func() bool {
+	testkit.Poll(t, 20*time.Second, "all books on both lines", func() bool {
 		return len(keys(rec1)) == len(sent) && len(keys(rec2)) == len(sent)
 	})
 	k1, k2 := keys(rec1), keys(rec2)
@@ -291,13 +291,13 @@ func TestOKXResetAfterSnapshotKeepsBookLive(t *testing.T) {
 	v := newVenue(t)
 	subs := []adapter.Sub{{Symbol: "BTC-USDT", Channels: []adapter.Channel{adapter.ChanBook}}}
 	_, rec := startVenue(t, v, okx.New(), subs)
-	testkit.Poll(t, 5*time.Second, "connection", func() bool { return v.connected() == 1 })
+	testkit.Poll(t, 20*time.Second, "connection", func() bool { return v.connected() == 1 })
 	const pre = `{"arg":{"channel":"books","instId":"BTC-USDT"},`
 	v.broadcast(t, pre+`"action":"snapshot","data":[{"asks":[["101","1","0","1"]],"bids":[["100","1","0","1"]],"ts":"1749044565306","prevSeqId":-1,"seqId":123456}]}`)
 	v.broadcast(t, pre+`"action":"update","data":[{"asks":[],"bids":[["100.5","2","0","1"]],"ts":"1749044565406","prevSeqId":123456,"seqId":3}]}`)
 	v.broadcast(t, pre+`"action":"update","data":[{"asks":[["100.8","1","0","1"]],"bids":[],"ts":"1749044565506","prevSeqId":3,"seqId":9}]}`)
 	v.broadcast(t, pre+`"action":"update","data":[{"asks":[],"bids":[["100.6","1","0","1"]],"ts":"1749044565606","prevSeqId":9,"seqId":12}]}`)
-	testkit.Poll(t, 5*time.Second, "three deltas", func() bool {
+	testkit.Poll(t, 20*time.Second, "three deltas", func() bool {
 		return rec.count(func(r *wire.Record) bool { return r.Kind == wire.KindBookDelta }) == 3
 	})
 	var seqs []string

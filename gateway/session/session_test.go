@@ -229,15 +229,15 @@ func isStatus(code wire.StatusCode) func(*wire.Record) bool {
 func TestTradesAndReconnect(t *testing.T) {
 	x := newExchange(t)
 	s, rec := start(t, x, Options{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-	testkit.Poll(t, 5*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 20*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
 	for i := 0; i < 10; i++ {
 		x.trade()
 	}
-	testkit.Poll(t, 5*time.Second, "10 trades", func() bool {
+	testkit.Poll(t, 20*time.Second, "10 trades", func() bool {
 		return rec.count(func(r *wire.Record) bool { return r.Kind == wire.KindTrade }) == 10
 	})
 	x.closeAll()
-	testkit.Poll(t, 5*time.Second, "reconnect", func() bool { return x.subs.Load() == 2 })
+	testkit.Poll(t, 20*time.Second, "reconnect", func() bool { return x.subs.Load() == 2 })
 	if n := rec.count(isStatus(wire.StatusReconnect)); n != 1 {
 		t.Fatalf("%d reconnect status records, want 1", n)
 	}
@@ -254,7 +254,7 @@ func TestTradesAndReconnect(t *testing.T) {
 func TestStaleSocketDetected(t *testing.T) {
 	x := newExchange(t)
 	s, rec := start(t, x, Options{StaleAfter: 300 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
-	testkit.Poll(t, 5*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 20*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
 	x.mute.Store(true) // open, but silent and deaf to pings
 	testkit.Poll(t, 10*time.Second, "stale detection", func() bool { return s.Stats.Stale.Load() >= 1 })
 	x.mute.Store(false)
@@ -268,7 +268,7 @@ func TestStaleSocketDetected(t *testing.T) {
 func TestQuietMarketIsNotStale(t *testing.T) {
 	x := newExchange(t)
 	s, _ := start(t, x, Options{StaleAfter: 150 * time.Millisecond})
-	testkit.Poll(t, 5*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 20*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
 	testkit.Poll(t, 10*time.Second, "several probe rounds", func() bool { return time.Since(s.connectedAtSafe()) > time.Second })
 	if s.Stats.Stale.Load() != 0 || x.subs.Load() != 1 {
 		t.Fatalf("quiet market treated as dead: stale=%d subs=%d", s.Stats.Stale.Load(), x.subs.Load())
@@ -321,18 +321,18 @@ func TestBookRESTSnapshotAndGap(t *testing.T) {
 		return fmt.Sprintf(`{"lastUpdateId":%d,"bids":[["100","1"]],"asks":[["101","1"]]}`, x.depthU.Load())
 	}
 	s, rec := start(t, x, Options{})
-	testkit.Poll(t, 5*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 20*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
 	x.depth(1, 10, "99")
-	testkit.Poll(t, 5*time.Second, "snapshot", func() bool {
+	testkit.Poll(t, 20*time.Second, "snapshot", func() bool {
 		return rec.count(func(r *wire.Record) bool { return r.Kind == wire.KindBookSnapshot }) == 1
 	})
 	x.depth(11, 12, "98")
 	x.depth(13, 13, "97")
-	testkit.Poll(t, 5*time.Second, "deltas", func() bool {
+	testkit.Poll(t, 20*time.Second, "deltas", func() bool {
 		return rec.count(func(r *wire.Record) bool { return r.Kind == wire.KindBookDelta }) == 2
 	})
 	x.depth(20, 21, "96") // gap: 14..19 missing
-	testkit.Poll(t, 5*time.Second, "gap + resync", func() bool {
+	testkit.Poll(t, 20*time.Second, "gap + resync", func() bool {
 		return rec.count(isStatus(wire.StatusGap)) == 1 && rec.count(isStatus(wire.StatusResync)) == 1
 	})
 	if s.Stats.Gaps.Load() != 1 || s.Stats.SnapshotFetches.Load() != 2 {
@@ -360,7 +360,7 @@ func TestRolloverNewAheadOfOld(t *testing.T) {
 func rolloverWithoutGap(t *testing.T, x *exchange) {
 	subs := []adapter.Sub{{Symbol: "BTCUSDT", Channels: []adapter.Channel{adapter.ChanTrade}}}
 	s, rec := start(t, x, Options{Subs: subs, MaxConnAge: 400 * time.Millisecond, RolloverLead: 300 * time.Millisecond})
-	testkit.Poll(t, 5*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
+	testkit.Poll(t, 20*time.Second, "subscription", func() bool { return x.subs.Load() == 1 })
 	const n = 3000
 	for i := 0; i < n; i++ {
 		x.trade()
