@@ -14,6 +14,7 @@ import (
 
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/internal/testkit"
+	"github.com/tickline/tickline/shared/clock"
 	"github.com/tickline/tickline/shared/journal"
 	"github.com/tickline/tickline/shared/metrics"
 	"github.com/tickline/tickline/shared/metrics/metricstest"
@@ -27,14 +28,7 @@ func pacer(ctx context.Context, g *Gateway, perSec int) {
 	start := time.Now()
 	sent := 0
 	burst := perSec / 20
-	t := time.NewTicker(time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	clock.Every(ctx, time.Millisecond, func() {
 		due := int(time.Since(start).Seconds()*float64(perSec)) - sent
 		if due > burst {
 			sent += due - burst // lost time is not made up
@@ -47,7 +41,7 @@ func pacer(ctx context.Context, g *Gateway, perSec int) {
 			sent += n
 			due -= n
 		}
-	}
+	})
 }
 
 func fillBBO(b *adapter.Batch, n int) {
