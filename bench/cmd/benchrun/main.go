@@ -330,7 +330,10 @@ func replayScale(ctx context.Context, out string, quick bool, md *strings.Builde
 		n = "1000000"
 	}
 	log("replay: " + n + " records through Kafka")
-	res := filepath.Join(out, "replay.json")
+	res, err := filepath.Abs(filepath.Join(out, "replay.json")) // the test runs in its package's directory
+	if err != nil {
+		return err
+	}
 	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout=20m", "-run", "^TestIntegrationReplayScale$", "-v", "./archiver/replay")
 	cmd.Env = append(os.Environ(), "TICKLINE_REPLAY_SCALE="+n, "TICKLINE_REPLAY_SCALE_OUT="+res)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
