@@ -3,6 +3,7 @@ package bus
 import (
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"syscall"
@@ -96,7 +97,7 @@ func (s *spinReader) Read(p []byte) (int, error) {
 		case s.err == nil:
 			return 0, io.EOF // read(2) returned 0: the peer closed
 		case s.err != syscall.EAGAIN:
-			return s.conn.Read(p) // let the ordinary path report the error
+			return 0, os.NewSyscallError("read", s.err) // the kernel has cleared it: report it now
 		}
 		if i == 0 {
 			start = time.Now()

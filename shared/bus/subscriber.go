@@ -119,8 +119,10 @@ type EndpointStats struct {
 	// Malformed counts connections dropped for protocol violations plus skipped
 	// messages that had more than two frames.
 	Malformed uint64
-	// WriteErrors counts failed writes to the publisher (subscriptions, PING, PONG); the
-	// connection stays with its reader until it ends.
+	// WriteErrors counts failed writes to the publisher (subscriptions, PING, PONG). A
+	// heartbeat refused by a peer that has gone leaves the connection to its reader (it
+	// takes what is buffered, then sees EOF); a failed subscription write or a write
+	// deadline closes it (the reader reconnects and resends the subscriptions).
 	WriteErrors uint64
 	// Refused counts failed handshakes and connections dropped for breaking the
 	// protocol, by reason (index by Refusal).
@@ -242,7 +244,7 @@ func (s *Subscriber) changeSubs(prefixes []string, op byte) {
 	}
 	for _, sc := range s.endpoints {
 		if sc.conn != nil {
-			s.write(sc, sc.conn, sc.sess, frames)
+			s.write(sc, sc.conn, sc.sess, frames, true)
 		}
 	}
 }
@@ -258,9 +260,14 @@ func appendSubscription(dst []byte, op byte, prefix string) []byte {
 }
 
 // write sends the frames b on conn (sealed first when the session is CURVE) with a
-// deadline; on failure the connection is closed so that the reader reconnects and
-// resends the subscriptions.
-func (s *Subscriber) write(sc *subConn, conn net.Conn, sess *zmtp.Session, b []byte) {
+// deadline. A failed write is counted. When it may have left the stream cut mid-frame (a
+// deadline) or lost a subscription (subscription writes, control set), the connection
+// is closed so that the reader reconnects and resends the subscriptions. A heartbeat
+// refused by a peer that has gone (EPIPE, ECONNRESET) leaves the connection to its
+// reader instead: a publisher that sent its last messages and closed refuses our PING,
+// yet what it sent is still in our receive buffer; the reader takes it all, then sees
+// EOF. Closing there discarded that tail.
+func (s *Subscriber) write(sc *subConn, conn net.Conn, sess *zmtp.Session, b []byte, control bool) {
 	sc.wmu.Lock()
 	defer sc.wmu.Unlock()
 	if sess.Secure() {
@@ -273,11 +280,10 @@ func (s *Subscriber) write(sc *subConn, conn net.Conn, sess *zmtp.Session, b []b
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(s.opts.HandshakeTimeout))
 	if _, err := conn.Write(b); err != nil {
-		// Counted, and the connection left to the reader: a publisher that sent its last
-		// messages and closed refuses our PING, yet what it sent is still in our receive
-		// buffer. The reader takes it all, then sees EOF (or, from a dead peer, nothing
-		// for 3 heartbeats). Closing here discarded that tail.
 		sc.writeErrors.Add(1)
+		if control || errors.Is(err, os.ErrDeadlineExceeded) {
+			conn.Close()
+		}
 	}
 }
 
@@ -327,7 +333,7 @@ type batch struct {
 
 // Run connects to every endpoint and calls handler with batches of received messages
 // until ctx is done or Close is called; then it closes the connections, waits for its
-// goroutines and returns nil.
+// goroutines and returns nil. Batches received but not yet handled are discarded.
 //
 // Each endpoint is read by its own goroutine. When the handler is idle and no batch is
 // waiting, the reader that got a batch calls handler itself: no hand-off, no wake-up
@@ -433,7 +439,7 @@ func (s *Subscriber) session(ctx context.Context, sc *subConn, d *delivery) (up 
 		frames = appendSubscription(frames, 1, p)
 	}
 	if len(frames) > 0 {
-		s.write(sc, conn, sess, frames)
+		s.write(sc, conn, sess, frames, true)
 	}
 	sc.conn = conn
 	sc.sess = sess
@@ -494,7 +500,7 @@ func (s *Subscriber) pinger(sc *subConn, conn net.Conn, sess *zmtp.Session, done
 	for {
 		select {
 		case <-t.C:
-			s.write(sc, conn, sess, ping)
+			s.write(sc, conn, sess, ping, false)
 		case <-done:
 			return
 		}
@@ -644,7 +650,7 @@ func (r *reader) command(flags byte, size int) error {
 		if len(ctx) > maxPingContext {
 			ctx = ctx[:maxPingContext]
 		}
-		r.s.write(r.sc, r.conn, r.sess, appendCommand(nil, cmdPong, ctx))
+		r.s.write(r.sc, r.conn, r.sess, appendCommand(nil, cmdPong, ctx), false)
 	}
 	return nil
 }
