@@ -70,18 +70,25 @@ func (s *Shape) Match(frame []byte, vals [][]byte) bool {
 	if len(frame) > MaxFrameBytes {
 		return false
 	}
-	b := frame
+	rest, ok := s.Prefix(frame, vals)
+	return ok && len(rest) == 0
+}
+
+// Prefix is Match for the start of b: it matches the template through its last literal
+// and returns what follows (a head of a frame whose array of elements Elems reads next).
+// It does not check b's size: the caller checks the whole frame's.
+func (s *Shape) Prefix(b []byte, vals [][]byte) (rest []byte, ok bool) {
 	for i, h := range s.holes {
 		lit := s.lits[i]
 		if len(b) < len(lit) || string(b[:len(lit)]) != lit {
-			return false
+			return nil, false
 		}
 		b = b[len(lit):]
 		n := 0
 		if h == 's' {
 			for n < len(b) && b[n] != '"' {
 				if b[n] == '\\' || b[n] < 0x20 {
-					return false // escapes (and raw control bytes): leave them to fastjson
+					return nil, false // escapes (and raw control bytes): leave them to fastjson
 				}
 				n++
 			}
@@ -90,13 +97,84 @@ func (s *Shape) Match(frame []byte, vals [][]byte) bool {
 				n++
 			}
 			if n == 0 {
-				return false
+				return nil, false
 			}
 		}
 		vals[i], b = b[:n], b[n:]
 	}
-	return string(b) == s.lits[len(s.holes)]
+	last := s.lits[len(s.holes)]
+	if len(b) < len(last) || string(b[:len(last)]) != last {
+		return nil, false
+	}
+	return b[len(last):], true
 }
+
+// Elems reads the elements of a JSON array written without whitespace, each exactly as
+// one Shape (the template of one element), from just after the array's '[':
+//
+//	it := unit.Elems(rest, wire.MaxLevels)
+//	for it.Next(vals) { ...vals... }
+//	rest, ok := it.Rest()
+//
+// It stops, not ok, at an element that does not match, at anything but ',' or ']' after
+// one, and at more than max elements (the fastjson path's bound). No closure: vals stays
+// on the caller's stack.
+type Elems struct {
+	s      *Shape
+	rest   []byte
+	n, max int
+	state  int8 // elemsFirst, elemsIn, elemsDone, elemsBad
+}
+
+const (
+	elemsFirst = iota
+	elemsIn
+	elemsDone
+	elemsBad
+)
+
+// Elems starts reading an array's elements of shape s from b, just after its '['.
+func (s *Shape) Elems(b []byte, max int) Elems { return Elems{s: s, rest: b, max: max} }
+
+// Next reads the next element's values into vals (len Holes()); false at the array's end
+// or where the array stops matching (Rest tells which).
+func (e *Elems) Next(vals [][]byte) bool {
+	switch e.state {
+	case elemsFirst:
+		if len(e.rest) > 0 && e.rest[0] == ']' {
+			e.rest, e.state = e.rest[1:], elemsDone
+			return false
+		}
+	case elemsIn:
+		switch {
+		case len(e.rest) > 0 && e.rest[0] == ']':
+			e.rest, e.state = e.rest[1:], elemsDone
+			return false
+		case len(e.rest) > 0 && e.rest[0] == ',':
+			e.rest = e.rest[1:]
+		default:
+			e.state = elemsBad
+			return false
+		}
+	default:
+		return false
+	}
+	e.n++
+	var ok bool
+	if e.n > e.max {
+		e.state = elemsBad
+		return false
+	}
+	if e.rest, ok = e.s.Prefix(e.rest, vals); !ok {
+		e.state = elemsBad
+		return false
+	}
+	e.state = elemsIn
+	return true
+}
+
+// Rest returns what follows the array's ']' and whether the whole array was read.
+func (e *Elems) Rest() ([]byte, bool) { return e.rest, e.state == elemsDone }
 
 // numberByte reports whether c can be part of a number's text as fastjson delimits it.
 func numberByte(c byte) bool {
@@ -138,8 +216,12 @@ func (c *Conv) BBO(out *Batch, bidPx, bidSz, askPx, askSz []byte) *wire.Record {
 }
 
 // ISO is ISONs (UTC unless the text says otherwise) of a Shape value.
-func (c *Conv) ISO(b []byte) int64 {
-	ns, err := ISONs(b, 0)
+func (c *Conv) ISO(b []byte) int64 { return c.ISOIn(b, 0) }
+
+// ISOIn is ISONs of a Shape value in a venue's zone (defaultOffset seconds east of UTC
+// unless the text says otherwise, e.g. KST).
+func (c *Conv) ISOIn(b []byte, defaultOffset int) int64 {
+	ns, err := ISONs(b, defaultOffset)
 	c.failed = c.failed || err != nil
 	return ns
 }
@@ -153,4 +235,41 @@ func (c *Conv) Epoch(b []byte, unit time.Duration) int64 {
 	ns, err := EpochNs(b, unit)
 	c.failed = c.failed || err != nil
 	return ns
+}
+
+// BookSides reads, without a fastjson tree, the two level arrays of a book message that
+// lists its asks first ("asks":[...],"bids":[...]), as the Korean venues do. It is the
+// scratch of one parser (the zero value is ready) and keeps the ask texts, because the
+// venues' fastjson paths fold the bids into the content key first.
+type BookSides struct{ asks [][]byte }
+
+// Read reads from b, just after the asks' '[': the asks, each of shape level (two holes:
+// price and size), then mid (the text from the asks' ']' through the bids' '[', e.g.
+// `,"bids":[`), then the bids through their ']'. It appends the levels to r.Asks and
+// r.Bids, converted by c, and returns what follows and key: h with each bid's price and
+// size text folded in (ContentKey), then each ask's. On ok false the caller gives up.
+func (s *BookSides) Read(c *Conv, b []byte, level, mid *Shape, r *wire.Record, h uint64) (rest []byte, key uint64, ok bool) {
+	s.asks = s.asks[:0]
+	var v [2][]byte
+	it := level.Elems(b, wire.MaxLevels)
+	for it.Next(v[:]) {
+		r.Asks = append(r.Asks, wire.Level{Price: c.Decimal(v[0]), Size: c.Decimal(v[1])})
+		s.asks = append(s.asks, v[0], v[1])
+	}
+	if rest, ok = it.Rest(); ok {
+		rest, ok = mid.Prefix(rest, nil)
+	}
+	if !ok {
+		return nil, 0, false
+	}
+	it = level.Elems(rest, wire.MaxLevels)
+	for it.Next(v[:]) {
+		r.Bids = append(r.Bids, wire.Level{Price: c.Decimal(v[0]), Size: c.Decimal(v[1])})
+		h = ContentKey(ContentKey(h, v[0]), v[1])
+	}
+	for _, t := range s.asks {
+		h = ContentKey(h, t)
+	}
+	rest, ok = it.Rest()
+	return rest, h, ok
 }

@@ -101,3 +101,51 @@ func TestShapeOversized(t *testing.T) {
 		t.Fatalf("a %d-byte frame matched", len(over))
 	}
 }
+
+// TestShapeElems reads arrays of elements of one shape: every element's values in order,
+// the rest after ']', and no match for a bad element, a bad separator, a missing ']',
+// more than max elements or an array the caller stops reading.
+func TestShapeElems(t *testing.T) {
+	head := MustShape(`{"s":"%s","a":[`)
+	elem := MustShape(`{"p":"%s","q":%n}`)
+	tests := []struct {
+		frame string
+		want  string // the elements' values joined, then "|" and the rest; "" for no match
+	}{
+		{`{"s":"X","a":[]}`, "X:|}"},
+		{`{"s":"X","a":[{"p":"1","q":2}]}`, "X:1,2;|}"},
+		{`{"s":"X","a":[{"p":"1","q":2},{"p":"3","q":4e1}],"t":1}`, "X:1,2;3,4e1;|,\"t\":1}"},
+		{`{"s":"X","a":[{"p":"1","q":2},{"p":"3","q":4},{"p":"5","q":6}]}`, ""}, // over max
+		{`{"s":"X","a":[{"p":"1","q":2} ,{"p":"3","q":4}]}`, ""},                // space
+		{`{"s":"X","a":[{"p":"1","q":2},]}`, ""},                                // trailing comma
+		{`{"s":"X","a":[{"p":"1","q":2}`, ""},                                   // no ']'
+		{`{"s":"X","a":[{"q":2,"p":"1"}]}`, ""},                                 // key order
+		{`{"s":"X","a":[{"p":"bad","q":2}]}`, ""},                               // the caller stops
+		{`{"s":"X","a":{}}`, ""},
+	}
+	for _, tt := range tests {
+		var hv [1][]byte
+		rest, ok := head.Prefix([]byte(tt.frame), hv[:])
+		got := ""
+		if ok {
+			got = string(hv[0]) + ":"
+			var ev [2][]byte
+			it := elem.Elems(rest, 2)
+			for it.Next(ev[:]) {
+				got += string(ev[0]) + "," + string(ev[1]) + ";"
+				if string(ev[0]) == "bad" {
+					break
+				}
+			}
+			rest, ok = it.Rest()
+		}
+		if !ok {
+			got = ""
+		} else {
+			got += "|" + string(rest)
+		}
+		if got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.frame, got, tt.want)
+		}
+	}
+}
