@@ -10,9 +10,11 @@ import (
 
 // Shape is the exact compact text an exchange sends for one high-volume message, with
 // holes where the values go: "%s" for the rest of a string up to its closing quote
-// (`"s":"%s"`, `"topic":"orderbook.1.%s"`) and "%n" for a number. Match reads the values straight out of a frame that has
-// this shape, without building a fastjson tree, which is most of the cost of a small
-// frame (for a Binance bookTicker, the fastjson parse alone is about half).
+// (`"s":"%s"`, `"topic":"orderbook.1.%s"`), "%n" for a number and "%b" for true or false.
+// Match reads the values straight out of a frame that has this shape, without building a
+// fastjson tree, which is most of the cost of a small frame (for a Binance bookTicker,
+// the fastjson parse alone is about half). Prefix and Elems read a message whose arrays
+// have any number of elements of one shape (book levels, trades).
 //
 // A frame matches only when it is the template byte for byte around the holes: every key
 // present once, in the template's order, no whitespace, no escapes, nothing after the
@@ -25,12 +27,12 @@ import (
 // A Shape is immutable and safe for concurrent use.
 type Shape struct {
 	lits  []string // lits[i] precedes hole i; the last one follows the last hole
-	holes []byte   // 's' or 'n'
+	holes []byte   // 's', 'n' or 'b'
 }
 
 // MustShape compiles a template and panics when it is not one (package-level variables
 // only). A hole must be followed by a literal that ends its value: a string hole by the
-// closing quote, a number hole by a byte that cannot continue a number.
+// closing quote, a number or bool hole by a byte that cannot continue it.
 func MustShape(template string) *Shape {
 	s := &Shape{}
 	rest := template
@@ -40,8 +42,8 @@ func MustShape(template string) *Shape {
 			s.lits = append(s.lits, rest)
 			break
 		}
-		if i+1 == len(rest) || rest[i+1] != 's' && rest[i+1] != 'n' {
-			panic(fmt.Sprintf("adapter: shape %q: '%%' not followed by s or n", template))
+		if i+1 == len(rest) || rest[i+1] != 's' && rest[i+1] != 'n' && rest[i+1] != 'b' {
+			panic(fmt.Sprintf("adapter: shape %q: '%%' not followed by s, n or b", template))
 		}
 		s.lits = append(s.lits, rest[:i])
 		s.holes = append(s.holes, rest[i+1])
@@ -54,6 +56,8 @@ func MustShape(template string) *Shape {
 			panic(fmt.Sprintf("adapter: shape %q: string hole %d is not followed by a quote", template, i))
 		case h == 'n' && (next == "" || numberByte(next[0]) || strings.HasSuffix(prev, `"`)):
 			panic(fmt.Sprintf("adapter: shape %q: number hole %d is not delimited", template, i))
+		case h == 'b' && (next == "" || 'a' <= next[0] && next[0] <= 'z' || strings.HasSuffix(prev, `"`)):
+			panic(fmt.Sprintf("adapter: shape %q: bool hole %d is not delimited", template, i))
 		}
 	}
 	return s
@@ -92,11 +96,20 @@ func (s *Shape) Prefix(b []byte, vals [][]byte) (rest []byte, ok bool) {
 				}
 				n++
 			}
-		} else {
+		} else if h == 'n' {
 			for n < len(b) && numberByte(b[n]) {
 				n++
 			}
 			if n == 0 {
+				return nil, false
+			}
+		} else {
+			switch {
+			case len(b) >= 4 && string(b[:4]) == "true":
+				n = 4
+			case len(b) >= 5 && string(b[:5]) == "false":
+				n = 5
+			default:
 				return nil, false
 			}
 		}
@@ -235,6 +248,19 @@ func (c *Conv) Epoch(b []byte, unit time.Duration) int64 {
 	ns, err := EpochNs(b, unit)
 	c.failed = c.failed || err != nil
 	return ns
+}
+
+// Levels appends to dst the levels of an array read from b, just after its '[', each of
+// shape level (two holes: price and size), converted by c; rest follows the ']'. ok is
+// false where the array stops matching (Elems).
+func (c *Conv) Levels(dst []wire.Level, b []byte, level *Shape) (levels []wire.Level, rest []byte, ok bool) {
+	var v [2][]byte
+	it := level.Elems(b, wire.MaxLevels)
+	for it.Next(v[:]) {
+		dst = append(dst, wire.Level{Price: c.Decimal(v[0]), Size: c.Decimal(v[1])})
+	}
+	rest, ok = it.Rest()
+	return dst, rest, ok
 }
 
 // BookSides reads, without a fastjson tree, the two level arrays of a book message that

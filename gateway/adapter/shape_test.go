@@ -42,6 +42,21 @@ func TestShapeMatch(t *testing.T) {
 	}
 }
 
+// TestShapeBool: a %b hole takes true or false, nothing else.
+func TestShapeBool(t *testing.T) {
+	s := MustShape(`{"m":%b,"n":1}`)
+	var v [1][]byte
+	for frame, want := range map[string]string{
+		`{"m":true,"n":1}`: "true", `{"m":false,"n":1}`: "false",
+		`{"m":null,"n":1}`: "", `{"m":"true","n":1}`: "", `{"m":tru,"n":1}`: "", `{"m":truee,"n":1}`: "", `{"m":1,"n":1}`: "",
+	} {
+		ok := s.Match([]byte(frame), v[:])
+		if ok != (want != "") || ok && string(v[0]) != want {
+			t.Errorf("Match(%s) = %v %q, want %q", frame, ok, v[0], want)
+		}
+	}
+}
+
 func TestMustShapeRejects(t *testing.T) {
 	for _, tmpl := range []string{
 		`{"a":"%s}`,   // string hole not closed by a quote
@@ -49,6 +64,8 @@ func TestMustShapeRejects(t *testing.T) {
 		`{"a":%n`,     // number hole at the end
 		`{"a":"%n"}`,  // number hole inside a string
 		`{"a":%x}`,    // unknown hole
+		`{"a":%bx}`,   // bool hole followed by a letter
+		`{"a":"%b"}`,  // bool hole inside a string
 		`{"a":"%s"}%`, // '%' at the end
 	} {
 		func() {

@@ -48,10 +48,7 @@ var (
 	bookBids    = adapter.MustShape(`,"bids":[`)
 	bookEnd     = adapter.MustShape(`}}`)
 	tickerShape = adapter.MustShape(strings.Replace(dataHead, "%s", "TICKER", 1) + `,"timestamp":%n,"quote_volume":"%s","target_volume":"%s","high":"%s","low":"%s","first":"%s","last":"%s","volume_power":"%s","ask_best_price":"%s","ask_best_qty":"%s","bid_best_price":"%s","bid_best_qty":"%s","id":"%s","yesterday_high":"%s","yesterday_low":"%s","yesterday_first":"%s","yesterday_last":"%s","yesterday_quote_volume":"%s","yesterday_target_volume":"%s"}}`)
-	tradeShapes = [...]*adapter.Shape{ // is_seller_maker false, true
-		adapter.MustShape(strings.Replace(dataHead, "%s", "TRADE", 1) + `,"id":"%s","timestamp":%n,"price":"%s","qty":"%s","is_seller_maker":false}}`),
-		adapter.MustShape(strings.Replace(dataHead, "%s", "TRADE", 1) + `,"id":"%s","timestamp":%n,"price":"%s","qty":"%s","is_seller_maker":true}}`),
-	}
+	tradeShape  = adapter.MustShape(strings.Replace(dataHead, "%s", "TRADE", 1) + `,"id":"%s","timestamp":%n,"price":"%s","qty":"%s","is_seller_maker":%b}}`)
 )
 
 // fast normalizes a DATA frame of one of the shapes above without a fastjson tree and
@@ -70,11 +67,11 @@ func (ps *Parser) fast(frame []byte, recvNs int64, out *adapter.Batch) bool {
 		r.AskPx, r.AskSz = c.Decimal(v[10]), c.Decimal(v[11])
 		r.BidPx, r.BidSz = c.Decimal(v[12]), c.Decimal(v[13])
 		return ps.fastKeep(&c, r, v[0], v[1], out)
-	case tradeShapes[0].Match(frame, v[:6]), tradeShapes[1].Match(frame, v[:6]):
+	case tradeShape.Match(frame, v[:7]):
 		r := fastStart(&c, out, wire.KindTrade, v[3], v[2], recvNs)
 		r.Price, r.Size = c.Decimal(v[4]), c.Decimal(v[5])
 		r.Side = wire.SideSell
-		if frame[len(frame)-4] == 'u' { // "true}}": the seller was the maker, the buyer took
+		if string(v[6]) == "true" { // the seller was the maker: the buyer took
 			r.Side = wire.SideBuy
 		}
 		return ps.fastKeep(&c, r, v[0], v[1], out)

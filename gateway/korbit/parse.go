@@ -26,32 +26,27 @@ func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter
 }
 
 // An orderbook message as Korbit writes it, byte for byte: the fast path (adapter.Shape)
-// of most of its frames. "snapshot" is true or false; the fastjson path ignores it.
+// of most of its frames ("snapshot", true or false, is ignored as the fastjson path does).
 var (
-	bookHeads = [...]*adapter.Shape{
-		adapter.MustShape(`{"symbol":"%s","timestamp":%n,"type":"orderbook","snapshot":false,"data":{"timestamp":%n,"asks":[`),
-		adapter.MustShape(`{"symbol":"%s","timestamp":%n,"type":"orderbook","snapshot":true,"data":{"timestamp":%n,"asks":[`),
-	}
+	bookHead  = adapter.MustShape(`{"symbol":"%s","timestamp":%n,"type":"orderbook","snapshot":%b,"data":{"timestamp":%n,"asks":[`)
 	bookLevel = adapter.MustShape(`{"price":"%s","qty":"%s"}`)
 	bookBids  = adapter.MustShape(`,"bids":[`)
 	bookEnd   = adapter.MustShape(`}}`)
 )
 
-// fastBook normalizes an orderbook frame of bookHeads' shape without a fastjson tree and
+// fastBook normalizes an orderbook frame of bookHead's shape without a fastjson tree and
 // reports whether it did; on false nothing is appended. The record, content key
 // included, is book's (FuzzSame).
 func (ps *Parser) fastBook(frame []byte, recvNs int64, out *adapter.Batch) bool {
 	if len(frame) > adapter.MaxFrameBytes {
 		return false
 	}
-	var hv [3][]byte
-	rest, ok := bookHeads[0].Prefix(frame, hv[:])
+	var hv [4][]byte
+	rest, ok := bookHead.Prefix(frame, hv[:])
 	if !ok {
-		if rest, ok = bookHeads[1].Prefix(frame, hv[:]); !ok {
-			return false
-		}
+		return false
 	}
-	sym, ts := hv[0], hv[2]
+	sym, ts := hv[0], hv[3]
 	var c adapter.Conv
 	r, h := adapter.KeyedSnapshot(&c, out, sym, ts, time.Millisecond)
 	// book's order: symbol, timestamp, bids, asks.
