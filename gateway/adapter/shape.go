@@ -251,12 +251,13 @@ func (c *Conv) Epoch(b []byte, unit time.Duration) int64 {
 }
 
 // Levels appends to dst the levels of an array read from b, just after its '[', each of
-// shape level (two holes: price and size), converted by c; rest follows the ']'. ok is
-// false where the array stops matching (Elems).
+// shape level (its first two holes price and size; up to two more are ignored, as
+// Reader.Levels ignores a level's extra elements), converted by c; rest follows the ']'.
+// ok is false where the array stops matching (Elems).
 func (c *Conv) Levels(dst []wire.Level, b []byte, level *Shape) (levels []wire.Level, rest []byte, ok bool) {
-	var v [2][]byte
+	var v [4][]byte
 	it := level.Elems(b, wire.MaxLevels)
-	for it.Next(v[:]) {
+	for it.Next(v[:level.Holes()]) {
 		dst = append(dst, wire.Level{Price: c.Decimal(v[0]), Size: c.Decimal(v[1])})
 	}
 	rest, ok = it.Rest()
