@@ -95,9 +95,7 @@ func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool
 		ok = ok && legacyEnd.Match(rest, nil) && out.Len() > first
 	}
 	if !ok {
-		for out.Len() > first {
-			out.Drop()
-		}
+		out.Truncate(first)
 	}
 	return ok
 }
@@ -284,9 +282,7 @@ func (ps *Parser) legacyBook(c *fastjson.Value, recvNs int64, out *adapter.Batch
 func (ps *Parser) depth(c *fastjson.Value, recvNs int64, out *adapter.Batch) error {
 	first := out.Len()
 	drop := func(err error) error {
-		for out.Len() > first {
-			out.Drop()
-		}
+		out.Truncate(first)
 		return err
 	}
 	ps.SetKey(adapter.FNVOffset64)

@@ -97,9 +97,7 @@ func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (ada
 		if v.GetBool("snapshot") {
 			// The latest trades repeated after every (re)subscribe (package doc):
 			// checked, not published.
-			for out.Len() > n {
-				out.Drop()
-			}
+			out.Truncate(n)
 			return adapter.ResultControl, nil
 		}
 		return adapter.ResultData, nil

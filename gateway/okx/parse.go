@@ -109,9 +109,7 @@ func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool
 		ok = ok && pushEnd.Match(rest, nil)
 	}
 	if !ok {
-		for out.Len() > first {
-			out.Drop()
-		}
+		out.Truncate(first)
 	}
 	return ok
 }
