@@ -264,11 +264,32 @@ func (c *Conv) Levels(dst []wire.Level, b []byte, level *Shape) (levels []wire.L
 	return dst, rest, ok
 }
 
+// LevelTexts is Levels that also appends each level's price and size texts to texts,
+// for a content key folded later in the fastjson path's order.
+func (c *Conv) LevelTexts(dst []wire.Level, texts [][]byte, b []byte, level *Shape) (levels []wire.Level, txt [][]byte, rest []byte, ok bool) {
+	var v [4][]byte
+	it := level.Elems(b, wire.MaxLevels)
+	for it.Next(v[:level.Holes()]) {
+		dst = append(dst, wire.Level{Price: c.Decimal(v[0]), Size: c.Decimal(v[1])})
+		texts = append(texts, v[0], v[1])
+	}
+	rest, ok = it.Rest()
+	return dst, texts, rest, ok
+}
+
+// ContentKeyAll folds each text into the content key h (ContentKey), in order.
+func ContentKeyAll(h uint64, texts [][]byte) uint64 {
+	for _, t := range texts {
+		h = ContentKey(h, t)
+	}
+	return h
+}
+
 // BookSides reads, without a fastjson tree, the two level arrays of a book message that
 // lists its asks first ("asks":[...],"bids":[...]), as the Korean venues do. It is the
-// scratch of one parser (the zero value is ready) and keeps the ask texts, because the
+// scratch of one parser (the zero value is ready) and keeps the level texts, because the
 // venues' fastjson paths fold the bids into the content key first.
-type BookSides struct{ asks [][]byte }
+type BookSides struct{ asks, bids [][]byte }
 
 // Read reads from b, just after the asks' '[': the asks, each of shape level (two holes:
 // price and size), then mid (the text from the asks' ']' through the bids' '[', e.g.
@@ -276,27 +297,15 @@ type BookSides struct{ asks [][]byte }
 // r.Bids, converted by c, and returns what follows and key: h with each bid's price and
 // size text folded in (ContentKey), then each ask's. On ok false the caller gives up.
 func (s *BookSides) Read(c *Conv, b []byte, level, mid *Shape, r *wire.Record, h uint64) (rest []byte, key uint64, ok bool) {
-	s.asks = s.asks[:0]
-	var v [2][]byte
-	it := level.Elems(b, wire.MaxLevels)
-	for it.Next(v[:]) {
-		r.Asks = append(r.Asks, wire.Level{Price: c.Decimal(v[0]), Size: c.Decimal(v[1])})
-		s.asks = append(s.asks, v[0], v[1])
-	}
-	if rest, ok = it.Rest(); ok {
+	r.Asks, s.asks, rest, ok = c.LevelTexts(r.Asks, s.asks[:0], b, level)
+	if ok {
 		rest, ok = mid.Prefix(rest, nil)
+	}
+	if ok {
+		r.Bids, s.bids, rest, ok = c.LevelTexts(r.Bids, s.bids[:0], rest, level)
 	}
 	if !ok {
 		return nil, 0, false
 	}
-	it = level.Elems(rest, wire.MaxLevels)
-	for it.Next(v[:]) {
-		r.Bids = append(r.Bids, wire.Level{Price: c.Decimal(v[0]), Size: c.Decimal(v[1])})
-		h = ContentKey(ContentKey(h, v[0]), v[1])
-	}
-	for _, t := range s.asks {
-		h = ContentKey(h, t)
-	}
-	rest, ok = it.Rest()
-	return rest, h, ok
+	return rest, ContentKeyAll(ContentKeyAll(h, s.bids), s.asks), true
 }

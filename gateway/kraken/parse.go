@@ -13,12 +13,13 @@ import (
 // Parser normalizes Kraken v2 frames. It is owned by one goroutine.
 type Parser struct {
 	adapter.ParserBase
+	texts [][]byte // fastUpdate: a book's level texts, folded after its checksum
 }
 
 // Parse normalizes one frame: a channel message {"channel",...} or a method answer
 // {"method",...} / error.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if ps.fastTicker(frame, recvNs, out) {
+	if ps.fastTicker(frame, recvNs, out) || ps.fastUpdate(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -54,6 +55,104 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 	}
 	r.Seq = h
 	return true
+}
+
+// The book and trade updates as Kraken writes them: the fast path of its other busy
+// channels. Values: type, symbol, then the levels, checksum, timestamp; per trade symbol,
+// side, price, qty, ord_type, trade_id, timestamp.
+var (
+	bookHead   = adapter.MustShape(`{"channel":"book","type":"%s","data":[{"symbol":"%s","bids":[`)
+	bookAsks   = adapter.MustShape(`,"asks":[`)
+	bookTail   = adapter.MustShape(`,"checksum":%n,"timestamp":"%s"}]}`)
+	level      = adapter.MustShape(`{"price":%n,"qty":%n}`)
+	tradesHead = adapter.MustShape(`{"channel":"trade","type":"update","data":[`)
+	tradeItem  = adapter.MustShape(`{"symbol":"%s","side":"%s","price":%n,"qty":%n,"ord_type":"%s","trade_id":%n,"timestamp":"%s"}`)
+	tradesEnd  = adapter.MustShape(`}`)
+)
+
+// fastUpdate normalizes a book or trade message of the shapes above without a fastjson
+// tree, as book and trade would, and reports whether it did; on false nothing is appended
+// and parseTree handles the frame.
+func (ps *Parser) fastUpdate(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	if len(frame) > adapter.MaxFrameBytes {
+		return false
+	}
+	if rest, ok := tradesHead.Prefix(frame, nil); ok {
+		return ps.fastTrades(rest, recvNs, out)
+	}
+	var v [4][]byte
+	rest, ok := bookHead.Prefix(frame, v[:2])
+	if !ok {
+		return false
+	}
+	var c adapter.Conv
+	r := out.Next()
+	switch string(v[0]) {
+	case "update":
+		r.Kind = wire.KindBookDelta
+	case "snapshot":
+		r.Kind = wire.KindBookSnapshot
+	default:
+		c.Check(false)
+	}
+	r.Flags = wire.FlagNoSeq
+	texts := ps.texts[:0]
+	r.Bids, texts, rest, ok = c.LevelTexts(r.Bids, texts, rest, level)
+	texts = append(texts, nil) // book's Hash(nil) between the sides
+	if ok {
+		rest, ok = bookAsks.Prefix(rest, nil)
+	}
+	if ok {
+		r.Asks, texts, rest, ok = c.LevelTexts(r.Asks, texts, rest, level)
+	}
+	ps.texts = texts
+	c.Check(ok && bookTail.Match(rest, v[2:4]))
+	if c.Failed() {
+		out.Drop()
+		return false
+	}
+	sym, ts := v[1], v[3]
+	sum := c.Uint(v[2])
+	c.Check(sum <= math.MaxUint32)
+	r.Checksum, r.HasChecksum = uint32(sum), true
+	r.TsExchange = c.ISO(ts)
+	// book's order: symbol, timestamp, checksum, bids, nil, asks.
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
+	h = adapter.ContentKey(h, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+	return ps.KeepKeyed(&c, r, sym, recvNs, out, adapter.ContentKeyAll(h, texts))
+}
+
+// fastTrades is fastUpdate for a trade update's items, from just after the data's '['.
+func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool {
+	first := out.Len()
+	var v [7][]byte
+	it := tradeItem.Elems(rest, wire.MaxLevels)
+	ok := true
+	for ok && it.Next(v[:]) {
+		var c adapter.Conv
+		r := out.Next()
+		r.Kind = wire.KindTrade
+		r.Seq = c.Uint(v[5])
+		r.Price, r.Size = c.Decimal(v[2]), c.Decimal(v[3])
+		switch string(v[1]) { // the taker's side
+		case "buy":
+			r.Side = wire.SideBuy
+		case "sell":
+			r.Side = wire.SideSell
+		default:
+			c.Check(false)
+		}
+		r.TsExchange = c.ISO(v[6])
+		ok = ps.Keep(&c, r, v[0], recvNs, out)
+	}
+	if ok {
+		rest, ok = it.Rest()
+		ok = ok && tradesEnd.Match(rest, nil)
+	}
+	if !ok {
+		out.Truncate(first)
+	}
+	return ok
 }
 
 // parseTree normalizes any frame through a fastjson tree.
