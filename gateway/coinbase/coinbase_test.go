@@ -185,3 +185,17 @@ func TestTimeInContentKeys(t *testing.T) {
 		{`{"type":"l2update","product_id":"BTC-USD","time":"2019-08-14T20:42:27.265Z","changes":[["buy","10101.80000000","0.162567"]]}`, `27.265Z`, `27.266Z`},
 	})
 }
+
+// TestFastMessageTaken: match and l2update messages as Coinbase writes them take the fast
+// path (FuzzSame alone would pass with a fast path that never matched).
+func TestFastMessageTaken(t *testing.T) {
+	for _, fr := range []string{
+		`{"type":"match","trade_id":19959575,"maker_order_id":"00000000-0000-4000-8000-000039919150","taker_order_id":"00000000-0000-4000-8000-000039919151","side":"buy","size":"0.03075800","price":"64948","product_id":"BTC-USD","sequence":1441910665,"time":"2026-12-02T21:34:52.928317Z"}`,
+		`{"type":"l2update","product_id":"BTC-USD","changes":[["buy","64948","0.02520500"],["sell","64950","0"]],"time":"2026-12-02T21:34:52.928317Z"}`,
+	} {
+		var out adapter.Batch
+		if !New().NewParser().(*Parser).fastMessage([]byte(fr), 1, &out) || out.Len() != 1 {
+			t.Errorf("%.70s: not taken by the fast path", fr)
+		}
+	}
+}

@@ -12,11 +12,12 @@ import (
 // Parser normalizes Coinbase Exchange feed frames. It is owned by one goroutine.
 type Parser struct {
 	adapter.ParserBase
+	texts [][]byte // fastMessage: an l2update's change texts, folded after its time
 }
 
 // Parse normalizes one frame. Every feed message is an object with a "type".
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if ps.fastTicker(frame, recvNs, out) {
+	if ps.fastTicker(frame, recvNs, out) || ps.fastMessage(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -47,6 +48,71 @@ func (ps *Parser) fastTicker(frame []byte, recvNs int64, out *adapter.Batch) boo
 	r.Seq = c.Uint(v[0])
 	r.TsExchange = c.ISO(v[13])
 	return ps.Keep(&c, r, v[1], recvNs, out)
+}
+
+// The match and l2update messages as Coinbase writes them: the fast path of its other busy
+// channels. Values: trade_id, maker_order_id, taker_order_id, side, size, price,
+// product_id, sequence, time; product_id, then per change side, price, size, then time.
+var (
+	matchShape = adapter.MustShape(`{"type":"match","trade_id":%n,"maker_order_id":"%s","taker_order_id":"%s","side":"%s","size":"%s","price":"%s","product_id":"%s","sequence":%n,"time":"%s"}`)
+	l2Head     = adapter.MustShape(`{"type":"l2update","product_id":"%s","changes":[`)
+	l2Change   = adapter.MustShape(`["%s","%s","%s"]`)
+	l2Tail     = adapter.MustShape(`,"time":"%s"}`)
+)
+
+// fastMessage normalizes a match or l2update message of the shapes above without a
+// fastjson tree, as match and l2update would, and reports whether it did; on false
+// nothing is appended and parseTree handles the frame.
+func (ps *Parser) fastMessage(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	if len(frame) > adapter.MaxFrameBytes {
+		return false
+	}
+	var v [9][]byte
+	var c adapter.Conv
+	if matchShape.Match(frame, v[:]) {
+		r := out.Next()
+		r.Kind = wire.KindTrade
+		r.Seq, r.SeqFirst = c.Uint(v[0]), c.Uint(v[7])
+		r.Price, r.Size = c.Decimal(v[5]), c.Decimal(v[4])
+		switch string(v[3]) { // a resting buy order was hit: the taker sold
+		case "buy":
+			r.Side = wire.SideSell
+		case "sell":
+			r.Side = wire.SideBuy
+		default:
+			c.Check(false)
+		}
+		r.TsExchange = c.ISO(v[8])
+		return ps.Keep(&c, r, v[6], recvNs, out)
+	}
+	rest, ok := l2Head.Prefix(frame, v[:1])
+	if !ok {
+		return false
+	}
+	r := out.Next()
+	r.Kind, r.Flags = wire.KindBookDelta, wire.FlagNoSeq
+	texts := ps.texts[:0]
+	it := l2Change.Elems(rest, wire.MaxLevels)
+	for it.Next(v[1:4]) {
+		l := wire.Level{Price: c.Decimal(v[2]), Size: c.Decimal(v[3])}
+		switch string(v[1]) {
+		case "buy":
+			r.Bids = append(r.Bids, l)
+		case "sell":
+			r.Asks = append(r.Asks, l)
+		default:
+			c.Check(false)
+		}
+		texts = append(texts, v[1], v[2], v[3])
+	}
+	ps.texts = texts
+	rest, ok = it.Rest()
+	c.Check(ok && l2Tail.Match(rest, v[4:5]))
+	sym, ts := v[0], v[4]
+	r.TsExchange = c.ISO(ts)
+	// l2update's order: product_id, time, then each change's side, price and size.
+	h := adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), ts)
+	return ps.KeepKeyed(&c, r, sym, recvNs, out, adapter.ContentKeyAll(h, texts))
 }
 
 // parseTree normalizes any frame through a fastjson tree.
