@@ -264,6 +264,76 @@ func (c *Conv) Levels(dst []wire.Level, b []byte, level *Shape) (levels []wire.L
 	return dst, rest, ok
 }
 
+// Sides reads a book message's two level arrays from b, just after the first one's '[':
+// the first array into *first (Levels), mid (the text from its ']' through the second
+// one's '[', e.g. `,"a":[`), the second array into *second; rest follows the second ']'.
+func (c *Conv) Sides(first, second *[]wire.Level, b []byte, level, mid *Shape) (rest []byte, ok bool) {
+	*first, rest, ok = c.Levels(*first, b, level)
+	if ok {
+		rest, ok = mid.Prefix(rest, nil)
+	}
+	if ok {
+		*second, rest, ok = c.Levels(*second, rest, level)
+	}
+	return rest, ok
+}
+
+// Side is SideAt of a Shape value: buy is the venue's text for a taker buy, sell for a
+// taker sell; anything else fails the conversion.
+func (c *Conv) Side(b []byte, buy, sell string) wire.Side {
+	switch string(b) {
+	case buy:
+		return wire.SideBuy
+	case sell:
+		return wire.SideSell
+	}
+	c.failed = true
+	return 0
+}
+
+// Items reads the items of a message's array (trades), each of one shape, for a fast
+// path that makes one record of each: whole or not at all.
+//
+//	items := tradeItem.Items(rest, out)
+//	for items.Next(v[:]) {
+//		... r := out.Next() ...
+//		items.Kept(ps.Keep(&c, r, sym, recvNs, out))
+//	}
+//	return items.End(tail)
+type Items struct {
+	it    Elems
+	out   *Batch
+	first int
+	ok    bool
+}
+
+// Items starts reading the items of shape s from b, just after the array's '[', for
+// records appended to out.
+func (s *Shape) Items(b []byte, out *Batch) Items {
+	return Items{it: s.Elems(b, wire.MaxLevels), out: out, first: out.Len(), ok: true}
+}
+
+// Next reads the next item's values into vals; false at the array's end, where it stops
+// matching, or after an item was not kept.
+func (t *Items) Next(vals [][]byte) bool { return t.ok && t.it.Next(vals) }
+
+// Kept reports whether the last item's record was kept; false gives up the message.
+func (t *Items) Kept(ok bool) { t.ok = t.ok && ok }
+
+// End reports whether the whole message was read: every item kept, the array whole, and
+// end (what follows its ']') matched to the frame's end. On false it drops every record
+// the message appended.
+func (t *Items) End(end *Shape) bool {
+	if t.ok {
+		rest, ok := t.it.Rest()
+		t.ok = ok && end.Match(rest, nil)
+	}
+	if !t.ok {
+		t.out.Truncate(t.first)
+	}
+	return t.ok
+}
+
 // LevelTexts is Levels that also appends each level's price and size texts to texts,
 // for a content key folded later in the fastjson path's order.
 func (c *Conv) LevelTexts(dst []wire.Level, texts [][]byte, b []byte, level *Shape) (levels []wire.Level, txt [][]byte, rest []byte, ok bool) {

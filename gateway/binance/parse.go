@@ -72,13 +72,7 @@ func (ps *Parser) fastStream(frame []byte, recvNs int64, out *adapter.Batch) boo
 	r.TsExchange = c.Epoch(v[1], time.Millisecond)
 	r.SeqFirst, r.Seq = c.Uint(v[3]), c.Uint(v[4])
 	c.Check(r.SeqFirst <= r.Seq)
-	r.Bids, rest, ok = c.Levels(r.Bids, rest, level)
-	if ok {
-		rest, ok = depthAsks.Prefix(rest, nil)
-	}
-	if ok {
-		r.Asks, rest, ok = c.Levels(r.Asks, rest, level)
-	}
+	rest, ok = c.Sides(&r.Bids, &r.Asks, rest, level, depthAsks)
 	c.Check(ok && frameEnd.Match(rest, nil))
 	return ps.Keep(&c, r, v[2], recvNs, out)
 }

@@ -70,46 +70,23 @@ func (ps *Parser) fastLegacy(frame []byte, recvNs int64, out *adapter.Batch) boo
 
 // fastTrades is fastLegacy for a transaction message's list, from just after its '['.
 func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool {
-	first := out.Len()
 	var v [7][]byte
-	it := tradeItem.Elems(rest, wire.MaxLevels)
-	ok := true
-	for i := 0; ok && it.Next(v[:]); i++ {
+	items := tradeItem.Items(rest, out)
+	for i := 0; items.Next(v[:]); i++ {
 		gb, sym, dtm := v[0], v[6], v[4]
 		var c adapter.Conv
 		r := out.Next()
 		r.Kind, r.Flags = wire.KindTrade, wire.FlagNoSeq
 		r.TsExchange = c.ISOIn(dtm, adapter.KST)
 		r.Price, r.Size = c.Decimal(v[1]), c.Decimal(v[2])
-		side, known := takerSide(gb)
-		r.Side = side
-		c.Check(known)
+		r.Side = c.Side(gb, "2", "1") // "1": a sell-side execution, the taker sold
 		// transaction's order: symbol, contDtm, buySellGb, contPrice, contQty, index.
 		h := adapter.ContentKey(adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), dtm), gb)
 		h = adapter.ContentKey(adapter.ContentKey(h, v[1]), v[2])
 		r.Seq = adapter.ContentKey(h, strconv.AppendInt(ps.num[:0], int64(i), 10))
-		ok = ps.Keep(&c, r, sym, recvNs, out)
+		items.Kept(ps.Keep(&c, r, sym, recvNs, out))
 	}
-	if ok {
-		rest, ok = it.Rest()
-		ok = ok && legacyEnd.Match(rest, nil) && out.Len() > first
-	}
-	if !ok {
-		out.Truncate(first)
-	}
-	return ok
-}
-
-// takerSide reads a legacy buySellGb: "1" a sell-side execution (the taker sold), "2" a
-// buy-side one.
-func takerSide(gb []byte) (wire.Side, bool) {
-	switch string(gb) {
-	case "1":
-		return wire.SideSell, true
-	case "2":
-		return wire.SideBuy, true
-	}
-	return 0, false
+	return items.End(legacyEnd)
 }
 
 // parseTree normalizes any frame through a fastjson tree.
@@ -200,8 +177,12 @@ func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batc
 		if err != nil {
 			return adapter.Fail(out, err)
 		}
-		var ok bool
-		if r.Side, ok = takerSide(gb); !ok {
+		switch string(gb) {
+		case "1":
+			r.Side = wire.SideSell // a sell-side execution: the taker sold
+		case "2":
+			r.Side = wire.SideBuy
+		default:
 			return adapter.Fail(out, fmt.Errorf("%w: buySellGb %q, want 1 or 2", adapter.ErrMalformed, gb))
 		}
 		if r.Price, err = ps.Dec(it, "contPrice"); err != nil {

@@ -91,13 +91,7 @@ func (ps *Parser) fastPush(frame []byte, recvNs int64, out *adapter.Batch) bool 
 	}
 	r.TsExchange = c.Epoch(v[1], time.Millisecond)
 	sym := v[3]
-	r.Bids, rest, ok = c.Levels(r.Bids, rest, level)
-	if ok {
-		rest, ok = bookAsks.Prefix(rest, nil)
-	}
-	if ok {
-		r.Asks, rest, ok = c.Levels(r.Asks, rest, level)
-	}
+	rest, ok = c.Sides(&r.Bids, &r.Asks, rest, level, bookAsks)
 	c.Check(ok && bookTail.Match(rest, v[4:7]))
 	if !c.Failed() {
 		r.Seq = c.Uint(v[4])
@@ -116,11 +110,9 @@ func (ps *Parser) fastPush(frame []byte, recvNs int64, out *adapter.Batch) bool 
 
 // fastTrades is fastPush for a publicTrade push's items, from just after the data's '['.
 func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool {
-	first := out.Len()
 	var v [9][]byte
-	it := tradeItem.Elems(rest, wire.MaxLevels)
-	ok := true
-	for ok && it.Next(v[:]) {
+	items := tradeItem.Items(rest, out)
+	for items.Next(v[:]) {
 		var c adapter.Conv
 		r := out.Next()
 		r.Kind = wire.KindTrade
@@ -134,24 +126,10 @@ func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool
 		}
 		r.SeqFirst = c.Uint(v[8])
 		r.Price, r.Size = c.Decimal(v[4]), c.Decimal(v[3])
-		switch string(v[2]) { // the taker's side
-		case "Buy":
-			r.Side = wire.SideBuy
-		case "Sell":
-			r.Side = wire.SideSell
-		default:
-			c.Check(false)
-		}
-		ok = ps.Keep(&c, r, v[1], recvNs, out)
+		r.Side = c.Side(v[2], "Buy", "Sell") // the taker's side
+		items.Kept(ps.Keep(&c, r, v[1], recvNs, out))
 	}
-	if ok {
-		rest, ok = it.Rest()
-		ok = ok && tradesEnd.Match(rest, nil)
-	}
-	if !ok {
-		out.Truncate(first)
-	}
-	return ok
+	return items.End(tradesEnd)
 }
 
 // parseTree normalizes any frame through a fastjson tree.

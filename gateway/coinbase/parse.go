@@ -74,14 +74,7 @@ func (ps *Parser) fastMessage(frame []byte, recvNs int64, out *adapter.Batch) bo
 		r.Kind = wire.KindTrade
 		r.Seq, r.SeqFirst = c.Uint(v[0]), c.Uint(v[7])
 		r.Price, r.Size = c.Decimal(v[5]), c.Decimal(v[4])
-		switch string(v[3]) { // a resting buy order was hit: the taker sold
-		case "buy":
-			r.Side = wire.SideSell
-		case "sell":
-			r.Side = wire.SideBuy
-		default:
-			c.Check(false)
-		}
+		r.Side = c.Side(v[3], "sell", "buy") // a resting buy order was hit: the taker sold
 		r.TsExchange = c.ISO(v[8])
 		return ps.Keep(&c, r, v[6], recvNs, out)
 	}

@@ -69,14 +69,7 @@ func (ps *Parser) fastUpdate(frame []byte, recvNs int64, out *adapter.Batch) boo
 		r.Seq = c.Uint(v[2])
 		r.TsExchange = c.Epoch(v[4], time.Millisecond)
 		r.Size, r.Price = c.Decimal(v[7]), c.Decimal(v[8])
-		switch string(v[5]) { // the taker's side
-		case "buy":
-			r.Side = wire.SideBuy
-		case "sell":
-			r.Side = wire.SideSell
-		default:
-			c.Check(false)
-		}
+		r.Side = c.Side(v[5], "buy", "sell") // the taker's side
 		return ps.Keep(&c, r, v[6], recvNs, out)
 	}
 	rest, ok := bookHead.Prefix(frame, v[:7])
@@ -88,13 +81,7 @@ func (ps *Parser) fastUpdate(frame []byte, recvNs int64, out *adapter.Batch) boo
 	r.TsExchange = c.Epoch(v[2], time.Millisecond)
 	r.SeqFirst, r.Seq = c.Uint(v[5]), c.Uint(v[6])
 	c.Check(r.SeqFirst <= r.Seq && r.SeqFirst != 0)
-	r.Bids, rest, ok = c.Levels(r.Bids, rest, level)
-	if ok {
-		rest, ok = bookAsks.Prefix(rest, nil)
-	}
-	if ok {
-		r.Asks, rest, ok = c.Levels(r.Asks, rest, level)
-	}
+	rest, ok = c.Sides(&r.Bids, &r.Asks, rest, level, bookAsks)
 	c.Check(ok && updateEnd.Match(rest, nil))
 	return ps.Keep(&c, r, v[4], recvNs, out)
 }

@@ -124,35 +124,19 @@ func (ps *Parser) fastUpdate(frame []byte, recvNs int64, out *adapter.Batch) boo
 
 // fastTrades is fastUpdate for a trade update's items, from just after the data's '['.
 func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool {
-	first := out.Len()
 	var v [7][]byte
-	it := tradeItem.Elems(rest, wire.MaxLevels)
-	ok := true
-	for ok && it.Next(v[:]) {
+	items := tradeItem.Items(rest, out)
+	for items.Next(v[:]) {
 		var c adapter.Conv
 		r := out.Next()
 		r.Kind = wire.KindTrade
 		r.Seq = c.Uint(v[5])
 		r.Price, r.Size = c.Decimal(v[2]), c.Decimal(v[3])
-		switch string(v[1]) { // the taker's side
-		case "buy":
-			r.Side = wire.SideBuy
-		case "sell":
-			r.Side = wire.SideSell
-		default:
-			c.Check(false)
-		}
+		r.Side = c.Side(v[1], "buy", "sell") // the taker's side
 		r.TsExchange = c.ISO(v[6])
-		ok = ps.Keep(&c, r, v[0], recvNs, out)
+		items.Kept(ps.Keep(&c, r, v[0], recvNs, out))
 	}
-	if ok {
-		rest, ok = it.Rest()
-		ok = ok && tradesEnd.Match(rest, nil)
-	}
-	if !ok {
-		out.Truncate(first)
-	}
-	return ok
+	return items.End(tradesEnd)
 }
 
 // parseTree normalizes any frame through a fastjson tree.

@@ -60,13 +60,7 @@ func (ps *Parser) fastPush(frame []byte, recvNs int64, out *adapter.Batch) bool 
 	var c adapter.Conv
 	r := out.Next()
 	r.Kind = wire.KindBookDelta
-	r.Asks, rest, ok = c.Levels(r.Asks, rest, level)
-	if ok {
-		rest, ok = booksBids.Prefix(rest, nil)
-	}
-	if ok {
-		r.Bids, rest, ok = c.Levels(r.Bids, rest, level)
-	}
+	rest, ok = c.Sides(&r.Asks, &r.Bids, rest, level, booksBids)
 	c.Check(ok && booksTail.Match(rest, v[1:4]))
 	if !c.Failed() {
 		r.TsExchange = c.Epoch(v[1], time.Millisecond)
@@ -83,35 +77,19 @@ func (ps *Parser) fastPush(frame []byte, recvNs int64, out *adapter.Batch) bool 
 
 // fastTrades is fastPush for a trades push's items, from just after the data's '['.
 func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool {
-	first := out.Len()
 	var v [7][]byte
-	it := tradeItem.Elems(rest, wire.MaxLevels)
-	ok := true
-	for ok && it.Next(v[:]) {
+	items := tradeItem.Items(rest, out)
+	for items.Next(v[:]) {
 		var c adapter.Conv
 		r := out.Next()
 		r.Kind = wire.KindTrade
 		r.Seq = c.Uint(v[1])
 		r.Price, r.Size = c.Decimal(v[2]), c.Decimal(v[3])
+		r.Side = c.Side(v[4], "buy", "sell") // the taker's side
 		r.TsExchange = c.Epoch(v[5], time.Millisecond)
-		switch string(v[4]) { // the taker's side
-		case "buy":
-			r.Side = wire.SideBuy
-		case "sell":
-			r.Side = wire.SideSell
-		default:
-			c.Check(false)
-		}
-		ok = ps.Keep(&c, r, v[0], recvNs, out)
+		items.Kept(ps.Keep(&c, r, v[0], recvNs, out))
 	}
-	if ok {
-		rest, ok = it.Rest()
-		ok = ok && pushEnd.Match(rest, nil)
-	}
-	if !ok {
-		out.Truncate(first)
-	}
-	return ok
+	return items.End(pushEnd)
 }
 
 // fastBBO normalizes a bbo-tbt push of the usual shape without a fastjson tree
