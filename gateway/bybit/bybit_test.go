@@ -10,8 +10,6 @@ import (
 	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 )
 
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
-
 // TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and
 // FlagSeqReset (a snapshot with u = 1: Bybit's service-restart snapshot, orderbook.1
 // included, on the fast path and the fastjson path alike).

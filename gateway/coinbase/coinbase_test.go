@@ -13,8 +13,6 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
-
 // TestLastMatchIsTicker1Trade checks the maker→taker inversion against the recording:
 // the samples README notes that ticker-1 (taker side "buy") and last_match (maker side
 // "sell") are the same trade 881613. Parse publishes nothing for last_match, so this

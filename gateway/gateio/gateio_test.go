@@ -13,8 +13,6 @@ import (
 	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 )
 
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
-
 // TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and the
 // tickers' content key. The two sample keys were computed independently (python: FNV-1a
 // 64 over the documented fields, each followed by a zero byte).

@@ -14,8 +14,6 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
-
 // parseOne parses frame into exactly one record.
 func parseOne(t *testing.T, p adapter.Parser, frame []byte) *wire.Record {
 	t.Helper()

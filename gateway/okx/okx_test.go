@@ -10,8 +10,6 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
-
 // TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and
 // FlagSeqReset, for the chaining rule of the package doc (SeqFirst = prevSeqId+1,
 // Seq = seqId; an update with seqId < prevSeqId starts a new epoch).
