@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -25,6 +27,13 @@ func ChildMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // queueDepth is the publisher's per-subscriber queue; a pass starts only when the
 // subscriber's queue is below half of it, so nothing is dropped.
 const queueDepth = 1 << 18
+
+// yieldAbove: with more messages queued than this, the replay yields the one CPU to the
+// bus writer, as a gateway's connection goroutines do each time they wait on a socket. A
+// replay that never waits would let the queue grow to queueDepth/2 between the writer's
+// preemption slots, and every message would then be copied into a cache-cold slot of a
+// queue far longer than a gateway ever builds.
+const yieldAbove = 1024
 
 func child(args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("gwbench child", flag.ContinueOnError)
@@ -67,6 +76,17 @@ func child(args []string, stdin io.Reader, stdout io.Writer) error {
 	if !*noMixed {
 		phases = append(phases, "mixed")
 	}
+	if path := os.Getenv(ProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var total uint64
 	for _, ph := range phases {
 		var in []*entry
@@ -102,6 +122,9 @@ func runPhase(p *pipeline, in []*entry, measure time.Duration) Result {
 	for cpuNow()-c0 < int64(measure) {
 		p.reset()
 		for i, e := range in {
+			if i%64 == 0 && p.pub.MaxQueued() > yieldAbove {
+				runtime.Gosched()
+			}
 			if i%4096 == 0 {
 				drain(queueDepth / 2)
 			}

@@ -38,6 +38,10 @@ import (
 // ChildEnv marks a process started by Run as the measured child.
 const ChildEnv = "TICKLINE_GWBENCH_CHILD"
 
+// ProfileEnv, set to a file name in the environment of Run (benchrun), makes the measured
+// child write a CPU profile of its phases there: go tool pprof <binary> <file>.
+const ProfileEnv = "TICKLINE_GWBENCH_CPUPROFILE"
+
 // IsChild reports whether this process is Run's measured child; its main must then call
 // ChildMain instead of doing its own work.
 func IsChild() bool { return os.Getenv(ChildEnv) == "1" }

@@ -230,6 +230,14 @@ func (b *Batch) Drop() {
 	}
 }
 
+// Truncate drops the records after the first n (a message whose later item turns out
+// malformed leaves none of its records behind).
+func (b *Batch) Truncate(n int) {
+	if n >= 0 && n < b.n {
+		b.n = n
+	}
+}
+
 // MaxFrameBytes bounds a frame an adapter will parse; larger frames are ErrMalformed.
 const MaxFrameBytes = 4 << 20
 

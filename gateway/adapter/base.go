@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/tickline/tickline/shared/wire"
 	"github.com/valyala/fastjson"
@@ -110,6 +111,27 @@ func (b *ParserBase) Keep(c *Conv, r *wire.Record, sym []byte, recvNs int64, out
 		out.Drop()
 		return false
 	}
+	return true
+}
+
+// KeyedSnapshot is the fast-path start of a whole book pushed without an id: a
+// book_snapshot slot of out with FlagNoSeq and exchange time ns (c converts ts in unit),
+// and its content key started as StartKeyed and the venues' Ts/ts readers start it: the
+// symbol's text, then the time's. KeepKeyed finishes it.
+func KeyedSnapshot(c *Conv, out *Batch, sym, ts []byte, unit time.Duration) (*wire.Record, uint64) {
+	r := out.Next()
+	r.Kind, r.Flags = wire.KindBookSnapshot, wire.FlagNoSeq
+	r.TsExchange = c.Epoch(ts, unit)
+	return r, ContentKey(ContentKey(FNVOffset64, sym), ts)
+}
+
+// KeepKeyed is Keep for a fast-path record keyed by its content: when kept, its Seq is
+// the content key h.
+func (b *ParserBase) KeepKeyed(c *Conv, r *wire.Record, sym []byte, recvNs int64, out *Batch, h uint64) bool {
+	if !b.Keep(c, r, sym, recvNs, out) {
+		return false
+	}
+	r.Seq = h
 	return true
 }
 

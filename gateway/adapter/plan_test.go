@@ -69,3 +69,19 @@ func TestSymbolCode(t *testing.T) {
 		t.Fatalf("bad symbol: %v", err)
 	}
 }
+
+func TestBatchTruncate(t *testing.T) {
+	var b Batch
+	for i := 0; i < 3; i++ {
+		b.Next().Seq = uint64(i)
+	}
+	b.Truncate(5) // beyond Len: nothing
+	b.Truncate(-1)
+	if b.Len() != 3 {
+		t.Fatalf("Len = %d after out-of-range Truncates, want 3", b.Len())
+	}
+	b.Truncate(1)
+	if b.Len() != 1 || b.At(0).Seq != 0 {
+		t.Fatalf("Len = %d after Truncate(1), want 1", b.Len())
+	}
+}

@@ -10,9 +10,11 @@ import (
 
 // Shape is the exact compact text an exchange sends for one high-volume message, with
 // holes where the values go: "%s" for the rest of a string up to its closing quote
-// (`"s":"%s"`, `"topic":"orderbook.1.%s"`) and "%n" for a number. Match reads the values straight out of a frame that has
-// this shape, without building a fastjson tree, which is most of the cost of a small
-// frame (for a Binance bookTicker, the fastjson parse alone is about half).
+// (`"s":"%s"`, `"topic":"orderbook.1.%s"`), "%n" for a number and "%b" for true or false.
+// Match reads the values straight out of a frame that has this shape, without building a
+// fastjson tree, which is most of the cost of a small frame (for a Binance bookTicker,
+// the fastjson parse alone is about half). Prefix and Elems read a message whose arrays
+// have any number of elements of one shape (book levels, trades).
 //
 // A frame matches only when it is the template byte for byte around the holes: every key
 // present once, in the template's order, no whitespace, no escapes, nothing after the
@@ -25,12 +27,12 @@ import (
 // A Shape is immutable and safe for concurrent use.
 type Shape struct {
 	lits  []string // lits[i] precedes hole i; the last one follows the last hole
-	holes []byte   // 's' or 'n'
+	holes []byte   // 's', 'n' or 'b'
 }
 
 // MustShape compiles a template and panics when it is not one (package-level variables
 // only). A hole must be followed by a literal that ends its value: a string hole by the
-// closing quote, a number hole by a byte that cannot continue a number.
+// closing quote, a number or bool hole by a byte that cannot continue it.
 func MustShape(template string) *Shape {
 	s := &Shape{}
 	rest := template
@@ -40,8 +42,8 @@ func MustShape(template string) *Shape {
 			s.lits = append(s.lits, rest)
 			break
 		}
-		if i+1 == len(rest) || rest[i+1] != 's' && rest[i+1] != 'n' {
-			panic(fmt.Sprintf("adapter: shape %q: '%%' not followed by s or n", template))
+		if i+1 == len(rest) || rest[i+1] != 's' && rest[i+1] != 'n' && rest[i+1] != 'b' {
+			panic(fmt.Sprintf("adapter: shape %q: '%%' not followed by s, n or b", template))
 		}
 		s.lits = append(s.lits, rest[:i])
 		s.holes = append(s.holes, rest[i+1])
@@ -54,6 +56,8 @@ func MustShape(template string) *Shape {
 			panic(fmt.Sprintf("adapter: shape %q: string hole %d is not followed by a quote", template, i))
 		case h == 'n' && (next == "" || numberByte(next[0]) || strings.HasSuffix(prev, `"`)):
 			panic(fmt.Sprintf("adapter: shape %q: number hole %d is not delimited", template, i))
+		case h == 'b' && (next == "" || 'a' <= next[0] && next[0] <= 'z' || strings.HasSuffix(prev, `"`)):
+			panic(fmt.Sprintf("adapter: shape %q: bool hole %d is not delimited", template, i))
 		}
 	}
 	return s
@@ -70,33 +74,120 @@ func (s *Shape) Match(frame []byte, vals [][]byte) bool {
 	if len(frame) > MaxFrameBytes {
 		return false
 	}
-	b := frame
+	rest, ok := s.Prefix(frame, vals)
+	return ok && len(rest) == 0
+}
+
+// Prefix is Match for the start of b: it matches the template through its last literal
+// and returns what follows (a head of a frame whose array of elements Elems reads next).
+// It does not check b's size: the caller checks the whole frame's.
+func (s *Shape) Prefix(b []byte, vals [][]byte) (rest []byte, ok bool) {
 	for i, h := range s.holes {
 		lit := s.lits[i]
 		if len(b) < len(lit) || string(b[:len(lit)]) != lit {
-			return false
+			return nil, false
 		}
 		b = b[len(lit):]
 		n := 0
 		if h == 's' {
 			for n < len(b) && b[n] != '"' {
 				if b[n] == '\\' || b[n] < 0x20 {
-					return false // escapes (and raw control bytes): leave them to fastjson
+					return nil, false // escapes (and raw control bytes): leave them to fastjson
 				}
 				n++
 			}
-		} else {
+		} else if h == 'n' {
 			for n < len(b) && numberByte(b[n]) {
 				n++
 			}
 			if n == 0 {
-				return false
+				return nil, false
+			}
+		} else {
+			switch {
+			case len(b) >= 4 && string(b[:4]) == "true":
+				n = 4
+			case len(b) >= 5 && string(b[:5]) == "false":
+				n = 5
+			default:
+				return nil, false
 			}
 		}
 		vals[i], b = b[:n], b[n:]
 	}
-	return string(b) == s.lits[len(s.holes)]
+	last := s.lits[len(s.holes)]
+	if len(b) < len(last) || string(b[:len(last)]) != last {
+		return nil, false
+	}
+	return b[len(last):], true
 }
+
+// Elems reads the elements of a JSON array written without whitespace, each exactly as
+// one Shape (the template of one element), from just after the array's '[':
+//
+//	it := unit.Elems(rest, wire.MaxLevels)
+//	for it.Next(vals) { ...vals... }
+//	rest, ok := it.Rest()
+//
+// It stops, not ok, at an element that does not match, at anything but ',' or ']' after
+// one, and at more than max elements (the fastjson path's bound). No closure: vals stays
+// on the caller's stack.
+type Elems struct {
+	s      *Shape
+	rest   []byte
+	n, max int
+	state  int8 // elemsFirst, elemsIn, elemsDone, elemsBad
+}
+
+const (
+	elemsFirst = iota
+	elemsIn
+	elemsDone
+	elemsBad
+)
+
+// Elems starts reading an array's elements of shape s from b, just after its '['.
+func (s *Shape) Elems(b []byte, max int) Elems { return Elems{s: s, rest: b, max: max} }
+
+// Next reads the next element's values into vals (len Holes()); false at the array's end
+// or where the array stops matching (Rest tells which).
+func (e *Elems) Next(vals [][]byte) bool {
+	switch e.state {
+	case elemsFirst:
+		if len(e.rest) > 0 && e.rest[0] == ']' {
+			e.rest, e.state = e.rest[1:], elemsDone
+			return false
+		}
+	case elemsIn:
+		switch {
+		case len(e.rest) > 0 && e.rest[0] == ']':
+			e.rest, e.state = e.rest[1:], elemsDone
+			return false
+		case len(e.rest) > 0 && e.rest[0] == ',':
+			e.rest = e.rest[1:]
+		default:
+			e.state = elemsBad
+			return false
+		}
+	default:
+		return false
+	}
+	e.n++
+	var ok bool
+	if e.n > e.max {
+		e.state = elemsBad
+		return false
+	}
+	if e.rest, ok = e.s.Prefix(e.rest, vals); !ok {
+		e.state = elemsBad
+		return false
+	}
+	e.state = elemsIn
+	return true
+}
+
+// Rest returns what follows the array's ']' and whether the whole array was read.
+func (e *Elems) Rest() ([]byte, bool) { return e.rest, e.state == elemsDone }
 
 // numberByte reports whether c can be part of a number's text as fastjson delimits it.
 func numberByte(c byte) bool {
@@ -138,8 +229,12 @@ func (c *Conv) BBO(out *Batch, bidPx, bidSz, askPx, askSz []byte) *wire.Record {
 }
 
 // ISO is ISONs (UTC unless the text says otherwise) of a Shape value.
-func (c *Conv) ISO(b []byte) int64 {
-	ns, err := ISONs(b, 0)
+func (c *Conv) ISO(b []byte) int64 { return c.ISOIn(b, 0) }
+
+// ISOIn is ISONs of a Shape value in a venue's zone (defaultOffset seconds east of UTC
+// unless the text says otherwise, e.g. KST).
+func (c *Conv) ISOIn(b []byte, defaultOffset int) int64 {
+	ns, err := ISONs(b, defaultOffset)
 	c.failed = c.failed || err != nil
 	return ns
 }
@@ -153,4 +248,55 @@ func (c *Conv) Epoch(b []byte, unit time.Duration) int64 {
 	ns, err := EpochNs(b, unit)
 	c.failed = c.failed || err != nil
 	return ns
+}
+
+// Levels appends to dst the levels of an array read from b, just after its '[', each of
+// shape level (its first two holes price and size; up to two more are ignored, as
+// Reader.Levels ignores a level's extra elements), converted by c; rest follows the ']'.
+// ok is false where the array stops matching (Elems).
+func (c *Conv) Levels(dst []wire.Level, b []byte, level *Shape) (levels []wire.Level, rest []byte, ok bool) {
+	var v [4][]byte
+	it := level.Elems(b, wire.MaxLevels)
+	for it.Next(v[:level.Holes()]) {
+		dst = append(dst, wire.Level{Price: c.Decimal(v[0]), Size: c.Decimal(v[1])})
+	}
+	rest, ok = it.Rest()
+	return dst, rest, ok
+}
+
+// BookSides reads, without a fastjson tree, the two level arrays of a book message that
+// lists its asks first ("asks":[...],"bids":[...]), as the Korean venues do. It is the
+// scratch of one parser (the zero value is ready) and keeps the ask texts, because the
+// venues' fastjson paths fold the bids into the content key first.
+type BookSides struct{ asks [][]byte }
+
+// Read reads from b, just after the asks' '[': the asks, each of shape level (two holes:
+// price and size), then mid (the text from the asks' ']' through the bids' '[', e.g.
+// `,"bids":[`), then the bids through their ']'. It appends the levels to r.Asks and
+// r.Bids, converted by c, and returns what follows and key: h with each bid's price and
+// size text folded in (ContentKey), then each ask's. On ok false the caller gives up.
+func (s *BookSides) Read(c *Conv, b []byte, level, mid *Shape, r *wire.Record, h uint64) (rest []byte, key uint64, ok bool) {
+	s.asks = s.asks[:0]
+	var v [2][]byte
+	it := level.Elems(b, wire.MaxLevels)
+	for it.Next(v[:]) {
+		r.Asks = append(r.Asks, wire.Level{Price: c.Decimal(v[0]), Size: c.Decimal(v[1])})
+		s.asks = append(s.asks, v[0], v[1])
+	}
+	if rest, ok = it.Rest(); ok {
+		rest, ok = mid.Prefix(rest, nil)
+	}
+	if !ok {
+		return nil, 0, false
+	}
+	it = level.Elems(rest, wire.MaxLevels)
+	for it.Next(v[:]) {
+		r.Bids = append(r.Bids, wire.Level{Price: c.Decimal(v[0]), Size: c.Decimal(v[1])})
+		h = ContentKey(ContentKey(h, v[0]), v[1])
+	}
+	for _, t := range s.asks {
+		h = ContentKey(h, t)
+	}
+	rest, ok = it.Rest()
+	return rest, h, ok
 }

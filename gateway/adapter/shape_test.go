@@ -42,6 +42,21 @@ func TestShapeMatch(t *testing.T) {
 	}
 }
 
+// TestShapeBool: a %b hole takes true or false, nothing else.
+func TestShapeBool(t *testing.T) {
+	s := MustShape(`{"m":%b,"n":1}`)
+	var v [1][]byte
+	for frame, want := range map[string]string{
+		`{"m":true,"n":1}`: "true", `{"m":false,"n":1}`: "false",
+		`{"m":null,"n":1}`: "", `{"m":"true","n":1}`: "", `{"m":tru,"n":1}`: "", `{"m":truee,"n":1}`: "", `{"m":1,"n":1}`: "",
+	} {
+		ok := s.Match([]byte(frame), v[:])
+		if ok != (want != "") || ok && string(v[0]) != want {
+			t.Errorf("Match(%s) = %v %q, want %q", frame, ok, v[0], want)
+		}
+	}
+}
+
 func TestMustShapeRejects(t *testing.T) {
 	for _, tmpl := range []string{
 		`{"a":"%s}`,   // string hole not closed by a quote
@@ -49,6 +64,8 @@ func TestMustShapeRejects(t *testing.T) {
 		`{"a":%n`,     // number hole at the end
 		`{"a":"%n"}`,  // number hole inside a string
 		`{"a":%x}`,    // unknown hole
+		`{"a":%bx}`,   // bool hole followed by a letter
+		`{"a":"%b"}`,  // bool hole inside a string
 		`{"a":"%s"}%`, // '%' at the end
 	} {
 		func() {
@@ -99,5 +116,53 @@ func TestShapeOversized(t *testing.T) {
 	over := `{"s":"` + strings.Repeat("x", MaxFrameBytes) + `"}`
 	if s.Match([]byte(over), v[:]) {
 		t.Fatalf("a %d-byte frame matched", len(over))
+	}
+}
+
+// TestShapeElems reads arrays of elements of one shape: every element's values in order,
+// the rest after ']', and no match for a bad element, a bad separator, a missing ']',
+// more than max elements or an array the caller stops reading.
+func TestShapeElems(t *testing.T) {
+	head := MustShape(`{"s":"%s","a":[`)
+	elem := MustShape(`{"p":"%s","q":%n}`)
+	tests := []struct {
+		frame string
+		want  string // the elements' values joined, then "|" and the rest; "" for no match
+	}{
+		{`{"s":"X","a":[]}`, "X:|}"},
+		{`{"s":"X","a":[{"p":"1","q":2}]}`, "X:1,2;|}"},
+		{`{"s":"X","a":[{"p":"1","q":2},{"p":"3","q":4e1}],"t":1}`, "X:1,2;3,4e1;|,\"t\":1}"},
+		{`{"s":"X","a":[{"p":"1","q":2},{"p":"3","q":4},{"p":"5","q":6}]}`, ""}, // over max
+		{`{"s":"X","a":[{"p":"1","q":2} ,{"p":"3","q":4}]}`, ""},                // space
+		{`{"s":"X","a":[{"p":"1","q":2},]}`, ""},                                // trailing comma
+		{`{"s":"X","a":[{"p":"1","q":2}`, ""},                                   // no ']'
+		{`{"s":"X","a":[{"q":2,"p":"1"}]}`, ""},                                 // key order
+		{`{"s":"X","a":[{"p":"bad","q":2}]}`, ""},                               // the caller stops
+		{`{"s":"X","a":{}}`, ""},
+	}
+	for _, tt := range tests {
+		var hv [1][]byte
+		rest, ok := head.Prefix([]byte(tt.frame), hv[:])
+		got := ""
+		if ok {
+			got = string(hv[0]) + ":"
+			var ev [2][]byte
+			it := elem.Elems(rest, 2)
+			for it.Next(ev[:]) {
+				got += string(ev[0]) + "," + string(ev[1]) + ";"
+				if string(ev[0]) == "bad" {
+					break
+				}
+			}
+			rest, ok = it.Rest()
+		}
+		if !ok {
+			got = ""
+		} else {
+			got += "|" + string(rest)
+		}
+		if got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.frame, got, tt.want)
+		}
 	}
 }

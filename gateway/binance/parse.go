@@ -19,7 +19,7 @@ type Parser struct {
 // Parse normalizes one frame: a combined-stream envelope {"stream","data"} or a raw
 // payload; subscription answers are ResultControl.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if ps.fastBookTicker(frame, recvNs, out) {
+	if ps.fastBookTicker(frame, recvNs, out) || ps.fastStream(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -31,6 +31,57 @@ var (
 	bookTickerStream = adapter.MustShape(`{"stream":"%s","data":{"u":%n,"s":"%s","b":"%s","B":"%s","a":"%s","A":"%s"}}`)
 	bookTickerRaw    = adapter.MustShape(`{"u":%n,"s":"%s","b":"%s","B":"%s","a":"%s","A":"%s"}`)
 )
+
+// The trade and depthUpdate frames of the combined streams as Binance writes them: the
+// fast path of the other busy streams (values: stream, E, s, t, p, q, T, m, M; stream, E,
+// s, U, u, then the levels).
+var (
+	tradeStream = adapter.MustShape(`{"stream":"%s","data":{"e":"trade","E":%n,"s":"%s","t":%n,"p":"%s","q":"%s","T":%n,"m":%b,"M":%b}}`)
+	depthStream = adapter.MustShape(`{"stream":"%s","data":{"e":"depthUpdate","E":%n,"s":"%s","U":%n,"u":%n,"b":[`)
+	depthAsks   = adapter.MustShape(`,"a":[`)
+	level       = adapter.MustShape(`["%s","%s"]`)
+	frameEnd    = adapter.MustShape(`}}`)
+)
+
+// fastStream normalizes a trade or depthUpdate frame of the shapes above without a
+// fastjson tree, as trade and depth would, and reports whether it did; on false nothing is
+// appended and parseTree handles the frame.
+func (ps *Parser) fastStream(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	if len(frame) > adapter.MaxFrameBytes {
+		return false
+	}
+	var v [9][]byte
+	var c adapter.Conv
+	if tradeStream.Match(frame, v[:]) {
+		r := out.Next()
+		r.Kind = wire.KindTrade
+		r.Seq, r.TsExchange = c.Uint(v[3]), c.Epoch(v[6], time.Millisecond)
+		r.Price, r.Size = c.Decimal(v[4]), c.Decimal(v[5])
+		r.Side = wire.SideBuy
+		if string(v[7]) == "true" {
+			r.Side = wire.SideSell // the buyer was the maker: the taker sold
+		}
+		return ps.Keep(&c, r, v[2], recvNs, out)
+	}
+	rest, ok := depthStream.Prefix(frame, v[:5])
+	if !ok {
+		return false
+	}
+	r := out.Next()
+	r.Kind = wire.KindBookDelta
+	r.TsExchange = c.Epoch(v[1], time.Millisecond)
+	r.SeqFirst, r.Seq = c.Uint(v[3]), c.Uint(v[4])
+	c.Check(r.SeqFirst <= r.Seq)
+	r.Bids, rest, ok = c.Levels(r.Bids, rest, level)
+	if ok {
+		rest, ok = depthAsks.Prefix(rest, nil)
+	}
+	if ok {
+		r.Asks, rest, ok = c.Levels(r.Asks, rest, level)
+	}
+	c.Check(ok && frameEnd.Match(rest, nil))
+	return ps.Keep(&c, r, v[2], recvNs, out)
+}
 
 // fastBookTicker normalizes a bookTicker frame of the usual shape without a fastjson tree
 // (adapter.Shape), as bookTicker would. It returns false, appending nothing, for any other

@@ -1,6 +1,7 @@
 package bithumb
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -102,5 +103,44 @@ func TestTimeInContentKeys(t *testing.T) {
 func TestBookCode(t *testing.T) {
 	if got := bookCode("KRW-BTC", 7, false) + " " + bookCode("KRW-BTC", 50, true); got != "KRW-BTC.7 KRW-BTC.30" {
 		t.Fatalf("book codes %s", got)
+	}
+}
+
+// FuzzSame: the fast paths (upbitapi's Fast, fastLegacy) give what the fastjson path gives.
+func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parseTree) }
+
+// TestFastTaken: legacy orderbooksnapshot and transaction messages as Bithumb writes them
+// take the fast path (FuzzSame alone would pass with a fast path that never matched).
+func TestFastTaken(t *testing.T) {
+	for _, fr := range []string{
+		`{"type":"orderbooksnapshot","content":{"symbol":"ETH_KRW","datetime":"1643098426366317","asks":[["3000000","1"]],"bids":[["2999000","2"],["2998000","3"]]}}`,
+		`{"type":"orderbooksnapshot","content":{"symbol":"ETH_KRW","datetime":"1643098426366","asks":[],"bids":[]}}`,
+		`{"type":"transaction","content":{"list":[{"buySellGb":"2","contPrice":"3.908","contQty":"12365.191","contAmt":"48323.166","contDtm":"2021-06-02 08:43:34.555058","updn":"dn","symbol":"CON_KRW"}]}}`,
+	} {
+		var out adapter.Batch
+		if !New().NewParser().(*Parser).fastLegacy([]byte(fr), 1, &out) || out.Len() != 1 {
+			t.Errorf("%.60s: not taken by the fast path", fr)
+		}
+	}
+}
+
+// TestFastGivesUp: a message the fast path cannot take whole leaves nothing behind and
+// goes to the fastjson path, which reports it (a bad second trade must not drop only
+// itself).
+func TestFastGivesUp(t *testing.T) {
+	const item = `{"buySellGb":"%s","contPrice":"3.908","contQty":"12365.191","contAmt":"48323.166","contDtm":"2021-06-02 08:43:34.555058","updn":"dn","symbol":"CON_KRW"}`
+	for _, fr := range []string{
+		`{"type":"transaction","content":{"list":[` + fmt.Sprintf(item, "2") + `,` + fmt.Sprintf(item, "3") + `]}}`,
+		`{"type":"transaction","content":{"list":[` + fmt.Sprintf(item, "2") + `,` + strings.Replace(fmt.Sprintf(item, "1"), "CON_KRW", "CONKRW", 1) + `]}}`,
+		`{"type":"orderbooksnapshot","content":{"symbol":"ETH_KRW","datetime":"1643098426366317","asks":[["3000000","1"]],"bids":[["2999000","-2"]]}}`,
+	} {
+		p := New().NewParser().(*Parser)
+		var out adapter.Batch
+		if p.fastLegacy([]byte(fr), 1, &out) || out.Len() != 0 {
+			t.Errorf("%.80s: taken by the fast path (%d records)", fr, out.Len())
+		}
+		if _, err := p.Parse([]byte(fr), 1, &out); err == nil {
+			t.Errorf("%.80s: no error from Parse", fr)
+		}
 	}
 }

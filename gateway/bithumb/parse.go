@@ -15,9 +15,10 @@ import (
 // messages). It is owned by one goroutine.
 type Parser struct {
 	upbitapi.Parser
-	one [1]*fastjson.Value
-	num [20]byte // scratch for an index's digits
-	dt  [19]byte // scratch for "YYYY-MM-DD HH:MM:SS"
+	one   [1]*fastjson.Value
+	num   [20]byte          // scratch for an index's digits
+	sides adapter.BookSides // fastLegacy's scratch
+	dt    [19]byte          // scratch for "YYYY-MM-DD HH:MM:SS"
 }
 
 func newParser() *Parser {
@@ -26,6 +27,93 @@ func newParser() *Parser {
 
 // Parse normalizes one frame of either API (see the package doc).
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if ps.Fast(frame, recvNs, out) || ps.fastLegacy(frame, recvNs, out) {
+		return adapter.ResultData, nil
+	}
+	return ps.parseTree(frame, recvNs, out)
+}
+
+// The legacy API's orderbooksnapshot and transaction messages as Bithumb writes them,
+// byte for byte: the fast path (adapter.Shape) of most legacy frames.
+var (
+	bookHead  = adapter.MustShape(`{"type":"orderbooksnapshot","content":{"symbol":"%s","datetime":"%s","asks":[`)
+	bookLevel = adapter.MustShape(`["%s","%s"]`)
+	bookBids  = adapter.MustShape(`,"bids":[`)
+	legacyEnd = adapter.MustShape(`}}`)
+	tradeHead = adapter.MustShape(`{"type":"transaction","content":{"list":[`)
+	tradeItem = adapter.MustShape(`{"buySellGb":"%s","contPrice":"%s","contQty":"%s","contAmt":"%s","contDtm":"%s","updn":"%s","symbol":"%s"}`)
+)
+
+// fastLegacy normalizes a legacy frame of the shapes above without a fastjson tree and
+// reports whether it did; on false nothing is appended. The records, content keys
+// included, are legacyBook's and transaction's (FuzzSame).
+func (ps *Parser) fastLegacy(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	if len(frame) > adapter.MaxFrameBytes {
+		return false
+	}
+	if rest, ok := tradeHead.Prefix(frame, nil); ok {
+		return ps.fastTrades(rest, recvNs, out)
+	}
+	var hv [2][]byte
+	rest, ok := bookHead.Prefix(frame, hv[:])
+	if !ok {
+		return false
+	}
+	sym, ts := hv[0], hv[1]
+	var c adapter.Conv
+	r, h := adapter.KeyedSnapshot(&c, out, sym, ts, upbitapi.TsUnit(ts))
+	// legacyBook's order: symbol, datetime, bids, asks.
+	rest, h, ok = ps.sides.Read(&c, rest, bookLevel, bookBids, r, h)
+	c.Check(ok && legacyEnd.Match(rest, nil))
+	return ps.KeepKeyed(&c, r, sym, recvNs, out, h)
+}
+
+// fastTrades is fastLegacy for a transaction message's list, from just after its '['.
+func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool {
+	first := out.Len()
+	var v [7][]byte
+	it := tradeItem.Elems(rest, wire.MaxLevels)
+	ok := true
+	for i := 0; ok && it.Next(v[:]); i++ {
+		gb, sym, dtm := v[0], v[6], v[4]
+		var c adapter.Conv
+		r := out.Next()
+		r.Kind, r.Flags = wire.KindTrade, wire.FlagNoSeq
+		r.TsExchange = c.ISOIn(dtm, adapter.KST)
+		r.Price, r.Size = c.Decimal(v[1]), c.Decimal(v[2])
+		side, known := takerSide(gb)
+		r.Side = side
+		c.Check(known)
+		// transaction's order: symbol, contDtm, buySellGb, contPrice, contQty, index.
+		h := adapter.ContentKey(adapter.ContentKey(adapter.ContentKey(adapter.FNVOffset64, sym), dtm), gb)
+		h = adapter.ContentKey(adapter.ContentKey(h, v[1]), v[2])
+		r.Seq = adapter.ContentKey(h, strconv.AppendInt(ps.num[:0], int64(i), 10))
+		ok = ps.Keep(&c, r, sym, recvNs, out)
+	}
+	if ok {
+		rest, ok = it.Rest()
+		ok = ok && legacyEnd.Match(rest, nil) && out.Len() > first
+	}
+	if !ok {
+		out.Truncate(first)
+	}
+	return ok
+}
+
+// takerSide reads a legacy buySellGb: "1" a sell-side execution (the taker sold), "2" a
+// buy-side one.
+func takerSide(gb []byte) (wire.Side, bool) {
+	switch string(gb) {
+	case "1":
+		return wire.SideSell, true
+	case "2":
+		return wire.SideBuy, true
+	}
+	return 0, false
+}
+
+// parseTree normalizes any frame through a fastjson tree.
+func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
 	v, err := adapter.ParseFrame(&ps.JSON, frame)
 	if err != nil {
 		return adapter.ResultData, err
@@ -112,12 +200,8 @@ func (ps *Parser) transaction(c *fastjson.Value, recvNs int64, out *adapter.Batc
 		if err != nil {
 			return adapter.Fail(out, err)
 		}
-		switch string(gb) {
-		case "1":
-			r.Side = wire.SideSell // a sell-side execution: the taker sold
-		case "2":
-			r.Side = wire.SideBuy
-		default:
+		var ok bool
+		if r.Side, ok = takerSide(gb); !ok {
 			return adapter.Fail(out, fmt.Errorf("%w: buySellGb %q, want 1 or 2", adapter.ErrMalformed, gb))
 		}
 		if r.Price, err = ps.Dec(it, "contPrice"); err != nil {
@@ -198,9 +282,7 @@ func (ps *Parser) legacyBook(c *fastjson.Value, recvNs int64, out *adapter.Batch
 func (ps *Parser) depth(c *fastjson.Value, recvNs int64, out *adapter.Batch) error {
 	first := out.Len()
 	drop := func(err error) error {
-		for out.Len() > first {
-			out.Drop()
-		}
+		out.Truncate(first)
 		return err
 	}
 	ps.SetKey(adapter.FNVOffset64)

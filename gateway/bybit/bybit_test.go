@@ -72,3 +72,23 @@ func TestPlan(t *testing.T) {
 func FuzzParse(f *testing.F) { adaptertest.Fuzz(f, New()) }
 
 func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parseTree) }
+
+// TestFastPushTaken: orderbook and publicTrade pushes as Bybit writes them take the fast
+// path (FuzzSame alone would pass with a fast path that never matched).
+func TestFastPushTaken(t *testing.T) {
+	for fr, n := range map[string]int{
+		`{"topic":"orderbook.50.BTCUSDT","ts":1796247292928,"type":"delta","data":{"s":"BTCUSDT","b":[],"a":[["65031","0"],["65096","0.104253"]],"u":982773,"seq":1685391764},"cts":1796247292928}`:                                                                                             1,
+		`{"topic":"orderbook.50.BTCUSDT","ts":1796247292928,"type":"snapshot","data":{"s":"BTCUSDT","b":[["65030","1"]],"a":[["65031","2"]],"u":1,"seq":1685391764},"cts":1796247292928}`:                                                                                                       1,
+		`{"topic":"publicTrade.BTCUSDT","ts":1796247292928,"type":"snapshot","data":[{"T":1796247292928,"s":"BTCUSDT","S":"Buy","v":"0.177861","p":"65031","i":"2290000000013024184","BT":false,"RPI":false,"seq":1685391764}]}`:                                                                1,
+		`{"topic":"publicTrade.BTCUSDT","ts":1796247292928,"type":"snapshot","data":[{"T":1796247292928,"s":"BTCUSDT","S":"Sell","v":"1","p":"1","i":"a-b","BT":true,"RPI":false,"seq":1},{"T":1796247292928,"s":"BTCUSDT","S":"Buy","v":"1","p":"1","i":"2","BT":false,"RPI":false,"seq":2}]}`: 2,
+	} {
+		var out adapter.Batch
+		if !New().NewParser().(*Parser).fastPush([]byte(fr), 1, &out) || out.Len() != n {
+			t.Errorf("%.70s: not taken by the fast path", fr)
+		}
+	}
+	var out adapter.Batch // orderbook.1 is fastBBO's
+	if New().NewParser().(*Parser).fastPush([]byte(`{"topic":"orderbook.1.BTCUSDT","ts":1,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":2,"seq":1},"cts":1}`), 1, &out) {
+		t.Error("orderbook.1 taken by fastPush")
+	}
+}

@@ -21,7 +21,7 @@ func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:l
 // Parse normalizes one frame: a push ({"topic","ts","type","data"}) or an operation
 // answer ({"success","ret_msg","op",...}: acks and pongs).
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if ps.fastBBO(frame, recvNs, out) {
+	if ps.fastBBO(frame, recvNs, out) || ps.fastPush(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -49,6 +49,109 @@ func (ps *Parser) fastBBO(frame []byte, recvNs int64, out *adapter.Batch) bool {
 	}
 	seqReset(r)
 	return true
+}
+
+// The orderbook.N (N > 1) and publicTrade pushes as Bybit writes them: the fast path of
+// its other busy topics. Values: topic rest, ts, type, s, then the levels, u, seq, cts;
+// symbol, ts, then per trade T, s, S, v, p, i, BT, RPI, seq.
+var (
+	bookHead   = adapter.MustShape(`{"topic":"orderbook.%s","ts":%n,"type":"%s","data":{"s":"%s","b":[`)
+	bookAsks   = adapter.MustShape(`,"a":[`)
+	bookTail   = adapter.MustShape(`,"u":%n,"seq":%n},"cts":%n}`)
+	level      = adapter.MustShape(`["%s","%s"]`)
+	tradesHead = adapter.MustShape(`{"topic":"publicTrade.%s","ts":%n,"type":"snapshot","data":[`)
+	tradeItem  = adapter.MustShape(`{"T":%n,"s":"%s","S":"%s","v":"%s","p":"%s","i":"%s","BT":%b,"RPI":%b,"seq":%n}`)
+	tradesEnd  = adapter.MustShape(`}`)
+)
+
+// fastPush normalizes an orderbook or publicTrade push of the shapes above without a
+// fastjson tree, as book and trades would, and reports whether it did; on false nothing
+// is appended and parseTree handles the frame.
+func (ps *Parser) fastPush(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	if len(frame) > adapter.MaxFrameBytes {
+		return false
+	}
+	var v [9][]byte
+	if rest, ok := tradesHead.Prefix(frame, v[:2]); ok {
+		return ps.fastTrades(rest, recvNs, out)
+	}
+	rest, ok := bookHead.Prefix(frame, v[:4])
+	if !ok || hasPrefix(v[0], "1.") { // orderbook.1 is the BBO (fastBBO, bbo)
+		return false
+	}
+	var c adapter.Conv
+	r := out.Next()
+	switch string(v[2]) {
+	case "snapshot":
+		r.Kind = wire.KindBookSnapshot
+	case "delta":
+		r.Kind = wire.KindBookDelta
+	default:
+		c.Check(false)
+	}
+	r.TsExchange = c.Epoch(v[1], time.Millisecond)
+	sym := v[3]
+	r.Bids, rest, ok = c.Levels(r.Bids, rest, level)
+	if ok {
+		rest, ok = bookAsks.Prefix(rest, nil)
+	}
+	if ok {
+		r.Asks, rest, ok = c.Levels(r.Asks, rest, level)
+	}
+	c.Check(ok && bookTail.Match(rest, v[4:7]))
+	if !c.Failed() {
+		r.Seq = c.Uint(v[4])
+		c.Check(r.Seq != 0)
+	}
+	if !ps.Keep(&c, r, sym, recvNs, out) {
+		return false
+	}
+	if r.Kind == wire.KindBookDelta {
+		r.SeqFirst = r.Seq // as book
+	} else {
+		seqReset(r)
+	}
+	return true
+}
+
+// fastTrades is fastPush for a publicTrade push's items, from just after the data's '['.
+func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool {
+	first := out.Len()
+	var v [9][]byte
+	it := tradeItem.Elems(rest, wire.MaxLevels)
+	ok := true
+	for ok && it.Next(v[:]) {
+		var c adapter.Conv
+		r := out.Next()
+		r.Kind = wire.KindTrade
+		r.TsExchange = c.Epoch(v[0], time.Millisecond)
+		id := v[5]
+		c.Check(len(id) > 0)
+		var numeric bool
+		if r.Seq, numeric = adapter.ParseID(id); !numeric {
+			r.Flags |= wire.FlagNoSeq
+			r.Seq = adapter.FNV64a(adapter.FNVOffset64, id)
+		}
+		r.SeqFirst = c.Uint(v[8])
+		r.Price, r.Size = c.Decimal(v[4]), c.Decimal(v[3])
+		switch string(v[2]) { // the taker's side
+		case "Buy":
+			r.Side = wire.SideBuy
+		case "Sell":
+			r.Side = wire.SideSell
+		default:
+			c.Check(false)
+		}
+		ok = ps.Keep(&c, r, v[1], recvNs, out)
+	}
+	if ok {
+		rest, ok = it.Rest()
+		ok = ok && tradesEnd.Match(rest, nil)
+	}
+	if !ok {
+		out.Truncate(first)
+	}
+	return ok
 }
 
 // parseTree normalizes any frame through a fastjson tree.

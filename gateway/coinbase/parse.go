@@ -71,9 +71,7 @@ func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (ada
 		if err := ps.match(v, recvNs, out); err != nil {
 			return adapter.ResultData, err
 		}
-		for out.Len() > n {
-			out.Drop()
-		}
+		out.Truncate(n)
 		return adapter.ResultControl, nil
 	case "snapshot":
 		return adapter.ResultData, ps.snapshot(v, recvNs, out)

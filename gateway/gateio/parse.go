@@ -17,7 +17,7 @@ type Parser struct {
 
 // Parse normalizes one frame: {"time","channel","event","result"|"error"}.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if ps.fastBookTicker(frame, recvNs, out) {
+	if ps.fastBookTicker(frame, recvNs, out) || ps.fastUpdate(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -40,6 +40,62 @@ func (ps *Parser) fastBookTicker(frame []byte, recvNs int64, out *adapter.Batch)
 	r := c.BBO(out, v[5], v[6], v[7], v[8])
 	r.TsExchange = c.Epoch(v[2], time.Millisecond)
 	r.Seq = c.Uint(v[3])
+	return ps.Keep(&c, r, v[4], recvNs, out)
+}
+
+// The spot.trades and spot.order_book_update updates as Gate writes them: the fast path of
+// its other busy channels. Values: time, time_ms, then id, create_time, create_time_ms,
+// side, currency_pair, amount, price, range; time, time_ms, t, E, s, U, u, then the levels.
+var (
+	tradeShape = adapter.MustShape(`{"time":%n,"time_ms":%n,"channel":"spot.trades","event":"update","result":{"id":%n,"create_time":%n,"create_time_ms":"%s","side":"%s","currency_pair":"%s","amount":"%s","price":"%s","range":"%s"}}`)
+	bookHead   = adapter.MustShape(`{"time":%n,"time_ms":%n,"channel":"spot.order_book_update","event":"update","result":{"t":%n,"e":"depthUpdate","E":%n,"s":"%s","U":%n,"u":%n,"b":[`)
+	bookAsks   = adapter.MustShape(`,"a":[`)
+	level      = adapter.MustShape(`["%s","%s"]`)
+	updateEnd  = adapter.MustShape(`}}`)
+)
+
+// fastUpdate normalizes a trades or order-book update of the shapes above without a
+// fastjson tree, as trade and bookUpdate would, and reports whether it did; on false
+// nothing is appended and parseTree handles the frame.
+func (ps *Parser) fastUpdate(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	if len(frame) > adapter.MaxFrameBytes {
+		return false
+	}
+	var v [10][]byte
+	var c adapter.Conv
+	if tradeShape.Match(frame, v[:]) {
+		r := out.Next()
+		r.Kind = wire.KindTrade
+		r.Seq = c.Uint(v[2])
+		r.TsExchange = c.Epoch(v[4], time.Millisecond)
+		r.Size, r.Price = c.Decimal(v[7]), c.Decimal(v[8])
+		switch string(v[5]) { // the taker's side
+		case "buy":
+			r.Side = wire.SideBuy
+		case "sell":
+			r.Side = wire.SideSell
+		default:
+			c.Check(false)
+		}
+		return ps.Keep(&c, r, v[6], recvNs, out)
+	}
+	rest, ok := bookHead.Prefix(frame, v[:7])
+	if !ok {
+		return false
+	}
+	r := out.Next()
+	r.Kind = wire.KindBookDelta
+	r.TsExchange = c.Epoch(v[2], time.Millisecond)
+	r.SeqFirst, r.Seq = c.Uint(v[5]), c.Uint(v[6])
+	c.Check(r.SeqFirst <= r.Seq && r.SeqFirst != 0)
+	r.Bids, rest, ok = c.Levels(r.Bids, rest, level)
+	if ok {
+		rest, ok = bookAsks.Prefix(rest, nil)
+	}
+	if ok {
+		r.Asks, rest, ok = c.Levels(r.Asks, rest, level)
+	}
+	c.Check(ok && updateEnd.Match(rest, nil))
 	return ps.Keep(&c, r, v[4], recvNs, out)
 }
 

@@ -132,9 +132,7 @@ func (ps *Parser) data(v *fastjson.Value, ch []byte, recvNs int64, out *adapter.
 	}
 	if snapshot && string(ch) == "trade" {
 		// Trade history replayed on subscribe (package doc): checked, not published.
-		for out.Len() > n {
-			out.Drop()
-		}
+		out.Truncate(n)
 		return adapter.ResultControl, nil
 	}
 	return adapter.ResultData, nil

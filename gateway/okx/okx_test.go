@@ -76,3 +76,19 @@ func TestTimeInContentKeys(t *testing.T) {
 		{`{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","last":"1","lastSz":"2","bidPx":"1","bidSz":"1","askPx":"2","askSz":"1","ts":"1652459224956"}]}`, `1652459224956`, `1652459224957`},
 	})
 }
+
+// TestFastPushTaken: trades and books-update pushes as OKX writes them take the fast path
+// (FuzzSame alone would pass with a fast path that never matched).
+func TestFastPushTaken(t *testing.T) {
+	for fr, n := range map[string]int{
+		`{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"15751210","px":"65020","sz":"0.03935","side":"sell","ts":"1796247292928","count":"1"}]}`:                                                                                    1,
+		`{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"1","px":"1","sz":"1","side":"buy","ts":"1796247292928","count":"1"},{"instId":"BTC-USDT","tradeId":"2","px":"1","sz":"1","side":"sell","ts":"1796247292928","count":"1"}]}`: 2,
+		`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["8476.98","0","0","0"]],"bids":[["8476.97","300","0","13"]],"ts":"1597026383185","prevSeqId":123456,"seqId":123460}]}`:                                                           1,
+		`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1597026383285","prevSeqId":123460,"seqId":123460}]}`:                                                                                                            1,
+	} {
+		var out adapter.Batch
+		if !New().NewParser().(*Parser).fastPush([]byte(fr), 1, &out) || out.Len() != n {
+			t.Errorf("%.70s: not taken by the fast path", fr)
+		}
+	}
+}

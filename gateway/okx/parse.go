@@ -19,7 +19,7 @@ type Parser struct {
 // Parse normalizes one frame: the text "pong", an event frame ({"event":...}) or a push
 // ({"arg":{"channel","instId"},"action"?,"data":[...]}), one record per data item.
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	if ps.fastBBO(frame, recvNs, out) {
+	if ps.fastBBO(frame, recvNs, out) || ps.fastPush(frame, recvNs, out) {
 		return adapter.ResultData, nil
 	}
 	return ps.parseTree(frame, recvNs, out)
@@ -28,6 +28,91 @@ func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter
 // bboShape is a bbo-tbt push as OKX writes it (since seqId was added): OKX's busiest
 // channel. Values: instId; ask px, size, "0", orders; bid px, size, "0", orders; ts; seqId.
 var bboShape = adapter.MustShape(`{"arg":{"channel":"bbo-tbt","instId":"%s"},"data":[{"asks":[["%s","%s","%s","%s"]],"bids":[["%s","%s","%s","%s"]],"ts":"%s","seqId":%n}]}`)
+
+// The trades and books-update pushes as OKX writes them: the fast path of its other busy
+// channels. Values: arg instId, then per trade instId, tradeId, px, sz, side, ts, count;
+// arg instId, then the levels, ts, prevSeqId, seqId.
+var (
+	tradesHead = adapter.MustShape(`{"arg":{"channel":"trades","instId":"%s"},"data":[`)
+	tradeItem  = adapter.MustShape(`{"instId":"%s","tradeId":"%s","px":"%s","sz":"%s","side":"%s","ts":"%s","count":"%s"}`)
+	booksHead  = adapter.MustShape(`{"arg":{"channel":"books","instId":"%s"},"action":"update","data":[{"asks":[`)
+	booksBids  = adapter.MustShape(`,"bids":[`)
+	booksTail  = adapter.MustShape(`,"ts":"%s","prevSeqId":%n,"seqId":%n}]}`)
+	level      = adapter.MustShape(`["%s","%s","%s","%s"]`)
+	pushEnd    = adapter.MustShape(`}`)
+)
+
+// fastPush normalizes a trades or books-update push of the shapes above without a
+// fastjson tree, as trade and bookUpdate would, and reports whether it did; on false
+// nothing is appended and parseTree handles the frame.
+func (ps *Parser) fastPush(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	if len(frame) > adapter.MaxFrameBytes {
+		return false
+	}
+	var v [7][]byte
+	if rest, ok := tradesHead.Prefix(frame, v[:1]); ok {
+		return ps.fastTrades(rest, recvNs, out)
+	}
+	rest, ok := booksHead.Prefix(frame, v[:1])
+	if !ok {
+		return false
+	}
+	var c adapter.Conv
+	r := out.Next()
+	r.Kind = wire.KindBookDelta
+	r.Asks, rest, ok = c.Levels(r.Asks, rest, level)
+	if ok {
+		rest, ok = booksBids.Prefix(rest, nil)
+	}
+	if ok {
+		r.Bids, rest, ok = c.Levels(r.Bids, rest, level)
+	}
+	c.Check(ok && booksTail.Match(rest, v[1:4]))
+	if !c.Failed() {
+		r.TsExchange = c.Epoch(v[1], time.Millisecond)
+		prev := c.Uint(v[2])
+		r.Seq = c.Uint(v[3])
+		c.Check(prev != math.MaxUint64)
+		r.SeqFirst = prev + 1
+		if r.Seq < prev {
+			r.Flags |= wire.FlagSeqReset // as bookUpdate
+		}
+	}
+	return ps.Keep(&c, r, v[0], recvNs, out)
+}
+
+// fastTrades is fastPush for a trades push's items, from just after the data's '['.
+func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool {
+	first := out.Len()
+	var v [7][]byte
+	it := tradeItem.Elems(rest, wire.MaxLevels)
+	ok := true
+	for ok && it.Next(v[:]) {
+		var c adapter.Conv
+		r := out.Next()
+		r.Kind = wire.KindTrade
+		r.Seq = c.Uint(v[1])
+		r.Price, r.Size = c.Decimal(v[2]), c.Decimal(v[3])
+		r.TsExchange = c.Epoch(v[5], time.Millisecond)
+		switch string(v[4]) { // the taker's side
+		case "buy":
+			r.Side = wire.SideBuy
+		case "sell":
+			r.Side = wire.SideSell
+		default:
+			c.Check(false)
+		}
+		ok = ps.Keep(&c, r, v[0], recvNs, out)
+	}
+	if ok {
+		rest, ok = it.Rest()
+		ok = ok && pushEnd.Match(rest, nil)
+	}
+	if !ok {
+		out.Truncate(first)
+	}
+	return ok
+}
 
 // fastBBO normalizes a bbo-tbt push of the usual shape without a fastjson tree
 // (adapter.Shape), as bbo would. It returns false, appending nothing, for any other frame

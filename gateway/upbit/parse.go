@@ -23,6 +23,14 @@ func newParser() *Parser {
 // Parse normalizes one frame (text or binary): a data object, a SIMPLE_LIST/JSON_LIST
 // array of them, {"status":"UP"} (control) or {"error":{...}} (error).
 func (ps *Parser) Parse(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
+	if ps.Fast(frame, recvNs, out) {
+		return adapter.ResultData, nil
+	}
+	return ps.parseTree(frame, recvNs, out)
+}
+
+// parseTree normalizes any frame through a fastjson tree.
+func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
 	v, err := adapter.ParseFrame(&ps.JSON, frame)
 	if err != nil {
 		return adapter.ResultData, err

@@ -25,15 +25,26 @@ var coinoneLevel = objectLevel{open: `{"price":"`, mid: `","qty":"`}
 
 func (coinoneVenue) newSession(c *conn, _ string) session { return &coinoneSession{jsonSession{c: c}} }
 
-func (coinoneVenue) head(dst []byte, b *book, channel string, ns int64, n uint64) []byte {
+// head opens a DATA message of channel as Coinone writes it, through the market's
+// target_currency; the fields that follow differ in order per channel (ts and id).
+func (coinoneVenue) head(dst []byte, b *book, channel string) []byte {
 	dst = append(dst, `{"response_type":"DATA","channel":"`...)
 	dst = append(dst, channel...)
 	dst = append(dst, `","data":{"quote_currency":"`...)
 	dst = append(dst, b.inst.quote...)
 	dst = append(dst, `","target_currency":"`...)
 	dst = append(dst, b.inst.base...)
-	dst = append(dst, `","timestamp":`...)
-	dst = appendMs(dst, ns)
+	return append(dst, '"')
+}
+
+// timestamp appends the "timestamp" field (ms) of event time ns.
+func (coinoneVenue) timestamp(dst []byte, ns int64) []byte {
+	dst = append(dst, `,"timestamp":`...)
+	return appendMs(dst, ns)
+}
+
+// id appends the "id" field: the event's ms and its sequence mod 1000.
+func (coinoneVenue) id(dst []byte, ns int64, n uint64) []byte {
 	dst = append(dst, `,"id":"`...)
 	dst = appendMs(dst, ns)
 	dst = append(dst, byte('0'+n/100%10), byte('0'+n/10%10), byte('0'+n%10))
@@ -41,7 +52,7 @@ func (coinoneVenue) head(dst []byte, b *book, channel string, ns int64, n uint64
 }
 
 func (v coinoneVenue) orderbook(dst []byte, b *book, ns int64, n uint64) []byte {
-	dst = v.head(dst, b, "ORDERBOOK", ns, n)
+	dst = v.id(v.timestamp(v.head(dst, b, "ORDERBOOK"), ns), ns, n)
 	dst = append(dst, `,"asks":`...)
 	dst = coinoneLevel.appendSide(dst, b, true, true) // worst first, as Coinone lists them
 	dst = append(dst, `,"bids":`...)
@@ -50,18 +61,17 @@ func (v coinoneVenue) orderbook(dst []byte, b *book, ns int64, n uint64) []byte 
 }
 
 func (v coinoneVenue) ticker(dst []byte, b *book, ns int64, n uint64) []byte {
-	dst = v.head(dst, b, "TICKER", ns, n)
+	dst = v.timestamp(v.head(dst, b, "TICKER"), ns)
 	dst = append(dst, `,"quote_volume":"0","target_volume":"`...)
 	dst = b.appendSz(dst, b.volume, styleTrim)
-	for _, f := range [...]string{"high", "low", "first", "last"} {
-		dst = append(dst, `","`...)
-		dst = append(dst, f...)
-		dst = append(dst, `":"`...)
-		dst = b.appendPx(dst, b.lastPx, styleTrim)
-	}
+	dst = b.appendPxEach(dst, b.lastPx, styleTrim, `","high":"`, `","low":"`, `","first":"`, `","last":"`)
 	dst = append(dst, `","volume_power":"100`...)
 	dst = b.appendTop(dst, true, `","ask_best_price":"`, `","ask_best_qty":"`, styleTrim, styleTrim)
 	dst = b.appendTop(dst, false, `","bid_best_price":"`, `","bid_best_qty":"`, styleTrim, styleTrim)
+	dst = v.id(append(dst, '"'), ns, n)
+	dst = b.appendPxEach(dst, b.lastPx, styleTrim, `,"yesterday_high":"`, `","yesterday_low":"`, `","yesterday_first":"`, `","yesterday_last":"`)
+	dst = append(dst, `","yesterday_quote_volume":"0","yesterday_target_volume":"`...)
+	dst = b.appendSz(dst, b.volume, styleTrim)
 	return append(dst, `"}}`...)
 }
 
@@ -78,7 +88,7 @@ func (v coinoneVenue) encode(dst []byte, b *book, ev *event, k streamKey) []byte
 		if !ev.trade {
 			return dst
 		}
-		dst = v.head(dst, b, "TRADE", ev.ns, ev.n)
+		dst = v.timestamp(v.id(v.head(dst, b, "TRADE"), ev.ns, ev.n), ev.ns)
 		dst = append(dst, `,"price":"`...)
 		dst = b.appendPx(dst, ev.tradePx, styleTrim)
 		dst = append(dst, `","qty":"`...)

@@ -107,19 +107,96 @@ func (ps *Parser) Ts(o *fastjson.Value, key string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	digits := bytes.IndexByte(b, '.')
-	if digits < 0 {
-		digits = len(b)
-	}
-	unit := time.Millisecond
-	if digits >= 16 {
-		unit = time.Microsecond
-	}
-	ns, err := adapter.EpochNs(b, unit)
+	ns, err := adapter.EpochNs(b, TsUnit(b))
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", key, err)
 	}
 	return ns, nil
+}
+
+// tsUnit is the unit of an epoch timestamp's text: ms, or µs with 16 or more integer
+// digits.
+func TsUnit(b []byte) time.Duration {
+	digits := bytes.IndexByte(b, '.')
+	if digits < 0 {
+		digits = len(b)
+	}
+	if digits >= 16 {
+		return time.Microsecond
+	}
+	return time.Millisecond
+}
+
+// The DEFAULT-format messages as the venues send them, byte for byte: the fast path
+// (adapter.Shape) of the orderbook and trade messages, most of a Korean venue's frames.
+var (
+	bookHead  = adapter.MustShape(`{"type":"orderbook","code":"%s","timestamp":%n,"total_ask_size":%n,"total_bid_size":%n,"orderbook_units":[`)
+	bookUnit  = adapter.MustShape(`{"ask_price":%n,"bid_price":%n,"ask_size":%n,"bid_size":%n}`)
+	bookTail  = adapter.MustShape(`,"stream_type":"%s","level":%n}`)
+	tradeFull = adapter.MustShape(`{"type":"trade","code":"%s","timestamp":%n,"trade_date":"%s","trade_time":"%s","trade_timestamp":%n,"trade_price":%n,"trade_volume":%n,"ask_bid":"%s","prev_closing_price":%n,"change":"%s","change_price":%n,"sequential_id":%n,"best_ask_price":%n,"best_ask_size":%n,"best_bid_price":%n,"best_bid_size":%n,"stream_type":"%s"}`)
+)
+
+// Fast normalizes a frame that is one DEFAULT-format orderbook or trade message written
+// exactly as the venues write it, without a fastjson tree, and reports whether it did;
+// on false nothing is appended and the fastjson path (Message) handles the frame. The
+// records, content keys included, are the ones Message gives (adaptertest.FuzzSame).
+func (ps *Parser) Fast(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	if len(frame) > adapter.MaxFrameBytes {
+		return false
+	}
+	if ps.fastTrade(frame, recvNs, out) {
+		return true
+	}
+	var hv [4][]byte
+	rest, ok := bookHead.Prefix(frame, hv[:])
+	if !ok {
+		return false
+	}
+	sym, ts := hv[0], hv[1]
+	var c adapter.Conv
+	r, h := adapter.KeyedSnapshot(&c, out, sym, ts, TsUnit(ts))
+	var v [4][]byte
+	it := bookUnit.Elems(rest, wire.MaxLevels)
+	for it.Next(v[:]) {
+		ask := wire.Level{Price: c.Decimal(v[0]), Size: c.Decimal(v[2])}
+		bid := wire.Level{Price: c.Decimal(v[1]), Size: c.Decimal(v[3])}
+		// Message's order: ask price, ask size, bid price, bid size.
+		h = adapter.ContentKey(adapter.ContentKey(adapter.ContentKey(adapter.ContentKey(h, v[0]), v[2]), v[1]), v[3])
+		if !ask.Price.IsZero() { // price 0: a padding unit
+			r.Asks = append(r.Asks, ask)
+		}
+		if !bid.Price.IsZero() {
+			r.Bids = append(r.Bids, bid)
+		}
+	}
+	rest, ok = it.Rest()
+	var tv [2][]byte
+	c.Check(ok && bookTail.Match(rest, tv[:]))
+	return ps.KeepKeyed(&c, r, sym, recvNs, out, h)
+}
+
+// fastTrade is Fast for a trade message.
+func (ps *Parser) fastTrade(frame []byte, recvNs int64, out *adapter.Batch) bool {
+	var v [17][]byte
+	if !tradeFull.Match(frame, v[:]) {
+		return false
+	}
+	sym := v[0]
+	var c adapter.Conv
+	r := out.Next()
+	r.Kind = wire.KindTrade
+	r.Seq = c.Uint(v[11])
+	r.TsExchange = c.Epoch(v[4], TsUnit(v[4]))
+	r.Price, r.Size = c.Decimal(v[5]), c.Decimal(v[6])
+	switch string(v[7]) {
+	case "ASK":
+		r.Side = wire.SideSell // the taker sold into the bids
+	case "BID":
+		r.Side = wire.SideBuy
+	default:
+		c.Check(false)
+	}
+	return ps.Keep(&c, r, sym, recvNs, out)
 }
 
 func (ps *Parser) trade(v *fastjson.Value, k *keys, recvNs int64, out *adapter.Batch) error {
