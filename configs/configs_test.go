@@ -16,6 +16,32 @@ func TestDemoEmbeddedIsValid(t *testing.T) {
 	}
 }
 
+// TestDemoAt: every feed left points at the given simulator address, and every gateway
+// keeps exactly the named exchanges (all of them when none is named).
+func TestDemoAt(t *testing.T) {
+	all, err := DemoAt(Demo, "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	some, err := DemoAt(Demo, "127.0.0.1:1", "okx", "upbit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range some.Gateways {
+		if len(g.Feeds) != 2 || g.Feeds["okx"] == nil || g.Feeds["upbit"] == nil {
+			t.Errorf("%s: feeds %v, want okx and upbit", g.ID, g.Feeds)
+		}
+		if len(all.Gateways[i].Feeds) < 10 {
+			t.Errorf("%s: %d feeds with no exchange named, want every one", g.ID, len(all.Gateways[i].Feeds))
+		}
+		for name, f := range all.Gateways[i].Feeds {
+			if !strings.HasPrefix(f.WSURL, "ws://127.0.0.1:1/"+name) || strings.Contains(f.RESTURL, DemoSim) {
+				t.Errorf("%s %s: %s %s still at the demo's simulator", g.ID, name, f.WSURL, f.RESTURL)
+			}
+		}
+	}
+}
+
 // TestGrafanaDashboardMetricsExist: every tickline_ metric the dashboard queries is
 // registered by one of the processes, so the dashboard cannot silently rot.
 func TestGrafanaDashboardMetricsExist(t *testing.T) {

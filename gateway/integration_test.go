@@ -6,13 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/configs"
 	"github.com/tickline/tickline/internal/sim"
 	"github.com/tickline/tickline/internal/testkit"
 	"github.com/tickline/tickline/shared/book"
@@ -26,25 +26,12 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // topology returns configs/demo.yaml pointed at the simulator, keeping only the given
-// exchanges (all when none) on gateway gw-korea.
+// exchanges (all when none) on every gateway.
 func topology(t *testing.T, simAddr string, exchanges ...string) *config.Topology {
 	t.Helper()
-	b, err := os.ReadFile("../configs/demo.yaml")
+	topo, err := configs.DemoAt(configs.Demo, simAddr, exchanges...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	topo, err := config.Parse([]byte(strings.ReplaceAll(string(b), "127.0.0.1:18080", simAddr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(exchanges) > 0 {
-		for i := range topo.Gateways {
-			keep := map[string]*config.Feed{}
-			for _, ex := range exchanges {
-				keep[ex] = topo.Gateways[i].Feeds[ex]
-			}
-			topo.Gateways[i].Feeds = keep
-		}
 	}
 	return topo
 }

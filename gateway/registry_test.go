@@ -3,8 +3,27 @@ package gateway
 import (
 	"testing"
 
+	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 	"github.com/tickline/tickline/shared/wire"
 )
+
+// TestAdapters runs the checks every adapter shares (adaptertest.Suite) over each adapter
+// registered here, against the case file and samples in its package directory
+// (gateway/<name>/testdata): registering a venue is what puts it under the suite, and a
+// venue without its testdata fails.
+func TestAdapters(t *testing.T) {
+	// Samples a venue's own tests read rather than its case file.
+	readElsewhere := map[wire.Exchange][]string{
+		wire.Binance: {"depthSnapshot-1.json"}, // a REST body: binance TestSnapshotSample
+	}
+	for _, ex := range wire.Exchanges() {
+		a, err := Adapter(ex)
+		if err != nil {
+			continue // TestRegistryCoversVenueTable names it
+		}
+		t.Run(ex.String(), func(t *testing.T) { adaptertest.Suite(t, a, ex.String(), readElsewhere[ex]...) })
+	}
+}
 
 // TestRegistryCoversVenueTable: every row of the venue table has an adapter registered
 // here that speaks that exchange and follows the book rule the table states; nothing is

@@ -9,11 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/tickline/tickline/bench/shaper"
+	"github.com/tickline/tickline/configs"
 	"github.com/tickline/tickline/gateway"
 	"github.com/tickline/tickline/internal/sim"
 	"github.com/tickline/tickline/shared/config"
@@ -43,20 +43,7 @@ func Topology(dir, simAddr string, exchanges ...string) (*config.Topology, error
 	if err != nil {
 		return nil, err
 	}
-	topo, err := config.Parse([]byte(strings.ReplaceAll(string(b), "127.0.0.1:18080", simAddr)))
-	if err != nil {
-		return nil, err
-	}
-	if len(exchanges) > 0 {
-		for i := range topo.Gateways {
-			keep := map[string]*config.Feed{}
-			for _, ex := range exchanges {
-				keep[ex] = topo.Gateways[i].Feeds[ex]
-			}
-			topo.Gateways[i].Feeds = keep
-		}
-	}
-	return topo, nil
+	return configs.DemoAt(b, simAddr, exchanges...)
 }
 
 // Group runs components under one context and waits for all of them.

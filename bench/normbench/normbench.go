@@ -4,7 +4,6 @@
 package normbench
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -22,30 +21,16 @@ type Result struct {
 	MsgsPerCore float64 `json:"msgs_per_s_per_core"`
 }
 
-// Run benchmarks every adapter; root is the repository root (for testdata paths).
-//
-// Case files name samples relative to their adapter's directory (adaptertest.SamplesDir),
-// so Run works from inside each adapter's directory in turn and returns to the working
-// directory it started in; nothing else may depend on the working directory meanwhile.
+// Run benchmarks every adapter over the case file in its package directory; root is the
+// repository root (for testdata paths).
 func Run(root string) []Result {
 	var out []Result
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil
-	}
-	if root, err = filepath.Abs(root); err != nil {
-		return nil
-	}
-	defer os.Chdir(wd)
 	for _, ex := range wire.Exchanges() {
 		a, err := gateway.Adapter(ex)
 		if err != nil {
 			continue
 		}
-		if os.Chdir(filepath.Join(root, "gateway", ex.String())) != nil {
-			continue
-		}
-		path := filepath.Join("testdata", "cases.txt")
+		path := filepath.Join(root, "gateway", ex.String(), adaptertest.Cases)
 		for _, k := range []wire.Kind{wire.KindBBO, wire.KindTrade, wire.KindBookDelta, wire.KindBookSnapshot, wire.KindTicker} {
 			var has bool
 			testing.Benchmark(func(b *testing.B) { has = len(adaptertest.FramesOfKind(b, a, path, k)) > 0 })

@@ -11,8 +11,8 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New(), "depthSnapshot-1.json") } // REST: TestSnapshotSample
-
+// TestSnapshotSample parses the REST snapshot sample, which no case of the stream can
+// name (the gateway's TestAdapters leaves it to this test).
 func TestSnapshotSample(t *testing.T) {
 	body, err := os.ReadFile(filepath.Join(adaptertest.SamplesDir, "depthSnapshot-1.json"))
 	if err != nil {

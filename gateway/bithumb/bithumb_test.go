@@ -10,8 +10,6 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
-
 func parse(t *testing.T, frame string) []wire.Record {
 	return adaptertest.ParseAll(t, New().NewParser(), frame)
 }

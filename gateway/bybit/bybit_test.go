@@ -1,7 +1,6 @@
 package bybit
 
 import (
-	"encoding/json"
 	"hash/fnv"
 	"strings"
 	"testing"
@@ -9,8 +8,6 @@ import (
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 )
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 // TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and
 // FlagSeqReset (a snapshot with u = 1: Bybit's service-restart snapshot, orderbook.1
@@ -50,39 +47,15 @@ func TestPlan(t *testing.T) {
 	for i := 0; i < 100; i++ { // 4 + 100 × 3 = 304 topics: two connections of ≤ 200
 		subs = append(subs, adapter.Sub{Symbol: "S" + strings.Repeat("X", i%7) + "USDT", Channels: all})
 	}
-	plans, err := a.Plan("wss://stream.bybit.com/v5/public/spot", subs)
-	if err != nil {
-		t.Fatal(err)
+	type request struct {
+		ReqID string `json:"req_id"`
+		Op    string
+		Args  []string
 	}
-	if len(plans) != 2 {
-		t.Fatalf("%d connections, want 2", len(plans))
-	}
-	symbols, topics := 0, 0
-	for _, p := range plans {
-		n := 0
-		for _, f := range p.Subscribe {
-			var req struct {
-				ReqID string `json:"req_id"`
-				Op    string
-				Args  []string
-			}
-			if err := json.Unmarshal(f, &req); err != nil {
-				t.Fatalf("frame %s: %v", f, err)
-			}
-			if req.Op != "subscribe" || req.ReqID == "" || len(req.Args) == 0 || len(req.Args) > 10 {
-				t.Fatalf("frame %s", f)
-			}
-			n += len(req.Args)
-		}
-		if n > a.Limits().MaxSubsPerConn {
-			t.Errorf("connection with %d topics", n)
-		}
-		topics += n
-		symbols += len(p.Symbols)
-	}
-	if symbols != 101 || topics != 304 {
-		t.Fatalf("%d symbols, %d topics planned, want 101, 304", symbols, topics)
-	}
+	plans := adaptertest.PlanSplit(t, a, "wss://stream.bybit.com/v5/public/spot", subs, adaptertest.Split{Conns: 2, Symbols: 101, Subs: 304},
+		func(_ adapter.ConnPlan, req *request) (int, bool) {
+			return len(req.Args), req.Op == "subscribe" && req.ReqID != "" && len(req.Args) > 0 && len(req.Args) <= 10
+		})
 	if got := string(plans[0].Subscribe[0]); got != `{"req_id":"1","op":"subscribe","args":["orderbook.1.BTCUSDT","publicTrade.BTCUSDT","orderbook.200.BTCUSDT","tickers.BTCUSDT","orderbook.1.SUSDT","publicTrade.SUSDT","orderbook.50.SUSDT","orderbook.1.SXUSDT","publicTrade.SXUSDT","orderbook.50.SXUSDT"]}` {
 		t.Fatalf("first frame %s", got)
 	}

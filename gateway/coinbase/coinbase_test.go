@@ -13,8 +13,6 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
-
 // TestLastMatchIsTicker1Trade checks the maker→taker inversion against the recording:
 // the samples README notes that ticker-1 (taker side "buy") and last_match (maker side
 // "sell") are the same trade 881613. Parse publishes nothing for last_match, so this
@@ -117,32 +115,19 @@ func TestPlan(t *testing.T) {
 	for i := 0; i < 120; i++ {
 		subs = append(subs, adapter.Sub{Symbol: "S" + strings.Repeat("X", i%7) + "-USD", Channels: all})
 	}
-	plans, err = a.Plan("wss://x", subs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0
-	for _, p := range plans {
-		var f subFrame
-		if err := json.Unmarshal(p.Subscribe[0], &f); err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, c := range f.Channels {
-			if c.Name != chanHeartbeat {
-				n += len(c.ProductIDs)
-			} else if len(c.ProductIDs) != len(p.Symbols) {
-				t.Errorf("heartbeat for %d of %d products", len(c.ProductIDs), len(p.Symbols))
+	// The heartbeat channel, on every product of the connection, is not a subscription.
+	adaptertest.PlanSplit(t, a, "wss://x", subs, adaptertest.Split{Conns: 4, Symbols: 120, Subs: 360},
+		func(p adapter.ConnPlan, f *subFrame) (int, bool) {
+			n := 0
+			for _, c := range f.Channels {
+				if c.Name != chanHeartbeat {
+					n += len(c.ProductIDs)
+				} else if len(c.ProductIDs) != len(p.Symbols) {
+					return 0, false
+				}
 			}
-		}
-		if n > a.Limits().MaxSubsPerConn {
-			t.Errorf("connection with %d subscriptions", n)
-		}
-		total += len(p.Symbols)
-	}
-	if len(plans) != 4 || total != 120 {
-		t.Fatalf("%d connections, %d symbols", len(plans), total)
-	}
+			return n, len(p.Subscribe) == 1
+		})
 	if _, err := a.Plan("wss://x", []adapter.Sub{{Symbol: "BTC-USD", Channels: []adapter.Channel{9}}}); err == nil {
 		t.Fatal("unknown channel accepted")
 	}

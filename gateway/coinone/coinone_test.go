@@ -7,10 +7,6 @@ import (
 	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 )
 
-// TestAdapter's samples check covers the sample files that exist: the README lists
-// trade-1.json and trade-2.json, but the folder holds none (their documented frames are in the cases).
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
-
 func TestPlan(t *testing.T) {
 	a := New()
 	plans, err := a.Plan("wss://stream.coinone.co.kr", []adapter.Sub{

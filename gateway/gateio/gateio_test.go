@@ -1,7 +1,6 @@
 package gateio
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +11,6 @@ import (
 	"github.com/tickline/tickline/gateway/adapter"
 	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 )
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 // TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and the
 // tickers' content key. The two sample keys were computed independently (python: FNV-1a
@@ -88,47 +85,22 @@ func TestPlan(t *testing.T) {
 	for i := 0; i < 150; i++ { // 4 + 150 × 3 = 454 topics: two connections of ≤ 300
 		subs = append(subs, adapter.Sub{Symbol: fmt.Sprintf("S%d_USDT", i), Channels: all})
 	}
-	plans, err := a.Plan("wss://api.gateio.ws/ws/v4/", subs)
-	if err != nil {
-		t.Fatal(err)
+	type request struct {
+		Time    int64
+		Channel string
+		Event   string
+		Payload []string
 	}
-	if len(plans) != 2 {
-		t.Fatalf("%d connections, want 2", len(plans))
-	}
-	symbols, topics := 0, 0
-	for _, p := range plans {
-		n := 0
-		for _, f := range p.Subscribe {
-			var req struct {
-				Time    int64
-				Channel string
-				Event   string
-				Payload []string
-			}
-			if err := json.Unmarshal(f, &req); err != nil {
-				t.Fatalf("frame %s: %v", f, err)
-			}
+	plans := adaptertest.PlanSplit(t, a, "wss://api.gateio.ws/ws/v4/", subs, adaptertest.Split{Conns: 2, Symbols: 151, Subs: 454},
+		func(_ adapter.ConnPlan, req *request) (int, bool) {
 			if req.Time != 1619093532 || req.Event != "subscribe" || len(req.Payload) == 0 || len(req.Payload) > maxPairsPerFrame {
-				t.Fatalf("frame %s", f)
+				return 0, false
 			}
-			if req.Channel == chBook {
-				if len(req.Payload) != 2 || req.Payload[1] != "100ms" {
-					t.Fatalf("book frame %s", f)
-				}
-				n++
-			} else {
-				n += len(req.Payload)
+			if req.Channel == chBook { // one pair per frame, with its interval
+				return 1, len(req.Payload) == 2 && req.Payload[1] == "100ms"
 			}
-		}
-		if n > a.Limits().MaxSubsPerConn {
-			t.Errorf("connection with %d topics", n)
-		}
-		topics += n
-		symbols += len(p.Symbols)
-	}
-	if symbols != 151 || topics != 454 {
-		t.Fatalf("%d symbols, %d topics planned, want 151, 454", symbols, topics)
-	}
+			return len(req.Payload), true
+		})
 	if got := string(plans[0].Subscribe[0]); !strings.HasPrefix(got, `{"time":1619093532,"channel":"spot.book_ticker","event":"subscribe","payload":["BTC_USDT","S0_USDT",`) {
 		t.Fatalf("first frame %s", got)
 	}

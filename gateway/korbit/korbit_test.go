@@ -8,10 +8,6 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-// TestAdapter's samples check finds no Korbit reference samples (see the package doc
-// for the sources the cases are modelled on).
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
-
 func TestContentKeys(t *testing.T) {
 	p := New().NewParser()
 	var out adapter.Batch

@@ -1,10 +1,10 @@
 package kraken
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -13,8 +13,6 @@ import (
 	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 	"github.com/tickline/tickline/shared/wire"
 )
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 // parseOne parses frame into exactly one record.
 func parseOne(t *testing.T, p adapter.Parser, frame []byte) *wire.Record {
@@ -222,31 +220,16 @@ func TestPlan(t *testing.T) {
 		subs = append(subs, adapter.Sub{Symbol: "S" + strings.Repeat("X", i%9) + "/USD",
 			Channels: []adapter.Channel{adapter.ChanBBO, adapter.ChanTrade, adapter.ChanBook}})
 	}
-	plans, err = a.Plan("wss://x", subs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0
-	for _, p := range plans {
-		n := 0
-		for _, f := range p.Subscribe {
-			var req request
-			if err := json.Unmarshal(f, &req); err != nil {
-				t.Fatal(err)
+	// A symbol's three subscriptions share its connection.
+	adaptertest.PlanSplit(t, a, "wss://x", subs, adaptertest.Split{Conns: 3, Symbols: 150, Subs: 450},
+		func(p adapter.ConnPlan, req *request) (int, bool) {
+			for _, s := range req.Params.Symbol {
+				if !slices.Contains(p.Symbols, s) {
+					return 0, false
+				}
 			}
-			if len(req.Params.Symbol) > maxSymbolsPerFrame {
-				t.Errorf("frame with %d symbols", len(req.Params.Symbol))
-			}
-			n += len(req.Params.Symbol)
-		}
-		if n > a.Limits().MaxSubsPerConn || n != 3*len(p.Symbols) {
-			t.Errorf("connection with %d subscriptions for %d symbols", n, len(p.Symbols))
-		}
-		total += len(p.Symbols)
-	}
-	if len(plans) != 3 || total != 150 {
-		t.Fatalf("%d connections, %d symbols", len(plans), total)
-	}
+			return len(req.Params.Symbol), len(req.Params.Symbol) <= maxSymbolsPerFrame
+		})
 	for _, bad := range []adapter.Sub{
 		{Symbol: "BTC/USD", Channels: []adapter.Channel{9}},
 		{Symbol: "BTC/USD", Channels: []adapter.Channel{adapter.ChanBook}, Depth: 1001},

@@ -1,7 +1,6 @@
 package okx
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -9,8 +8,6 @@ import (
 	"github.com/tickline/tickline/gateway/adapter/adaptertest"
 	"github.com/tickline/tickline/shared/wire"
 )
-
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
 
 // TestSeqMapping checks what the JSON form does not show: SeqFirst, FlagNoSeq and
 // FlagSeqReset, for the chaining rule of the package doc (SeqFirst = prevSeqId+1,
@@ -40,41 +37,17 @@ func TestPlan(t *testing.T) {
 	for i := 0; i < 150; i++ { // 4 + 150 × 3 = 454 args: two connections of ≤ 300
 		subs = append(subs, adapter.Sub{Symbol: "S" + strings.Repeat("X", i%7) + "-USDT", Channels: all, Depth: 5 * (i % 2)})
 	}
-	plans, err := a.Plan("wss://ws.okx.com:8443/ws/v5/public", subs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(plans) != 2 {
-		t.Fatalf("%d connections, want 2", len(plans))
-	}
-	symbols, args := 0, 0
-	for _, p := range plans {
-		n := 0
-		for _, f := range p.Subscribe {
-			var req struct {
-				Op   string
-				Args []struct {
-					Channel string
-					InstID  string `json:"instId"`
-				}
-			}
-			if err := json.Unmarshal(f, &req); err != nil {
-				t.Fatalf("frame %s: %v", f, err)
-			}
-			if req.Op != "subscribe" || len(req.Args) == 0 || len(req.Args) > maxArgsPerFrame {
-				t.Fatalf("frame %s", f)
-			}
-			n += len(req.Args)
+	type request struct {
+		Op   string
+		Args []struct {
+			Channel string
+			InstID  string `json:"instId"`
 		}
-		if n > a.Limits().MaxSubsPerConn {
-			t.Errorf("connection with %d args", n)
-		}
-		args += n
-		symbols += len(p.Symbols)
 	}
-	if symbols != 151 || args != 454 {
-		t.Fatalf("%d symbols, %d args planned, want 151, 454", symbols, args)
-	}
+	plans := adaptertest.PlanSplit(t, a, "wss://ws.okx.com:8443/ws/v5/public", subs, adaptertest.Split{Conns: 2, Symbols: 151, Subs: 454},
+		func(_ adapter.ConnPlan, req *request) (int, bool) {
+			return len(req.Args), req.Op == "subscribe" && len(req.Args) > 0 && len(req.Args) <= maxArgsPerFrame
+		})
 	want := `{"op":"subscribe","args":[{"channel":"bbo-tbt","instId":"BTC-USDT"},{"channel":"trades","instId":"BTC-USDT"},{"channel":"books","instId":"BTC-USDT"},{"channel":"tickers","instId":"BTC-USDT"},{"channel":"bbo-tbt","instId":"S-USDT"}`
 	if !strings.HasPrefix(string(plans[0].Subscribe[0]), want) {
 		t.Fatalf("first frame %s", plans[0].Subscribe[0])

@@ -9,8 +9,6 @@ import (
 	"github.com/tickline/tickline/shared/wire"
 )
 
-func TestAdapter(t *testing.T) { adaptertest.Suite(t, New()) }
-
 func TestContentKey(t *testing.T) {
 	p := New().NewParser()
 	def := adaptertest.ParseOne(t, p, `{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"orderbook_units":[{"ask_price":52418000,"bid_price":52412000,"ask_size":0.2542,"bid_size":0E-8}],"stream_type":"REALTIME"}`)

@@ -509,7 +509,7 @@ func simListen(topo *config.Topology) string {
 			}
 		}
 	}
-	return "127.0.0.1:18080"
+	return configs.DemoSim
 }
 
 func portFree(addr string) error {

@@ -26,6 +26,9 @@ var venueBithumb = bithumbVenue{profile{ex: "bithumb", prem: 0.027, paths: []str
 
 func init() { register(venueBithumb) }
 
+// bithumbRESTLevel is a book level in Bithumb's REST orderbook, size first.
+var bithumbRESTLevel = objectLevel{open: `{"quantity":"`, mid: `","price":"`, sizeFirst: true}
+
 // bhLegacy marks legacy-API streams (streamKey.v); other variants are Upbit's.
 const bhLegacy uint8 = 0x80
 
@@ -68,18 +71,8 @@ func (v bithumbVenue) rest(s *Server) map[string]http.HandlerFunc {
 			body = append(body, b.inst.base...)
 			body = append(body, '"')
 			for _, ask := range [2]bool{false, true} {
-				body = append(body, side(ask, `,"asks":[`, `,"bids":[`)...)
-				for i, l := range *b.side(ask) {
-					if i > 0 {
-						body = append(body, ',')
-					}
-					body = append(body, `{"quantity":"`...)
-					body = b.appendSz(body, l.sz, styleTrim)
-					body = append(body, `","price":"`...)
-					body = b.appendPx(body, l.px, styleTrim)
-					body = append(body, `"}`...)
-				}
-				body = append(body, ']')
+				body = append(body, side(ask, `,"asks":`, `,"bids":`)...)
+				body = bithumbRESTLevel.appendSide(body, b, ask, false)
 			}
 			body = append(body, `}}`...)
 		}) {

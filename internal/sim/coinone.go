@@ -20,6 +20,9 @@ func init() { register(venueCoinone) }
 
 const coinoneDepth = 16
 
+// coinoneLevel is a book level in Coinone's ORDERBOOK data.
+var coinoneLevel = objectLevel{open: `{"price":"`, mid: `","qty":"`}
+
 func (coinoneVenue) newSession(c *conn, _ string) session { return &coinoneSession{jsonSession{c: c}} }
 
 // head opens a DATA message of channel as Coinone writes it, through the market's
@@ -50,26 +53,11 @@ func (coinoneVenue) id(dst []byte, ns int64, n uint64) []byte {
 
 func (v coinoneVenue) orderbook(dst []byte, b *book, ns int64, n uint64) []byte {
 	dst = v.id(v.timestamp(v.head(dst, b, "ORDERBOOK"), ns), ns, n)
-	dst = append(dst, `,"asks":[`...)
-	for i := len(b.asks) - 1; i >= 0; i-- { // worst first, as Coinone lists them
-		dst = v.level(dst, b, b.asks[i], i == len(b.asks)-1)
-	}
-	dst = append(dst, `],"bids":[`...)
-	for i, l := range b.bids {
-		dst = v.level(dst, b, l, i == 0)
-	}
-	return append(dst, `]}}`...)
-}
-
-func (coinoneVenue) level(dst []byte, b *book, l level, first bool) []byte {
-	if !first {
-		dst = append(dst, ',')
-	}
-	dst = append(dst, `{"price":"`...)
-	dst = b.appendPx(dst, l.px, styleTrim)
-	dst = append(dst, `","qty":"`...)
-	dst = b.appendSz(dst, l.sz, styleTrim)
-	return append(dst, `"}`...)
+	dst = append(dst, `,"asks":`...)
+	dst = coinoneLevel.appendSide(dst, b, true, true) // worst first, as Coinone lists them
+	dst = append(dst, `,"bids":`...)
+	dst = coinoneLevel.appendSide(dst, b, false, false)
+	return append(dst, `}}`...)
 }
 
 func (v coinoneVenue) ticker(dst []byte, b *book, ns int64, n uint64) []byte {

@@ -22,6 +22,9 @@ var venueKorbit = korbitVenue{profile{ex: "korbit", prem: 0.023, paths: []string
 
 func init() { register(venueKorbit) }
 
+// korbitLevel is a book level in Korbit's orderbook data.
+var korbitLevel = objectLevel{open: `{"price":"`, mid: `","qty":"`}
+
 func (korbitVenue) serverPing() time.Duration    { return 30 * time.Second }
 func (v korbitVenue) symbol(i instrument) string { return strings.ToLower(v.profile.symbol(i)) }
 func (v korbitVenue) instrument(s string) (instrument, bool) {
@@ -55,18 +58,8 @@ func (v korbitVenue) orderbook(dst []byte, b *book, ns int64, snapshot bool) []b
 	dst = append(dst, `{"timestamp":`...)
 	dst = appendMs(dst, ns)
 	for _, ask := range [2]bool{true, false} {
-		dst = append(dst, side(ask, `,"asks":[`, `,"bids":[`)...)
-		for i, l := range *b.side(ask) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, `{"price":"`...)
-			dst = b.appendPx(dst, l.px, styleTrim)
-			dst = append(dst, `","qty":"`...)
-			dst = b.appendSz(dst, l.sz, styleTrim)
-			dst = append(dst, `"}`...)
-		}
-		dst = append(dst, ']')
+		dst = append(dst, side(ask, `,"asks":`, `,"bids":`)...)
+		dst = korbitLevel.appendSide(dst, b, ask, false)
 	}
 	return append(dst, `}}`...)
 }

@@ -266,6 +266,44 @@ func appendChanges(dst []byte, b *book, ev *event, ask bool, pst, sst numStyle, 
 	return append(dst, ']')
 }
 
+// objectLevel is how a venue writes a book level as a JSON object of two trimmed number
+// strings: open, the first number, mid, the second, then "}. The price comes first
+// ({"price":"…","qty":"…"}) unless sizeFirst ({"quantity":"…","price":"…"}).
+type objectLevel struct {
+	open, mid string
+	sizeFirst bool
+}
+
+// appendSide appends [{…},…] for one side of b, best first, or worst first where
+// worstFirst.
+func (o objectLevel) appendSide(dst []byte, b *book, ask, worstFirst bool) []byte {
+	s := *b.side(ask)
+	dst = append(dst, '[')
+	for i := range s {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		l := s[i]
+		if worstFirst {
+			l = s[len(s)-1-i]
+		}
+		dst = append(dst, o.open...)
+		if o.sizeFirst {
+			dst = b.appendSz(dst, l.sz, styleTrim)
+		} else {
+			dst = b.appendPx(dst, l.px, styleTrim)
+		}
+		dst = append(dst, o.mid...)
+		if o.sizeFirst {
+			dst = b.appendPx(dst, l.px, styleTrim)
+		} else {
+			dst = b.appendSz(dst, l.sz, styleTrim)
+		}
+		dst = append(dst, `"}`...)
+	}
+	return append(dst, ']')
+}
+
 // appendLevel appends one level ["px","sz"<suffix>].
 func appendLevel(dst []byte, b *book, px, sz int64, pst, sst numStyle, suffix string) []byte {
 	dst = append(dst, '[', '"')

@@ -321,6 +321,22 @@ func TestAllErrorsReported(t *testing.T) {
 	}
 }
 
+// TestStaleAfterFromVenueTable: a feed that leaves stale_after out runs with its venue's
+// StaleAfter from the venue table (one fact, set from the exchange's heartbeats), not a
+// topology-wide constant; a value written in the file wins.
+func TestStaleAfterFromVenueTable(t *testing.T) {
+	for _, v := range wire.Venues() {
+		top := &Topology{Gateways: []Gateway{{Feeds: map[string]*Feed{v.Name: {}, "written": {StaleAfter: time.Minute}}}}}
+		applyDefaults(top)
+		if got := top.Gateways[0].Feeds[v.Name].StaleAfter; got != v.Limits.StaleAfter || got <= 0 {
+			t.Errorf("%s: stale_after = %s, want the venue table's %s", v.Name, got, v.Limits.StaleAfter)
+		}
+		if got := top.Gateways[0].Feeds["written"].StaleAfter; got != time.Minute {
+			t.Errorf("written stale_after = %s, want 1m", got)
+		}
+	}
+}
+
 func TestDefaultsApplied(t *testing.T) {
 	top, err := Parse([]byte(readBase(t)))
 	if err != nil {
@@ -334,8 +350,8 @@ func TestDefaultsApplied(t *testing.T) {
 	if got := top.Gateways[0].Journal.Records; got != 1<<20 {
 		t.Errorf("journal.records = %d, want 1048576", got)
 	}
-	if got := top.Gateways[0].Feeds["upbit"].StaleAfter; got != 10*time.Second {
-		t.Errorf("upbit stale_after = %s, want 10s", got)
+	if got := top.Gateways[0].Feeds["upbit"].StaleAfter; got != 60*time.Second {
+		t.Errorf("upbit stale_after = %s, want the venue table's 60s", got)
 	}
 	if got := top.Gateways[1].Feeds["okx"].StaleAfter; got != 30*time.Second {
 		t.Errorf("okx stale_after = %s, want the file's 30s", got)

@@ -1,8 +1,15 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/tickline/tickline/shared/wire"
+)
 
 // Every default of the topology lives in this file; configs/README.md lists the same values.
+// The one exception is a feed's stale_after: its default is the venue's own, the
+// StaleAfter of the exchange's row in the venue table (shared/wire/venue.go), which is
+// set from that exchange's heartbeat periods.
 //
 // Two mechanisms, one rule each:
 //   - Section keys (bus, strategy, archiver, replay) are pre-set by Defaults before the file
@@ -22,8 +29,8 @@ const (
 	DefaultLowLatencyGC     = -1                     // bus.low_latency.gc_percent: off
 	DefaultLowLatencyMemory = 1 << 30                // bus.low_latency.memory_limit: 1 GiB
 
-	DefaultJournalRecords = 1 << 20          // gateways[].journal.records (when a journal is configured)
-	DefaultStaleAfter     = 10 * time.Second // gateways[].exchanges.*.stale_after
+	DefaultJournalRecords = 1 << 20 // gateways[].journal.records (when a journal is configured)
+	// gateways[].exchanges.*.stale_after: the venue table's StaleAfter for the exchange.
 
 	DefaultStaleness = 2 * time.Second // strategy.staleness
 
@@ -87,9 +94,9 @@ func applyDefaults(t *Topology) {
 		if g.Journal != nil && g.Journal.Records == 0 {
 			g.Journal.Records = DefaultJournalRecords
 		}
-		for _, f := range g.Feeds {
+		for name, f := range g.Feeds {
 			if f != nil && f.StaleAfter == 0 {
-				f.StaleAfter = DefaultStaleAfter
+				f.StaleAfter = venueStaleAfter(name)
 			}
 		}
 	}
@@ -110,4 +117,15 @@ func applyDefaults(t *Topology) {
 			t.Strategy.Subscribe = append(t.Strategy.Subscribe, g.ID)
 		}
 	}
+}
+
+// venueStaleAfter is the venue table's StaleAfter for the exchange named name, 0 for an
+// unknown name (which Validate reports).
+func venueStaleAfter(name string) time.Duration {
+	ex, err := wire.ParseExchange(name)
+	if err != nil {
+		return 0
+	}
+	v, _ := ex.Venue()
+	return v.Limits.StaleAfter
 }

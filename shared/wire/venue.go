@@ -94,7 +94,7 @@ type VenueLimits struct {
 	PingInterval time.Duration
 	// StaleAfter: no frame (data or heartbeat) for this long means a dead socket. It is
 	// a few of the exchange's own heartbeat periods, so that a quiet market is not taken
-	// for a dead connection.
+	// for a dead connection. A feed of the topology that sets no stale_after runs with it.
 	StaleAfter time.Duration
 	// BBOFromBook: the exchange has no BBO channel with sizes; the gateway derives the
 	// BBO from the book top (the adapter's Plan subscribes the book for the BBO channel).

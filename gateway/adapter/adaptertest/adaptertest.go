@@ -1,9 +1,10 @@
 // Package adaptertest runs the checks every exchange adapter shares: golden cases
 // (testdata/cases.txt), the real exchange messages in testdata/samples (copied from the
 // reference collection with their sources, README.md there), event identity
-// (CheckIdentity), zero allocations, fuzzing and benchmarks, so that each adapter's tests
-// are a few lines of the same shape. Nothing here reads outside the adapter's package
-// and nothing skips: a fresh clone runs every case.
+// (CheckIdentity), zero allocations, fuzzing and benchmarks. One test runs the shared
+// checks (Suite) over every adapter: the gateway's TestAdapters, from the registry. Nothing
+// here reads outside the adapter's package directory and nothing skips: a fresh clone runs
+// every case.
 //
 // # Case files
 //
@@ -44,8 +45,15 @@ import (
 )
 
 // SamplesDir is where an adapter's reference exchange messages live, relative to its
-// package directory (where `go test` runs).
+// package directory (where `go test` runs): the folder "samples" beside its case file
+// (Cases), where LoadCases and RequireSamples look for them whatever the working
+// directory.
 const SamplesDir = "testdata/samples"
+
+// samplesBeside returns the samples folder of the case file at path.
+func samplesBeside(path string) string {
+	return filepath.Join(filepath.Dir(path), "samples")
+}
 
 // Case is one frame and its expectations.
 type Case struct {
@@ -61,7 +69,8 @@ type Case struct {
 	Why      []string
 }
 
-// LoadCases reads a case file; a missing @sample: file fails the test.
+// LoadCases reads a case file; a missing @sample: file (in the samples folder beside
+// it) fails the test.
 func LoadCases(t testing.TB, path, exchange string) []Case {
 	t.Helper()
 	f, err := os.Open(path)
@@ -87,7 +96,7 @@ func LoadCases(t testing.TB, path, exchange string) []Case {
 			switch {
 			case strings.HasPrefix(rest, "@sample:"):
 				c.Sample = strings.TrimPrefix(rest, "@sample:")
-				c.Frame = readSample(t, exchange, c.Sample)
+				c.Frame = readSample(t, exchange, samplesBeside(path), c.Sample)
 			case strings.HasPrefix(rest, "@hex:"):
 				b, err := hex.DecodeString(strings.TrimPrefix(rest, "@hex:"))
 				if err != nil {
@@ -128,9 +137,9 @@ func LoadCases(t testing.TB, path, exchange string) []Case {
 
 // readSample returns a sample message compacted to one line (some samples are
 // pretty-printed).
-func readSample(t testing.TB, exchange, name string) []byte {
+func readSample(t testing.TB, exchange, dir, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(SamplesDir, name))
+	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatalf("sample %s/%s: %v", exchange, name, err)
 	}
@@ -222,15 +231,17 @@ func itoa(n int) string {
 }
 
 // RequireSamples fails unless every message file in the adapter's samples folder
-// (SamplesDir) is used by some case of path or named in ignore (samples other tests
-// read), so that a new sample cannot go unchecked. The folder must exist (its README.md
-// gives the sources; some venues have no message samples).
+// (SamplesDir: beside the case file at path) is used by some case of path or named in
+// ignore (samples other tests read), so that a new sample cannot go unchecked. The
+// folder must exist (its README.md gives the sources; some venues have no message
+// samples).
 func RequireSamples(t *testing.T, exchange, path string, ignore ...string) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(SamplesDir, "README.md")); err != nil {
+	dir := samplesBeside(path)
+	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
 		t.Fatalf("%s samples: %v", exchange, err)
 	}
-	files, err := filepath.Glob(filepath.Join(SamplesDir, "*.json"))
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

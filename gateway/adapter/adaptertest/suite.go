@@ -3,6 +3,7 @@ package adaptertest
 import (
 	"errors"
 	"hash/fnv"
+	"path/filepath"
 	"testing"
 
 	"github.com/tickline/tickline/gateway/adapter"
@@ -13,12 +14,13 @@ import (
 const Cases = "testdata/cases.txt"
 
 // Suite runs the checks every adapter passes, each as a subtest of t: its case file
-// (Cases, with Run), the reference samples (RequireSamples, with ignore: samples other tests read),
-// event identity (CheckIdentity), zero allocations (AssertZeroAlloc), the static facts
-// (CheckFacts) and, for venues without a REST snapshot step, that none is offered
-// (CheckNoSnapshot).
-func Suite(t *testing.T, a adapter.Adapter, ignore ...string) {
-	path := Cases
+// (Cases below dir, the adapter's package directory, with Run), the reference samples
+// (RequireSamples, with ignore: samples other tests read), event identity
+// (CheckIdentity), zero allocations (AssertZeroAlloc), the static facts (CheckFacts) and,
+// for venues without a REST snapshot step, that none is offered (CheckNoSnapshot).
+// The gateway's TestAdapters runs it over every registered adapter.
+func Suite(t *testing.T, a adapter.Adapter, dir string, ignore ...string) {
+	path := filepath.Join(dir, Cases)
 	t.Run("facts", func(t *testing.T) { CheckFacts(t, a) })
 	t.Run("cases", func(t *testing.T) { Run(t, a, path) })
 	t.Run("samples", func(t *testing.T) { RequireSamples(t, a.Exchange().String(), path, ignore...) })
