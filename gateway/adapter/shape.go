@@ -78,9 +78,18 @@ func (s *Shape) Match(frame []byte, vals [][]byte) bool {
 	return ok && len(rest) == 0
 }
 
+// Head is Prefix for the start of a whole frame: like Match, it never matches a frame
+// over MaxFrameBytes.
+func (s *Shape) Head(frame []byte, vals [][]byte) (rest []byte, ok bool) {
+	if len(frame) > MaxFrameBytes {
+		return nil, false
+	}
+	return s.Prefix(frame, vals)
+}
+
 // Prefix is Match for the start of b: it matches the template through its last literal
-// and returns what follows (a head of a frame whose array of elements Elems reads next).
-// It does not check b's size: the caller checks the whole frame's.
+// and returns what follows (a head of a message whose array of elements Elems reads
+// next). It does not check b's size: Head does, for a whole frame.
 func (s *Shape) Prefix(b []byte, vals [][]byte) (rest []byte, ok bool) {
 	for i, h := range s.holes {
 		lit := s.lits[i]
@@ -262,6 +271,30 @@ func (c *Conv) Levels(dst []wire.Level, b []byte, level *Shape) (levels []wire.L
 	}
 	rest, ok = it.Rest()
 	return dst, rest, ok
+}
+
+// Trade takes a trade record slot of out and sets its id, price and size from Shape
+// values (the fast path of a venue's trade message); the caller fills the rest and drops
+// the record when Failed.
+func (c *Conv) Trade(out *Batch, id, px, sz []byte) *wire.Record {
+	r := out.Next()
+	r.Kind = wire.KindTrade
+	r.Seq = c.Uint(id)
+	r.Price, r.Size = c.Decimal(px), c.Decimal(sz)
+	return r
+}
+
+// BookKind is the kind of a book message whose type text is b: book_snapshot for the
+// venue's snapshot text, book_delta for its delta text; anything else fails.
+func (c *Conv) BookKind(b []byte, snapshot, delta string) wire.Kind {
+	switch string(b) {
+	case snapshot:
+		return wire.KindBookSnapshot
+	case delta:
+		return wire.KindBookDelta
+	}
+	c.failed = true
+	return wire.KindBookDelta
 }
 
 // Sides reads a book message's two level arrays from b, just after the first one's '[':

@@ -47,23 +47,18 @@ var (
 // fastjson tree, as trade and depth would, and reports whether it did; on false nothing is
 // appended and parseTree handles the frame.
 func (ps *Parser) fastStream(frame []byte, recvNs int64, out *adapter.Batch) bool {
-	if len(frame) > adapter.MaxFrameBytes {
-		return false
-	}
 	var v [9][]byte
 	var c adapter.Conv
 	if tradeStream.Match(frame, v[:]) {
-		r := out.Next()
-		r.Kind = wire.KindTrade
-		r.Seq, r.TsExchange = c.Uint(v[3]), c.Epoch(v[6], time.Millisecond)
-		r.Price, r.Size = c.Decimal(v[4]), c.Decimal(v[5])
+		r := c.Trade(out, v[3], v[4], v[5])
+		r.TsExchange = c.Epoch(v[6], time.Millisecond)
 		r.Side = wire.SideBuy
 		if string(v[7]) == "true" {
 			r.Side = wire.SideSell // the buyer was the maker: the taker sold
 		}
 		return ps.Keep(&c, r, v[2], recvNs, out)
 	}
-	rest, ok := depthStream.Prefix(frame, v[:5])
+	rest, ok := depthStream.Head(frame, v[:5])
 	if !ok {
 		return false
 	}

@@ -48,14 +48,11 @@ var (
 // reports whether it did; on false nothing is appended. The records, content keys
 // included, are legacyBook's and transaction's (FuzzSame).
 func (ps *Parser) fastLegacy(frame []byte, recvNs int64, out *adapter.Batch) bool {
-	if len(frame) > adapter.MaxFrameBytes {
-		return false
-	}
-	if rest, ok := tradeHead.Prefix(frame, nil); ok {
+	if rest, ok := tradeHead.Head(frame, nil); ok {
 		return ps.fastTrades(rest, recvNs, out)
 	}
 	var hv [2][]byte
-	rest, ok := bookHead.Prefix(frame, hv[:])
+	rest, ok := bookHead.Head(frame, hv[:])
 	if !ok {
 		return false
 	}

@@ -68,27 +68,17 @@ var (
 // fastjson tree, as book and trades would, and reports whether it did; on false nothing
 // is appended and parseTree handles the frame.
 func (ps *Parser) fastPush(frame []byte, recvNs int64, out *adapter.Batch) bool {
-	if len(frame) > adapter.MaxFrameBytes {
-		return false
-	}
 	var v [9][]byte
-	if rest, ok := tradesHead.Prefix(frame, v[:2]); ok {
+	if rest, ok := tradesHead.Head(frame, v[:2]); ok {
 		return ps.fastTrades(rest, recvNs, out)
 	}
-	rest, ok := bookHead.Prefix(frame, v[:4])
+	rest, ok := bookHead.Head(frame, v[:4])
 	if !ok || hasPrefix(v[0], "1.") { // orderbook.1 is the BBO (fastBBO, bbo)
 		return false
 	}
 	var c adapter.Conv
 	r := out.Next()
-	switch string(v[2]) {
-	case "snapshot":
-		r.Kind = wire.KindBookSnapshot
-	case "delta":
-		r.Kind = wire.KindBookDelta
-	default:
-		c.Check(false)
-	}
+	r.Kind = c.BookKind(v[2], "snapshot", "delta")
 	r.TsExchange = c.Epoch(v[1], time.Millisecond)
 	sym := v[3]
 	rest, ok = c.Sides(&r.Bids, &r.Asks, rest, level, bookAsks)

@@ -64,21 +64,16 @@ var (
 // fastjson tree, as match and l2update would, and reports whether it did; on false
 // nothing is appended and parseTree handles the frame.
 func (ps *Parser) fastMessage(frame []byte, recvNs int64, out *adapter.Batch) bool {
-	if len(frame) > adapter.MaxFrameBytes {
-		return false
-	}
 	var v [9][]byte
 	var c adapter.Conv
 	if matchShape.Match(frame, v[:]) {
-		r := out.Next()
-		r.Kind = wire.KindTrade
-		r.Seq, r.SeqFirst = c.Uint(v[0]), c.Uint(v[7])
-		r.Price, r.Size = c.Decimal(v[5]), c.Decimal(v[4])
+		r := c.Trade(out, v[0], v[5], v[4])
+		r.SeqFirst = c.Uint(v[7])
 		r.Side = c.Side(v[3], "sell", "buy") // a resting buy order was hit: the taker sold
 		r.TsExchange = c.ISO(v[8])
 		return ps.Keep(&c, r, v[6], recvNs, out)
 	}
-	rest, ok := l2Head.Prefix(frame, v[:1])
+	rest, ok := l2Head.Head(frame, v[:1])
 	if !ok {
 		return false
 	}

@@ -55,9 +55,6 @@ var (
 // reports whether it did; on false nothing is appended and parseTree handles the frame.
 // The records are the fastjson path's (FuzzSame).
 func (ps *Parser) fast(frame []byte, recvNs int64, out *adapter.Batch) bool {
-	if len(frame) > adapter.MaxFrameBytes {
-		return false
-	}
 	var v [21][]byte
 	var c adapter.Conv
 	switch {
@@ -76,7 +73,7 @@ func (ps *Parser) fast(frame []byte, recvNs int64, out *adapter.Batch) bool {
 		}
 		return ps.fastKeep(&c, r, v[0], v[1], out)
 	}
-	rest, ok := bookHead.Prefix(frame, v[:4])
+	rest, ok := bookHead.Head(frame, v[:4])
 	if !ok {
 		return false
 	}

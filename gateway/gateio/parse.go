@@ -58,21 +58,15 @@ var (
 // fastjson tree, as trade and bookUpdate would, and reports whether it did; on false
 // nothing is appended and parseTree handles the frame.
 func (ps *Parser) fastUpdate(frame []byte, recvNs int64, out *adapter.Batch) bool {
-	if len(frame) > adapter.MaxFrameBytes {
-		return false
-	}
 	var v [10][]byte
 	var c adapter.Conv
 	if tradeShape.Match(frame, v[:]) {
-		r := out.Next()
-		r.Kind = wire.KindTrade
-		r.Seq = c.Uint(v[2])
+		r := c.Trade(out, v[2], v[8], v[7])
 		r.TsExchange = c.Epoch(v[4], time.Millisecond)
-		r.Size, r.Price = c.Decimal(v[7]), c.Decimal(v[8])
 		r.Side = c.Side(v[5], "buy", "sell") // the taker's side
 		return ps.Keep(&c, r, v[6], recvNs, out)
 	}
-	rest, ok := bookHead.Prefix(frame, v[:7])
+	rest, ok := bookHead.Head(frame, v[:7])
 	if !ok {
 		return false
 	}

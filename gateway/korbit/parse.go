@@ -38,11 +38,8 @@ var (
 // reports whether it did; on false nothing is appended. The record, content key
 // included, is book's (FuzzSame).
 func (ps *Parser) fastBook(frame []byte, recvNs int64, out *adapter.Batch) bool {
-	if len(frame) > adapter.MaxFrameBytes {
-		return false
-	}
 	var hv [4][]byte
-	rest, ok := bookHead.Prefix(frame, hv[:])
+	rest, ok := bookHead.Head(frame, hv[:])
 	if !ok {
 		return false
 	}

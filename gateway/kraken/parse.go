@@ -74,27 +74,17 @@ var (
 // tree, as book and trade would, and reports whether it did; on false nothing is appended
 // and parseTree handles the frame.
 func (ps *Parser) fastUpdate(frame []byte, recvNs int64, out *adapter.Batch) bool {
-	if len(frame) > adapter.MaxFrameBytes {
-		return false
-	}
-	if rest, ok := tradesHead.Prefix(frame, nil); ok {
+	if rest, ok := tradesHead.Head(frame, nil); ok {
 		return ps.fastTrades(rest, recvNs, out)
 	}
 	var v [4][]byte
-	rest, ok := bookHead.Prefix(frame, v[:2])
+	rest, ok := bookHead.Head(frame, v[:2])
 	if !ok {
 		return false
 	}
 	var c adapter.Conv
 	r := out.Next()
-	switch string(v[0]) {
-	case "update":
-		r.Kind = wire.KindBookDelta
-	case "snapshot":
-		r.Kind = wire.KindBookSnapshot
-	default:
-		c.Check(false)
-	}
+	r.Kind = c.BookKind(v[0], "snapshot", "update")
 	r.Flags = wire.FlagNoSeq
 	texts := ps.texts[:0]
 	r.Bids, texts, rest, ok = c.LevelTexts(r.Bids, texts, rest, level)
@@ -128,10 +118,7 @@ func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool
 	items := tradeItem.Items(rest, out)
 	for items.Next(v[:]) {
 		var c adapter.Conv
-		r := out.Next()
-		r.Kind = wire.KindTrade
-		r.Seq = c.Uint(v[5])
-		r.Price, r.Size = c.Decimal(v[2]), c.Decimal(v[3])
+		r := c.Trade(out, v[5], v[2], v[3])
 		r.Side = c.Side(v[1], "buy", "sell") // the taker's side
 		r.TsExchange = c.ISO(v[6])
 		items.Kept(ps.Keep(&c, r, v[0], recvNs, out))

@@ -46,14 +46,11 @@ var (
 // fastjson tree, as trade and bookUpdate would, and reports whether it did; on false
 // nothing is appended and parseTree handles the frame.
 func (ps *Parser) fastPush(frame []byte, recvNs int64, out *adapter.Batch) bool {
-	if len(frame) > adapter.MaxFrameBytes {
-		return false
-	}
 	var v [7][]byte
-	if rest, ok := tradesHead.Prefix(frame, v[:1]); ok {
+	if rest, ok := tradesHead.Head(frame, v[:1]); ok {
 		return ps.fastTrades(rest, recvNs, out)
 	}
-	rest, ok := booksHead.Prefix(frame, v[:1])
+	rest, ok := booksHead.Head(frame, v[:1])
 	if !ok {
 		return false
 	}
@@ -81,10 +78,7 @@ func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool
 	items := tradeItem.Items(rest, out)
 	for items.Next(v[:]) {
 		var c adapter.Conv
-		r := out.Next()
-		r.Kind = wire.KindTrade
-		r.Seq = c.Uint(v[1])
-		r.Price, r.Size = c.Decimal(v[2]), c.Decimal(v[3])
+		r := c.Trade(out, v[1], v[2], v[3])
 		r.Side = c.Side(v[4], "buy", "sell") // the taker's side
 		r.TsExchange = c.Epoch(v[5], time.Millisecond)
 		items.Kept(ps.Keep(&c, r, v[0], recvNs, out))

@@ -141,14 +141,11 @@ var (
 // on false nothing is appended and the fastjson path (Message) handles the frame. The
 // records, content keys included, are the ones Message gives (adaptertest.FuzzSame).
 func (ps *Parser) Fast(frame []byte, recvNs int64, out *adapter.Batch) bool {
-	if len(frame) > adapter.MaxFrameBytes {
-		return false
-	}
 	if ps.fastTrade(frame, recvNs, out) {
 		return true
 	}
 	var hv [4][]byte
-	rest, ok := bookHead.Prefix(frame, hv[:])
+	rest, ok := bookHead.Head(frame, hv[:])
 	if !ok {
 		return false
 	}
@@ -183,19 +180,9 @@ func (ps *Parser) fastTrade(frame []byte, recvNs int64, out *adapter.Batch) bool
 	}
 	sym := v[0]
 	var c adapter.Conv
-	r := out.Next()
-	r.Kind = wire.KindTrade
-	r.Seq = c.Uint(v[11])
+	r := c.Trade(out, v[11], v[5], v[6])
 	r.TsExchange = c.Epoch(v[4], TsUnit(v[4]))
-	r.Price, r.Size = c.Decimal(v[5]), c.Decimal(v[6])
-	switch string(v[7]) {
-	case "ASK":
-		r.Side = wire.SideSell // the taker sold into the bids
-	case "BID":
-		r.Side = wire.SideBuy
-	default:
-		c.Check(false)
-	}
+	r.Side = c.Side(v[7], "BID", "ASK") // ASK: the taker sold into the bids
 	return ps.Keep(&c, r, sym, recvNs, out)
 }
 
