@@ -334,7 +334,7 @@ func (g *Gateway) summary() {
 // a peer: Publish copies into subscriber rings, Append copies into the journal under a
 // lock that retransmit requests hold only while copying one bounded chunk out.
 func (g *Gateway) publish(b *adapter.Batch) {
-	now := time.Now().UnixNano()
+	var now int64 // read once, only for a record without a receive time (REST snapshots)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i := 0; i < b.Len(); i++ {
@@ -342,6 +342,9 @@ func (g *Gateway) publish(b *adapter.Batch) {
 		g.seq++
 		r.GatewayID, r.GatewaySeq = g.cfg.Num, g.seq
 		if r.TsRecv == 0 {
+			if now == 0 {
+				now = time.Now().UnixNano()
+			}
 			r.TsRecv = now
 		}
 		var err error

@@ -137,7 +137,7 @@ func (p *pipeline) snapshot(c *connState, e *entry, now int64) {
 
 // publish is Gateway.publish.
 func (p *pipeline) publish(b *adapter.Batch) {
-	now := time.Now().UnixNano()
+	var now int64 // read once, only for a record without a receive time (REST snapshots)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := 0; i < b.Len(); i++ {
@@ -145,6 +145,9 @@ func (p *pipeline) publish(b *adapter.Batch) {
 		p.seq++
 		r.GatewayID, r.GatewaySeq = 1, p.seq
 		if r.TsRecv == 0 {
+			if now == 0 {
+				now = time.Now().UnixNano()
+			}
 			r.TsRecv = now
 		}
 		var err error

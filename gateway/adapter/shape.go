@@ -1,7 +1,9 @@
 package adapter
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -99,14 +101,12 @@ func (s *Shape) Prefix(b []byte, vals [][]byte) (rest []byte, ok bool) {
 		b = b[len(lit):]
 		n := 0
 		if h == 's' {
-			for n < len(b) && b[n] != '"' {
-				if b[n] == '\\' || b[n] < 0x20 {
-					return nil, false // escapes (and raw control bytes): leave them to fastjson
-				}
-				n++
+			n = stringEnd(b)
+			if n == len(b) || b[n] != '"' {
+				return nil, false // escapes (and raw control bytes): leave them to fastjson
 			}
 		} else if h == 'n' {
-			for n < len(b) && numberByte(b[n]) {
+			for n < len(b) && numberBytes[b[n]] {
 				n++
 			}
 			if n == 0 {
@@ -201,6 +201,44 @@ func (e *Elems) Rest() ([]byte, bool) { return e.rest, e.state == elemsDone }
 // numberByte reports whether c can be part of a number's text as fastjson delimits it.
 func numberByte(c byte) bool {
 	return '0' <= c && c <= '9' || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'
+}
+
+// numberBytes is numberByte as a table (Prefix's number holes).
+var numberBytes = func() (t [256]bool) {
+	for c := range t {
+		t[c] = numberByte(byte(c))
+	}
+	return t
+}()
+
+// stringEnd returns the index of the first byte of b that ends a string hole's value: a
+// quote, a backslash or a control byte (below 0x20); len(b) if there is none. It reads
+// eight bytes at a time (SWAR): values are mostly prices, sizes and symbols of 6 to 20
+// bytes.
+func stringEnd(b []byte) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	n := 0
+	for ; n+8 <= len(b); n += 8 {
+		x := binary.LittleEndian.Uint64(b[n:])
+		// A byte of m has its high bit set where x's byte is '"', '\\' or below 0x20 (the
+		// exact test of the high bits of "has a zero byte" for x^'"', x^'\\' and x<0x20;
+		// bytes of 0x80 and above never set it).
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		m := ((q - ones) &^ q) | ((bs - ones) &^ bs) | ((x - ones*0x20) &^ x)
+		if m &= highs; m != 0 {
+			// The lowest set bit is exact; a borrow can only mark bytes above it.
+			return n + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; n < len(b); n++ {
+		if c := b[n]; c == '"' || c == '\\' || c < 0x20 {
+			break
+		}
+	}
+	return n
 }
 
 // Conv converts the values a Shape matched. Each method succeeds exactly where the
