@@ -281,7 +281,11 @@ func (s *Strategy) process(batch []bus.Message) {
 		}
 		s.Stats.Decoded.Add(1)
 		if s.rec.TsExchange > 0 {
-			s.Latency.Record(HopExchangeToGateway, s.rec.TsRecv-s.rec.TsExchange)
+			d := s.rec.TsRecv - s.rec.TsExchange
+			s.Latency.Record(HopExchangeToGateway, d)
+			if v, ok := s.rec.Exchange.Venue(); ok && v.TimeUnit <= time.Microsecond {
+				s.Latency.Record(HopExchangeToGatewayUs, d)
+			}
 		}
 		s.Latency.Record(HopGatewayToStrategy, now-s.rec.TsRecv)
 		if s.opts.OnRecord != nil {

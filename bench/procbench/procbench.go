@@ -34,7 +34,7 @@ type Config struct {
 	Rate       float64       // events per second per (exchange, symbol) book
 	Duration   time.Duration // how long the market runs once every process is up
 	LowLatency bool          // bus.low_latency in the topology, GODEBUG=asyncpreemptoff=1
-	Exchanges  []string      // a subset of binance, okx, bybit; default all three
+	Exchanges  []string      // a subset of binance, okx, bybit, coinbase, kraken; default all five
 }
 
 // Hop is one hop's quantiles, µs.
@@ -60,11 +60,12 @@ type Result struct {
 // and stops everything (SIGTERM, then SIGKILL after a grace period).
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if len(cfg.Exchanges) == 0 {
-		cfg.Exchanges = []string{"binance", "okx", "bybit"}
+		// Coinbase and Kraken stamp their events in µs: exchange_to_gateway_us.
+		cfg.Exchanges = []string{"binance", "okx", "bybit", "coinbase", "kraken"}
 	}
 	for _, ex := range cfg.Exchanges {
 		if wsPath[ex] == "" {
-			return Result{}, fmt.Errorf("procbench: exchange %q: want binance, okx or bybit", ex)
+			return Result{}, fmt.Errorf("procbench: exchange %q: want binance, okx, bybit, coinbase or kraken", ex)
 		}
 	}
 	mode := "normal"
@@ -169,8 +170,10 @@ func topology(sim string, ports []int, cfg Config) string {
 
 // The simulator's paths and two symbols of each exchange this bench subscribes.
 var (
-	wsPath  = map[string]string{"binance": "binance/stream", "okx": "okx/ws/v5/public", "bybit": "bybit/v5/public/spot"}
-	symbols = map[string][2]string{"binance": {"BTCUSDT", "ETHUSDT"}, "okx": {"BTC-USDT", "ETH-USDT"}, "bybit": {"BTCUSDT", "ETHUSDT"}}
+	wsPath = map[string]string{"binance": "binance/stream", "okx": "okx/ws/v5/public", "bybit": "bybit/v5/public/spot",
+		"coinbase": "coinbase/", "kraken": "kraken/v2"}
+	symbols = map[string][2]string{"binance": {"BTCUSDT", "ETHUSDT"}, "okx": {"BTC-USDT", "ETH-USDT"}, "bybit": {"BTCUSDT", "ETHUSDT"},
+		"coinbase": {"BTC-USD", "ETH-USD"}, "kraken": {"BTC/USD", "ETH/USD"}}
 )
 
 var metricRe = regexp.MustCompile(`^tickline_(hop_latency_microseconds|arbiter_wins_total|arbiter_duplicates_total|line_seq_gaps_total)\{([^}]*)\} (\S+)$`)

@@ -67,6 +67,10 @@ type Venue struct {
 	// Quote is the currency every market of the venue is quoted in when that is not a
 	// USD or a USD stablecoin ("KRW"), else "". The strategy needs an FX rate for it.
 	Quote string
+	// TimeUnit is the resolution of the exchange timestamps its messages carry (the
+	// coarsest where they differ): a millisecond clock adds up to 1 ms to exchange→gateway,
+	// so the strategy keeps a second histogram of that hop for the venues stamped in µs.
+	TimeUnit time.Duration
 	// Limits are the exchange's per-connection rules, the defaults the gateway's
 	// sessions run with (gateway/adapter's Limits is this type).
 	Limits VenueLimits
@@ -105,53 +109,53 @@ type VenueLimits struct {
 var venues = [...]Venue{
 	// Binance: 1024 streams per connection and 5 incoming messages/s (paced at 4 for
 	// headroom); connections end after 24 h; the server pings every 20 s.
-	{Binance, "binance", `^[A-Z0-9]{2,}$`, "BTCUSDT", BookRESTSnapshot, "",
+	{Binance, "binance", `^[A-Z0-9]{2,}$`, "BTCUSDT", BookRESTSnapshot, "", time.Millisecond,
 		VenueLimits{MaxSubsPerConn: 1024, SubscribeInterval: 250 * time.Millisecond, MaxConnAge: 24 * time.Hour, StaleAfter: 60 * time.Second}},
 	// Coinbase: 8 requests/s per IP; 100 products per connection is tickline's spread,
 	// not an exchange limit; the heartbeat channel sends 1 message/s per product, so the
 	// client sends no heartbeat of its own.
-	{Coinbase, "coinbase", `^[A-Z0-9]+-[A-Z0-9]+$`, "BTC-USD", BookStreamSnapshot, "",
+	{Coinbase, "coinbase", `^[A-Z0-9]+-[A-Z0-9]+$`, "BTC-USD", BookStreamSnapshot, "", time.Microsecond,
 		VenueLimits{MaxSubsPerConn: 100, SubscribeInterval: 125 * time.Millisecond, StaleAfter: 10 * time.Second}},
 	// Kraken documents no per-connection subscription limit and only a dynamic message
 	// rate: 200 per connection and the pacing are tickline's conservative choices
 	// (gateway/kraken's package doc). The server sends a heartbeat every second once
 	// subscribed; the client pings {"method":"ping"} every 30 s.
-	{Kraken, "kraken", `^[A-Z0-9]+/[A-Z0-9]+$`, "BTC/USD", BookChecksum, "",
+	{Kraken, "kraken", `^[A-Z0-9]+/[A-Z0-9]+$`, "BTC/USD", BookChecksum, "", time.Microsecond,
 		VenueLimits{MaxSubsPerConn: 200, SubscribeInterval: 200 * time.Millisecond, PingInterval: 30 * time.Second, StaleAfter: 10 * time.Second}},
 	// OKX documents no per-connection channel limit: 300 is tickline's cap, to spread the
 	// books bandwidth. 480 requests/hour/connection (paced anyway); the client sends
 	// "ping" when idle, below the 30 s after which OKX closes a silent connection.
-	{OKX, "okx", `^[A-Z0-9]+-[A-Z0-9]+$`, "BTC-USDT", BookStreamSnapshot, "",
+	{OKX, "okx", `^[A-Z0-9]+-[A-Z0-9]+$`, "BTC-USDT", BookStreamSnapshot, "", time.Millisecond,
 		VenueLimits{MaxSubsPerConn: 300, SubscribeInterval: 350 * time.Millisecond, PingInterval: 20 * time.Second, StaleAfter: 30 * time.Second}},
 	// Bybit documents no topic limit for public spot: 200 is tickline's cap. Pings every
 	// 20 s are Bybit's recommendation; 45 s is two pings without pong or data.
-	{Bybit, "bybit", `^[A-Z0-9]{2,}$`, "BTCUSDT", BookStreamSnapshot, "",
+	{Bybit, "bybit", `^[A-Z0-9]{2,}$`, "BTCUSDT", BookStreamSnapshot, "", time.Millisecond,
 		VenueLimits{MaxSubsPerConn: 200, SubscribeInterval: 100 * time.Millisecond, PingInterval: 20 * time.Second, StaleAfter: 45 * time.Second}},
 	// Gate documents no topic limit: 300 is tickline's cap. The client sends spot.ping
 	// every 10 s; 30 s of silence is three of them.
-	{GateIO, "gateio", `^[A-Z0-9]+_[A-Z0-9]+$`, "BTC_USDT", BookRESTSnapshot, "",
+	{GateIO, "gateio", `^[A-Z0-9]+_[A-Z0-9]+$`, "BTC_USDT", BookRESTSnapshot, "", time.Millisecond,
 		VenueLimits{MaxSubsPerConn: 300, SubscribeInterval: 100 * time.Millisecond, PingInterval: 10 * time.Second, StaleAfter: 30 * time.Second}},
 	// Upbit: no per-connection limit documented (one subscribe frame per connection); 5
 	// requests/s (paced at 4 for headroom); idle connections close at 120 s, so the
 	// client sends "PING" every 30 s and gets {"status":"UP"} every 10 s once pinged. No
 	// BBO channel with sizes: the gateway takes the book top.
-	{Upbit, "upbit", `^[A-Z0-9]+-[A-Z0-9]+$`, "KRW-BTC", BookFullEachPush, "KRW",
+	{Upbit, "upbit", `^[A-Z0-9]+-[A-Z0-9]+$`, "KRW-BTC", BookFullEachPush, "KRW", time.Millisecond,
 		VenueLimits{SubscribeInterval: 250 * time.Millisecond, PingInterval: 30 * time.Second, StaleAfter: 60 * time.Second, BBOFromBook: true}},
 	// Bithumb: no per-connection limit documented; 10 connection requests/s per IP (new
 	// API); the new API closes idle connections after ~120 s (hence the 30 s ping), and
 	// the legacy endpoint sends no heartbeat of its own (hence 120 s). No BBO channel
 	// with sizes: the gateway takes the book top.
-	{Bithumb, "bithumb", `^[A-Z0-9]+_[A-Z0-9]+$`, "BTC_KRW", BookFullEachPush, "KRW",
+	{Bithumb, "bithumb", `^[A-Z0-9]+_[A-Z0-9]+$`, "BTC_KRW", BookFullEachPush, "KRW", time.Millisecond,
 		VenueLimits{SubscribeInterval: 200 * time.Millisecond, PingInterval: 30 * time.Second, StaleAfter: 120 * time.Second, BBOFromBook: true}},
 	// Korbit: no per-connection limit documented; the server pings every 30 s and the
 	// WebSocket layer answers, so 90 s is three missed pings. No BBO channel with sizes:
 	// the gateway takes the book top.
-	{Korbit, "korbit", `^[a-z0-9]+_[a-z0-9]+$`, "btc_krw", BookFullEachPush, "KRW",
+	{Korbit, "korbit", `^[a-z0-9]+_[a-z0-9]+$`, "btc_krw", BookFullEachPush, "KRW", time.Millisecond,
 		VenueLimits{SubscribeInterval: 100 * time.Millisecond, StaleAfter: 90 * time.Second, BBOFromBook: true}},
 	// Coinone: no per-connection limit documented (20 connections per IP); the server
 	// closes a connection 30 min after the last PING, the client sends one every 20 s,
 	// and PONGs count as traffic for StaleAfter.
-	{Coinone, "coinone", `^[A-Z0-9]+-[A-Z0-9]+$`, "BTC-KRW", BookFullEachPush, "KRW",
+	{Coinone, "coinone", `^[A-Z0-9]+-[A-Z0-9]+$`, "BTC-KRW", BookFullEachPush, "KRW", time.Millisecond,
 		VenueLimits{SubscribeInterval: 10 * time.Millisecond, PingInterval: 20 * time.Second, StaleAfter: 60 * time.Second}},
 }
 

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestVenueTable: every row is complete and consistent, so what derives from it (names,
@@ -35,6 +36,9 @@ func TestVenueTable(t *testing.T) {
 		}
 		if v.Book < BookFullEachPush || v.Book > BookChecksum {
 			t.Errorf("%s: book rule %d", v.Name, v.Book)
+		}
+		if u := v.TimeUnit; u != time.Microsecond && u != time.Millisecond && u != time.Second {
+			t.Errorf("%s: time unit %s: want µs, ms or s", v.Name, u)
 		}
 		if v.Quote != strings.ToUpper(v.Quote) {
 			t.Errorf("%s: quote %q: want upper case", v.Name, v.Quote)
