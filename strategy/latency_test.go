@@ -3,10 +3,10 @@ package strategy
 import (
 	"io"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/tickline/tickline/configs"
 	"github.com/tickline/tickline/shared/bus"
 	"github.com/tickline/tickline/shared/config"
 	"github.com/tickline/tickline/shared/wire"
@@ -16,11 +16,7 @@ import (
 // exchange_to_gateway_us only those of venues stamped in µs (the venue table's TimeUnit),
 // here Coinbase and not Binance.
 func TestExchangeToGatewayUs(t *testing.T) {
-	b, err := os.ReadFile("../configs/demo.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	topo, err := config.Parse(b)
+	topo, err := config.Parse(configs.Demo)
 	if err != nil {
 		t.Fatal(err)
 	}
