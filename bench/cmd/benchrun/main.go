@@ -240,7 +240,7 @@ func (r *suiteRun) ingest() error {
 // pipeline runs the capacity search, then three fixed end-to-end runs (saturation, two clean
 // lines, one jittered line).
 func (r *suiteRun) pipeline() error {
-	capRuns, err := e2e.Capacity([]float64{400, 800, 1600, 2400, 3200, 4000, 4800, 6400, 9600}, r.phase, func(rate float64) {
+	capRuns, err := e2e.Capacity([]float64{400, 800, 1600, 2400, 2800, 3200, 4000, 4800, 6400, 9600}, r.phase, func(rate float64) {
 		r.log(fmt.Sprintf("pipeline capacity search: %.0f events/book/s", rate))
 	})
 	if err != nil {
