@@ -28,8 +28,46 @@ import (
 //
 // A Shape is immutable and safe for concurrent use.
 type Shape struct {
-	lits  []string // lits[i] precedes hole i; the last one follows the last hole
-	holes []byte   // 's', 'n' or 'b'
+	lits  []string  // lits[i] precedes hole i; the last one follows the last hole
+	words []litWord // words[i] is lits[i] for hasLit
+	holes []byte    // 's', 'n' or 'b'
+}
+
+// litWord is a literal of up to 16 bytes as two little-endian words and the masks of its
+// bytes, so that hasLit compares it with two loads instead of a memequal call (a level
+// of a book push has three literals; a Korean push, 90 to 180).
+type litWord struct {
+	w0, w1, m0, m1 uint64
+	short          bool // len <= 16
+}
+
+func newLitWord(lit string) litWord {
+	if len(lit) > 16 {
+		return litWord{}
+	}
+	var b [16]byte
+	copy(b[:], lit)
+	lw := litWord{w0: binary.LittleEndian.Uint64(b[:8]), w1: binary.LittleEndian.Uint64(b[8:]), short: true}
+	for i := range lit {
+		if i < 8 {
+			lw.m0 |= 0xff << (8 * i)
+		} else {
+			lw.m1 |= 0xff << (8 * (i - 8))
+		}
+	}
+	return lw
+}
+
+// hasLit reports whether b starts with literal i.
+func (s *Shape) hasLit(b []byte, i int) bool {
+	lit := s.lits[i]
+	if len(b) < len(lit) {
+		return false
+	}
+	if w := &s.words[i]; w.short && len(b) >= 16 {
+		return (binary.LittleEndian.Uint64(b)^w.w0)&w.m0 == 0 && (binary.LittleEndian.Uint64(b[8:])^w.w1)&w.m1 == 0
+	}
+	return string(b[:len(lit)]) == lit
 }
 
 // MustShape compiles a template and panics when it is not one (package-level variables
@@ -50,6 +88,9 @@ func MustShape(template string) *Shape {
 		s.lits = append(s.lits, rest[:i])
 		s.holes = append(s.holes, rest[i+1])
 		rest = rest[i+2:]
+	}
+	for _, lit := range s.lits {
+		s.words = append(s.words, newLitWord(lit))
 	}
 	for i, h := range s.holes {
 		prev, next := s.lits[i], s.lits[i+1]
@@ -94,11 +135,10 @@ func (s *Shape) Head(frame []byte, vals [][]byte) (rest []byte, ok bool) {
 // next). It does not check b's size: Head does, for a whole frame.
 func (s *Shape) Prefix(b []byte, vals [][]byte) (rest []byte, ok bool) {
 	for i, h := range s.holes {
-		lit := s.lits[i]
-		if len(b) < len(lit) || string(b[:len(lit)]) != lit {
+		if !s.hasLit(b, i) {
 			return nil, false
 		}
-		b = b[len(lit):]
+		b = b[len(s.lits[i]):]
 		n := 0
 		if h == 's' {
 			n = stringEnd(b)
@@ -124,11 +164,10 @@ func (s *Shape) Prefix(b []byte, vals [][]byte) (rest []byte, ok bool) {
 		}
 		vals[i], b = b[:n], b[n:]
 	}
-	last := s.lits[len(s.holes)]
-	if len(b) < len(last) || string(b[:len(last)]) != last {
+	if !s.hasLit(b, len(s.holes)) {
 		return nil, false
 	}
-	return b[len(last):], true
+	return b[len(s.lits[len(s.holes)]):], true
 }
 
 // Elems reads the elements of a JSON array written without whitespace, each exactly as

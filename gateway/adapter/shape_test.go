@@ -166,3 +166,37 @@ func TestShapeElems(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStringEnd: the eight-bytes-at-a-time scan finds what a byte loop finds.
+func FuzzStringEnd(f *testing.F) {
+	for _, s := range []string{"", "abc\"", "0123456789abcdef\"x", "\\", "\x1f", "\x7f\x80\xff\"", "aaaaaaa\"aaaaaaaaa", "aaaaaaaa\x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := 0
+		for want < len(b) && b[want] != '"' && b[want] != '\\' && b[want] >= 0x20 {
+			want++
+		}
+		if got := stringEnd(b); got != want {
+			t.Fatalf("stringEnd(%q) = %d, want %d", b, got, want)
+		}
+	})
+}
+
+// FuzzShapeLiterals: literal matching (two words for a literal of up to 16 bytes) agrees
+// with a plain comparison, for literals of 1 to 20 bytes at the start of any input.
+func FuzzShapeLiterals(f *testing.F) {
+	f.Add(`{"a":"`, []byte(`{"a":"x"}`))
+	f.Add(`0123456789abcdef`, []byte(`0123456789abcdef--`))
+	f.Add(`0123456789abcdefg`, []byte(`0123456789abcdefg`))
+	f.Fuzz(func(t *testing.T, lit string, b []byte) {
+		if lit == "" || len(lit) > 20 || strings.ContainsRune(lit, '%') {
+			return
+		}
+		s := MustShape(lit)
+		want := len(b) >= len(lit) && string(b[:len(lit)]) == lit
+		if got := s.hasLit(b, 0); got != want {
+			t.Fatalf("hasLit(%q, %q) = %v, want %v", b, lit, got, want)
+		}
+	})
+}
