@@ -14,8 +14,8 @@ const (
 	// µs (the venue table's TimeUnit): most venues stamp in ms, which adds up to 1 ms
 	// (0.5 ms on average) of rounding to the hop; these measure the gateway's receive.
 	HopExchangeToGatewayUs = "exchange_to_gateway_us"
-	HopGatewayToStrategy = "gateway_to_strategy" // strategy receive - gateway receive (clocks of two hosts)
-	HopStrategyToSignal  = "strategy_to_signal"  // signal published - strategy receive (one clock)
+	HopGatewayToStrategy   = "gateway_to_strategy" // strategy receive - gateway receive (clocks of two hosts)
+	HopStrategyToSignal    = "strategy_to_signal"  // signal published - strategy receive (one clock)
 )
 
 // hops are the hops in report order.
