@@ -87,16 +87,7 @@ func (c closing) text() string {
 		}
 	}
 	c.procsText(&b)
-	if len(c.gw) > 0 {
-		b.WriteString("- Gateway cost, records/s/core:")
-		for _, g := range c.gw {
-			fmt.Fprintf(&b, " %s %.0f;", g.Venue, g.RecordsPerSec)
-		}
-		b.WriteString(" (target ≥ 1M mixed).\n")
-	}
-	if c.lossless > 0 {
-		fmt.Fprintf(&b, "- Highest lossless end-to-end rate: %.0f ticks/s delivered (target ≥ 250k).\n", c.lossless)
-	}
+	c.throughputText(&b)
 	if t := c.hopTable(); t != "" {
 		b.WriteString("\n" + t)
 	}
@@ -118,6 +109,12 @@ func (c closing) readmeBlock(when time.Time) string {
 	b.WriteString(cfloor.RatioTable(c.baseline, c.baselineCfg))
 	if t := c.hopTable(); t != "" {
 		b.WriteString("\nThe product's hop beside them (p50 · p99 · p99.9 ratios):\n\n" + t)
+	}
+	var tp strings.Builder
+	c.procsText(&tp)
+	c.throughputText(&tp)
+	if tp.Len() > 0 {
+		b.WriteString("\nThe product's own figures from the same run:\n\n" + tp.String())
 	}
 	b.WriteString("\n| system | transport | p50 µs | p99 µs | p99.9 µs | flood msgs/s |\n|---|---|---:|---:|---:|---:|\n")
 	for _, tr := range c.baselineCfg.Transports {
@@ -228,6 +225,21 @@ func (c closing) procsText(b *strings.Builder) {
 			fmt.Fprintf(b, "; p50 / %s p50 (tcp, process pair) %s (target ≤ 1.3×)", sys, ratioText(h.P50us/bus.P50us))
 		}
 		b.WriteString(".\n")
+	}
+}
+
+// throughputText states the gateway's cost per record (gwbench) and the highest lossless
+// end-to-end rate (e2e capacity search), each against its target.
+func (c closing) throughputText(b *strings.Builder) {
+	if len(c.gw) > 0 {
+		b.WriteString("- Gateway cost, records/s/core:")
+		for _, g := range c.gw {
+			fmt.Fprintf(b, " %s %.0f;", g.Venue, g.RecordsPerSec)
+		}
+		b.WriteString(" (target ≥ 1M mixed).\n")
+	}
+	if c.lossless > 0 {
+		fmt.Fprintf(b, "- Highest lossless end-to-end rate: %.0f ticks/s delivered (target ≥ 250k).\n", c.lossless)
 	}
 }
 
