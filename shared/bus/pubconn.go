@@ -292,6 +292,12 @@ func (c *pubConn) take() ([]byte, int, int) {
 		c.count--
 		n++
 	}
+	if c.count == 0 {
+		// An empty ring restarts at slot 0, so a writer that keeps up reuses the same
+		// few slots (hot in cache) instead of walking the whole ring: Publish's copy
+		// into a cold slot costs more than the rest of a small record's path.
+		c.head = 0
+	}
 	if len(buf) > 0 {
 		c.writer = writerLoop
 	} else {
