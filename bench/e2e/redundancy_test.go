@@ -240,20 +240,29 @@ func TestRedundancyDelayAndDrops(t *testing.T) {
 	if missing > 0 {
 		t.Fatalf("%d of %d events carried by a line were never delivered: %v (arbiter %+v)", missing, len(union), examples, r.strategy.Merger().Arb.Stats.Late[:2])
 	}
-	// The earlier copy wins: line 0 (delayed) should win only what line 1 dropped.
-	both, lateWins := 0, 0
+	// The earlier copy wins: line 0 (delayed 100 ms) should win only what line 1 dropped,
+	// or what line 1 brought later still. The logs, independent listeners on each line,
+	// say which copy came first: a win of line 0 where log 1 had the event well before
+	// log 0 is a late copy preferred. On a starved machine (other jobs on both cores, the
+	// race detector) one gateway can fall more than 100 ms behind the other; then line 0
+	// is genuinely first and its wins are right.
+	const slack = 50 * time.Millisecond // two listeners in one process, scheduled apart
+	both, lateWins, wrongWins := 0, 0, 0
 	for k, line := range r.got.line {
-		_, on0 := logs[0].events[k]
-		_, on1 := logs[1].events[k]
+		t0, on0 := logs[0].events[k]
+		t1, on1 := logs[1].events[k]
 		if on0 && on1 {
 			both++
 			if line == 0 {
 				lateWins++
+				if t1.Before(t0.Add(-slack)) {
+					wrongWins++
+				}
 			}
 		}
 	}
-	if both == 0 || float64(lateWins) > 0.02*float64(both) { // 100 ms behind: only a scheduling stall lets it win
-		t.Fatalf("the delayed line won %d of %d events both lines carried", lateWins, both)
+	if both == 0 || float64(wrongWins) > 0.05*float64(both) { // only a stall of the strategy between the two arrivals lets it win (TestFirstArrivalWins checks the rule itself)
+		t.Fatalf("the delayed line won %d of %d events both lines carried, %d of them although line 1's copy came more than %v earlier", lateWins, both, wrongWins, slack)
 	}
 	m := r.strategy.Merger()
 	if m.Stats.RealGaps != 0 || r.strategy.Engine().Stats.ChainBreaks != breaksBefore {
@@ -263,8 +272,8 @@ func TestRedundancyDelayAndDrops(t *testing.T) {
 	if m.Stats.SeqGaps[1] == 0 {
 		t.Fatal("drops on line 1 not seen as gateway-sequence gaps")
 	}
-	t.Logf("%d events, %d on both lines, delayed line won %d; line 1 seq gaps %d; wins %v",
-		len(union), both, lateWins, m.Stats.SeqGaps[1], m.Arb.Stats.Wins[:2])
+	t.Logf("%d events, %d on both lines, delayed line won %d (%d although line 1's copy came first); line 1 seq gaps %d; wins %v",
+		len(union), both, lateWins, wrongWins, m.Stats.SeqGaps[1], m.Arb.Stats.Wins[:2])
 }
 
 // TestRedundancyDropsOnBothLines: both lines drop book deltas independently; where both
