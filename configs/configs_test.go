@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tickline/tickline/shared/config"
+	"github.com/tickline/tickline/shared/wire"
 )
 
 func TestDemoEmbeddedIsValid(t *testing.T) {
@@ -83,5 +84,48 @@ func TestGrafanaDashboardMetricsExist(t *testing.T) {
 	}
 	if n < 20 {
 		t.Fatalf("only %d metric references found", n)
+	}
+}
+
+// TestDocsNameEveryVenue: adding a venue (ARCHITECTURE.md, "Add a venue", step 5) reaches
+// the production example and the documents a user reads: the production topology carries
+// it, configs/README.md lists its name, its symbol style and its simulator URL, and the
+// README names it.
+func TestDocsNameEveryVenue(t *testing.T) {
+	prod, err := config.Load("production.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	carried := map[string]bool{}
+	for _, g := range prod.Gateways {
+		for name := range g.Feeds {
+			carried[name] = true
+		}
+	}
+	ref, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := strings.ReplaceAll(strings.ToLower(string(top)), ".", "")
+	for _, v := range wire.Venues() {
+		if !carried[v.Name] {
+			t.Errorf("configs/production.example.yaml: no gateway carries %s", v.Name)
+		}
+		for _, want := range []string{"`" + v.Name + "`", "ws://127.0.0.1:18080/" + v.Name + "/"} {
+			if !strings.Contains(string(ref), want) {
+				t.Errorf("configs/README.md: no %q for %s", want, v.Name)
+			}
+		}
+		symbolRow := regexp.MustCompile("(?m)^\\| " + v.Name + " \\|.*`" + regexp.QuoteMeta(v.SymbolExample) + "`")
+		if !symbolRow.Match(ref) {
+			t.Errorf("configs/README.md: no symbol table row for %s with its example %s", v.Name, v.SymbolExample)
+		}
+		if !strings.Contains(readme, v.Name) {
+			t.Errorf("README.md does not name %s", v.Name)
+		}
 	}
 }

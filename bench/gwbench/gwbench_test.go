@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/tickline/tickline/shared/wire"
 )
 
 // TestMain lets the test binary serve as the measured child.
@@ -49,7 +51,7 @@ func TestRun(t *testing.T) {
 	if sum != rep.Published {
 		t.Errorf("phases sum to %d records, child said %d", sum, rep.Published)
 	}
-	if venues != 10 || rep.Results[len(rep.Results)-1].Venue != "mixed" {
-		t.Errorf("want 10 venue phases and mixed, got %d venues, last %q", venues, rep.Results[len(rep.Results)-1].Venue)
+	if venues != len(wire.Venues()) || rep.Results[len(rep.Results)-1].Venue != "mixed" {
+		t.Errorf("want %d venue phases (the venue table) and mixed, got %d venues, last %q", len(wire.Venues()), venues, rep.Results[len(rep.Results)-1].Venue)
 	}
 }

@@ -472,9 +472,9 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 	if len(ev.Shared) == 0 || len(tapped) == 0 || len(archived) == 0 {
 		t.Fatal("nothing emitted, tapped or archived")
 	}
-	for _, ex := range []string{"binance", "coinbase", "kraken", "okx", "bybit", "gateio", "upbit", "bithumb", "korbit", "coinone"} {
-		if tc, _ := rep.Venue(ex); tc.Emitted == 0 {
-			t.Errorf("%s: no events emitted", ex)
+	for _, v := range wire.Venues() {
+		if tc, _ := rep.Venue(v.Name); tc.Emitted == 0 {
+			t.Errorf("%s: no events emitted", v.Name)
 		}
 	}
 	if !rep.OK() {

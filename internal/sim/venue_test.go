@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,11 @@ func mustVenue(t testing.TB, ex wire.Exchange) wire.Venue {
 // (shared/wire/venue.go) and only those, in the table's order, each on at least one
 // WebSocket path and with a symbol mapping that reads the table's example symbol back.
 func TestVenueTableServed(t *testing.T) {
+	b, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	packageDoc := string(b)
 	var names []string
 	for _, row := range wire.Venues() {
 		names = append(names, row.Name)
@@ -66,6 +72,9 @@ func TestVenueTableServed(t *testing.T) {
 		}
 		if len(v.wsPaths()) == 0 {
 			t.Errorf("%s: no WebSocket path", row.Name)
+		}
+		if doc := "//\t" + row.Name + " "; !strings.Contains(packageDoc, doc) || !strings.Contains(packageDoc, "ws /"+row.Name+v.wsPaths()[0]) {
+			t.Errorf("%s: doc.go's path list has no line for it (%q … ws /%s%s)", row.Name, doc, row.Name, v.wsPaths()[0])
 		}
 		inst, ok := v.instrument(row.SymbolExample)
 		if !ok || v.symbol(inst) != row.SymbolExample {
