@@ -149,8 +149,8 @@ func (s *Shape) Prefix(b []byte, vals [][]byte) (rest []byte, ok bool) {
 			for n < len(b) && numberBytes[b[n]] {
 				n++
 			}
-			if n == 0 {
-				return nil, false
+			if n == 0 || n == 1 && (b[0] == '-' || b[0] == '+') {
+				return nil, false // fastjson refuses a lone sign: so must the fast path
 			}
 		} else {
 			switch {
@@ -457,11 +457,14 @@ func (c *Conv) LevelTexts(dst []wire.Level, texts [][]byte, b []byte, level *Sha
 	return dst, texts, rest, ok
 }
 
-// ContentKeyAll folds each text into the content key h (ContentKey), in order.
+// ContentKeyAll folds each text into the content key h (ContentKey), in order, and
+// clears texts: they are a parser's scratch of slices into the frame, and a parser never
+// retains a frame.
 func ContentKeyAll(h uint64, texts [][]byte) uint64 {
 	for _, t := range texts {
 		h = ContentKey(h, t)
 	}
+	clear(texts)
 	return h
 }
 
@@ -485,6 +488,8 @@ func (s *BookSides) Read(c *Conv, b []byte, level, mid *Shape, r *wire.Record, h
 		r.Bids, s.bids, rest, ok = c.LevelTexts(r.Bids, s.bids[:0], rest, level)
 	}
 	if !ok {
+		clear(s.asks)
+		clear(s.bids)
 		return nil, 0, false
 	}
 	return rest, ContentKeyAll(ContentKeyAll(h, s.bids), s.asks), true

@@ -3,6 +3,8 @@ package adapter
 import (
 	"strings"
 	"testing"
+
+	"github.com/valyala/fastjson"
 )
 
 func TestShapeMatch(t *testing.T) {
@@ -199,4 +201,63 @@ func FuzzShapeLiterals(f *testing.F) {
 			t.Fatalf("hasLit(%q, %q) = %v, want %v", b, lit, got, want)
 		}
 	})
+}
+
+// numberHoleAgrees checks one value text x in a number hole against fastjson: where the
+// hole takes x, fastjson parses the same frame to a number with exactly that text (a
+// fast path never accepts what the fastjson path refuses). The reverse need not hold:
+// the hole gives up on fastjson's inf and nan, which the fastjson path then refuses.
+func numberHoleAgrees(t *testing.T, x string) {
+	s := MustShape(`{"u":%n,"v":1}`)
+	frame := `{"u":` + x + `,"v":1}`
+	var vals [1][]byte
+	if !s.Match([]byte(frame), vals[:]) {
+		return
+	}
+	var p fastjson.Parser
+	v, err := p.Parse(frame)
+	if err != nil {
+		t.Fatalf("the hole takes %q, fastjson refuses %s: %v", x, frame, err)
+	}
+	u := v.Get("u")
+	if u == nil || u.Type() != fastjson.TypeNumber || string(u.MarshalTo(nil)) != string(vals[0]) {
+		t.Fatalf("the hole takes %q, fastjson reads %v", vals[0], u)
+	}
+}
+
+// TestNumberHoleAsFastjson: a lone sign is no number for fastjson, nor for a hole.
+func TestNumberHoleAsFastjson(t *testing.T) {
+	s := MustShape(`{"u":%n,"v":1}`)
+	var vals [1][]byte
+	for _, x := range []string{"-", "+", ""} {
+		if s.Match([]byte(`{"u":`+x+`,"v":1}`), vals[:]) {
+			t.Errorf("hole took %q", x)
+		}
+	}
+	for _, x := range []string{"-", "+", "--", "-1", "+1", "1e5", ".", "e", "-e", "inf", "-inf", "nan", "0x1", "1-2", "00"} {
+		numberHoleAgrees(t, x)
+	}
+}
+
+// FuzzNumberHole: whatever a number hole takes, fastjson reads as that number.
+func FuzzNumberHole(f *testing.F) {
+	for _, x := range []string{"-", "+", "-1", "1e5", "inf", "+-"} {
+		f.Add(x)
+	}
+	f.Fuzz(numberHoleAgrees)
+}
+
+// TestContentKeyAllClears: the texts folded are cleared (a parser's scratch keeps no
+// reference into a frame), and the key is the texts' ContentKey chain.
+func TestContentKeyAllClears(t *testing.T) {
+	texts := [][]byte{[]byte("1.5"), []byte("2"), nil}
+	want := ContentKey(ContentKey(ContentKey(FNVOffset64, texts[0]), texts[1]), nil)
+	if got := ContentKeyAll(FNVOffset64, texts); got != want {
+		t.Errorf("key %x, want %x", got, want)
+	}
+	for i, x := range texts {
+		if x != nil {
+			t.Errorf("texts[%d] = %q after folding, want nil", i, x)
+		}
+	}
 }

@@ -93,15 +93,18 @@ func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parse
 // TestFastStreamTaken: trade and depthUpdate frames as Binance writes them take the fast
 // path (FuzzSame alone would pass with a fast path that never matched).
 func TestFastStreamTaken(t *testing.T) {
-	for _, fr := range []string{
-		`{"stream":"bnbbtc@trade","data":{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","T":1672515782136,"m":true,"M":true}}`,
-		`{"stream":"bnbbtc@trade","data":{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","T":1672515782136,"m":false,"M":true}}`,
-		`{"stream":"bnbbtc@depth@100ms","data":{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":157,"u":160,"b":[["0.0024","10"]],"a":[["0.0026","100"],["0.0027","0.00000000"]]}}`,
-		`{"stream":"bnbbtc@depth@100ms","data":{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":157,"u":160,"b":[],"a":[]}}`,
-	} {
-		var out adapter.Batch
-		if !New().NewParser().(*Parser).fastStream([]byte(fr), 1, &out) || out.Len() != 1 {
-			t.Errorf("%.70s: not taken by the fast path", fr)
-		}
-	}
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastStream, map[string]int{
+		`{"stream":"bnbbtc@trade","data":{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","T":1672515782136,"m":true,"M":true}}`:                              1,
+		`{"stream":"bnbbtc@trade","data":{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","T":1672515782136,"m":false,"M":true}}`:                             1,
+		`{"stream":"bnbbtc@depth@100ms","data":{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":157,"u":160,"b":[["0.0024","10"]],"a":[["0.0026","100"],["0.0027","0.00000000"]]}}`: 1,
+		`{"stream":"bnbbtc@depth@100ms","data":{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":157,"u":160,"b":[],"a":[]}}`:                                                        1,
+	})
+}
+
+// TestFastBBOTaken: the best bid/offer frame as the exchange writes it takes the fast
+// path (fastBookTicker) and gives what the fastjson path gives.
+func TestFastBBOTaken(t *testing.T) {
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastBookTicker, map[string]int{
+		`{"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}}`: 1,
+	})
 }

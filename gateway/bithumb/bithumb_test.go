@@ -112,16 +112,11 @@ func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parse
 // TestFastTaken: legacy orderbooksnapshot and transaction messages as Bithumb writes them
 // take the fast path (FuzzSame alone would pass with a fast path that never matched).
 func TestFastTaken(t *testing.T) {
-	for _, fr := range []string{
-		`{"type":"orderbooksnapshot","content":{"symbol":"ETH_KRW","datetime":"1643098426366317","asks":[["3000000","1"]],"bids":[["2999000","2"],["2998000","3"]]}}`,
-		`{"type":"orderbooksnapshot","content":{"symbol":"ETH_KRW","datetime":"1643098426366","asks":[],"bids":[]}}`,
-		`{"type":"transaction","content":{"list":[{"buySellGb":"2","contPrice":"3.908","contQty":"12365.191","contAmt":"48323.166","contDtm":"2021-06-02 08:43:34.555058","updn":"dn","symbol":"CON_KRW"}]}}`,
-	} {
-		var out adapter.Batch
-		if !New().NewParser().(*Parser).fastLegacy([]byte(fr), 1, &out) || out.Len() != 1 {
-			t.Errorf("%.60s: not taken by the fast path", fr)
-		}
-	}
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastLegacy, map[string]int{
+		`{"type":"orderbooksnapshot","content":{"symbol":"ETH_KRW","datetime":"1643098426366317","asks":[["3000000","1"]],"bids":[["2999000","2"],["2998000","3"]]}}`:                                         1,
+		`{"type":"orderbooksnapshot","content":{"symbol":"ETH_KRW","datetime":"1643098426366","asks":[],"bids":[]}}`:                                                                                          1,
+		`{"type":"transaction","content":{"list":[{"buySellGb":"2","contPrice":"3.908","contQty":"12365.191","contAmt":"48323.166","contDtm":"2021-06-02 08:43:34.555058","updn":"dn","symbol":"CON_KRW"}]}}`: 1,
+	})
 }
 
 // TestFastGivesUp: a message the fast path cannot take whole leaves nothing behind and

@@ -76,19 +76,22 @@ func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parse
 // TestFastPushTaken: orderbook and publicTrade pushes as Bybit writes them take the fast
 // path (FuzzSame alone would pass with a fast path that never matched).
 func TestFastPushTaken(t *testing.T) {
-	for fr, n := range map[string]int{
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastPush, map[string]int{
 		`{"topic":"orderbook.50.BTCUSDT","ts":1796247292928,"type":"delta","data":{"s":"BTCUSDT","b":[],"a":[["65031","0"],["65096","0.104253"]],"u":982773,"seq":1685391764},"cts":1796247292928}`:                                                                                             1,
 		`{"topic":"orderbook.50.BTCUSDT","ts":1796247292928,"type":"snapshot","data":{"s":"BTCUSDT","b":[["65030","1"]],"a":[["65031","2"]],"u":1,"seq":1685391764},"cts":1796247292928}`:                                                                                                       1,
 		`{"topic":"publicTrade.BTCUSDT","ts":1796247292928,"type":"snapshot","data":[{"T":1796247292928,"s":"BTCUSDT","S":"Buy","v":"0.177861","p":"65031","i":"2290000000013024184","BT":false,"RPI":false,"seq":1685391764}]}`:                                                                1,
 		`{"topic":"publicTrade.BTCUSDT","ts":1796247292928,"type":"snapshot","data":[{"T":1796247292928,"s":"BTCUSDT","S":"Sell","v":"1","p":"1","i":"a-b","BT":true,"RPI":false,"seq":1},{"T":1796247292928,"s":"BTCUSDT","S":"Buy","v":"1","p":"1","i":"2","BT":false,"RPI":false,"seq":2}]}`: 2,
-	} {
-		var out adapter.Batch
-		if !New().NewParser().(*Parser).fastPush([]byte(fr), 1, &out) || out.Len() != n {
-			t.Errorf("%.70s: not taken by the fast path", fr)
-		}
-	}
+	})
 	var out adapter.Batch // orderbook.1 is fastBBO's
 	if New().NewParser().(*Parser).fastPush([]byte(`{"topic":"orderbook.1.BTCUSDT","ts":1,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":2,"seq":1},"cts":1}`), 1, &out) {
 		t.Error("orderbook.1 taken by fastPush")
 	}
+}
+
+// TestFastBBOTaken: the best bid/offer frame as the exchange writes it takes the fast
+// path (fastBBO) and gives what the fastjson path gives.
+func TestFastBBOTaken(t *testing.T) {
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastBBO, map[string]int{
+		`{"topic":"orderbook.1.ETHUSDT","ts":1748980103101,"type":"snapshot","data":{"s":"ETHUSDT","b":[["2600.5","1.25"]],"a":[["2600.51","0.5"]],"u":7,"seq":75829523783},"cts":1748980103098}`: 1,
+	})
 }

@@ -174,13 +174,16 @@ func TestTimeInContentKeys(t *testing.T) {
 // TestFastMessageTaken: match and l2update messages as Coinbase writes them take the fast
 // path (FuzzSame alone would pass with a fast path that never matched).
 func TestFastMessageTaken(t *testing.T) {
-	for _, fr := range []string{
-		`{"type":"match","trade_id":19959575,"maker_order_id":"00000000-0000-4000-8000-000039919150","taker_order_id":"00000000-0000-4000-8000-000039919151","side":"buy","size":"0.03075800","price":"64948","product_id":"BTC-USD","sequence":1441910665,"time":"2026-12-02T21:34:52.928317Z"}`,
-		`{"type":"l2update","product_id":"BTC-USD","changes":[["buy","64948","0.02520500"],["sell","64950","0"]],"time":"2026-12-02T21:34:52.928317Z"}`,
-	} {
-		var out adapter.Batch
-		if !New().NewParser().(*Parser).fastMessage([]byte(fr), 1, &out) || out.Len() != 1 {
-			t.Errorf("%.70s: not taken by the fast path", fr)
-		}
-	}
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastMessage, map[string]int{
+		`{"type":"match","trade_id":19959575,"maker_order_id":"00000000-0000-4000-8000-000039919150","taker_order_id":"00000000-0000-4000-8000-000039919151","side":"buy","size":"0.03075800","price":"64948","product_id":"BTC-USD","sequence":1441910665,"time":"2026-12-02T21:34:52.928317Z"}`: 1,
+		`{"type":"l2update","product_id":"BTC-USD","changes":[["buy","64948","0.02520500"],["sell","64950","0"]],"time":"2026-12-02T21:34:52.928317Z"}`:                                                                                                                                           1,
+	})
+}
+
+// TestFastBBOTaken: the best bid/offer frame as the exchange writes it takes the fast
+// path (fastTicker) and gives what the fastjson path gives.
+func TestFastBBOTaken(t *testing.T) {
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastTicker, map[string]int{
+		`{"type":"ticker","sequence":37475248783,"product_id":"ETH-USD","price":"1285.22","open_24h":"1310.79","volume_24h":"245532.79269678","low_24h":"1280.52","high_24h":"1313.8","volume_30d":"9788783.60117027","best_bid":"1285.04","best_bid_size":"0.46688654","best_ask":"1285.27","best_ask_size":"1.56637040","side":"buy","time":"2022-10-19T23:28:22.061769Z","trade_id":370843401,"last_size":"11.4396987"}`: 1,
+	})
 }

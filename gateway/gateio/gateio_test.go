@@ -129,13 +129,16 @@ func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parse
 // TestFastUpdateTaken: trades and order-book updates as Gate writes them take the fast
 // path (FuzzSame alone would pass with a fast path that never matched).
 func TestFastUpdateTaken(t *testing.T) {
-	for _, fr := range []string{
-		`{"time":1796247292,"time_ms":1796247292928,"channel":"spot.order_book_update","event":"update","result":{"t":1796247292928,"e":"depthUpdate","E":1796247292,"s":"BTC_USDT","U":1560805066,"u":1560805066,"b":[["64941","0.277846"]],"a":[]}}`,
-		`{"time":1796247292,"time_ms":1796247292928,"channel":"spot.trades","event":"update","result":{"id":16819397,"create_time":1796247292,"create_time_ms":"1796247292928.3","side":"sell","currency_pair":"BTC_USDT","amount":"0.116677","price":"64953","range":"1560805070-1560805070"}}`,
-	} {
-		var out adapter.Batch
-		if !New().NewParser().(*Parser).fastUpdate([]byte(fr), 1, &out) || out.Len() != 1 {
-			t.Errorf("%.70s: not taken by the fast path", fr)
-		}
-	}
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastUpdate, map[string]int{
+		`{"time":1796247292,"time_ms":1796247292928,"channel":"spot.order_book_update","event":"update","result":{"t":1796247292928,"e":"depthUpdate","E":1796247292,"s":"BTC_USDT","U":1560805066,"u":1560805066,"b":[["64941","0.277846"]],"a":[]}}`:                                           1,
+		`{"time":1796247292,"time_ms":1796247292928,"channel":"spot.trades","event":"update","result":{"id":16819397,"create_time":1796247292,"create_time_ms":"1796247292928.3","side":"sell","currency_pair":"BTC_USDT","amount":"0.116677","price":"64953","range":"1560805070-1560805070"}}`: 1,
+	})
+}
+
+// TestFastBBOTaken: the best bid/offer frame as the exchange writes it takes the fast
+// path (fastBookTicker) and gives what the fastjson path gives.
+func TestFastBBOTaken(t *testing.T) {
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastBookTicker, map[string]int{
+		`{"time":1606292218,"time_ms":1606292218231,"channel":"spot.book_ticker","event":"update","result":{"t":1606292218213,"u":48733182,"s":"BTC_USDT","b":"19177.79","B":"0.0003341504","a":"19179.38","A":"0.09"}}`: 1,
+	})
 }

@@ -65,13 +65,8 @@ func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parse
 // TestFastBookTaken: orderbook pushes as Korbit writes them take the fast path (FuzzSame
 // alone would pass with a fast path that never matched).
 func TestFastBookTaken(t *testing.T) {
-	for _, fr := range []string{
-		`{"symbol":"btc_krw","timestamp":1790134243081,"type":"orderbook","snapshot":false,"data":{"timestamp":1790134243067,"asks":[{"price":"116506000","qty":"0.27522"},{"price":"116507000","qty":"0.0321"}],"bids":[{"price":"116455000","qty":"0.00499"}]}}`,
-		`{"symbol":"klay_krw","timestamp":1790134242857,"type":"orderbook","snapshot":true,"data":{"timestamp":1789456789897,"asks":[],"bids":[]}}`,
-	} {
-		var out adapter.Batch
-		if !New().NewParser().(*Parser).fastBook([]byte(fr), 1, &out) || out.Len() != 1 {
-			t.Errorf("%.60s: not taken by the fast path", fr)
-		}
-	}
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastBook, map[string]int{
+		`{"symbol":"btc_krw","timestamp":1790134243081,"type":"orderbook","snapshot":false,"data":{"timestamp":1790134243067,"asks":[{"price":"116506000","qty":"0.27522"},{"price":"116507000","qty":"0.0321"}],"bids":[{"price":"116455000","qty":"0.00499"}]}}`: 1,
+		`{"symbol":"klay_krw","timestamp":1790134242857,"type":"orderbook","snapshot":true,"data":{"timestamp":1789456789897,"asks":[],"bids":[]}}`:                                                                                                                1,
+	})
 }

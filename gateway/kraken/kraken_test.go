@@ -291,14 +291,17 @@ func TestBookDepth(t *testing.T) {
 // TestFastUpdateTaken: book and trade updates as Kraken writes them take the fast path
 // (FuzzSame alone would pass with a fast path that never matched).
 func TestFastUpdateTaken(t *testing.T) {
-	for fr, n := range map[string]int{
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastUpdate, map[string]int{
 		`{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[],"asks":[{"price":65008,"qty":0.16113300}],"checksum":517547829,"timestamp":"2026-12-02T21:34:52.928317Z"}]}`:                                   1,
 		`{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":65007,"qty":0.31382500}],"asks":[{"price":65008,"qty":0.16642400}],"checksum":452569457,"timestamp":"2026-12-02T21:34:52.927344Z"}]}`: 1,
 		`{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy","price":65008,"qty":0.00529100,"ord_type":"market","trade_id":10471332,"timestamp":"2026-12-02T21:34:52.928317Z"}]}`:                       1,
-	} {
-		var out adapter.Batch
-		if !New().NewParser().(*Parser).fastUpdate([]byte(fr), 1, &out) || out.Len() != n {
-			t.Errorf("%.70s: not taken by the fast path", fr)
-		}
-	}
+	})
+}
+
+// TestFastBBOTaken: the best bid/offer frame as the exchange writes it takes the fast
+// path (fastTicker) and gives what the fastjson path gives.
+func TestFastBBOTaken(t *testing.T) {
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastTicker, map[string]int{
+		`{"channel":"ticker","type":"update","data":[{"symbol":"ALGO/USD","bid":0.10025,"bid_qty":740.0,"ask":0.10036,"ask_qty":1240.00000000,"last":0.10035,"volume":997038.98383185,"vwap":0.10148,"low":0.09979,"high":0.10285,"change":-0.00017,"change_pct":-0.17,"timestamp":"2023-10-06T17:35:55.440295Z"}]}`: 1,
+	})
 }

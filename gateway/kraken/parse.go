@@ -98,6 +98,7 @@ func (ps *Parser) fastUpdate(frame []byte, recvNs int64, out *adapter.Batch) boo
 	ps.texts = texts
 	c.Check(ok && bookTail.Match(rest, v[2:4]))
 	if c.Failed() {
+		clear(texts) // no reference into the frame stays behind
 		out.Drop()
 		return false
 	}

@@ -80,15 +80,18 @@ func TestTimeInContentKeys(t *testing.T) {
 // TestFastPushTaken: trades and books-update pushes as OKX writes them take the fast path
 // (FuzzSame alone would pass with a fast path that never matched).
 func TestFastPushTaken(t *testing.T) {
-	for fr, n := range map[string]int{
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastPush, map[string]int{
 		`{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"15751210","px":"65020","sz":"0.03935","side":"sell","ts":"1796247292928","count":"1"}]}`:                                                                                    1,
 		`{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"1","px":"1","sz":"1","side":"buy","ts":"1796247292928","count":"1"},{"instId":"BTC-USDT","tradeId":"2","px":"1","sz":"1","side":"sell","ts":"1796247292928","count":"1"}]}`: 2,
 		`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["8476.98","0","0","0"]],"bids":[["8476.97","300","0","13"]],"ts":"1597026383185","prevSeqId":123456,"seqId":123460}]}`:                                                           1,
 		`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1597026383285","prevSeqId":123460,"seqId":123460}]}`:                                                                                                            1,
-	} {
-		var out adapter.Batch
-		if !New().NewParser().(*Parser).fastPush([]byte(fr), 1, &out) || out.Len() != n {
-			t.Errorf("%.70s: not taken by the fast path", fr)
-		}
-	}
+	})
+}
+
+// TestFastBBOTaken: the best bid/offer frame as the exchange writes it takes the fast
+// path (fastBBO) and gives what the fastjson path gives.
+func TestFastBBOTaken(t *testing.T) {
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).fastBBO, map[string]int{
+		`{"arg":{"channel":"bbo-tbt","instId":"ETH-USDT"},"data":[{"asks":[["2000.01","1.5","0","2"]],"bids":[["2000","3","0","4"]],"ts":"1749044565306","seqId":123}]}`: 1,
+	})
 }

@@ -76,13 +76,8 @@ func FuzzSame(f *testing.F) { adaptertest.FuzzSameTree(f, New(), (*Parser).parse
 // TestFastTaken: orderbook and trade messages as Upbit writes them take the fast path
 // (FuzzSame alone would pass with a fast path that never matched).
 func TestFastTaken(t *testing.T) {
-	for _, fr := range []string{
-		`{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"total_ask_size":7.3265964,"total_bid_size":29.08127282,"orderbook_units":[{"ask_price":52418000,"bid_price":52412000,"ask_size":0.2542,"bid_size":0E-8},{"ask_price":0,"bid_price":0,"ask_size":0,"bid_size":0}],"stream_type":"REALTIME","level":0}`,
-		`{"type":"trade","code":"KRW-BTC","timestamp":1796246569756,"trade_date":"2026-12-02","trade_time":"21:22:49","trade_timestamp":1796246569755,"trade_price":91934000.0,"trade_volume":0.080637,"ask_bid":"BID","prev_closing_price":91934000.0,"change":"EVEN","change_price":0.0,"sequential_id":16827315,"best_ask_price":91936000.0,"best_ask_size":0.122593,"best_bid_price":91934000.0,"best_bid_size":0.080637,"stream_type":"REALTIME"}`,
-	} {
-		var out adapter.Batch
-		if !New().NewParser().(*Parser).Fast([]byte(fr), 1, &out) || out.Len() != 1 {
-			t.Errorf("%.60s: not taken by the fast path", fr)
-		}
-	}
+	adaptertest.FastTaken(t, New(), (*Parser).parseTree, (*Parser).Fast, map[string]int{
+		`{"type":"orderbook","code":"KRW-BTC","timestamp":1704867306396,"total_ask_size":7.3265964,"total_bid_size":29.08127282,"orderbook_units":[{"ask_price":52418000,"bid_price":52412000,"ask_size":0.2542,"bid_size":0E-8},{"ask_price":0,"bid_price":0,"ask_size":0,"bid_size":0}],"stream_type":"REALTIME","level":0}`:                                                                                                                          1,
+		`{"type":"trade","code":"KRW-BTC","timestamp":1796246569756,"trade_date":"2026-12-02","trade_time":"21:22:49","trade_timestamp":1796246569755,"trade_price":91934000.0,"trade_volume":0.080637,"ask_bid":"BID","prev_closing_price":91934000.0,"change":"EVEN","change_price":0.0,"sequential_id":16827315,"best_ask_price":91936000.0,"best_ask_size":0.122593,"best_bid_price":91934000.0,"best_bid_size":0.080637,"stream_type":"REALTIME"}`: 1,
+	})
 }

@@ -326,23 +326,27 @@ func FuzzSame(f *testing.F, a adapter.Adapter, path string, reference func() ada
 		f.Add(fr)
 		f.Add(fr[:len(fr)/2])
 	}
-	f.Fuzz(func(t *testing.T, frame []byte) {
-		var got, want adapter.Batch
-		gotRes, gotErr := a.NewParser().Parse(frame, 1, &got)
-		wantRes, wantErr := reference().Parse(frame, 1, &want)
-		if gotRes != wantRes || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-			t.Fatalf("%q: result %d, error %v; reference: %d, %v", frame, gotRes, gotErr, wantRes, wantErr)
+	f.Fuzz(func(t *testing.T, frame []byte) { same(t, a.NewParser(), reference(), frame) })
+}
+
+// same fails t unless p and reference give frame the same result, error text and records.
+func same(t testing.TB, p, reference adapter.Parser, frame []byte) {
+	t.Helper()
+	var got, want adapter.Batch
+	gotRes, gotErr := p.Parse(frame, 1, &got)
+	wantRes, wantErr := reference.Parse(frame, 1, &want)
+	if gotRes != wantRes || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+		t.Fatalf("%q: result %d, error %v; reference: %d, %v", frame, gotRes, gotErr, wantRes, wantErr)
+	}
+	if got.Len() != want.Len() {
+		t.Fatalf("%q: %d records; reference: %d", frame, got.Len(), want.Len())
+	}
+	for i := 0; i < got.Len(); i++ {
+		g, w := got.At(i), want.At(i)
+		gb, gerr := wire.AppendRecord(adapter.AppendJSON(nil, g), g)
+		wb, werr := wire.AppendRecord(adapter.AppendJSON(nil, w), w)
+		if !bytes.Equal(gb, wb) || fmt.Sprint(gerr) != fmt.Sprint(werr) || g.Checksum != w.Checksum || g.HasChecksum != w.HasChecksum {
+			t.Fatalf("%q: record %d differs from the reference:\n%s\n%s", frame, i, gb, wb)
 		}
-		if got.Len() != want.Len() {
-			t.Fatalf("%q: %d records; reference: %d", frame, got.Len(), want.Len())
-		}
-		for i := 0; i < got.Len(); i++ {
-			g, w := got.At(i), want.At(i)
-			gb, gerr := wire.AppendRecord(adapter.AppendJSON(nil, g), g)
-			wb, werr := wire.AppendRecord(adapter.AppendJSON(nil, w), w)
-			if !bytes.Equal(gb, wb) || fmt.Sprint(gerr) != fmt.Sprint(werr) || g.Checksum != w.Checksum || g.HasChecksum != w.HasChecksum {
-				t.Fatalf("%q: record %d differs from the reference:\n%s\n%s", frame, i, gb, wb)
-			}
-		}
-	})
+	}
 }

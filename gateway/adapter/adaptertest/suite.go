@@ -89,6 +89,26 @@ func FuzzSameTree[P any, PP interface {
 	FuzzSame(f, a, Cases, func() adapter.Parser { return &treeOnly[P, PP]{p: a.NewParser().(PP), tree: tree} })
 }
 
+// FastTaken checks the frames a fast path was written for: each one takes fast (a method
+// of the adapter's parser) with the given number of records — FuzzSame alone would pass
+// with a fast path that never matched — and the adapter's Parse gives it exactly what tree
+// (the fastjson path) gives, on every test run rather than only under the fuzzer.
+func FastTaken[P any, PP interface {
+	*P
+	adapter.Parser
+}](t *testing.T, a adapter.Adapter, tree func(PP, []byte, int64, *adapter.Batch) (adapter.Result, error),
+	fast func(PP, []byte, int64, *adapter.Batch) bool, frames map[string]int) {
+	t.Helper()
+	for fr, n := range frames {
+		var out adapter.Batch
+		if !fast(a.NewParser().(PP), []byte(fr), 1, &out) || out.Len() != n {
+			t.Errorf("%.70s: not taken by the fast path with %d records (%d)", fr, n, out.Len())
+			continue
+		}
+		same(t, a.NewParser(), &treeOnly[P, PP]{p: a.NewParser().(PP), tree: tree}, []byte(fr))
+	}
+}
+
 // treeOnly is a parser with its fast path left out: FuzzSameTree's reference.
 type treeOnly[P any, PP interface {
 	*P
