@@ -2,8 +2,11 @@ package configs
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,6 +30,9 @@ func TestDemoAt(t *testing.T) {
 	some, err := DemoAt(Demo, "127.0.0.1:1", "okx", "upbit")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := DemoAt(Demo, "127.0.0.1:1", "okx", "nope"); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("an exchange the demo does not carry: err %v", err)
 	}
 	for i, g := range some.Gateways {
 		if len(g.Feeds) != 2 || g.Feeds["okx"] == nil || g.Feeds["upbit"] == nil {
@@ -89,43 +95,101 @@ func TestGrafanaDashboardMetricsExist(t *testing.T) {
 
 // TestDocsNameEveryVenue: adding a venue (ARCHITECTURE.md, "Add a venue", step 5) reaches
 // the production example and the documents a user reads: the production topology carries
-// it, configs/README.md lists its name, its symbol style and its simulator URL, and the
-// README names it.
+// it; the README's venue list, both documents' sentence of production regions and the KRW
+// list match the venue table and the production topology; configs/README.md gives its
+// name, symbol row and simulator URL; and every count of venues in the documents is the
+// table's.
 func TestDocsNameEveryVenue(t *testing.T) {
 	prod, err := config.Load("production.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	carried := map[string]bool{}
+	regions := map[string][]string{} // region → the venues its gateways carry, sorted
 	for _, g := range prod.Gateways {
 		for name := range g.Feeds {
-			carried[name] = true
+			if !slices.Contains(regions[g.Region], name) {
+				regions[g.Region] = append(regions[g.Region], name)
+			}
 		}
 	}
-	ref, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := strings.ReplaceAll(strings.ToLower(string(top)), ".", "")
+	var names, krw []string
 	for _, v := range wire.Venues() {
-		if !carried[v.Name] {
-			t.Errorf("configs/production.example.yaml: no gateway carries %s", v.Name)
+		names = append(names, v.Name)
+		if v.Quote == "KRW" {
+			krw = append(krw, v.Name)
 		}
+	}
+	docs := map[string]string{}
+	for _, f := range []string{"README.md", "../README.md", "../ARCHITECTURE.md", "../internal/sim/doc.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[f] = string(b)
+	}
+	ref, top := docs["README.md"], docs["../README.md"]
+
+	carried := slices.Concat(slices.Collect(maps.Values(regions))...)
+	sameSet(t, "configs/production.example.yaml: the venues its gateways carry", carried, names)
+	list := regexp.MustCompile(`venues' WebSocket feeds \(([^)]*)\)`).FindStringSubmatch(top)
+	if list == nil {
+		t.Fatal("README.md: no \"venues' WebSocket feeds (…)\" list")
+	}
+	sameSet(t, "README.md: the first paragraph's venue list", splitNames(list[1]), names)
+	for _, d := range []struct{ file, text string }{{"README.md", top}, {"configs/README.md", ref}} {
+		m := regexp.MustCompile(`regions \(((?:[a-z]+: [a-z, ]+(?: — )?)+)\)`).FindStringSubmatch(strings.ReplaceAll(d.text, "\n", " "))
+		if m == nil {
+			t.Errorf("%s: no sentence of production regions \"regions (korea: … — …)\"", d.file)
+			continue
+		}
+		for _, part := range strings.Split(m[1], " — ") {
+			region, list, _ := strings.Cut(part, ": ")
+			sameSet(t, d.file+": production region "+region, splitNames(list), regions[region])
+		}
+	}
+	fx := regexp.MustCompile("quote `KRW` in the venue table, `shared/wire/venue.go`: ([a-z, ]+)\\)").FindStringSubmatch(ref)
+	if fx == nil {
+		t.Fatal("configs/README.md: no KRW list in strategy.fx")
+	}
+	sameSet(t, "configs/README.md: strategy.fx's KRW venues", splitNames(fx[1]), krw)
+	for _, v := range wire.Venues() {
 		for _, want := range []string{"`" + v.Name + "`", "ws://127.0.0.1:18080/" + v.Name + "/"} {
-			if !strings.Contains(string(ref), want) {
+			if !strings.Contains(ref, want) {
 				t.Errorf("configs/README.md: no %q for %s", want, v.Name)
 			}
 		}
 		symbolRow := regexp.MustCompile("(?m)^\\| " + v.Name + " \\|.*`" + regexp.QuoteMeta(v.SymbolExample) + "`")
-		if !symbolRow.Match(ref) {
+		if !symbolRow.MatchString(ref) {
 			t.Errorf("configs/README.md: no symbol table row for %s with its example %s", v.Name, v.SymbolExample)
 		}
-		if !strings.Contains(readme, v.Name) {
-			t.Errorf("README.md does not name %s", v.Name)
+	}
+	// "ten venues", "ten adapters", "all ten exchanges" (not "two exchanges of a region").
+	count := regexp.MustCompile(`(?i)\b(?:all )?(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d+) (?:venues|adapters|protocols)\b|\ball (one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d+) exchanges\b`)
+	words := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"}
+	for f, text := range docs {
+		for _, m := range count.FindAllStringSubmatch(text, -1) {
+			if n := strings.ToLower(m[1] + m[2]); n != words[min(len(names), len(words)-1)] && n != strconv.Itoa(len(names)) {
+				t.Errorf("%s: %q, but the venue table has %d venues", f, m[0], len(names))
+			}
 		}
+	}
+}
+
+// splitNames reads a comma-separated list of venue names as the documents write them
+// ("Gate.io", "OKX"): lower case, without dots.
+func splitNames(list string) []string {
+	var out []string
+	for _, n := range strings.Split(list, ",") {
+		out = append(out, strings.ReplaceAll(strings.ToLower(strings.TrimSpace(n)), ".", ""))
+	}
+	return out
+}
+
+// sameSet fails t unless got and want hold the same names.
+func sameSet(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	g, w := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
+	if !slices.Equal(g, w) {
+		t.Errorf("%s: %v, want %v", what, g, w)
 	}
 }

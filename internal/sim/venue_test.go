@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -72,9 +73,10 @@ func TestVenueTableServed(t *testing.T) {
 		}
 		if len(v.wsPaths()) == 0 {
 			t.Errorf("%s: no WebSocket path", row.Name)
+			continue
 		}
-		if doc := "//\t" + row.Name + " "; !strings.Contains(packageDoc, doc) || !strings.Contains(packageDoc, "ws /"+row.Name+v.wsPaths()[0]) {
-			t.Errorf("%s: doc.go's path list has no line for it (%q … ws /%s%s)", row.Name, doc, row.Name, v.wsPaths()[0])
+		if line := regexp.MustCompile(`(?m)^//\t` + row.Name + ` +ws /` + regexp.QuoteMeta(row.Name+v.wsPaths()[0])); !line.MatchString(packageDoc) {
+			t.Errorf("%s: doc.go's path list has no line for it (%s)", row.Name, line)
 		}
 		inst, ok := v.instrument(row.SymbolExample)
 		if !ok || v.symbol(inst) != row.SymbolExample {
