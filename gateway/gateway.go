@@ -386,7 +386,7 @@ func hasBook(chs []config.Channel) bool {
 // SessionStats sums the counters of an exchange's sessions.
 type SessionStats struct {
 	Frames, Records, ParseErrors, Reconnects, Stale, Gaps, Resyncs, ChecksumFailures, RateLimited, Oversized, Rollovers uint64
-	TradeGaps, ContentRepeats                                                                                           uint64
+	TradeGaps, ContentRepeats, TreeFrames                                                                               uint64
 }
 
 // sessionStats returns the summed counters of exchange ex's sessions.
@@ -409,6 +409,7 @@ func (g *Gateway) sessionStats(ex string) SessionStats {
 		st.Rollovers += s.Stats.Rollovers.Load()
 		st.TradeGaps += s.Stats.TradeGaps.Load()
 		st.ContentRepeats += s.Stats.ContentRepeats.Load()
+		st.TreeFrames += s.Stats.TreeFrames.Load()
 	}
 	return st
 }

@@ -238,13 +238,23 @@ func (c *collector) sameBook(s *sim.Server, ex, sym string) error {
 // sequence.
 func TestIntegrationAllExchangesStream(t *testing.T) {
 	topo := simTopology(t, sim.Options{Seed: 1, Rate: 50})
-	_, c := startGateway(t, topo, "gw-korea")
+	g, c := startGateway(t, topo, "gw-korea")
 	for _, ex := range wire.Exchanges() {
 		testkit.Poll(t, 30*time.Second, ex.String()+" bbo, trades and books", func() bool {
 			return c.count(ex.String(), func(k map[wire.Kind]int, _ map[wire.StatusCode]int) bool {
 				return k[wire.KindBBO] > 0 && k[wire.KindTrade] > 0 && k[wire.KindBookSnapshot] > 0
 			})
 		})
+	}
+	// The simulator speaks each venue's documented layout, which is what the fast paths
+	// read: most of its frames must take one (the rest are acks, heartbeats, first
+	// snapshots and the message types without a fast path).
+	for _, ex := range wire.Exchanges() {
+		st := g.sessionStats(ex.String())
+		t.Logf("%s: %d frames, %d by the fastjson path", ex, st.Frames, st.TreeFrames)
+		if st.Frames == 0 || st.TreeFrames*2 > st.Frames {
+			t.Errorf("%s: %d of %d frames missed the fast paths", ex, st.TreeFrames, st.Frames)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

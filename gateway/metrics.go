@@ -37,6 +37,7 @@ func (g *Gateway) Register(reg *metrics.Registry) {
 			}
 		}
 		reg.Counter("gateway_frames_total", "WebSocket frames received from the exchange.", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.Frames }))
+		reg.Counter("gateway_tree_frames_total", "Frames the adapter's fast paths did not take, parsed by its fastjson path instead: control messages, other message types, and data in a layout the fast paths do not match (correct, slower).", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.TreeFrames }))
 		reg.Counter("gateway_records_total", "Records produced for publication.", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.Records }))
 		reg.Counter("gateway_parse_errors_total", "Frames that failed to parse (malformed).", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.ParseErrors }))
 		reg.Counter("gateway_unsupported_total", "Well-formed frames of unsupported types.", l, sum(func(s *session.Stats) *atomic.Uint64 { return &s.Unsupported }))

@@ -67,7 +67,18 @@ type ParserBase struct {
 	Venue      wire.Exchange
 	Instrument func(dst *wire.Name, sym []byte) error
 	key        uint64 // content key of the record being built (StartKeyed, Hash)
+	tree       uint64 // frames parsed into a fastjson tree (Object, Frame): TreeFrames
 }
+
+// TreeCounter is a parser that counts the frames its fast paths did not take: those it
+// parsed into a fastjson tree (control messages, other message types, and data in a
+// layout the venue's Shapes do not match). The gateway exports the count per exchange, so
+// that live traffic which stopped matching the fast paths shows (it stays correct, at the
+// fastjson path's cost).
+type TreeCounter interface{ TreeFrames() uint64 }
+
+// TreeFrames returns how many frames Object and Frame parsed (TreeCounter).
+func (b *ParserBase) TreeFrames() uint64 { return b.tree }
 
 // NewParserBase returns the base of a parser for venue ex whose symbols convert to
 // instruments with inst.
@@ -255,9 +266,17 @@ func (rd *Reader) PriceSize(o *fastjson.Value, price, size string) (px, sz wire.
 	return px, sz, err
 }
 
-// Object parses a frame that must be a JSON object (ParseObject with JSON).
+// Object parses a frame that must be a JSON object (ParseObject with JSON), counted in
+// TreeFrames.
 func (b *ParserBase) Object(frame []byte) (*fastjson.Value, error) {
+	b.tree++
 	return ParseObject(&b.JSON, frame)
+}
+
+// Frame parses a frame of any JSON value (ParseFrame with JSON), counted in TreeFrames.
+func (b *ParserBase) Frame(frame []byte) (*fastjson.Value, error) {
+	b.tree++
+	return ParseFrame(&b.JSON, frame)
 }
 
 // Reply returns nil: the default for venues that never ask the client for a text

@@ -88,7 +88,7 @@ func (ps *Parser) fastTrades(rest []byte, recvNs int64, out *adapter.Batch) bool
 
 // parseTree normalizes any frame through a fastjson tree.
 func (ps *Parser) parseTree(frame []byte, recvNs int64, out *adapter.Batch) (adapter.Result, error) {
-	v, err := adapter.ParseFrame(&ps.JSON, frame)
+	v, err := ps.Frame(frame)
 	if err != nil {
 		return adapter.ResultData, err
 	}

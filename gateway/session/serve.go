@@ -227,7 +227,14 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 	s.Stats.Frames.Add(1)
 	s.in.Reset()
 	s.out.Reset()
+	var tree uint64
+	if s.tree != nil {
+		tree = s.tree.TreeFrames()
+	}
 	res, err := s.parser.Parse(frame, recvNs, &s.in)
+	if s.tree != nil && s.tree.TreeFrames() != tree {
+		s.Stats.TreeFrames.Add(1)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, adapter.ErrRateLimited):

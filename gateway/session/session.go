@@ -75,6 +75,9 @@ type Stats struct {
 	// ContentRepeats counts records whose content key repeated an earlier one of their
 	// symbol and kind at the same exchange time (one event to the receivers; countRepeat).
 	ContentRepeats atomic.Uint64
+	// TreeFrames counts the frames the adapter's fast paths did not take (parsed into a
+	// fastjson tree: adapter.TreeCounter); Frames minus TreeFrames took a fast path.
+	TreeFrames atomic.Uint64
 }
 
 // symbol is one subscribed symbol's state, owned by Run.
@@ -98,6 +101,7 @@ type Session struct {
 	Stats  Stats
 
 	parser      adapter.Parser
+	tree        adapter.TreeCounter // parser's, when it counts (nil otherwise)
 	in, out     adapter.Batch
 	connectedAt time.Time
 	roll        *rollover // the replacement connection being prepared, if any
@@ -175,6 +179,7 @@ func New(opts Options, emit Emit, log *slog.Logger) (*Session, error) {
 		s.syms[sym.name] = sym
 	}
 	s.parser = opts.Adapter.NewParser()
+	s.tree, _ = s.parser.(adapter.TreeCounter)
 	s.denseTrades = opts.Adapter.DenseTradeIDs()
 	return s, nil
 }

@@ -22,12 +22,29 @@ const Cases = "testdata/cases.txt"
 func Suite(t *testing.T, a adapter.Adapter, dir string, ignore ...string) {
 	path := filepath.Join(dir, Cases)
 	t.Run("facts", func(t *testing.T) { CheckFacts(t, a) })
+	t.Run("treecount", func(t *testing.T) { CheckTreeCount(t, a) })
 	t.Run("cases", func(t *testing.T) { Run(t, a, path) })
 	t.Run("samples", func(t *testing.T) { RequireSamples(t, a.Exchange().String(), path, ignore...) })
 	t.Run("identity", func(t *testing.T) { CheckIdentity(t, a, path) })
 	t.Run("zeroalloc", func(t *testing.T) { AssertZeroAlloc(t, a, path) })
 	if a.BookRule() != adapter.BookRESTSnapshot {
 		t.Run("nosnapshot", func(t *testing.T) { CheckNoSnapshot(t, a) })
+	}
+}
+
+// CheckTreeCount: the adapter's parser counts the frames its fast paths do not take
+// (adapter.TreeCounter, which the gateway exports per exchange): a frame no Shape matches
+// counts once.
+func CheckTreeCount(t *testing.T, a adapter.Adapter) {
+	p := a.NewParser()
+	tc, ok := p.(adapter.TreeCounter)
+	if !ok {
+		t.Fatal("parser does not count its fastjson-path frames (adapter.TreeCounter: embed adapter.ParserBase and parse with Object or Frame)")
+	}
+	var out adapter.Batch
+	_, _ = p.Parse([]byte(`{"tickline":"no venue's message"}`), 1, &out)
+	if n := tc.TreeFrames(); n != 1 {
+		t.Errorf("a frame no fast path takes: TreeFrames %d, want 1", n)
 	}
 }
 
@@ -106,6 +123,12 @@ func FastTaken[P any, PP interface {
 			continue
 		}
 		same(t, a.NewParser(), &treeOnly[P, PP]{p: a.NewParser().(PP), tree: tree}, []byte(fr))
+		p := a.NewParser()
+		out.Reset()
+		_, _ = p.Parse([]byte(fr), 1, &out)
+		if tc, ok := p.(adapter.TreeCounter); ok && tc.TreeFrames() != 0 {
+			t.Errorf("%.70s: taken by the fast path, counted as a fastjson-path frame", fr)
+		}
 	}
 }
 
