@@ -227,13 +227,9 @@ func (s *Session) handle(conn *websocket.Conn, frame []byte, recvNs int64, dedup
 	s.Stats.Frames.Add(1)
 	s.in.Reset()
 	s.out.Reset()
-	var tree uint64
-	if s.tree != nil {
-		tree = s.tree.TreeFrames()
-	}
 	res, err := s.parser.Parse(frame, recvNs, &s.in)
-	if s.tree != nil && s.tree.TreeFrames() != tree {
-		s.Stats.TreeFrames.Add(1)
+	if s.tree != nil {
+		s.Stats.TreeFrames.Store(s.tree.TreeFrames()) // the parser is the session's own: its count is the session's
 	}
 	switch {
 	case err == nil:
