@@ -104,7 +104,7 @@ func TestDocsNameEveryVenue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	regions := map[string][]string{} // region → the venues its gateways carry, sorted
+	regions := map[string][]string{} // region → the venues its gateways carry
 	for _, g := range prod.Gateways {
 		for name := range g.Feeds {
 			if !slices.Contains(regions[g.Region], name) {
@@ -164,8 +164,9 @@ func TestDocsNameEveryVenue(t *testing.T) {
 		}
 	}
 	// "ten venues", "ten adapters", "all ten exchanges" (not "two exchanges of a region").
-	count := regexp.MustCompile(`(?i)\b(?:all )?(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d+) (?:venues|adapters|protocols)\b|\ball (one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d+) exchanges\b`)
 	words := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"}
+	num := `(` + strings.Join(words[1:], "|") + `|\d+)`
+	count := regexp.MustCompile(`(?i)\b(?:all )?` + num + ` (?:venues|adapters|protocols)\b|\ball ` + num + ` exchanges\b`)
 	for f, text := range docs {
 		for _, m := range count.FindAllStringSubmatch(text, -1) {
 			if n := strings.ToLower(m[1] + m[2]); n != words[min(len(names), len(words)-1)] && n != strconv.Itoa(len(names)) {
