@@ -18,6 +18,7 @@
 #   kafka.sh controller                     print the node id of the active KRaft controller
 #   kafka.sh quorum                         kafka-metadata-quorum describe --status output
 #   kafka.sh tool CLASS [ARGS...]           run any class on the Kafka classpath (e.g. org.apache.kafka.tools.TopicCommand)
+#   kafka.sh cluster-id [COUNT]             print COUNT (default 1) new random cluster ids, as start makes them
 #
 # Environment:
 #   KAFKA_VERSION        pinned in scripts/kafka/pom.xml (kafka.version); override to try another
@@ -268,6 +269,19 @@ log_lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 # ---------------------------------------------------------------------------------------------
 # commands
 
+# new_cluster_id prints a random cluster id as `kafka-storage random-uuid` does: 22 chars, the
+# base64url of 16 bytes, never starting with '-' (Kafka's Uuid.randomUuid draws again then, since
+# the storage tool's argument parser would read such an id as an option and refuse it — which
+# failed CI's cluster start once in 64).
+new_cluster_id() {
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    [ "${id:0:1}" != "-" ] && [ "$id" != "AAAAAAAAAAAAAAAAAAAAAA" ] && [ "$id" != "AAAAAAAAAAAAAAAAAAAAAQ" ] && break
+  done
+  echo "$id"
+}
+
 start() {
   MODE=${1:-}
   case "$MODE" in
@@ -293,8 +307,7 @@ start() {
   # fresh state every start: these are throwaway test clusters
   rm -rf "$RUN_DIR"
   mkdir -p "$RUN_DIR"
-  # a random cluster id (22 chars, base64url of 16 bytes, as kafka-storage random-uuid prints)
-  CLUSTER_ID=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  CLUSTER_ID=$(new_cluster_id)
   cat >"$RUN_DIR/cluster.env" <<EOF
 MODE=$MODE
 NODES=$NODES
@@ -309,7 +322,7 @@ EOF
   for ((i = 1; i <= NODES; i++)); do
     write_props "$i"
     "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$RUN_DIR/tools-log4j2.properties" -cp "$(java_cp)" \
-      kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$RUN_DIR/broker$i/server.properties" \
+      kafka.tools.StorageTool format --cluster-id="$CLUSTER_ID" -c "$RUN_DIR/broker$i/server.properties" \
       --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
       --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" \
       >"$RUN_DIR/broker$i/format.log" 2>&1 &
@@ -471,6 +484,7 @@ case "$cmd" in
     q=$(run_tool org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-server "$(seeds_of)" describe --status) || die "describe quorum failed"
     awk '$1 == "LeaderId:" { print $2; ok = 1 } END { exit !ok }' <<<"$q" || die "no LeaderId in: $q"
     ;;
+  cluster-id) n=${1:-1}; [[ "$n" =~ ^[0-9]+$ ]] || die "usage: kafka.sh cluster-id [COUNT]"; for ((i = 0; i < n; i++)); do new_cluster_id; done ;;
   tool) [ $# -ge 1 ] || die "usage: kafka.sh tool CLASS [ARGS...]"; if [ -f "$RUN_DIR/cluster.env" ]; then load_state; fi; run_tool "$@" ;;
   ""|-h|--help|help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
   *) die "unknown command '$cmd' (try: kafka.sh help)" ;;

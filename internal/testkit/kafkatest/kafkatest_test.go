@@ -3,8 +3,11 @@ package kafkatest
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +33,40 @@ func TestScriptFound(t *testing.T) {
 	fi, err := os.Stat(s)
 	if err != nil || fi.Mode()&0o111 == 0 {
 		t.Fatalf("kafka.sh at %s missing or not executable (%v)", s, err)
+	}
+}
+
+// TestScriptClusterIDs runs everywhere: every cluster id kafka.sh makes must be one the storage
+// tool takes. A base64url id starting with '-' (one in 64 draws) reads as an option to its
+// argument parser, and a CI cluster start once failed on it ("argument --cluster-id/-t: expected
+// one argument"). 500 draws leave such a regression unseen with probability (63/64)^500 < 0.1%.
+func TestScriptClusterIDs(t *testing.T) {
+	s, err := Script()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	out, err := exec.Command(s, "cluster-id", strconv.Itoa(n)).Output()
+	if err != nil {
+		t.Fatalf("kafka.sh cluster-id %d: %v", n, err)
+	}
+	ids := strings.Fields(string(out))
+	if len(ids) != n {
+		t.Fatalf("kafka.sh cluster-id %d printed %d ids", n, len(ids))
+	}
+	valid := regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]{21}$`)
+	seen := make(map[string]bool, n)
+	for _, id := range ids {
+		if !valid.MatchString(id) {
+			t.Errorf("cluster id %q is not 22 base64url chars starting with a letter, digit or '_'", id)
+		}
+		if id == "AAAAAAAAAAAAAAAAAAAAAA" || id == "AAAAAAAAAAAAAAAAAAAAAQ" {
+			t.Errorf("cluster id %q is one of Kafka's reserved ids", id)
+		}
+		if seen[id] {
+			t.Errorf("cluster id %q drawn twice", id)
+		}
+		seen[id] = true
 	}
 }
 
