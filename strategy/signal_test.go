@@ -59,7 +59,7 @@ func TestMetricsPortTakenIsFatal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(topo, Options{Endpoints: []string{"tcp://127.0.0.1:1", "tcp://127.0.0.1:1"}, Out: io.Discard}, slog.New(slog.DiscardHandler))
+	s, err := New(topo, Options{Endpoints: []string{"tcp://127.0.0.1:1", "tcp://127.0.0.1:1"}, Out: io.Discard, SignalBind: "tcp://127.0.0.1:0"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,4 +68,11 @@ func TestMetricsPortTakenIsFatal(t *testing.T) {
 	if err := s.Run(ctx); err == nil || !strings.Contains(err.Error(), "metrics: listening on") {
 		t.Fatalf("Run with a taken metrics port: %v", err)
 	}
+	// The failed start let go of the signal port too (it used to hold it until exit).
+	sig := strings.TrimPrefix(s.SignalEndpoint(), "tcp://")
+	ln, err := net.Listen("tcp", sig)
+	if err != nil {
+		t.Fatalf("signal port %s still held after Run failed: %v", sig, err)
+	}
+	ln.Close()
 }

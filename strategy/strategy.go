@@ -195,6 +195,7 @@ func (s *Strategy) SignalEndpoint() string {
 
 // Run subscribes to every gateway and processes until ctx ends.
 func (s *Strategy) Run(ctx context.Context) error {
+	defer s.closeOutputs() // every return: the signal port is not held past Run
 	so, err := bus.ReceiverOptions(s.topo, s.topo.Strategy.Curve, s.eps)
 	if err != nil {
 		return fmt.Errorf("strategy: %w", err)
@@ -232,6 +233,14 @@ func (s *Strategy) Run(ctx context.Context) error {
 	wg.Wait()
 	s.sub.Close()
 	s.report() // the end-of-run summary: latency, lines, counts
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// closeOutputs closes what New opened: the signal publisher and the JSONL output.
+func (s *Strategy) closeOutputs() {
 	if s.sig != nil {
 		s.sig.Close()
 	}
@@ -241,10 +250,6 @@ func (s *Strategy) Run(ctx context.Context) error {
 	if s.outClose != nil {
 		s.outClose.Close()
 	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
 }
 
 // handle processes one batch from the subscriber (one goroutine) and writes its JSONL

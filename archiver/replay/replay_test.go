@@ -164,30 +164,27 @@ func TestReplayTimeRangeAndFilters(t *testing.T) {
 }
 
 // TestReplaySpeedPauseResume checks pacing loosely: 1x spans about the archive's time, 10x
-// takes less wall time than 1x, max less again; a paused replay writes nothing until
-// resumed. No tight thresholds.
+// spans less than 1x (first to last record written: the client's setup is not paced); a
+// paused replay writes nothing until resumed. No tight thresholds.
 func TestReplaySpeedPauseResume(t *testing.T) {
 	seeds, topo := newArchive(t, "ticks.")
 	threeStreams(t, seeds, "ticks.", 200) // 200 ms of archive time
-	took := map[float64]time.Duration{}
+	span := map[float64]time.Duration{}
 	for _, speed := range []float64{1, 10, 0} {
 		var c collected
-		start := time.Now()
 		runReplay(t, topo, Options{Speed: speed}, c.sink())
-		took[speed] = time.Since(start)
 		if len(c.values) != 600 {
 			t.Fatalf("speed %v: %d records", speed, len(c.values))
 		}
 		c.checkMergeOrder(t)
-		if speed == 1 {
-			if span := c.at[len(c.at)-1].Sub(c.at[0]); span < 150*time.Millisecond {
-				t.Errorf("1x replayed 200 ms of archive in %v", span)
-			}
-		}
+		span[speed] = c.at[len(c.at)-1].Sub(c.at[0])
 	}
-	t.Logf("wall time: 1x %v, 10x %v, max %v", took[1], took[10], took[0])
-	if took[10] >= took[1] {
-		t.Errorf("10x (%v) not faster than 1x (%v)", took[10], took[1])
+	t.Logf("first to last record: 1x %v, 10x %v, max %v", span[1], span[10], span[0])
+	if span[1] < 150*time.Millisecond {
+		t.Errorf("1x replayed 200 ms of archive in %v", span[1])
+	}
+	if span[10] >= span[1] {
+		t.Errorf("10x (%v) not faster than 1x (%v)", span[10], span[1])
 	}
 
 	// Pause before the first record; nothing is written until Resume. Pause leaves a

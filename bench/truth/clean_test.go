@@ -45,10 +45,7 @@ func TestGroundTruthOneGateway(t *testing.T) {
 	}
 	defer stopSim()
 
-	ports := map[string]string{}
-	for _, k := range []string{"gw-a", "gw-b", "shaper", "jr-a", "jr-b", "replay"} {
-		ports[k] = freePort(t)
-	}
+	ports := freePorts(t, "gw-a", "gw-b", "shaper", "jr-a", "jr-b", "replay")
 	path := topology(t, root, dir, srv.Addr(), []string{"127.0.0.1:1"}, "unused", ports)
 	topo, err := config.Load(path)
 	if err != nil {

@@ -93,15 +93,21 @@ func (p *proc) stop(t *testing.T, sig syscall.Signal, d time.Duration) {
 	}
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t *testing.T) string {
+// freePorts returns one loopback address per name, each distinct and nobody's a moment
+// ago: every listener stays open until all are chosen, since Linux hands a port closed at
+// once to the next bind of :0 (six separate draws repeated one in ~500 runs).
+func freePorts(t *testing.T, names ...string) map[string]string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	out := make(map[string]string, len(names))
+	for _, k := range names {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		out[k] = ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return out
 }
 
 func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
@@ -348,10 +354,7 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 	step("sim on %s, generating for %v at %s events/s per book", simAddr, gen, rate)
 
 	// 2. topology, shaper on gw-b's line
-	ports := map[string]string{}
-	for _, k := range []string{"gw-a", "gw-b", "shaper", "jr-a", "jr-b", "replay"} {
-		ports[k] = freePort(t)
-	}
+	ports := freePorts(t, "gw-a", "gw-b", "shaper", "jr-a", "jr-b", "replay")
 	topic := kafkatest.TopicName("exactly-once")
 	topo := topology(t, root, dir, simAddr, seeds, topic, ports)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

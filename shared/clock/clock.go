@@ -34,6 +34,11 @@ func Every(ctx context.Context, d time.Duration, f func()) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			// select picks at random among ready cases: a tick that was pending when ctx
+			// ended must not call f again.
+			if ctx.Err() != nil {
+				return
+			}
 		}
 		f()
 	}

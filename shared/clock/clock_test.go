@@ -3,6 +3,7 @@ package clock
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -21,16 +22,26 @@ func TestSleep(t *testing.T) {
 	}
 }
 
+// TestEveryStopsWithContext: Every returns once ctx ends, and f does not run again even
+// when a tick is already pending then (both of Every's select cases are ready, and Go picks
+// one at random). Each round leaves a tick pending (a fake-clock sleep past the period), so
+// a select without the check fails a round with probability 1/2: 40 rounds miss it once in
+// 2^40.
 func TestEveryStopsWithContext(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	calls := 0
-	Every(ctx, time.Millisecond, func() {
-		calls++
-		if calls == 3 {
-			cancel()
+	synctest.Test(t, func(t *testing.T) {
+		for round := range 40 {
+			ctx, cancel := context.WithCancel(context.Background())
+			calls := 0
+			Every(ctx, time.Millisecond, func() {
+				calls++
+				if calls == 2 {
+					cancel()
+					time.Sleep(3 * time.Millisecond) // fake time: the next tick is pending
+				}
+			})
+			if calls != 2 {
+				t.Fatalf("round %d: f called %d times, want 2 (a tick pending when ctx ended ran f again)", round, calls)
+			}
 		}
 	})
-	if calls != 3 {
-		t.Errorf("f called %d times, want 3 (Every returns once ctx ends)", calls)
-	}
 }
