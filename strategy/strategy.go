@@ -193,7 +193,8 @@ func (s *Strategy) SignalEndpoint() string {
 	return s.sig.Endpoint()
 }
 
-// Run subscribes to every gateway and processes until ctx ends.
+// Run subscribes to every gateway and processes until ctx ends. It closes the signal
+// publisher and the output when it returns, on every path: a Strategy runs once.
 func (s *Strategy) Run(ctx context.Context) error {
 	defer s.closeOutputs() // every return: the signal port is not held past Run
 	so, err := bus.ReceiverOptions(s.topo, s.topo.Strategy.Curve, s.eps)

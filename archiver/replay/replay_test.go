@@ -164,8 +164,9 @@ func TestReplayTimeRangeAndFilters(t *testing.T) {
 }
 
 // TestReplaySpeedPauseResume checks pacing loosely: 1x spans about the archive's time, 10x
-// spans less than 1x (first to last record written: the client's setup is not paced); a
-// paused replay writes nothing until resumed. No tight thresholds.
+// at most half of 1x's span (about a tenth is expected; first to last record written: the
+// client's setup is not paced); a paused replay writes nothing until resumed. No tight
+// thresholds.
 func TestReplaySpeedPauseResume(t *testing.T) {
 	seeds, topo := newArchive(t, "ticks.")
 	threeStreams(t, seeds, "ticks.", 200) // 200 ms of archive time
@@ -183,8 +184,8 @@ func TestReplaySpeedPauseResume(t *testing.T) {
 	if span[1] < 150*time.Millisecond {
 		t.Errorf("1x replayed 200 ms of archive in %v", span[1])
 	}
-	if span[10] >= span[1] {
-		t.Errorf("10x (%v) not faster than 1x (%v)", span[10], span[1])
+	if span[10] > span[1]/2 {
+		t.Errorf("10x (%v) not at least twice as fast as 1x (%v)", span[10], span[1])
 	}
 
 	// Pause before the first record; nothing is written until Resume. Pause leaves a

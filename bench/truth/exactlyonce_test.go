@@ -94,8 +94,8 @@ func (p *proc) stop(t *testing.T, sig syscall.Signal, d time.Duration) {
 }
 
 // freePorts returns one loopback address per name, each distinct and nobody's a moment
-// ago: every listener stays open until all are chosen, since Linux hands a port closed at
-// once to the next bind of :0 (six separate draws repeated one in ~500 runs).
+// ago: every listener stays open until all are chosen, since a port closed at once may be
+// drawn again by the next bind of :0 (six separate draws repeated a port in ~1 run in 500).
 func freePorts(t *testing.T, names ...string) map[string]string {
 	t.Helper()
 	out := make(map[string]string, len(names))

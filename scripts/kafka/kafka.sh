@@ -272,7 +272,8 @@ log_lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 # new_cluster_id prints a random cluster id as `kafka-storage random-uuid` does: 22 chars, the
 # base64url of 16 bytes, never starting with '-' (Kafka's Uuid.randomUuid draws again then, since
 # the storage tool's argument parser would read such an id as an option and refuse it — which
-# failed CI's cluster start once in 64).
+# failed CI's cluster start once in 64), nor one of Uuid.RESERVED (ZERO_UUID, and ONE_UUID,
+# the METADATA_TOPIC_ID).
 new_cluster_id() {
   local id
   while :; do

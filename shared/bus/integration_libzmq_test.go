@@ -343,12 +343,14 @@ func TestIntegrationLibzmqCurvePublisher(t *testing.T) {
 		return st.Refused[RefusedUnauthorized]+st.Refused[RefusedHandshakeError] >= 1
 	}, "unauthorized subscriber refused: %+v", badSub.Stats())
 
-	// Heartbeats every 150 ms, about four over the 300 messages: sealed PINGs to libzmq and
-	// its sealed PONGs (command flag inside the box) must keep the connection up. (A 10 ms
-	// heartbeat, i.e. a 30 ms liveness bound, was broken by scheduling stalls alone under
-	// make test's load, 2 to 5 runs in 40.)
+	// Heartbeats every 200 ms, about three over the 300 messages: sealed PINGs to libzmq and
+	// its sealed PONGs (command flag inside the box) must keep the connection up. Two limits
+	// follow from it: our read deadline (3 heartbeats without data) and the TTL each PING
+	// asks libzmq to hold the connection for (600 ms, so a 400 ms stall between PINGs). (A
+	// 10 ms heartbeat, a 30 ms bound, was broken by scheduling stalls alone under make
+	// test's load, 2 to 5 runs in 40.)
 	const want = 300
-	goodSub, good := newTestSubscriber(t, SubOptions{Heartbeat: 150 * time.Millisecond, Curve: &CurveClient{Secret: cli.sec, ServerKey: srv.pub}}, []string{ep}, "bbo.")
+	goodSub, good := newTestSubscriber(t, SubOptions{Heartbeat: 200 * time.Millisecond, Curve: &CurveClient{Secret: cli.sec, ServerKey: srv.pub}}, []string{ep}, "bbo.")
 	waitFor(t, waitLong, func() bool { return len(good.snapshot()) >= want }, "messages from libzmq CURVE PUB")
 	if st := goodSub.Stats()[0]; st.Connects != 1 || st.Disconnects != 0 || st.Malformed != 0 {
 		t.Fatalf("CURVE connection to libzmq not steady: %+v", st)
